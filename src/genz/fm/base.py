@@ -1,0 +1,138 @@
+"""The foundation-model protocol: the three things GenZ asks of a foundation model.
+
+* ``judge(descriptor, items)`` — the extraction prompt (paper Fig. 1): ``b_nk = f(x_n, s_k)``
+  for a batch of items, optionally with P(yes) per item (soft judgments).
+* ``mine(positives, negatives)`` — the mining prompt (Fig. 2): one characteristic true of the
+  positive group and not of the negative one.
+* ``propose(task, sample_items, n)`` — zero-shot proposal of ~n yes/no features from a task
+  description (the baseline of Section 5).
+
+Backends (the offline predicate engine, OpenAI-compatible LLMs, a cache wrapped around either)
+implement :class:`FoundationModel`; discovery and inference never look behind it.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..items import Item
+
+__all__ = ["Judgments", "FMStats", "FoundationModel"]
+
+
+@dataclass
+class Judgments:
+    """The foundation model's answers for one descriptor over a batch of items.
+
+    ``values[n]`` is the yes/no judgment ``b_nk``; ``prob[n]``, when the backend can tell
+    (token log-probabilities), is its P(yes).
+    """
+
+    values: np.ndarray  # bool, shape (N,)
+    prob: np.ndarray | None = None  # float in [0, 1], shape (N,)
+
+    def __post_init__(self) -> None:
+        self.values = np.asarray(self.values, dtype=bool)
+        if self.prob is not None:
+            self.prob = np.asarray(self.prob, dtype=float)
+            if self.prob.shape != self.values.shape:
+                raise ValueError("Judgments.prob must have the shape of Judgments.values")
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+
+@dataclass
+class FMStats:
+    """Counters of foundation-model use. ``calls`` counts requests actually sent to the model
+    (cache hits excluded), by call type: ``judge``, ``mine``, ``propose``, ``describe``."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    judgments: int = 0  # item judgments answered by the model (not the cache)
+    cache_hits: int = 0  # item judgments or mining/proposal answers served by the cache
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add_call(self, kind: str, n: int = 1) -> None:
+        with self._lock:
+            self.calls[kind] = self.calls.get(kind, 0) + n
+
+    def add_tokens(self, prompt: int, completion: int, cost: float = 0.0) -> None:
+        with self._lock:
+            self.prompt_tokens += int(prompt)
+            self.completion_tokens += int(completion)
+            self.cost_usd += float(cost)
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+            d["calls"] = dict(self.calls)
+        d["total_calls"] = sum(d["calls"].values())
+        return d
+
+    def copy(self) -> "FMStats":
+        new = FMStats()
+        with self._lock:
+            for k, v in asdict(self).items():
+                if not k.startswith("_"):
+                    setattr(new, k, copy.deepcopy(v))
+        return new
+
+    @staticmethod
+    def diff(after: dict, before: dict) -> dict:
+        """Counters in ``after`` minus those in ``before`` (two :meth:`snapshot` dicts)."""
+        out: dict = {}
+        for k, v in after.items():
+            if k == "calls":
+                b = before.get("calls", {})
+                out["calls"] = {c: n - b.get(c, 0) for c, n in v.items() if n - b.get(c, 0)}
+            elif isinstance(v, (int, float)):
+                out[k] = v - before.get(k, 0)
+        return out
+
+
+@runtime_checkable
+class FoundationModel(Protocol):
+    """What GenZ needs from a foundation model. See the module docstring."""
+
+    #: a short name, used in cache keys and reports (no secrets)
+    name: str
+    #: how many items per group the miner can usefully be shown
+    max_exemplars: int
+    stats: FMStats
+
+    def judge(self, descriptor: str, items: Sequence[Item]) -> Judgments:
+        """b_nk = f(x_n, s_k) for every item (paper Fig. 1)."""
+        ...
+
+    def mine(
+        self,
+        positives: Sequence[Item],
+        negatives: Sequence[Item],
+        *,
+        exclude: Collection[str] = (),
+        context: str | None = None,
+    ) -> str:
+        """A characteristic true of ``positives`` and not of ``negatives`` (paper Fig. 2).
+
+        ``exclude`` lists descriptors already in use or discarded; the backend should not
+        return them again. Raises :class:`~genz.errors.MiningError` when nothing separates.
+        """
+        ...
+
+    def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
+        """About ``n`` yes/no features from a task description (zero-shot baseline)."""
+        ...

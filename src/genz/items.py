@@ -1,0 +1,270 @@
+"""Items, targets and side inputs: loading and validation.
+
+An item is what the foundation model sees: an ``id``, free ``text``, optional ``attributes``
+(a JSON object of numbers, strings or lists of strings) and optional image paths. Targets are
+an N×D float array (SPEC §1, ``y_n``); optional side inputs are an N×P float array (``u_n``).
+
+Every loader reports bad input as a one-line :class:`~genz.errors.GenZInputError` that names
+the file, the line and the item.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import GenZInputError
+
+__all__ = [
+    "Item",
+    "items_from_texts",
+    "load_items",
+    "save_items",
+    "load_targets",
+    "side_inputs_from_attributes",
+    "check_targets",
+    "check_side_inputs",
+]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One semantic item ``x_n``."""
+
+    id: str
+    text: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    images: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:  # attributes is a dict; hash by content
+        return hash(self.content_hash())
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "text": self.text}
+        if self.attributes:
+            out["attributes"] = self.attributes
+        if self.images:
+            out["images"] = list(self.images)
+        return out
+
+    def content_hash(self) -> str:
+        """A stable hash of what the foundation model is shown (not the id)."""
+        payload = json.dumps(
+            {"text": self.text, "attributes": self.attributes, "images": list(self.images)},
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+    def render(self) -> str:
+        """The item as the text shown to a language model: text, then attributes as JSON."""
+        parts = []
+        if self.text:
+            parts.append(self.text)
+        if self.attributes:
+            parts.append(json.dumps(self.attributes, ensure_ascii=False, sort_keys=True))
+        return " ".join(parts) if parts else self.id
+
+
+def items_from_texts(texts: Iterable[Any], ids: Iterable[Any] | None = None) -> list[Item]:
+    """Items with only text, e.g. ``items_from_texts(str(n) for n in range(512))``."""
+    texts = [str(t) for t in texts]
+    ids = [str(i) for i in ids] if ids is not None else [str(i) for i in range(len(texts))]
+    if len(ids) != len(texts):
+        raise GenZInputError(f"{len(ids)} ids for {len(texts)} texts")
+    _check_unique_ids(ids, where="ids")
+    return [Item(id=i, text=t) for i, t in zip(ids, texts)]
+
+
+def _check_unique_ids(ids: Sequence[str], where: str) -> None:
+    seen: dict[str, int] = {}
+    for pos, i in enumerate(ids):
+        if i in seen:
+            raise GenZInputError(f"{where}: duplicate id {i!r} (positions {seen[i]} and {pos})")
+        seen[i] = pos
+
+
+def _check_attr_value(value: Any, path: Path, lineno: int, item_id: str, key: str) -> None:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise GenZInputError(
+                f"{path}:{lineno}: item {item_id!r}: attribute {key!r} is {value!r}, not a finite number"
+            )
+        return
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return
+    raise GenZInputError(
+        f"{path}:{lineno}: item {item_id!r}: attribute {key!r} must be a number, a string or a "
+        f"list of strings, not {type(value).__name__}"
+    )
+
+
+def load_items(path: str | Path) -> list[Item]:
+    """Load items from a JSONL file: one JSON object per line with ``id`` and ``text``,
+    optional ``attributes`` (object) and ``images`` (list of paths, relative to the file)."""
+    path = Path(path)
+    if not path.exists():
+        raise GenZInputError(f"{path}: no such items file")
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    with path.open("r", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise GenZInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise GenZInputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            if "id" not in obj:
+                raise GenZInputError(f"{path}:{lineno}: item has no 'id'")
+            item_id = obj["id"]
+            if not isinstance(item_id, (str, int)) or isinstance(item_id, bool) or str(item_id) == "":
+                raise GenZInputError(f"{path}:{lineno}: 'id' must be a non-empty string or integer")
+            item_id = str(item_id)
+            if item_id in seen:
+                raise GenZInputError(
+                    f"{path}:{lineno}: duplicate id {item_id!r} (first seen on line {seen[item_id]})"
+                )
+            seen[item_id] = lineno
+            text = obj.get("text", "")
+            if text is None:
+                text = ""
+            if not isinstance(text, str):
+                raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'text' must be a string")
+            attrs = obj.get("attributes") or {}
+            if not isinstance(attrs, dict):
+                raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'attributes' must be a JSON object")
+            for key, value in attrs.items():
+                _check_attr_value(value, path, lineno, item_id, key)
+            images = obj.get("images") or []
+            if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
+                raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'images' must be a list of paths")
+            images = tuple(str((path.parent / p)) if not Path(p).is_absolute() else p for p in images)
+            if not text and not attrs and not images:
+                raise GenZInputError(f"{path}:{lineno}: item {item_id!r} has no text, attributes or images")
+            items.append(Item(id=item_id, text=text, attributes=attrs, images=images))
+    if not items:
+        raise GenZInputError(f"{path}: the items file is empty")
+    return items
+
+
+def save_items(items: Sequence[Item], path: str | Path) -> None:
+    """Write items as JSONL (the format :func:`load_items` reads)."""
+    with Path(path).open("w", encoding="utf-8") as fh:
+        for it in items:
+            fh.write(json.dumps(it.to_json(), ensure_ascii=False) + "\n")
+
+
+def check_targets(Y: Any, ids: Sequence[str] | None = None, name: str = "targets") -> np.ndarray:
+    """Validate targets and return them as a float N×D array (a 1-d array becomes N×1)."""
+    try:
+        arr = np.asarray(Y, dtype=float)
+    except (ValueError, TypeError):
+        raise GenZInputError(f"{name}: not a rectangular array of numbers (ragged rows or non-numbers)") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise GenZInputError(f"{name}: expected an N×D array, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise GenZInputError(f"{name}: empty (shape {arr.shape})")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        who = f"item {ids[row]!r}" if ids is not None and row < len(ids) else f"row {row}"
+        raise GenZInputError(f"{name}: {who} has a non-finite value ({arr[row, col]}) in column {col}")
+    return arr
+
+
+def check_side_inputs(U: Any, n: int, ids: Sequence[str] | None = None) -> np.ndarray | None:
+    """Validate side inputs: None, or a float N×P array with finite values."""
+    if U is None:
+        return None
+    arr = check_targets(U, ids, name="side inputs")
+    if arr.shape[0] != n:
+        raise GenZInputError(f"side inputs: {arr.shape[0]} rows for {n} items")
+    return arr
+
+
+def load_targets(path: str | Path, ids: Sequence[str]) -> np.ndarray:
+    """Load targets and align them to ``ids``.
+
+    * ``.csv``: a header row whose first column is ``id``; the other columns are the D target
+      dimensions; rows matched to items by id.
+    * ``.npy``: an N×D (or length-N) array whose rows follow the items file's order.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise GenZInputError(f"{path}: no such targets file")
+    if path.suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            raise GenZInputError(f"{path}: not a numeric .npy array ({exc})") from None
+        arr = check_targets(arr, ids, name=str(path))
+        if arr.shape[0] != len(ids):
+            raise GenZInputError(f"{path}: {arr.shape[0]} rows for {len(ids)} items (rows follow the items file)")
+        return arr
+    with path.open("r", encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if not rows:
+        raise GenZInputError(f"{path}: the targets file is empty")
+    header = [h.strip() for h in rows[0]]
+    if header[0].lower() != "id" or len(header) < 2:
+        raise GenZInputError(f"{path}:1: the header must be 'id,<target columns...>', got {','.join(header)!r}")
+    width = len(header)
+    by_id: dict[str, tuple[int, list[float]]] = {}
+    for lineno, row in enumerate(rows[1:], start=2):
+        item_id = row[0].strip()
+        if len(row) != width:
+            raise GenZInputError(
+                f"{path}:{lineno}: item {item_id!r} has {len(row) - 1} target values, expected {width - 1}"
+            )
+        if item_id in by_id:
+            raise GenZInputError(
+                f"{path}:{lineno}: duplicate id {item_id!r} (first seen on line {by_id[item_id][0]})"
+            )
+        values = []
+        for col, cell in zip(header[1:], row[1:]):
+            try:
+                v = float(cell)
+            except ValueError:
+                raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: {col} = {cell!r} is not a number") from None
+            if not math.isfinite(v):
+                raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: {col} is {cell.strip()}, not finite")
+            values.append(v)
+        by_id[item_id] = (lineno, values)
+    if not by_id:
+        raise GenZInputError(f"{path}: the targets file has a header but no rows")
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise GenZInputError(f"{path}: no target for item {missing[0]!r}{more}")
+    return np.array([by_id[i][1] for i in ids], dtype=float)
+
+
+def side_inputs_from_attributes(items: Sequence[Item], columns: Sequence[str]) -> np.ndarray:
+    """Build the N×P side-input matrix from numeric item attributes named in ``columns``."""
+    out = np.empty((len(items), len(columns)), dtype=float)
+    for n, it in enumerate(items):
+        for p, col in enumerate(columns):
+            if col not in it.attributes:
+                raise GenZInputError(f"item {it.id!r}: side input {col!r} is not among its attributes")
+            v = it.attributes[col]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise GenZInputError(f"item {it.id!r}: side input {col!r} = {v!r} is not a finite number")
+            out[n, p] = float(v)
+    return out
