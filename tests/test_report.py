@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from _synthetic_runs import EVIL, make_run
+from tests._synthetic_runs import EVIL, make_run
 from genz.commands.report import report as report_cmd
 from genz.errors import CorruptFileError
 from genz.report import build_report

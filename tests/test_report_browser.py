@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _synthetic_runs import make_run
+from tests._synthetic_runs import make_run
 from genz.report import build_report
 
 pytestmark = pytest.mark.browser
