@@ -19,8 +19,9 @@ def test_plain_mode_one_line_per_step_when_not_a_tty():
     p = FitProgress(file=buf, total_cycles=12)
     assert p.mode == "plain"
     p.on_step_start("add", 1, 3, total_steps=10)
-    p.on_mining(None, phase="em")
-    p.on_mining("has a [bold]pool[/bold]", phase="judging", n_pos=8, n_neg=8, targeted=True)
+    p.on_mining(8, 8)  # as the core calls it
+    assert p.phase == "mining (8 vs 8 exemplars)"
+    p.on_judging("has a [bold]pool[/bold]", 120)
     p.on_step_end(_rec(3))
     p.on_step_end(_rec(4, "near a park"))
     p.close()
@@ -49,7 +50,7 @@ def test_live_panel_shows_current_state():
     p = FitProgress(file=buf, live=True, total_cycles=3)
     assert p.mode == "live"
     p.on_step_start("add", 2, 5, total_steps=20)
-    p.on_mining("is a war film", phase="judging")
+    p.on_judging("is a war film")
     rows = dict(p.status_lines())
     assert rows["cycle / step"] == "2/3 · 5/20 · add"
     assert rows["now"] == 'judging: "is a war film"'

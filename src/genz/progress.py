@@ -137,10 +137,10 @@ class FitProgress:
         self.mining, self.phase = None, None
         self._refresh()
 
-    def on_mining(self, descriptor: str | None = None, *, phase: str = "mining", n_pos: int | None = None,
-                  n_neg: int | None = None, targeted: bool | None = None) -> None:
-        """What the step is doing now: ``phase`` is e.g. ``em`` (decoupled feature), ``mining``
-        (asking the FM for a characteristic), ``judging`` (extracting ``descriptor``)."""
+    def on_mining(self, n_pos: int | None = None, n_neg: int | None = None, descriptor: str | None = None, *,
+                  phase: str = "mining", targeted: bool | None = None) -> None:
+        """The step asks the FM for a characteristic of ``n_pos`` positive vs ``n_neg``
+        negative exemplars (the core calls ``on_mining(n_pos, n_neg)``)."""
         self.phase = phase
         if descriptor is not None:
             self.mining = descriptor
@@ -151,6 +151,12 @@ class FitProgress:
             extra.append("targeted" if targeted else "untargeted")
         if extra:
             self.phase = f"{phase} ({', '.join(extra)})"
+        self._refresh()
+
+    def on_judging(self, descriptor: str, n_items: int | None = None) -> None:
+        """The FM is judging ``descriptor`` for ``n_items`` items (the expensive part)."""
+        self.mining = descriptor
+        self.phase = "judging" + (f" {n_items} items" if n_items is not None else "")
         self._refresh()
 
     def on_step_end(self, record: Mapping[str, Any]) -> None:
