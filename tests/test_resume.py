@@ -91,8 +91,11 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path, reference
     # the step in progress at the kill was redone from the cache: its answers were kept
     redone = hist[len(partial)]
     assert redone["fm"].get("cache_hits", 0) > 0
-    # and the counters count the whole run, across the two processes
-    assert hist[-1]["fm_total"]["total_calls"] >= len(ref_requests) - 1
+    # the counters continue across the two processes; the requests of the step that was
+    # interrupted are not in them (they were made by a step that was never committed)
+    lost = len(killed_requests) - partial[-1]["fm_total"]["total_calls"]
+    assert 0 < lost < 3
+    assert hist[-1]["fm_total"]["total_calls"] == len(ref_requests) - lost
     # the final model is there
     assert (tmp_path / "run" / "model" / "model.json").exists()
 
