@@ -54,6 +54,7 @@ def reference(tmp_path_factory):
     return tmp
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,kill_at", [("KILL", 15), ("INT", 8)])
 def test_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path, reference, sig, kill_at):
     ref_hist = read_history(reference / "ref")
@@ -100,6 +101,7 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path, reference
     assert (tmp_path / "run" / "model" / "model.json").exists()
 
 
+@pytest.mark.slow
 def test_rerun_of_a_complete_run_changes_nothing(tmp_path, reference):
     import shutil
 

@@ -150,3 +150,33 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
         progress.close()
     return est, run
 
+
+
+def binary_demo_run(out: str | Path, *, seed: int = 0, n_bits: int = 9, overwrite: bool = False,
+                    progress: FitProgress | None = None) -> dict:
+    """``genz demo binary --out RUN``: the binary toy (paper Section 5.1) recorded as a run
+    directory, so that ``genz report RUN`` shows the bits appearing coarse to fine."""
+    from .demo import run_binary_demo
+    from .items import items_from_texts
+
+    config = {"demo": "binary", "seed": seed, "n_bits": n_bits}
+    run = RunDir.create(out, config, overwrite=overwrite)
+    progress = progress if progress is not None else FitProgress(quiet=True)
+    try:
+        res = run_binary_demo(seed=seed, n_bits=n_bits, callbacks=progress,
+                              on_step=lambda d, rec: run.commit_step(rec, *d.to_payload()))
+        est = res["estimator"]
+        values = np.arange(2**n_bits)
+        items = items_from_texts(str(v) for v in values)
+        run.save_model(est.save)
+        run.save_summary(summary_from_estimator(est, items, values.astype(float), target_names=["n"]))
+        run.close("complete")
+    except KeyboardInterrupt:
+        run.close("interrupted")
+        raise
+    except BaseException:
+        run.close("failed")
+        raise
+    finally:
+        progress.close()
+    return res

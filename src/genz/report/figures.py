@@ -11,6 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from .data import RunData, presence_matrix
 
@@ -89,6 +90,9 @@ def curves_figure(data: RunData, path: Path) -> Path:
             ax.annotate(f"best test {best:.4g} (step {bstep})", (bstep, best), xytext=(4, 6),
                         textcoords="offset points", fontsize=8, color=TEST_C)
         better = "lower" if data.lower_is_better else "higher"
+        vals = np.concatenate([tr[np.isfinite(tr)], te[np.isfinite(te)]])
+        if data.lower_is_better and vals.size and vals.min() > 0 and vals.max() / vals.min() > 100:
+            ax.set_yscale("log")  # errors spanning decades (e.g. the binary toy going to zero)
         ax.set_ylabel(f"{m} ({better} is better)")
         ax.set_title(f"Learning curves — {data.name}", loc="left")
         if ax.get_legend_handles_labels()[0]:
@@ -101,6 +105,7 @@ def curves_figure(data: RunData, path: Path) -> Path:
         K = np.array([r.get("n_features", len(r.get("features") or [])) for r in data.history], dtype=float)
         axes[2].step(steps, K, where="post", color="#444444", lw=1.4)
         axes[2].set_ylabel("features K")
+        axes[2].yaxis.set_major_locator(MaxNLocator(integer=True))
         axes[2].set_xlabel("step")
         calls = np.array([float((r.get("fm_total") or {}).get("total_calls", np.nan)) for r in data.history])
         if np.isfinite(calls).any():
