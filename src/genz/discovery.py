@@ -284,9 +284,17 @@ class Discovery:
         # 4. judge every training item; the 2%/98% activity filter
         b = None
         if descriptor is not None:
+            cb.on_judging(descriptor, len(self.items))
             b = self._judge(descriptor, self.items)
             activity = float((b > 0.5).mean())
-            if activity < cfg.min_activity or activity > 1.0 - cfg.min_activity:
+            hard_b = b > 0.5
+            same = [f for k, f in enumerate(self.features)
+                    if np.array_equal(hard_b, self.st.B[:, k] > 0.5) or np.array_equal(hard_b, self.st.B[:, k] <= 0.5)]
+            if same:
+                reason = f"same judgments on every training item as {same[0]!r} (or its complement)"
+                self.discarded.append(descriptor)
+                self.counters["discarded_redundant"] = self.counters.get("discarded_redundant", 0) + 1
+            elif activity < cfg.min_activity or activity > 1.0 - cfg.min_activity:
                 reason = f"active for {activity:.1%} of the items (filter {cfg.min_activity:.0%}-{1 - cfg.min_activity:.0%})"
                 self.discarded.append(descriptor)
                 self.counters["discarded_activity"] += 1
@@ -315,6 +323,7 @@ class Discovery:
         self.features.append(descriptor)
         run_em(self.model, self.st, self.U, self.Y, **self._em_kw())
         if self.eval_items is not None:
+            cb.on_judging(descriptor, len(self.eval_items))
             self.B_eval = np.column_stack([self.B_eval, self._judge(descriptor, self.eval_items)])
         return self._record("add", descriptor, cycle=cycle, t0=t0, fm0=fm0, targeted=targeted, fallback=fallback)
 
