@@ -100,6 +100,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         refit_on_judgments: bool = True,
         predictor_ridge: float | str = "cv",
         weighted_mining: bool = True,
+        n_candidates: int = 5,
         predict_at: str = "mean",
         soft_judgments: bool = False,
         mlp_hidden: tuple[int, ...] = (64, 32),
@@ -131,6 +132,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         self.predict_at = predict_at
         self.predictor_ridge = predictor_ridge
         self.weighted_mining = weighted_mining
+        self.n_candidates = n_candidates
         self.soft_judgments = soft_judgments
         self.mlp_hidden = mlp_hidden
         self.mlp_dropout = mlp_dropout

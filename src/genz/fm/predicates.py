@@ -271,6 +271,22 @@ class Not(Predicate):
         return ~self.inner.evaluate(items)
 
 
+@dataclass(frozen=True)
+class And(Predicate):
+    left: Predicate
+    right: Predicate
+
+    @property
+    def complexity(self) -> float:  # type: ignore[override]
+        return self.left.complexity + self.right.complexity + 0.5
+
+    def render(self) -> str:
+        return f"({self.left.render()}) and ({self.right.render()})"
+
+    def evaluate(self, items):
+        return self.left.evaluate(items) & self.right.evaluate(items)
+
+
 # ----------------------------------------------------------------------------------------------
 # parsing
 # ----------------------------------------------------------------------------------------------
@@ -296,10 +312,39 @@ _PATTERNS: list[tuple[re.Pattern, Any]] = [
 ]
 
 
+def _closing_paren(s: str, start: int) -> int:
+    """Index of the parenthesis closing the one at ``start`` (skipping JSON strings), or -1."""
+    depth, in_str, esc = 0, False, False
+    for i in range(start, len(s)):
+        c = s[i]
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
 def parse_predicate(text: str) -> Predicate:
     """Parse a rendered predicate back; raises :class:`FMError` for anything else."""
     s = text.strip()
-    if s.startswith("not (") and s.endswith(")"):
+    if s.startswith("("):
+        end = _closing_paren(s, 0)
+        if end > 0 and s[end + 1:].startswith(" and (") and s.endswith(")"):
+            right = s[end + 6:]
+            if _closing_paren(right, 0) == len(right) - 1:
+                return And(parse_predicate(s[1:end]), parse_predicate(right[1:-1]))
+    if s.startswith("not (") and s.endswith(")") and _closing_paren(s, 4) == len(s) - 1:
         return Not(parse_predicate(s[5:-1]))
     for pat, make in _PATTERNS:
         m = pat.match(s)
@@ -367,7 +412,11 @@ class PredicateFM:
     ``n_thresholds`` (quantile cut points per numeric attribute), ``max_set_size``,
     ``max_phrase_len`` (words), ``min_support`` (items a candidate must cover in the groups),
     ``modular_on_attributes`` (modular ranges over integer attributes too, not only over
-    numbers given as the item's text).
+    numbers given as the item's text), ``max_category_share`` (a string attribute with more
+    distinct values than this share of the items, e.g. a title, is treated as an identifier:
+    no category predicates over it; its words are still available as phrases),
+    ``conjunctions`` (also consider ``(A) and (B)`` for the ``n_conjunction_terms`` best single
+    predicates A, B over different attributes).
 
     ``mine(..., weights=(w_pos, w_neg))`` weighs each exemplar (e.g. by how strongly the data
     put it in its group); the counts above become sums of weights.
@@ -380,6 +429,9 @@ class PredicateFM:
     max_phrase_len: int = 3
     min_support: int = 2
     modular_on_attributes: bool = False
+    max_category_share: float = 0.5
+    conjunctions: bool = True
+    n_conjunction_terms: int = 30
     name: str = "predicates"
     max_exemplars: int = 100_000
     stats: FMStats = field(default_factory=FMStats)
@@ -401,6 +453,21 @@ class PredicateFM:
         context: str | None = None,
         weights: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> str:
+        return self.mine_candidates(positives, negatives, 1, exclude=exclude, context=context, weights=weights)[0]
+
+    def mine_candidates(
+        self,
+        positives: Sequence[Item],
+        negatives: Sequence[Item],
+        n: int = 5,
+        *,
+        exclude: Collection[str] = (),
+        context: str | None = None,
+        weights: tuple[Sequence[float], Sequence[float]] | None = None,
+    ) -> list[str]:
+        """Up to ``n`` different characteristics of the positive group, best first: the top
+        scores, skipping any that agrees with an earlier one (or its complement) on 98% of the
+        exemplars."""
         self.stats.add_call("mine")
         if not positives or not negatives:
             raise MiningError("mining needs at least one positive and one negative item")
@@ -420,31 +487,77 @@ class PredicateFM:
         if n_pos <= 0 or n_neg <= 0:
             raise MiningError("mining needs positive weight in both groups")
         pen = self.complexity_penalty
-        ranked: list[tuple[float, int, int, bool]] = []
-        for f_idx, fam in enumerate(fams):
+        ranked: list[tuple[float, int, Any]] = []  # (score, tie-break, predicate maker)
+        order = 0
+        for fam in fams:
             if fam.tp.size == 0:
                 continue
             support = fam.support
             valid = (support >= self.min_support) & (support <= len(items) - self.min_support)
             s_pos = _score(fam.tp, fam.fp, n_pos, n_neg, self.score) - pen * fam.complexity
             s_neg = _score(n_pos - fam.tp, n_neg - fam.fp, n_pos, n_neg, self.score) - pen * (fam.complexity + 0.5)
-            for s, neg in ((s_pos, False), (s_neg, True)):
-                s = np.where(valid, s, -np.inf)
-                top = np.argsort(-s, kind="stable")[:50]
-                ranked.extend((float(s[i]), f_idx, int(i), neg) for i in top if np.isfinite(s[i]))
-        ranked.sort(key=lambda r: (-r[0], r[1], r[2], r[3]))
+            for sc, neg in ((s_pos, False), (s_neg, True)):
+                sc = np.where(valid, sc, -np.inf)
+                for i in np.argsort(-sc, kind="stable")[:50]:
+                    if np.isfinite(sc[i]):
+                        ranked.append((float(sc[i]), order, (fam.make, int(i), neg)))
+                        order += 1
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        if self.conjunctions:
+            ranked = self._with_conjunctions(ranked, items, y, w, n_pos, n_neg)
         excluded = {e.strip() for e in exclude}
-        for s, f_idx, i, neg in ranked:
-            if s <= 0:
+        chosen: list[str] = []
+        chosen_cols: list[np.ndarray] = []
+        for sc, _, maker in ranked:
+            if sc <= 0 or len(chosen) >= n:
                 break
-            pred = fams[f_idx].make(i)
-            if neg:
-                pred = _negate(pred)
+            pred = _build(maker)
             text = pred.render()
-            if text in excluded:
+            if text in excluded or text in chosen:
                 continue
-            return text
-        raise MiningError("no predicate separates the positive group from the negative group")
+            if n > 1:
+                col = pred.evaluate(items)
+                if any(max((col == c).mean(), (col != c).mean()) >= 0.98 for c in chosen_cols):
+                    continue
+                chosen_cols.append(col)
+            chosen.append(text)
+        if not chosen:
+            raise MiningError("no predicate separates the positive group from the negative group")
+        return chosen
+
+    def _with_conjunctions(self, ranked, items, y, w, n_pos, n_neg):
+        """Add conjunctions ``(A) and (B)`` of the best single predicates over different
+        attributes, scored like the others (complexity: both parts plus ½)."""
+        singles, attrs, seen = [], [], set()
+        for sc, _, maker in ranked:
+            if len(singles) >= self.n_conjunction_terms:
+                break
+            pred = _build(maker)
+            key = _attr_of(pred)
+            text = pred.render()
+            if text in seen:
+                continue
+            seen.add(text)
+            singles.append(pred)
+            attrs.append(key)
+        if len(singles) < 2:
+            return ranked
+        X = np.column_stack([p.evaluate(items) for p in singles]).astype(float)
+        tp = (X[y] * w[y, None]).T @ X[y]
+        fp = (X[~y] * w[~y, None]).T @ X[~y]
+        sup = X.T @ X
+        comp = np.array([p.complexity for p in singles])
+        i_idx, j_idx = np.triu_indices(len(singles), k=1)
+        diff = np.array([attrs[i] != attrs[j] for i, j in zip(i_idx, j_idx)], dtype=bool)
+        i_idx, j_idx = i_idx[diff], j_idx[diff]
+        sc = _score(tp[i_idx, j_idx], fp[i_idx, j_idx], n_pos, n_neg, self.score)
+        sc = sc - self.complexity_penalty * (comp[i_idx] + comp[j_idx] + 0.5)
+        ok = (sup[i_idx, j_idx] >= self.min_support) & (sup[i_idx, j_idx] <= len(items) - self.min_support)
+        extra = [(float(s), len(ranked) + k, ("and", singles[i], singles[j]))
+                 for k, (s, i, j, o) in enumerate(zip(sc, i_idx, j_idx, ok)) if o]
+        out = ranked + extra
+        out.sort(key=lambda r: (-r[0], r[1]))
+        return out
 
     def _families(self, items: Sequence[Item], y: np.ndarray):
         attrs = _attribute_kinds(items)
@@ -521,8 +634,9 @@ class PredicateFM:
     def _categorical_families(self, attr: str, vals: list[str | None], y: np.ndarray):
         w = self._w
         cats = sorted({v for v in vals if v is not None})
-        if len(cats) < 2:
-            return
+        n_present = sum(v is not None for v in vals)
+        if len(cats) < 2 or len(cats) > self.max_category_share * n_present:
+            return  # constant, or an identifier-like attribute (a title, a name): nothing to generalise
         index = {c: i for i, c in enumerate(cats)}
         codes = np.array([index[v] if v is not None else -1 for v in vals])
         ok = codes >= 0
@@ -639,6 +753,25 @@ class PredicateFM:
                     if d not in out:
                         out.append(d)
         return out
+
+
+def _build(maker: Any) -> Predicate:
+    if maker[0] == "and":
+        return And(maker[1], maker[2])
+    make, i, neg = maker
+    pred = make(i)
+    return _negate(pred) if neg else pred
+
+
+def _attr_of(p: Predicate) -> str:
+    """The attribute a single predicate looks at ("text" for phrases, "number" for the text
+    read as a number)."""
+    if isinstance(p, Not):
+        return _attr_of(p.inner)
+    if isinstance(p, Mentions):
+        return "text"
+    attr = getattr(p, "attr", None)
+    return "number" if attr is None else f"attr:{attr}"
 
 
 def _negate(p: Predicate) -> Predicate:
