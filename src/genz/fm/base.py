@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -78,17 +78,19 @@ class FMStats:
 
     def snapshot(self) -> dict:
         with self._lock:
-            d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-            d["calls"] = dict(self.calls)
+            d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if not f.name.startswith("_")}
         d["total_calls"] = sum(d["calls"].values())
         return d
+
+    def __deepcopy__(self, memo) -> "FMStats":
+        return self.copy()
 
     def copy(self) -> "FMStats":
         new = FMStats()
         with self._lock:
-            for k, v in asdict(self).items():
-                if not k.startswith("_"):
-                    setattr(new, k, copy.deepcopy(v))
+            for f in fields(self):
+                if not f.name.startswith("_"):
+                    setattr(new, f.name, copy.deepcopy(getattr(self, f.name)))
         return new
 
     @staticmethod
