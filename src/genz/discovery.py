@@ -59,6 +59,7 @@ class DiscoveryConfig:
     mlp_epochs: int = 100
     mlp_batch_size: int = 32
     mlp_em_epochs: int = 10
+    mlp_em_max_iter: int = 10  # EM iterations per phase with the MLP (its SGD never settles exactly)
     seed: int = 0
 
     def make_model(self) -> ObservationModel:
@@ -163,7 +164,8 @@ class Discovery:
                 on_step(self, rec)
 
     def _em_kw(self, **over) -> dict:
-        kw = dict(eps_min=self.cfg.eps_min, max_iter=self.cfg.em_max_iter, min_iter=self.cfg.em_min_iter,
+        max_iter = self.cfg.em_max_iter if self.cfg.model == "linear" else self.cfg.mlp_em_max_iter
+        kw = dict(eps_min=self.cfg.eps_min, max_iter=max_iter, min_iter=min(self.cfg.em_min_iter, max_iter),
                   tol=self.cfg.em_tol, q_tol=self.cfg.em_q_tol)
         kw.update(over)
         return kw

@@ -106,6 +106,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         mlp_epochs: int = 100,
         mlp_batch_size: int = 32,
         mlp_em_epochs: int = 10,
+        mlp_em_max_iter: int = 10,
         random_state: int | None = None,
         verbose: int = 0,
     ) -> None:
@@ -133,6 +134,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         self.mlp_epochs = mlp_epochs
         self.mlp_batch_size = mlp_batch_size
         self.mlp_em_epochs = mlp_em_epochs
+        self.mlp_em_max_iter = mlp_em_max_iter
         self.random_state = random_state
         self.verbose = verbose
 
@@ -165,8 +167,9 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
 
     def make_discovery(self, items, Y, U=None, eval_set=None) -> Discovery:
         """Validate the inputs and build (without running) the discovery run behind ``fit``."""
+        items, Y_arr, U = self._prepare(items, Y, U)
         self._y_1d = np.ndim(Y) == 1
-        items, Y, U = self._prepare(items, Y, U)
+        Y = Y_arr
         ev = None
         if eval_set is not None:
             e_items, e_Y = eval_set[0], eval_set[1]
