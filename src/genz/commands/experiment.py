@@ -159,7 +159,7 @@ def movies_cmd(data_dir, fmt, titles, n_items, dim, convention, cold_start, no_m
             f"cold start (100 random movies of the {n_items}, ratings folded in one at a time into fixed user factors):"
         )
         c = curves["rating"]
-        for k in (1, 10, 30, 100, 300, 1000, 4000):
+        for k in (1, 10, 30, 100, 300, 1000, 2000, 3000, 4000):
             if k in c["counts"]:
                 j = c["counts"].index(k)
                 click.echo(f"  {k:5d} ratings: cosine {c['mean'][j]:.3f}  (90% interval {c['q05'][j]:.3f}–{c['q95'][j]:.3f})")

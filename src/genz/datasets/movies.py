@@ -703,7 +703,13 @@ def cold_start_curve(
     top = int(min(max_ratings, n_of.max()))
     if grid is None:
         grid_arr = np.unique(
-            np.concatenate([np.arange(1, 10), np.round(np.geomspace(10, top, 60)).astype(int)])
+            np.concatenate(
+                [
+                    np.arange(1, 10),
+                    np.round(np.geomspace(10, max(top, 10), 60)).astype(int),
+                    [10, 20, 30, 50, 100, 200, 300, 500, 1000, 2000, 3000, 4000, top],
+                ]
+            )
         )
         grid_arr = grid_arr[grid_arr <= top]
     else:
