@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from sklearn.linear_model import RidgeCV
+from threadpoolctl import threadpool_limits
 
 from ..errors import GenZInputError
 from ..items import Item
@@ -152,19 +153,22 @@ class GradientBoostingPeer:
         self.zip_codes_ = {z: j for j, z in enumerate(zips)}
         X = _house_raw(items, self.zip_codes_)
         X[X[:, 3] < 0, 3] = np.nan
-        self.model_ = HistGradientBoostingRegressor(
-            categorical_features=[3], random_state=self.random_state, max_iter=300, learning_rate=0.05
-        ).fit(X, np.asarray(Y, dtype=float).ravel())
+        with threadpool_limits(limits=1, user_api="openmp"):  # tiny data: threads only contend
+            self.model_ = HistGradientBoostingRegressor(
+                categorical_features=[3], random_state=self.random_state, max_iter=300, learning_rate=0.05
+            ).fit(X, np.asarray(Y, dtype=float).ravel())
         return self
 
     def predict(self, items: Sequence[Item], U: np.ndarray | None = None) -> np.ndarray:
         X = _house_raw(items, self.zip_codes_)
         X[X[:, 3] < 0, 3] = np.nan  # unseen zip code: missing
-        return self.model_.predict(X)[:, None]
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return self.model_.predict(X)[:, None]
 
 
 class LightGBMPeer:
-    """LightGBM on bedrooms, bathrooms, area and zip (categorical); deterministic, 1 thread."""
+    """LightGBM on bedrooms, bathrooms, area and zip (categorical); deterministic, 1 thread,
+    with categorical settings for small data (``min_data_per_group=5``, ``cat_smooth=1``)."""
 
     name = "lightgbm"
     description = "LightGBM on beds, baths, area, zip (categorical)"
@@ -182,6 +186,9 @@ class LightGBMPeer:
             n_estimators=300,
             learning_rate=0.05,
             min_child_samples=10,
+            min_data_per_group=5,  # LightGBM's categorical defaults (100, 10, 10) suit big data
+            cat_smooth=1.0,
+            cat_l2=1.0,
             random_state=self.random_state,
             n_jobs=1,
             deterministic=True,
