@@ -299,7 +299,7 @@ def print_table(result: dict[str, Any], console: Any = None) -> None:
     console.print(table)
     for name, s in result["summary"].items():
         if name != "genz":
-            console.print(f"  {name}: {s['label']}", highlight=False)
+            console.print(f"  {name}: {s['label']}", highlight=False, markup=False)
 
 
 def markdown_table(result: dict[str, Any]) -> str:
