@@ -240,45 +240,63 @@ def _split_title_year(raw: str) -> tuple[str, int | None]:
 # --------------------------------------------------------------------------- Netflix
 
 
-def _parse_netflix_block_file(path: Path) -> Ratings:
+def _parse_netflix_block_file(path: Path, chunk: int = 1_000_000) -> Ratings:
     """A Netflix prize rating file: ``MovieID:`` lines, each followed by
-    ``CustomerID,Rating,YYYY-MM-DD`` lines (``combined_data_*.txt`` or ``mv_*.txt``)."""
-    text = _read_text(path, "latin-1")
+    ``CustomerID,Rating,YYYY-MM-DD`` lines (``combined_data_*.txt`` or ``mv_*.txt``).
+
+    Streams the file and packs every ``chunk`` ratings into compact arrays (int32 ids,
+    float32 ratings), so the full prize data (100M ratings) fits in a few GB."""
+    if not path.is_file():
+        raise GenZInputError(f"{path}: no such file")
+    parts_u: list[np.ndarray] = []
+    parts_i: list[np.ndarray] = []
+    parts_v: list[np.ndarray] = []
     users: list[int] = []
     items: list[int] = []
     values: list[float] = []
+
+    def pack() -> None:
+        parts_u.append(np.array(users, dtype=np.int32))
+        parts_i.append(np.array(items, dtype=np.int32))
+        parts_v.append(np.array(values, dtype=np.float32))
+        users.clear()
+        items.clear()
+        values.clear()
+
     movie: int | None = None
-    for lineno, ln in enumerate(text.splitlines(), start=1):
-        s = ln.strip()
-        if not s:
-            continue
-        if s.endswith(":"):
-            movie = _int_field(s[:-1], path, lineno, "movie id")
-            continue
-        if movie is None:
-            raise GenZInputError(f"{path}:{lineno}: rating line before any 'MovieID:' line: {s[:80]!r}")
-        parts = s.split(",")
-        if len(parts) != 3:
-            raise GenZInputError(
-                f"{path}:{lineno}: expected 'CustomerID,Rating,YYYY-MM-DD', got {len(parts)} fields: {s[:80]!r}"
-            )
-        try:
-            u = int(parts[0])
-            r = float(parts[1])
-            if not (r > 0 and math.isfinite(r)):
-                raise ValueError
-        except ValueError:
-            _int_field(parts[0], path, lineno, "customer id")
-            _rating_field(parts[1], path, lineno)
-            raise  # pragma: no cover
-        users.append(u)
-        items.append(movie)
-        values.append(r)
+    with path.open("r", encoding="latin-1", newline=None) as fh:
+        for lineno, ln in enumerate(fh, start=1):
+            s = ln.strip()
+            if not s:
+                continue
+            if s.endswith(":"):
+                movie = _int_field(s[:-1], path, lineno, "movie id")
+                continue
+            if movie is None:
+                raise GenZInputError(f"{path}:{lineno}: rating line before any 'MovieID:' line: {s[:80]!r}")
+            fields_ = s.split(",")
+            if len(fields_) != 3:
+                raise GenZInputError(
+                    f"{path}:{lineno}: expected 'CustomerID,Rating,YYYY-MM-DD', got {len(fields_)} fields: {s[:80]!r}"
+                )
+            try:
+                u = int(fields_[0])
+                r = float(fields_[1])
+                if not (r > 0 and math.isfinite(r)):
+                    raise ValueError
+            except ValueError:
+                _int_field(fields_[0], path, lineno, "customer id")
+                _rating_field(fields_[1], path, lineno)
+                raise  # pragma: no cover
+            users.append(u)
+            items.append(movie)
+            values.append(r)
+            if len(users) >= chunk:
+                pack()
     if movie is None:
         raise GenZInputError(f"{path}: no 'MovieID:' line (not a Netflix prize rating file)")
-    return Ratings(
-        np.array(users, dtype=np.int64), np.array(items, dtype=np.int64), np.array(values, dtype=float), str(path)
-    )
+    pack()
+    return Ratings(np.concatenate(parts_u), np.concatenate(parts_i), np.concatenate(parts_v), str(path))
 
 
 def read_netflix_ratings(data_dir: str | Path) -> Ratings:
