@@ -113,3 +113,12 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_houses_fixture_loads_for_cli():
     ds = load_houses(FIX / "houses")
     assert len(ds) == 6
+
+
+def test_cli_binary(tmp_path):
+    out = tmp_path / "b.json"
+    r = CliRunner().invoke(experiment, ["binary", "--seeds", "0", "--bits", "5", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert res["runs"][0]["bits_recovered"] == 5
+    assert "all 5 bits recovered on 1 of 1 seeds" in r.output
