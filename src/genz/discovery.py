@@ -23,7 +23,7 @@ from .fm.base import FMStats, FoundationModel, Judgments
 from .inference import LatentState, bound, error_rates, run_em
 from .items import Item
 from .metrics import regression_metrics
-from .observation import ObservationModel, make_observation_model, observation_model_from_state
+from .observation import LinearGaussian, ObservationModel, make_observation_model, observation_model_from_state
 
 __all__ = ["DiscoveryConfig", "Discovery", "schedule"]
 
@@ -46,11 +46,13 @@ class DiscoveryConfig:
     em_tol: float = 1e-6
     em_q_tol: float = 1e-3
     n_exemplars: int | None = None
+    weighted_mining: bool = True  # pass |L⁺ − L⁻| as exemplar weights to FMs that take them
     decoupled_init: str = "residual"  # "residual" (split on the main residual direction) or "random"
     min_group: int = 10
     min_group_side: int = 3
     remove_refit_iter: int = 3
     refit_on_judgments: bool = True
+    predictor_ridge: float | str = "cv"  # ridge of the refitted linear predictor; "cv": leave-one-out
     predict_at: str = "mean"  # new items: "mean" (q = 1 − ε / ε) or "mode" (z = b)
     soft_judgments: bool = False
     mlp_hidden: tuple[int, ...] = (64, 32)
@@ -206,6 +208,14 @@ class Discovery:
             proj = -proj
         return (proj > 0).astype(float)
 
+    def _exemplars(self, idx: np.ndarray, strength: np.ndarray, n_ex: int) -> np.ndarray:
+        """Up to ``n_ex`` exemplars from ``idx``, drawn with probability ∝ strength (all of
+        them when there are few enough)."""
+        if idx.size <= n_ex:
+            return idx
+        p = strength[idx] + 1e-12
+        return np.sort(self.rng.choice(idx, n_ex, replace=False, p=p / p.sum()))
+
     def _judge(self, descriptor: str, items: Sequence[Item]) -> np.ndarray:
         j: Judgments = self.fm.judge(descriptor, items)
         if len(j) != len(items):
@@ -231,6 +241,8 @@ class Discovery:
         run_em(self.model, self.st, self.U, self.Y, **self._em_kw())
         q_dec = self.st.Q[:, K].copy()
         pos = q_dec > 0.5
+        # how strongly the data put each item in its group: |L⁺ − L⁻| of the new feature
+        strength = np.abs(self.model.loglik_gap(self.model.begin_e_step(self.st.Q, self.U, self.Y), K, q_dec))
 
         # 2. the exemplar pool: the targeted group if it is usable, else all items
         targeted = group is not None
@@ -246,10 +258,8 @@ class Discovery:
         n_ex = cfg.n_exemplars or getattr(self.fm, "max_exemplars", 20)
         pos_idx = np.flatnonzero(pos & pool)
         neg_idx = np.flatnonzero(~pos & pool)
-        if pos_idx.size > n_ex:
-            pos_idx = np.sort(self.rng.choice(pos_idx, n_ex, replace=False))
-        if neg_idx.size > n_ex:
-            neg_idx = np.sort(self.rng.choice(neg_idx, n_ex, replace=False))
+        pos_idx = self._exemplars(pos_idx, strength, n_ex)
+        neg_idx = self._exemplars(neg_idx, strength, n_ex)
 
         # 3. mining (paper Fig. 2)
         cb.on_mining(len(pos_idx), len(neg_idx))
@@ -257,9 +267,12 @@ class Discovery:
         reason = None
         if pos_idx.size and neg_idx.size:
             try:
+                kw = {}
+                if cfg.weighted_mining and _accepts(self.fm.mine, "weights"):
+                    kw["weights"] = (strength[pos_idx], strength[neg_idx])
                 descriptor = self.fm.mine(
                     [self.items[i] for i in pos_idx], [self.items[i] for i in neg_idx],
-                    exclude=self.features + self.discarded,
+                    exclude=self.features + self.discarded, **kw,
                 )
             except MiningError as exc:
                 reason = f"mining failed: {exc}"
@@ -271,9 +284,17 @@ class Discovery:
         # 4. judge every training item; the 2%/98% activity filter
         b = None
         if descriptor is not None:
+            cb.on_judging(descriptor, len(self.items))
             b = self._judge(descriptor, self.items)
             activity = float((b > 0.5).mean())
-            if activity < cfg.min_activity or activity > 1.0 - cfg.min_activity:
+            hard_b = b > 0.5
+            same = [f for k, f in enumerate(self.features)
+                    if np.array_equal(hard_b, self.st.B[:, k] > 0.5) or np.array_equal(hard_b, self.st.B[:, k] <= 0.5)]
+            if same:
+                reason = f"same judgments on every training item as {same[0]!r} (or its complement)"
+                self.discarded.append(descriptor)
+                self.counters["discarded_redundant"] = self.counters.get("discarded_redundant", 0) + 1
+            elif activity < cfg.min_activity or activity > 1.0 - cfg.min_activity:
                 reason = f"active for {activity:.1%} of the items (filter {cfg.min_activity:.0%}-{1 - cfg.min_activity:.0%})"
                 self.discarded.append(descriptor)
                 self.counters["discarded_activity"] += 1
@@ -302,6 +323,7 @@ class Discovery:
         self.features.append(descriptor)
         run_em(self.model, self.st, self.U, self.Y, **self._em_kw())
         if self.eval_items is not None:
+            cb.on_judging(descriptor, len(self.eval_items))
             self.B_eval = np.column_stack([self.B_eval, self._judge(descriptor, self.eval_items)])
         return self._record("add", descriptor, cycle=cycle, t0=t0, fm0=fm0, targeted=targeted, fallback=fallback)
 
@@ -329,6 +351,7 @@ class Discovery:
         after = self.removal_losses()
         k = int(np.argmax(after))
         name = self.features.pop(k)
+        self.discarded.append(name)  # an update is remove-then-add: do not mine it straight back
         self.model.remove_feature(k)
         self.st.delete(k)
         if self.eval_items is not None:
@@ -351,7 +374,11 @@ class Discovery:
             self.predictor = self.model
             return self.model
         pred = copy.deepcopy(self.model)
-        pred.fit(self.prior_q(self.st.B), self.U, self.Y, final=True)
+        Qp = self.prior_q(self.st.B)
+        if isinstance(pred, LinearGaussian):
+            r = self.cfg.predictor_ridge
+            pred.ridge = pred.select_ridge(Qp, self.U, self.Y) if r == "cv" else float(r)
+        pred.fit(Qp, self.U, self.Y, final=True)
         self.predictor = pred
         return pred
 
@@ -429,6 +456,16 @@ class Discovery:
                               coupled=arrays["coupled"].astype(bool), hard=arrays["hard"].astype(bool))
         self.B_eval = arrays["B_eval"]
         self.fit_predictor()
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def new_item_q(B: np.ndarray, eps: np.ndarray, predict_at: str = "mean") -> np.ndarray:
