@@ -157,9 +157,11 @@ def predict(model_dir, items_path, out_path) -> None:
 
 
 def _register_commands() -> None:
+    from .commands.experiment import experiment
     from .commands.report import report
 
     main.add_command(report)
+    main.add_command(experiment)
 
 
 _register_commands()

@@ -47,6 +47,7 @@ class DiscoveryConfig:
     em_tol: float = 1e-6
     em_q_tol: float = 1e-3
     n_exemplars: int | None = None
+    criterion: str = "bound"  # choosing candidates and removals: "bound" (the paper) or "loo" (predictive)
     n_candidates: int = 5  # characteristics asked of FMs that offer several (mine_candidates)
     weighted_mining: bool = True  # pass |L⁺ − L⁻| as exemplar weights to FMs that take them
     decoupled_init: str = "residual"  # "residual" (split on the main residual direction) or "random"
@@ -223,6 +224,22 @@ class Discovery:
             return f"active for {activity:.1%} of the items (filter {cfg.min_activity:.0%}-{1 - cfg.min_activity:.0%})"
         return None
 
+    def _use_loo(self) -> bool:
+        return self.cfg.criterion == "loo" and isinstance(self.model, LinearGaussian)
+
+    def _loo(self, B: np.ndarray, eps: np.ndarray) -> float:
+        """Leave-one-out error of the linear predictor on the FM priors of judgments B with
+        error rates eps (best ridge of the grid)."""
+        probe = LinearGaussian()
+        probe.u_mean_, probe.u_std_, probe.y_var_ = self.model.u_mean_, self.model.u_std_, self.model.y_var_
+        return float(np.min(probe.loo_errors(new_item_q(B, eps, self.cfg.predict_at), self.U, self.Y)))
+
+    def _candidate_score(self, model: ObservationModel, st: LatentState, b: np.ndarray) -> float:
+        """Higher is better: the residual explained, or minus the leave-one-out error."""
+        if self._use_loo():
+            return -self._loo(np.column_stack([st.B, b]), np.append(st.eps, self.cfg.eps_min))
+        return self._residual_gain(model, st, b)
+
     def _residual_gain(self, model: ObservationModel, st: LatentState, b: np.ndarray) -> float:
         """How much of the current (whitened) residual the judgments ``b`` explain:
         ``Σ_d (r_dᵀ c)² / cᵀc`` with ``c = b − mean(b)``."""
@@ -315,7 +332,7 @@ class Discovery:
             bc = self._judge(cand, self.items)
             why = self._reject(bc, cfg)
             if why is None:
-                scored.append((self._residual_gain(saved_model, saved_st, bc), cand, bc))
+                scored.append((self._candidate_score(saved_model, saved_st, bc), cand, bc))
             elif len(candidates) == 1:
                 reason = why
             if why is not None:
@@ -365,8 +382,14 @@ class Discovery:
     # ------------------------------------------------------------------------------------------
     def removal_losses(self) -> np.ndarray:
         """For each feature, the bound after removing it and refitting briefly (higher = the
-        feature matters less)."""
+        feature matters less); with ``criterion="loo"``, minus the predictor's leave-one-out
+        error without it."""
         out = np.empty(self.st.K)
+        if self._use_loo():
+            for k in range(self.st.K):
+                keep = [j for j in range(self.st.K) if j != k]
+                out[k] = -self._loo(self.st.B[:, keep], self.st.eps[keep])
+            return out
         for k in range(self.st.K):
             m = copy.deepcopy(self.model)
             st = self.st.copy()

@@ -101,6 +101,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         predictor_ridge: float | str = "cv",
         weighted_mining: bool = True,
         n_candidates: int = 5,
+        criterion: str = "bound",
         predict_at: str = "mean",
         soft_judgments: bool = False,
         mlp_hidden: tuple[int, ...] = (64, 32),
@@ -133,6 +134,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         self.predictor_ridge = predictor_ridge
         self.weighted_mining = weighted_mining
         self.n_candidates = n_candidates
+        self.criterion = criterion
         self.soft_judgments = soft_judgments
         self.mlp_hidden = mlp_hidden
         self.mlp_dropout = mlp_dropout
