@@ -125,6 +125,18 @@ class _ParseFailure(Exception):
     """An answer that does not validate (internal: triggers retry / split)."""
 
 
+_Segment = tuple[list[int], np.ndarray, "np.ndarray | None"]
+
+
+class _BatchFailure(Exception):
+    """An FMError for part of a batch, with the segments that were answered before it."""
+
+    def __init__(self, error: FMError, done: list[Any]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.done = done
+
+
 class _Completion:
     __slots__ = ("content", "finish_reason", "refusal", "logprobs")
 
@@ -276,10 +288,16 @@ class OpenAIFM:
         state["_client_lock"] = None
         state["_caps_lock"] = None
         state["_sleep"] = None
+        state["stats"] = self.stats.snapshot()  # FMStats holds a lock
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        snap = state.pop("stats", None) or {}
         self.__dict__.update(state)
+        self.stats = FMStats()
+        for k, v in snap.items():
+            if k != "total_calls" and hasattr(self.stats, k):
+                setattr(self.stats, k, v)
         self._client_lock = threading.Lock()
         self._caps_lock = threading.Lock()
         self._sleep = time.sleep
@@ -495,13 +513,14 @@ class OpenAIFM:
                 pt = int(getattr(usage, "prompt_tokens", 0) or 0)
                 ct = int(getattr(usage, "completion_tokens", 0) or 0)
                 self.stats.add_tokens(pt, ct, cost_usd(pt, ct, prices), kind=kind)
-            if not resp.choices:
-                return _Completion(None, "empty", None, None)
-            ch = resp.choices[0]
-            msg = ch.message
-            refusal = getattr(msg, "refusal", None)
-            lp = getattr(ch, "logprobs", None)
-            return _Completion(msg.content, ch.finish_reason, refusal, lp)
+            try:
+                ch = resp.choices[0]
+                msg = ch.message
+                return _Completion(msg.content, ch.finish_reason, getattr(msg, "refusal", None),
+                                   getattr(ch, "logprobs", None))
+            except (AttributeError, IndexError, TypeError):
+                # not a chat completion (an HTML error page with status 200, an empty choices list)
+                return _Completion(None, "malformed response", None, None)
 
     def _where(self) -> str:
         return self.base_url or "api.openai.com"
@@ -550,7 +569,7 @@ class OpenAIFM:
         if comp.finish_reason == "content_filter":
             raise _ParseFailure("the answer was blocked by the server's content filter")
         if not comp.content:
-            raise _ParseFailure("empty answer")
+            raise _ParseFailure(f"empty answer ({comp.finish_reason})")
         obj = _extract_json(comp.content)
         answers = obj.get("answers") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
         if isinstance(answers, dict):  # {"1": "yes", ...}
@@ -580,28 +599,41 @@ class OpenAIFM:
         probs = _answer_probs(comp.content, comp.logprobs, n)
         return vals, probs
 
-    def _judge_robust(self, descriptor: str, batch: Sequence[Item]) -> tuple[np.ndarray, np.ndarray | None]:
-        """Retry, then split in halves, then one item per call; FMError if an item never parses."""
+    def _judge_robust(self, descriptor: str, items: Sequence[Item], pos: list[int]) -> list[_Segment]:
+        """Judge ``items[pos]``: retry, then split in halves, down to one item per call.
+
+        Returns the answered segments ``(positions, values, probs)``. An item that never gets a
+        valid answer raises :class:`_BatchFailure` carrying the FMError and the segments that
+        were answered (the other half of a split is still judged, so a cache can keep it)."""
+        batch = [items[i] for i in pos]
         why = ""
         for attempt in range(1 + self.parse_retries):
             try:
-                return self._judge_once(descriptor, batch)
+                v, p = self._judge_once(descriptor, batch)
+                return [(pos, v, p)]
             except _ParseFailure as exc:
                 why = str(exc)
                 log.info("judge %r, %d items: %s", descriptor, len(batch), why)
                 if attempt < self.parse_retries:
                     self.stats.add_retry()
         if len(batch) == 1:
-            raise FMError(
+            raise _BatchFailure(FMError(
                 f"judge: no valid yes/no answer from {self.model} for item {batch[0].id!r} and "
                 f"characteristic {descriptor!r} after {1 + self.parse_retries} tries: {self._redact(why)}"
-            )
+            ), [])
         self.stats.add_retry()
-        mid = len(batch) // 2
-        v1, p1 = self._judge_robust(descriptor, batch[:mid])
-        v2, p2 = self._judge_robust(descriptor, batch[mid:])
-        probs = np.concatenate([p1, p2]) if p1 is not None and p2 is not None else None
-        return np.concatenate([v1, v2]), probs
+        mid = len(pos) // 2
+        done: list[_Segment] = []
+        error: FMError | None = None
+        for half in (pos[:mid], pos[mid:]):
+            try:
+                done.extend(self._judge_robust(descriptor, items, half))
+            except _BatchFailure as bf:
+                done.extend(bf.done)
+                error = error or bf.error
+        if error is not None:
+            raise _BatchFailure(error, done)
+        return done
 
     def judge_batches(
         self,
@@ -610,9 +642,9 @@ class OpenAIFM:
         on_result: Callable[[list[int], np.ndarray, np.ndarray | None], None],
     ) -> None:
         """Judge ``items`` in concurrent batches, calling ``on_result(positions, values, probs)``
-        in the calling thread as each batch completes (so a cache can store partial progress).
-        The first error is raised after the batches already running have finished and been
-        reported."""
+        in the calling thread as each batch (or part of a split batch) is answered, so a cache
+        can store partial progress. The first error is raised after the batches already running
+        have finished and been reported."""
         if not isinstance(descriptor, str) or not descriptor.strip():
             raise GenZInputError("judge: the descriptor is empty")
         n = len(items)
@@ -620,35 +652,42 @@ class OpenAIFM:
             return
         batches = [list(range(s, min(s + self.batch_size, n))) for s in range(0, n, self.batch_size)]
         bar = self._progress_bar(f"judging: {descriptor[:40]}", len(batches))
+        error: BaseException | None = None
+
+        def deliver(segments: list[_Segment]) -> None:
+            for seg_pos, v, p in segments:
+                on_result(seg_pos, v, p)
+
         try:
             if self.concurrency == 1 or len(batches) == 1:
                 for pos in batches:
-                    v, p = self._judge_robust(descriptor, [items[i] for i in pos])
-                    on_result(pos, v, p)
+                    try:
+                        deliver(self._judge_robust(descriptor, items, pos))
+                    except _BatchFailure as bf:
+                        deliver(bf.done)
+                        raise bf.error from None
                     bar.advance()
                 return
             with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="genz-fm") as pool:
-                futs: dict[Future, list[int]] = {
-                    pool.submit(self._judge_robust, descriptor, [items[i] for i in pos]): pos for pos in batches
-                }
-                pending = set(futs)
-                error: BaseException | None = None
+                pending = {pool.submit(self._judge_robust, descriptor, items, pos) for pos in batches}
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                     for f in done:
                         exc = f.exception()
-                        if exc is not None:
-                            if error is None:
-                                error = exc
-                                for g in pending:
-                                    g.cancel()
+                        if exc is None:
+                            deliver(f.result())
+                            bar.advance()
                             continue
-                        v, p = f.result()
-                        on_result(futs[f], v, p)
-                        bar.advance()
+                        if isinstance(exc, _BatchFailure):
+                            deliver(exc.done)
+                            exc = exc.error
+                        if error is None:
+                            error = exc
+                            for g in pending:
+                                g.cancel()
                     pending = {g for g in pending if not g.cancelled()}
-                if error is not None:
-                    raise error
+            if error is not None:
+                raise error
         finally:
             bar.close()
 
