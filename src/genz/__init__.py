@@ -1,0 +1,21 @@
+"""genz: foundation models as latent-variable generators inside a classical statistical model."""
+
+from .errors import CorruptFileError, FMError, GenZError, GenZInputError, MiningError
+from .estimator import GenZRegressor, make_fm
+from .items import Item, items_from_texts, load_items, load_targets
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GenZRegressor",
+    "Item",
+    "items_from_texts",
+    "load_items",
+    "load_targets",
+    "make_fm",
+    "GenZError",
+    "GenZInputError",
+    "FMError",
+    "MiningError",
+    "CorruptFileError",
+]

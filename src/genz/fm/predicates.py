@@ -1,0 +1,628 @@
+"""An offline foundation model: a predicate engine that needs no LLM.
+
+Descriptors are predicates over an item's attributes or text, rendered as plain English and
+parsed back (so a saved model reloads and a cache key is just the descriptor text):
+
+=====================  ==========================================================
+family                 rendering (examples)
+=====================  ==========================================================
+threshold              ``'area' is at least 3000`` / ``the number is below 256``
+range                  ``'year' is between 1995 and 2000``
+modular range          ``the number modulo 256 is between 128 and 255``
+category               ``'zip' is "92880"``
+set of categories      ``'zip' is one of ["85255", "85262", "85377"]``
+prefix                 ``'zip' starts with "85"``
+list membership        ``'genres' include "Action"``
+phrase in free text    ``mentions "north ames"``
+negation               ``not ('area' is at least 3000)``
+=====================  ==========================================================
+
+"the number" is the item's text read as a number (items like ``"37"``).
+
+**Mining** scores every candidate predicate on the positive and negative groups by the
+*balanced accuracy* ``½ (TPR + TNR)`` (the default; ``score="mcc"`` uses the Matthews
+correlation instead), minus ``complexity_penalty`` per unit of complexity (a threshold costs
+1, a range or modular range 2, a set 1 + ½ per value, a negation ½ more), and returns the best
+one that is not excluded. Counts are computed without materialising the candidates: sorted
+values and binary search for thresholds and ranges, ``bincount`` + cumulative sums for modular
+ranges and categories, and scikit-learn's ``CountVectorizer`` for phrases.
+
+**Judging** evaluates the predicate. **Proposal** (the zero-shot baseline) returns a generic
+pool: thresholds at the quartiles of every numeric attribute, the most frequent values of
+every categorical or list attribute, and the most frequent phrases.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+
+from ..errors import FMError, MiningError
+from ..items import Item
+from .base import FMStats, Judgments
+
+__all__ = ["PredicateFM", "parse_predicate", "Predicate"]
+
+_NUM_RE = re.compile(r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+# ----------------------------------------------------------------------------------------------
+# value extraction
+# ----------------------------------------------------------------------------------------------
+
+def _number_of_text(text: str) -> float:
+    return float(text) if _NUM_RE.match(text) else math.nan
+
+
+def _numeric_values(items: Sequence[Item], attr: str | None) -> np.ndarray:
+    if attr is None:
+        return np.array([_number_of_text(it.text) for it in items], dtype=float)
+    out = np.full(len(items), np.nan)
+    for n, it in enumerate(items):
+        v = it.attributes.get(attr)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[n] = float(v)
+    return out
+
+
+def _string_values(items: Sequence[Item], attr: str) -> list[str | None]:
+    out: list[str | None] = []
+    for it in items:
+        v = it.attributes.get(attr)
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, bool):
+            out.append(str(v).lower())
+        elif isinstance(v, int):
+            out.append(str(v))
+        else:
+            out.append(None)
+    return out
+
+
+def _fmt(x: float) -> str:
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.6g}"
+
+
+def _subject(attr: str | None) -> str:
+    return "the number" if attr is None else f"'{attr}'"
+
+
+# ----------------------------------------------------------------------------------------------
+# predicates
+# ----------------------------------------------------------------------------------------------
+
+class Predicate:
+    complexity: float = 1.0
+
+    def render(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def evaluate(self, items: Sequence[Item]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+@dataclass(frozen=True)
+class AtLeast(Predicate):
+    attr: str | None
+    t: float
+    complexity = 1.0
+
+    def render(self) -> str:
+        return f"{_subject(self.attr)} is at least {_fmt(self.t)}"
+
+    def evaluate(self, items):
+        v = _numeric_values(items, self.attr)
+        return np.nan_to_num(v, nan=-np.inf) >= self.t
+
+
+@dataclass(frozen=True)
+class Below(Predicate):
+    attr: str | None
+    t: float
+    complexity = 1.0
+
+    def render(self) -> str:
+        return f"{_subject(self.attr)} is below {_fmt(self.t)}"
+
+    def evaluate(self, items):
+        v = _numeric_values(items, self.attr)
+        return np.nan_to_num(v, nan=np.inf) < self.t
+
+
+@dataclass(frozen=True)
+class Between(Predicate):
+    attr: str | None
+    lo: float
+    hi: float
+    complexity = 2.0
+
+    def render(self) -> str:
+        return f"{_subject(self.attr)} is between {_fmt(self.lo)} and {_fmt(self.hi)}"
+
+    def evaluate(self, items):
+        v = _numeric_values(items, self.attr)
+        with np.errstate(invalid="ignore"):
+            return (v >= self.lo) & (v <= self.hi)
+
+
+@dataclass(frozen=True)
+class ModRange(Predicate):
+    attr: str | None
+    m: int
+    lo: int
+    hi: int
+    complexity = 2.0
+
+    def render(self) -> str:
+        if self.lo == self.hi:
+            return f"{_subject(self.attr)} modulo {self.m} is {self.lo}"
+        return f"{_subject(self.attr)} modulo {self.m} is between {self.lo} and {self.hi}"
+
+    def evaluate(self, items):
+        v = _numeric_values(items, self.attr)
+        ok = np.isfinite(v) & (np.mod(np.nan_to_num(v), 1) == 0)
+        r = np.mod(np.nan_to_num(v).astype(np.int64), self.m)
+        return ok & (r >= self.lo) & (r <= self.hi)
+
+
+@dataclass(frozen=True)
+class Equals(Predicate):
+    attr: str
+    value: str
+    complexity = 1.0
+
+    def render(self) -> str:
+        return f"'{self.attr}' is {json.dumps(self.value, ensure_ascii=False)}"
+
+    def evaluate(self, items):
+        return np.array([v == self.value for v in _string_values(items, self.attr)], dtype=bool)
+
+
+@dataclass(frozen=True)
+class OneOf(Predicate):
+    attr: str
+    values: tuple[str, ...]
+
+    @property
+    def complexity(self) -> float:  # type: ignore[override]
+        return 1.0 + 0.5 * len(self.values)
+
+    def render(self) -> str:
+        return f"'{self.attr}' is one of {json.dumps(list(self.values), ensure_ascii=False)}"
+
+    def evaluate(self, items):
+        s = set(self.values)
+        return np.array([v in s for v in _string_values(items, self.attr)], dtype=bool)
+
+
+@dataclass(frozen=True)
+class StartsWith(Predicate):
+    attr: str
+    prefix: str
+    complexity = 1.0
+
+    def render(self) -> str:
+        return f"'{self.attr}' starts with {json.dumps(self.prefix, ensure_ascii=False)}"
+
+    def evaluate(self, items):
+        return np.array(
+            [v is not None and v.startswith(self.prefix) for v in _string_values(items, self.attr)], dtype=bool
+        )
+
+
+@dataclass(frozen=True)
+class Includes(Predicate):
+    attr: str
+    value: str
+    complexity = 1.0
+
+    def render(self) -> str:
+        return f"'{self.attr}' include {json.dumps(self.value, ensure_ascii=False)}"
+
+    def evaluate(self, items):
+        out = np.zeros(len(items), dtype=bool)
+        for n, it in enumerate(items):
+            v = it.attributes.get(self.attr)
+            if isinstance(v, list):
+                out[n] = any(str(x) == self.value for x in v)
+        return out
+
+
+@dataclass(frozen=True)
+class Mentions(Predicate):
+    phrase: str
+    complexity = 1.0
+
+    def render(self) -> str:
+        return f"mentions {json.dumps(self.phrase, ensure_ascii=False)}"
+
+    def evaluate(self, items):
+        words = self.phrase.split()
+        pat = re.compile(r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)
+        return np.array([bool(pat.search(it.text)) for it in items], dtype=bool)
+
+
+@dataclass(frozen=True)
+class Not(Predicate):
+    inner: Predicate
+
+    @property
+    def complexity(self) -> float:  # type: ignore[override]
+        return self.inner.complexity + 0.5
+
+    def render(self) -> str:
+        return f"not ({self.inner.render()})"
+
+    def evaluate(self, items):
+        return ~self.inner.evaluate(items)
+
+
+# ----------------------------------------------------------------------------------------------
+# parsing
+# ----------------------------------------------------------------------------------------------
+
+_SUBJ = r"(?:the number|'(?P<attr>[^']+)')"
+_NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+_JSON_STR = r'("(?:[^"\\]|\\.)*")'
+_PATTERNS: list[tuple[re.Pattern, Any]] = [
+    (re.compile(rf"^{_SUBJ} is at least {_NUM}$"), lambda m, a: AtLeast(a, float(m.group(2)))),
+    (re.compile(rf"^{_SUBJ} is below {_NUM}$"), lambda m, a: Below(a, float(m.group(2)))),
+    (re.compile(rf"^{_SUBJ} is between {_NUM} and {_NUM}$"),
+     lambda m, a: Between(a, float(m.group(2)), float(m.group(3)))),
+    (re.compile(rf"^{_SUBJ} modulo (\d+) is between (\d+) and (\d+)$"),
+     lambda m, a: ModRange(a, int(m.group(2)), int(m.group(3)), int(m.group(4)))),
+    (re.compile(rf"^{_SUBJ} modulo (\d+) is (\d+)$"),
+     lambda m, a: ModRange(a, int(m.group(2)), int(m.group(3)), int(m.group(3)))),
+    (re.compile(rf"^'(?P<attr>[^']+)' is one of (\[.*\])$"),
+     lambda m, a: OneOf(a, tuple(str(x) for x in json.loads(m.group(2))))),
+    (re.compile(rf"^'(?P<attr>[^']+)' is {_JSON_STR}$"), lambda m, a: Equals(a, json.loads(m.group(2)))),
+    (re.compile(rf"^'(?P<attr>[^']+)' starts with {_JSON_STR}$"), lambda m, a: StartsWith(a, json.loads(m.group(2)))),
+    (re.compile(rf"^'(?P<attr>[^']+)' include {_JSON_STR}$"), lambda m, a: Includes(a, json.loads(m.group(2)))),
+    (re.compile(rf"^mentions {_JSON_STR}$"), lambda m, a: Mentions(json.loads(m.group(1)))),
+]
+
+
+def parse_predicate(text: str) -> Predicate:
+    """Parse a rendered predicate back; raises :class:`FMError` for anything else."""
+    s = text.strip()
+    if s.startswith("not (") and s.endswith(")"):
+        return Not(parse_predicate(s[5:-1]))
+    for pat, make in _PATTERNS:
+        m = pat.match(s)
+        if m:
+            attr = m.groupdict().get("attr")
+            try:
+                return make(m, attr)
+            except (ValueError, json.JSONDecodeError):
+                break
+    raise FMError(
+        f"the predicate foundation model cannot read the descriptor {text!r}: it only judges "
+        "descriptors in its own grammar (see genz.fm.predicates); use an LLM backend for free text"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# mining
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class _Family:
+    """Counts for a batch of candidates: TP and FP on the groups, a complexity, and a maker."""
+
+    tp: np.ndarray
+    fp: np.ndarray
+    complexity: np.ndarray
+    make: Any  # index -> Predicate
+
+
+def _score(tp, fp, n_pos, n_neg, kind: str) -> np.ndarray:
+    tp = tp.astype(float)
+    fp = fp.astype(float)
+    if kind == "mcc":
+        fn, tn = n_pos - tp, n_neg - fp
+        den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+        return np.where(den > 0, (tp * tn - fp * fn) / np.where(den > 0, den, 1.0), 0.0)
+    return 0.5 * (tp / n_pos + 1.0 - fp / n_neg) - 0.5  # balanced accuracy, centred at 0
+
+
+def _interval_counts(sorted_vals: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """How many of the sorted values lie in [lo, hi]."""
+    return np.searchsorted(sorted_vals, hi, side="right") - np.searchsorted(sorted_vals, lo, side="left")
+
+
+@dataclass
+class PredicateFM:
+    """The offline predicate engine; see the module docstring.
+
+    Parameters: ``score`` ("balanced_accuracy" or "mcc"), ``complexity_penalty``,
+    ``n_thresholds`` (quantile cut points per numeric attribute), ``max_set_size``,
+    ``max_phrase_len`` (words), ``min_support`` (items a candidate must cover in the groups).
+    """
+
+    score: str = "balanced_accuracy"
+    complexity_penalty: float = 0.002
+    n_thresholds: int = 32
+    max_set_size: int = 6
+    max_phrase_len: int = 3
+    min_support: int = 2
+    name: str = "predicates"
+    max_exemplars: int = 100_000
+    stats: FMStats = field(default_factory=FMStats)
+
+    # -- judging -------------------------------------------------------------------------------
+    def judge(self, descriptor: str, items: Sequence[Item]) -> Judgments:
+        pred = parse_predicate(descriptor)
+        self.stats.add_call("judge")
+        self.stats.judgments += len(items)
+        return Judgments(values=pred.evaluate(items))
+
+    # -- mining --------------------------------------------------------------------------------
+    def mine(
+        self,
+        positives: Sequence[Item],
+        negatives: Sequence[Item],
+        *,
+        exclude: Collection[str] = (),
+        context: str | None = None,
+    ) -> str:
+        self.stats.add_call("mine")
+        if not positives or not negatives:
+            raise MiningError("mining needs at least one positive and one negative item")
+        items = list(positives) + list(negatives)
+        y = np.zeros(len(items), dtype=bool)
+        y[: len(positives)] = True
+        fams = list(self._families(items, y))
+        n_pos, n_neg = int(y.sum()), int((~y).sum())
+        pen = self.complexity_penalty
+        ranked: list[tuple[float, int, int, bool]] = []
+        for f_idx, fam in enumerate(fams):
+            if fam.tp.size == 0:
+                continue
+            support = fam.tp + fam.fp
+            valid = (support >= self.min_support) & (support <= len(items) - self.min_support)
+            s_pos = _score(fam.tp, fam.fp, n_pos, n_neg, self.score) - pen * fam.complexity
+            s_neg = _score(n_pos - fam.tp, n_neg - fam.fp, n_pos, n_neg, self.score) - pen * (fam.complexity + 0.5)
+            for s, neg in ((s_pos, False), (s_neg, True)):
+                s = np.where(valid, s, -np.inf)
+                top = np.argsort(-s, kind="stable")[:50]
+                ranked.extend((float(s[i]), f_idx, int(i), neg) for i in top if np.isfinite(s[i]))
+        ranked.sort(key=lambda r: (-r[0], r[1], r[2], r[3]))
+        excluded = {e.strip() for e in exclude}
+        for s, f_idx, i, neg in ranked:
+            if s <= 0:
+                break
+            pred = fams[f_idx].make(i)
+            if neg:
+                pred = _negate(pred)
+            text = pred.render()
+            if text in excluded:
+                continue
+            return text
+        raise MiningError("no predicate separates the positive group from the negative group")
+
+    def _families(self, items: Sequence[Item], y: np.ndarray):
+        attrs = _attribute_kinds(items)
+        # numbers in the text itself
+        v = _numeric_values(items, None)
+        if np.isfinite(v).mean() > 0.5:
+            yield from self._numeric_families(None, v, y)
+        for attr, kind in attrs.items():
+            if kind == "numeric":
+                yield from self._numeric_families(attr, _numeric_values(items, attr), y)
+            elif kind == "string":
+                yield from self._categorical_families(attr, _string_values(items, attr), y)
+            elif kind == "list":
+                yield self._list_family(attr, items, y)
+        texts = [it.text for it in items]
+        if any(t.strip() and not _NUM_RE.match(t) for t in texts):
+            fam = self._phrase_family(texts, y)
+            if fam is not None:
+                yield fam
+
+    def _numeric_families(self, attr, v: np.ndarray, y: np.ndarray):
+        ok = np.isfinite(v)
+        pos = np.sort(v[ok & y])
+        neg = np.sort(v[ok & ~y])
+        vals = v[ok]
+        uniq = np.unique(vals)
+        if uniq.size < 2:
+            return
+        # thresholds at every distinct value (cheap: binary search on the sorted groups)
+        cuts = uniq[1:]
+        if uniq.size <= self.n_thresholds + 1:
+            rcuts = cuts
+        else:
+            qs = np.quantile(vals, np.linspace(0, 1, self.n_thresholds + 2)[1:-1], method="lower")
+            rcuts = np.unique(qs[qs > uniq[0]])
+        # thresholds: value >= t
+        tp = pos.size - np.searchsorted(pos, cuts, side="left")
+        fp = neg.size - np.searchsorted(neg, cuts, side="left")
+        yield _Family(tp, fp, np.full(cuts.size, 1.0), lambda i, c=cuts: AtLeast(attr, float(c[i])))
+        # ranges [lo, hi] between cut points (inclusive); lo/hi are data values
+        pts = np.concatenate([uniq[:1], rcuts])
+        los, his = np.triu_indices(pts.size, k=1)
+        hi_vals = np.array([uniq[np.searchsorted(uniq, pts[h]) - 1] for h in range(pts.size)])
+        lo_v, hi_v = pts[los], hi_vals[his]
+        keep = (lo_v > uniq[0]) & (hi_v < uniq[-1])  # one-sided ranges are thresholds
+        lo_v, hi_v = lo_v[keep], hi_v[keep]
+        tp = _interval_counts(pos, lo_v, hi_v)
+        fp = _interval_counts(neg, lo_v, hi_v)
+        yield _Family(tp, fp, np.full(lo_v.size, 2.0), lambda i, a=lo_v, b=hi_v: Between(attr, float(a[i]), float(b[i])))
+        # modular ranges over integers
+        if np.all(np.mod(vals, 1) == 0) and uniq.size >= 8:
+            iv = np.nan_to_num(v).astype(np.int64)
+            vmax = int(np.max(np.abs(vals)))
+            top = max(1, int(math.ceil(math.log2(vmax + 1))))
+            for j in range(1, top + 1):
+                m = 2**j
+                if m >= uniq.size * 2:
+                    break
+                res = np.mod(iv, m)
+                cp = np.bincount(res[ok & y], minlength=m)
+                cn = np.bincount(res[ok & ~y], minlength=m)
+                step = max(1, m // 8)
+                ends = np.arange(0, m + 1, step)
+                a_idx, b_idx = np.triu_indices(ends.size, k=1)
+                lo, hi = ends[a_idx], ends[b_idx] - 1
+                keep = ~((lo == 0) & (hi == m - 1))
+                lo, hi = lo[keep], hi[keep]
+                ccp = np.concatenate([[0], np.cumsum(cp)])
+                ccn = np.concatenate([[0], np.cumsum(cn)])
+                tp = ccp[hi + 1] - ccp[lo]
+                fp = ccn[hi + 1] - ccn[lo]
+                yield _Family(tp, fp, np.full(lo.size, 2.0),
+                              lambda i, m=m, lo=lo, hi=hi: ModRange(attr, m, int(lo[i]), int(hi[i])))
+
+    def _categorical_families(self, attr: str, vals: list[str | None], y: np.ndarray):
+        cats = sorted({v for v in vals if v is not None})
+        if len(cats) < 2:
+            return
+        index = {c: i for i, c in enumerate(cats)}
+        codes = np.array([index[v] if v is not None else -1 for v in vals])
+        ok = codes >= 0
+        cp = np.bincount(codes[ok & y], minlength=len(cats))
+        cn = np.bincount(codes[ok & ~y], minlength=len(cats))
+        carr = np.array(cats, dtype=object)
+        yield _Family(cp, cn, np.ones(len(cats)), lambda i, c=carr: Equals(attr, str(c[i])))
+        # prefixes of code-like strings
+        if all(c.isalnum() for c in cats) and max(len(c) for c in cats) >= 2:
+            prefixes: dict[str, int] = {}
+            for c in cats:
+                for L in range(1, len(c)):
+                    prefixes.setdefault(c[:L], len(prefixes))
+            pre = sorted(prefixes)
+            P = np.zeros((len(cats), len(pre)), dtype=bool)
+            pidx = {p: i for i, p in enumerate(pre)}
+            for ci, c in enumerate(cats):
+                for L in range(1, len(c)):
+                    P[ci, pidx[c[:L]]] = True
+            tp, fp = cp @ P, cn @ P
+            parr = np.array(pre, dtype=object)
+            yield _Family(tp, fp, np.ones(len(pre)), lambda i, p=parr: StartsWith(attr, str(p[i])))
+        # the best set of categories (each with a higher share among positives than negatives)
+        n_pos, n_neg = max(1, int(y.sum())), max(1, int((~y).sum()))
+        gain = cp / n_pos - cn / n_neg
+        order = np.argsort(-gain, kind="stable")
+        chosen = [i for i in order[: self.max_set_size] if gain[i] > 0]
+        if len(chosen) >= 2:
+            sizes = np.arange(2, len(chosen) + 1)
+            tp = np.array([cp[chosen[:s]].sum() for s in sizes])
+            fp = np.array([cn[chosen[:s]].sum() for s in sizes])
+            sets = [tuple(sorted(str(carr[i]) for i in chosen[:s])) for s in sizes]
+            yield _Family(tp, fp, 1.0 + 0.5 * sizes, lambda i, s=sets: OneOf(attr, s[i]))
+
+    def _list_family(self, attr: str, items: Sequence[Item], y: np.ndarray) -> _Family:
+        counts_p: Counter = Counter()
+        counts_n: Counter = Counter()
+        for it, lab in zip(items, y):
+            v = it.attributes.get(attr)
+            if isinstance(v, list):
+                for x in set(str(e) for e in v):
+                    (counts_p if lab else counts_n)[x] += 1
+        vals = sorted(set(counts_p) | set(counts_n))
+        tp = np.array([counts_p[v] for v in vals])
+        fp = np.array([counts_n[v] for v in vals])
+        varr = np.array(vals, dtype=object)
+        return _Family(tp, fp, np.ones(len(vals)), lambda i, v=varr: Includes(attr, str(v[i])))
+
+    def _phrase_family(self, texts: list[str], y: np.ndarray) -> _Family | None:
+        vec = CountVectorizer(
+            ngram_range=(1, self.max_phrase_len), binary=True, min_df=self.min_support,
+            token_pattern=r"(?u)\b\w+\b", lowercase=True,
+        )
+        try:
+            X = vec.fit_transform(texts)
+        except ValueError:  # empty vocabulary
+            return None
+        X = X.tocsc()
+        tp = np.asarray(X[y].sum(axis=0)).ravel()
+        fp = np.asarray(X[~y].sum(axis=0)).ravel()
+        vocab = vec.get_feature_names_out()
+        nwords = np.array([len(t.split()) for t in vocab], dtype=float)
+        return _Family(tp, fp, 1.0 + 0.25 * (nwords - 1), lambda i, v=vocab: Mentions(str(v[i])))
+
+    # -- zero-shot proposal ----------------------------------------------------------------------
+    def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
+        """A generic pool of single-attribute predicates (see the module docstring)."""
+        self.stats.add_call("propose")
+        items = list(sample_items)
+        pools: list[list[str]] = []
+        v = _numeric_values(items, None)
+        numeric_sources: list[tuple[str | None, np.ndarray]] = []
+        if items and np.isfinite(v).mean() > 0.5:
+            numeric_sources.append((None, v))
+        for attr, kind in _attribute_kinds(items).items():
+            if kind == "numeric":
+                numeric_sources.append((attr, _numeric_values(items, attr)))
+            elif kind == "string":
+                vals = [s for s in _string_values(items, attr) if s is not None]
+                pools.append([Equals(attr, c).render() for c, _ in Counter(vals).most_common(8)])
+            elif kind == "list":
+                cnt: Counter = Counter()
+                for it in items:
+                    x = it.attributes.get(attr)
+                    if isinstance(x, list):
+                        cnt.update(set(str(e) for e in x))
+                pools.append([Includes(attr, c).render() for c, _ in cnt.most_common(10)])
+        for attr, vals in numeric_sources:
+            vals = vals[np.isfinite(vals)]
+            if vals.size:
+                qs = np.unique(np.quantile(vals, [0.25, 0.5, 0.75], method="lower"))
+                pools.append([AtLeast(attr, float(q)).render() for q in qs if q > vals.min()])
+        texts = [it.text for it in items if it.text and not _NUM_RE.match(it.text)]
+        if texts:
+            try:
+                vec = CountVectorizer(binary=True, stop_words="english", min_df=2)
+                X = vec.fit_transform(texts)
+                df = np.asarray(X.sum(axis=0)).ravel()
+                vocab = vec.get_feature_names_out()
+                pools.append([Mentions(str(vocab[i])).render() for i in np.argsort(-df, kind="stable")[:10]])
+            except ValueError:
+                pass
+        out: list[str] = []
+        while len(out) < n and any(pools):
+            for pool in pools:
+                if pool and len(out) < n:
+                    d = pool.pop(0)
+                    if d not in out:
+                        out.append(d)
+        return out
+
+
+def _negate(p: Predicate) -> Predicate:
+    if isinstance(p, Not):
+        return p.inner
+    if isinstance(p, AtLeast):
+        return Below(p.attr, p.t)
+    if isinstance(p, Below):
+        return AtLeast(p.attr, p.t)
+    return Not(p)
+
+
+def _attribute_kinds(items: Sequence[Item]) -> dict[str, str]:
+    """Each attribute's kind: numeric, string or list (by majority of the items that have it)."""
+    kinds: dict[str, Counter] = {}
+    for it in items:
+        for k, v in it.attributes.items():
+            c = kinds.setdefault(k, Counter())
+            if isinstance(v, bool) or isinstance(v, str):
+                c["string"] += 1
+            elif isinstance(v, (int, float)):
+                c["numeric"] += 1
+            elif isinstance(v, list):
+                c["list"] += 1
+    return {k: c.most_common(1)[0][0] for k, c in sorted(kinds.items())}

@@ -1,0 +1,23 @@
+"""Observation models ``g(z, u; θ)`` with per-dimension variances (SPEC §2-§4)."""
+
+from .base import ObservationModel
+from .linear import LinearGaussian
+from .mlp import MLPGaussian
+
+__all__ = ["ObservationModel", "LinearGaussian", "MLPGaussian", "make_observation_model"]
+
+
+def make_observation_model(kind: str, **options) -> ObservationModel:
+    """``"linear"`` (exact mean field) or ``"mlp"`` (at the mode)."""
+    if kind == "linear":
+        return LinearGaussian(**{k: v for k, v in options.items() if k in ("ridge", "sigma2_floor_rel")})
+    if kind == "mlp":
+        allowed = ("hidden", "dropout", "lr", "epochs", "batch_size", "em_epochs", "seed", "sigma2_floor_rel")
+        return MLPGaussian(**{k: v for k, v in options.items() if k in allowed})
+    raise ValueError(f"unknown observation model {kind!r}: use 'linear' or 'mlp'")
+
+
+def observation_model_from_state(meta: dict, arrays: dict) -> ObservationModel:
+    model = make_observation_model(meta["name"])
+    model.set_state(meta, arrays)
+    return model

@@ -1,0 +1,118 @@
+"""The observation model ``p(y | z, u) = N(y; g(z, u; θ), diag σ²)`` (SPEC §2, eq. 8-9).
+
+An observation model knows how to
+
+* fit θ and σ² given posteriors ``Q`` (the M-step, eq. 12-13 or 29-30),
+* give the data part of the E-step logit, ``L⁺ᵏ − L⁻ᵏ`` (eq. 11 or 27), one feature at a time,
+* evaluate ``E_q[log p(y|z)]`` for the bound (eq. 1, 21-22),
+* predict ``g`` for new items,
+* keep θ consistent when a feature is added, removed or flipped (``z_k → 1 − z_k``),
+* serialise its state as plain arrays (no pickle).
+
+Side inputs ``U`` are standardised with the training mean/std kept in the model, so that
+the ridge term (a documented stabiliser) treats them alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+class ObservationModel(ABC):
+    """Base class; see the module docstring."""
+
+    name: str = "base"
+
+    def __init__(self, sigma2_floor_rel: float = 1e-10) -> None:
+        self.sigma2_floor_rel = sigma2_floor_rel
+        self.sigma2_: np.ndarray | None = None
+        self.u_mean_: np.ndarray | None = None
+        self.u_std_: np.ndarray | None = None
+        self.y_var_: np.ndarray | None = None
+        self.n_features_: int = 0
+
+    # -- side inputs -------------------------------------------------------------------------
+    def set_scaling(self, U: np.ndarray | None, Y: np.ndarray) -> None:
+        """Learn the side-input standardisation and the σ² floor from training data."""
+        if U is not None and U.shape[1]:
+            self.u_mean_ = U.mean(axis=0)
+            std = U.std(axis=0)
+            self.u_std_ = np.where(std > 0, std, 1.0)
+            # constant columns (e.g. a user-supplied intercept) carry nothing beyond our own
+            self.u_mean_ = np.where(std > 0, self.u_mean_, U.mean(axis=0))
+        else:
+            self.u_mean_ = np.zeros(0)
+            self.u_std_ = np.ones(0)
+        self.y_var_ = np.maximum(Y.var(axis=0), 1e-300)
+
+    def scale_u(self, U: np.ndarray | None, n: int) -> np.ndarray:
+        if self.u_mean_ is None or self.u_mean_.size == 0:
+            return np.zeros((n, 0))
+        if U is None:
+            raise ValueError(f"this model was fitted with {self.u_mean_.size} side inputs; pass U")
+        return (U - self.u_mean_) / self.u_std_
+
+    def floor_sigma2(self, s2: np.ndarray) -> np.ndarray:
+        return np.maximum(s2, self.sigma2_floor_rel * self.y_var_)
+
+    # -- the model ---------------------------------------------------------------------------
+    @abstractmethod
+    def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, *, final: bool = False) -> None:
+        """M-step: θ then σ² (eq. 12-13 / 29-30) given posteriors Q (N×K)."""
+
+    @abstractmethod
+    def begin_e_step(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> Any:
+        """Precompute what :meth:`loglik_gap` needs for one E-step sweep."""
+
+    @abstractmethod
+    def loglik_gap(self, ctx: Any, k: int, q_k: np.ndarray) -> np.ndarray:
+        """``L⁺ᵏ_n − L⁻ᵏ_n`` for every item: the data term of the E-step logit (eq. 11 / 27)."""
+
+    @abstractmethod
+    def commit(self, ctx: Any, k: int, q_old: np.ndarray, q_new: np.ndarray) -> None:
+        """Tell the sweep context that feature k's posterior changed."""
+
+    @abstractmethod
+    def expected_loglik(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
+        """``E_q[log p(y_n | z_n, u_n)]`` per item (eq. 21-22, or at the mode)."""
+
+    @abstractmethod
+    def predict(self, Q: np.ndarray, U: np.ndarray | None) -> np.ndarray:
+        """Predicted targets given feature posteriors (or 0/1 values) Q."""
+
+    @abstractmethod
+    def add_feature(self) -> None:
+        """Append a feature with no effect (weight 0)."""
+
+    @abstractmethod
+    def remove_feature(self, k: int) -> None:
+        """Drop feature k."""
+
+    @abstractmethod
+    def flip_feature(self, k: int) -> None:
+        """Re-parametrise for ``z_k → 1 − z_k`` without changing any prediction."""
+
+    @abstractmethod
+    def weights(self) -> np.ndarray:
+        """A D×K summary of each feature's effect on each target dimension."""
+
+    # -- persistence -------------------------------------------------------------------------
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        meta = {"name": self.name, "n_features": self.n_features_, "sigma2_floor_rel": self.sigma2_floor_rel}
+        arrays = {}
+        for key in ("sigma2_", "u_mean_", "u_std_", "y_var_"):
+            val = getattr(self, key)
+            if val is not None:
+                arrays[key] = np.asarray(val)
+        return meta, arrays
+
+    def set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.n_features_ = int(meta["n_features"])
+        for key in ("sigma2_", "u_mean_", "u_std_", "y_var_"):
+            if key in arrays:
+                setattr(self, key, np.asarray(arrays[key], dtype=float))
