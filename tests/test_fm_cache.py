@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pytest
 
-from fake_openai_server import fake_server  # noqa: F401  (pytest fixture)
+from tests.fake_openai_server import fake_server  # noqa: F401  (pytest fixture)
 from genz.errors import CorruptFileError, GenZInputError, MiningError
 from genz.fm.base import FMStats, FoundationModel, Judgments
 from genz.fm.cache import SCHEMA_ID, CachedFM, FMCache

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from fake_openai_server import fake_server  # noqa: F401  (pytest fixture)
+from tests.fake_openai_server import fake_server  # noqa: F401  (pytest fixture)
 from genz.errors import FMError, GenZInputError, MiningError
 from genz.fm.base import FoundationModel
 from genz.fm.cache import CachedFM

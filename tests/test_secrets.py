@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from fake_openai_server import fake_server  # noqa: F401  (pytest fixture)
+from tests.fake_openai_server import fake_server  # noqa: F401  (pytest fixture)
 from genz.errors import FMError
 from genz.fm.cache import CachedFM
 from genz.fm.openai_compat import OpenAIFM, redact_secret, sanitize_url
