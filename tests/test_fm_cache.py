@@ -119,8 +119,13 @@ def test_mine_and_propose_are_cached(tmp_path):
     inner2 = CountingFM()
     assert CachedFM(inner2, path).propose("task", pos, n=3) == q
     assert inner2.stats.total_calls == 0
-    with pytest.raises(MiningError):  # errors are not cached
+    # "nothing separates these groups" is an answer too: cached, so a rerun repeats no call
+    calls = inner.stats.total_calls
+    with pytest.raises(MiningError):
         fm.mine([], neg)
+    with pytest.raises(MiningError, match="nothing"):
+        CachedFM(CountingFM(), path).mine([], neg)
+    assert inner.stats.total_calls == calls + 1
 
 
 def test_backend_model_and_template_are_part_of_the_key(tmp_path, fake_server):

@@ -66,3 +66,28 @@ def test_judge_mine_propose_and_cached_rerun(server_url, tmp_path):
     assert fm2.stats.total_calls == 0
     assert fm2.stats.cache_hits == 8 + 2
     assert np.array_equal(j.values, j2.values) and np.allclose(j.prob, j2.prob)
+
+
+def test_genz_fit_end_to_end_and_free_rerun(server_url, tmp_path):
+    from genz import GenZRegressor
+
+    items = items_from_texts([str(n) for n in range(0, 32, 2)])
+    y = np.array([float(it.text) for it in items])
+    path = tmp_path / "fit.sqlite"
+
+    def run():
+        fm = make_fm(server_url, batch_size=8, max_exemplars=4, parse_retries=0)
+        est = GenZRegressor(fm=CachedFM(fm, path), model="linear", algorithm="simple", n_features=1,
+                            random_state=0)
+        est.fit(items, y)
+        return est, fm
+
+    est, fm = run()
+    s = fm.stats.snapshot()
+    assert s["calls"].get("judge", 0) >= 1 and s["calls"].get("mine", 0) >= 1
+    assert est.predict(items).shape == (16,)
+    assert est.history_ and all("fm" in rec for rec in est.history_)
+    est2, fm2 = run()
+    assert fm2.stats.total_calls == 0, fm2.stats.snapshot()
+    assert fm2.stats.cache_hits > 0
+    assert est2.features_ == est.features_

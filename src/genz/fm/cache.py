@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CorruptFileError, GenZInputError
+from ..errors import CorruptFileError, GenZInputError, MiningError
 from ..items import Item
 from .base import FMStats, FoundationModel, Judgments
 
@@ -361,7 +361,15 @@ class CachedFM:
         if hit is not None and isinstance(hit.get("characteristic"), str):
             self.stats.add_cache_hits(1)
             return hit["characteristic"]
-        ch = self.inner.mine(positives, negatives, exclude=exclude, context=context)
+        if hit is not None and isinstance(hit.get("mining_error"), str):
+            # the model found nothing for exactly these groups before: same answer, no call
+            self.stats.add_cache_hits(1)
+            raise MiningError(hit["mining_error"])
+        try:
+            ch = self.inner.mine(positives, negatives, exclude=exclude, context=context)
+        except MiningError as exc:
+            self.cache.put_call("mine", backend, model, template, key, {"mining_error": str(exc)})
+            raise
         resp: dict[str, Any] = {"characteristic": ch}
         conf = getattr(self.inner, "last_confidence", None)
         if isinstance(conf, (int, float)):

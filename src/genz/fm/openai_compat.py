@@ -733,11 +733,14 @@ class OpenAIFM:
             exclude="\n".join(f"- {json.dumps(e, ensure_ascii=False)}" for e in excl) if excl else "(none)",
             context=f"Context: {context}\n" if context else "",
         )
-        content = self._user_content(user, pos + neg, self.mining_model)
         why = ""
-        for attempt in range(1 + self.parse_retries + 1):
+        for attempt in range(1 + self.parse_retries):
             if attempt:
                 self.stats.add_retry()
+                if "excluded" in why:  # tell the model what went wrong
+                    user += f"\n\nYour previous answer was already used ({why.split('characteristic ', 1)[-1]}). " \
+                            "Give a different characteristic."
+            content = self._user_content(user, pos + neg, self.mining_model)
             comp = self._request("mine", self.mining_model, system, content, "characteristic", MINE_SCHEMA,
                                  max_tokens=300)
             try:

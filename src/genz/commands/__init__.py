@@ -1,0 +1,1 @@
+"""Click commands of the genz CLI, one module per command group."""
