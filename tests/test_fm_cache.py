@@ -285,3 +285,12 @@ def test_registry(tmp_path):
     fm = make_fm("openai:gpt-4o-mini", mining_model="gpt-5")
     assert fm.model == "gpt-4o-mini" and fm.mining_model == "gpt-5"
     assert fm.cache_identity("mine")[1] == "gpt-5"
+
+
+def test_epsilon_from_prob():
+    from genz.fm.soft import epsilon_from_prob
+
+    j = Judgments(np.array([True, False, True, False]), np.array([0.9, 0.2, 0.6, 0.0]))
+    assert epsilon_from_prob(j) == pytest.approx((0.1 + 0.2 + 0.4 + 0.0) / 4)
+    assert epsilon_from_prob(Judgments(np.array([True]))) is None
+    assert epsilon_from_prob(Judgments(np.array([True]), np.array([1.0])), eps_min=0.01) == 0.01

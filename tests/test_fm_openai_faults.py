@@ -339,6 +339,10 @@ def test_vision_items_send_images(fake_server, tmp_path):
     assert isinstance(content, list)
     urls = [p["image_url"]["url"] for p in content if p["type"] == "image_url"]
     assert len(urls) == 1 and urls[0].startswith("data:image/png;base64,")
+    fm.mine(items[:1], items[1:])
+    content = fake_server.requests[-1]["messages"][-1]["content"]
+    labels = [p["text"] for p in content if p["type"] == "text"][1:]
+    assert labels == ["Images of positive item [1]:"]
     # text-only model: images are not sent
     fm2 = make(fake_server, vision=False)
     fm2.judge("seven", items)

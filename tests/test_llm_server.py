@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.llm_server_util import LlamaServer, llama_cpp_available, smollm2_gguf
+from genz.fm.local_server import LlamaServer, llama_cpp_available, smollm2_gguf
 
 pytestmark = pytest.mark.llm_server
 

@@ -526,18 +526,20 @@ class OpenAIFM:
         return self.base_url or "api.openai.com"
 
     # ------------------------------------------------------------------ judging
-    def _image_parts(self, batch: Sequence[Item], start: int) -> list[dict[str, Any]]:
+    def _image_parts(self, labelled: Sequence[tuple[str, Item]]) -> list[dict[str, Any]]:
         parts: list[dict[str, Any]] = []
-        for k, it in enumerate(batch, start=start):
+        for label, it in labelled:
             if not it.images:
                 continue
-            parts.append({"type": "text", "text": f"Images of item [{k}]:"})
+            parts.append({"type": "text", "text": f"Images of {label}:"})
             for p in it.images:
                 parts.append({"type": "image_url", "image_url": {"url": image_data_url(p, it.id)}})
         return parts
 
-    def _user_content(self, user: str, batch: Sequence[Item], model: str) -> str | list[dict[str, Any]]:
-        if not any(it.images for it in batch):
+    def _user_content(self, user: str, labelled: Sequence[tuple[str, Item]], model: str) -> str | list[dict[str, Any]]:
+        """The user message: text, followed by each item's images (as ``data:`` URLs) when the
+        model takes images; ``labelled`` pairs each item with how the prompt refers to it."""
+        if not any(it.images for _, it in labelled):
             return user
         if not self._vision_for(model):
             if not self._warned_images:
@@ -546,7 +548,7 @@ class OpenAIFM:
                     "(pass vision=True / --vision, or run `genz describe-images` first)", model)
                 self._warned_images = True
             return user
-        return [{"type": "text", "text": user}, *self._image_parts(batch, 1)]
+        return [{"type": "text", "text": user}, *self._image_parts(labelled)]
 
     def _judge_once(self, descriptor: str, batch: Sequence[Item]) -> tuple[np.ndarray, np.ndarray | None]:
         tpl = self.prompts["judge"]
@@ -559,7 +561,8 @@ class OpenAIFM:
             last_id=n,
         )
         comp = self._request(
-            "judge", self.model, system, self._user_content(user, batch, self.model),
+            "judge", self.model, system,
+            self._user_content(user, [(f"item [{k}]", it) for k, it in enumerate(batch, 1)], self.model),
             "judgments", judge_schema(n), max_tokens=32 + 12 * n, want_logprobs=True,
         )
         if comp.refusal:
@@ -740,7 +743,9 @@ class OpenAIFM:
                 if "excluded" in why:  # tell the model what went wrong
                     user += f"\n\nYour previous answer was already used ({why.split('characteristic ', 1)[-1]}). " \
                             "Give a different characteristic."
-            content = self._user_content(user, pos + neg, self.mining_model)
+            labelled = [(f"positive item [{k}]", it) for k, it in enumerate(pos, 1)]
+            labelled += [(f"negative item [{k}]", it) for k, it in enumerate(neg, 1)]
+            content = self._user_content(user, labelled, self.mining_model)
             comp = self._request("mine", self.mining_model, system, content, "characteristic", MINE_SCHEMA,
                                  max_tokens=300)
             try:

