@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 
@@ -80,3 +81,24 @@ def test_missing_key_for_openai_is_a_clear_error(monkeypatch):
     fm = OpenAIFM("gpt-4o-mini")
     with pytest.raises(FMError, match="no API key.*OPENAI_API_KEY"):
         fm.judge("x", _items(1))
+
+
+def test_fitted_model_directory_holds_no_key(fake_server, env_key, tmp_path):
+    import numpy as np
+
+    from genz import GenZRegressor
+    from genz.items import items_from_texts
+
+    words = ["seven", "two"]
+    items = items_from_texts([f"{i} {words[i % 2]}" for i in range(20)])
+    y = np.array([5.0 if i % 2 == 0 else 1.0 for i in range(20)])
+    fm = OpenAIFM("fake", base_url=fake_server.url, api_key_env=env_key, batch_size=10)
+    est = GenZRegressor(fm=CachedFM(fm, tmp_path / "fm.sqlite"), n_features=1, algorithm="simple",
+                        random_state=0).fit(items, y)
+    assert est.features_ == ["contains seven"]
+    est.save(tmp_path / "model")
+    files = [f for f in tmp_path.rglob("*") if f.is_file()]
+    assert len(files) >= 3
+    for f in files:
+        assert KEY.encode() not in f.read_bytes(), f
+    assert KEY not in json.dumps(est.history_) and KEY not in repr(est.get_params())
