@@ -201,6 +201,9 @@ try:  # a pytest fixture for the test modules that import it
 
     @pytest.fixture
     def fake_server():
+        from genz.fm import openai_compat
+
+        openai_compat._CAPS_SEEN.clear()  # a reused port must not inherit another test's findings
         srv = FakeOpenAIServer()
         yield srv
         srv.close()

@@ -285,6 +285,8 @@ def test_registry(tmp_path):
     fm = make_fm("openai:gpt-4o-mini", mining_model="gpt-5")
     assert fm.model == "gpt-4o-mini" and fm.mining_model == "gpt-5"
     assert fm.cache_identity("mine")[1] == "gpt-5"
+    again = make_fm(fm.name)  # a saved model records the name; loading rebuilds the backend
+    assert (again.model, again.mining_model) == ("gpt-4o-mini", "gpt-5")
 
 
 def test_epsilon_from_prob():

@@ -370,3 +370,12 @@ def test_pickle_round_trip_keeps_settings_not_key(fake_server):
     # a local server needs no key: the unpickled backend still works
     items = numbers(2)
     assert np.array_equal(fm2.judge("seven", items).values, expected("seven", items))
+
+
+def test_server_capabilities_are_learnt_once(fake_server):
+    fake_server.reject_json_schema = True
+    make(fake_server).judge("seven", numbers(2))
+    n = fake_server.n_requests
+    make(fake_server).judge("seven", numbers(2, start=2))  # a new backend object, same server
+    assert fake_server.n_requests == n + 1
+    assert fake_server.requests[-1]["response_format"]["type"] == "json_object"

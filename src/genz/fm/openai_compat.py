@@ -61,6 +61,8 @@ _VISION = re.compile(
     r"moondream|minicpm-v|qwen2(\.5)?-vl|llama-?3\.2.*vision|idefics|smolvlm",
     re.IGNORECASE,
 )
+#: what each (server, model, structured mode) was found to accept, shared by backend objects
+_CAPS_SEEN: dict[tuple[str | None, str, str], dict[str, Any]] = {}
 _KEYLIKE = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+[A-Za-z0-9_\-\.=:]{6,})")
 
 def judge_schema(n: int) -> dict[str, Any]:
@@ -350,6 +352,9 @@ class OpenAIFM:
     # ------------------------------------------------------------------ capabilities
     def _caps_for(self, model: str) -> dict[str, Any]:
         with self._caps_lock:
+            if model not in self._caps and (self.base_url, model, self.structured) in _CAPS_SEEN:
+                # another backend object already learnt what this server accepts
+                self._caps[model] = dict(_CAPS_SEEN[(self.base_url, model, self.structured)])
             if model not in self._caps:
                 reasoning = bool(_REASONING.match(model))
                 self._caps[model] = {
@@ -364,6 +369,13 @@ class OpenAIFM:
 
     def _downgrade(self, model: str, message: str) -> bool:
         """After an HTTP 400, drop the optional parameter the server complained about."""
+        changed = self._downgrade_caps(model, message)
+        if changed:
+            with self._caps_lock:
+                _CAPS_SEEN[(self.base_url, model, self.structured)] = dict(self._caps[model])
+        return changed
+
+    def _downgrade_caps(self, model: str, message: str) -> bool:
         m = message.lower()
         with self._caps_lock:
             caps = self._caps[model]

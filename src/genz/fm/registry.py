@@ -4,7 +4,8 @@ Names:
 
 * ``"predicates"`` — the offline predicate engine (:class:`genz.fm.predicates.PredicateFM`).
 * ``"openai"`` — any OpenAI-compatible server (:class:`genz.fm.openai_compat.OpenAIFM`);
-  ``"openai:<model>"`` is shorthand for ``make_fm("openai", model="<model>")``.
+  ``"openai:<model>"`` is shorthand for ``make_fm("openai", model="<model>")`` and
+  ``"openai:<model>+<mining model>"`` (the backend's ``name``) also sets ``mining_model``.
 
 Any backend is wrapped in the persistent SQLite cache (:class:`genz.fm.cache.CachedFM`) when
 ``cache=<path>`` is given.
@@ -34,7 +35,11 @@ def make_fm(name: str, *, cache: str | Path | None = None, **options: Any) -> Fo
             from .openai_compat import OpenAIFM
 
             if suffix and "model" not in options:
-                options["model"] = suffix
+                # "openai:<model>" or "openai:<model>+<mining model>" (OpenAIFM.name)
+                model, plus, mining = suffix.partition("+")
+                options["model"] = model
+                if plus and mining and "mining_model" not in options:
+                    options["mining_model"] = mining
             fm: Any = OpenAIFM(**options)
         elif backend == "predicates":
             if suffix:
