@@ -45,13 +45,21 @@ def demo() -> None:
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
 @click.option("--bits", default=9, show_default=True, help="Number of binary digits (items 0 … 2^bits − 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Also record the run in this directory (for `genz report`).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 @_friendly
-def demo_binary(seed: int, bits: int, as_json: bool) -> None:
+def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite: bool) -> None:
     """The paper's Section 5.1: items "0" … "511", target = the number, linear model,
     Algorithm 1 run 9 times with the offline predicate foundation model."""
     from .demo import run_binary_demo
 
-    res = run_binary_demo(seed=seed, n_bits=bits)
+    if out:
+        from .runfit import binary_demo_run
+
+        res = binary_demo_run(out, seed=seed, n_bits=bits, overwrite=overwrite)
+    else:
+        res = run_binary_demo(seed=seed, n_bits=bits)
     res.pop("estimator")
     if as_json:
         click.echo(json.dumps(res))
@@ -78,28 +86,41 @@ def demo_binary(seed: int, bits: int, as_json: bool) -> None:
 @click.option("--n-features", type=int, default=None, help="Instead of cycles: add this many features.")
 @click.option("--fm", default="predicates", show_default=True, help="Foundation model backend.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@click.option("--test-items", type=click.Path(dir_okay=False), default=None,
+              help="Held-out items (JSONL) for test metrics after every step; their targets must be in --targets.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run in OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @_friendly
 def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle,
-        n_features, fm, seed, out, quiet) -> None:
-    """Discover features on your items and save the fitted model to OUT."""
+        n_features, fm, seed, test_items, out, resume, overwrite, quiet) -> None:
+    """Discover features on your items; record the run (history, checkpoints, model) in OUT."""
     from .estimator import GenZRegressor
     from .items import load_items, load_targets, side_inputs_from_attributes
+    from .progress import FitProgress
+    from .runfit import fit_run
 
     items = load_items(items_path)
-    Y = load_targets(targets_path, [it.id for it in items])
     cols = [c.strip() for c in side_inputs.split(",") if c.strip()]
+    eval_set = None
+    if test_items:
+        t_items = load_items(test_items)
+        Yall = load_targets(targets_path, [it.id for it in items] + [it.id for it in t_items])
+        Y, Yt = Yall[: len(items)], Yall[len(items):]
+        Ut = side_inputs_from_attributes(t_items, cols) if cols else None
+        eval_set = (t_items, Yt[:, 0] if Yt.shape[1] == 1 else Yt, Ut)
+    else:
+        Y = load_targets(targets_path, [it.id for it in items])
     U = side_inputs_from_attributes(items, cols) if cols else None
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
-                        remove_per_cycle=remove_per_cycle, n_features=n_features, random_state=seed,
-                        verbose=0 if quiet else 1)
-    est.fit(items, Y[:, 0] if Y.shape[1] == 1 else Y, U)
-    est.save(out)
-    with open(Path(out) / "fit_config.json", "w") as fh:
-        json.dump({"items": str(items_path), "targets": str(targets_path), "side_inputs": cols}, fh, indent=1)
+                        remove_per_cycle=remove_per_cycle, n_features=n_features, random_state=seed)
+    progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
+    est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
+                       overwrite=overwrite, progress=progress,
+                       config_extra={"items": str(items_path), "targets": str(targets_path), "side_inputs": cols})
     if not quiet:
-        click.echo(f"{len(est.features_)} features; model saved to {out}")
+        click.echo(f"{len(est.features_)} features; run saved to {out} (genz report {out})")
         for f, e in zip(est.features_, est.epsilon_):
             click.echo(f"  ε={e:.3f}  {f}")
 
@@ -115,10 +136,15 @@ def predict(model_dir, items_path, out_path) -> None:
     from .estimator import GenZRegressor
     from .items import load_items, side_inputs_from_attributes
 
-    est = GenZRegressor.load(model_dir)
+    run_dir = Path(model_dir)
+    cols: list[str] = []
+    if (run_dir / "model").is_dir():  # a run directory written by `genz fit --out`
+        from .runs import RunDir
+
+        cols = list(RunDir.open(run_dir).config().get("side_inputs", []))
+        run_dir = run_dir / "model"
+    est = GenZRegressor.load(run_dir)
     items = load_items(items_path)
-    cfg_path = Path(model_dir) / "fit_config.json"
-    cols = json.loads(cfg_path.read_text()).get("side_inputs", []) if cfg_path.exists() else []
     U = side_inputs_from_attributes(items, cols) if cols else None
     P = np.atleast_2d(est.predict(items, U).T).T
     lines = ["id," + ",".join(f"y{d}" for d in range(P.shape[1]))]
@@ -129,6 +155,14 @@ def predict(model_dir, items_path, out_path) -> None:
     else:
         click.echo(text, nl=False)
 
+
+def _register_commands() -> None:
+    from .commands.report import report
+
+    main.add_command(report)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

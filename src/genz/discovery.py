@@ -23,7 +23,7 @@ from .fm.base import FMStats, FoundationModel, Judgments
 from .inference import LatentState, bound, error_rates, run_em
 from .items import Item
 from .metrics import regression_metrics
-from .observation import ObservationModel, make_observation_model, observation_model_from_state
+from .observation import LinearGaussian, ObservationModel, make_observation_model, observation_model_from_state
 
 __all__ = ["DiscoveryConfig", "Discovery", "schedule"]
 
@@ -40,17 +40,21 @@ class DiscoveryConfig:
     remove_per_cycle: int = 2
     min_activity: float = 0.02
     eps_min: float = 1e-3
+    eps_init_max: float = 0.25
     ridge: float = 0.0
     em_max_iter: int = 100
     em_min_iter: int = 5
     em_tol: float = 1e-6
     em_q_tol: float = 1e-3
     n_exemplars: int | None = None
+    n_candidates: int = 5  # characteristics asked of FMs that offer several (mine_candidates)
+    weighted_mining: bool = True  # pass |L⁺ − L⁻| as exemplar weights to FMs that take them
     decoupled_init: str = "residual"  # "residual" (split on the main residual direction) or "random"
     min_group: int = 10
     min_group_side: int = 3
     remove_refit_iter: int = 3
     refit_on_judgments: bool = True
+    predictor_ridge: float | str = "cv"  # ridge of the refitted linear predictor; "cv": leave-one-out
     predict_at: str = "mean"  # new items: "mean" (q = 1 − ε / ε) or "mode" (z = b)
     soft_judgments: bool = False
     mlp_hidden: tuple[int, ...] = (64, 32)
@@ -206,6 +210,34 @@ class Discovery:
             proj = -proj
         return (proj > 0).astype(float)
 
+    def _reject(self, b: np.ndarray, cfg: DiscoveryConfig) -> str | None:
+        """Why a new feature's judgments cannot be used (or None)."""
+        hard_b = b > 0.5
+        for k, f in enumerate(self.features):
+            col = self.st.B[:, k] > 0.5
+            if np.array_equal(hard_b, col) or np.array_equal(hard_b, ~col):
+                return f"same judgments on every training item as {f!r} (or its complement)"
+        activity = float(hard_b.mean())
+        if activity < cfg.min_activity or activity > 1.0 - cfg.min_activity:
+            return f"active for {activity:.1%} of the items (filter {cfg.min_activity:.0%}-{1 - cfg.min_activity:.0%})"
+        return None
+
+    def _residual_gain(self, model: ObservationModel, st: LatentState, b: np.ndarray) -> float:
+        """How much of the current (whitened) residual the judgments ``b`` explain:
+        ``Σ_d (r_dᵀ c)² / cᵀc`` with ``c = b − mean(b)``."""
+        R = (self.Y - model.predict(st.Q, self.U)) / np.sqrt(model.sigma2_)
+        c = b - b.mean()
+        cc = float(c @ c)
+        return float(((R.T @ c) ** 2).sum() / cc) if cc > 0 else 0.0
+
+    def _exemplars(self, idx: np.ndarray, strength: np.ndarray, n_ex: int) -> np.ndarray:
+        """Up to ``n_ex`` exemplars from ``idx``, drawn with probability ∝ strength (all of
+        them when there are few enough)."""
+        if idx.size <= n_ex:
+            return idx
+        p = strength[idx] + 1e-12
+        return np.sort(self.rng.choice(idx, n_ex, replace=False, p=p / p.sum()))
+
     def _judge(self, descriptor: str, items: Sequence[Item]) -> np.ndarray:
         j: Judgments = self.fm.judge(descriptor, items)
         if len(j) != len(items):
@@ -231,6 +263,8 @@ class Discovery:
         run_em(self.model, self.st, self.U, self.Y, **self._em_kw())
         q_dec = self.st.Q[:, K].copy()
         pos = q_dec > 0.5
+        # how strongly the data put each item in its group: |L⁺ − L⁻| of the new feature
+        strength = np.abs(self.model.loglik_gap(self.model.begin_e_step(self.st.Q, self.U, self.Y), K, q_dec))
 
         # 2. the exemplar pool: the targeted group if it is usable, else all items
         targeted = group is not None
@@ -246,21 +280,24 @@ class Discovery:
         n_ex = cfg.n_exemplars or getattr(self.fm, "max_exemplars", 20)
         pos_idx = np.flatnonzero(pos & pool)
         neg_idx = np.flatnonzero(~pos & pool)
-        if pos_idx.size > n_ex:
-            pos_idx = np.sort(self.rng.choice(pos_idx, n_ex, replace=False))
-        if neg_idx.size > n_ex:
-            neg_idx = np.sort(self.rng.choice(neg_idx, n_ex, replace=False))
+        pos_idx = self._exemplars(pos_idx, strength, n_ex)
+        neg_idx = self._exemplars(neg_idx, strength, n_ex)
 
-        # 3. mining (paper Fig. 2)
+        # 3. mining (paper Fig. 2): one characteristic, or a short list of candidates
         cb.on_mining(len(pos_idx), len(neg_idx))
-        descriptor = None
-        reason = None
+        descriptor, b, reason, candidates = None, None, None, []
         if pos_idx.size and neg_idx.size:
+            kw = {}
+            if cfg.weighted_mining and _accepts(self.fm.mine, "weights"):
+                kw["weights"] = (strength[pos_idx], strength[neg_idx])
+            P = [self.items[i] for i in pos_idx]
+            N = [self.items[i] for i in neg_idx]
+            excl = self.features + self.discarded
             try:
-                descriptor = self.fm.mine(
-                    [self.items[i] for i in pos_idx], [self.items[i] for i in neg_idx],
-                    exclude=self.features + self.discarded,
-                )
+                if cfg.n_candidates > 1 and hasattr(self.fm, "mine_candidates"):
+                    candidates = list(self.fm.mine_candidates(P, N, cfg.n_candidates, exclude=excl, **kw))
+                else:
+                    candidates = [self.fm.mine(P, N, exclude=excl, **kw)]
             except MiningError as exc:
                 reason = f"mining failed: {exc}"
                 self.counters["mining_failed"] += 1
@@ -268,15 +305,28 @@ class Discovery:
             reason = "the decoupled feature put every item in one group"
             self.counters["mining_failed"] += 1
 
-        # 4. judge every training item; the 2%/98% activity filter
-        b = None
-        if descriptor is not None:
-            b = self._judge(descriptor, self.items)
-            activity = float((b > 0.5).mean())
-            if activity < cfg.min_activity or activity > 1.0 - cfg.min_activity:
-                reason = f"active for {activity:.1%} of the items (filter {cfg.min_activity:.0%}-{1 - cfg.min_activity:.0%})"
-                self.discarded.append(descriptor)
-                self.counters["discarded_activity"] += 1
+        # 4. judge every training item; drop candidates that repeat a feature or fail the
+        #    2%/98% activity filter; of several, keep the one that explains most of the
+        #    current residual (the generalized M-step over descriptors)
+        scored = []
+        for cand in candidates:
+            cb.on_judging(cand, len(self.items))
+            bc = self._judge(cand, self.items)
+            why = self._reject(bc, cfg)
+            if why is None:
+                scored.append((self._residual_gain(saved_model, saved_st, bc), cand, bc))
+            elif len(candidates) == 1:
+                reason = why
+            if why is not None:
+                self.discarded.append(cand)
+                key = "discarded_redundant" if why.startswith("same") else "discarded_activity"
+                self.counters[key] = self.counters.get(key, 0) + 1
+        if scored:
+            scored.sort(key=lambda t: -t[0])
+            _, descriptor, b = scored[0]
+        elif reason is None:
+            reason = "every mined candidate was redundant or failed the activity filter"
+            descriptor = candidates[0] if candidates else None
         if reason is not None:
             self.model, self.st = saved_model, saved_st
             rec = self._record("discard", descriptor, cycle=cycle, t0=t0, fm0=fm0, targeted=targeted,
@@ -291,19 +341,23 @@ class Discovery:
             self.st.Q[:, K] = 1.0 - self.st.Q[:, K]
             raw = 1.0 - raw
             self.counters["flipped"] += 1
-        eps = float(np.clip(raw, cfg.eps_min, 0.5))
+        # EM continues from the FM's judgments: q restarts at the prior (the decoupled split is
+        # meaningful only inside a targeted group, and a candidate chosen for its residual gain
+        # need not match it); ε starts at most at eps_init_max and is then re-estimated (eq. 14)
+        eps = float(np.clip(raw, cfg.eps_min, cfg.eps_init_max))
         self.st.B[:, K] = b
         self.st.eps[K] = eps
         self.st.coupled[K] = True
         self.st.hard[K] = False
-        if targeted:
-            # the decoupled split is meaningful only inside the group: restart at the FM's prior
-            self.st.Q[:, K] = b * (1 - eps) + (1 - b) * eps
+        self.st.Q[:, K] = b * (1 - eps) + (1 - b) * eps
         self.features.append(descriptor)
+        extra_rec = {"candidates": [c for _, c, _ in scored]} if len(candidates) > 1 else {}
         run_em(self.model, self.st, self.U, self.Y, **self._em_kw())
         if self.eval_items is not None:
+            cb.on_judging(descriptor, len(self.eval_items))
             self.B_eval = np.column_stack([self.B_eval, self._judge(descriptor, self.eval_items)])
-        return self._record("add", descriptor, cycle=cycle, t0=t0, fm0=fm0, targeted=targeted, fallback=fallback)
+        return self._record("add", descriptor, cycle=cycle, t0=t0, fm0=fm0, targeted=targeted, fallback=fallback,
+                            **extra_rec)
 
     # ------------------------------------------------------------------------------------------
     # Algorithm 3: remove the least useful feature
@@ -329,6 +383,7 @@ class Discovery:
         after = self.removal_losses()
         k = int(np.argmax(after))
         name = self.features.pop(k)
+        self.discarded.append(name)  # an update is remove-then-add: do not mine it straight back
         self.model.remove_feature(k)
         self.st.delete(k)
         if self.eval_items is not None:
@@ -351,7 +406,11 @@ class Discovery:
             self.predictor = self.model
             return self.model
         pred = copy.deepcopy(self.model)
-        pred.fit(self.prior_q(self.st.B), self.U, self.Y, final=True)
+        Qp = self.prior_q(self.st.B)
+        if isinstance(pred, LinearGaussian):
+            r = self.cfg.predictor_ridge
+            pred.ridge = pred.select_ridge(Qp, self.U, self.Y) if r == "cv" else float(r)
+        pred.fit(Qp, self.U, self.Y, final=True)
         self.predictor = pred
         return pred
 
@@ -429,6 +488,16 @@ class Discovery:
                               coupled=arrays["coupled"].astype(bool), hard=arrays["hard"].astype(bool))
         self.B_eval = arrays["B_eval"]
         self.fit_predictor()
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def new_item_q(B: np.ndarray, eps: np.ndarray, predict_at: str = "mean") -> np.ndarray:

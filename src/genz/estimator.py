@@ -98,6 +98,9 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         n_exemplars: int | None = None,
         min_group: int = 10,
         refit_on_judgments: bool = True,
+        predictor_ridge: float | str = "cv",
+        weighted_mining: bool = True,
+        n_candidates: int = 5,
         predict_at: str = "mean",
         soft_judgments: bool = False,
         mlp_hidden: tuple[int, ...] = (64, 32),
@@ -127,6 +130,9 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         self.min_group = min_group
         self.refit_on_judgments = refit_on_judgments
         self.predict_at = predict_at
+        self.predictor_ridge = predictor_ridge
+        self.weighted_mining = weighted_mining
+        self.n_candidates = n_candidates
         self.soft_judgments = soft_judgments
         self.mlp_hidden = mlp_hidden
         self.mlp_dropout = mlp_dropout

@@ -271,6 +271,22 @@ class Not(Predicate):
         return ~self.inner.evaluate(items)
 
 
+@dataclass(frozen=True)
+class And(Predicate):
+    left: Predicate
+    right: Predicate
+
+    @property
+    def complexity(self) -> float:  # type: ignore[override]
+        return self.left.complexity + self.right.complexity + 0.5
+
+    def render(self) -> str:
+        return f"({self.left.render()}) and ({self.right.render()})"
+
+    def evaluate(self, items):
+        return self.left.evaluate(items) & self.right.evaluate(items)
+
+
 # ----------------------------------------------------------------------------------------------
 # parsing
 # ----------------------------------------------------------------------------------------------
@@ -296,10 +312,39 @@ _PATTERNS: list[tuple[re.Pattern, Any]] = [
 ]
 
 
+def _closing_paren(s: str, start: int) -> int:
+    """Index of the parenthesis closing the one at ``start`` (skipping JSON strings), or -1."""
+    depth, in_str, esc = 0, False, False
+    for i in range(start, len(s)):
+        c = s[i]
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
 def parse_predicate(text: str) -> Predicate:
     """Parse a rendered predicate back; raises :class:`FMError` for anything else."""
     s = text.strip()
-    if s.startswith("not (") and s.endswith(")"):
+    if s.startswith("("):
+        end = _closing_paren(s, 0)
+        if end > 0 and s[end + 1:].startswith(" and (") and s.endswith(")"):
+            right = s[end + 6:]
+            if _closing_paren(right, 0) == len(right) - 1:
+                return And(parse_predicate(s[1:end]), parse_predicate(right[1:-1]))
+    if s.startswith("not (") and s.endswith(")") and _closing_paren(s, 4) == len(s) - 1:
         return Not(parse_predicate(s[5:-1]))
     for pat, make in _PATTERNS:
         m = pat.match(s)
@@ -323,10 +368,11 @@ def parse_predicate(text: str) -> Predicate:
 class _Family:
     """Counts for a batch of candidates: TP and FP on the groups, a complexity, and a maker."""
 
-    tp: np.ndarray
-    fp: np.ndarray
+    tp: np.ndarray  # weighted count of positives where the candidate holds
+    fp: np.ndarray  # weighted count of negatives where it holds
     complexity: np.ndarray
     make: Any  # index -> Predicate
+    support: np.ndarray  # (unweighted) number of exemplars where it holds
 
 
 def _score(tp, fp, n_pos, n_neg, kind: str) -> np.ndarray:
@@ -339,9 +385,23 @@ def _score(tp, fp, n_pos, n_neg, kind: str) -> np.ndarray:
     return 0.5 * (tp / n_pos + 1.0 - fp / n_neg) - 0.5  # balanced accuracy, centred at 0
 
 
-def _interval_counts(sorted_vals: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """How many of the sorted values lie in [lo, hi]."""
-    return np.searchsorted(sorted_vals, hi, side="right") - np.searchsorted(sorted_vals, lo, side="left")
+class _Weighted:
+    """Values of one group, sorted, with cumulative weights: weighted counts in intervals."""
+
+    def __init__(self, values: np.ndarray, weights: np.ndarray) -> None:
+        order = np.argsort(values, kind="stable")
+        self.v = values[order]
+        self.cw = np.concatenate([[0.0], np.cumsum(weights[order])])
+
+    @property
+    def total(self) -> float:
+        return float(self.cw[-1])
+
+    def at_least(self, t: np.ndarray) -> np.ndarray:
+        return self.total - self.cw[np.searchsorted(self.v, t, side="left")]
+
+    def between(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return self.cw[np.searchsorted(self.v, hi, side="right")] - self.cw[np.searchsorted(self.v, lo, side="left")]
 
 
 @dataclass
@@ -350,7 +410,16 @@ class PredicateFM:
 
     Parameters: ``score`` ("balanced_accuracy" or "mcc"), ``complexity_penalty``,
     ``n_thresholds`` (quantile cut points per numeric attribute), ``max_set_size``,
-    ``max_phrase_len`` (words), ``min_support`` (items a candidate must cover in the groups).
+    ``max_phrase_len`` (words), ``min_support`` (items a candidate must cover in the groups),
+    ``modular_on_attributes`` (modular ranges over integer attributes too, not only over
+    numbers given as the item's text), ``max_category_share`` (a string attribute with more
+    distinct values than this share of the items, e.g. a title, is treated as an identifier:
+    no category predicates over it; its words are still available as phrases),
+    ``conjunctions`` (also consider ``(A) and (B)`` for the ``n_conjunction_terms`` best single
+    predicates A, B over different attributes).
+
+    ``mine(..., weights=(w_pos, w_neg))`` weighs each exemplar (e.g. by how strongly the data
+    put it in its group); the counts above become sums of weights.
     """
 
     score: str = "balanced_accuracy"
@@ -359,6 +428,10 @@ class PredicateFM:
     max_set_size: int = 6
     max_phrase_len: int = 3
     min_support: int = 2
+    modular_on_attributes: bool = False
+    max_category_share: float = 0.5
+    conjunctions: bool = True
+    n_conjunction_terms: int = 30
     name: str = "predicates"
     max_exemplars: int = 100_000
     stats: FMStats = field(default_factory=FMStats)
@@ -378,51 +451,124 @@ class PredicateFM:
         *,
         exclude: Collection[str] = (),
         context: str | None = None,
+        weights: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> str:
+        return self.mine_candidates(positives, negatives, 1, exclude=exclude, context=context, weights=weights)[0]
+
+    def mine_candidates(
+        self,
+        positives: Sequence[Item],
+        negatives: Sequence[Item],
+        n: int = 5,
+        *,
+        exclude: Collection[str] = (),
+        context: str | None = None,
+        weights: tuple[Sequence[float], Sequence[float]] | None = None,
+    ) -> list[str]:
+        """Up to ``n`` different characteristics of the positive group, best first: the top
+        scores, skipping any that agrees with an earlier one (or its complement) on 98% of the
+        exemplars."""
         self.stats.add_call("mine")
         if not positives or not negatives:
             raise MiningError("mining needs at least one positive and one negative item")
         items = list(positives) + list(negatives)
         y = np.zeros(len(items), dtype=bool)
         y[: len(positives)] = True
+        if weights is None:
+            w = np.ones(len(items))
+        else:
+            w = np.concatenate([np.asarray(weights[0], float), np.asarray(weights[1], float)])
+            if w.shape[0] != len(items) or not np.all(np.isfinite(w)) or np.any(w < 0):
+                raise ValueError("mining weights must be finite, non-negative, one per exemplar")
+            w = w / max(w.mean(), 1e-300)
+        self._w = w
         fams = list(self._families(items, y))
-        n_pos, n_neg = int(y.sum()), int((~y).sum())
+        n_pos, n_neg = float(w[y].sum()), float(w[~y].sum())
+        if n_pos <= 0 or n_neg <= 0:
+            raise MiningError("mining needs positive weight in both groups")
         pen = self.complexity_penalty
-        ranked: list[tuple[float, int, int, bool]] = []
-        for f_idx, fam in enumerate(fams):
+        ranked: list[tuple[float, int, Any]] = []  # (score, tie-break, predicate maker)
+        order = 0
+        for fam in fams:
             if fam.tp.size == 0:
                 continue
-            support = fam.tp + fam.fp
+            support = fam.support
             valid = (support >= self.min_support) & (support <= len(items) - self.min_support)
             s_pos = _score(fam.tp, fam.fp, n_pos, n_neg, self.score) - pen * fam.complexity
             s_neg = _score(n_pos - fam.tp, n_neg - fam.fp, n_pos, n_neg, self.score) - pen * (fam.complexity + 0.5)
-            for s, neg in ((s_pos, False), (s_neg, True)):
-                s = np.where(valid, s, -np.inf)
-                top = np.argsort(-s, kind="stable")[:50]
-                ranked.extend((float(s[i]), f_idx, int(i), neg) for i in top if np.isfinite(s[i]))
-        ranked.sort(key=lambda r: (-r[0], r[1], r[2], r[3]))
+            for sc, neg in ((s_pos, False), (s_neg, True)):
+                sc = np.where(valid, sc, -np.inf)
+                for i in np.argsort(-sc, kind="stable")[:50]:
+                    if np.isfinite(sc[i]):
+                        ranked.append((float(sc[i]), order, (fam.make, int(i), neg)))
+                        order += 1
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        if self.conjunctions:
+            ranked = self._with_conjunctions(ranked, items, y, w, n_pos, n_neg)
         excluded = {e.strip() for e in exclude}
-        for s, f_idx, i, neg in ranked:
-            if s <= 0:
+        chosen: list[str] = []
+        chosen_cols: list[np.ndarray] = []
+        for sc, _, maker in ranked:
+            if sc <= 0 or len(chosen) >= n:
                 break
-            pred = fams[f_idx].make(i)
-            if neg:
-                pred = _negate(pred)
+            pred = _build(maker)
             text = pred.render()
-            if text in excluded:
+            if text in excluded or text in chosen:
                 continue
-            return text
-        raise MiningError("no predicate separates the positive group from the negative group")
+            if n > 1:
+                col = pred.evaluate(items)
+                if any(max((col == c).mean(), (col != c).mean()) >= 0.98 for c in chosen_cols):
+                    continue
+                chosen_cols.append(col)
+            chosen.append(text)
+        if not chosen:
+            raise MiningError("no predicate separates the positive group from the negative group")
+        return chosen
+
+    def _with_conjunctions(self, ranked, items, y, w, n_pos, n_neg):
+        """Add conjunctions ``(A) and (B)`` of the best single predicates over different
+        attributes, scored like the others (complexity: both parts plus ½)."""
+        singles, attrs, seen = [], [], set()
+        for sc, _, maker in ranked:
+            if len(singles) >= self.n_conjunction_terms:
+                break
+            pred = _build(maker)
+            key = _attr_of(pred)
+            text = pred.render()
+            if text in seen:
+                continue
+            seen.add(text)
+            singles.append(pred)
+            attrs.append(key)
+        if len(singles) < 2:
+            return ranked
+        X = np.column_stack([p.evaluate(items) for p in singles]).astype(float)
+        tp = (X[y] * w[y, None]).T @ X[y]
+        fp = (X[~y] * w[~y, None]).T @ X[~y]
+        sup = X.T @ X
+        comp = np.array([p.complexity for p in singles])
+        i_idx, j_idx = np.triu_indices(len(singles), k=1)
+        diff = np.array([attrs[i] != attrs[j] for i, j in zip(i_idx, j_idx)], dtype=bool)
+        i_idx, j_idx = i_idx[diff], j_idx[diff]
+        sc = _score(tp[i_idx, j_idx], fp[i_idx, j_idx], n_pos, n_neg, self.score)
+        sc = sc - self.complexity_penalty * (comp[i_idx] + comp[j_idx] + 0.5)
+        ok = (sup[i_idx, j_idx] >= self.min_support) & (sup[i_idx, j_idx] <= len(items) - self.min_support)
+        extra = [(float(s), len(ranked) + k, ("and", singles[i], singles[j]))
+                 for k, (s, i, j, o) in enumerate(zip(sc, i_idx, j_idx, ok)) if o]
+        out = ranked + extra
+        out.sort(key=lambda r: (-r[0], r[1]))
+        return out
 
     def _families(self, items: Sequence[Item], y: np.ndarray):
         attrs = _attribute_kinds(items)
         # numbers in the text itself
         v = _numeric_values(items, None)
         if np.isfinite(v).mean() > 0.5:
-            yield from self._numeric_families(None, v, y)
+            yield from self._numeric_families(None, v, y, modular=True)
         for attr, kind in attrs.items():
             if kind == "numeric":
-                yield from self._numeric_families(attr, _numeric_values(items, attr), y)
+                yield from self._numeric_families(attr, _numeric_values(items, attr), y,
+                                                  modular=self.modular_on_attributes)
             elif kind == "string":
                 yield from self._categorical_families(attr, _string_values(items, attr), y)
             elif kind == "list":
@@ -433,14 +579,16 @@ class PredicateFM:
             if fam is not None:
                 yield fam
 
-    def _numeric_families(self, attr, v: np.ndarray, y: np.ndarray):
+    def _numeric_families(self, attr, v: np.ndarray, y: np.ndarray, modular: bool):
+        w = self._w
         ok = np.isfinite(v)
-        pos = np.sort(v[ok & y])
-        neg = np.sort(v[ok & ~y])
         vals = v[ok]
         uniq = np.unique(vals)
         if uniq.size < 2:
             return
+        pos = _Weighted(v[ok & y], w[ok & y])
+        neg = _Weighted(v[ok & ~y], w[ok & ~y])
+        cnt = _Weighted(vals, np.ones(vals.size))
         # thresholds at every distinct value (cheap: binary search on the sorted groups)
         cuts = uniq[1:]
         if uniq.size <= self.n_thresholds + 1:
@@ -448,22 +596,19 @@ class PredicateFM:
         else:
             qs = np.quantile(vals, np.linspace(0, 1, self.n_thresholds + 2)[1:-1], method="lower")
             rcuts = np.unique(qs[qs > uniq[0]])
-        # thresholds: value >= t
-        tp = pos.size - np.searchsorted(pos, cuts, side="left")
-        fp = neg.size - np.searchsorted(neg, cuts, side="left")
-        yield _Family(tp, fp, np.full(cuts.size, 1.0), lambda i, c=cuts: AtLeast(attr, float(c[i])))
+        yield _Family(pos.at_least(cuts), neg.at_least(cuts), np.full(cuts.size, 1.0),
+                      lambda i, c=cuts: AtLeast(attr, float(c[i])), cnt.at_least(cuts))
         # ranges [lo, hi] between cut points (inclusive); lo/hi are data values
         pts = np.concatenate([uniq[:1], rcuts])
         los, his = np.triu_indices(pts.size, k=1)
-        hi_vals = np.array([uniq[np.searchsorted(uniq, pts[h]) - 1] for h in range(pts.size)])
+        hi_vals = uniq[np.searchsorted(uniq, pts) - 1]
         lo_v, hi_v = pts[los], hi_vals[his]
-        keep = (lo_v > uniq[0]) & (hi_v < uniq[-1])  # one-sided ranges are thresholds
+        keep = (lo_v > uniq[0]) & (hi_v < uniq[-1]) & (hi_v >= lo_v)  # one-sided ranges are thresholds
         lo_v, hi_v = lo_v[keep], hi_v[keep]
-        tp = _interval_counts(pos, lo_v, hi_v)
-        fp = _interval_counts(neg, lo_v, hi_v)
-        yield _Family(tp, fp, np.full(lo_v.size, 2.0), lambda i, a=lo_v, b=hi_v: Between(attr, float(a[i]), float(b[i])))
+        yield _Family(pos.between(lo_v, hi_v), neg.between(lo_v, hi_v), np.full(lo_v.size, 2.0),
+                      lambda i, a=lo_v, b=hi_v: Between(attr, float(a[i]), float(b[i])), cnt.between(lo_v, hi_v))
         # modular ranges over integers
-        if np.all(np.mod(vals, 1) == 0) and uniq.size >= 8:
+        if modular and np.all(np.mod(vals, 1) == 0) and uniq.size >= 8:
             iv = np.nan_to_num(v).astype(np.int64)
             vmax = int(np.max(np.abs(vals)))
             top = max(1, int(math.ceil(math.log2(vmax + 1))))
@@ -472,32 +617,34 @@ class PredicateFM:
                 if m >= uniq.size * 2:
                     break
                 res = np.mod(iv, m)
-                cp = np.bincount(res[ok & y], minlength=m)
-                cn = np.bincount(res[ok & ~y], minlength=m)
+                cp = np.bincount(res[ok & y], weights=w[ok & y], minlength=m)
+                cn = np.bincount(res[ok & ~y], weights=w[ok & ~y], minlength=m)
+                cc = np.bincount(res[ok], minlength=m)
                 step = max(1, m // 8)
                 ends = np.arange(0, m + 1, step)
                 a_idx, b_idx = np.triu_indices(ends.size, k=1)
                 lo, hi = ends[a_idx], ends[b_idx] - 1
                 keep = ~((lo == 0) & (hi == m - 1))
                 lo, hi = lo[keep], hi[keep]
-                ccp = np.concatenate([[0], np.cumsum(cp)])
-                ccn = np.concatenate([[0], np.cumsum(cn)])
-                tp = ccp[hi + 1] - ccp[lo]
-                fp = ccn[hi + 1] - ccn[lo]
-                yield _Family(tp, fp, np.full(lo.size, 2.0),
-                              lambda i, m=m, lo=lo, hi=hi: ModRange(attr, m, int(lo[i]), int(hi[i])))
+                ccp, ccn, ccc = (np.concatenate([[0], np.cumsum(c)]) for c in (cp, cn, cc))
+                yield _Family(ccp[hi + 1] - ccp[lo], ccn[hi + 1] - ccn[lo], np.full(lo.size, 2.0),
+                              lambda i, m=m, lo=lo, hi=hi: ModRange(attr, m, int(lo[i]), int(hi[i])),
+                              ccc[hi + 1] - ccc[lo])
 
     def _categorical_families(self, attr: str, vals: list[str | None], y: np.ndarray):
+        w = self._w
         cats = sorted({v for v in vals if v is not None})
-        if len(cats) < 2:
-            return
+        n_present = sum(v is not None for v in vals)
+        if len(cats) < 2 or len(cats) > self.max_category_share * n_present:
+            return  # constant, or an identifier-like attribute (a title, a name): nothing to generalise
         index = {c: i for i, c in enumerate(cats)}
         codes = np.array([index[v] if v is not None else -1 for v in vals])
         ok = codes >= 0
-        cp = np.bincount(codes[ok & y], minlength=len(cats))
-        cn = np.bincount(codes[ok & ~y], minlength=len(cats))
+        cp = np.bincount(codes[ok & y], weights=w[ok & y], minlength=len(cats))
+        cn = np.bincount(codes[ok & ~y], weights=w[ok & ~y], minlength=len(cats))
+        cc = np.bincount(codes[ok], minlength=len(cats))
         carr = np.array(cats, dtype=object)
-        yield _Family(cp, cn, np.ones(len(cats)), lambda i, c=carr: Equals(attr, str(c[i])))
+        yield _Family(cp, cn, np.ones(len(cats)), lambda i, c=carr: Equals(attr, str(c[i])), cc)
         # prefixes of code-like strings
         if all(c.isalnum() for c in cats) and max(len(c) for c in cats) >= 2:
             prefixes: dict[str, int] = {}
@@ -510,50 +657,55 @@ class PredicateFM:
             for ci, c in enumerate(cats):
                 for L in range(1, len(c)):
                     P[ci, pidx[c[:L]]] = True
-            tp, fp = cp @ P, cn @ P
             parr = np.array(pre, dtype=object)
-            yield _Family(tp, fp, np.ones(len(pre)), lambda i, p=parr: StartsWith(attr, str(p[i])))
-        # the best set of categories (each with a higher share among positives than negatives)
-        n_pos, n_neg = max(1, int(y.sum())), max(1, int((~y).sum()))
+            yield _Family(cp @ P, cn @ P, np.ones(len(pre)), lambda i, p=parr: StartsWith(attr, str(p[i])), cc @ P)
+        # the best sets of categories: those with a higher share among positives than negatives
+        n_pos, n_neg = max(cp.sum(), 1e-300), max(cn.sum(), 1e-300)
         gain = cp / n_pos - cn / n_neg
         order = np.argsort(-gain, kind="stable")
         chosen = [i for i in order[: self.max_set_size] if gain[i] > 0]
         if len(chosen) >= 2:
             sizes = np.arange(2, len(chosen) + 1)
-            tp = np.array([cp[chosen[:s]].sum() for s in sizes])
-            fp = np.array([cn[chosen[:s]].sum() for s in sizes])
             sets = [tuple(sorted(str(carr[i]) for i in chosen[:s])) for s in sizes]
-            yield _Family(tp, fp, 1.0 + 0.5 * sizes, lambda i, s=sets: OneOf(attr, s[i]))
+            yield _Family(np.array([cp[chosen[:s]].sum() for s in sizes]),
+                          np.array([cn[chosen[:s]].sum() for s in sizes]),
+                          1.0 + 0.5 * sizes, lambda i, s=sets: OneOf(attr, s[i]),
+                          np.array([cc[chosen[:s]].sum() for s in sizes]))
 
     def _list_family(self, attr: str, items: Sequence[Item], y: np.ndarray) -> _Family:
+        w = self._w
         counts_p: Counter = Counter()
         counts_n: Counter = Counter()
-        for it, lab in zip(items, y):
+        counts: Counter = Counter()
+        for it, lab, wt in zip(items, y, w):
             v = it.attributes.get(attr)
             if isinstance(v, list):
                 for x in set(str(e) for e in v):
-                    (counts_p if lab else counts_n)[x] += 1
-        vals = sorted(set(counts_p) | set(counts_n))
-        tp = np.array([counts_p[v] for v in vals])
-        fp = np.array([counts_n[v] for v in vals])
+                    (counts_p if lab else counts_n)[x] += wt
+                    counts[x] += 1
+        vals = sorted(counts)
         varr = np.array(vals, dtype=object)
-        return _Family(tp, fp, np.ones(len(vals)), lambda i, v=varr: Includes(attr, str(v[i])))
+        return _Family(np.array([counts_p[v] for v in vals], float), np.array([counts_n[v] for v in vals], float),
+                       np.ones(len(vals)), lambda i, v=varr: Includes(attr, str(v[i])),
+                       np.array([counts[v] for v in vals]))
 
     def _phrase_family(self, texts: list[str], y: np.ndarray) -> _Family | None:
         vec = CountVectorizer(
             ngram_range=(1, self.max_phrase_len), binary=True, min_df=self.min_support,
-            token_pattern=r"(?u)\b\w+\b", lowercase=True,
+            token_pattern=r"(?u)\b[^\W\d_]\w*\b", lowercase=True,  # words that start with a letter
         )
         try:
             X = vec.fit_transform(texts)
         except ValueError:  # empty vocabulary
             return None
         X = X.tocsc()
-        tp = np.asarray(X[y].sum(axis=0)).ravel()
-        fp = np.asarray(X[~y].sum(axis=0)).ravel()
+        w = self._w
+        tp = np.asarray(X.T @ (w * y)).ravel()
+        fp = np.asarray(X.T @ (w * ~y)).ravel()
+        support = np.asarray(X.sum(axis=0)).ravel()
         vocab = vec.get_feature_names_out()
         nwords = np.array([len(t.split()) for t in vocab], dtype=float)
-        return _Family(tp, fp, 1.0 + 0.25 * (nwords - 1), lambda i, v=vocab: Mentions(str(v[i])))
+        return _Family(tp, fp, 1.0 + 0.25 * (nwords - 1), lambda i, v=vocab: Mentions(str(v[i])), support)
 
     # -- zero-shot proposal ----------------------------------------------------------------------
     def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
@@ -601,6 +753,25 @@ class PredicateFM:
                     if d not in out:
                         out.append(d)
         return out
+
+
+def _build(maker: Any) -> Predicate:
+    if maker[0] == "and":
+        return And(maker[1], maker[2])
+    make, i, neg = maker
+    pred = make(i)
+    return _negate(pred) if neg else pred
+
+
+def _attr_of(p: Predicate) -> str:
+    """The attribute a single predicate looks at ("text" for phrases, "number" for the text
+    read as a number)."""
+    if isinstance(p, Not):
+        return _attr_of(p.inner)
+    if isinstance(p, Mentions):
+        return "text"
+    attr = getattr(p, "attr", None)
+    return "number" if attr is None else f"attr:{attr}"
 
 
 def _negate(p: Predicate) -> Predicate:

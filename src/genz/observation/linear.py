@@ -77,6 +77,33 @@ class LinearGaussian(ObservationModel):
         s2 = (R**2).mean(axis=0) + (v @ (W[:, :K] ** 2).T).mean(axis=0)  # eq. (30)
         self.sigma2_ = self.floor_sigma2(s2)
 
+    def select_ridge(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray,
+                     grid: tuple[float, ...] = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)) -> float:
+        """The ridge in ``grid`` with the smallest leave-one-out error (closed form through the
+        hat matrix ``H = M G⁻¹ Mᵀ``, residuals ``r_n / (1 − H_nn)``), each target dimension
+        weighted by 1/var(y_d)."""
+        n, K = Q.shape
+        M = self._design(Q, U)
+        v = Q * (1.0 - Q)
+        G0 = M.T @ M
+        G0[np.arange(K), np.arange(K)] += v.sum(axis=0)
+        J = G0.shape[0]
+        pen = np.full(J, float(n))
+        pen[-1] = 0.0
+        best, best_err = self.ridge, np.inf
+        yw = 1.0 / np.maximum(Y.var(axis=0), 1e-300)
+        for lam in grid:
+            G = G0 + np.diag(lam * pen)
+            Ginv_Mt = np.linalg.pinv(G, rcond=1e-12, hermitian=True) @ M.T
+            h = np.einsum("nj,jn->n", M, Ginv_Mt)
+            if np.any(h > 1 - 1e-9):
+                continue
+            R = Y - M @ (Ginv_Mt @ Y)
+            err = float(((R / (1 - h)[:, None]) ** 2 @ yw).sum())
+            if err < best_err - 1e-12 * abs(best_err):
+                best, best_err = lam, err
+        return float(best)
+
     # E-step ----------------------------------------------------------------------------------
     def begin_e_step(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> _Sweep:
         K = Q.shape[1]
