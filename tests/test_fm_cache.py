@@ -296,3 +296,54 @@ def test_epsilon_from_prob():
     assert epsilon_from_prob(j) == pytest.approx((0.1 + 0.2 + 0.4 + 0.0) / 4)
     assert epsilon_from_prob(Judgments(np.array([True]))) is None
     assert epsilon_from_prob(Judgments(np.array([True]), np.array([1.0])), eps_min=0.01) == 0.01
+
+
+def test_wrapping_the_predicate_engine_is_transparent_and_free_on_rerun(tmp_path):
+    from genz import GenZRegressor
+    from genz.fm.predicates import PredicateFM
+
+    items = items_from_texts([str(n) for n in range(64)])
+    y = np.array([float(n) for n in range(64)])
+    plain = GenZRegressor(fm=PredicateFM(), n_features=3, algorithm="simple", random_state=1).fit(items, y)
+    path = tmp_path / "pred.sqlite"
+    inner = PredicateFM()
+    cached = GenZRegressor(fm=CachedFM(inner, path), n_features=3, algorithm="simple", random_state=1).fit(items, y)
+    assert cached.features_ == plain.features_
+    assert inner.stats.total_calls > 0
+    inner2 = PredicateFM()
+    again = GenZRegressor(fm=CachedFM(inner2, path), n_features=3, algorithm="simple", random_state=1).fit(items, y)
+    assert again.features_ == plain.features_
+    assert inner2.stats.total_calls == 0 and inner2.stats.cache_hits > 0
+
+
+class CandidatesFM(CountingFM):
+    def __init__(self):
+        super().__init__()
+        self.weights_seen = []
+
+    def mine(self, positives, negatives, *, exclude=(), context=None, weights=None):
+        self.weights_seen.append(weights)
+        return super().mine(positives, negatives, exclude=exclude, context=context)
+
+    def mine_candidates(self, positives, negatives, n=5, *, exclude=(), context=None, weights=None):
+        self.stats.add_call("mine")
+        self.weights_seen.append(weights)
+        return [f"c{i}" for i in range(n)]
+
+
+def test_mine_candidates_and_weights_pass_through_and_are_cached(tmp_path):
+    path = tmp_path / "fm.sqlite"
+    inner = CandidatesFM()
+    fm = CachedFM(inner, path)
+    pos, neg = texts(2), texts(2, start=2)
+    w = ([1.0, 2.0], [0.5, 0.5])
+    assert fm.mine_candidates(pos, neg, 3, weights=w) == ["c0", "c1", "c2"]
+    assert fm.mine_candidates(pos, neg, 3, weights=w) == ["c0", "c1", "c2"]
+    assert inner.stats.calls == {"mine": 1} and inner.weights_seen == [w]
+    fm.mine_candidates(pos, neg, 3, weights=([1.0, 1.0], [1.0, 1.0]))  # other weights: asked
+    assert inner.stats.calls == {"mine": 2}
+    fm.mine(pos, neg, weights=w)
+    assert inner.weights_seen[-1] == w
+    # a model without mine_candidates / weights: one mine() answer, weights dropped
+    plain = CountingFM()
+    assert CachedFM(plain, tmp_path / "p.sqlite").mine_candidates(pos, neg, 3, weights=w) == ["has 0"]

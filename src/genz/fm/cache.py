@@ -13,6 +13,7 @@ program's SQLite database raises :class:`~genz.errors.CorruptFileError` naming t
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import sqlite3
 import threading
@@ -57,6 +58,14 @@ def cache_identity(fm: Any, kind: str) -> tuple[str, str, str]:
         b, m, t = f(kind)
         return str(b), str(m), str(t)
     return (str(getattr(fm, "name", type(fm).__name__)), "", "")
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _hash_json(obj: Any) -> str:
@@ -342,6 +351,41 @@ class CachedFM:
         return Judgments(values=values, prob=prob)
 
     # -------------------------------------------------------------- mine / propose
+    def _mine_key(self, positives, negatives, exclude, context, weights, n=None) -> str:
+        req: dict[str, Any] = {
+            "pos": [it.content_hash() for it in positives],
+            "neg": [it.content_hash() for it in negatives],
+            "exclude": sorted(set(exclude)),
+            "context": context,
+        }
+        if weights is not None:
+            req["weights"] = [[round(float(w), 6) for w in ws] for ws in weights]
+        if n is not None:
+            req["n"] = int(n)
+        return _hash_json(req)
+
+    def _cached_mine(self, kind: str, key: str, call: Any) -> Any:
+        backend, model, template = cache_identity(self.inner, "mine")
+        hit = self.cache.get_call(kind, backend, model, template, key)
+        if hit is not None and "mining_error" in hit:
+            # the model found nothing for exactly these groups before: same answer, no call
+            self.stats.add_cache_hits(1)
+            raise MiningError(str(hit["mining_error"]))
+        if hit is not None and "answer" in hit:
+            self.stats.add_cache_hits(1)
+            return hit["answer"]
+        try:
+            answer = call()
+        except MiningError as exc:
+            self.cache.put_call(kind, backend, model, template, key, {"mining_error": str(exc)})
+            raise
+        resp: dict[str, Any] = {"answer": answer}
+        conf = getattr(self.inner, "last_confidence", None)
+        if isinstance(conf, (int, float)):
+            resp["confidence"] = conf
+        self.cache.put_call(kind, backend, model, template, key, resp)
+        return answer
+
     def mine(
         self,
         positives: Sequence[Item],
@@ -349,33 +393,40 @@ class CachedFM:
         *,
         exclude: Collection[str] = (),
         context: str | None = None,
+        weights: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> str:
-        backend, model, template = cache_identity(self.inner, "mine")
-        key = _hash_json({
-            "pos": [it.content_hash() for it in positives],
-            "neg": [it.content_hash() for it in negatives],
-            "exclude": sorted(set(exclude)),
-            "context": context,
-        })
-        hit = self.cache.get_call("mine", backend, model, template, key)
-        if hit is not None and isinstance(hit.get("characteristic"), str):
-            self.stats.add_cache_hits(1)
-            return hit["characteristic"]
-        if hit is not None and isinstance(hit.get("mining_error"), str):
-            # the model found nothing for exactly these groups before: same answer, no call
-            self.stats.add_cache_hits(1)
-            raise MiningError(hit["mining_error"])
-        try:
-            ch = self.inner.mine(positives, negatives, exclude=exclude, context=context)
-        except MiningError as exc:
-            self.cache.put_call("mine", backend, model, template, key, {"mining_error": str(exc)})
-            raise
-        resp: dict[str, Any] = {"characteristic": ch}
-        conf = getattr(self.inner, "last_confidence", None)
-        if isinstance(conf, (int, float)):
-            resp["confidence"] = conf
-        self.cache.put_call("mine", backend, model, template, key, resp)
-        return ch
+        """Cached mining; ``weights`` reach the inner model only where its ``mine`` takes them."""
+        kw: dict[str, Any] = {"exclude": exclude, "context": context}
+        if weights is not None and _accepts(self.inner.mine, "weights"):
+            kw["weights"] = weights
+        else:
+            weights = None
+        key = self._mine_key(positives, negatives, exclude, context, weights)
+        return str(self._cached_mine("mine", key, lambda: self.inner.mine(positives, negatives, **kw)))
+
+    def mine_candidates(
+        self,
+        positives: Sequence[Item],
+        negatives: Sequence[Item],
+        n: int = 5,
+        *,
+        exclude: Collection[str] = (),
+        context: str | None = None,
+        weights: tuple[Sequence[float], Sequence[float]] | None = None,
+    ) -> list[str]:
+        """Cached ``mine_candidates`` of the inner model; one :meth:`mine` answer for a model
+        that offers a single characteristic."""
+        inner_fn = getattr(self.inner, "mine_candidates", None)
+        if not callable(inner_fn):
+            return [self.mine(positives, negatives, exclude=exclude, context=context, weights=weights)]
+        kw: dict[str, Any] = {"exclude": exclude, "context": context}
+        if weights is not None and _accepts(inner_fn, "weights"):
+            kw["weights"] = weights
+        else:
+            weights = None
+        key = self._mine_key(positives, negatives, exclude, context, weights, n=n)
+        return [str(c) for c in self._cached_mine(
+            "mine_candidates", key, lambda: list(inner_fn(positives, negatives, n, **kw)))]
 
     def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
         backend, model, template = cache_identity(self.inner, "propose")
