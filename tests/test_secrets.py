@@ -102,3 +102,24 @@ def test_fitted_model_directory_holds_no_key(fake_server, env_key, tmp_path):
     for f in files:
         assert KEY.encode() not in f.read_bytes(), f
     assert KEY not in json.dumps(est.history_) and KEY not in repr(est.get_params())
+
+
+def test_run_directory_holds_no_key(fake_server, env_key, tmp_path):
+    import numpy as np
+
+    from genz import GenZRegressor
+    from genz.items import items_from_texts
+    from genz.runfit import fit_run
+
+    words = ["seven", "two"]
+    items = items_from_texts([f"{i} {words[i % 2]}" for i in range(20)])
+    y = np.array([5.0 if i % 2 == 0 else 1.0 for i in range(20)])
+    fm = OpenAIFM("fake", base_url=fake_server.url, api_key_env=env_key, batch_size=10)
+    est = GenZRegressor(fm=CachedFM(fm, tmp_path / "fm.sqlite"), n_features=1, algorithm="simple", random_state=0)
+    est, run = fit_run(est, items, y, out=tmp_path / "run")
+    files = [f for f in (tmp_path / "run").rglob("*") if f.is_file()]
+    assert any(f.name.startswith("history") for f in files)
+    for f in files:
+        assert KEY.encode() not in f.read_bytes(), f
+    hist = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert hist[-1]["fm_total"]["by_type"]["judge"]["prompt_tokens"] > 0  # tokens per call type
