@@ -379,3 +379,14 @@ def test_server_capabilities_are_learnt_once(fake_server):
     make(fake_server).judge("seven", numbers(2, start=2))  # a new backend object, same server
     assert fake_server.n_requests == n + 1
     assert fake_server.requests[-1]["response_format"]["type"] == "json_object"
+
+
+def test_progress_bar_coexists_with_another_live_display(fake_server):
+    from rich.console import Console
+    from rich.live import Live
+
+    fm = make(fake_server, batch_size=2, progress=True)
+    items = numbers(6)
+    assert np.array_equal(fm.judge("seven", items).values, expected("seven", items))
+    with Live("busy", console=Console(stderr=True)):
+        assert np.array_equal(fm.judge("has a seven", items).values, expected("has a seven", items))

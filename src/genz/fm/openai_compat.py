@@ -863,10 +863,16 @@ class _Bar:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                               TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-            self._p.start()
-            self._task = self._p.add_task(label, total=total)
+            from rich.errors import LiveError
+
+            p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                         TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            try:
+                p.start()
+            except LiveError:  # another live display (e.g. genz fit's progress panel) is on
+                return
+            self._p = p
+            self._task = p.add_task(label, total=total)
 
     def advance(self) -> None:
         if self._p is not None:
