@@ -25,7 +25,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
