@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-sizes", default="1,10,25")
     ap.add_argument("--concurrency", type=int, default=1)
     ap.add_argument("--descriptor", default="mentions an animal")
-    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (started server only)")
+    ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads (started server only)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.batch_sizes.split(",") if x.strip()]
