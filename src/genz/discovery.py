@@ -53,6 +53,7 @@ class DiscoveryConfig:
     min_group: int = 10
     min_group_side: int = 3
     remove_refit_iter: int = 3
+    mlp_remove_refit_iter: int = 0  # MLP: score a removal without retraining (the feature's input set to 0)
     refit_on_judgments: bool = True
     predictor_ridge: float | str = "cv"  # ridge of the refitted linear predictor; "cv": leave-one-out
     predict_at: str = "mean"  # new items: "mean" (q = 1 − ε / ε) or "mode" (z = b)
@@ -371,7 +372,9 @@ class Discovery:
             st = self.st.copy()
             m.remove_feature(k)
             st.delete(k)
-            run_em(m, st, self.U, self.Y, **self._em_kw(max_iter=self.cfg.remove_refit_iter, min_iter=1))
+            iters = self.cfg.remove_refit_iter if self.cfg.model == "linear" else self.cfg.mlp_remove_refit_iter
+            if iters > 0:
+                run_em(m, st, self.U, self.Y, **self._em_kw(max_iter=iters, min_iter=1))
             out[k] = bound(m, st, self.U, self.Y)
         return out
 
