@@ -60,17 +60,36 @@ class FMStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     retries: int = 0
+    #: per call type: {"judge": {"prompt_tokens": .., "completion_tokens": .., "cost_usd": ..}}
+    by_type: dict[str, dict[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_call(self, kind: str, n: int = 1) -> None:
         with self._lock:
             self.calls[kind] = self.calls.get(kind, 0) + n
 
-    def add_tokens(self, prompt: int, completion: int, cost: float = 0.0) -> None:
+    def add_tokens(self, prompt: int, completion: int, cost: float = 0.0, kind: str | None = None) -> None:
         with self._lock:
             self.prompt_tokens += int(prompt)
             self.completion_tokens += int(completion)
             self.cost_usd += float(cost)
+            if kind is not None:
+                t = self.by_type.setdefault(kind, {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
+                t["prompt_tokens"] += int(prompt)
+                t["completion_tokens"] += int(completion)
+                t["cost_usd"] += float(cost)
+
+    def add_retry(self, n: int = 1) -> None:
+        with self._lock:
+            self.retries += n
+
+    def add_cache_hits(self, n: int = 1) -> None:
+        with self._lock:
+            self.cache_hits += n
+
+    def add_judgments(self, n: int) -> None:
+        with self._lock:
+            self.judgments += n
 
     @property
     def total_calls(self) -> int:
@@ -101,6 +120,14 @@ class FMStats:
             if k == "calls":
                 b = before.get("calls", {})
                 out["calls"] = {c: n - b.get(c, 0) for c, n in v.items() if n - b.get(c, 0)}
+            elif k == "by_type":
+                bt = before.get("by_type", {})
+                out["by_type"] = {}
+                for c, counters in v.items():
+                    prev = bt.get(c, {})
+                    delta = {m: x - prev.get(m, 0) for m, x in counters.items()}
+                    if any(delta.values()):
+                        out["by_type"][c] = delta
             elif isinstance(v, (int, float)):
                 out[k] = v - before.get(k, 0)
         return out

@@ -1,0 +1,458 @@
+"""A persistent SQLite cache of foundation-model answers, around any foundation model.
+
+One row per judgment, keyed by (backend, model, prompt-template key, descriptor, item content
+hash), and one row per mining / proposal / image-description call, keyed by a hash of the
+request. A rerun, a resumed run, or the same items in another batch composition therefore
+costs no repeated call. The file is safe for concurrent writers (threads and processes): WAL
+journal, a busy timeout, short write transactions.
+
+A ``meta`` table records the schema id; a file that is not SQLite, is corrupt, or is some other
+program's SQLite database raises :class:`~genz.errors.CorruptFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CorruptFileError, GenZInputError, MiningError
+from ..items import Item
+from .base import FMStats, FoundationModel, Judgments
+
+__all__ = ["FMCache", "CachedFM", "SCHEMA_ID", "cache_identity"]
+
+SCHEMA_ID = "genz-fm-cache/1"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_CHUNK = 400  # host parameters per IN (...) lookup
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS judgments (
+    backend TEXT NOT NULL, model TEXT NOT NULL, template TEXT NOT NULL,
+    descriptor TEXT NOT NULL, item_hash TEXT NOT NULL,
+    value INTEGER NOT NULL, prob REAL, created REAL NOT NULL,
+    PRIMARY KEY (backend, model, template, descriptor, item_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS calls (
+    kind TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL, template TEXT NOT NULL,
+    request_hash TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (kind, backend, model, template, request_hash)
+) WITHOUT ROWID;
+"""
+
+
+def cache_identity(fm: Any, kind: str) -> tuple[str, str, str]:
+    """(backend, model, template key) under which ``fm``'s answers of call type ``kind`` are
+    cached: the backend's own ``cache_identity(kind)`` where it has one, else its ``name``."""
+    f = getattr(fm, "cache_identity", None)
+    if callable(f):
+        b, m, t = f(kind)
+        return str(b), str(m), str(t)
+    return (str(getattr(fm, "name", type(fm).__name__)), "", "")
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _hash_json(obj: Any) -> str:
+    s = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(s.encode("utf-8")).hexdigest()[:32]
+
+
+class FMCache:
+    """The SQLite file. Thread-safe (one connection, a lock); process-safe (WAL + busy timeout)."""
+
+    def __init__(self, path: str | Path, busy_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise GenZInputError(f"{self.path}: the FM cache path is a directory, expected a file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_magic()
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._set_wal()
+            self._init_schema()
+        except CorruptFileError:
+            self._close_quietly()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._close_quietly()
+            raise CorruptFileError(f"{self.path}: the FM cache is corrupt or unreadable ({exc})") from None
+
+    def _close_quietly(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _check_magic(self) -> None:
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with self.path.open("rb") as fh:
+                head = fh.read(16)
+            if head != _SQLITE_MAGIC:
+                raise CorruptFileError(
+                    f"{self.path}: not a genz FM cache (not an SQLite database); "
+                    "remove it or choose another --cache path"
+                )
+
+    def _set_wal(self) -> None:
+        for _ in range(50):
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:  # locked while another process sets it up
+                if "locked" not in str(exc):
+                    raise
+                time.sleep(0.05)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+
+    def _init_schema(self) -> None:
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            n_objects = c.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if n_objects == 0:
+                for stmt in _SCHEMA.strip().split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_ID,))
+                c.execute("INSERT INTO meta(key, value) VALUES ('created', ?)", (repr(time.time()),))
+            else:
+                try:
+                    row = c.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                except sqlite3.OperationalError:
+                    row = None
+                if row is None:
+                    raise CorruptFileError(
+                        f"{self.path}: an SQLite database, but not a genz FM cache (no genz schema id); "
+                        "choose another --cache path"
+                    )
+                if row[0] != SCHEMA_ID:
+                    raise CorruptFileError(
+                        f"{self.path}: FM cache schema {row[0]!r}, this genz reads {SCHEMA_ID!r}"
+                    )
+                # a quick structural check: both tables readable
+                c.execute("SELECT count(*) FROM (SELECT 1 FROM judgments LIMIT 1)").fetchone()
+                c.execute("SELECT count(*) FROM (SELECT 1 FROM calls LIMIT 1)").fetchone()
+            c.execute("COMMIT")
+        except BaseException:
+            try:
+                c.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
+
+    # -------------------------------------------------------------- judgments
+    def get_judgments(
+        self, backend: str, model: str, template: str, descriptor: str, hashes: Sequence[str]
+    ) -> dict[str, tuple[bool, float | None]]:
+        """Cached (value, prob) for those of ``hashes`` that have a row."""
+        out: dict[str, tuple[bool, float | None]] = {}
+        uniq = list(dict.fromkeys(hashes))
+        with self._lock:
+            try:
+                for s in range(0, len(uniq), _CHUNK):
+                    chunk = uniq[s : s + _CHUNK]
+                    q = (
+                        "SELECT item_hash, value, prob FROM judgments WHERE backend=? AND model=? "
+                        f"AND template=? AND descriptor=? AND item_hash IN ({','.join('?' * len(chunk))})"
+                    )
+                    for h, v, p in self._conn.execute(q, (backend, model, template, descriptor, *chunk)):
+                        out[h] = (bool(v), None if p is None else float(p))
+            except sqlite3.DatabaseError as exc:
+                raise CorruptFileError(f"{self.path}: the FM cache is corrupt ({exc})") from None
+        return out
+
+    def put_judgments(
+        self,
+        backend: str,
+        model: str,
+        template: str,
+        descriptor: str,
+        rows: Iterable[tuple[str, bool, float | None]],
+    ) -> None:
+        now = time.time()
+        data = [
+            (backend, model, template, descriptor, h, int(bool(v)),
+             None if p is None or not np.isfinite(p) else float(p), now)
+            for h, v, p in rows
+        ]
+        if not data:
+            return
+        self._write(
+            "INSERT OR REPLACE INTO judgments(backend, model, template, descriptor, item_hash, value, prob, created) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            data,
+        )
+
+    # -------------------------------------------------------------- calls
+    def get_call(self, kind: str, backend: str, model: str, template: str, request_hash: str) -> Any | None:
+        with self._lock:
+            try:
+                row = self._conn.execute(
+                    "SELECT response FROM calls WHERE kind=? AND backend=? AND model=? AND template=? "
+                    "AND request_hash=?",
+                    (kind, backend, model, template, request_hash),
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise CorruptFileError(f"{self.path}: the FM cache is corrupt ({exc})") from None
+        if row is None:
+            return None
+        try:
+            return json.loads(row[0])
+        except json.JSONDecodeError:
+            raise CorruptFileError(f"{self.path}: a cached {kind} answer is not valid JSON") from None
+
+    def put_call(self, kind: str, backend: str, model: str, template: str, request_hash: str, response: Any) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO calls(kind, backend, model, template, request_hash, response, created) "
+            "VALUES (?,?,?,?,?,?,?)",
+            [(kind, backend, model, template, request_hash, json.dumps(response, ensure_ascii=False), time.time())],
+        )
+
+    # -------------------------------------------------------------- plumbing
+    def _write(self, sql: str, rows: list[tuple]) -> None:
+        with self._lock:
+            c = self._conn
+            for attempt in range(100):
+                try:
+                    c.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:  # busy beyond the timeout: keep trying
+                    if "locked" not in str(exc) or attempt == 99:
+                        raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
+                    time.sleep(0.05)
+            try:
+                c.executemany(sql, rows)
+                c.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                try:
+                    c.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (judgments, calls)."""
+        with self._lock:
+            j = self._conn.execute("SELECT count(*) FROM judgments").fetchone()[0]
+            k = self._conn.execute("SELECT count(*) FROM calls").fetchone()[0]
+        return {"judgments": int(j), "calls": int(k)}
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_quietly()
+
+    def __repr__(self) -> str:
+        return f"FMCache({str(self.path)!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": str(self.path)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"])  # type: ignore[misc]
+
+
+class CachedFM:
+    """Wrap any :class:`~genz.fm.base.FoundationModel` with an :class:`FMCache`.
+
+    ``stats`` is the inner model's own counter object: its ``calls`` count only what reached the
+    inner model, and ``cache_hits`` counts judgments (per item) and mining/proposal answers
+    served from the cache.
+    """
+
+    def __init__(self, inner: FoundationModel, cache: FMCache | str | Path) -> None:
+        self.inner = inner
+        self.cache = cache if isinstance(cache, FMCache) else FMCache(cache)
+        self.name = inner.name
+        self.max_exemplars = inner.max_exemplars
+
+    @property
+    def stats(self) -> FMStats:
+        return self.inner.stats
+
+    @stats.setter
+    def stats(self, value: FMStats) -> None:
+        self.inner.stats = value
+
+    def __getattr__(self, attr: str) -> Any:  # batch_size, model, describe_images, ...
+        if attr in ("inner", "cache"):
+            raise AttributeError(attr)
+        return getattr(self.inner, attr)
+
+    def __repr__(self) -> str:
+        return f"CachedFM({self.inner!r}, cache={str(self.cache.path)!r})"
+
+    def cache_identity(self, kind: str) -> tuple[str, str, str]:
+        return cache_identity(self.inner, kind)
+
+    # -------------------------------------------------------------- judge
+    def judge(self, descriptor: str, items: Sequence[Item]) -> Judgments:
+        """Cached judgments; only items whose content was never judged for ``descriptor`` by this
+        backend/model/template reach the inner model (each distinct content once)."""
+        n = len(items)
+        backend, model, template = cache_identity(self.inner, "judge")
+        hashes = [it.content_hash() for it in items]
+        known = self.cache.get_judgments(backend, model, template, descriptor, hashes)
+        # one representative item per unseen content hash
+        todo: dict[str, Item] = {}
+        for h, it in zip(hashes, items):
+            if h not in known and h not in todo:
+                todo[h] = it
+        hits = sum(1 for h in hashes if h in known)
+        if hits:
+            self.stats.add_cache_hits(hits)
+        if todo:
+            todo_hashes = list(todo)
+            todo_items = [todo[h] for h in todo_hashes]
+
+            def store(pos: list[int], v: np.ndarray, p: np.ndarray | None) -> None:
+                rows = []
+                for j, i in enumerate(pos):
+                    pi = None if p is None or not np.isfinite(p[j]) else float(p[j])
+                    rows.append((todo_hashes[i], bool(v[j]), pi))
+                    known[todo_hashes[i]] = (bool(v[j]), pi)
+                self.cache.put_judgments(backend, model, template, descriptor, rows)
+
+            stream = getattr(self.inner, "judge_batches", None)
+            if callable(stream):
+                stream(descriptor, todo_items, store)  # stores each batch as it completes
+                self.stats.add_judgments(len(todo_items))
+            else:
+                j = self.inner.judge(descriptor, todo_items)
+                if len(j) != len(todo_items):
+                    raise GenZInputError(
+                        f"{self.inner.name}: judge returned {len(j)} answers for {len(todo_items)} items"
+                    )
+                store(list(range(len(todo_items))), j.values, j.prob)
+        values = np.array([known[h][0] for h in hashes], dtype=bool)
+        probs = [known[h][1] for h in hashes]
+        prob = np.array(probs, dtype=float) if n and all(p is not None for p in probs) else None
+        return Judgments(values=values, prob=prob)
+
+    # -------------------------------------------------------------- mine / propose
+    def _mine_key(self, positives, negatives, exclude, context, weights, n=None) -> str:
+        req: dict[str, Any] = {
+            "pos": [it.content_hash() for it in positives],
+            "neg": [it.content_hash() for it in negatives],
+            "exclude": sorted(set(exclude)),
+            "context": context,
+        }
+        if weights is not None:
+            req["weights"] = [[round(float(w), 6) for w in ws] for ws in weights]
+        if n is not None:
+            req["n"] = int(n)
+        return _hash_json(req)
+
+    def _cached_mine(self, kind: str, key: str, call: Any) -> Any:
+        backend, model, template = cache_identity(self.inner, "mine")
+        hit = self.cache.get_call(kind, backend, model, template, key)
+        if hit is not None and "mining_error" in hit:
+            # the model found nothing for exactly these groups before: same answer, no call
+            self.stats.add_cache_hits(1)
+            raise MiningError(str(hit["mining_error"]))
+        if hit is not None and "answer" in hit:
+            self.stats.add_cache_hits(1)
+            return hit["answer"]
+        try:
+            answer = call()
+        except MiningError as exc:
+            self.cache.put_call(kind, backend, model, template, key, {"mining_error": str(exc)})
+            raise
+        resp: dict[str, Any] = {"answer": answer}
+        conf = getattr(self.inner, "last_confidence", None)
+        if isinstance(conf, (int, float)):
+            resp["confidence"] = conf
+        self.cache.put_call(kind, backend, model, template, key, resp)
+        return answer
+
+    def mine(
+        self,
+        positives: Sequence[Item],
+        negatives: Sequence[Item],
+        *,
+        exclude: Collection[str] = (),
+        context: str | None = None,
+        weights: tuple[Sequence[float], Sequence[float]] | None = None,
+    ) -> str:
+        """Cached mining; ``weights`` reach the inner model only where its ``mine`` takes them."""
+        kw: dict[str, Any] = {"exclude": exclude, "context": context}
+        if weights is not None and _accepts(self.inner.mine, "weights"):
+            kw["weights"] = weights
+        else:
+            weights = None
+        key = self._mine_key(positives, negatives, exclude, context, weights)
+        return str(self._cached_mine("mine", key, lambda: self.inner.mine(positives, negatives, **kw)))
+
+    def mine_candidates(
+        self,
+        positives: Sequence[Item],
+        negatives: Sequence[Item],
+        n: int = 5,
+        *,
+        exclude: Collection[str] = (),
+        context: str | None = None,
+        weights: tuple[Sequence[float], Sequence[float]] | None = None,
+    ) -> list[str]:
+        """Cached ``mine_candidates`` of the inner model; one :meth:`mine` answer for a model
+        that offers a single characteristic."""
+        inner_fn = getattr(self.inner, "mine_candidates", None)
+        if not callable(inner_fn):
+            return [self.mine(positives, negatives, exclude=exclude, context=context, weights=weights)]
+        kw: dict[str, Any] = {"exclude": exclude, "context": context}
+        if weights is not None and _accepts(inner_fn, "weights"):
+            kw["weights"] = weights
+        else:
+            weights = None
+        key = self._mine_key(positives, negatives, exclude, context, weights, n=n)
+        return [str(c) for c in self._cached_mine(
+            "mine_candidates", key, lambda: list(inner_fn(positives, negatives, n, **kw)))]
+
+    def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
+        backend, model, template = cache_identity(self.inner, "propose")
+        key = _hash_json({"task": task, "items": [it.content_hash() for it in sample_items], "n": n})
+        hit = self.cache.get_call("propose", backend, model, template, key)
+        if hit is not None and isinstance(hit.get("questions"), list):
+            self.stats.add_cache_hits(1)
+            return [str(q) for q in hit["questions"]]
+        qs = self.inner.propose(task, sample_items, n)
+        self.cache.put_call("propose", backend, model, template, key, {"questions": list(qs)})
+        return list(qs)
+
+    def describe_images(self, item: Item) -> str:
+        """Cached image description, keyed by the item's text and the images' bytes."""
+        backend, model, template = cache_identity(self.inner, "describe")
+        digests = []
+        for p in item.images:
+            try:
+                digests.append(hashlib.sha256(Path(p).read_bytes()).hexdigest()[:32])
+            except OSError:
+                raise GenZInputError(f"item {item.id!r}: image {p} cannot be read") from None
+        key = _hash_json({"item": item.render(), "images": digests})
+        hit = self.cache.get_call("describe", backend, model, template, key)
+        if hit is not None and isinstance(hit.get("description"), str):
+            self.stats.add_cache_hits(1)
+            return hit["description"]
+        d = self.inner.describe_images(item)  # type: ignore[attr-defined]
+        self.cache.put_call("describe", backend, model, template, key, {"description": d})
+        return d

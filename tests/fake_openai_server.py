@@ -1,0 +1,211 @@
+"""A scripted OpenAI-compatible chat-completions server for tests (127.0.0.1, a free port).
+
+By default it answers correctly: judging prompts by ``truth(descriptor, item_text)``, mining
+with ``mine_answer``, proposal with ``questions``. ``push(action)`` queues a scripted answer
+for the next request instead:
+
+* ``("status", code, headers, body)`` — an HTTP error (body: dict sent as JSON, or str)
+* ``("sleep", seconds)`` — stall before answering normally (to trigger client timeouts)
+* ``("content", text)`` / ``("content", text, finish_reason)`` — a chat answer with this content
+* ``("refusal", text)`` — a structured-output refusal (content null)
+* ``("raw", code, content_type, bytes)`` — a raw HTTP response (e.g. a non-JSON body)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ITEM_LINE = re.compile(r'^\[(\d+)\] (".*")$', re.MULTILINE)
+
+
+def default_truth(descriptor: str, text: str) -> bool:
+    """yes when the descriptor's last word occurs in the item text."""
+    return descriptor.lower().split()[-1] in text.lower()
+
+
+class FakeOpenAIServer:
+    def __init__(self, with_usage: bool = True) -> None:
+        self.script: deque = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.truth: Callable[[str, str], bool] = default_truth
+        self.refuse: Callable[[str], bool] = lambda text: False
+        self.mine_answer: Any = {"characteristic": "contains seven", "confidence": 0.8}
+        self.questions = ["is it even", "is it large", "has a seven"]
+        self.with_logprobs = True
+        self.with_usage = with_usage
+        self.reject_json_schema = False
+        self.lock = threading.Lock()
+        self.inflight = 0
+        self.max_inflight = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.rstrip("/").endswith("/models"):
+                    self._json(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server.lock:
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                    action = server.script.popleft() if server.script else None
+                    server.inflight += 1
+                    server.max_inflight = max(server.max_inflight, server.inflight)
+                try:
+                    server._handle(self, body, action)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    with server.lock:
+                        server.inflight -= 1
+
+            def _json(self, code: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(obj).encode() if not isinstance(obj, str) else obj.encode()
+                self._raw(code, "application/json", data, headers)
+
+            def _raw(self, code: int, ctype: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    # ------------------------------------------------------------------ control
+    def push(self, *actions: tuple) -> None:
+        for a in actions:
+            self.script.append(a)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def n_requests(self) -> int:
+        return len(self.requests)
+
+    # ------------------------------------------------------------------ answers
+    @staticmethod
+    def user_text(body: dict[str, Any]) -> str:
+        msg = body["messages"][-1]["content"]
+        if isinstance(msg, list):
+            return "\n".join(p.get("text", "") for p in msg if p.get("type") == "text")
+        return msg
+
+    def correct_content(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(content, refusal) of a correct answer to ``body``."""
+        user = self.user_text(body)
+        if "<positive_group>" in user:
+            return json.dumps(self.mine_answer), None
+        if "yes/no characteristics" in user:
+            return json.dumps({"questions": self.questions}), None
+        if "Describe its" in user:
+            return json.dumps({"description": "a small red square"}), None
+        m = re.search(r"^Characteristic: (.*)$", user, re.MULTILINE)
+        descriptor = m.group(1) if m else ""
+        answers = {}
+        for k, lit in ITEM_LINE.findall(user):
+            text = json.loads(lit)
+            if self.refuse(text):
+                return None, "I can't help with that."
+            answers[k] = "yes" if self.truth(descriptor, text) else "no"
+        return json.dumps({"answers": answers}), None
+
+    def completion(self, body: dict[str, Any], content: str | None, finish: str = "stop",
+                   refusal: str | None = None) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": "assistant", "content": content}
+        if refusal is not None:
+            msg["refusal"] = refusal
+        choice: dict[str, Any] = {"index": 0, "message": msg, "finish_reason": finish}
+        if body.get("logprobs") and self.with_logprobs and content:
+            toks = []
+            for piece in (p for p in re.split(r"(yes|no)", content) if p):
+                if piece in ("yes", "no"):
+                    other = "no" if piece == "yes" else "yes"
+                    toks.append({
+                        "token": piece, "logprob": math.log(0.9), "bytes": None,
+                        "top_logprobs": [
+                            {"token": piece, "logprob": math.log(0.9), "bytes": None},
+                            {"token": other, "logprob": math.log(0.1), "bytes": None},
+                        ],
+                    })
+                else:
+                    toks.append({"token": piece, "logprob": 0.0, "bytes": None, "top_logprobs": []})
+            choice["logprobs"] = {"content": toks}
+        out: dict[str, Any] = {
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake"), "choices": [choice],
+        }
+        if self.with_usage:
+            out["usage"] = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
+        return out
+
+    def _handle(self, h: Any, body: dict[str, Any], action: tuple | None) -> None:
+        rf = body.get("response_format") or {}
+        if self.reject_json_schema and rf.get("type") == "json_schema":
+            h._json(400, {"error": {"message": "response_format json_schema is not supported",
+                                    "type": "invalid_request_error"}})
+            return
+        if action is None:
+            content, refusal = self.correct_content(body)
+            h._json(200, self.completion(body, content, refusal=refusal))
+            return
+        kind = action[0]
+        if kind == "status":
+            _, code, headers, payload = action
+            h._json(code, payload, headers)
+        elif kind == "sleep":
+            time.sleep(action[1])
+            content, refusal = self.correct_content(body)
+            h._json(200, self.completion(body, content, refusal=refusal))
+        elif kind == "content":
+            finish = action[2] if len(action) > 2 else "stop"
+            h._json(200, self.completion(body, action[1], finish))
+        elif kind == "refusal":
+            h._json(200, self.completion(body, None, refusal=action[1]))
+        elif kind == "raw":
+            _, code, ctype, data = action
+            h._raw(code, ctype, data)
+        else:  # pragma: no cover
+            raise ValueError(kind)
+
+
+try:  # a pytest fixture for the test modules that import it
+    import pytest
+
+    @pytest.fixture
+    def fake_server():
+        from genz.fm import openai_compat
+
+        openai_compat._CAPS_SEEN.clear()  # a reused port must not inherit another test's findings
+        srv = FakeOpenAIServer()
+        yield srv
+        srv.close()
+except ImportError:  # pragma: no cover
+    pass
