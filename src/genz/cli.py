@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from .commands.fm import fm_from_options, fm_options
 from .errors import GenZError
 
 
@@ -84,7 +85,7 @@ def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite:
 @click.option("--add", "add_per_cycle", default=5, show_default=True, help="Features added per cycle.")
 @click.option("--remove", "remove_per_cycle", default=2, show_default=True, help="Features removed per cycle.")
 @click.option("--n-features", type=int, default=None, help="Instead of cycles: add this many features.")
-@click.option("--fm", default="predicates", show_default=True, help="Foundation model backend.")
+@fm_options()
 @click.option("--seed", default=0, show_default=True)
 @click.option("--test-items", type=click.Path(dir_okay=False), default=None,
               help="Held-out items (JSONL) for test metrics after every step; their targets must be in --targets.")
@@ -94,8 +95,9 @@ def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite:
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @_friendly
 def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle,
-        n_features, fm, seed, test_items, out, resume, overwrite, quiet) -> None:
+        n_features, seed, test_items, out, resume, overwrite, quiet, **fm_opts) -> None:
     """Discover features on your items; record the run (history, checkpoints, model) in OUT."""
+    fm = fm_from_options(**fm_opts, progress=False)
     from .estimator import GenZRegressor
     from .items import load_items, load_targets, side_inputs_from_attributes
     from .progress import FitProgress
@@ -158,10 +160,13 @@ def predict(model_dir, items_path, out_path) -> None:
 
 def _register_commands() -> None:
     from .commands.experiment import experiment
+    from .commands.fm import describe_images, estimate
     from .commands.report import report
 
     main.add_command(report)
     main.add_command(experiment)
+    main.add_command(estimate)
+    main.add_command(describe_images)
 
 
 _register_commands()
