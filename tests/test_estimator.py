@@ -157,3 +157,22 @@ def test_mlp_structure_changes_keep_predictions():
     np.testing.assert_allclose(m.predict(np.column_stack([Qf, r.random(50) < 0.5]), None), p)
     m.remove_feature(3)
     np.testing.assert_allclose(m.predict(Qf, None), p)
+
+
+class ProbFM(PredicateFM):
+    """A predicate engine that also reports P(yes), as an LLM with log-probabilities would."""
+
+    def judge(self, descriptor, items):
+        from genz.fm.base import Judgments
+
+        j = super().judge(descriptor, items)
+        return Judgments(values=j.values, prob=np.where(j.values, 0.9, 0.1))
+
+
+def test_soft_judgments_and_eps_from_prob():
+    items, y = _synthetic(240, 5)
+    est = GenZRegressor(fm=ProbFM(), soft_judgments=True, eps_from_prob=True, cycles=1, add_per_cycle=2,
+                        remove_per_cycle=0, random_state=0).fit(items, y)
+    assert set(np.unique(est.judgments_)) <= {0.1, 0.9}
+    assert len(est.features_) >= 1
+    assert np.isfinite(est.predict(items)).all()

@@ -41,6 +41,7 @@ class DiscoveryConfig:
     min_activity: float = 0.02
     eps_min: float = 1e-3
     eps_init_max: float = 0.25
+    eps_from_prob: bool = False  # start ε from the FM's P(yes) where the backend gives it
     ridge: float = 0.0
     em_max_iter: int = 100
     em_min_iter: int = 5
@@ -258,6 +259,7 @@ class Discovery:
 
     def _judge(self, descriptor: str, items: Sequence[Item]) -> np.ndarray:
         j: Judgments = self.fm.judge(descriptor, items)
+        self._last_judgments = j
         if len(j) != len(items):
             raise MiningError(f"the foundation model judged {len(j)} of {len(items)} items for {descriptor!r}")
         if self.cfg.soft_judgments and j.prob is not None:
@@ -330,9 +332,10 @@ class Discovery:
         for cand in candidates:
             cb.on_judging(cand, len(self.items))
             bc = self._judge(cand, self.items)
+            jc = self._last_judgments
             why = self._reject(bc, cfg)
             if why is None:
-                scored.append((self._candidate_score(saved_model, saved_st, bc), cand, bc))
+                scored.append((self._candidate_score(saved_model, saved_st, bc), cand, bc, jc))
             elif len(candidates) == 1:
                 reason = why
             if why is not None:
@@ -341,7 +344,7 @@ class Discovery:
                 self.counters[key] = self.counters.get(key, 0) + 1
         if scored:
             scored.sort(key=lambda t: -t[0])
-            _, descriptor, b = scored[0]
+            _, descriptor, b, judgments = scored[0]
         elif reason is None:
             reason = "every mined candidate was redundant or failed the activity filter"
             descriptor = candidates[0] if candidates else None
@@ -363,13 +366,19 @@ class Discovery:
         # meaningful only inside a targeted group, and a candidate chosen for its residual gain
         # need not match it); ε starts at most at eps_init_max and is then re-estimated (eq. 14)
         eps = float(np.clip(raw, cfg.eps_min, cfg.eps_init_max))
+        if cfg.eps_from_prob:
+            from .fm.soft import epsilon_from_prob
+
+            e_prob = epsilon_from_prob(judgments, cfg.eps_min)  # the FM's own uncertainty
+            if e_prob is not None:
+                eps = e_prob
         self.st.B[:, K] = b
         self.st.eps[K] = eps
         self.st.coupled[K] = True
         self.st.hard[K] = False
         self.st.Q[:, K] = b * (1 - eps) + (1 - b) * eps
         self.features.append(descriptor)
-        extra_rec = {"candidates": [c for _, c, _ in scored]} if len(candidates) > 1 else {}
+        extra_rec = {"candidates": [t[1] for t in scored]} if len(candidates) > 1 else {}
         run_em(self.model, self.st, self.U, self.Y, **self._em_kw())
         if self.eval_items is not None:
             cb.on_judging(descriptor, len(self.eval_items))

@@ -104,6 +104,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         criterion: str = "bound",
         predict_at: str = "mean",
         soft_judgments: bool = False,
+        eps_from_prob: bool = False,
         mlp_hidden: tuple[int, ...] = (64, 32),
         mlp_dropout: float = 0.1,
         mlp_lr: float = 1e-3,
@@ -136,6 +137,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         self.n_candidates = n_candidates
         self.criterion = criterion
         self.soft_judgments = soft_judgments
+        self.eps_from_prob = eps_from_prob
         self.mlp_hidden = mlp_hidden
         self.mlp_dropout = mlp_dropout
         self.mlp_lr = mlp_lr
