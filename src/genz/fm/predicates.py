@@ -425,7 +425,7 @@ class PredicateFM:
     score: str = "balanced_accuracy"
     complexity_penalty: float = 0.002
     n_thresholds: int = 32
-    max_set_size: int = 6
+    max_set_size: int = 12
     max_phrase_len: int = 3
     min_support: int = 2
     modular_on_attributes: bool = False
