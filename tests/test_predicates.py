@@ -12,6 +12,8 @@ RENDERED = [
     "the number is below 17",
     "'area' is at least 3000",
     "'year' is between 1995 and 2000",
+    "'bedrooms' is 3",
+    "('genres' include \"Comedy\") and ('year' is at least 1990)",
     "the number modulo 256 is between 128 and 255",
     "the number modulo 2 is 0",
     "'zip' is \"92880\"",

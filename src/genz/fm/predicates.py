@@ -151,6 +151,8 @@ class Between(Predicate):
     complexity = 2.0
 
     def render(self) -> str:
+        if self.lo == self.hi:
+            return f"{_subject(self.attr)} is {_fmt(self.lo)}"
         return f"{_subject(self.attr)} is between {_fmt(self.lo)} and {_fmt(self.hi)}"
 
     def evaluate(self, items):
@@ -297,6 +299,7 @@ _JSON_STR = r'("(?:[^"\\]|\\.)*")'
 _PATTERNS: list[tuple[re.Pattern, Any]] = [
     (re.compile(rf"^{_SUBJ} is at least {_NUM}$"), lambda m, a: AtLeast(a, float(m.group(2)))),
     (re.compile(rf"^{_SUBJ} is below {_NUM}$"), lambda m, a: Below(a, float(m.group(2)))),
+    (re.compile(rf"^{_SUBJ} is {_NUM}$"), lambda m, a: Between(a, float(m.group(2)), float(m.group(2)))),
     (re.compile(rf"^{_SUBJ} is between {_NUM} and {_NUM}$"),
      lambda m, a: Between(a, float(m.group(2)), float(m.group(3)))),
     (re.compile(rf"^{_SUBJ} modulo (\d+) is between (\d+) and (\d+)$"),
