@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from pathlib import Path
 
 import click
+from .commands import friendly
 import numpy as np
 
 from .commands.fm import fm_from_options, fm_options
-from .errors import GenZError
 
 
-def _friendly(fn):
-    """Turn genz's own errors into one-line messages and Ctrl-C into a clean exit."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except GenZError as exc:
-            raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,7 +33,7 @@ def demo() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Also record the run in this directory (for `genz report`).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
-@_friendly
+@friendly
 def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite: bool) -> None:
     """The paper's Section 5.1: items "0" … "511", target = the number, linear model,
     Algorithm 1 run 9 times with the offline predicate foundation model."""
@@ -93,7 +77,7 @@ def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite:
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run in OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-@_friendly
+@friendly
 def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle,
         n_features, seed, test_items, out, resume, overwrite, quiet, **fm_opts) -> None:
     """Discover features on your items; record the run (history, checkpoints, model) in OUT."""
@@ -132,7 +116,7 @@ def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per
 @click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False), help="New items, JSONL.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write predictions as CSV (default: standard output).")
-@_friendly
+@friendly
 def predict(model_dir, items_path, out_path) -> None:
     """Predict targets of new items with a model saved by `genz fit` (from FM judgments only)."""
     from .estimator import GenZRegressor

@@ -13,14 +13,14 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import MiningError
 from .fm.base import FMStats, FoundationModel, Judgments
-from .inference import LatentState, bound, error_rates, run_em
+from .inference import LatentState, bound, run_em
 from .items import Item
 from .metrics import regression_metrics
 from .observation import LinearGaussian, ObservationModel, make_observation_model, observation_model_from_state

@@ -25,7 +25,7 @@ from .errors import CorruptFileError, GenZInputError
 from .fm.base import FoundationModel
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
-from .observation import ObservationModel, observation_model_from_state
+from .observation import observation_model_from_state
 
 __all__ = ["GenZRegressor", "make_fm"]
 

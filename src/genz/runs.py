@@ -44,7 +44,6 @@ import secrets as _secrets
 import shutil
 import signal
 import threading
-import warnings
 import zipfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field

@@ -13,31 +13,17 @@ JSON.
 
 from __future__ import annotations
 
-import functools
 import math
-import sys
 import time
 from typing import Any
 
 import click
+from . import friendly
 
-from ..errors import GenZError
 
 __all__ = ["experiment"]
 
 
-def _friendly(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except GenZError as exc:
-            raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
 
 
 def _common(fn):
@@ -122,7 +108,7 @@ def experiment() -> None:
 @click.option("--descriptions", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Image descriptions (JSONL of {image, description}); default: DATA/image_descriptions.jsonl.")  # fmt: skip
 @_common
-@_friendly
+@friendly
 def houses_cmd(data_dir, descriptions, out, quiet, **kw) -> None:
     """House prices (Ahmed & Moustafa 2016): target log price, side inputs log area, bedrooms,
     bathrooms; test median absolute error of the log price and median relative price error."""
@@ -153,7 +139,7 @@ def houses_cmd(data_dir, descriptions, out, quiet, **kw) -> None:
               help="Run the cold-start fold-in simulation (Fig. 5) and convert cosine to ratings.")  # fmt: skip
 @click.option("--no-minilm", is_flag=True, help="Skip the MiniLM sentence-embedding peer.")
 @_common
-@_friendly
+@friendly
 def movies_cmd(data_dir, fmt, titles, n_items, dim, convention, cold_start, no_minilm, out, quiet, **kw) -> None:
     """Cold-start movie embeddings: target the 32-dim SVD embedding of each of the N most-rated
     movies, items "Title (year)" (+ genres where the data has them); mean test cosine."""
@@ -210,7 +196,7 @@ def _n(x: float) -> str:
 @click.option("--seeds", default="0-4", show_default=True, help="Seeds: 0-4 or 0,2,3.")
 @click.option("--bits", default=9, show_default=True, help="Number of binary digits.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON.")
-@_friendly
+@friendly
 def binary_cmd(seeds, bits, out) -> None:
     """The binary toy (Section 5.1) over several seeds: bits recovered, coarse to fine."""
     from ..demo import run_binary_demo

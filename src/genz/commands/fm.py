@@ -20,15 +20,15 @@ variable that holds the key (default ``OPENAI_API_KEY``).
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
 from pathlib import Path
 
 import click
+from . import friendly
 
-from ..errors import GenZError, GenZInputError
+from ..errors import GenZInputError
 from ..fm.base import FoundationModel
 
 __all__ = ["fm_options", "fm_from_options", "FM_OPTION_KEYS", "default_cache_path", "estimate", "describe_images"]
@@ -129,18 +129,6 @@ def fm_from_options(
     )
 
 
-def _friendly(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except GenZError as exc:
-            raise click.ClickException(str(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
 
 
 # ------------------------------------------------------------------------------------------------
@@ -157,7 +145,7 @@ def _friendly(fn):
 @click.option("--exemplars", type=int, default=10, show_default=True, help="Items per group in a mining prompt.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @fm_options(default_fm="openai")
-@_friendly
+@friendly
 def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot, exemplars, as_json, **fm_opts):
     """Print the FM calls, tokens and cost a planned run needs, before spending anything.
 
@@ -222,7 +210,7 @@ def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot
 @click.option("--keep-images", is_flag=True, help="Keep the image paths in the output items.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @fm_options(default_fm="openai")
-@_friendly
+@friendly
 def describe_images(items_path, out_path, keep_images, quiet, **fm_opts):
     """Describe each item's images once with a vision model (cached), as the paper did for the
     houses: the output items carry the descriptions as text, for any text model."""

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import math
+from abc import ABC, abstractmethod
 import re
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -102,14 +103,16 @@ def _subject(attr: str | None) -> str:
 # predicates
 # ----------------------------------------------------------------------------------------------
 
-class Predicate:
+class Predicate(ABC):
     complexity: float = 1.0
 
-    def render(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def render(self) -> str:
+        """The predicate in plain English (parsed back by :func:`parse_predicate`)."""
 
-    def evaluate(self, items: Sequence[Item]) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def evaluate(self, items: Sequence[Item]) -> np.ndarray:
+        """The predicate's truth value for every item."""
 
     def __str__(self) -> str:
         return self.render()
@@ -306,7 +309,7 @@ _PATTERNS: list[tuple[re.Pattern, Any]] = [
      lambda m, a: ModRange(a, int(m.group(2)), int(m.group(3)), int(m.group(4)))),
     (re.compile(rf"^{_SUBJ} modulo (\d+) is (\d+)$"),
      lambda m, a: ModRange(a, int(m.group(2)), int(m.group(3)), int(m.group(3)))),
-    (re.compile(rf"^'(?P<attr>[^']+)' is one of (\[.*\])$"),
+    (re.compile(r"^'(?P<attr>[^']+)' is one of (\[.*\])$"),
      lambda m, a: OneOf(a, tuple(str(x) for x in json.loads(m.group(2))))),
     (re.compile(rf"^'(?P<attr>[^']+)' is {_JSON_STR}$"), lambda m, a: Equals(a, json.loads(m.group(2)))),
     (re.compile(rf"^'(?P<attr>[^']+)' starts with {_JSON_STR}$"), lambda m, a: StartsWith(a, json.loads(m.group(2)))),

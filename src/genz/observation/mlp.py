@@ -151,7 +151,6 @@ class MLPGaussian(ObservationModel):
         return self.net_[0]
 
     def _set_first(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
-        old = self._first()
         new = nn.Linear(weight.shape[1], weight.shape[0]).double()
         with torch.no_grad():
             new.weight.copy_(weight)
