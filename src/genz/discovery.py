@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import MiningError
-from .fm.base import FMStats, FoundationModel, Judgments
+from .fm.base import FMStats, FoundationModel, Judgments, accepts_keyword
 from .inference import LatentState, bound, run_em
 from .items import Item
 from .metrics import regression_metrics
@@ -136,7 +136,6 @@ class Discovery:
         self.step = 0  # steps of the plan done
         self.history: list[dict] = []
         self.counters = {"targeted": 0, "fallback": 0, "discarded_activity": 0, "mining_failed": 0, "flipped": 0}
-        self._fm_before = fm.stats.snapshot()
 
     # ------------------------------------------------------------------------------------------
     # running
@@ -308,7 +307,7 @@ class Discovery:
         descriptor, b, reason, candidates = None, None, None, []
         if pos_idx.size and neg_idx.size:
             kw = {}
-            if cfg.weighted_mining and _accepts(self.fm.mine, "weights"):
+            if cfg.weighted_mining and accepts_keyword(self.fm.mine, "weights"):
                 kw["weights"] = (strength[pos_idx], strength[neg_idx])
             P = [self.items[i] for i in pos_idx]
             N = [self.items[i] for i in neg_idx]
@@ -523,16 +522,6 @@ class Discovery:
                               coupled=arrays["coupled"].astype(bool), hard=arrays["hard"].astype(bool))
         self.B_eval = arrays["B_eval"]
         self.fit_predictor()
-
-
-def _accepts(fn: Callable, name: str) -> bool:
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def new_item_q(B: np.ndarray, eps: np.ndarray, predict_at: str = "mean") -> np.ndarray:

@@ -8,9 +8,9 @@ binary judgments. ``save(dir)`` / ``GenZRegressor.load(dir)`` use JSON and ``.np
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -26,6 +26,7 @@ from .fm.base import FoundationModel
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
 from .observation import observation_model_from_state
+from .runs import atomic_write_bytes
 
 __all__ = ["GenZRegressor", "make_fm"]
 
@@ -289,8 +290,10 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
                   "judgments": self.judgments_}
         arrays.update({f"model.{k}": v for k, v in m_arr.items()})
         arrays.update({f"predictor.{k}": v for k, v in p_arr.items()})
-        _atomic_write(path / "arrays.npz", lambda fh: np.savez(fh, **arrays))
-        _atomic_write(path / "model.json", lambda fh: fh.write(json.dumps(meta, indent=1).encode()))
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(path / "arrays.npz", buf.getvalue())
+        atomic_write_bytes(path / "model.json", json.dumps(meta, indent=1).encode())
         with (path / "history.json").open("w") as fh:
             json.dump(self.history_, fh)
         return path
@@ -339,20 +342,6 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
 
 def _sub(arrays: dict, prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class _PrintProgress:

@@ -6,7 +6,9 @@ import numpy as np
 
 
 def cosine_rows(Y: np.ndarray, P: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each row of P to the same row of Y."""
+    """Cosine similarity of each row of P to the same row of Y; 0 where either row is zero."""
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    P = np.atleast_2d(np.asarray(P, dtype=float))
     num = (Y * P).sum(axis=1)
     den = np.linalg.norm(Y, axis=1) * np.linalg.norm(P, axis=1)
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)

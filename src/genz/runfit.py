@@ -16,8 +16,9 @@ that was interrupted are not lost when the model is wrapped in the persistent ca
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,25 @@ def summary_from_estimator(est: Any, items: Sequence[Item], Y: Any, U: Any = Non
     )
 
 
+@contextlib.contextmanager
+def _recording(run: RunDir, progress: FitProgress, resume_hint: bool = False) -> Iterator[None]:
+    """Close the run directory with its status — complete, interrupted (Ctrl-C) or failed —
+    and the progress display, whatever happens inside."""
+    try:
+        yield
+        run.close("complete")
+    except KeyboardInterrupt:
+        if resume_hint:
+            progress.message(f"interrupted; the run is saved up to its last step: resume with --out {run.path} --resume")
+        run.close("interrupted")
+        raise
+    except BaseException:
+        run.close("failed")
+        raise
+    finally:
+        progress.close()
+
+
 def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None, *,
             out: str | Path, resume: bool = False, overwrite: bool = False,
             progress: FitProgress | None = None, config_extra: Mapping[str, Any] | None = None,
@@ -117,7 +137,7 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
     config = run_config(est, items, Y, U, eval_set, config_extra)
     run, ckpt = RunDir.for_fit(out, config, resume=resume, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
     progress = progress if progress is not None else FitProgress(quiet=True)
-    try:
+    with _recording(run, progress, resume_hint=True):
         disc = est.make_discovery(items, Y, U, eval_set)
         if ckpt is not None:
             try:
@@ -138,16 +158,6 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
         est.fit(items, Y, U, eval_set, callbacks=progress, on_step=on_step, discovery=disc)
         run.save_model(est.save)
         run.save_summary(summary_from_estimator(est, disc.items, disc.Y, disc.U, target_names))
-        run.close("complete")
-    except KeyboardInterrupt:
-        progress.message(f"interrupted; the run is saved up to its last step: resume with --out {run.path} --resume")
-        run.close("interrupted")
-        raise
-    except BaseException:
-        run.close("failed")
-        raise
-    finally:
-        progress.close()
     return est, run
 
 
@@ -162,7 +172,7 @@ def binary_demo_run(out: str | Path, *, seed: int = 0, n_bits: int = 9, overwrit
     config = {"demo": "binary", "seed": seed, "n_bits": n_bits}
     run = RunDir.create(out, config, overwrite=overwrite)
     progress = progress if progress is not None else FitProgress(quiet=True)
-    try:
+    with _recording(run, progress):
         res = run_binary_demo(seed=seed, n_bits=n_bits, callbacks=progress,
                               on_step=lambda d, rec: run.commit_step(rec, *d.to_payload()))
         est = res["estimator"]
@@ -170,13 +180,4 @@ def binary_demo_run(out: str | Path, *, seed: int = 0, n_bits: int = 9, overwrit
         items = items_from_texts(str(v) for v in values)
         run.save_model(est.save)
         run.save_summary(summary_from_estimator(est, items, values.astype(float), target_names=["n"]))
-        run.close("complete")
-    except KeyboardInterrupt:
-        run.close("interrupted")
-        raise
-    except BaseException:
-        run.close("failed")
-        raise
-    finally:
-        progress.close()
     return res

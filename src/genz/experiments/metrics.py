@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..metrics import cosine_rows  # noqa: F401  (re-exported: one definition)
 __all__ = ["median_abs_error", "median_relative_error", "mean_cosine", "cosine_rows", "regression_metrics"]
 
 
@@ -30,20 +31,6 @@ def median_abs_error(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def median_relative_error(log_true: np.ndarray, log_pred: np.ndarray) -> float:
     """``median |exp(ŷ - y) - 1|``: the median relative error of the price when ``y`` is its log."""
     return float(np.median(np.abs(np.expm1(_flat(log_pred) - _flat(log_true)))))
-
-
-def cosine_rows(Y_true: np.ndarray, Y_pred: np.ndarray) -> np.ndarray:
-    """Per-row cosine similarity; 0 where either row is zero."""
-    A = np.atleast_2d(np.asarray(Y_true, dtype=float))
-    B = np.atleast_2d(np.asarray(Y_pred, dtype=float))
-    na = np.linalg.norm(A, axis=1)
-    nb = np.linalg.norm(B, axis=1)
-    den = na * nb
-    num = np.einsum("ij,ij->i", A, B)
-    out = np.zeros(len(A))
-    ok = den > 0
-    out[ok] = num[ok] / den[ok]
-    return out
 
 
 def mean_cosine(Y_true: np.ndarray, Y_pred: np.ndarray) -> float:

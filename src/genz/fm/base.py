@@ -14,16 +14,17 @@ implement :class:`FoundationModel`; discovery and inference never look behind it
 from __future__ import annotations
 
 import copy
+import inspect
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..items import Item
 
-__all__ = ["Judgments", "FMStats", "FoundationModel"]
+__all__ = ["Judgments", "FMStats", "FoundationModel", "accepts_keyword"]
 
 
 @dataclass
@@ -131,6 +132,16 @@ class FMStats:
             elif isinstance(v, (int, float)):
                 out[k] = v - before.get(k, 0)
         return out
+
+
+def accepts_keyword(fn: Any, name: str) -> bool:
+    """Whether callable ``fn`` takes keyword ``name`` (or ``**kwargs``): optional protocol
+    extensions such as ``mine(..., weights=...)`` are passed only to backends that take them."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 @runtime_checkable

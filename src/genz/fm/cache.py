@@ -13,7 +13,6 @@ program's SQLite database raises :class:`~genz.errors.CorruptFileError` naming t
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import sqlite3
 import threading
@@ -26,7 +25,7 @@ import numpy as np
 
 from ..errors import CorruptFileError, GenZInputError, MiningError
 from ..items import Item
-from .base import FMStats, FoundationModel, Judgments
+from .base import FMStats, FoundationModel, Judgments, accepts_keyword
 
 __all__ = ["FMCache", "CachedFM", "SCHEMA_ID", "cache_identity"]
 
@@ -58,14 +57,6 @@ def cache_identity(fm: Any, kind: str) -> tuple[str, str, str]:
         b, m, t = f(kind)
         return str(b), str(m), str(t)
     return (str(getattr(fm, "name", type(fm).__name__)), "", "")
-
-
-def _accepts(fn: Any, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _hash_json(obj: Any) -> str:
@@ -397,7 +388,7 @@ class CachedFM:
     ) -> str:
         """Cached mining; ``weights`` reach the inner model only where its ``mine`` takes them."""
         kw: dict[str, Any] = {"exclude": exclude, "context": context}
-        if weights is not None and _accepts(self.inner.mine, "weights"):
+        if weights is not None and accepts_keyword(self.inner.mine, "weights"):
             kw["weights"] = weights
         else:
             weights = None
@@ -420,7 +411,7 @@ class CachedFM:
         if not callable(inner_fn):
             return [self.mine(positives, negatives, exclude=exclude, context=context, weights=weights)]
         kw: dict[str, Any] = {"exclude": exclude, "context": context}
-        if weights is not None and _accepts(inner_fn, "weights"):
+        if weights is not None and accepts_keyword(inner_fn, "weights"):
             kw["weights"] = weights
         else:
             weights = None

@@ -149,6 +149,15 @@ class _Completion:
         self.logprobs = logprobs
 
 
+def _answer_json(comp: Any) -> Any:
+    """The JSON object of a completion; :class:`_ParseFailure` for a refusal or an empty answer."""
+    if comp.refusal:
+        raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
+    if not comp.content:
+        raise _ParseFailure(f"empty answer (finish reason {comp.finish_reason})")
+    return _extract_json(comp.content)
+
+
 def _extract_json(text: str) -> Any:
     """The JSON value in a model's answer (tolerating code fences and chatter around one object)."""
     t = text.strip()
@@ -761,11 +770,7 @@ class OpenAIFM:
             comp = self._request("mine", self.mining_model, system, content, "characteristic", MINE_SCHEMA,
                                  max_tokens=300)
             try:
-                if comp.refusal:
-                    raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
-                if not comp.content:
-                    raise _ParseFailure(f"empty answer (finish reason {comp.finish_reason})")
-                obj = _extract_json(comp.content)
+                obj = _answer_json(comp)
                 ch = obj.get("characteristic") if isinstance(obj, dict) else None
                 if not isinstance(ch, str) or not ch.strip():
                     raise _ParseFailure(f"no 'characteristic' string in {comp.content[:80]!r}")
@@ -798,11 +803,7 @@ class OpenAIFM:
             comp = self._request("propose", self.mining_model, system, user, "questions", PROPOSE_SCHEMA,
                                  max_tokens=30 * n + 60)
             try:
-                if comp.refusal:
-                    raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
-                if not comp.content:
-                    raise _ParseFailure("empty answer")
-                obj = _extract_json(comp.content)
+                obj = _answer_json(comp)
                 qs = obj.get("questions") if isinstance(obj, dict) else obj
                 if not isinstance(qs, list):
                     raise _ParseFailure(f"no 'questions' list in {comp.content[:80]!r}")
@@ -835,11 +836,7 @@ class OpenAIFM:
             comp = self._request("describe", self.model, system, parts, "description", DESCRIBE_SCHEMA,
                                  max_tokens=400)
             try:
-                if comp.refusal:
-                    raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
-                if not comp.content:
-                    raise _ParseFailure("empty answer")
-                obj = _extract_json(comp.content)
+                obj = _answer_json(comp)
                 d = obj.get("description") if isinstance(obj, dict) else None
                 if not isinstance(d, str) or not d.strip():
                     raise _ParseFailure("no 'description' string")
