@@ -123,6 +123,48 @@ def redact_secret(text: str, secret: str | None) -> str:
     return _KEYLIKE.sub("***", text)
 
 
+def chat_body(
+    model: str,
+    caps: dict[str, Any],
+    system: str,
+    user: str | list[dict[str, Any]],
+    schema_name: str,
+    schema: dict[str, Any],
+    max_tokens: int,
+    *,
+    temperature: float,
+    top_logprobs: int,
+    want_logprobs: bool,
+) -> dict[str, Any]:
+    """The JSON body of one chat-completions request, given what the server accepts (``caps``).
+    The synchronous backend sends exactly this; :mod:`genz.fm.requests` writes it into batch
+    lines (OpenAI Batch API, ``vllm run-batch``)."""
+    kw: dict[str, Any] = {"model": model}
+    msgs = []
+    if system:
+        msgs.append({"role": "system", "content": system})
+    msgs.append({"role": "user", "content": user})
+    kw["messages"] = msgs
+    rf = caps["response_format"]
+    if rf == "json_schema":
+        kw["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": schema_name, "schema": schema, "strict": True},
+        }
+    elif rf == "json_object_schema":  # llama-cpp-python: JSON mode constrained by a schema
+        kw["response_format"] = {"type": "json_object", "schema": schema}
+    elif rf == "json_object":
+        kw["response_format"] = {"type": "json_object"}
+    if caps["temperature"]:
+        kw["temperature"] = temperature
+    budget = max_tokens + (4000 if caps["reasoning"] else 0)
+    kw[caps["token_param"]] = budget
+    if want_logprobs and caps["logprobs"]:
+        kw["logprobs"] = True
+        kw["top_logprobs"] = top_logprobs
+    return kw
+
+
 class _ParseFailure(Exception):
     """An answer that does not validate (internal: triggers retry / split)."""
 
@@ -191,6 +233,48 @@ def _yes_no(value: Any) -> bool | None:
 
 def _norm_descr(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", s.casefold()).strip()
+
+
+def parse_judge_completion(comp: Any, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Values and P(yes) of a judging answer for ``n`` items; :class:`_ParseFailure` unless it
+    answers exactly items 1..n with one yes/no each (``comp``: content, finish_reason, refusal,
+    logprobs)."""
+    if comp.refusal:
+        raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
+    if comp.finish_reason == "length":
+        raise _ParseFailure("the answer was cut off (max tokens)")
+    if comp.finish_reason == "content_filter":
+        raise _ParseFailure("the answer was blocked by the server's content filter")
+    if not comp.content:
+        raise _ParseFailure(f"empty answer ({comp.finish_reason})")
+    obj = _extract_json(comp.content)
+    answers = obj.get("answers") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
+    if isinstance(answers, dict):  # {"1": "yes", ...}
+        answers = [{"id": k, "answer": v} for k, v in answers.items()]
+    if not isinstance(answers, list):
+        raise _ParseFailure(f"no 'answers' list in {comp.content[:80]!r}")
+    values: dict[int, bool] = {}
+    for a in answers:
+        if not isinstance(a, dict) or "id" not in a:
+            raise _ParseFailure(f"an answer without an id: {a!r}"[:120])
+        try:
+            k = int(a["id"])
+        except (TypeError, ValueError):
+            raise _ParseFailure(f"a non-numeric id {a['id']!r}") from None
+        v = _yes_no(a.get("answer"))
+        if v is None:
+            raise _ParseFailure(f"item {k}: answer {a.get('answer')!r} is not yes or no")
+        if k in values:
+            raise _ParseFailure(f"item {k} answered twice")
+        if not 1 <= k <= n:
+            raise _ParseFailure(f"answer for item {k}, but the batch has items 1..{n}")
+        values[k] = v
+    if len(values) != n:
+        missing = sorted(set(range(1, n + 1)) - set(values))
+        raise _ParseFailure(f"{n - len(missing)} answers for {n} items (missing {missing[:5]})")
+    vals = np.array([values[k] for k in range(1, n + 1)], dtype=bool)
+    probs = _answer_probs(comp.content, comp.logprobs, n)
+    return vals, probs
 
 
 class OpenAIFM:
@@ -455,29 +539,9 @@ class OpenAIFM:
         prices = self.prices if model == self.model else self.mining_prices
         attempt = 0
         while True:
-            kw: dict[str, Any] = {"model": model}
-            msgs = []
-            if system:
-                msgs.append({"role": "system", "content": system})
-            msgs.append({"role": "user", "content": user})
-            kw["messages"] = msgs
-            rf = caps["response_format"]
-            if rf == "json_schema":
-                kw["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {"name": schema_name, "schema": schema, "strict": True},
-                }
-            elif rf == "json_object_schema":  # llama-cpp-python: JSON mode constrained by a schema
-                kw["response_format"] = {"type": "json_object", "schema": schema}
-            elif rf == "json_object":
-                kw["response_format"] = {"type": "json_object"}
-            if caps["temperature"]:
-                kw["temperature"] = self.temperature
-            budget = max_tokens + (4000 if caps["reasoning"] else 0)
-            kw[caps["token_param"]] = budget
-            if want_logprobs and caps["logprobs"]:
-                kw["logprobs"] = True
-                kw["top_logprobs"] = self.top_logprobs
+            kw = chat_body(model, caps, system, user, schema_name, schema, max_tokens,
+                           temperature=self.temperature, top_logprobs=self.top_logprobs,
+                           want_logprobs=want_logprobs)
             self.stats.add_call(kind)
             if attempt:
                 self.stats.add_retry()
@@ -571,57 +635,34 @@ class OpenAIFM:
             return user
         return [{"type": "text", "text": user}, *self._image_parts(labelled)]
 
-    def _judge_once(self, descriptor: str, batch: Sequence[Item]) -> tuple[np.ndarray, np.ndarray | None]:
-        tpl = self.prompts["judge"]
+    def _judge_prompt(self, descriptor: str, batch: Sequence[Item]) -> tuple[str, str | list[dict[str, Any]]]:
+        """(system, user content) of the judging request for ``batch``."""
         n = len(batch)
-        system, user = tpl.render(
+        system, user = self.prompts["judge"].render(
             descriptor=descriptor,
             items=numbered_items(batch, 1, self.item_max_chars),
             n_items=n,
             first_id=1,
             last_id=n,
         )
+        return system, self._user_content(user, [(f"item [{k}]", it) for k, it in enumerate(batch, 1)], self.model)
+
+    def judge_request_body(self, descriptor: str, batch: Sequence[Item]) -> dict[str, Any]:
+        """The chat-completions body that judging ``batch`` sends now (for batch files)."""
+        system, content = self._judge_prompt(descriptor, batch)
+        n = len(batch)
+        return chat_body(self.model, self._caps_for(self.model), system, content, "judgments", judge_schema(n),
+                         32 + 12 * n, temperature=self.temperature, top_logprobs=self.top_logprobs,
+                         want_logprobs=True)
+
+    def _judge_once(self, descriptor: str, batch: Sequence[Item]) -> tuple[np.ndarray, np.ndarray | None]:
+        n = len(batch)
+        system, content = self._judge_prompt(descriptor, batch)
         comp = self._request(
-            "judge", self.model, system,
-            self._user_content(user, [(f"item [{k}]", it) for k, it in enumerate(batch, 1)], self.model),
+            "judge", self.model, system, content,
             "judgments", judge_schema(n), max_tokens=32 + 12 * n, want_logprobs=True,
         )
-        if comp.refusal:
-            raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
-        if comp.finish_reason == "length":
-            raise _ParseFailure("the answer was cut off (max tokens)")
-        if comp.finish_reason == "content_filter":
-            raise _ParseFailure("the answer was blocked by the server's content filter")
-        if not comp.content:
-            raise _ParseFailure(f"empty answer ({comp.finish_reason})")
-        obj = _extract_json(comp.content)
-        answers = obj.get("answers") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
-        if isinstance(answers, dict):  # {"1": "yes", ...}
-            answers = [{"id": k, "answer": v} for k, v in answers.items()]
-        if not isinstance(answers, list):
-            raise _ParseFailure(f"no 'answers' list in {comp.content[:80]!r}")
-        values: dict[int, bool] = {}
-        for a in answers:
-            if not isinstance(a, dict) or "id" not in a:
-                raise _ParseFailure(f"an answer without an id: {a!r}"[:120])
-            try:
-                k = int(a["id"])
-            except (TypeError, ValueError):
-                raise _ParseFailure(f"a non-numeric id {a['id']!r}") from None
-            v = _yes_no(a.get("answer"))
-            if v is None:
-                raise _ParseFailure(f"item {k}: answer {a.get('answer')!r} is not yes or no")
-            if k in values:
-                raise _ParseFailure(f"item {k} answered twice")
-            if not 1 <= k <= n:
-                raise _ParseFailure(f"answer for item {k}, but the batch has items 1..{n}")
-            values[k] = v
-        if len(values) != n:
-            missing = sorted(set(range(1, n + 1)) - set(values))
-            raise _ParseFailure(f"{n - len(missing)} answers for {n} items (missing {missing[:5]})")
-        vals = np.array([values[k] for k in range(1, n + 1)], dtype=bool)
-        probs = _answer_probs(comp.content, comp.logprobs, n)
-        return vals, probs
+        return parse_judge_completion(comp, n)
 
     def _judge_robust(self, descriptor: str, items: Sequence[Item], pos: list[int]) -> list[_Segment]:
         """Judge ``items[pos]``: retry, then split in halves, down to one item per call.
