@@ -289,7 +289,7 @@ def read_manifests(paths: Iterable[str | Path], wanted: set[str] | None = None) 
                 if not line.strip():
                     continue
                 if wanted is not None:
-                    cid = line[15:66] if line.startswith('{"custom_id":"') else None
+                    cid = line[14:65] if line.startswith('{"custom_id":"gz-') else None
                     if cid is not None and cid not in wanted:
                         continue
                 try:

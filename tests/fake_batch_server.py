@@ -1,0 +1,292 @@
+"""A scripted OpenAI Batch API server for tests (127.0.0.1, a free port, no internet).
+
+Speaks ``POST /v1/chat/completions`` (answers like :class:`tests.fake_openai_server.
+FakeOpenAIServer`), ``/v1/files`` (upload as multipart, ``GET /v1/files/{id}``,
+``GET /v1/files/{id}/content``) and ``/v1/batches`` (create, retrieve, list, cancel). A batch
+runs its lines against the same chat answerer and writes an output file (successes, in
+shuffled order) and an error file. Scripting:
+
+* ``hold = True``: batches stay ``in_progress`` until :meth:`release` (for kill -9 tests);
+* ``fail_next(k)``: in the next batch created, every ``k``-th request fails (half in the error
+  file with ``server_error``, half as HTTP 500 lines in the output file): a partly failed batch;
+* ``expire_next(fraction)``: the next batch expires after answering ``fraction`` of its lines;
+  the rest go to the error file with code ``batch_expired``.
+
+Everything received is logged in ``log`` (method, path) and every custom_id of every created
+batch in ``submitted`` (so a test can prove that nothing was submitted twice).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from email.parser import BytesParser
+from email.policy import default as email_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from tests.fake_openai_server import FakeOpenAIServer, default_truth
+
+
+class FakeBatchServer:
+    """See the module docstring."""
+
+    correct_content = FakeOpenAIServer.correct_content
+    completion = FakeOpenAIServer.completion
+    user_text = staticmethod(FakeOpenAIServer.user_text)
+
+    def __init__(self, seed: int = 0, with_logprobs: bool = True) -> None:
+        self.truth = default_truth
+        self.refuse = lambda text: False
+        self.mine_answer: Any = {"characteristic": "contains seven", "confidence": 0.8}
+        self.questions = ["is it even", "is it large", "has a seven"]
+        self.with_logprobs = with_logprobs
+        self.with_usage = True
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.files: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.log: list[tuple[str, str]] = []
+        self.submitted: list[str] = []  # custom_ids of every created batch, in order
+        self.chat_requests = 0
+        self.hold = False
+        self._fail_every: int | None = None
+        self._expire: float | None = None
+        self._n = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, code: int, data: bytes, ctype: str = "application/json") -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _json(self, code: int, obj: Any) -> None:
+                self._send(code, json.dumps(obj).encode())
+
+            def _route(self, method: str) -> None:
+                path = self.path.split("?", 1)[0].rstrip("/")
+                length = int(self.headers.get("Content-Length", 0) or 0)
+                raw = self.rfile.read(length) if length else b""
+                with server.lock:
+                    server.log.append((method, path))
+                try:
+                    code, obj = server.dispatch(method, path, raw, self.headers.get("Content-Type", ""))
+                except KeyError:
+                    code, obj = 404, {"error": {"message": f"no such object: {path}", "type": "invalid_request_error"}}
+                if isinstance(obj, bytes):
+                    self._send(code, obj, "application/octet-stream")
+                else:
+                    self._json(code, obj)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._route("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._route("POST")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    # ------------------------------------------------------------------ control
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def release(self) -> None:
+        self.hold = False
+
+    def fail_next(self, every: int) -> None:
+        self._fail_every = every
+
+    def expire_next(self, fraction: float) -> None:
+        self._expire = fraction
+
+    def count(self, method: str, path_prefix: str) -> int:
+        return sum(1 for m, p in self.log if m == method and p.startswith(path_prefix))
+
+    @property
+    def n_batches_created(self) -> int:
+        return sum(1 for m, p in self.log if m == "POST" and p == "/v1/batches")
+
+    def submitted_twice(self) -> list[str]:
+        return [c for c, k in Counter(self.submitted).items() if k > 1]
+
+    # ------------------------------------------------------------------ HTTP
+    def _id(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}-{self._n:06d}"
+
+    def dispatch(self, method: str, path: str, raw: bytes, ctype: str) -> tuple[int, Any]:
+        if method == "POST" and path.endswith("/chat/completions"):
+            body = json.loads(raw or b"{}")
+            with self.lock:
+                self.chat_requests += 1
+            content, refusal = self.correct_content(body)
+            return 200, self.completion(body, content, refusal=refusal)
+        if method == "GET" and path.endswith("/models"):
+            return 200, {"object": "list", "data": [{"id": "fake", "object": "model"}]}
+        if method == "POST" and path == "/v1/files":
+            return 200, self._upload(raw, ctype)
+        if method == "GET" and path.startswith("/v1/files/"):
+            rest = path[len("/v1/files/"):]
+            if rest.endswith("/content"):
+                return 200, self.files[rest[: -len("/content")]]["data"]
+            return 200, self.files[rest]["meta"]
+        if method == "POST" and path == "/v1/batches":
+            return 200, self._create(json.loads(raw or b"{}"))
+        if method == "GET" and path == "/v1/batches":
+            with self.lock:
+                data = [self._advance(b) for b in self.batches.values()]
+            return 200, {"object": "list", "data": data[::-1], "has_more": False,
+                         "first_id": data[-1]["id"] if data else None, "last_id": data[0]["id"] if data else None}
+        if method == "GET" and path.startswith("/v1/batches/"):
+            with self.lock:
+                return 200, self._advance(self.batches[path[len("/v1/batches/"):]])
+        if method == "POST" and path.startswith("/v1/batches/") and path.endswith("/cancel"):
+            bid = path[len("/v1/batches/"): -len("/cancel")]
+            with self.lock:
+                b = self.batches[bid]
+                if b["status"] in ("validating", "in_progress"):
+                    b["status"] = "cancelling"
+                    b["cancelling_at"] = int(time.time())
+                return 200, dict(b)
+        return 404, {"error": {"message": f"unknown route {method} {path}"}}
+
+    def _upload(self, raw: bytes, ctype: str) -> dict[str, Any]:
+        msg = BytesParser(policy=email_policy).parsebytes(
+            f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode() + raw)
+        data = b""
+        purpose = filename = ""
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name == "file":
+                data = part.get_payload(decode=True) or b""
+                filename = part.get_filename() or "upload.jsonl"
+            elif name == "purpose":
+                purpose = part.get_content().strip()
+        with self.lock:
+            fid = self._id("file")
+            meta = {"id": fid, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                    "filename": filename, "purpose": purpose, "status": "processed"}
+            self.files[fid] = {"meta": meta, "data": data}
+        return meta
+
+    def _create(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            data = self.files[req["input_file_id"]]["data"]
+            lines = [json.loads(x) for x in data.decode().splitlines() if x.strip()]
+            self.submitted.extend(x["custom_id"] for x in lines)
+            bid = self._id("batch")
+            b = {"id": bid, "object": "batch", "endpoint": req.get("endpoint"), "errors": None,
+                 "input_file_id": req["input_file_id"], "completion_window": req.get("completion_window", "24h"),
+                 "status": "validating", "output_file_id": None, "error_file_id": None,
+                 "created_at": int(time.time()), "in_progress_at": None, "expires_at": int(time.time()) + 86400,
+                 "completed_at": None, "failed_at": None, "expired_at": None, "cancelling_at": None,
+                 "cancelled_at": None, "metadata": req.get("metadata"),
+                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0}}
+            b["_lines"] = lines
+            b["_fail_every"], self._fail_every = self._fail_every, None
+            b["_expire"], self._expire = self._expire, None
+            self.batches[bid] = b
+            return self._public(b)
+
+    @staticmethod
+    def _public(b: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in b.items() if not k.startswith("_")}
+
+    def _advance(self, b: dict[str, Any]) -> dict[str, Any]:
+        """One step of the batch's life on each retrieve (lock held)."""
+        if b["status"] == "validating":
+            b["status"] = "in_progress"
+            b["in_progress_at"] = int(time.time())
+        elif b["status"] == "in_progress" and not self.hold:
+            self._run(b, "completed")
+        elif b["status"] == "cancelling":
+            self._run(b, "cancelled")
+        return self._public(b)
+
+    def _run(self, b: dict[str, Any], final: str) -> None:
+        lines = b["_lines"]
+        n_do = len(lines)
+        if final == "cancelled":
+            n_do = len(lines) // 2
+        elif b["_expire"] is not None:
+            n_do = int(len(lines) * b["_expire"])
+            final = "expired"
+        out, err = [], []
+        for i, x in enumerate(lines):
+            rid = f"batch_req_{b['id']}_{i}"
+            if i >= n_do:
+                code = "batch_expired" if final == "expired" else "batch_cancelled"
+                err.append({"id": rid, "custom_id": x["custom_id"], "response": None,
+                            "error": {"code": code, "message": "This request could not be executed before the "
+                                      "batch ended."}})
+                continue
+            if b["_fail_every"] and i % b["_fail_every"] == 0:
+                if (i // b["_fail_every"]) % 2 == 0:
+                    err.append({"id": rid, "custom_id": x["custom_id"], "response": None,
+                                "error": {"code": "server_error", "message": "The server had an error."}})
+                else:
+                    out.append({"id": rid, "custom_id": x["custom_id"], "error": None,
+                                "response": {"status_code": 500, "request_id": rid,
+                                             "body": {"error": {"message": "Internal error", "type": "server_error"}}}})
+                continue
+            content, refusal = self.correct_content(x["body"])
+            out.append({"id": rid, "custom_id": x["custom_id"], "error": None,
+                        "response": {"status_code": 200, "request_id": rid,
+                                     "body": self.completion(x["body"], content, refusal=refusal)}})
+        self.rng.shuffle(out)
+        self.rng.shuffle(err)
+        ok = sum(1 for o in out if o["response"]["status_code"] == 200)
+        b["request_counts"] = {"total": len(lines), "completed": ok, "failed": len(lines) - ok}
+        for kind, rows in (("output_file_id", out), ("error_file_id", err)):
+            if rows:
+                fid = self._id("file")
+                data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                self.files[fid] = {"meta": {"id": fid, "object": "file", "bytes": len(data),
+                                            "created_at": int(time.time()), "filename": f"{b['id']}_{kind}.jsonl",
+                                            "purpose": "batch_output", "status": "processed"}, "data": data}
+                b[kind] = fid
+        b["status"] = final
+        b[f"{final}_at"] = int(time.time())
+
+
+try:
+    import pytest
+
+    @pytest.fixture
+    def batch_server():
+        from genz.fm import openai_compat
+
+        openai_compat._CAPS_SEEN.clear()
+        srv = FakeBatchServer()
+        yield srv
+        srv.close()
+except ImportError:  # pragma: no cover
+    pass
+
+
+if __name__ == "__main__":  # run standalone (for the kill -9 test's subprocess or by hand)
+    import sys
+
+    srv = FakeBatchServer()
+    print(srv.url, flush=True)
+    try:
+        time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 600)
+    finally:
+        srv.close()
