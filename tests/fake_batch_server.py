@@ -41,7 +41,8 @@ class FakeBatchServer:
     def __init__(self, seed: int = 0, with_logprobs: bool = True) -> None:
         self.truth = default_truth
         self.refuse = lambda text: False
-        self.mine_answer: Any = {"characteristic": "contains seven", "confidence": 0.8}
+        self.mine_words = ["seven", "three", "five", "nine", "two"]
+        self._mined = 0
         self.questions = ["is it even", "is it large", "has a seven"]
         self.with_logprobs = with_logprobs
         self.with_usage = True
@@ -101,6 +102,13 @@ class FakeBatchServer:
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+
+    @property
+    def mine_answer(self) -> dict[str, Any]:
+        """Mining answers cycle through ``mine_words`` ("contains <word>")."""
+        self._mined += 1
+        return {"characteristic": f"contains {self.mine_words[(self._mined - 1) % len(self.mine_words)]}",
+                "confidence": 0.8}
 
     # ------------------------------------------------------------------ control
     def close(self) -> None:

@@ -10,6 +10,7 @@ from .commands import friendly
 import numpy as np
 
 from .commands.fm import fm_from_options, fm_options
+from .commands.requests import EXECUTOR_OPTION_KEYS, executor_options, with_executor
 
 
 
@@ -77,11 +78,13 @@ def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite:
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run in OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@executor_options()
 @friendly
 def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle,
         n_features, seed, test_items, out, resume, overwrite, quiet, **fm_opts) -> None:
     """Discover features on your items; record the run (history, checkpoints, model) in OUT."""
-    fm = fm_from_options(**fm_opts, progress=False)
+    ex_opts = {k: fm_opts.pop(k) for k in EXECUTOR_OPTION_KEYS}
+    fm = with_executor(fm_from_options(**fm_opts, progress=False), **ex_opts)
     from .estimator import GenZRegressor
     from .items import load_items, load_targets, side_inputs_from_attributes
     from .progress import FitProgress
@@ -146,11 +149,13 @@ def _register_commands() -> None:
     from .commands.experiment import experiment
     from .commands.fm import describe_images, estimate
     from .commands.report import report
+    from .commands.requests import requests as requests_group
 
     main.add_command(report)
     main.add_command(experiment)
     main.add_command(estimate)
     main.add_command(describe_images)
+    main.add_command(requests_group)
 
 
 _register_commands()

@@ -1,0 +1,192 @@
+"""``genz requests``: judging requests as files (export, ingest), and the executors' options.
+
+* ``genz requests export`` — the judgments a model or a list of features needs on some items
+  that the cache lacks, as OpenAI batch lines (shards + manifests).
+* ``genz requests ingest`` — batch output files (OpenAI output/error files, ``vllm run-batch``
+  output) into the cache.
+* ``genz requests status`` / ``cancel`` — the Batch API batches recorded in a state directory.
+* :func:`executor_options` / :func:`with_executor` — ``--executor sync|batch|vllm|ray`` for
+  ``genz fit`` (and any command that judges).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import GenZInputError
+from . import friendly
+from .fm import fm_from_options, fm_options
+
+__all__ = ["requests", "executor_options", "with_executor", "EXECUTOR_OPTION_KEYS"]
+
+EXECUTOR_OPTION_KEYS = ("executor", "batch_dir", "poll_interval", "ray_endpoints", "vllm_command")
+
+
+def executor_options():
+    """Decorator: ``--executor``, ``--batch-dir``, ``--poll-interval``, ``--ray-endpoints``,
+    ``--vllm-command``."""
+    opts = [
+        click.option("--executor", type=click.Choice(["sync", "batch", "vllm", "ray"]), default="sync",
+                     show_default=True, envvar="GENZ_EXECUTOR",
+                     help="Who answers judging requests: synchronous calls, the provider's Batch API, "
+                          "vllm run-batch, or a Ray Data pipeline (see docs/scale.md)."),
+        click.option("--batch-dir", type=click.Path(file_okay=False), default=None,
+                     help="Where request shards, outputs and the batch state live "
+                          "(default: next to the cache, CACHE.batches/)."),
+        click.option("--poll-interval", type=click.FloatRange(0), default=30.0, show_default=True,
+                     help="Seconds between Batch API status checks."),
+        click.option("--ray-endpoints", default=None,
+                     help="Comma-separated OpenAI-compatible base URLs for --executor ray (default: --base-url)."),
+        click.option("--vllm-command", default=None,
+                     help="Command run per shard for --executor vllm, with {input}, {output}, {model} "
+                          "(default: vllm run-batch -i {input} -o {output} --model {model})."),
+    ]
+
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+def with_executor(fm, executor: str = "sync", batch_dir: str | None = None, poll_interval: float = 30.0,
+                  ray_endpoints: str | None = None, vllm_command: str | None = None):
+    """``fm`` judging through the chosen executor (an :class:`~genz.fm.executors.ExecutorFM`)."""
+    if executor == "sync":
+        return fm
+    from ..fm.cache import CachedFM
+    from ..fm.executors import ExecutorFM, make_executor
+    from ..fm.requests import judging_backend
+
+    if not isinstance(fm, CachedFM):
+        raise GenZInputError(f"--executor {executor} fills the FM cache: do not combine it with --no-cache")
+    inner = judging_backend(fm)
+    state = Path(batch_dir) if batch_dir else Path(str(fm.cache.path) + ".batches")
+    if executor == "batch":
+        ex = make_executor("batch", state_dir=state, base_url=inner._base_url, api_key_env=inner.api_key_env,
+                           poll_interval=poll_interval)
+    elif executor == "vllm":
+        ex = make_executor("vllm", work_dir=state, command=vllm_command)
+    else:
+        urls = [u.strip() for u in (ray_endpoints or "").split(",") if u.strip()] or [inner._base_url]
+        if not urls or urls[0] is None:
+            raise GenZInputError("--executor ray needs --ray-endpoints or --base-url")
+        ex = make_executor("ray", work_dir=state, endpoints=urls, api_key_env=inner.api_key_env)
+    return ExecutorFM(fm.inner, fm.cache, ex)
+
+
+@click.group("requests")
+def requests() -> None:
+    """Judging requests as files: export for a Batch API or vllm run-batch, ingest the output."""
+
+
+def _descriptors(features: str | None, model_dir: str | None) -> list[str]:
+    if bool(features) == bool(model_dir):
+        raise GenZInputError("give exactly one of --features FILE or --model RUN_DIR")
+    if features:
+        lines = [ln.strip() for ln in Path(features).read_text(encoding="utf-8").splitlines()]
+        out = [ln for ln in lines if ln and not ln.startswith("#")]
+        if not out:
+            raise GenZInputError(f"{features}: no features (one per line)")
+        return out
+    from ..estimator import GenZRegressor
+
+    d = Path(model_dir)
+    if (d / "model").is_dir():
+        d = d / "model"
+    return list(GenZRegressor.load(d).features_)
+
+
+@requests.command("export")
+@click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False), help="Items, JSONL.")
+@click.option("--features", type=click.Path(dir_okay=False), default=None, help="Features to judge, one per line.")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False), default=None,
+              help="Judge the features of this saved model / run directory.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the shards.")
+@click.option("--max-requests", type=click.IntRange(1), default=50_000, show_default=True, help="Lines per shard.")
+@click.option("--max-mb", type=click.FloatRange(0.01), default=200.0, show_default=True, help="MB per shard.")
+@click.option("--line-format", type=click.Choice(["openai", "body"]), default="openai", show_default=True,
+              help="openai: custom_id/method/url/body lines; body: custom_id/body (Together, Mistral).")
+@click.option("--json", "as_json", is_flag=True)
+@fm_options(default_fm="openai")
+@friendly
+def export_cmd(items_path, features, model_dir, out_dir, max_requests, max_mb, line_format, as_json, **fm_opts):
+    """Write the judging requests the cache cannot answer as OpenAI batch lines."""
+    from ..fm.requests import export_requests
+    from ..items import load_items
+
+    fm = fm_from_options(**fm_opts, progress=False)
+    shards = export_requests(fm, _descriptors(features, model_dir), load_items(items_path), out_dir,
+                             max_requests=max_requests, max_bytes=int(max_mb * 1024 * 1024), line_format=line_format)
+    if as_json:
+        click.echo(json.dumps({"shards": [s.to_dict() for s in shards]}))
+        return
+    n = sum(s.n_requests for s in shards)
+    j = sum(s.n_judgments for s in shards)
+    click.echo(f"{n} requests ({j} judgments) in {len(shards)} shard(s) under {out_dir}")
+    for s in shards:
+        click.echo(f"  {s.path}  {s.n_requests} requests, {s.n_bytes / 1e6:.1f} MB")
+
+
+@requests.command("ingest")
+@click.argument("outputs", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--manifests", required=True, type=click.Path(exists=True),
+              help="The export directory (or one manifest file).")
+@click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
+              help="The FM cache (default $GENZ_FM_CACHE or ~/.cache/genz/fm-cache.sqlite).")
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def ingest_cmd(outputs, manifests, cache_path, as_json):
+    """Write the judgments in batch output files into the cache (idempotent; failures are left)."""
+    from ..fm.requests import ingest
+    from .fm import default_cache_path
+
+    r = ingest(cache_path or default_cache_path(), list(outputs), manifests)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+        return
+    click.echo(f"{r.lines} lines: {r.answered} requests answered ({r.judgments} judgments, {r.new_rows} new in "
+               f"the cache), {len(r.failed)} failed (left for a retry), {r.unknown} unknown, {r.bad_lines} unreadable; "
+               f"{r.seconds:.2f} s")
+    for cid, why in list(r.failed.items())[:5]:
+        click.echo(f"  failed {cid}: {why}")
+
+
+def _batch_executor(batch_dir, base_url, api_key_env):
+    from ..fm.executors.batch import BatchAPIExecutor
+
+    return BatchAPIExecutor(batch_dir, base_url=base_url, api_key_env=api_key_env, progress=None)
+
+
+@requests.command("status")
+@click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--base-url", default=None)
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@friendly
+def status_cmd(batch_dir, base_url, api_key_env, as_json):
+    """Each recorded batch: state and request counts."""
+    rows = _batch_executor(batch_dir, base_url, api_key_env).status()
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'shard':<14} {'batch':<32} {'state':<12} {'done':>8} {'failed':>7} {'total':>7}")
+    for r in rows:
+        c = r.get("counts") or {}
+        click.echo(f"{r['shard']:<14} {r.get('batch_id') or '-':<32} {r.get('status') or '-':<12} "
+                   f"{c.get('completed', 0):>8} {c.get('failed', 0):>7} {c.get('total', r.get('n_requests')):>7}")
+
+
+@requests.command("cancel")
+@click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True))
+@click.option("--base-url", default=None)
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
+@friendly
+def cancel_cmd(batch_dir, base_url, api_key_env):
+    """Cancel the recorded batches that are still running."""
+    ids = _batch_executor(batch_dir, base_url, api_key_env).cancel()
+    click.echo(f"cancelled {len(ids)} batch(es)" + (": " + ", ".join(ids) if ids else ""))
