@@ -184,3 +184,20 @@ def test_bad_manifest_is_one_line_error(tmp_path):
     (tmp_path / "o.jsonl").write_text('{"custom_id": "gz-x", "response": null, "error": "e"}\n')
     with pytest.raises(GenZInputError, match="line 1"):
         ingest(tmp_path / "c.sqlite", tmp_path / "o.jsonl", tmp_path)
+
+
+def test_vllm_executor_runs_the_command_and_retries_inline_errors(tmp_path):
+    import sys
+
+    from genz.fm.executors import ExecutorFM
+    from genz.fm.executors.vllm import VLLMExecutor
+
+    items = _items(40)
+    cmd = f"{sys.executable} {Path(__file__).parent / 'fake_vllm_run_batch.py'} -i {{input}} -o {{output}} --model {{model}}"
+    ex = VLLMExecutor(tmp_path / "v", command=cmd)
+    fm = ExecutorFM(OpenAIFM("fake", base_url="http://127.0.0.1:9/v1", batch_size=4, progress=False),
+                    tmp_path / "c.sqlite", ex, fallback="error")
+    j = fm.judge("contains seven", items)  # round 1: 10 requests, 2 inline errors; round 2: those 2
+    assert fm.last_fill == {"rounds": 2, "submitted": 12, "answered": 12, "failed": 2, "missing": 0}
+    assert np.array_equal(j.values, np.array(["seven" in it.text for it in items]))
+    assert len(list((tmp_path / "v").glob("vllm-*.output.jsonl"))) == fm.last_fill["rounds"]
