@@ -190,3 +190,52 @@ def cancel_cmd(batch_dir, base_url, api_key_env):
     """Cancel the recorded batches that are still running."""
     ids = _batch_executor(batch_dir, base_url, api_key_env).cancel()
     click.echo(f"cancelled {len(ids)} batch(es)" + (": " + ", ".join(ids) if ids else ""))
+
+
+@requests.command("estimate")
+@click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False),
+              help="All items the run will judge (training, and any to predict).")
+@click.option("--cycles", default=12, show_default=True, help="Cycles of Algorithm 4.")
+@click.option("--add", "add_per_cycle", default=5, show_default=True, help="Features added per cycle.")
+@click.option("--n-features", type=int, default=None, help="Instead of cycles: add this many features.")
+@click.option("--kept", type=int, default=30, show_default=True, help="Features kept at the end (judged in bulk).")
+@click.option("--discovery-sample", type=int, default=None, help="Items discovery runs on (default: all).")
+@click.option("--ray-endpoints", "n_endpoints", type=click.IntRange(1), default=1, show_default=True,
+              help="Endpoints the ray executor spreads requests over.")
+@click.option("--json", "as_json", is_flag=True)
+@fm_options(default_fm="openai")
+@friendly
+def estimate_cmd(items_path, cycles, add_per_cycle, n_features, kept, discovery_sample, n_endpoints, as_json,
+                 **fm_opts):
+    """Calls, tokens, dollars and wall time per executor, for discovery and for bulk judging."""
+    import os
+
+    from ..fm.estimate import EXECUTOR_ASSUMPTIONS, estimate_executors
+    from ..fm.openai_compat import DEFAULT_MODEL
+    from ..fm.prompts import PromptSet
+    from ..items import load_items
+
+    items = load_items(items_path)
+    n_adds = n_features if n_features is not None else cycles * add_per_cycle
+    model = fm_opts["fm_model"] or os.environ.get("GENZ_FM_MODEL") or DEFAULT_MODEL
+    mining = fm_opts["mining_model"] or os.environ.get("GENZ_MINING_MODEL") or model
+    est = estimate_executors(items, n_adds=n_adds, n_kept=min(kept, n_adds), discovery_sample=discovery_sample,
+                             judge_model=model, mining_model=mining, batch_size=fm_opts["fm_batch_size"],
+                             concurrency=fm_opts["fm_concurrency"], ray_endpoints=n_endpoints,
+                             prompts=PromptSet(fm_opts["prompts_dir"]), price_in=fm_opts["price_in"],
+                             price_out=fm_opts["price_out"])
+    if as_json:
+        click.echo(json.dumps({"rows": [e.to_dict() for e in est], "assumptions": EXECUTOR_ASSUMPTIONS}))
+        return
+    click.echo(f"{len(items)} items; discovery: {n_adds} features on {est[0].items} items; "
+               f"bulk: {min(kept, n_adds)} features on the other {len(items) - est[0].items}; model {model}")
+    click.echo(f"{'phase':<10} {'executor':<8} {'calls':>10} {'input tok':>14} {'output tok':>12} {'cost $':>10} "
+               f"{'wall':>10}")
+    for e in est:
+        h = e.wall_seconds / 3600
+        wall = f"{h:.1f} h" if h >= 1 else f"{e.wall_seconds / 60:.1f} min"
+        click.echo(f"{e.phase:<10} {e.executor:<8} {e.calls:>10,} {e.prompt_tokens:>14,} {e.completion_tokens:>12,} "
+                   f"{e.cost_usd:>10.2f} {wall:>10}")
+    click.echo("Tokens ≈ characters/4 (±30%); batch = half price, up to its 24 h window per judging pass; vllm = "
+               "self-hosted (GPU time, 0 $); wall-time assumptions: " + ", ".join(
+                   f"{k}={v:g}" for k, v in EXECUTOR_ASSUMPTIONS.items()))

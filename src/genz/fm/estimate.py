@@ -116,3 +116,105 @@ def estimate_run(
         prices = jp if e.kind == "judge" else mp
         e.cost_usd = cost_usd(e.prompt_tokens, e.completion_tokens, prices)
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# per executor: discovery on a sample, bulk judging of the kept features
+# ------------------------------------------------------------------------------------------------
+#: assumptions of :func:`estimate_executors` (state them beside every number)
+EXECUTOR_ASSUMPTIONS = {
+    "sync_seconds_per_call": 2.0,  # one judging call of 10 items, hosted API, incl. queueing
+    "batch_discount": 0.5,  # OpenAI Batch API: half price
+    "batch_turnaround_hours": 24.0,  # the Batch API's completion window (an upper bound; often far less)
+    "vllm_output_tokens_per_s": 2500.0,  # one mid-size GPU serving a small model, batched decoding
+    "vllm_prompt_tokens_per_s": 25000.0,  # prefill (prefix caching makes shared prompts cheaper still)
+}
+
+
+@dataclass
+class ExecutorEstimate:
+    phase: str  # discovery | bulk
+    executor: str  # sync | batch | vllm | ray
+    items: int
+    features: int
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    wall_seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def estimate_executors(
+    items: Sequence[Item],
+    *,
+    n_adds: int,
+    n_kept: int,
+    discovery_sample: int | None,
+    judge_model: str,
+    mining_model: str,
+    batch_size: int = 10,
+    concurrency: int = 4,
+    ray_endpoints: int = 1,
+    exemplars: int = 10,
+    prompts: PromptSet | None = None,
+    price_in: float | None = None,
+    price_out: float | None = None,
+    item_max_chars: int | None = 4000,
+    assumptions: dict | None = None,
+) -> list[ExecutorEstimate]:
+    """Calls, tokens, dollars and wall time for discovery (``n_adds`` features mined and judged
+    on the discovery sample: ``discovery_sample`` items, or all) and for bulk judging (the
+    ``n_kept`` final features on the items outside the sample), per executor. Dollars: the
+    price table (:mod:`genz.fm.pricing`), halved for ``batch``; ``vllm`` is self-hosted (0 $,
+    GPU time instead). Wall time: ``sync`` calls / concurrency × seconds per call; ``ray`` the
+    same over ``ray_endpoints`` × concurrency; ``batch`` the completion window per sequential
+    judging pass (discovery judges one feature at a time: ``n_adds`` passes; bulk: one pass);
+    ``vllm`` tokens / throughput. See :data:`EXECUTOR_ASSUMPTIONS`."""
+    a = {**EXECUTOR_ASSUMPTIONS, **(assumptions or {})}
+    n = len(items)
+    s = n if not discovery_sample or discovery_sample >= n else int(discovery_sample)
+    rng_idx = list(range(0, n, max(1, n // max(s, 1))))[:s]  # an evenly spread sample for token counts
+    sample = [items[i] for i in rng_idx]
+    per = estimate_run(sample, n_adds=1, judge_model=judge_model, mining_model=mining_model,
+                       batch_size=batch_size, exemplars=exemplars, prompts=prompts, price_in=price_in,
+                       price_out=price_out, item_max_chars=item_max_chars)
+    j1, m1 = per[0], per[1]  # judging one feature on the sample; one mining call
+    phases = []
+    # discovery: n_adds features judged on s items (+ n_adds mining calls, always synchronous)
+    scale_d = n_adds
+    phases.append(("discovery", s, n_adds, j1.calls * scale_d, j1.prompt_tokens * scale_d,
+                   j1.completion_tokens * scale_d, n_adds))
+    # bulk: n_kept features on the other n - s items
+    frac = (n - s) / s if s else 0.0
+    phases.append(("bulk", n - s, n_kept, int(round(j1.calls * n_kept * frac)),
+                   int(round(j1.prompt_tokens * n_kept * frac)), int(round(j1.completion_tokens * n_kept * frac)), 1))
+    jp = price_for(judge_model, price_in, price_out)
+    out: list[ExecutorEstimate] = []
+    for phase, n_items, feats, calls, pt, ct, passes in phases:
+        if phase == "bulk" and n_items == 0:
+            continue
+        mine_calls = m1.calls * n_adds if phase == "discovery" else 0
+        mine_pt = m1.prompt_tokens * n_adds if phase == "discovery" else 0
+        mine_ct = m1.completion_tokens * n_adds if phase == "discovery" else 0
+        mine_cost = m1.cost_usd * n_adds if phase == "discovery" else 0.0
+        full = cost_usd(pt, ct, jp)
+        sync_wall = calls * a["sync_seconds_per_call"] / max(concurrency, 1)
+        mine_wall = mine_calls * a["sync_seconds_per_call"]
+        for ex in ("sync", "batch", "vllm", "ray"):
+            if ex == "sync":
+                cost, wall = full + mine_cost, sync_wall + mine_wall
+            elif ex == "batch":
+                cost = full * a["batch_discount"] + mine_cost
+                wall = passes * a["batch_turnaround_hours"] * 3600 + mine_wall
+            elif ex == "vllm":
+                cost = mine_cost
+                wall = pt / a["vllm_prompt_tokens_per_s"] + ct / a["vllm_output_tokens_per_s"] + mine_wall
+            else:
+                cost = full + mine_cost
+                wall = sync_wall / max(ray_endpoints, 1) + mine_wall
+            out.append(ExecutorEstimate(phase, ex, n_items, feats, calls + mine_calls, pt + mine_pt, ct + mine_ct,
+                                        cost, wall))
+    return out
