@@ -197,8 +197,8 @@ class FakeBatchServer:
     def _create(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             data = self.files[req["input_file_id"]]["data"]
-            lines = [json.loads(x) for x in data.decode().splitlines() if x.strip()]
-            self.submitted.extend(x["custom_id"] for x in lines)
+            lines = [x for x in data.decode().splitlines() if x.strip()]  # parsed when run (memory)
+            self.submitted.extend(json.loads(x)["custom_id"] for x in lines)
             bid = self._id("batch")
             b = {"id": bid, "object": "batch", "endpoint": req.get("endpoint"), "errors": None,
                  "input_file_id": req["input_file_id"], "completion_window": req.get("completion_window", "24h"),
@@ -236,8 +236,10 @@ class FakeBatchServer:
         elif b["_expire"] is not None:
             n_do = int(len(lines) * b["_expire"])
             final = "expired"
-        out, err = [], []
-        for i, x in enumerate(lines):
+        out: list[Any] = []
+        err: list[Any] = []
+        for i, raw in enumerate(lines):
+            x = json.loads(raw)
             rid = f"batch_req_{b['id']}_{i}"
             if i >= n_do:
                 code = "batch_expired" if final == "expired" else "batch_cancelled"
@@ -258,14 +260,17 @@ class FakeBatchServer:
             out.append({"id": rid, "custom_id": x["custom_id"], "error": None,
                         "response": {"status_code": 200, "request_id": rid,
                                      "body": self.completion(x["body"], content, refusal=refusal)}})
+            out[-1] = json.dumps(out[-1])  # keep serialized lines, not objects (memory)
+        out = [o if isinstance(o, str) else json.dumps(o) for o in out]
+        err = [json.dumps(e) for e in err]
         self.rng.shuffle(out)
         self.rng.shuffle(err)
-        ok = sum(1 for o in out if o["response"]["status_code"] == 200)
+        ok = sum(1 for o in out if '"status_code": 200' in o)
         b["request_counts"] = {"total": len(lines), "completed": ok, "failed": len(lines) - ok}
         for kind, rows in (("output_file_id", out), ("error_file_id", err)):
             if rows:
                 fid = self._id("file")
-                data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                data = "".join(r + "\n" for r in rows).encode()
                 self.files[fid] = {"meta": {"id": fid, "object": "file", "bytes": len(data),
                                             "created_at": int(time.time()), "filename": f"{b['id']}_{kind}.jsonl",
                                             "purpose": "batch_output", "status": "processed"}, "data": data}
@@ -292,7 +297,7 @@ except ImportError:  # pragma: no cover
 if __name__ == "__main__":  # run standalone (for the kill -9 test's subprocess or by hand)
     import sys
 
-    srv = FakeBatchServer()
+    srv = FakeBatchServer(with_logprobs="--no-logprobs" not in sys.argv)
     print(srv.url, flush=True)
     try:
         time.sleep(float(sys.argv[1]) if len(sys.argv) > 1 else 600)

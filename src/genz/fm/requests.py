@@ -383,6 +383,7 @@ def ingest(
 
 def _insert(cache: FMCache, rows: list[tuple]) -> None:
     if rows:
+        rows.sort()  # in primary-key order: B-tree appends instead of random inserts
         # FMCache's own short write transaction; OR IGNORE keeps rows that are already there
         cache._write(
             "INSERT OR IGNORE INTO judgments(backend, model, template, descriptor, item_hash, value, prob, created) "

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,9 @@ class Executor(ABC):
     name = "executor"
 
     @abstractmethod
-    def run(self, requests: Sequence[JudgeRequest], cache: FMCache) -> RunReport:
-        """Get answers for ``requests`` (each custom_id at most once in flight) into ``cache``."""
+    def run(self, requests: Iterable[JudgeRequest], cache: FMCache) -> RunReport:
+        """Get answers for ``requests`` (each custom_id at most once in flight) into ``cache``;
+        ``requests`` may be a one-pass iterator."""
 
 
 def fill_cache(
@@ -59,10 +61,11 @@ def fill_cache(
     request is resubmitted alone. Returns the counts (``missing``: requests still unanswered)."""
     total = {"rounds": 0, "submitted": 0, "answered": 0, "failed": 0, "missing": 0}
     for _ in range(max_rounds):
-        reqs = list(plan_judge_requests(fm, descriptors, items, fm.cache))
-        if not reqs:
+        reqs = plan_judge_requests(fm, descriptors, items, fm.cache)  # streamed: bodies are not all held
+        first = next(reqs, None)
+        if first is None:
             return total
-        rep = executor.run(reqs, fm.cache)
+        rep = executor.run(itertools.chain([first], reqs), fm.cache)
         total["rounds"] += 1
         for k in ("submitted", "answered", "failed"):
             total[k] += getattr(rep, k)

@@ -22,7 +22,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -187,17 +187,25 @@ class BatchAPIExecutor(Executor):
         self._save(st)
 
     # ------------------------------------------------------------------ public
-    def run(self, requests: Sequence[JudgeRequest], cache: FMCache) -> RunReport:
+    def run(self, requests: Iterable[JudgeRequest], cache: FMCache) -> RunReport:
         st = load_state(self.state_dir)
-        rep = RunReport(requests=len(requests))
+        rep = RunReport()
         open_ = [e for e in st["batches"] if not e.get("collected")]
         inflight: set[str] = set()
         for e in open_:
             inflight |= self._ids(e)
-        new = [r for r in requests if r.custom_id not in inflight]
-        if new:
-            shards = write_shards(new, self.state_dir, prefix="shard", start=st["next_shard"],
-                                  max_requests=self.max_requests, max_bytes=self.max_bytes)
+        seen = [0]
+
+        def fresh(rs: Iterable[JudgeRequest]) -> Iterable[JudgeRequest]:
+            for r in rs:
+                seen[0] += 1
+                if r.custom_id not in inflight:
+                    yield r
+
+        shards = write_shards(fresh(requests), self.state_dir, prefix="shard", start=st["next_shard"],
+                              max_requests=self.max_requests, max_bytes=self.max_bytes)
+        rep.requests = seen[0]
+        if shards:
             st["next_shard"] += len(shards)
             for sh in shards:
                 e = {"shard": sh.path.stem, "path": str(sh.path), "manifest": str(sh.manifest),
@@ -205,7 +213,7 @@ class BatchAPIExecutor(Executor):
                 st["batches"].append(e)
                 open_.append(e)
             self._save(st)
-            rep.submitted = len(new)
+            rep.submitted = sum(sh.n_requests for sh in shards)
         for e in open_:
             if not e.get("batch_id"):
                 self._submit(st, e)

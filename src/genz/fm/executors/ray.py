@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,20 +91,21 @@ class RayExecutor(Executor):
                                          file=sys.stderr, flush=True)) if progress == "print" else progress
         self.last_rate: float | None = None
 
-    def run(self, requests: Sequence[JudgeRequest], cache: FMCache) -> RunReport:
+    def run(self, requests: Iterable[JudgeRequest], cache: FMCache) -> RunReport:
         try:
             import ray
         except ImportError:
             raise GenZInputError("the ray executor needs Ray: pip install 'genz[ray]'") from None
-        rep = RunReport(requests=len(requests), submitted=len(requests))
-        if not requests:
-            return rep
+        rep = RunReport()
         if not ray.is_initialized():
             ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False,
                      ignore_reinit_error=True)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         start = len(list(self.work_dir.glob("ray-*.manifest.jsonl")))
         shards = write_shards(requests, self.work_dir, prefix="ray", start=start)
+        rep.requests = rep.submitted = n_req = sum(s.n_requests for s in shards)
+        if not shards:
+            return rep
         ds = ray.data.read_text([str(s.path) for s in shards])
         ds = ds.map_batches(_Caller, fn_constructor_args=(self.endpoints, self.api_key_env, self.timeout),
                             batch_size=self.batch_size, concurrency=self.concurrency, num_cpus=0.5)
@@ -122,7 +123,7 @@ class RayExecutor(Executor):
         out.with_suffix(".jsonl.part").replace(out)
         r = ingest(cache, out, [s.manifest for s in shards])
         rep.answered = r.answered
-        rep.failed = len(requests) - r.answered
+        rep.failed = n_req - r.answered
         rep.batches.append({"shard": out.stem, "status": "completed", "answered": r.answered,
                             "failed": rep.failed, "rows_per_s": self.last_rate})
         return rep

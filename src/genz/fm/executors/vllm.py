@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from ...errors import FMError
@@ -33,15 +33,22 @@ class VLLMExecutor(Executor):
         self.command = command or DEFAULT_COMMAND
         self.timeout = timeout
 
-    def run(self, requests: Sequence[JudgeRequest], cache: FMCache) -> RunReport:
-        rep = RunReport(requests=len(requests), submitted=len(requests))
-        if not requests:
-            return rep
+    def run(self, requests: Iterable[JudgeRequest], cache: FMCache) -> RunReport:
+        rep = RunReport()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         start = len(list(self.work_dir.glob("vllm-*.manifest.jsonl")))
-        for sh in write_shards(requests, self.work_dir, prefix="vllm", start=start):
+        models: set[str] = set()
+
+        def noting(rs: Iterable[JudgeRequest]) -> Iterable[JudgeRequest]:
+            for r in rs:
+                models.add(str(r.body.get("model", "")))
+                yield r
+
+        shards = write_shards(noting(requests), self.work_dir, prefix="vllm", start=start)
+        rep.requests = rep.submitted = sum(sh.n_requests for sh in shards)
+        model = next(iter(models), "")
+        for sh in shards:
             out = sh.path.with_name(sh.path.stem + ".output.jsonl")
-            model = requests[0].body.get("model", "")
             argv = [a.format(input=str(sh.path), output=str(out), model=model) for a in shlex.split(self.command)]
             try:
                 proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
