@@ -1,0 +1,128 @@
+"""Discovery on a sample, judging in bulk (issue 12, item 1), as a wrapper around the estimator.
+
+``fit_with_discovery_sample(est, items, y, U, discovery_sample=N)``:
+
+1. draws a sample of ``N`` training items stratified by target quantiles (each of ``bins``
+   quantile bins of the first target column gives its share), so the tails of ``y`` are in
+   the sample;
+2. runs discovery (mining, candidate choice, EM, the held-out selection) on the sample only,
+   through the estimator's public ``fit``;
+3. judges the final features on all items (through the FM's ``prefetch`` when it has one, so an
+   executor does it in one bulk pass: :class:`genz.fm.executors.ExecutorFM`);
+4. refits the predictor on everything: θ on the FM priors of all items (SPEC §5, what new items
+   will have), with the same ridge selection as the estimator (leave-one-out for ``"cv"``).
+
+The estimator gets ``discovery_sample_`` with the sample's ids, the candidate descriptors
+judged during discovery, and the judgments the sample saved compared with judging every
+candidate on every item.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import GenZInputError
+from .items import Item
+
+__all__ = ["stratified_sample", "fit_with_discovery_sample"]
+
+
+def stratified_sample(y: Any, n: int, seed: int = 0, bins: int = 10) -> np.ndarray:
+    """Sorted indices of ``n`` items, stratified by ``bins`` quantile bins of ``y``'s first
+    column (each bin contributes in proportion to its size; remainders by largest fraction)."""
+    Y = np.asarray(y, dtype=float)
+    Y = Y.reshape(len(Y), -1)[:, 0]
+    N = len(Y)
+    if not 1 <= n <= N:
+        raise GenZInputError(f"discovery_sample must be between 1 and the {N} training items, not {n}")
+    if n == N:
+        return np.arange(N)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(Y + 1e-12 * rng.random(N), kind="stable")  # ties broken at random
+    groups = np.array_split(order, min(bins, n))
+    share = np.array([len(g) for g in groups], dtype=float) * n / N
+    take = np.floor(share).astype(int)
+    for j in np.argsort(-(share - take))[: n - take.sum()]:
+        take[j] += 1
+    idx = np.concatenate([rng.choice(g, size=t, replace=False) for g, t in zip(groups, take) if t])
+    return np.sort(idx)
+
+
+class _Counting:
+    """Delegates to an FM, recording each descriptor judged and on how many items."""
+
+    def __init__(self, fm: Any) -> None:
+        self._fm = fm
+        self.judged: dict[str, int] = {}
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._fm, attr)
+
+    def judge(self, descriptor: str, items: Sequence[Item]):
+        self.judged[descriptor] = max(self.judged.get(descriptor, 0), len(items))
+        return self._fm.judge(descriptor, items)
+
+
+def fit_with_discovery_sample(
+    est: Any,
+    items: Sequence[Item],
+    y: Any,
+    U: Any = None,
+    *,
+    discovery_sample: int,
+    seed: int | None = None,
+) -> Any:
+    """Fit ``est`` (a :class:`genz.estimator.GenZRegressor`) with discovery on a stratified
+    sample of ``discovery_sample`` items, then judge the final features on all items and refit
+    the predictor on everything (see the module docstring). Returns ``est``."""
+    from .discovery import new_item_q
+    from .estimator import make_fm
+    from .observation.linear import LinearGaussian
+
+    items = list(items)
+    Y = np.asarray(y, dtype=float)
+    if Y.shape[0] != len(items):
+        raise GenZInputError(f"targets: {Y.shape[0]} rows for {len(items)} items")
+    s = seed if seed is not None else (est.random_state or 0)
+    idx = stratified_sample(Y, discovery_sample, seed=int(s))
+    fm = make_fm(est.fm)
+    counting = _Counting(fm)
+    original = est.fm
+    est.set_params(fm=counting)
+    try:
+        U_arr = None if U is None else np.asarray(U, dtype=float)
+        est.fit([items[i] for i in idx], Y[idx], None if U_arr is None else U_arr[idx])
+    finally:
+        est.set_params(fm=original)
+    est.fm_ = fm
+    prefetch = getattr(fm, "prefetch", None)
+    if callable(prefetch) and est.features_:
+        prefetch(list(est.features_), items)  # one bulk pass through the executor
+    B = est.transform(items).astype(float)
+    Y2 = Y.reshape(len(Y), -1)
+    Qp = new_item_q(B, est.epsilon_, est.predict_at)
+    pred = copy.deepcopy(est.predictor_)
+    if isinstance(pred, LinearGaussian):
+        r = est.predictor_ridge
+        pred.ridge = pred.select_ridge(Qp, U_arr, Y2) if r == "cv" else float(r)
+    pred.fit(Qp, U_arr, Y2, final=True)
+    est.predictor_ = pred
+    est.judgments_ = B
+    est.train_ids_ = [it.id for it in items]
+    n, N, K = len(idx), len(items), len(est.features_)
+    candidates = len(counting.judged)
+    est.discovery_sample_ = {
+        "sample_ids": [items[i].id for i in idx],
+        "sample": n,
+        "items": N,
+        "candidates_judged": candidates,
+        "kept": K,
+        # every candidate on every item, minus what was judged: candidates on the sample and
+        # the kept features on the rest
+        "judgments_saved": candidates * N - (candidates * n + K * (N - n)),
+    }
+    return est

@@ -1,0 +1,49 @@
+"""Discovery on a stratified sample, the kept features judged on all items, the predictor
+refitted on everything."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genz.estimator import GenZRegressor
+from genz.fm.predicates import PredicateFM
+from genz.items import Item
+from genz.sampling import _Counting, fit_with_discovery_sample, stratified_sample
+
+
+def test_stratified_sample_covers_the_quantiles():
+    y = np.random.default_rng(0).exponential(size=1000)
+    idx = stratified_sample(y, 100, seed=1)
+    assert len(idx) == 100 and len(set(idx)) == 100
+    dec = np.searchsorted(np.quantile(y, np.linspace(0, 1, 11)[1:-1]), y[idx])
+    assert np.bincount(dec, minlength=10).tolist() == [10] * 10  # 10 from each decile
+    assert not np.array_equal(idx, stratified_sample(y, 100, seed=2))
+
+
+def _data(n, seed=0):
+    r = np.random.default_rng(seed)
+    size = r.integers(20, 300, n)
+    city = r.integers(0, 4, n)
+    items = [Item(id=f"h{k}", attributes={"size": int(size[k]), "city": ["A", "B", "C", "D"][city[k]]})
+             for k in range(n)]
+    y = 2.0 * (size > 150) + 1.0 * (city == 2) + 0.1 * r.normal(size=n)
+    return items, y
+
+
+def test_discovery_on_a_sample_then_bulk():
+    items, y = _data(1500)
+    fm = _Counting(PredicateFM())
+    est = GenZRegressor(fm=fm, n_features=3, algorithm="simple", random_state=0)
+    fit_with_discovery_sample(est, items[:1200], y[:1200], discovery_sample=300)
+    info = est.discovery_sample_
+    assert info["sample"] == 300 and info["items"] == 1200 and len(info["sample_ids"]) == 300
+    # candidates were judged on the 300 sampled items only; the kept ones also on all 1200
+    kept = set(est.features_)
+    assert all(n == (1200 if d in kept else 300) for d, n in fm.judged.items())
+    assert info["judgments_saved"] == info["candidates_judged"] * 1200 - (info["candidates_judged"] * 300 + len(kept) * 900)
+    # the predictor is refitted on all 1200 items: equal to a least-squares fit on their priors
+    assert est.judgments_.shape == (1200, len(kept)) and len(est.train_ids_) == 1200
+    full = GenZRegressor(fm=PredicateFM(), n_features=3, algorithm="simple", random_state=0).fit(items[:1200], y[:1200])
+    mae_s = np.mean(np.abs(est.predict(items[1200:]) - y[1200:]))
+    mae_f = np.mean(np.abs(full.predict(items[1200:]) - y[1200:]))
+    assert mae_s < mae_f + 0.1
