@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -72,15 +73,17 @@ def main() -> None:
     try:
         fm = CachedFM(OpenAIFM("fake", base_url=srv.url, batch_size=args.batch_size, progress=False),
                       tmp / "cache.sqlite")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         shards = write_shards(plan_judge_requests(fm, feats, items), tmp / "export", prefix="shard")
-        dt = time.perf_counter() - t
+        dt, dc = time.perf_counter() - t, time.process_time() - c
         nj = sum(s.n_judgments for s in shards)
         res.update(export_s=round(dt, 2), judgments=nj, requests=sum(s.n_requests for s in shards),
                    shards=len(shards), export_mb=round(sum(s.n_bytes for s in shards) / 1e6, 1),
-                   export_judgments_per_s=round(nj / dt))
+                   export_judgments_per_s=round(nj / dt), export_cpu_s=round(dc, 2),
+                   export_judgments_per_cpu_s=round(nj / dc))
         print(f"export: {nj:,} judgments in {res['requests']:,} requests, {len(shards)} shards, "
-              f"{res['export_mb']} MB, {dt:.1f} s = {nj / dt:,.0f} judgments/s (peak {peak_mb():.0f} MB)", flush=True)
+              f"{res['export_mb']} MB, {dt:.1f} s wall = {nj / dt:,.0f} judgments/s; {dc:.1f} s CPU = "
+              f"{nj / dc:,.0f} judgments per CPU-second (peak {peak_mb():.0f} MB)", flush=True)
 
         # the batch executor: upload, create, poll, download (ingest switched off to time it alone)
         ex = BatchAPIExecutor(tmp / "batches", base_url=srv.url, poll_interval=0.2, progress=None)
@@ -99,12 +102,16 @@ def main() -> None:
         r = ingest(fm.cache, outs, tmp / "batches")
         dt = time.perf_counter() - t
         res.update(ingest_s=round(dt, 2), ingested=r.new_rows, ingest_judgments_per_s=round(r.new_rows / dt),
+                   ingest_cpu_s=round(r.cpu_seconds, 2), ingest_judgments_per_cpu_s=round(r.new_rows / r.cpu_seconds),
                    output_mb=round(sum(p.stat().st_size for p in outs) / 1e6, 1))
-        print(f"ingest: {r.new_rows:,} judgments ({res['output_mb']} MB of output) in {dt:.1f} s = "
-              f"{r.new_rows / dt:,.0f} judgments/s; failed {len(r.failed)} (peak {peak_mb():.0f} MB)", flush=True)
+        print(f"ingest: {r.new_rows:,} judgments ({res['output_mb']} MB of output) in {dt:.1f} s wall = "
+              f"{r.new_rows / dt:,.0f} judgments/s; {r.cpu_seconds:.1f} s CPU = "
+              f"{r.new_rows / r.cpu_seconds:,.0f} judgments per CPU-second; failed {len(r.failed)} "
+              f"(peak {peak_mb():.0f} MB)", flush=True)
         t = time.perf_counter()
         r2 = ingest(fm.cache, outs, tmp / "batches")
         res.update(reingest_s=round(time.perf_counter() - t, 2), reingest_new_rows=r2.new_rows)
+        assert r2.new_rows == 0, "ingesting twice must change nothing"
         print(f"ingest again: {r2.new_rows} new rows in {res['reingest_s']} s", flush=True)
 
         # fit from the cache
@@ -151,6 +158,7 @@ def main() -> None:
         print(f"  discovery on {args.sample:,} (sync) + bulk via the Batch API: {j_samp:,} judgments, ${c_samp_batch:,.2f}")
     finally:
         srv.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         with open(args.json, "a") as fh:
             fh.write(json.dumps(res) + "\n")
