@@ -183,3 +183,23 @@ def test_kill_9_while_a_batch_is_in_flight_then_resume(batch_server, tmp_path):
     assert st["batches"][0]["batch_id"] == "batch-000002" and st["batches"][0]["collected"]
     assert all(e["collected"] for e in st["batches"])
     assert (tmp_path / "run2" / "model").is_dir()
+
+
+def test_progress_view_and_status_command(batch_server, tmp_path):
+    from click.testing import CliRunner
+
+    from genz.cli import main
+
+    srv = batch_server
+    items, _ = _data(40)
+    events: list[dict] = []
+    ex = BatchAPIExecutor(tmp_path / "batches", base_url=srv.url, poll_interval=0.0, progress=events.append)
+    fm = ExecutorFM(OpenAIFM("fake", base_url=srv.url, batch_size=8, progress=False), tmp_path / "c.sqlite", ex)
+    fm.prefetch(["contains seven"], items)
+    assert [e["status"] for e in events] == ["validating", "in_progress", "completed"]
+    assert events[-1]["counts"] == {"total": 5, "completed": 5, "failed": 0} and events[-1]["batch_id"]
+    res = CliRunner().invoke(main, ["requests", "status", "--batch-dir", str(tmp_path / "batches"),
+                                    "--base-url", srv.url, "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert rows[0]["status"] == "completed" and rows[0]["collected"] and rows[0]["counts"]["completed"] == 5
