@@ -20,6 +20,7 @@ import resource
 import signal
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -54,6 +55,18 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _load_before(path: str, n: int) -> dict | None:
+    p = Path(path)
+    if not p.is_file():
+        return None
+    for line in p.read_text().splitlines():
+        if line.strip():
+            d = json.loads(line)
+            if d.get("n") == n:
+                return d
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, nargs="+", default=[10_000])
@@ -61,6 +74,9 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=0.0, help="stop after this many seconds (0: none)")
     ap.add_argument("--profile", default=None, help="write cProfile stats of the fit to this file")
     ap.add_argument("--json", default=None, help="append one JSON line per N to this file")
+    ap.add_argument("--before", default=str(Path(__file__).parent / "results" / "discovery_speed_before.jsonl"),
+                    help="JSON lines of an earlier run to print beside this one (default: the numbers "
+                         "measured on main at b875339 before the EM work)")
     args = ap.parse_args()
     print(f"BLAS threads: OMP={os.environ.get('OMP_NUM_THREADS')} OPENBLAS={os.environ.get('OPENBLAS_NUM_THREADS')}",
           flush=True)
@@ -113,6 +129,18 @@ def main() -> None:
         if args.json:
             with open(args.json, "a") as fh:
                 fh.write(json.dumps(out) + "\n")
+        before = _load_before(args.before, n)
+        if before is not None:
+            print(f"N={n} beside the earlier run ({args.before}):")
+            print(f"  earlier: {before['steps']} steps{' (finished)' if before['finished'] else ' (stopped)'}, "
+                  f"{before['total_seconds']} s, peak {before['peak_mb']} MB")
+            print(f"  now:     {out['steps']} steps{' (finished)' if finished else ' (stopped)'}, "
+                  f"{out['total_seconds']} s, peak {out['peak_mb']} MB")
+            both = min(len(before["per_step"]), len(steps))
+            if both:
+                tb = sum(p["seconds"] for p in before["per_step"][:both])
+                tn = sum(p["seconds"] for p in steps[:both])
+                print(f"  first {both} steps: earlier {tb:.1f} s, now {tn:.1f} s")
         sys.stdout.flush()
 
 
