@@ -34,7 +34,7 @@ from tests.fake_openai_server import FakeOpenAIServer, default_truth
 class FakeBatchServer:
     """See the module docstring."""
 
-    correct_content = FakeOpenAIServer.correct_content
+    _base_content = FakeOpenAIServer.correct_content
     completion = FakeOpenAIServer.completion
     user_text = staticmethod(FakeOpenAIServer.user_text)
 
@@ -42,7 +42,6 @@ class FakeBatchServer:
         self.truth = default_truth
         self.refuse = lambda text: False
         self.mine_words = ["seven", "three", "five", "nine", "two"]
-        self._mined = 0
         self.questions = ["is it even", "is it large", "has a seven"]
         self.with_logprobs = with_logprobs
         self.with_usage = True
@@ -103,12 +102,17 @@ class FakeBatchServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
-    @property
-    def mine_answer(self) -> dict[str, Any]:
-        """Mining answers cycle through ``mine_words`` ("contains <word>")."""
-        self._mined += 1
-        return {"characteristic": f"contains {self.mine_words[(self._mined - 1) % len(self.mine_words)]}",
-                "confidence": 0.8}
+    def correct_content(self, body: dict[str, Any]) -> tuple[str | None, str | None]:
+        """Like the chat server; mining answers "contains <word>" with the first of
+        ``mine_words`` that the prompt does not list as already used (so a rerun mines the same
+        characteristics in the same order)."""
+        user = self.user_text(body)
+        if "<positive_group>" in user:
+            for w in self.mine_words:
+                if f'"contains {w}"' not in user:
+                    return json.dumps({"characteristic": f"contains {w}", "confidence": 0.8}), None
+            return json.dumps({"characteristic": "none", "confidence": 0.0}), None
+        return self._base_content(body)
 
     # ------------------------------------------------------------------ control
     def close(self) -> None:

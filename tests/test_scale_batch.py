@@ -180,6 +180,13 @@ def test_kill_9_while_a_batch_is_in_flight_then_resume(batch_server, tmp_path):
     assert srv.submitted_twice() == []  # the request log: nothing submitted twice
     assert srv.submitted[: len(submitted_before)] == submitted_before
     st = load_state(tmp_path / "c.sqlite.batches")
+    assert srv.n_batches_created == len(st["batches"])  # one create per recorded shard, none repeated
+    # the rerun judged the same first feature again (the same mining answer) and found its
+    # requests in the open batch instead of submitting them
+    first_ids = set(submitted_before)
+    first_desc = {json.loads(x)["descriptor"] for x in Path(st["batches"][0]["manifest"]).read_text().splitlines()}
+    assert first_desc == {"contains seven"}
+    assert all(c not in first_ids for c in srv.submitted[len(submitted_before):])
     assert st["batches"][0]["batch_id"] == "batch-000002" and st["batches"][0]["collected"]
     assert all(e["collected"] for e in st["batches"])
     assert (tmp_path / "run2" / "model").is_dir()
