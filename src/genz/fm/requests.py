@@ -263,6 +263,8 @@ def parse_output_line(obj: Any, n: int) -> tuple[np.ndarray, np.ndarray | None] 
     if err:
         return _error_text(err)
     if not isinstance(resp, dict):
+        if "response" not in obj and "body" in obj:
+            return "a request line, not an output line: pass the output file of the batch"
         return "no response"
     status = resp.get("status_code", 200)
     body = resp.get("body")
