@@ -235,48 +235,6 @@ def _norm_descr(s: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", s.casefold()).strip()
 
 
-def parse_judge_completion(comp: Any, n: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Values and P(yes) of a judging answer for ``n`` items; :class:`_ParseFailure` unless it
-    answers exactly items 1..n with one yes/no each (``comp``: content, finish_reason, refusal,
-    logprobs)."""
-    if comp.refusal:
-        raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
-    if comp.finish_reason == "length":
-        raise _ParseFailure("the answer was cut off (max tokens)")
-    if comp.finish_reason == "content_filter":
-        raise _ParseFailure("the answer was blocked by the server's content filter")
-    if not comp.content:
-        raise _ParseFailure(f"empty answer ({comp.finish_reason})")
-    obj = _extract_json(comp.content)
-    answers = obj.get("answers") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
-    if isinstance(answers, dict):  # {"1": "yes", ...}
-        answers = [{"id": k, "answer": v} for k, v in answers.items()]
-    if not isinstance(answers, list):
-        raise _ParseFailure(f"no 'answers' list in {comp.content[:80]!r}")
-    values: dict[int, bool] = {}
-    for a in answers:
-        if not isinstance(a, dict) or "id" not in a:
-            raise _ParseFailure(f"an answer without an id: {a!r}"[:120])
-        try:
-            k = int(a["id"])
-        except (TypeError, ValueError):
-            raise _ParseFailure(f"a non-numeric id {a['id']!r}") from None
-        v = _yes_no(a.get("answer"))
-        if v is None:
-            raise _ParseFailure(f"item {k}: answer {a.get('answer')!r} is not yes or no")
-        if k in values:
-            raise _ParseFailure(f"item {k} answered twice")
-        if not 1 <= k <= n:
-            raise _ParseFailure(f"answer for item {k}, but the batch has items 1..{n}")
-        values[k] = v
-    if len(values) != n:
-        missing = sorted(set(range(1, n + 1)) - set(values))
-        raise _ParseFailure(f"{n - len(missing)} answers for {n} items (missing {missing[:5]})")
-    vals = np.array([values[k] for k in range(1, n + 1)], dtype=bool)
-    probs = _answer_probs(comp.content, comp.logprobs, n)
-    return vals, probs
-
-
 class OpenAIFM:
     """The foundation-model protocol (:class:`genz.fm.base.FoundationModel`) over an
     OpenAI-compatible server. See the module docstring for the behaviour; arguments:
@@ -637,8 +595,9 @@ class OpenAIFM:
 
     def _judge_prompt(self, descriptor: str, batch: Sequence[Item]) -> tuple[str, str | list[dict[str, Any]]]:
         """(system, user content) of the judging request for ``batch``."""
+        tpl = self.prompts["judge"]
         n = len(batch)
-        system, user = self.prompts["judge"].render(
+        system, user = tpl.render(
             descriptor=descriptor,
             items=numbered_items(batch, 1, self.item_max_chars),
             n_items=n,
@@ -662,7 +621,49 @@ class OpenAIFM:
             "judge", self.model, system, content,
             "judgments", judge_schema(n), max_tokens=32 + 12 * n, want_logprobs=True,
         )
-        return parse_judge_completion(comp, n)
+        return self.parse_judge_completion(comp, n)
+
+    @staticmethod
+    def parse_judge_completion(comp: Any, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Values and P(yes) of a judging answer for ``n`` items; :class:`_ParseFailure` unless
+        it answers exactly items 1..n with one yes/no each (``comp``: content, finish_reason,
+        refusal, logprobs). Also used on batch output lines (:mod:`genz.fm.requests`)."""
+        if comp.refusal:
+            raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
+        if comp.finish_reason == "length":
+            raise _ParseFailure("the answer was cut off (max tokens)")
+        if comp.finish_reason == "content_filter":
+            raise _ParseFailure("the answer was blocked by the server's content filter")
+        if not comp.content:
+            raise _ParseFailure(f"empty answer ({comp.finish_reason})")
+        obj = _extract_json(comp.content)
+        answers = obj.get("answers") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
+        if isinstance(answers, dict):  # {"1": "yes", ...}
+            answers = [{"id": k, "answer": v} for k, v in answers.items()]
+        if not isinstance(answers, list):
+            raise _ParseFailure(f"no 'answers' list in {comp.content[:80]!r}")
+        values: dict[int, bool] = {}
+        for a in answers:
+            if not isinstance(a, dict) or "id" not in a:
+                raise _ParseFailure(f"an answer without an id: {a!r}"[:120])
+            try:
+                k = int(a["id"])
+            except (TypeError, ValueError):
+                raise _ParseFailure(f"a non-numeric id {a['id']!r}") from None
+            v = _yes_no(a.get("answer"))
+            if v is None:
+                raise _ParseFailure(f"item {k}: answer {a.get('answer')!r} is not yes or no")
+            if k in values:
+                raise _ParseFailure(f"item {k} answered twice")
+            if not 1 <= k <= n:
+                raise _ParseFailure(f"answer for item {k}, but the batch has items 1..{n}")
+            values[k] = v
+        if len(values) != n:
+            missing = sorted(set(range(1, n + 1)) - set(values))
+            raise _ParseFailure(f"{n - len(missing)} answers for {n} items (missing {missing[:5]})")
+        vals = np.array([values[k] for k in range(1, n + 1)], dtype=bool)
+        probs = _answer_probs(comp.content, comp.logprobs, n)
+        return vals, probs
 
     def _judge_robust(self, descriptor: str, items: Sequence[Item], pos: list[int]) -> list[_Segment]:
         """Judge ``items[pos]``: retry, then split in halves, down to one item per call.

@@ -256,7 +256,7 @@ def _error_text(err: Any) -> str:
 def parse_output_line(obj: Any, n: int) -> tuple[np.ndarray, np.ndarray | None] | str:
     """(values, P(yes)) of one output line for a request of ``n`` items, or the reason it failed
     (an ``error``, a status other than 200, an answer that does not validate)."""
-    from .openai_compat import _ParseFailure, parse_judge_completion
+    from .openai_compat import OpenAIFM, _ParseFailure
 
     err = obj.get("error")
     resp = obj.get("response")
@@ -278,7 +278,7 @@ def parse_output_line(obj: Any, n: int) -> tuple[np.ndarray, np.ndarray | None] 
     except (KeyError, IndexError, TypeError, AttributeError):
         return "the response body is not a chat completion"
     try:
-        return parse_judge_completion(comp, n)
+        return OpenAIFM.parse_judge_completion(comp, n)
     except _ParseFailure as exc:
         return str(exc)
 
