@@ -47,3 +47,18 @@ def test_discovery_on_a_sample_then_bulk():
     mae_s = np.mean(np.abs(est.predict(items[1200:]) - y[1200:]))
     mae_f = np.mean(np.abs(full.predict(items[1200:]) - y[1200:]))
     assert mae_s < mae_f + 0.1
+
+
+def test_the_predictor_is_refitted_on_all_items():
+    from genz.discovery import new_item_q
+
+    items, y = _data(1200, seed=3)
+    est = fit_with_discovery_sample(GenZRegressor(fm="predicates", n_features=3, algorithm="simple", random_state=0),
+                                    items, y, discovery_sample=200)
+    idx = stratified_sample(y, 200, seed=0)
+    on_sample = GenZRegressor(fm="predicates", n_features=3, algorithm="simple", random_state=0).fit(
+        [items[i] for i in idx], y[idx])
+    assert on_sample.features_ == est.features_  # the same discovery
+    Q = new_item_q(est.transform(items).astype(float), est.epsilon_, est.predict_at)
+    rss = lambda pred: float(((pred.predict(Q, None)[:, 0] - y) ** 2).sum())  # noqa: E731
+    assert rss(est.predictor_) < rss(on_sample.predictor_)  # fitted to all 1200 items, not the 200
