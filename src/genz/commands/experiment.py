@@ -30,7 +30,7 @@ def _common(fn):
     """Options shared by the houses and movies experiments."""
     opts = [
         click.option("--seeds", default="0-4", show_default=True, help="Seeds of the 80/20 splits: 0-4 or 0,2,3."),
-        click.option("--fm", default="predicates", show_default=True,
+        click.option("--fm", type=click.Choice(["predicates", "openai"]), default="predicates", show_default=True,
                      help="Foundation model for GenZ and the zero-shot baseline."),  # fmt: skip
         click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True,
                      help="GenZ's observation model g."),  # fmt: skip
@@ -45,7 +45,7 @@ def _common(fn):
         click.option("--no-genz", is_flag=True, help="Skip GenZ (peers and baseline only)."),
         click.option("--no-zeroshot", is_flag=True, help="Skip the zero-shot baseline."),
         click.option("--no-peers", is_flag=True, help="Skip the peers."),
-        click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON."),
+        click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON."),
         click.option("-q", "--quiet", is_flag=True, help="No progress lines."),
     ]
     for opt in reversed(opts):
@@ -195,9 +195,10 @@ def _n(x: float) -> str:
 @experiment.command("binary")
 @click.option("--seeds", default="0-4", show_default=True, help="Seeds: 0-4 or 0,2,3.")
 @click.option("--bits", default=9, show_default=True, help="Number of binary digits.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 @friendly
-def binary_cmd(seeds, bits, out) -> None:
+def binary_cmd(seeds, bits, out, quiet) -> None:
     """The binary toy (Section 5.1) over several seeds: bits recovered, coarse to fine."""
     from ..demo import run_binary_demo
     from ..experiments.runner import parse_seeds, write_json
@@ -207,10 +208,11 @@ def binary_cmd(seeds, bits, out) -> None:
         r = run_binary_demo(seed=s, n_bits=bits)
         r.pop("estimator", None)
         runs.append(r)
-        click.echo(
-            f"seed {s}: {r['bits_recovered']}/{bits} bits recovered, coarse to fine: {r['coarse_to_fine']}, "
-            f"training MAE {r['train_mae']:.3g}, {r['seconds']:.2f} s"
-        )
+        if not quiet:
+            click.echo(
+                f"seed {s}: {r['bits_recovered']}/{bits} bits recovered, coarse to fine: {r['coarse_to_fine']}, "
+                f"training MAE {r['train_mae']:.3g}, {r['seconds']:.2f} s"
+            )
     ok = sum(r["bits_recovered"] == bits for r in runs)
     click.echo(f"all {bits} bits recovered on {ok} of {len(runs)} seeds")
     if out:

@@ -48,11 +48,11 @@ def default_cache_path() -> Path:
     return Path(base) / "genz" / "fm-cache.sqlite"
 
 
-def fm_options(default_fm: str = "predicates"):
+def fm_options(default_fm: str = "predicates", backends: tuple[str, ...] = ("predicates", "openai")):
     """Decorator: add the FM-choosing options (see the module docstring)."""
 
     opts = [
-        click.option("--fm", "fm", type=click.Choice(["predicates", "openai"]), default=default_fm,
+        click.option("--fm", "fm", type=click.Choice(list(backends)), default=default_fm,
                      show_default=True, envvar="GENZ_FM",
                      help="Foundation model: the offline predicate engine, or any OpenAI-compatible server."),
         click.option("--fm-model", default=None,
@@ -137,16 +137,19 @@ def fm_from_options(
               help="Items, JSONL (all items that will be judged: training and test).")
 @click.option("--test-items", "test_path", type=click.Path(dir_okay=False), default=None,
               help="More items that will be judged (a separate test file).")
-@click.option("--cycles", default=12, show_default=True, help="Cycles of Algorithm 4.")
-@click.option("--add", "add_per_cycle", default=5, show_default=True, help="Features added per cycle.")
-@click.option("--n-features", type=int, default=None, help="Instead of cycles: add this many features.")
+@click.option("--cycles", type=click.IntRange(1), default=12, show_default=True, help="Cycles of Algorithm 4.")
+@click.option("--add", "add_per_cycle", type=click.IntRange(1), default=5, show_default=True,
+              help="Features added per cycle.")
+@click.option("--n-features", type=click.IntRange(1), default=None, help="Instead of cycles: add this many features.")
 @click.option("--zero-shot", type=int, default=0, show_default=True,
               help="Also estimate the zero-shot baseline with this many proposed features.")
 @click.option("--exemplars", type=int, default=10, show_default=True, help="Items per group in a mining prompt.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@fm_options(default_fm="openai")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the total cost in dollars.")
+@fm_options()
 @friendly
-def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot, exemplars, as_json, **fm_opts):
+def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot, exemplars, as_json, quiet,
+             **fm_opts):
     """Print the FM calls, tokens and cost a planned run needs, before spending anything.
 
     Assumes an empty cache and no retries; tokens are approximated from the real prompts
@@ -188,6 +191,9 @@ def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot
         click.echo(json.dumps({"items": len(items), "features": n_adds, "by_type": [e.to_dict() for e in est],
                                "total": total}))
         return
+    if quiet:
+        click.echo(f"{total['cost_usd']:.2f}")
+        return
     click.echo(f"{len(items)} items, {n_adds} feature additions"
                + (f", zero-shot baseline with {zero_shot} features" if zero_shot else "")
                + f", {fm_opts['fm_batch_size']} items per judging call")
@@ -205,11 +211,11 @@ def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot
 @click.command("describe-images")
 @click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False),
               help="Items, JSONL, with 'images' (paths relative to the file).")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Write the items with their image descriptions appended to their text (JSONL).")
 @click.option("--keep-images", is_flag=True, help="Keep the image paths in the output items.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@fm_options(default_fm="openai")
+@fm_options(default_fm="openai", backends=("openai",))
 @friendly
 def describe_images(items_path, out_path, keep_images, quiet, **fm_opts):
     """Describe each item's images once with a vision model (cached), as the paper did for the
