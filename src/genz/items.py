@@ -224,7 +224,9 @@ def load_items(path: str | Path, encoding: str | None = None) -> list[Item]:
         if not isinstance(obj, dict):
             raise GenZInputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
         if "id" not in obj:
-            raise GenZInputError(f"{path}:{lineno}: item has no 'id'")
+            hint = (f" (this looks like a table row: read the file with genz fit --data {path.name} --target COLUMN "
+                    "[--id COLUMN])" if "text" not in obj and "attributes" not in obj and obj else "")
+            raise GenZInputError(f"{path}:{lineno}: item has no 'id'{hint}")
         item_id = obj["id"]
         if not isinstance(item_id, (str, int)) or isinstance(item_id, bool) or str(item_id) == "":
             raise GenZInputError(f"{path}:{lineno}: 'id' must be a non-empty string or integer")
