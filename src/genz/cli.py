@@ -79,7 +79,7 @@ def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, resume: bo
             run = RunDir.open(out)
             if run.config() != {"demo": "binary", "seed": seed, "n_bits": bits}:
                 raise GenZInputError(f"{out}: holds a different run ({run.config()}); choose another --out")
-            if run.status() == "complete" and (Path(out) / "model").is_dir():
+            if run.status == "complete" and (Path(out) / "model").is_dir():
                 res = _demo_from_saved(Path(out) / "model", seed, bits)
             else:
                 overwrite = True
