@@ -2,7 +2,7 @@
 
 ``fit(items, Y, U=None)`` discovers features with Algorithms 1-4; ``predict(items, U=None)``
 judges the discovered descriptors for new items and predicts from those judgments alone
-(SPEC §5: ``q = 1 − ε`` if judged yes, else ``ε``); ``transform(items)`` returns the N×K
+(docs/equations.md §5: ``q = 1 − ε`` if judged yes, else ``ε``); ``transform(items)`` returns the N×K
 binary judgments. ``save(dir)`` / ``GenZRegressor.load(dir)`` use JSON and ``.npz`` only.
 """
 
@@ -84,7 +84,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
     foundation-model name (``"predicates"``: the offline engine) or instance. ``n_features``
     switches to plain repeated additions (the binary demo). See :class:`DiscoveryConfig` for
     the EM settings. ``refit_on_judgments`` refits θ on the training items' FM priors after each
-    step, so that the predictor sees what new items will have (SPEC §9).
+    step, so that the predictor sees what new items will have (docs/equations.md §9).
     """
 
     def __init__(
@@ -255,7 +255,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         return out
 
     def predict(self, X: Sequence[Item], U: Any = None, text: Any = None, id: Any = None) -> np.ndarray:
-        """Predict targets of new items from FM judgments only (SPEC §5)."""
+        """Predict targets of new items from FM judgments only (docs/equations.md §5)."""
         check_is_fitted(self, "features_")
         items = _check_items(X, text=text, id=id)
         if self.n_side_inputs_ and U is None:

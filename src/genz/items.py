@@ -2,7 +2,7 @@
 
 An item is what the foundation model sees: an ``id``, free ``text``, optional ``attributes``
 (a JSON object of numbers, strings or lists of strings) and optional image paths. Targets are
-an N×D float array (SPEC §1, ``y_n``); optional side inputs are an N×P float array (``u_n``).
+an N×D float array (docs/equations.md §1, ``y_n``); optional side inputs are an N×P float array (``u_n``).
 
 Every loader reports bad input as a one-line :class:`~genz.errors.GenZInputError` that names
 the file, the line and the item.

@@ -1,4 +1,4 @@
-"""``genz experiment``: the paper's experiments as benchmark commands (SPEC §7).
+"""``genz experiment``: the paper's experiments as benchmark commands (docs/equations.md §7).
 
     genz experiment houses --data DIR [--seeds 0-4] [--fm predicates] [--model linear|mlp]
                            [--cycles 12] [--out FILE.json]
