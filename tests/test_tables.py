@@ -86,6 +86,8 @@ def test_dataframe_in_python_and_the_estimator():
     est = GenZRegressor(n_features=2, random_state=0).fit(big, y, text="description")
     assert not any("price" in f for f in est.features_)
     assert any("sunroof" in f or "runs well" in f for f in est.features_), est.features_  # the text was used
+    est2 = GenZRegressor(n_features=2, random_state=0).fit(big, y.to_numpy(), text="description")
+    assert est2.features_ == est.features_  # the target column is recognised by its values too
     P = est.predict(big, text="description")
     assert P.shape == (n,) and np.corrcoef(P, y)[0, 1] > 0.9
     assert est.transform(big.head(3), text="description").shape == (3, 2)

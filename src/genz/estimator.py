@@ -218,7 +218,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         after every step (run directories use it to checkpoint). ``discovery`` continues a run
         built by :meth:`make_discovery` (e.g. restored from a checkpoint). ``X`` may be a pandas
         DataFrame: ``text``/``id`` name its text and id columns (:func:`genz.items_from_frame`)."""
-        X = _check_items(X, text=text, id=id, exclude=[str(getattr(y, "name", ""))]) if discovery is None else X
+        X = _check_items(X, text=text, id=id, target=y) if discovery is None else X
         disc = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set)
         if discovery is not None:
             self.fm_ = disc.fm

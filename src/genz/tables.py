@@ -422,15 +422,19 @@ def _table_items(t: Table, id: str | None, text: str | Sequence[str] | None, exc
 
 
 def items_from_frame(df: Any, id: str | None = None, text: str | Sequence[str] | None = None, *,
-                     exclude: Sequence[str] = (), types: Mapping[str, str] | None = None) -> list[Item]:
+                     exclude: Sequence[str] = (), types: Mapping[str, str] | None = None,
+                     target: Any = None) -> list[Item]:
     """Items from a pandas DataFrame (or a dict of columns, or a list of flat records).
 
     ``id``: the id column (default: the DataFrame's index when it is not the default
     0…N−1 range, else row numbers 1…N); ``text``: the free-text column(s), joined by line
-    breaks; ``exclude``: columns to leave out (e.g. the target). Every other column becomes an
-    attribute, typed as in the module docstring; missing values leave the attribute out.
+    breaks; ``exclude``: columns to leave out. ``target``: the targets being fitted; a column
+    holding them (by name, or with the same values) is left out, so that the target never
+    becomes an attribute. Every other column becomes an attribute, typed as in the module
+    docstring; missing values leave the attribute out.
     """
     t = _from_frame(df)
+    exclude = list(exclude) + _target_columns(t, target)
     if id is None and hasattr(df, "index") and hasattr(df, "columns"):
         idx = df.index
         default = type(idx).__name__ == "RangeIndex" and idx.start == 0 and idx.step == 1
@@ -440,6 +444,33 @@ def items_from_frame(df: Any, id: str | None = None, text: str | Sequence[str] |
             id = "__index__"
     items, _ = _table_items(t, id, text, exclude, types)
     return items
+
+
+def _target_columns(t: Table, target: Any) -> list[str]:
+    """Columns of ``t`` that are the target: its name, or the same numbers row by row."""
+    if target is None:
+        return []
+    out = [str(target.name)] if getattr(target, "name", None) is not None and str(target.name) in t.columns else []
+    try:
+        y = np.asarray(target, dtype=float).reshape(t.n_rows, -1)
+    except (TypeError, ValueError):
+        return out
+    for c, vals in t.columns.items():
+        plain = [to_plain(v) for v in vals]
+        if c in out or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in plain):
+            continue
+        col = np.asarray(plain, dtype=float)
+        if any(np.array_equal(col, y[:, j]) for j in range(y.shape[1])):
+            out.append(c)
+    return out
+
+
+def _looks_like_prose(values: Sequence[Any]) -> bool:
+    """A text column of sentences rather than categories (long, mostly distinct values)."""
+    present = [str(v) for v in values if not _missing(v)]
+    if len(present) < 5:
+        return False
+    return float(np.median([len(v.split()) for v in present])) >= 5 and len(set(present)) > 0.5 * len(present)
 
 
 def load_table(path: str | Path, target: str | Sequence[str] | None = None, *, id: str | None = None,
@@ -474,4 +505,12 @@ def load_table(path: str | Path, target: str | Sequence[str] | None = None, *, i
     summary = (f"{path}: {t.n_rows} rows; id: {id or 'row number'}; text: {', '.join(_as_list(text)) or 'none'}; "
                + (f"target: {', '.join(targets)}; " if targets else "")
                + describe_types(inferred, t))
+    if id is None:
+        ids = [c for c, k in inferred.items() if k == "text" and not _looks_like_prose(t.columns[c])
+               and len({str(v) for v in t.columns[c]}) == t.n_rows and "id" in c.lower()]
+        if ids:
+            summary += f"; {ids[0]} looks like an id: name it with --id {ids[0]}"
+    prose = [c for c, k in inferred.items() if k == "text" and _looks_like_prose(t.columns[c])]
+    if prose:
+        summary += f"; {', '.join(prose)} looks like free text: name it with --text {','.join(prose)}"
     return TableData(items, Y, targets, inferred, summary, id, _as_list(text))
