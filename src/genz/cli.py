@@ -16,7 +16,8 @@ import numpy as np
 
 from .commands import GenzGroup, check_output_path, friendly, _DEBUG
 from .commands.fm import fm_from_options, fm_options
-from .commands.inputs import check_fit_inputs, data_options, explain_features, load_inputs
+from .commands.inputs import (check_fit_inputs, data_options, discovery_options, explain_features, load_inputs,
+                              set_conjunctions)
 from .errors import GenZInputError
 
 
@@ -130,27 +131,8 @@ def _columns(spec: str | None) -> list[str]:
 @click.option("--side-inputs", default="",
               help="Comma-separated numeric attributes (columns) used as side inputs u: they enter the predictor "
                    "directly, next to the discovered features.")
-@click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True,
-              help="Observation model g(z, u): linear (exact mean field, fast) or mlp (needs "
-                   "pip install 'genz[mlp]').")
-@click.option("--algorithm", type=click.Choice(["targeted", "simple"]), default="targeted", show_default=True,
-              help="How features are added: targeted (Algorithm 2, at the combination of features with the largest "
-                   "error) or simple (Algorithm 1, on all items).")
-@click.option("--cycles", type=click.IntRange(1), default=12, show_default=True,
-              help="Cycles of Algorithm 4 (each adds --add features and removes --remove).")
-@click.option("--add", "add_per_cycle", type=click.IntRange(1), default=5, show_default=True,
-              help="Features added per cycle.")
-@click.option("--remove", "remove_per_cycle", type=click.IntRange(0), default=2, show_default=True,
-              help="Features removed per cycle.")
-@click.option("--n-features", type=click.IntRange(1), default=None,
-              help="Instead of cycles: add this many features, removing none.")
-@click.option("--n-candidates", type=click.IntRange(1), default=5, show_default=True,
-              help="Characteristics asked per mining call; the one whose judgments explain the most residual is kept.")
-@click.option("--conjunctions/--no-conjunctions", default=True, show_default=True,
-              help="Let the offline engine propose '(A) and (B)' features (--fm predicates only).")
+@discovery_options()
 @fm_options()
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (splits of the decoupled start, "
-              "tie-breaks); a run is reproducible for a fixed seed.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Run directory: configuration, history, checkpoints and the model.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
@@ -174,11 +156,7 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     if model == "mlp":
         _require_torch()
     fm = fm_from_options(**fm_opts, progress=False)
-    if not conjunctions:
-        inner = getattr(fm, "inner", fm)
-        if not hasattr(inner, "conjunctions"):
-            raise GenZInputError("--no-conjunctions applies to the offline engine (--fm predicates)")
-        inner.conjunctions = False
+    set_conjunctions(fm, conjunctions)
     cols = _columns(side_inputs)
     inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns, encoding)
     items, Y = inp.items, inp.Y

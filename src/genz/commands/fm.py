@@ -27,6 +27,7 @@ from pathlib import Path
 
 import click
 from . import friendly
+from .inputs import data_options, discovery_options
 
 from ..errors import GenZInputError
 from ..fm.base import FoundationModel
@@ -133,35 +134,40 @@ def fm_from_options(
 
 # ------------------------------------------------------------------------------------------------
 @click.command("estimate")
-@click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False),
-              help="Items, JSONL (all items that will be judged: training and test).")
+@data_options()
 @click.option("--test-items", "test_path", type=click.Path(dir_okay=False), default=None,
-              help="More items that will be judged (a separate test file).")
-@click.option("--cycles", type=click.IntRange(1), default=12, show_default=True, help="Cycles of Algorithm 4.")
-@click.option("--add", "add_per_cycle", type=click.IntRange(1), default=5, show_default=True,
-              help="Features added per cycle.")
-@click.option("--n-features", type=click.IntRange(1), default=None, help="Instead of cycles: add this many features.")
-@click.option("--zero-shot", type=int, default=0, show_default=True,
+              help="More items that will be judged (a separate test file: JSONL, or a table like --data).")
+@discovery_options(note=" (As on genz fit; no effect on the estimate.)")
+@click.option("--zero-shot", type=click.IntRange(0), default=0, show_default=True,
               help="Also estimate the zero-shot baseline with this many proposed features.")
-@click.option("--exemplars", type=int, default=10, show_default=True, help="Items per group in a mining prompt.")
+@click.option("--exemplars", type=click.IntRange(1), default=10, show_default=True,
+              help="Items per group in a mining prompt.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the total cost in dollars.")
 @fm_options()
 @friendly
-def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot, exemplars, as_json, quiet,
-             **fm_opts):
+def estimate(data_path, items_path, target, targets_path, id_column, text_columns, encoding, test_path, model,
+             algorithm, cycles, add_per_cycle, remove_per_cycle, n_features, n_candidates, conjunctions, seed,
+             zero_shot, exemplars, as_json, quiet, **fm_opts):
     """Print the FM calls, tokens and cost a planned run needs, before spending anything.
 
-    Assumes an empty cache and no retries; tokens are approximated from the real prompts
-    (characters / 4)."""
+    Takes the data options of `genz fit` (--data TABLE or --items JSONL). Assumes an empty cache
+    and no retries; tokens are approximated from the real prompts (characters / 4)."""
     from ..fm.estimate import estimate_run
     from ..fm.openai_compat import DEFAULT_MODEL, _VISION
     from ..fm.prompts import PromptSet
-    from ..items import load_items
+    from .inputs import load_inputs
 
-    items = load_items(items_path)
+    drop = [c.strip() for c in (target or "").split(",") if c.strip()]
+    inp = load_inputs(data_path, items_path, None, None, id_column, text_columns, encoding, need_target=False,
+                      drop=drop)
+    items = inp.items
     if test_path:
-        items = items + load_items(test_path)
+        tp = str(test_path)
+        test = (load_inputs(None, tp, encoding=encoding, need_target=False) if tp.endswith((".jsonl", ".jsonl.gz"))
+                else load_inputs(tp, None, None, None, id_column, text_columns, encoding, need_target=False,
+                                 types=inp.table.get("types"), drop=drop))
+        items = items + test.items
     n_adds = n_features if n_features is not None else cycles * add_per_cycle
     if n_adds < 0 or zero_shot < 0 or exemplars < 1:
         raise GenZInputError("--n-features/--cycles/--add/--zero-shot must be >= 0 and --exemplars >= 1")

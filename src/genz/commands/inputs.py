@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import GenZInputError
 from ..items import Item
 
-__all__ = ["data_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS"]
+__all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS"]
 
 #: mining compares two groups of at least ``min_group`` (10) items
 MIN_ITEMS = 20
@@ -61,6 +61,52 @@ def data_options(targets: bool = True, test: bool = False):
         return f
 
     return deco
+
+
+def discovery_options(note: str = ""):
+    """Decorator: the discovery options of ``genz fit``, also on ``genz estimate`` (the same
+    options on every command that plans or runs a fit): ``--model``, ``--algorithm``, ``--cycles``,
+    ``--add``, ``--remove``, ``--n-features``, ``--n-candidates``, ``--conjunctions``, ``--seed``."""
+    opts = [
+        click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True,
+                     help="Observation model g(z, u): linear (exact mean field, fast) or mlp (needs "
+                          "pip install 'genz[mlp]')." + note),
+        click.option("--algorithm", type=click.Choice(["targeted", "simple"]), default="targeted", show_default=True,
+                     help="How features are added: targeted (Algorithm 2, at the combination of features with the "
+                          "largest error) or simple (Algorithm 1, on all items)." + note),
+        click.option("--cycles", type=click.IntRange(1), default=12, show_default=True,
+                     help="Cycles of Algorithm 4 (each adds --add features and removes --remove)."),
+        click.option("--add", "add_per_cycle", type=click.IntRange(1), default=5, show_default=True,
+                     help="Features added per cycle."),
+        click.option("--remove", "remove_per_cycle", type=click.IntRange(0), default=2, show_default=True,
+                     help="Features removed per cycle." + note),
+        click.option("--n-features", type=click.IntRange(1), default=None,
+                     help="Instead of cycles: add this many features, removing none."),
+        click.option("--n-candidates", type=click.IntRange(1), default=5, show_default=True,
+                     help="Characteristics asked per mining call; the one whose judgments explain the most residual "
+                          "is kept." + note),
+        click.option("--conjunctions/--no-conjunctions", default=True, show_default=True,
+                     help="Let the offline engine propose '(A) and (B)' features (--fm predicates only)." + note),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Random seed; a run is reproducible for a fixed seed." + note),
+    ]
+
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+def set_conjunctions(fm: Any, conjunctions: bool) -> None:
+    """``--no-conjunctions``: the offline engine proposes no ``(A) and (B)`` features."""
+    if conjunctions:
+        return
+    inner = getattr(fm, "inner", fm)
+    if not hasattr(inner, "conjunctions"):
+        raise GenZInputError("--no-conjunctions applies to the offline engine (--fm predicates)")
+    inner.conjunctions = False
 
 
 @dataclass
