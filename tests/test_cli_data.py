@@ -278,3 +278,21 @@ def test_default_run_on_the_car_data_reads_as_a_person_would_write(tmp_path):
         assert not all(w in FUNCTION_WORDS for w in ph.split()), ph
         assert any(ph in s for s in sentences), f"{ph!r} is not inside one sentence"
     assert {"has a sunroof", "accident reported"} <= set(phrases) or "one owner" in phrases, phrases
+
+
+def test_fit_estimate_and_experiment_share_the_fm_and_discovery_options():
+    def names(*path):
+        cmd = main
+        for p in path:
+            cmd = cmd.commands[p]
+        return {o for p in cmd.params for o in getattr(p, "opts", []) if o.startswith("--")}
+
+    from genz.commands.fm import FM_OPTION_KEYS
+
+    fm_opts = {"--fm", "--fm-model", "--mining-model", "--base-url", "--cache", "--no-cache", "--prompts-dir"}
+    discovery = {"--cycles", "--add", "--remove", "--n-candidates", "--algorithm", "--model", "--conjunctions"}
+    fit, est, exp = names("fit"), names("estimate"), names("experiment", "houses")
+    assert fm_opts | discovery | {"--n-features", "--seed", "--data", "--target", "--text", "--id"} <= fit
+    assert fm_opts | discovery | {"--n-features", "--seed", "--data", "--target", "--text", "--id"} <= est
+    assert fm_opts | discovery <= exp
+    assert len(FM_OPTION_KEYS) >= len(fm_opts)

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 from . import friendly
+from .fm import fm_options
 
 
 __all__ = ["experiment"]
@@ -30,8 +31,8 @@ def _common(fn):
     """Options shared by the houses and movies experiments."""
     opts = [
         click.option("--seeds", default="0-4", show_default=True, help="Seeds of the 80/20 splits: 0-4 or 0,2,3."),
-        click.option("--fm", type=click.Choice(["predicates", "openai"]), default="predicates", show_default=True,
-                     help="Foundation model for GenZ and the zero-shot baseline."),  # fmt: skip
+        click.option("--conjunctions/--no-conjunctions", default=True, show_default=True,
+                     help="Let the offline engine propose '(A) and (B)' features (--fm predicates only)."),
         click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True,
                      help="GenZ's observation model g."),  # fmt: skip
         click.option("--cycles", type=int, default=None,
@@ -50,7 +51,26 @@ def _common(fn):
     ]
     for opt in reversed(opts):
         fn = opt(fn)
-    return fn
+    return fm_options()(fn)  # the FM options of genz fit (--fm, --fm-model, --cache, ...)
+
+
+def _fm_factory(kw: dict):
+    """Take the FM options out of ``kw`` (leaving ``fm``, the backend name) and return a function
+    that builds a fresh foundation model from them, one per seed and method."""
+    from .fm import FM_OPTION_KEYS, fm_from_options
+    from .inputs import set_conjunctions
+
+    opts = {k: kw.pop(k) for k in FM_OPTION_KEYS if k in kw}
+    conj = kw.pop("conjunctions", True)
+    kw["fm"] = opts.get("fm", "predicates")
+
+    def make():
+        fm = fm_from_options(**opts, progress=False)
+        set_conjunctions(fm, conj)
+        return fm
+
+    make()  # bad options fail now, in one line, before any data is loaded
+    return make
 
 
 #: per-experiment defaults, chosen by measurement on seeds 0-4 (docs/experiments.md)
@@ -115,9 +135,10 @@ def houses_cmd(data_dir, descriptions, out, quiet, **kw) -> None:
     from ..datasets.houses import load_houses
     from ..experiments.runner import print_table, run_experiment, write_json
 
+    make_fm = _fm_factory(kw)
     ds = load_houses(data_dir, descriptions=descriptions)
     cfg = _config("houses", **kw)
-    result = run_experiment(ds, cfg, progress=_progress(quiet))
+    result = run_experiment(ds, cfg, progress=_progress(quiet), make_fm=make_fm)
     print_table(result)
     if out:
         write_json(result, out)
@@ -147,11 +168,12 @@ def movies_cmd(data_dir, fmt, titles, n_items, dim, convention, cold_start, no_m
     from ..experiments.runner import print_table, run_experiment, write_json
 
     say = _progress(quiet)
+    make_fm = _fm_factory(kw)
     if say:
         say(f"loading {data_dir} ({fmt}), SVD of rank {dim}")
     ds = load_movies(data_dir, fmt, n_items=n_items, dim=dim, convention=convention, titles=titles)
     cfg = _config("movies", minilm=not no_minilm, **kw)
-    result = run_experiment(ds, cfg, progress=say)
+    result = run_experiment(ds, cfg, progress=say, make_fm=make_fm)
     result["dataset_info"].update(convention=convention, n_items=n_items, dim=dim)
     print_table(result)
     if cold_start:
