@@ -442,7 +442,13 @@ def items_from_frame(df: Any, id: str | None = None, text: str | Sequence[str] |
             t = Table(dict(t.columns), t.n_rows, t.path, t.lines, t.typed)
             t.columns["__index__"] = list(idx)
             id = "__index__"
-    items, _ = _table_items(t, id, text, exclude, types)
+    items, inferred = _table_items(t, id, text, exclude, types)
+    prose = [c for c, k in inferred.items() if k == "text" and _looks_like_prose(t.columns[c])]
+    if prose and text is None:
+        import warnings
+
+        warnings.warn(f"column {prose[0]!r} looks like free text but is used as a category; pass "
+                      f"text={prose[0]!r} to use its words", stacklevel=3)
     return items
 
 
