@@ -88,6 +88,11 @@ def test_bare_model_with_side_inputs_says_how(cars, fitted, tmp_path):
     import shutil
 
     shutil.copytree(fitted[0] / "model", tmp_path / "m")
+    # a copied model directory knows how its inputs were read (inputs.json) ...
+    alone = run("predict", tmp_path / "m", "--data", cars / "new.csv")
+    assert alone.output == run("predict", fitted[0], "--data", cars / "new.csv").output
+    # ... without that file, it says what to pass
+    (tmp_path / "m" / "inputs.json").unlink()
     line = error_line(run("predict", tmp_path / "m", "--data", cars / "new.csv", ok=False))
     assert "uses 1 side inputs; pass --side-inputs" in line
     run("predict", tmp_path / "m", "--data", cars / "new.csv", "--side-inputs", "year", "--text", "description",

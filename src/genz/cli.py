@@ -199,6 +199,7 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
             extra["test_items"] = str(test_items)
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
                        overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names)
+    _save_inputs(Path(out) / "model", extra)
     notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features)
     if not est.features_:
         raise GenZInputError(" ".join(notes) + f" (The run is saved in {out}.)")
@@ -211,6 +212,18 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
             click.echo(f"  ε={e:.3f}{w}  {f}")
         for line in notes:
             click.echo(line, err=True)
+
+
+#: how a model's inputs were read, kept beside the model so that a copied model directory predicts alone
+INPUTS_FILE = "inputs.json"
+
+
+def _save_inputs(model_dir: Path, extra: dict) -> None:
+    from .runs import atomic_write_bytes
+
+    keep = {k: extra[k] for k in ("side_inputs", "table", "target_names") if k in extra}
+    if model_dir.is_dir():
+        atomic_write_bytes(model_dir / INPUTS_FILE, json.dumps(keep, indent=1).encode("utf-8"))
 
 
 def _g(v: float) -> str:
@@ -250,10 +263,16 @@ def _load_run_model(path: str, side_inputs: str | None):
         run_dir, model_dir = p.parent, p
     else:
         raise GenZInputError(f"{p}: neither a run directory (genz fit --out) nor a model directory (model.json)")
+    if (model_dir / INPUTS_FILE).exists():
+        try:
+            cfg = dict(json.loads((model_dir / INPUTS_FILE).read_text(encoding="utf-8")))
+        except (ValueError, TypeError):
+            raise GenZInputError(f"{model_dir / INPUTS_FILE}: not valid JSON; delete it and pass --side-inputs, --id "
+                                 "and --text yourself") from None
     if (run_dir / "config.json").exists() and (run_dir / "model") == model_dir:
         from .runs import RunDir
 
-        cfg = RunDir.open(run_dir).config()
+        cfg.update(RunDir.open(run_dir).config())
     est = GenZRegressor.load(model_dir)
     cols = list(cfg.get("side_inputs", []))
     if side_inputs is not None:
