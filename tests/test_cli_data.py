@@ -301,3 +301,17 @@ def test_fit_estimate_and_experiment_share_the_fm_and_discovery_options():
     assert fm_opts | discovery | {"--n-features", "--seed", "--data", "--target", "--text", "--id"} <= est
     assert fm_opts | discovery <= exp
     assert len(FM_OPTION_KEYS) >= len(fm_opts)
+
+
+def test_categorical_keeps_number_columns_as_categories(tmp_path):
+    rng = np.random.default_rng(0)
+    zips = rng.choice([85255, 85262, 92880, 60016], 60)
+    price = np.where(zips == 92880, 500.0, 100.0) + rng.normal(0, 1, 60)
+    pd.DataFrame({"zip": zips, "rooms": rng.integers(1, 5, 60), "price": price}).to_csv(tmp_path / "h.csv", index=False)
+    out = tmp_path / "r"
+    r = run("fit", "--data", tmp_path / "h.csv", "--target", "price", "--categorical", "zip", "--n-features", "1",
+            "-o", out)
+    assert "zip (text)" in r.output and "'zip' is \"92880\"" in r.output
+    line = error_line(run("fit", "--data", tmp_path / "h.csv", "--target", "price", "--categorical", "zipp",
+                          "-o", tmp_path / "r2", ok=False))
+    assert "--categorical 'zipp': no such attribute column (attributes: zip, rooms)" in line

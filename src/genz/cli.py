@@ -127,7 +127,7 @@ def _columns(spec: str | None) -> list[str]:
 
 
 @main.command()
-@data_options(targets=True, test=True)
+@data_options(targets=True, test=True, categorical=True)
 @click.option("--side-inputs", default="",
               help="Comma-separated numeric attributes (columns) used as side inputs u: they enter the predictor "
                    "directly, next to the discovered features.")
@@ -139,7 +139,8 @@ def _columns(spec: str | None) -> list[str]:
 @click.option("--overwrite", is_flag=True, help="Replace an existing run in OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output and no summary.")
 @friendly
-def fit(data_path, items_path, target, targets_path, id_column, text_columns, encoding, test_data, test_items,
+def fit(data_path, items_path, target, targets_path, id_column, text_columns, encoding, categorical, test_data,
+        test_items,
         side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle, n_features, n_candidates,
         conjunctions, seed, out, resume, overwrite, quiet, **fm_opts) -> None:
     """Discover features that predict the target; record the run (history, checkpoints, model) in OUT.
@@ -158,8 +159,16 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     fm = fm_from_options(**fm_opts, progress=False)
     set_conjunctions(fm, conjunctions)
     cols = _columns(side_inputs)
-    inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns, encoding)
+    forced = {c: "text" for c in _columns(categorical)}
+    if forced and not data_path:
+        raise GenZInputError("--categorical goes with --data (a table); in JSONL items, write such values as strings")
+    inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns, encoding,
+                      types=forced or None)
     items, Y = inp.items, inp.Y
+    unknown = [c for c in forced if c not in inp.table.get("types", {})]
+    if unknown:
+        raise GenZInputError(f"--categorical {unknown[0]!r}: no such attribute column (attributes: "
+                             f"{', '.join(inp.table.get('types', {}))})")
     if inp.summary and not quiet:
         click.echo(inp.summary, err=True)
     where = data_path or items_path

@@ -21,7 +21,7 @@ __all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_
 MIN_ITEMS = 20
 
 
-def data_options(targets: bool = True, test: bool = False):
+def data_options(targets: bool = True, test: bool = False, categorical: bool = False):
     """Decorator: ``--data/--items`` (+ ``--target/--targets``), ``--id``, ``--text``, ``--encoding``."""
     opts = [
         click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
@@ -46,6 +46,11 @@ def data_options(targets: bool = True, test: bool = False):
         click.option("--encoding", default=None,
                      help="Text encoding of the input files [default: UTF-8, with or without a byte-order mark]."),
     ]
+    if categorical:
+        opts.append(click.option(
+            "--categorical", default=None,
+            help="With --data: columns to keep as categories although they hold numbers (e.g. zip codes), "
+                 "comma-separated."))
     if test:
         opts += [
             click.option("--test-data", type=click.Path(dir_okay=False), default=None,
