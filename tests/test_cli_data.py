@@ -73,6 +73,9 @@ def test_fit_predict_score_from_a_pandas_csv(cars, fitted):
     # ... or its model directory
     p2 = run("predict", out / "model", "--data", cars / "new.csv")
     assert p2.output.splitlines()[1:] == lines[1:]
+    pd.read_csv(cars / "new.csv").drop(columns="fuel").to_csv(cars / "nofuel.csv", index=False)
+    w = run("predict", out, "--data", cars / "nofuel.csv")
+    assert "warning: " in w.output and "has no column fuel" in w.output
     s = run("score", out, "--data", cars / "test.csv", "--target", "price")
     assert re.match(r"40 items: rmse [\d.]+ · mae [\d.]+ · median_ae [\d.]+ · r2 0\.\d+", s.output), s.output
     sj = json.loads(run("score", out, "--data", cars / "test.csv", "--json").output)  # target remembered

@@ -300,8 +300,13 @@ def _new_inputs(cfg: dict, data_path, items_path, id_column, text_columns, encod
         id_column = id_column if id_column is not None else table.get("id")
         text_columns = text_columns if text_columns is not None else ",".join(table.get("text") or [])
     drop = list(table.get("target") or [])
-    return load_inputs(data_path, items_path, target, targets_path, id_column, text_columns or None, encoding,
-                       need_target=need_target, types=table.get("types"), drop=drop)
+    inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns or None, encoding,
+                      need_target=need_target, types=table.get("types"), drop=drop)
+    missing = sorted(set(table.get("types") or {}) - set(inp.table.get("types") or {}))
+    if data_path and missing:
+        click.echo(f"warning: {data_path} has no column {', '.join(missing)} (the model was fitted with them); "
+                   "these attributes count as missing", err=True)
+    return inp
 
 
 def _predict(est, items, cols):
