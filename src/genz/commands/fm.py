@@ -55,7 +55,8 @@ def fm_options(default_fm: str = "predicates", backends: tuple[str, ...] = ("pre
     opts = [
         click.option("--fm", "fm", type=click.Choice(list(backends)), default=default_fm,
                      show_default=True, envvar="GENZ_FM",
-                     help="Foundation model: the offline predicate engine, or any OpenAI-compatible server."),
+                     help="Foundation model: the offline predicate engine, or any OpenAI-compatible server."
+                     if "predicates" in backends else "Foundation model: an OpenAI-compatible server."),
         click.option("--fm-model", default=None,
                      help="Chat model for judging (default $GENZ_FM_MODEL or gpt-4o-mini)."),
         click.option("--mining-model", default=None,
