@@ -44,7 +44,8 @@ def check_cars(items, Y=None):
         np.testing.assert_array_equal(Y[:, 0], [5000, 12000, 8000, 9000, 4000, 20000])
 
 
-@pytest.mark.parametrize("form", ["csv", "tsv", "parquet", "jsonl", "csv.gz", "jsonl.gz", "bom.csv", "gz-no-suffix"])
+@pytest.mark.parametrize("form", ["csv", "tsv", "parquet", "jsonl", "csv.gz", "jsonl.gz", "bom.csv", "gz-no-suffix",
+                                  "utf16.tsv"])
 def test_every_table_form_reads_the_same(tmp_path, form):
     df = small_frame()
     p = tmp_path / f"cars.{form}"
@@ -55,6 +56,9 @@ def test_every_table_form_reads_the_same(tmp_path, form):
         assert p.read_bytes()[:3] == b"\xef\xbb\xbf"
     elif form == "tsv":
         df.to_csv(p, index=False, sep="\t")
+    elif form == "utf16.tsv":  # Excel's "Unicode text" export
+        df.to_csv(p, index=False, sep="\t", encoding="utf-16")
+        assert p.read_bytes()[:2] == b"\xff\xfe"
     elif form == "parquet":
         pytest.importorskip("pyarrow")
         df.to_parquet(p)

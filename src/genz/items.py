@@ -131,7 +131,7 @@ def to_plain(v: Any) -> Any:
 
 def read_text(path: str | Path, encoding: str | None = None, what: str = "file") -> str:
     """The text of a file: gzip recognised by its magic bytes, UTF-8 with or without a byte-order
-    mark unless ``encoding`` is given; undecodable bytes raise a one-line GenZInputError naming
+    mark (UTF-16 with one) unless ``encoding`` is given; undecodable bytes raise a one-line GenZInputError naming
     the byte offset and what to do."""
     path = Path(path)
     if not path.exists():
@@ -139,7 +139,7 @@ def read_text(path: str | Path, encoding: str | None = None, what: str = "file")
     if path.is_dir():
         raise GenZInputError(f"{path}: is a directory, expected a {what} file")
     data = read_bytes(path)
-    enc = encoding or "utf-8-sig"
+    enc = encoding or ("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")  # Excel's "Unicode text"
     try:
         return data.decode(enc)
     except LookupError:
