@@ -213,3 +213,11 @@ def test_predict_types_follow_training(tmp_path):
     p.write_text("year\nlots\n")
     with pytest.raises(GenZInputError, match=r"new\.csv:2: column 'year' = 'lots' is not a number"):
         load_table(p, types={"year": "integer"})
+
+
+def test_the_summary_says_why_a_number_column_stayed_text(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("mileage,price\n" + "".join(f'"{i * 1000:,}",{i}\n' for i in range(1, 20)) + "unknown,3\n")
+    t = load_table(p, "price")
+    assert t.types == {"mileage": "text"}
+    assert "mileage is text because 1 value is not a number (e.g. 'unknown')" in t.summary

@@ -352,6 +352,15 @@ def describe_types(types: Mapping[str, str], table: Table | None = None) -> str:
                         for v in table.columns[c])]
         if conv:
             notes.append(f"{', '.join(conv)} had thousands separators or currency signs")
+        for c, k in types.items():  # almost numbers: say which values stopped them
+            if k != "text":
+                continue
+            present = [str(to_plain(v)).strip() for v in table.columns[c] if not _missing(v)]
+            bad = [v for v in present if _parse_number(v) is None]
+            if bad and len(bad) <= 0.2 * len(present) and not any(re.match(r"^[-+]?0\d", v) for v in present):
+                notes.append(f"{c} is text because {len(bad)} value{'s' if len(bad) > 1 else ''} "
+                             f"{'are' if len(bad) > 1 else 'is'} not a number (e.g. {bad[0]!r}): fix or empty "
+                             "them to make it a number")
         missing = [c for c in types if any(_missing(v) for v in table.columns[c])]
         if missing:
             notes.append(f"missing cells left out in {', '.join(missing)}")
