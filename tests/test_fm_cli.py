@@ -29,7 +29,7 @@ def write_items(path, n, images=None):
 
 def test_estimate_counts_calls_and_cost(tmp_path):
     items = write_items(tmp_path / "items.jsonl", 23)
-    r = CliRunner().invoke(estimate, ["--items", str(items), "--cycles", "3", "--add", "2",
+    r = CliRunner().invoke(estimate, ["--items", str(items), "--fm", "openai", "--cycles", "3", "--add", "2",
                                       "--fm-model", "gpt-4o-mini", "--mining-model", "gpt-5",
                                       "--fm-batch-size", "10", "--zero-shot", "5", "--json"])
     assert r.exit_code == 0, r.output
@@ -43,7 +43,7 @@ def test_estimate_counts_calls_and_cost(tmp_path):
     assert by["mine"]["completion_tokens"] >= 6 * 1000
     assert out["total"]["calls"] == sum(e["calls"] for e in out["by_type"])
     # table output
-    r = CliRunner().invoke(estimate, ["--items", str(items), "--n-features", "4", "--fm-model", "my-local"])
+    r = CliRunner().invoke(estimate, ["--items", str(items), "--fm", "openai", "--n-features", "4", "--fm-model", "my-local"])
     assert r.exit_code == 0 and "total" in r.output and "0.00" in r.output
 
 

@@ -80,8 +80,10 @@ def test_side_inputs_errors():
     items = [Item("a", "x", {"area": 3}), Item("b", "y", {"area": "big"})]
     with pytest.raises(GenZInputError, match="item 'b': side input 'area'"):
         side_inputs_from_attributes(items, ["area"])
-    with pytest.raises(GenZInputError, match="item 'a': side input 'beds' is not among"):
+    with pytest.raises(GenZInputError, match=r"side input 'beds' is not an attribute of the items \(attributes: area\)"):
         side_inputs_from_attributes(items, ["beds"])
+    with pytest.raises(GenZInputError, match="item 'b': side input 'area' is missing"):
+        side_inputs_from_attributes([Item("a", "x", {"area": 3}), Item("b", "y", {"rooms": 2})], ["area"])
 
 
 def test_estimator_input_errors():

@@ -2,7 +2,8 @@
 
 from .errors import CorruptFileError, FMError, GenZError, GenZInputError, MiningError
 from .estimator import GenZRegressor, make_fm
-from .items import Item, items_from_texts, load_items, load_targets
+from .items import Item, items_from_texts, load_items, load_targets, save_items
+from .tables import items_from_frame, load_table
 
 __version__ = "0.1.0"
 
@@ -10,6 +11,9 @@ __all__ = [
     "GenZRegressor",
     "Item",
     "items_from_texts",
+    "items_from_frame",
+    "load_table",
+    "save_items",
     "load_items",
     "load_targets",
     "make_fm",

@@ -1,24 +1,46 @@
-"""The ``genz`` command line."""
+"""The ``genz`` command line.
+
+``genz`` alone prints this help. Every error is one line naming the file, line or item and
+what to do (``genz --debug ...`` shows the traceback instead).
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 from pathlib import Path
 
 import click
-from .commands import friendly
 import numpy as np
 
+from .commands import GenzGroup, check_output_path, friendly, _DEBUG
 from .commands.fm import fm_from_options, fm_options
+from .commands.inputs import (check_fit_inputs, data_options, discovery_options, explain_features, load_inputs,
+                              set_conjunctions)
 from .commands.requests import EXECUTOR_OPTION_KEYS, executor_options, with_executor
+from .errors import GenZInputError
 
 
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GenzGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error instead of one line.")
 @click.version_option(package_name="genz")
-def main() -> None:
-    """GenZ: discover natural-language features that predict real targets."""
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """GenZ: discover natural-language features that predict real targets.
+
+    \b
+    Start here:
+      genz demo binary                                   the paper's binary toy, offline
+      genz fit --data cars.csv --target price -o run/    your own table
+      genz predict run/ --data new.csv -o predictions.csv
+      genz score run/ --data test.csv --target price
+      genz report run/                                   an HTML report of the run
+    """
+    _DEBUG["on"] = debug
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -29,120 +51,352 @@ def demo() -> None:
 
 @demo.command("binary")
 @click.option("--seed", default=0, show_default=True, help="Random seed.")
-@click.option("--bits", default=9, show_default=True, help="Number of binary digits (items 0 … 2^bits − 1).")
+@click.option("--bits", type=click.IntRange(2, 16), default=9, show_default=True,
+              help="Number of binary digits (items 0 … 2^bits − 1).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
+@click.option("-o", "--out", type=click.Path(file_okay=False), default=None,
               help="Also record the run in this directory (for `genz report`).")
+@click.option("--resume", is_flag=True,
+              help="Reuse the run in OUT: a complete run is shown again; an unfinished one is redone (it takes "
+                   "under a second).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the last line.")
 @friendly
-def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite: bool) -> None:
+def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, resume: bool, overwrite: bool,
+                quiet: bool) -> None:
     """The paper's Section 5.1: items "0" … "511", target = the number, linear model,
     Algorithm 1 run 9 times with the offline predicate foundation model."""
     from .demo import run_binary_demo
 
+    if resume and overwrite:
+        raise GenZInputError("--resume and --overwrite exclude each other")
+    if resume and not out:
+        raise GenZInputError("--resume needs the run directory: --out RUN")
+    res = None
     if out:
         from .runfit import binary_demo_run
+        from .runs import RunDir
 
-        res = binary_demo_run(out, seed=seed, n_bits=bits, overwrite=overwrite)
+        if resume and RunDir.is_run(out):
+            run = RunDir.open(out)
+            if run.config() != {"demo": "binary", "seed": seed, "n_bits": bits}:
+                raise GenZInputError(f"{out}: holds a different run ({run.config()}); choose another --out")
+            if run.status == "complete" and (Path(out) / "model").is_dir():
+                res = _demo_from_saved(Path(out) / "model", seed, bits)
+            else:
+                overwrite = True
+        if res is None:
+            res = binary_demo_run(out, seed=seed, n_bits=bits, overwrite=overwrite)
     else:
         res = run_binary_demo(seed=seed, n_bits=bits)
-    res.pop("estimator")
+    res.pop("estimator", None)
     if as_json:
         click.echo(json.dumps(res))
         return
-    click.echo(f"GenZ binary demo (seed {seed}): Algorithm 1 run {bits} times, offline predicate FM")
-    for k, (f, b) in enumerate(zip(res["features"], res["feature_bits"])):
-        tag = f"bit {b} (2^{b})" if b is not None else "not a bit"
-        click.echo(f"  {k + 1}. {f}    [{tag}]")
+    if not quiet:
+        click.echo(f"GenZ binary demo (seed {seed}): Algorithm 1 run {bits} times, offline predicate FM")
+        for k, (f, b) in enumerate(zip(res["features"], res["feature_bits"])):
+            tag = f"bit {b} (2^{b})" if b is not None else "not a bit"
+            click.echo(f"  {k + 1}. {f}    [{tag}]")
     click.echo(f"bits recovered: {res['bits_recovered']} of {bits}; "
                f"training MAE: {res['train_mae']:.3g}; {res['seconds']:.2f} s")
 
 
+def _demo_from_saved(model_dir: Path, seed: int, bits: int) -> dict:
+    """The demo's summary from a saved model (``genz demo binary --out RUN --resume``)."""
+    from .demo import bits_recovered
+    from .estimator import GenZRegressor
+    from .items import items_from_texts
+
+    est = GenZRegressor.load(model_dir)
+    values = np.arange(2**bits)
+    items = items_from_texts(str(v) for v in values)
+    pred = est.predict(items)
+    match = bits_recovered(est.transform(items), values, bits)
+    fbits: list = [None] * len(est.features_)
+    for j, k in enumerate(match):
+        if k is not None:
+            fbits[k] = j
+    return {"seed": seed, "features": est.features_, "feature_bits": fbits,
+            "train_mae": float(np.mean(np.abs(pred - values))), "bits_recovered": int(sum(k is not None for k in match)),
+            "n_bits": bits, "epsilon": [float(e) for e in est.epsilon_], "seconds": 0.0, "resumed": True}
+
+
 # ------------------------------------------------------------------------------------------------
+def _columns(spec: str | None) -> list[str]:
+    return [c.strip() for c in (spec or "").split(",") if c.strip()]
+
+
 @main.command()
-@click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False), help="Items, JSONL.")
-@click.option("--targets", "targets_path", required=True, type=click.Path(dir_okay=False),
-              help="Targets: CSV with an 'id' column, or .npy in the items' order.")
-@click.option("--side-inputs", default="", help="Comma-separated numeric attributes used as side inputs u.")
-@click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True)
-@click.option("--algorithm", type=click.Choice(["targeted", "simple"]), default="targeted", show_default=True)
-@click.option("--cycles", default=12, show_default=True, help="Cycles of Algorithm 4.")
-@click.option("--add", "add_per_cycle", default=5, show_default=True, help="Features added per cycle.")
-@click.option("--remove", "remove_per_cycle", default=2, show_default=True, help="Features removed per cycle.")
-@click.option("--n-features", type=int, default=None, help="Instead of cycles: add this many features.")
+@data_options(targets=True, test=True, categorical=True)
+@click.option("--side-inputs", default="",
+              help="Comma-separated numeric attributes (columns) used as side inputs u: they enter the predictor "
+                   "directly, next to the discovered features.")
+@discovery_options()
 @fm_options()
-@click.option("--seed", default=0, show_default=True)
-@click.option("--test-items", type=click.Path(dir_okay=False), default=None,
-              help="Held-out items (JSONL) for test metrics after every step; their targets must be in --targets.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
+              help="Run directory: configuration, history, checkpoints and the model.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run in OUT.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output and no summary.")
 @executor_options()
 @friendly
-def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle,
-        n_features, seed, test_items, out, resume, overwrite, quiet, **fm_opts) -> None:
-    """Discover features on your items; record the run (history, checkpoints, model) in OUT."""
-    ex_opts = {k: fm_opts.pop(k) for k in EXECUTOR_OPTION_KEYS}
-    fm = with_executor(fm_from_options(**fm_opts, progress=False), **ex_opts)
+def fit(data_path, items_path, target, targets_path, id_column, text_columns, encoding, categorical, test_data,
+        test_items,
+        side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle, n_features, n_candidates,
+        conjunctions, seed, out, resume, overwrite, quiet, **fm_opts) -> None:
+    """Discover features that predict the target; record the run (history, checkpoints, model) in OUT.
+
+    \b
+    A table:  genz fit --data cars.csv --target price [--id car_id] [--text description] -o run/
+    JSONL:    genz fit --items items.jsonl --targets targets.csv -o run/
+    """
     from .estimator import GenZRegressor
-    from .items import load_items, load_targets, side_inputs_from_attributes
+    from .items import side_inputs_from_attributes
     from .progress import FitProgress
     from .runfit import fit_run
 
-    items = load_items(items_path)
-    cols = [c.strip() for c in side_inputs.split(",") if c.strip()]
+    if model == "mlp":
+        _require_torch()
+    ex_opts = {k: fm_opts.pop(k) for k in EXECUTOR_OPTION_KEYS}
+    fm = with_executor(fm_from_options(**fm_opts, progress=False), **ex_opts)
+    set_conjunctions(fm, conjunctions)
+    cols = _columns(side_inputs)
+    forced = {c: "text" for c in _columns(categorical)}
+    if forced and not data_path:
+        raise GenZInputError("--categorical goes with --data (a table); in JSONL items, write such values as strings")
+    inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns, encoding,
+                      types=forced or None)
+    items, Y = inp.items, inp.Y
+    unknown = [c for c in forced if c not in inp.table.get("types", {})]
+    if unknown:
+        raise GenZInputError(f"--categorical {unknown[0]!r}: no such attribute column (attributes: "
+                             f"{', '.join(inp.table.get('types', {}))})")
+    if inp.summary and not quiet:
+        click.echo(inp.summary, err=True)
+    where = data_path or items_path
+    check_fit_inputs(items, Y, inp.target_names, where=str(where))
     eval_set = None
-    if test_items:
-        t_items = load_items(test_items)
-        Yall = load_targets(targets_path, [it.id for it in items] + [it.id for it in t_items])
+    if test_data and test_items:
+        raise GenZInputError("give the held-out items with --test-data or --test-items, not both")
+    if test_data:
+        if not data_path:
+            raise GenZInputError("--test-data goes with --data; with --items use --test-items")
+        t = load_inputs(test_data, None, target, None, id_column, text_columns, encoding, types=inp.table["types"])
+        Ut = side_inputs_from_attributes(t.items, cols) if cols else None
+        eval_set = (t.items, t.Y[:, 0] if t.Y.shape[1] == 1 else t.Y, Ut)
+    elif test_items:
+        if not items_path:
+            raise GenZInputError("--test-items goes with --items; with --data use --test-data")
+        from .items import load_items, load_targets
+
+        t_items = load_items(test_items, encoding=encoding)
+        Yall = load_targets(targets_path, [it.id for it in items] + [it.id for it in t_items], encoding=encoding)
         Y, Yt = Yall[: len(items)], Yall[len(items):]
         Ut = side_inputs_from_attributes(t_items, cols) if cols else None
         eval_set = (t_items, Yt[:, 0] if Yt.shape[1] == 1 else Yt, Ut)
-    else:
-        Y = load_targets(targets_path, [it.id for it in items])
     U = side_inputs_from_attributes(items, cols) if cols else None
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
-                        remove_per_cycle=remove_per_cycle, n_features=n_features, random_state=seed)
+                        remove_per_cycle=remove_per_cycle, n_features=n_features, n_candidates=n_candidates,
+                        random_state=seed)
     progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
+    extra = {"side_inputs": cols, "conjunctions": conjunctions}
+    if data_path:
+        extra.update(data=str(data_path), table=inp.table, target_names=inp.target_names)
+        if test_data:
+            extra["test_data"] = str(test_data)
+    else:
+        extra.update(items=str(items_path), targets=str(targets_path))
+        if test_items:
+            extra["test_items"] = str(test_items)
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
-                       overwrite=overwrite, progress=progress,
-                       config_extra={"items": str(items_path), "targets": str(targets_path), "side_inputs": cols})
+                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names)
+    _save_inputs(Path(out) / "model", extra)
+    notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features)
+    if not est.features_:
+        raise GenZInputError(" ".join(notes) + f" (The run is saved in {out}.)")
     if not quiet:
         click.echo(f"{len(est.features_)} features; run saved to {out} (genz report {out})")
-        for f, e in zip(est.features_, est.epsilon_):
-            click.echo(f"  ε={e:.3f}  {f}")
+        weights = _weights(est)
+        name = (inp.target_names or ["target"])[0]
+        for k, (f, e) in enumerate(zip(est.features_, est.epsilon_)):
+            w = f"  w·{name}={_g(weights[k])}" if weights is not None else ""
+            click.echo(f"  ε={e:.3f}{w}  {f}")
+        for line in notes:
+            click.echo(line, err=True)
+
+
+#: how a model's inputs were read, kept beside the model so that a copied model directory predicts alone
+INPUTS_FILE = "inputs.json"
+
+
+def _save_inputs(model_dir: Path, extra: dict) -> None:
+    from .runs import atomic_write_bytes
+
+    keep = {k: extra[k] for k in ("side_inputs", "table", "target_names") if k in extra}
+    if model_dir.is_dir():
+        atomic_write_bytes(model_dir / INPUTS_FILE, json.dumps(keep, indent=1).encode("utf-8"))
+
+
+def _g(v: float) -> str:
+    """The one number notation of genz's output: 4 significant digits, sign shown."""
+    return f"{v:+.4g}"
+
+
+def _weights(est) -> list[float] | None:
+    try:
+        W = np.asarray(est.predictor_.weights(), dtype=float)
+    except Exception:  # a predictor without weights()
+        return None
+    if W.ndim == 2 and W.shape[0] == 1 and W.shape[1] == len(est.features_):
+        return [float(x) for x in W[0]]
+    return None
+
+
+def _require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise GenZInputError("--model mlp needs PyTorch, which is an optional extra: pip install 'genz[mlp]' "
+                             "(or use --model linear)") from None
+
+
+# ------------------------------------------------------------------------------------------------
+def _load_run_model(path: str, side_inputs: str | None):
+    """A fitted model from a run directory (``genz fit --out``) or a model directory, with the
+    run's configuration (``{}`` for a bare model) and its side-input attribute names."""
+    from .estimator import GenZRegressor
+
+    p = Path(path)
+    cfg: dict = {}
+    if (p / "model").is_dir():
+        run_dir, model_dir = p, p / "model"
+    elif (p / "model.json").exists():
+        run_dir, model_dir = p.parent, p
+    else:
+        raise GenZInputError(f"{p}: neither a run directory (genz fit --out) nor a model directory (model.json)")
+    if (model_dir / INPUTS_FILE).exists():
+        try:
+            cfg = dict(json.loads((model_dir / INPUTS_FILE).read_text(encoding="utf-8")))
+        except (ValueError, TypeError):
+            raise GenZInputError(f"{model_dir / INPUTS_FILE}: not valid JSON; delete it and pass --side-inputs, --id "
+                                 "and --text yourself") from None
+    if (run_dir / "config.json").exists() and (run_dir / "model") == model_dir:
+        from .runs import RunDir
+
+        cfg.update(RunDir.open(run_dir).config())
+    est = GenZRegressor.load(model_dir)
+    cols = list(cfg.get("side_inputs", []))
+    if side_inputs is not None:
+        cols = _columns(side_inputs)
+    if est.n_side_inputs_ and len(cols) != est.n_side_inputs_:
+        raise GenZInputError(
+            f"{p}: this model uses {est.n_side_inputs_} side inputs; pass --side-inputs with the attributes it was "
+            "fitted with (comma-separated), or give its run directory")
+    return est, cfg, cols
+
+
+def _new_inputs(cfg: dict, data_path, items_path, id_column, text_columns, encoding, target=None, targets_path=None,
+                need_target=False):
+    table = cfg.get("table") or {}
+    if data_path and table:  # read the new table the way the training table was read
+        id_column = id_column if id_column is not None else table.get("id")
+        text_columns = text_columns if text_columns is not None else ",".join(table.get("text") or [])
+    drop = list(table.get("target") or [])
+    inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns or None, encoding,
+                      need_target=need_target, types=table.get("types"), drop=drop)
+    missing = sorted(set(table.get("types") or {}) - set(inp.table.get("types") or {}))
+    if data_path and missing:
+        click.echo(f"warning: {data_path} has no column {', '.join(missing)} (the model was fitted with them); "
+                   "these attributes count as missing", err=True)
+    return inp
+
+
+def _predict(est, items, cols):
+    from .items import side_inputs_from_attributes
+
+    U = side_inputs_from_attributes(items, cols) if cols else None
+    return np.asarray(est.predict(items, U), dtype=float).reshape(len(items), -1)
 
 
 @main.command()
-@click.argument("model_dir", type=click.Path(file_okay=False, exists=True))
-@click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False), help="New items, JSONL.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@data_options(targets=False)
+@click.option("--side-inputs", default=None,
+              help="Side-input attributes, comma-separated (only for a bare model directory: a run directory knows "
+                   "them).")
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write predictions as CSV (default: standard output).")
+@click.option("-q", "--quiet", is_flag=True, help="Do not confirm what was written.")
 @friendly
-def predict(model_dir, items_path, out_path) -> None:
-    """Predict targets of new items with a model saved by `genz fit` (from FM judgments only)."""
-    from .estimator import GenZRegressor
-    from .items import load_items, side_inputs_from_attributes
+def predict(run, data_path, items_path, id_column, text_columns, encoding, side_inputs, out_path, quiet) -> None:
+    """Predict the targets of new items with a fitted run (or its model/ directory), from the
+    foundation model's judgments of the discovered features only.
 
-    run_dir = Path(model_dir)
-    cols: list[str] = []
-    if (run_dir / "model").is_dir():  # a run directory written by `genz fit --out`
-        from .runs import RunDir
-
-        cols = list(RunDir.open(run_dir).config().get("side_inputs", []))
-        run_dir = run_dir / "model"
-    est = GenZRegressor.load(run_dir)
-    items = load_items(items_path)
-    U = side_inputs_from_attributes(items, cols) if cols else None
-    P = np.atleast_2d(est.predict(items, U).T).T
-    lines = ["id," + ",".join(f"y{d}" for d in range(P.shape[1]))]
-    lines += [it.id + "," + ",".join(f"{v:.10g}" for v in row) for it, row in zip(items, P)]
+    \b
+    genz predict run/ --data new_cars.csv -o predictions.csv
+    """
+    if out_path:
+        check_output_path(out_path)
+    est, cfg, cols = _load_run_model(run, side_inputs)
+    inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding)
+    P = _predict(est, inp.items, cols)
+    names = cfg.get("target_names") or [f"y{d}" for d in range(P.shape[1])]
+    if len(names) != P.shape[1]:
+        names = [f"y{d}" for d in range(P.shape[1])]
+    lines = ["id," + ",".join(names)]
+    lines += [_csv_cell(it.id) + "," + ",".join(f"{v:.10g}" for v in row) for it, row in zip(inp.items, P)]
     text = "\n".join(lines) + "\n"
     if out_path:
-        Path(out_path).write_text(text)
+        Path(out_path).write_text(text, encoding="utf-8")
+        if not quiet:
+            click.echo(f"wrote {len(inp.items)} predictions ({', '.join(names)}) to {out_path}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+def _csv_cell(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n\r') else s
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False, exists=True))
+@data_options(targets=True)
+@click.option("--side-inputs", default=None,
+              help="Side-input attributes, comma-separated (only for a bare model directory).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the headline metric's value.")
+@friendly
+def score(run, data_path, items_path, target, targets_path, id_column, text_columns, encoding, side_inputs,
+          as_json, quiet) -> None:
+    """Score a fitted run's predictions against known targets: median and mean absolute error,
+    RMSE and R² (cosine for a vector target).
+
+    \b
+    genz score run/ --data test_cars.csv --target price
+    """
+    from .metrics import primary_metric, regression_metrics
+
+    est, cfg, cols = _load_run_model(run, side_inputs)
+    if data_path and not target:
+        target = ",".join((cfg.get("table") or {}).get("target") or []) or None
+    inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding, target, targets_path,
+                      need_target=True)
+    P = _predict(est, inp.items, cols)
+    if inp.Y.shape[1] != P.shape[1]:
+        raise GenZInputError(f"the targets have {inp.Y.shape[1]} columns, the model predicts {P.shape[1]}")
+    m = regression_metrics(inp.Y, P)
+    key, _ = primary_metric(P.shape[1])
+    if as_json:
+        click.echo(json.dumps({"n_items": len(inp.items), **m}))
+    elif quiet:
+        click.echo(f"{m[key]:.4g}")
+    else:
+        click.echo(f"{len(inp.items)} items: " + " · ".join(f"{k} {_fmt_metric(v)}" for k, v in m.items()))
+
+
+def _fmt_metric(v: float) -> str:
+    return "–" if not math.isfinite(v) else f"{v:.4g}"
 
 
 def _register_commands() -> None:
@@ -161,4 +415,4 @@ def _register_commands() -> None:
 _register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Feature discovery: Algorithms 1-4 of the paper (SPEC §5).
+"""Feature discovery: Algorithms 1-4 of the paper (docs/equations.md §5).
 
 :class:`Discovery` holds the whole state of a run (descriptors, judgments, posteriors, error
 rates, the observation model, the random generator, the step counter and the history) and
@@ -354,7 +354,7 @@ class Discovery:
             return rec
 
         # 5. couple the feature to its descriptor: ε from eq. (14) (on the targeted group);
-        #    flip z → 1 − z when the description fits the negative group (SPEC §9)
+        #    flip z → 1 − z when the description fits the negative group (docs/equations.md §9)
         raw = float((q_dec * (1 - b) + (1 - q_dec) * b)[pool].mean())
         if raw > 0.5:
             self.model.flip_feature(K)
@@ -429,7 +429,7 @@ class Discovery:
     # prediction from judgments only, and the step record
     # ------------------------------------------------------------------------------------------
     def prior_q(self, B: np.ndarray) -> np.ndarray:
-        """What a new item has: ``q = 1 − ε`` if judged yes, ``ε`` if no (SPEC §5); with
+        """What a new item has: ``q = 1 − ε`` if judged yes, ``ε`` if no (docs/equations.md §5); with
         ``predict_at="mode"`` the judgments themselves."""
         return new_item_q(B, self.st.eps, self.cfg.predict_at)
 
@@ -525,7 +525,7 @@ class Discovery:
 
 
 def new_item_q(B: np.ndarray, eps: np.ndarray, predict_at: str = "mean") -> np.ndarray:
-    """The feature posterior of an item with no target: its FM prior (SPEC §5)."""
+    """The feature posterior of an item with no target: its FM prior (docs/equations.md §5)."""
     if predict_at == "mode":
         return B.astype(float)
     return B * (1.0 - eps) + (1.0 - B) * eps

@@ -2,7 +2,7 @@
 
 ``fit(items, Y, U=None)`` discovers features with Algorithms 1-4; ``predict(items, U=None)``
 judges the discovered descriptors for new items and predicts from those judgments alone
-(SPEC §5: ``q = 1 − ε`` if judged yes, else ``ε``); ``transform(items)`` returns the N×K
+(docs/equations.md §5: ``q = 1 − ε`` if judged yes, else ``ε``); ``transform(items)`` returns the N×K
 binary judgments. ``save(dir)`` / ``GenZRegressor.load(dir)`` use JSON and ``.npz`` only.
 """
 
@@ -53,7 +53,12 @@ def make_fm(fm: Any, **options: Any) -> FoundationModel:
     raise GenZInputError(f"unknown foundation model {fm!r}")
 
 
-def _check_items(items: Any, name: str = "items") -> list[Item]:
+def _check_items(items: Any, name: str = "items", **table: Any) -> list[Item]:
+    if hasattr(items, "columns") or isinstance(items, dict) or (  # a table: genz.tables
+            isinstance(items, list) and items and all(isinstance(r, dict) for r in items)):
+        from .tables import items_from_frame
+
+        return items_from_frame(items, **table)
     if isinstance(items, (str, bytes)) or not hasattr(items, "__len__"):
         raise GenZInputError(f"{name} must be a sequence of genz.Item, got {type(items).__name__}")
     items = list(items)
@@ -61,7 +66,8 @@ def _check_items(items: Any, name: str = "items") -> list[Item]:
         raise GenZInputError(f"{name}: no items")
     for pos, it in enumerate(items):
         if not isinstance(it, Item):
-            raise GenZInputError(f"{name}[{pos}] is a {type(it).__name__}, not a genz.Item (see genz.items_from_texts)")
+            raise GenZInputError(f"{name}[{pos}] is a {type(it).__name__}, not a genz.Item (see genz.items_from_texts, or pass a "
+                                  "pandas DataFrame: genz.items_from_frame)")
     seen: dict[str, int] = {}
     for pos, it in enumerate(items):
         if it.id in seen:
@@ -78,7 +84,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
     foundation-model name (``"predicates"``: the offline engine) or instance. ``n_features``
     switches to plain repeated additions (the binary demo). See :class:`DiscoveryConfig` for
     the EM settings. ``refit_on_judgments`` refits θ on the training items' FM priors after each
-    step, so that the predictor sees what new items will have (SPEC §9).
+    step, so that the predictor sees what new items will have (docs/equations.md §9).
     """
 
     def __init__(
@@ -203,12 +209,16 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         callbacks: Any = None,
         on_step: Any = None,
         discovery: Discovery | None = None,
+        text: Any = None,
+        id: Any = None,
     ) -> "GenZRegressor":
         """Discover features for items ``X`` with targets ``y`` (N or N×D) and optional side
         inputs ``U`` (N×P). ``eval_set=(items, Y[, U])`` adds test metrics to every history
         step. ``callbacks`` receives progress hooks; ``on_step(discovery, record)`` is called
         after every step (run directories use it to checkpoint). ``discovery`` continues a run
-        built by :meth:`make_discovery` (e.g. restored from a checkpoint)."""
+        built by :meth:`make_discovery` (e.g. restored from a checkpoint). ``X`` may be a pandas
+        DataFrame: ``text``/``id`` name its text and id columns (:func:`genz.items_from_frame`)."""
+        X = _check_items(X, text=text, id=id, target=y) if discovery is None else X
         disc = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set)
         if discovery is not None:
             self.fm_ = disc.fm
@@ -235,19 +245,19 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         self.train_ids_ = [it.id for it in disc.items]
 
     # ------------------------------------------------------------------------------------------
-    def transform(self, X: Sequence[Item]) -> np.ndarray:
+    def transform(self, X: Sequence[Item], text: Any = None, id: Any = None) -> np.ndarray:
         """The N×K matrix of FM judgments (0/1) of the discovered features for items X."""
         check_is_fitted(self, "features_")
-        items = _check_items(X)
+        items = _check_items(X, text=text, id=id)
         out = np.zeros((len(items), len(self.features_)), dtype=int)
         for k, d in enumerate(self.features_):
             out[:, k] = self.fm_.judge(d, items).values
         return out
 
-    def predict(self, X: Sequence[Item], U: Any = None) -> np.ndarray:
-        """Predict targets of new items from FM judgments only (SPEC §5)."""
+    def predict(self, X: Sequence[Item], U: Any = None, text: Any = None, id: Any = None) -> np.ndarray:
+        """Predict targets of new items from FM judgments only (docs/equations.md §5)."""
         check_is_fitted(self, "features_")
-        items = _check_items(X)
+        items = _check_items(X, text=text, id=id)
         if self.n_side_inputs_ and U is None:
             raise GenZInputError(f"this model was fitted with {self.n_side_inputs_} side inputs; pass U")
         U = check_side_inputs(U, len(items), [it.id for it in items])

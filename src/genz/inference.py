@@ -1,4 +1,4 @@
-"""Inference: the E-step, the M-step, the error rates ε and the bound (SPEC §2-§4).
+"""Inference: the E-step, the M-step, the error rates ε and the bound (docs/equations.md §2-§4).
 
 All updates are vectorised over items; the only loop is the coordinate ascent over features
 ``k`` inside the E-step (eq. 10-11 / 25-27).
@@ -186,7 +186,7 @@ def run_em(
     """Alternate M- and E-steps until the bound and the posteriors settle.
 
     Convergence needs all three: at least ``min_iter`` iterations, a relative bound change
-    below ``tol``, and ``max |Δq| < q_tol`` (SPEC §9: a bound test alone stops too early while
+    below ``tol``, and ``max |Δq| < q_tol`` (docs/equations.md §9: a bound test alone stops too early while
     a freshly added decoupled feature is still moving).
     """
     res = EMResult(iterations=0)

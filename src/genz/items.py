@@ -2,7 +2,7 @@
 
 An item is what the foundation model sees: an ``id``, free ``text``, optional ``attributes``
 (a JSON object of numbers, strings or lists of strings) and optional image paths. Targets are
-an N×D float array (SPEC §1, ``y_n``); optional side inputs are an N×P float array (``u_n``).
+an N×D float array (docs/equations.md §1, ``y_n``); optional side inputs are an N×P float array (``u_n``).
 
 Every loader reports bad input as a one-line :class:`~genz.errors.GenZInputError` that names
 the file, the line and the item.
@@ -26,6 +26,8 @@ from .errors import GenZInputError
 __all__ = [
     "Item",
     "items_from_texts",
+    "read_text",
+    "to_plain",
     "load_items",
     "save_items",
     "load_targets",
@@ -43,6 +45,23 @@ class Item:
     text: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
     images: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # numpy/pandas scalars become Python numbers, missing values (None, NaN, pandas NA)
+        # are dropped, ``attributes=None`` means no attributes (one place, so that every
+        # consumer — predicates, prompts, hashes — sees plain JSON values)
+        object.__setattr__(self, "id", str(self.id))
+        object.__setattr__(self, "text", "" if _is_missing(self.text) else str(self.text))
+        attrs = {} if self.attributes is None else self.attributes
+        if not isinstance(attrs, dict):
+            raise GenZInputError(f"item {self.id!r}: attributes must be a dict, not {type(attrs).__name__}")
+        clean = {}
+        for k, v in attrs.items():
+            v = to_plain(v)
+            if v is not None:
+                clean[str(k)] = v
+        object.__setattr__(self, "attributes", clean)
+        object.__setattr__(self, "images", tuple(str(p) for p in (self.images or ())))
 
     def __hash__(self) -> int:  # attributes is a dict; hash by content
         return hash(self.content_hash())
@@ -73,6 +92,81 @@ class Item:
         if self.attributes:
             parts.append(json.dumps(self.attributes, ensure_ascii=False, sort_keys=True))
         return " ".join(parts) if parts else self.id
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float):
+        return math.isnan(v)
+    if type(v).__name__ in ("NAType", "NaTType"):  # pandas.NA, pandas.NaT
+        return True
+    if isinstance(v, np.floating):
+        return bool(np.isnan(v))
+    return False
+
+
+def to_plain(v: Any) -> Any:
+    """A JSON-able Python value of an attribute: numpy and pandas scalars become ``bool``,
+    ``int``, ``float`` or ``str``; missing values (None, NaN, ``pandas.NA``) become None;
+    arrays and tuples become lists."""
+    if _is_missing(v):
+        return None
+    if isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v)
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [to_plain(x) for x in (v.tolist() if isinstance(v, np.ndarray) else v) if not _is_missing(x)]
+    if hasattr(v, "isoformat"):  # dates and timestamps
+        return v.isoformat()
+    if hasattr(v, "item") and callable(v.item):  # other numpy scalars
+        return to_plain(v.item())
+    return v
+
+
+def read_text(path: str | Path, encoding: str | None = None, what: str = "file") -> str:
+    """The text of a file: gzip recognised by its magic bytes, UTF-8 with or without a byte-order
+    mark (UTF-16 with one) unless ``encoding`` is given; undecodable bytes raise a one-line GenZInputError naming
+    the byte offset and what to do."""
+    path = Path(path)
+    if not path.exists():
+        raise GenZInputError(f"{path}: no such {what} file")
+    if path.is_dir():
+        raise GenZInputError(f"{path}: is a directory, expected a {what} file")
+    data = read_bytes(path)
+    enc = encoding or ("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")  # Excel's "Unicode text"
+    try:
+        return data.decode(enc)
+    except LookupError:
+        raise GenZInputError(f"--encoding {encoding!r}: unknown encoding (e.g. utf-8, latin-1, cp1252)") from None
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start:exc.start + 1].hex()
+        line = data.count(b"\n", 0, exc.start) + 1
+        hint = ("it looks binary, not a text file" if b"\0" in data[:4096]
+                else "pass --encoding with the file's encoding (e.g. --encoding latin-1), or save it as UTF-8")
+        raise GenZInputError(
+            f"{path}:{line}: byte 0x{bad} at offset {exc.start} is not {enc.replace('-sig', '')}; {hint}"
+        ) from None
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """A file's bytes, gunzipped when it starts with gzip's magic bytes (whatever its name)."""
+    import gzip
+    import zlib
+
+    path = Path(path)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise GenZInputError(f"{path}: a damaged gzip file ({exc})") from None
+    return data
 
 
 def items_from_texts(texts: Iterable[Any], ids: Iterable[Any] | None = None) -> list[Item]:
@@ -110,52 +204,58 @@ def _check_attr_value(value: Any, path: Path, lineno: int, item_id: str, key: st
     )
 
 
-def load_items(path: str | Path) -> list[Item]:
+def load_items(path: str | Path, encoding: str | None = None) -> list[Item]:
     """Load items from a JSONL file: one JSON object per line with ``id`` and ``text``,
-    optional ``attributes`` (object) and ``images`` (list of paths, relative to the file)."""
+    optional ``attributes`` (object) and ``images`` (list of paths, relative to the file).
+    Gzipped files and a UTF-8 byte-order mark are recognised; ``encoding`` reads other
+    encodings. (Tables — CSV, TSV, Parquet, flat JSONL records — are read by
+    :func:`genz.tables.load_table`.)"""
     path = Path(path)
-    if not path.exists():
-        raise GenZInputError(f"{path}: no such items file")
+    content = read_text(path, encoding, what="items")
     items: list[Item] = []
     seen: dict[str, int] = {}
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise GenZInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise GenZInputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            if "id" not in obj:
-                raise GenZInputError(f"{path}:{lineno}: item has no 'id'")
-            item_id = obj["id"]
-            if not isinstance(item_id, (str, int)) or isinstance(item_id, bool) or str(item_id) == "":
-                raise GenZInputError(f"{path}:{lineno}: 'id' must be a non-empty string or integer")
-            item_id = str(item_id)
-            if item_id in seen:
-                raise GenZInputError(
-                    f"{path}:{lineno}: duplicate id {item_id!r} (first seen on line {seen[item_id]})"
-                )
-            seen[item_id] = lineno
-            text = obj.get("text", "")
-            if text is None:
-                text = ""
-            if not isinstance(text, str):
-                raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'text' must be a string")
-            attrs = obj.get("attributes") or {}
-            if not isinstance(attrs, dict):
-                raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'attributes' must be a JSON object")
-            for key, value in attrs.items():
-                _check_attr_value(value, path, lineno, item_id, key)
-            images = obj.get("images") or []
-            if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
-                raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'images' must be a list of paths")
-            images = tuple(str((path.parent / p)) if not Path(p).is_absolute() else p for p in images)
-            if not text and not attrs and not images:
-                raise GenZInputError(f"{path}:{lineno}: item {item_id!r} has no text, attributes or images")
-            items.append(Item(id=item_id, text=text, attributes=attrs, images=images))
+    for lineno, line in enumerate(content.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GenZInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise GenZInputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        if "id" not in obj:
+            hint = (f" (this looks like a table row: read the file with genz fit --data {path.name} --target COLUMN "
+                    "[--id COLUMN])" if "text" not in obj and "attributes" not in obj and obj else "")
+            raise GenZInputError(f"{path}:{lineno}: item has no 'id'{hint}")
+        item_id = obj["id"]
+        if not isinstance(item_id, (str, int)) or isinstance(item_id, bool) or str(item_id) == "":
+            raise GenZInputError(f"{path}:{lineno}: 'id' must be a non-empty string or integer")
+        item_id = str(item_id)
+        if item_id in seen:
+            raise GenZInputError(
+                f"{path}:{lineno}: duplicate id {item_id!r} (first seen on line {seen[item_id]})"
+            )
+        seen[item_id] = lineno
+        text = obj.get("text", "")
+        if text is None:
+            text = ""
+        if not isinstance(text, str):
+            raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'text' must be a string")
+        attrs = obj.get("attributes") or {}
+        if not isinstance(attrs, dict):
+            raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'attributes' must be a JSON object")
+        for key, value in attrs.items():
+            _check_attr_value(value, path, lineno, item_id, key)
+        images = obj.get("images") or []
+        if not isinstance(images, list) or not all(isinstance(p, str) for p in images):
+            raise GenZInputError(f"{path}:{lineno}: item {item_id!r}: 'images' must be a list of paths")
+        images = tuple(str((path.parent / p)) if not Path(p).is_absolute() else p for p in images)
+        if not text and not attrs and not images:
+            others = sorted(k for k in obj if k not in ("id", "text", "attributes", "images"))
+            hint = (f" (its other keys {', '.join(map(repr, others[:6]))} belong under \"attributes\"; "
+                    f"or read the file as a table: genz fit --data {path.name} --target COLUMN)") if others else ""
+            raise GenZInputError(f"{path}:{lineno}: item {item_id!r} has no text, attributes or images{hint}")
+        items.append(Item(id=item_id, text=text, attributes=attrs, images=images))
     if not items:
         raise GenZInputError(f"{path}: the items file is empty")
     return items
@@ -163,7 +263,10 @@ def load_items(path: str | Path) -> list[Item]:
 
 def save_items(items: Sequence[Item], path: str | Path) -> None:
     """Write items as JSONL (the format :func:`load_items` reads)."""
-    with Path(path).open("w", encoding="utf-8") as fh:
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise GenZInputError(f"{path}: the folder {path.parent} does not exist; create it or choose another path")
+    with path.open("w", encoding="utf-8") as fh:
         for it in items:
             fh.write(json.dumps(it.to_json(), ensure_ascii=False) + "\n")
 
@@ -198,7 +301,7 @@ def check_side_inputs(U: Any, n: int, ids: Sequence[str] | None = None) -> np.nd
     return arr
 
 
-def load_targets(path: str | Path, ids: Sequence[str]) -> np.ndarray:
+def load_targets(path: str | Path, ids: Sequence[str], encoding: str | None = None) -> np.ndarray:
     """Load targets and align them to ``ids``.
 
     * ``.csv``: a header row whose first column is ``id``; the other columns are the D target
@@ -211,14 +314,15 @@ def load_targets(path: str | Path, ids: Sequence[str]) -> np.ndarray:
     if path.suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, OSError, EOFError) as exc:
             raise GenZInputError(f"{path}: not a numeric .npy array ({exc})") from None
         arr = check_targets(arr, ids, name=str(path))
         if arr.shape[0] != len(ids):
             raise GenZInputError(f"{path}: {arr.shape[0]} rows for {len(ids)} items (rows follow the items file)")
         return arr
-    with path.open("r", encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh))
+    import io
+
+    rows = list(csv.reader(io.StringIO(read_text(path, encoding, what="targets"), newline="")))
     rows = [r for r in rows if r and any(c.strip() for c in r)]
     if not rows:
         raise GenZInputError(f"{path}: the targets file is empty")
@@ -259,10 +363,15 @@ def load_targets(path: str | Path, ids: Sequence[str]) -> np.ndarray:
 def side_inputs_from_attributes(items: Sequence[Item], columns: Sequence[str]) -> np.ndarray:
     """Build the N×P side-input matrix from numeric item attributes named in ``columns``."""
     out = np.empty((len(items), len(columns)), dtype=float)
+    known = sorted({k for it in items for k in it.attributes})
+    for col in columns:
+        if col not in known:
+            have = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "") if known else "none"
+            raise GenZInputError(f"side input {col!r} is not an attribute of the items (attributes: {have})")
     for n, it in enumerate(items):
         for p, col in enumerate(columns):
             if col not in it.attributes:
-                raise GenZInputError(f"item {it.id!r}: side input {col!r} is not among its attributes")
+                raise GenZInputError(f"item {it.id!r}: side input {col!r} is missing; fill it in or drop this side input")
             v = it.attributes[col]
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise GenZInputError(f"item {it.id!r}: side input {col!r} = {v!r} is not a finite number")

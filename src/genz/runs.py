@@ -629,10 +629,13 @@ class RunDir:
         """Raise GenZInputError listing the keys where ``config`` differs from the stored one."""
         stored = self.config()
         new = json.loads(_dumps(redact_secrets(dict(config)), strict=True))
-        keys = sorted((set(stored) | set(new)) - set(may_change))
-        diff = [k for k in keys if stored.get(k) != new.get(k)]
+        flat_s, flat_n = _flatten(stored), _flatten(new)  # nested dicts: only the keys that differ
+        keys = sorted((set(flat_s) | set(flat_n)) - {k for k in set(flat_s) | set(flat_n)
+                                                     if k.rsplit(".", 1)[-1] in may_change})
+        diff = [k for k in keys if flat_s.get(k) != flat_n.get(k)]
         if diff:
-            shown = ", ".join(f"{k}: {stored.get(k)!r} -> {new.get(k)!r}" for k in diff[:5])
+            shown = ", ".join(f"{k}: {flat_s.get(k)!r} -> {flat_n.get(k)!r}" for k in diff[:5])
+            shown += f" and {len(diff) - 5} more" if len(diff) > 5 else ""
             raise GenZInputError(
                 f"{self.path}: the configuration differs from the run's ({shown}); a run can only be resumed with"
                 " the configuration it was started with"
@@ -896,3 +899,14 @@ def validate_results(doc: Any, where: str = "results") -> dict:
     doc.setdefault("version", 1)
     doc.setdefault("higher_is_better", doc["metric"] in ("r2", "cosine", "accuracy", "auc"))
     return doc
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"estimator": {"cycles": 12}}`` → ``{"estimator.cycles": 12}`` (for configuration diffs)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

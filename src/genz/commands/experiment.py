@@ -1,4 +1,4 @@
-"""``genz experiment``: the paper's experiments as benchmark commands (SPEC §7).
+"""``genz experiment``: the paper's experiments as benchmark commands (docs/equations.md §7).
 
     genz experiment houses --data DIR [--seeds 0-4] [--fm predicates] [--model linear|mlp]
                            [--cycles 12] [--out FILE.json]
@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 from . import friendly
+from .fm import fm_options
 
 
 __all__ = ["experiment"]
@@ -30,8 +31,8 @@ def _common(fn):
     """Options shared by the houses and movies experiments."""
     opts = [
         click.option("--seeds", default="0-4", show_default=True, help="Seeds of the 80/20 splits: 0-4 or 0,2,3."),
-        click.option("--fm", default="predicates", show_default=True,
-                     help="Foundation model for GenZ and the zero-shot baseline."),  # fmt: skip
+        click.option("--conjunctions/--no-conjunctions", default=True, show_default=True,
+                     help="Let the offline engine propose '(A) and (B)' features (--fm predicates only)."),
         click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True,
                      help="GenZ's observation model g."),  # fmt: skip
         click.option("--cycles", type=int, default=None,
@@ -45,12 +46,31 @@ def _common(fn):
         click.option("--no-genz", is_flag=True, help="Skip GenZ (peers and baseline only)."),
         click.option("--no-zeroshot", is_flag=True, help="Skip the zero-shot baseline."),
         click.option("--no-peers", is_flag=True, help="Skip the peers."),
-        click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON."),
+        click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON."),
         click.option("-q", "--quiet", is_flag=True, help="No progress lines."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
-    return fn
+    return fm_options()(fn)  # the FM options of genz fit (--fm, --fm-model, --cache, ...)
+
+
+def _fm_factory(kw: dict):
+    """Take the FM options out of ``kw`` (leaving ``fm``, the backend name) and return a function
+    that builds a fresh foundation model from them, one per seed and method."""
+    from .fm import FM_OPTION_KEYS, fm_from_options
+    from .inputs import set_conjunctions
+
+    opts = {k: kw.pop(k) for k in FM_OPTION_KEYS if k in kw}
+    conj = kw.pop("conjunctions", True)
+    kw["fm"] = opts.get("fm", "predicates")
+
+    def make():
+        fm = fm_from_options(**opts, progress=False)
+        set_conjunctions(fm, conj)
+        return fm
+
+    make()  # bad options fail now, in one line, before any data is loaded
+    return make
 
 
 #: per-experiment defaults, chosen by measurement on seeds 0-4 (docs/experiments.md)
@@ -115,9 +135,10 @@ def houses_cmd(data_dir, descriptions, out, quiet, **kw) -> None:
     from ..datasets.houses import load_houses
     from ..experiments.runner import print_table, run_experiment, write_json
 
+    make_fm = _fm_factory(kw)
     ds = load_houses(data_dir, descriptions=descriptions)
     cfg = _config("houses", **kw)
-    result = run_experiment(ds, cfg, progress=_progress(quiet))
+    result = run_experiment(ds, cfg, progress=_progress(quiet), make_fm=make_fm)
     print_table(result)
     if out:
         write_json(result, out)
@@ -147,11 +168,12 @@ def movies_cmd(data_dir, fmt, titles, n_items, dim, convention, cold_start, no_m
     from ..experiments.runner import print_table, run_experiment, write_json
 
     say = _progress(quiet)
+    make_fm = _fm_factory(kw)
     if say:
         say(f"loading {data_dir} ({fmt}), SVD of rank {dim}")
     ds = load_movies(data_dir, fmt, n_items=n_items, dim=dim, convention=convention, titles=titles)
     cfg = _config("movies", minilm=not no_minilm, **kw)
-    result = run_experiment(ds, cfg, progress=say)
+    result = run_experiment(ds, cfg, progress=say, make_fm=make_fm)
     result["dataset_info"].update(convention=convention, n_items=n_items, dim=dim)
     print_table(result)
     if cold_start:
@@ -195,9 +217,10 @@ def _n(x: float) -> str:
 @experiment.command("binary")
 @click.option("--seeds", default="0-4", show_default=True, help="Seeds: 0-4 or 0,2,3.")
 @click.option("--bits", default=9, show_default=True, help="Number of binary digits.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
 @friendly
-def binary_cmd(seeds, bits, out) -> None:
+def binary_cmd(seeds, bits, out, quiet) -> None:
     """The binary toy (Section 5.1) over several seeds: bits recovered, coarse to fine."""
     from ..demo import run_binary_demo
     from ..experiments.runner import parse_seeds, write_json
@@ -207,10 +230,11 @@ def binary_cmd(seeds, bits, out) -> None:
         r = run_binary_demo(seed=s, n_bits=bits)
         r.pop("estimator", None)
         runs.append(r)
-        click.echo(
-            f"seed {s}: {r['bits_recovered']}/{bits} bits recovered, coarse to fine: {r['coarse_to_fine']}, "
-            f"training MAE {r['train_mae']:.3g}, {r['seconds']:.2f} s"
-        )
+        if not quiet:
+            click.echo(
+                f"seed {s}: {r['bits_recovered']}/{bits} bits recovered, coarse to fine: {r['coarse_to_fine']}, "
+                f"training MAE {r['train_mae']:.3g}, {r['seconds']:.2f} s"
+            )
     ok = sum(r["bits_recovered"] == bits for r in runs)
     click.echo(f"all {bits} bits recovered on {ok} of {len(runs)} seeds")
     if out:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import click
 from . import friendly
+from .inputs import data_options, discovery_options
 
 from ..errors import GenZInputError
 from ..fm.base import FoundationModel
@@ -48,13 +49,14 @@ def default_cache_path() -> Path:
     return Path(base) / "genz" / "fm-cache.sqlite"
 
 
-def fm_options(default_fm: str = "predicates"):
+def fm_options(default_fm: str = "predicates", backends: tuple[str, ...] = ("predicates", "openai")):
     """Decorator: add the FM-choosing options (see the module docstring)."""
 
     opts = [
-        click.option("--fm", "fm", type=click.Choice(["predicates", "openai"]), default=default_fm,
+        click.option("--fm", "fm", type=click.Choice(list(backends)), default=default_fm,
                      show_default=True, envvar="GENZ_FM",
-                     help="Foundation model: the offline predicate engine, or any OpenAI-compatible server."),
+                     help="Foundation model: the offline predicate engine, or any OpenAI-compatible server."
+                     if "predicates" in backends else "Foundation model: an OpenAI-compatible server."),
         click.option("--fm-model", default=None,
                      help="Chat model for judging (default $GENZ_FM_MODEL or gpt-4o-mini)."),
         click.option("--mining-model", default=None,
@@ -133,32 +135,40 @@ def fm_from_options(
 
 # ------------------------------------------------------------------------------------------------
 @click.command("estimate")
-@click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False),
-              help="Items, JSONL (all items that will be judged: training and test).")
+@data_options()
 @click.option("--test-items", "test_path", type=click.Path(dir_okay=False), default=None,
-              help="More items that will be judged (a separate test file).")
-@click.option("--cycles", default=12, show_default=True, help="Cycles of Algorithm 4.")
-@click.option("--add", "add_per_cycle", default=5, show_default=True, help="Features added per cycle.")
-@click.option("--n-features", type=int, default=None, help="Instead of cycles: add this many features.")
-@click.option("--zero-shot", type=int, default=0, show_default=True,
+              help="More items that will be judged (a separate test file: JSONL, or a table like --data).")
+@discovery_options(note=" (As on genz fit; no effect on the estimate.)")
+@click.option("--zero-shot", type=click.IntRange(0), default=0, show_default=True,
               help="Also estimate the zero-shot baseline with this many proposed features.")
-@click.option("--exemplars", type=int, default=10, show_default=True, help="Items per group in a mining prompt.")
+@click.option("--exemplars", type=click.IntRange(1), default=10, show_default=True,
+              help="Items per group in a mining prompt.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@fm_options(default_fm="openai")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the total cost in dollars.")
+@fm_options()
 @friendly
-def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot, exemplars, as_json, **fm_opts):
+def estimate(data_path, items_path, target, targets_path, id_column, text_columns, encoding, test_path, model,
+             algorithm, cycles, add_per_cycle, remove_per_cycle, n_features, n_candidates, conjunctions, seed,
+             zero_shot, exemplars, as_json, quiet, **fm_opts):
     """Print the FM calls, tokens and cost a planned run needs, before spending anything.
 
-    Assumes an empty cache and no retries; tokens are approximated from the real prompts
-    (characters / 4)."""
+    Takes the data options of `genz fit` (--data TABLE or --items JSONL). Assumes an empty cache
+    and no retries; tokens are approximated from the real prompts (characters / 4)."""
     from ..fm.estimate import estimate_run
     from ..fm.openai_compat import DEFAULT_MODEL, _VISION
     from ..fm.prompts import PromptSet
-    from ..items import load_items
+    from .inputs import load_inputs
 
-    items = load_items(items_path)
+    drop = [c.strip() for c in (target or "").split(",") if c.strip()]
+    inp = load_inputs(data_path, items_path, None, None, id_column, text_columns, encoding, need_target=False,
+                      drop=drop)
+    items = inp.items
     if test_path:
-        items = items + load_items(test_path)
+        tp = str(test_path)
+        test = (load_inputs(None, tp, encoding=encoding, need_target=False) if tp.endswith((".jsonl", ".jsonl.gz"))
+                else load_inputs(tp, None, None, None, id_column, text_columns, encoding, need_target=False,
+                                 types=inp.table.get("types"), drop=drop))
+        items = items + test.items
     n_adds = n_features if n_features is not None else cycles * add_per_cycle
     if n_adds < 0 or zero_shot < 0 or exemplars < 1:
         raise GenZInputError("--n-features/--cycles/--add/--zero-shot must be >= 0 and --exemplars >= 1")
@@ -188,6 +198,9 @@ def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot
         click.echo(json.dumps({"items": len(items), "features": n_adds, "by_type": [e.to_dict() for e in est],
                                "total": total}))
         return
+    if quiet:
+        click.echo(f"{total['cost_usd']:.2f}")
+        return
     click.echo(f"{len(items)} items, {n_adds} feature additions"
                + (f", zero-shot baseline with {zero_shot} features" if zero_shot else "")
                + f", {fm_opts['fm_batch_size']} items per judging call")
@@ -205,11 +218,11 @@ def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot
 @click.command("describe-images")
 @click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False),
               help="Items, JSONL, with 'images' (paths relative to the file).")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Write the items with their image descriptions appended to their text (JSONL).")
 @click.option("--keep-images", is_flag=True, help="Keep the image paths in the output items.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@fm_options(default_fm="openai")
+@fm_options(default_fm="openai", backends=("openai",))
 @friendly
 def describe_images(items_path, out_path, keep_images, quiet, **fm_opts):
     """Describe each item's images once with a vision model (cached), as the paper did for the

@@ -1,9 +1,9 @@
-"""Real data sets of the paper's experiments (SPEC §7), loaded as genz items and targets.
+"""Real data sets of the paper's experiments (docs/equations.md §7), loaded as genz items and targets.
 
 * :func:`~genz.datasets.houses.load_houses` — Ahmed & Moustafa (2016) house listings,
   target ``log price``.
 * :func:`~genz.datasets.movies.load_movies` — Netflix prize / MovieLens ratings reduced to
-  32-dimensional SVD movie embeddings of the most-rated movies (SPEC §8), plus the cold-start
+  32-dimensional SVD movie embeddings of the most-rated movies (docs/equations.md §8), plus the cold-start
   fold-in simulation of the paper's Fig. 5.
 
 Each loader returns a :class:`Dataset`.

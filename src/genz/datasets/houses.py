@@ -1,4 +1,4 @@
-"""The Houses dataset of Ahmed & Moustafa (2016): 535 listings, target ``log price`` (SPEC §7).
+"""The Houses dataset of Ahmed & Moustafa (2016): 535 listings, target ``log price`` (docs/equations.md §7).
 
 ``HousesInfo.txt`` has one house per line, ``bedrooms bathrooms area zipcode price``
 (space-separated, no header); line *i* is house *i*, whose images are
@@ -12,7 +12,7 @@ file exists, one text description per listing image (``genz describe-images``).
 
 Side inputs (the paper's "intercept, area, bedrooms, bathrooms"): ``U`` holds
 ``log_area, bedrooms, bathrooms``. There is **no intercept column**: genz's observation models
-carry their own constant (SPEC §4, ``z̃ = [z; u; 1]``). The area enters as its logarithm
+carry their own constant (docs/equations.md §4, ``z̃ = [z; u; 1]``). The area enters as its logarithm
 because the target is a log price (a price elasticity per unit of log area); pass
 ``area="raw"`` for the raw square feet.
 """

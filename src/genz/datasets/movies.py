@@ -1,4 +1,4 @@
-"""Collaborative-filtering movie embeddings and the cold-start simulation (SPEC §7, §8).
+"""Collaborative-filtering movie embeddings and the cold-start simulation (docs/equations.md §7, §8).
 
 Loaders for the Netflix prize format and for MovieLens (100k, 1M, and the later
 ``ratings.csv``/``movies.csv`` releases) build a sparse user×movie rating matrix ``R``

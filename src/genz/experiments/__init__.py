@@ -1,2 +1,2 @@
-"""The paper's experiments (SPEC §7): splits, metrics, peer baselines, the zero-shot baseline
+"""The paper's experiments (docs/equations.md §7): splits, metrics, peer baselines, the zero-shot baseline
 and the runner behind ``genz experiment``."""

@@ -1,4 +1,4 @@
-"""The zero-shot baseline of the paper (SPEC §6): features from the foundation model's domain
+"""The zero-shot baseline of the paper (docs/equations.md §6): features from the foundation model's domain
 knowledge alone, then feature selection.
 
 1. The foundation model proposes about 50 yes/no features from the task description and a

@@ -34,8 +34,10 @@ every categorical or list attribute, and the most frequent phrases.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import numbers
 from abc import ABC, abstractmethod
 import re
 from collections import Counter
@@ -69,7 +71,7 @@ def _numeric_values(items: Sequence[Item], attr: str | None) -> np.ndarray:
     out = np.full(len(items), np.nan)
     for n, it in enumerate(items):
         v = it.attributes.get(attr)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
             out[n] = float(v)
     return out
 
@@ -80,10 +82,10 @@ def _string_values(items: Sequence[Item], attr: str) -> list[str | None]:
         v = it.attributes.get(attr)
         if isinstance(v, str):
             out.append(v)
-        elif isinstance(v, bool):
-            out.append(str(v).lower())
-        elif isinstance(v, int):
-            out.append(str(v))
+        elif isinstance(v, (bool, np.bool_)):
+            out.append(str(bool(v)).lower())
+        elif isinstance(v, numbers.Integral):
+            out.append(str(int(v)))
         else:
             out.append(None)
     return out
@@ -97,6 +99,91 @@ def _fmt(x: float) -> str:
 
 def _subject(attr: str | None) -> str:
     return "the number" if attr is None else f"'{attr}'"
+
+
+# ----------------------------------------------------------------------------------------------
+# phrases: words within one sentence, never only function words
+# ----------------------------------------------------------------------------------------------
+
+#: words that carry content although scikit-learn's English stop-word list has them
+_CONTENT_WORDS = frozenset({
+    "back", "bill", "bottom", "call", "cry", "describe", "detail", "eight", "eleven", "empty", "fifteen",
+    "fifty", "fill", "find", "fire", "first", "five", "forty", "found", "four", "front", "full", "give",
+    "hundred", "interest", "keep", "last", "made", "mill", "move", "name", "nine", "part", "put", "serious",
+    "show", "side", "sincere", "six", "sixty", "system", "take", "ten", "thick", "thin", "third", "three",
+    "top", "twelve", "twenty", "two", "well",
+})
+
+
+def _function_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) - _CONTENT_WORDS
+
+
+FUNCTION_WORDS = _function_words()
+_WORD_RE = r"[^\W\d_]\w*"  # a word starts with a letter
+#: a sentence ends at . ! ? ; or : followed by a space or the end, or at a line break
+_SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|\n")
+_BREAK = " qqgenzsentencebreakqq "  # stands between sentences while n-grams are counted
+#: what may stand between two words of a phrase: anything but a word character or a sentence end
+_GAP = r"[^\w.!?;:\n]+"
+
+
+def _mark_sentences(text: str) -> str:
+    """Lower-cased text with a break token between sentences (no n-gram spans two sentences)."""
+    return _SENTENCE_END.sub(_BREAK, text.lower())
+
+
+def is_readable_phrase(phrase: str) -> bool:
+    """A phrase worth proposing: not only function words, and not ending in one
+    (``"of the"``, ``"a"`` and ``"sunroof and"`` are out; ``"no accidents"`` is in)."""
+    words = phrase.lower().split()
+    return bool(words) and words[-1] not in FUNCTION_WORDS and "qqgenzsentencebreakqq" not in words
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_pattern(phrase: str) -> re.Pattern:
+    words = phrase.split()
+    return re.compile(r"(?<!\w)" + _GAP.join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)
+
+
+_LEFT = re.compile(rf"(?<!\w)({_WORD_RE}){_GAP}$")
+_RIGHT = re.compile(rf"^{_GAP}({_WORD_RE})(?!\w)")
+
+
+def phrase_in_context(phrase: str, texts: Sequence[str], max_words: int = 5) -> str:
+    """The phrase with the words that surround it in every text that has it, within the
+    sentence (``"sunroof"`` → ``"has a sunroof"`` when every listing says "Has a sunroof"), so
+    that it reads as written; it matches exactly the same texts."""
+    words = phrase.split()
+    while len(words) < max_words:
+        pat = _phrase_pattern(" ".join(words))
+        left: Counter = Counter()
+        right: Counter = Counter()
+        n = 0
+        for t in texts:
+            m = pat.search(t)
+            if not m:
+                continue
+            n += 1
+            lm = _LEFT.search(t, 0, m.start())
+            if lm:
+                left[lm.group(1).lower()] += 1
+            rm = _RIGHT.match(t[m.end():])
+            if rm:
+                right[rm.group(1).lower()] += 1
+        if n < 2:
+            break
+        lw = left.most_common(1)
+        rw = right.most_common(1)
+        if lw and lw[0][1] == n:
+            words.insert(0, lw[0][0])
+        elif rw and rw[0][1] == n and rw[0][0] not in FUNCTION_WORDS:
+            words.append(rw[0][0])
+        else:
+            break
+    return " ".join(words)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -256,8 +343,7 @@ class Mentions(Predicate):
         return f"mentions {json.dumps(self.phrase, ensure_ascii=False)}"
 
     def evaluate(self, items):
-        words = self.phrase.split()
-        pat = re.compile(r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)
+        pat = _phrase_pattern(self.phrase)
         return np.array([bool(pat.search(it.text)) for it in items], dtype=bool)
 
 
@@ -514,10 +600,11 @@ class PredicateFM:
         excluded = {e.strip() for e in exclude}
         chosen: list[str] = []
         chosen_cols: list[np.ndarray] = []
+        texts = [it.text for it in items]
         for sc, _, maker in ranked:
             if sc <= 0 or len(chosen) >= n:
                 break
-            pred = _build(maker)
+            pred = _in_context(_build(maker), texts)
             text = pred.render()
             if text in excluded or text in chosen:
                 continue
@@ -696,20 +783,26 @@ class PredicateFM:
                        np.array([counts[v] for v in vals]))
 
     def _phrase_family(self, texts: list[str], y: np.ndarray) -> _Family | None:
+        """Phrases of 1 to ``max_phrase_len`` words within one sentence, not ending in a
+        function word (so never only function words): see :func:`is_readable_phrase`."""
         vec = CountVectorizer(
             ngram_range=(1, self.max_phrase_len), binary=True, min_df=self.min_support,
-            token_pattern=r"(?u)\b[^\W\d_]\w*\b", lowercase=True,  # words that start with a letter
+            token_pattern=r"(?u)\b[^\W\d_]\w*\b", preprocessor=_mark_sentences,  # words that start with a letter
         )
         try:
             X = vec.fit_transform(texts)
         except ValueError:  # empty vocabulary
             return None
-        X = X.tocsc()
+        vocab = vec.get_feature_names_out()
+        keep = np.flatnonzero([is_readable_phrase(v) for v in vocab])
+        if keep.size == 0:
+            return None
+        X = X.tocsc()[:, keep]
+        vocab = vocab[keep]
         w = self._w
         tp = np.asarray(X.T @ (w * y)).ravel()
         fp = np.asarray(X.T @ (w * ~y)).ravel()
         support = np.asarray(X.sum(axis=0)).ravel()
-        vocab = vec.get_feature_names_out()
         nwords = np.array([len(t.split()) for t in vocab], dtype=float)
         return _Family(tp, fp, 1.0 + 0.25 * (nwords - 1), lambda i, v=vocab: Mentions(str(v[i])), support)
 
@@ -769,6 +862,17 @@ def _build(maker: Any) -> Predicate:
     return _negate(pred) if neg else pred
 
 
+def _in_context(p: Predicate, texts: Sequence[str]) -> Predicate:
+    """Phrases shown in the words around them (:func:`phrase_in_context`)."""
+    if isinstance(p, Mentions):
+        return Mentions(phrase_in_context(p.phrase, texts))
+    if isinstance(p, Not):
+        return Not(_in_context(p.inner, texts))
+    if isinstance(p, And):
+        return And(_in_context(p.left, texts), _in_context(p.right, texts))
+    return p
+
+
 def _attr_of(p: Predicate) -> str:
     """The attribute a single predicate looks at ("text" for phrases, "number" for the text
     read as a number)."""
@@ -796,10 +900,10 @@ def _attribute_kinds(items: Sequence[Item]) -> dict[str, str]:
     for it in items:
         for k, v in it.attributes.items():
             c = kinds.setdefault(k, Counter())
-            if isinstance(v, bool) or isinstance(v, str):
+            if isinstance(v, (bool, np.bool_, str)):
                 c["string"] += 1
-            elif isinstance(v, (int, float)):
+            elif isinstance(v, numbers.Real):
                 c["numeric"] += 1
-            elif isinstance(v, list):
+            elif isinstance(v, (list, tuple)):
                 c["list"] += 1
-    return {k: c.most_common(1)[0][0] for k, c in sorted(kinds.items())}
+    return {k: c.most_common(1)[0][0] for k, c in sorted(kinds.items()) if c}

@@ -1,4 +1,4 @@
-"""Observation models ``g(z, u; θ)`` with per-dimension variances (SPEC §2-§4)."""
+"""Observation models ``g(z, u; θ)`` with per-dimension variances (docs/equations.md §2-§4)."""
 
 from .base import ObservationModel
 from .linear import LinearGaussian

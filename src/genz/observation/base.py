@@ -1,4 +1,4 @@
-"""The observation model ``p(y | z, u) = N(y; g(z, u; θ), diag σ²)`` (SPEC §2, eq. 8-9).
+"""The observation model ``p(y | z, u) = N(y; g(z, u; θ), diag σ²)`` (docs/equations.md §2, eq. 8-9).
 
 An observation model knows how to
 

@@ -1,4 +1,4 @@
-"""The linear observation model with exact mean-field expectations (SPEC §4, Appendix B).
+"""The linear observation model with exact mean-field expectations (docs/equations.md §4, Appendix B).
 
 ``g(z, u) = W z̃`` with ``z̃ = [z; u; 1]``. Under the factorised posterior
 ``q(z) = Π_k q_k^{z_k} (1 − q_k)^{1 − z_k}`` the expectations are exact:

@@ -1,4 +1,4 @@
-"""The MLP observation model, evaluated at the posterior mode (SPEC §3, paper §5).
+"""The MLP observation model, evaluated at the posterior mode (docs/equations.md §3, paper §5).
 
 ``g(z, u) = MLP([z; u])`` with the paper's defaults: hidden layers of 64 and 32 units, ReLU,
 dropout 0.1, Adam with learning rate 1e-3, 100 epochs, batch size 32. The expectations of
@@ -11,13 +11,38 @@ dimension inside the model; the loss weights each dimension by 1/σ²_d (eq. 12)
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
+
+try:
+    import torch
+    from torch import nn
+except ImportError:  # torch is the optional extra genz[mlp]
+    from ..errors import GenZInputError
+
+    raise GenZInputError("the MLP observation model needs PyTorch: pip install 'genz[mlp]' (or use the linear "
+                         "model)") from None
 
 from .base import LOG_2PI, ObservationModel
+
+
+def _threads(fn):
+    """Run with ``$GENZ_TORCH_THREADS`` torch threads (default 1): the small network gains nothing
+    from more, and on a busy machine more are many times slower (benchmarks/mlp_threads.py)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        prev = torch.get_num_threads()
+        torch.set_num_threads(max(1, int(os.environ.get("GENZ_TORCH_THREADS", "1"))))
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(prev)
+
+    return wrapper
 
 
 @dataclass
@@ -70,6 +95,7 @@ class MLPGaussian(ObservationModel):
         n = Z.shape[0]
         return np.hstack([Z, self.scale_u(U, n), np.ones((n, 1))])
 
+    @_threads
     def _forward(self, X: np.ndarray) -> np.ndarray:
         self.net_.eval()
         with torch.no_grad():
@@ -77,6 +103,7 @@ class MLPGaussian(ObservationModel):
         return out * self.y_std_ + self.y_mean_
 
     # M-step ----------------------------------------------------------------------------------
+    @_threads
     def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, *, final: bool = False) -> None:
         """θ by Adam on the 1/σ²-weighted squared error at the mode (eq. 12), then σ² (eq. 13)."""
         n, K = Q.shape

@@ -48,6 +48,23 @@ def _short(s: str, n: int = 55) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def _unique_short(labels: Sequence[str], n: int = 55) -> list[str]:
+    """Shortened labels that stay distinct: the start and the end of a long label, and a
+    number where two would still read the same."""
+    out = []
+    for s in labels:
+        s = " ".join(str(s).split())
+        out.append(s if len(s) <= n else s[: n - 22] + "…" + s[-21:])
+    seen: dict[str, int] = {}
+    for i, s in enumerate(out):
+        if s in seen:
+            seen[s] += 1
+            out[i] = f"{s} ({seen[s]})"
+        else:
+            seen[s] = 1
+    return out
+
+
 def _save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=DPI, facecolor="white")
     return path
@@ -146,7 +163,7 @@ def timeline_figure(data: RunData, path: Path) -> tuple[Path, dict]:
                     i = data.timeline_features.index(f)
                     ax.scatter([j], [i], marker="^" if act == "add" else "x", s=28,
                                color=ADD_C if act == "add" else REMOVE_C, zorder=3, linewidths=1.4)
-            ax.set_yticks(range(n_f), [_short(f) for f in data.timeline_features], fontsize=8)
+            ax.set_yticks(range(n_f), _unique_short(data.timeline_features), fontsize=8)
             ax.set_ylim(n_f - 0.5, -0.5)
         ax.set_xlim(-0.5, max(n_s, 1) - 0.5)
         ax.set_xlabel("step")
@@ -170,7 +187,7 @@ def weights_figure(features: Sequence[str], weights: np.ndarray, target_names: S
 
     W = np.asarray(weights, dtype=float)
     K, D = W.shape
-    labels = [_short(f, 60) for f in features]
+    labels = _unique_short(features, 60)
     with matplotlib.rc_context(RC):
         if D == 1:
             fig = _figure(8.0, 1.2 + 0.28 * max(K, 1))

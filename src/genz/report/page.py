@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,9 @@ def _e(x: Any) -> str:
 
 
 def _num(v: Any, digits: int = 4) -> str:
+    """The report's one number notation (the page script's ``fmt`` is the same): integers with
+    thousands separators, other numbers to ``digits`` significant digits in plain notation
+    (``12,350``, ``0.1234``, ``0.001``), scientific only below 1e-9."""
     if v is None:
         return "–"
     try:
@@ -34,12 +38,16 @@ def _num(v: Any, digits: int = 4) -> str:
         return _e(v)
     if not math.isfinite(f):
         return "–"
-    if f == int(f) and abs(f) < 1e9 and isinstance(v, (int, np.integer)):
-        return f"{int(f):,}"
-    a = abs(f)
-    if a != 0 and (a >= 1e5 or a < 1e-3):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and abs(f) < 1e15:
+        return f"{int(v):,}"
+    if f == 0:
+        return "0"
+    r = float(f"{f:.{digits}g}")
+    dec = max(0, digits - 1 - math.floor(math.log10(abs(r))))
+    if dec > 9:
         return f"{f:.{digits - 1}e}"
-    return f"{f:.{digits}g}"
+    out = f"{r:,.{dec}f}"
+    return out.rstrip("0").rstrip(".") if "." in out else out
 
 
 def _trunc(s: str, n: int = 90) -> str:
@@ -92,7 +100,8 @@ def _cards(d: RunData) -> str:
         _card(f"final test {m}", _num(final_test),
               f"best {_num(best)} at step {bstep}" if best is not None else "no test set" if final_test is None else ""),
         _card("FM calls", _num(fm.get("total_calls")), f"{_num(fm.get('cache_hits'))} cache hits" if fm else ""),
-        _card("tokens · cost", _num(tokens) if tokens else "–", f"${float(fm.get('cost_usd') or 0):.4f}" if fm else ""),
+        *([_card("tokens · cost", _num(tokens), f"${float(fm.get('cost_usd') or 0):.4f}")]
+          if tokens or float(fm.get("cost_usd") or 0) else []),  # the offline engine costs nothing
         _card("time", f"{secs / 60:.1f} min" if secs >= 60 else f"{secs:.1f} s", "sum of step times"),
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
@@ -147,11 +156,71 @@ def _timeline(d: RunData, out_dir: Path, prefix: str, idx: int) -> str:
     )
 
 
-def _examples(texts: list[str], rows: np.ndarray, cls: str) -> str:
+_MENTIONS = re.compile(r'mentions ("(?:[^"\\]|\\.)*")')
+
+
+def _phrases(feature: str) -> list[str]:
+    """The phrases a feature looks for (``mentions "has a sunroof"``), to highlight them."""
+    out = []
+    for m in _MENTIONS.finditer(feature):
+        try:
+            out.append(str(json.loads(m.group(1))))
+        except ValueError:
+            pass
+    return out
+
+
+def _highlight(text: str, phrases: list[str]) -> tuple[str, int]:
+    """Escaped text with the phrases marked (<mark>), and where the first match starts (-1)."""
+    spans = []
+    for ph in phrases:
+        words = ph.split()
+        if not words:
+            continue
+        pat = re.compile(r"(?<!\w)" + r"[^\w.!?;:\n]+".join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)
+        spans += [(m.start(), m.end()) for m in pat.finditer(text)]
+    spans.sort()
+    out, pos, first = [], 0, (spans[0][0] if spans else -1)
+    for a, b in spans:
+        if a < pos:
+            continue
+        out.append(_e(text[pos:a]) + "<mark>" + _e(text[a:b]) + "</mark>")
+        pos = b
+    out.append(_e(text[pos:]))
+    return "".join(out), first
+
+
+def _example(text: str, phrases: list[str], n: int = 80) -> str:
+    """One example item: a short line around the matching phrase; click to read it whole."""
+    text = " ".join(str(text).split())
+    full, first = _highlight(text, phrases)
+    if len(text) <= n:
+        return f"<li>{full}</li>"
+    start = 0 if first < n // 2 else max(0, first - n // 3)
+    snippet = text[start:start + n]
+    short, _ = _highlight(snippet, phrases)
+    short = ("…" if start else "") + short + ("…" if start + n < len(text) else "")
+    return f'<li><details class="item"><summary>{short}</summary><div class="full">{full}</div></details></li>'
+
+
+def _examples(texts: list[str], rows: np.ndarray, cls: str, feature: str = "") -> str:
     if rows.size == 0:
         return '<span class="empty">none</span>'
-    lis = "".join(f'<li title="{_e(texts[i])}">{_e(_trunc(texts[i], 80))}</li>' for i in rows[:N_EXAMPLES])
+    phrases = _phrases(feature)
+    lis = "".join(_example(texts[i], phrases) for i in rows[:N_EXAMPLES])
     return f'<ul class="ex {cls}">{lis}</ul>'
+
+
+def _discards(d: RunData) -> str:
+    """Candidates that were mined but not kept, each with the reason the history gives."""
+    recs = [r for r in d.history if r.get("action") == "discard"]
+    if not recs:
+        return ""
+    lis = "".join(
+        f"<li>step {_num(r.get('step'))}: {_e(r.get('feature') or 'no candidate')} — "
+        f"{_e(r.get('reason') or 'no reason recorded')}</li>" for r in recs)
+    return (f"<details><summary>Discarded candidates ({len(recs)}): mined, then not kept, and why</summary>"
+            f'<ul class="discards">{lis}</ul></details>')
 
 
 def _features_table(d: RunData, out_dir: Path, prefix: str) -> str:
@@ -210,7 +279,8 @@ def _features_table(d: RunData, out_dir: Path, prefix: str) -> str:
             f'<td class="num">{_num(float(s.epsilon[k]), 3)}</td>'
             f'<td class="num"><span class="bar" style="width:{yes_share * 60:.0f}px"></span>{yes_share:.1%}</td>'
             f'<td class="num">{act_share:.1%}</td><td class="num">{over:.1%}</td>'
-            f"<td>{_examples(s.item_texts, agree_yes, 'yes')}</td><td>{_examples(s.item_texts, agree_no, 'no')}</td></tr>"
+            f"<td>{_examples(s.item_texts, agree_yes, 'yes', s.features[k])}</td>"
+            f"<td>{_examples(s.item_texts, agree_no, 'no', s.features[k])}</td></tr>"
         )
     note = ('<p class="note">Sorted by the size of the weight. ε is the learned probability that the foundation '
             "model's judgment is wrong (eq. 14). <i>FM says yes</i>: share of training items the foundation model "
@@ -237,7 +307,7 @@ def _overrides(d: RunData, prefix: str) -> str:
             yv = f'<td class="num">{_num(float(s.Y[n, 0]), 4)}</td>'
         said = "yes" if s.B[n, k] else "no"
         rows.append(
-            f'<tr><td>{_e(s.item_ids[n])}</td><td title="{_e(s.item_texts[n])}">{_e(_trunc(s.item_texts[n], 110))}</td>'
+            f'<tr><td>{_e(s.item_ids[n])}</td><td><ul class="ex">{_example(s.item_texts[n], _phrases(s.features[k]), 110)}</ul></td>'
             f'<td class="feat">{_e(s.features[k])}</td><td class="{"pos" if said == "yes" else "neg"}">{said}</td>'
             f'<td class="num">{float(s.Q[n, k]):.3f}</td>{yv}</tr>'
         )
@@ -283,7 +353,7 @@ def run_section(d: RunData, out_dir: Path, prefix: str, idx: int) -> str:
     return (
         f'<section class="run" id="{prefix}run"><h2>Run {_e(d.name)} <span class="badge {status}">{status}</span></h2>'
         f'<p class="note">{_e(str(d.path))}</p>'
-        + _cards(d) + _config_block(d) + _curves(d, out_dir, prefix) + _timeline(d, out_dir, prefix, idx)
+        + _cards(d) + _config_block(d) + _curves(d, out_dir, prefix) + _timeline(d, out_dir, prefix, idx) + _discards(d)
         + _features_table(d, out_dir, prefix) + _overrides(d, prefix) + _results(d, out_dir, prefix)
         + "</section>"
     )

@@ -2,10 +2,11 @@
 // Everything is rendered with textContent: item and feature text is never parsed as HTML.
 (function () {
   "use strict";
+  // the report's one number notation (page.py's _num): 4 significant digits, thousands separators
   function fmt(v) {
-    if (v === null || v === undefined) return "–";
-    var a = Math.abs(v);
-    return (a !== 0 && (a >= 1e5 || a < 1e-3)) ? v.toExponential(2) : Number(v.toPrecision(4)).toString();
+    if (v === null || v === undefined || !isFinite(v)) return "–";
+    if (v !== 0 && Math.abs(v) < 1e-9) return v.toExponential(3);
+    return Number(v.toPrecision(4)).toLocaleString("en-US", {maximumFractionDigits: 12});
   }
   function setup(box) {
     var src = document.getElementById(box.getAttribute("data-src"));

@@ -1,0 +1,210 @@
+"""Reading the user's data for ``genz fit``, ``predict`` and ``score``: a table
+(``--data FILE --target COL [--id COL] [--text COL]``) or items + targets
+(``--items FILE.jsonl --targets FILE.csv``); and the checks and explanations that make a run
+say what went wrong (too few items, a constant target, no features kept)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import numpy as np
+
+from ..errors import GenZInputError
+from ..items import Item
+
+__all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS"]
+
+#: mining compares two groups of at least ``min_group`` (10) items
+MIN_ITEMS = 20
+
+
+def data_options(targets: bool = True, test: bool = False, categorical: bool = False):
+    """Decorator: ``--data/--items`` (+ ``--target/--targets``), ``--id``, ``--text``, ``--encoding``."""
+    opts = [
+        click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
+                     help="A table, one row per item: CSV, TSV, Parquet or JSONL of flat records (gzip is "
+                          "recognised). Every column other than --id, --text and --target becomes an attribute."),
+        click.option("--items", "items_path", type=click.Path(dir_okay=False), default=None,
+                     help="Items as JSONL: {\"id\", \"text\", \"attributes\": {...}, \"images\": [...]} per line "
+                          "(instead of --data)."),
+    ]
+    if targets:
+        opts += [
+            click.option("--target", "target", default=None,
+                         help="With --data: the target column (several, comma-separated, for a vector target)."),
+            click.option("--targets", "targets_path", type=click.Path(dir_okay=False), default=None,
+                         help="With --items: targets as CSV with an 'id' column, or .npy in the items' order."),
+        ]
+    opts += [
+        click.option("--id", "id_column", default=None,
+                     help="With --data: the id column [default: row numbers 1, 2, ...]."),
+        click.option("--text", "text_columns", default=None,
+                     help="With --data: the free-text column(s), comma-separated [default: none]."),
+        click.option("--encoding", default=None,
+                     help="Text encoding of the input files [default: UTF-8, with or without a byte-order mark]."),
+    ]
+    if categorical:
+        opts.append(click.option(
+            "--categorical", default=None,
+            help="With --data: columns to keep as categories although they hold numbers (e.g. zip codes), "
+                 "comma-separated."))
+    if test:
+        opts += [
+            click.option("--test-data", type=click.Path(dir_okay=False), default=None,
+                         help="Held-out table (same columns as --data) for test metrics after every step."),
+            click.option("--test-items", type=click.Path(dir_okay=False), default=None,
+                         help="Held-out items (JSONL) for test metrics after every step; their targets must be "
+                              "in --targets."),
+        ]
+
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+def discovery_options(note: str = ""):
+    """Decorator: the discovery options of ``genz fit``, also on ``genz estimate`` (the same
+    options on every command that plans or runs a fit): ``--model``, ``--algorithm``, ``--cycles``,
+    ``--add``, ``--remove``, ``--n-features``, ``--n-candidates``, ``--conjunctions``, ``--seed``."""
+    opts = [
+        click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True,
+                     help="Observation model g(z, u): linear (exact mean field, fast) or mlp (needs "
+                          "pip install 'genz[mlp]')." + note),
+        click.option("--algorithm", type=click.Choice(["targeted", "simple"]), default="targeted", show_default=True,
+                     help="How features are added: targeted (Algorithm 2, at the combination of features with the "
+                          "largest error) or simple (Algorithm 1, on all items)." + note),
+        click.option("--cycles", type=click.IntRange(1), default=12, show_default=True,
+                     help="Cycles of Algorithm 4 (each adds --add features and removes --remove)."),
+        click.option("--add", "add_per_cycle", type=click.IntRange(1), default=5, show_default=True,
+                     help="Features added per cycle."),
+        click.option("--remove", "remove_per_cycle", type=click.IntRange(0), default=2, show_default=True,
+                     help="Features removed per cycle." + note),
+        click.option("--n-features", type=click.IntRange(1), default=None,
+                     help="Instead of cycles: add this many features, removing none."),
+        click.option("--n-candidates", type=click.IntRange(1), default=5, show_default=True,
+                     help="Characteristics asked per mining call; the one whose judgments explain the most residual "
+                          "is kept." + note),
+        click.option("--conjunctions/--no-conjunctions", default=True, show_default=True,
+                     help="Let the offline engine propose '(A) and (B)' features (--fm predicates only)." + note),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Random seed; a run is reproducible for a fixed seed." + note),
+    ]
+
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+def set_conjunctions(fm: Any, conjunctions: bool) -> None:
+    """``--no-conjunctions``: the offline engine proposes no ``(A) and (B)`` features."""
+    if conjunctions:
+        return
+    inner = getattr(fm, "inner", fm)
+    if not hasattr(inner, "conjunctions"):
+        raise GenZInputError("--no-conjunctions applies to the offline engine (--fm predicates)")
+    inner.conjunctions = False
+
+
+@dataclass
+class Inputs:
+    items: list[Item]
+    Y: np.ndarray | None
+    target_names: list[str] | None
+    summary: str | None = None
+    table: dict[str, Any] = field(default_factory=dict)  # how a table was read (stored in the run config)
+
+
+def load_inputs(data_path: str | None, items_path: str | None, target: str | None = None,
+                targets_path: str | None = None, id_column: str | None = None, text_columns: str | None = None,
+                encoding: str | None = None, *, need_target: bool = True, types: dict | None = None,
+                drop: Sequence[str] = ()) -> Inputs:
+    """Items (and targets when ``need_target``) from ``--data`` or ``--items``."""
+    if bool(data_path) == bool(items_path):
+        raise GenZInputError("give your data with --data TABLE (CSV, TSV, Parquet, JSONL records) or with "
+                             "--items ITEMS.jsonl, not both" if data_path else
+                             "no data: pass --data TABLE (CSV, TSV, Parquet, JSONL records) or --items ITEMS.jsonl")
+    if data_path:
+        from ..tables import load_table
+
+        if targets_path:
+            raise GenZInputError("--targets goes with --items; with --data name the target column: --target COLUMN")
+        if need_target and not target:
+            raise GenZInputError(f"{data_path}: name the column to predict with --target COLUMN")
+        t = load_table(data_path, target if need_target else None, id=id_column, text=text_columns,
+                       encoding=encoding, types=types, drop=drop)
+        table = {"id": t.id_column, "text": t.text_columns, "types": t.types, "target": t.target_names}
+        return Inputs(t.items, t.Y, t.target_names or None, t.summary, table)
+    from ..items import load_items, load_targets
+
+    for opt, v in (("--target", target), ("--id", id_column), ("--text", text_columns)):
+        if v and not (opt == "--target" and not need_target):
+            raise GenZInputError(f"{opt} goes with --data (a table); with --items use "
+                                 + ("--targets FILE" if opt == "--target" else "the JSONL fields id and text"))
+    items = load_items(items_path, encoding=encoding)
+    Y = None
+    if need_target:
+        if not targets_path:
+            raise GenZInputError(f"{items_path}: pass the targets with --targets FILE (CSV with an 'id' column, or .npy)")
+        Y = load_targets(targets_path, [it.id for it in items], encoding=encoding)
+    return Inputs(items, Y, None)
+
+
+def check_fit_inputs(items: Sequence[Item], Y: np.ndarray, target_names: Sequence[str] | None = None,
+                     where: str = "the data") -> None:
+    """Refuse a fit that cannot work, in plain words: too few items, a constant target."""
+    n = len(items)
+    if n < MIN_ITEMS:
+        raise GenZInputError(
+            f"{where}: only {n} items; genz needs at least {MIN_ITEMS} (mining contrasts two groups of at least 10 "
+            "items): add items")
+    Y = np.asarray(Y, dtype=float).reshape(n, -1)
+    if np.all(np.ptp(Y, axis=0) == 0):
+        name = ", ".join(target_names) if target_names else "target"
+        raise GenZInputError(
+            f"{where}: the {name} is the same for every item ({Y[0, 0]:g}); there is nothing to predict: check "
+            "the target column")
+
+
+def _titles_only(items: Sequence[Item]) -> bool:
+    if any(it.attributes for it in items):
+        return False
+    words = [len(it.text.split()) for it in items]
+    return bool(words) and float(np.median(words)) <= 6
+
+
+def explain_features(est: Any, items: Sequence[Item], fm_name: str, requested: int | None) -> list[str]:
+    """Plain-words notes on a fit that kept no feature or very few (empty when all is well)."""
+    K = len(est.features_)
+    c = getattr(est, "counters_", {}) or {}
+    failed = int(c.get("mining_failed", 0))
+    discarded = sum(int(v) for k, v in c.items() if k.startswith("discarded"))
+    offline = fm_name.startswith("predicates")
+    expected = requested if requested is not None else 3
+    if K >= min(3, expected):
+        return []
+    lines = [f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}"
+             + (f" ({failed} mining calls found nothing, {discarded} candidates were discarded; the run's history "
+                "says why for each)" if failed or discarded else "") + "."]
+    if offline and _titles_only(items):
+        lines.append("Why: the offline engine (--fm predicates) can only use attributes and phrases that repeat "
+                     "across items, and these items are short texts without attributes (titles, names).")
+        lines.append("What to do: give the items attributes (a table with columns: genz fit --data TABLE "
+                     "--target COLUMN), or use an LLM backend that knows what the titles mean (--fm openai).")
+    elif offline:
+        lines.append("Why: no attribute value or phrase separated the items the model predicts too high from "
+                     "those it predicts too low.")
+        lines.append("What to do: add informative attributes or text, use more items, or use an LLM backend "
+                     "(--fm openai).")
+    else:
+        lines.append("What to do: look at the run's history (genz report) for why candidates were discarded; "
+                     "try more items, more cycles or a stronger mining model (--mining-model).")
+    return lines
