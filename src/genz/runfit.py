@@ -27,7 +27,7 @@ import numpy as np
 from .errors import CorruptFileError
 from .items import Item
 from .progress import FitProgress
-from .runs import RunDir, RunSummary
+from .runs import RunDir, RunSummary, terminate_as_interrupt
 
 __all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator"]
 
@@ -137,7 +137,7 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
     config = run_config(est, items, Y, U, eval_set, config_extra)
     run, ckpt = RunDir.for_fit(out, config, resume=resume, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
     progress = progress if progress is not None else FitProgress(quiet=True)
-    with _recording(run, progress, resume_hint=True):
+    with terminate_as_interrupt(), _recording(run, progress, resume_hint=True):
         disc = est.make_discovery(items, Y, U, eval_set)
         if ckpt is not None:
             try:

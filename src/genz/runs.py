@@ -57,6 +57,10 @@ from .errors import CorruptFileError, GenZInputError
 __all__ = [
     "RunDir",
     "Checkpoint",
+    "Terminated",
+    "terminate_as_interrupt",
+    "defer_signals",
+    "exit_now",
     "RunSummary",
     "read_history",
     "read_json_file",
@@ -321,24 +325,74 @@ def _load_npz(path: Path, sha256: str | None, listing: Mapping[str, Any] | None,
     return arrays
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C (see :func:`terminate_as_interrupt`): the run stops the same
+    way — queued FM requests cancelled, the step being committed saved, status interrupted."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 @contextlib.contextmanager
-def _defer_sigint() -> Iterator[None]:
-    """Hold Ctrl-C until the block has finished (a commit is never half-done by Ctrl-C)."""
+def terminate_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main
+    thread instead of killing the process, so it is handled exactly like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # pragma: no cover - not in the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def defer_signals() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block has finished (a commit is never half-done)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     pending: list[Any] = []
+    olds: dict[int, Any] = {}
     try:
-        old = signal.signal(signal.SIGINT, lambda s, f: pending.append((s, f)))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            olds[sig] = signal.signal(sig, lambda s, f: pending.append((s, f)))
     except ValueError:  # pragma: no cover - not in main interpreter
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
-        if pending and callable(old):
-            old(*pending[0])  # the default handler raises KeyboardInterrupt here
+        for sig, old in olds.items():
+            signal.signal(sig, old)
+        if pending:
+            s, f = pending[0]
+            old = olds[s]
+            if callable(old):
+                old(s, f)  # Python's SIGINT handler raises KeyboardInterrupt here
+            elif old == signal.SIG_DFL:
+                signal.raise_signal(s)
+
+
+_defer_sigint = defer_signals  # the old name
+
+
+def exit_now(code: int) -> None:
+    """End the process at once with ``code`` after flushing stdout and stderr, skipping the
+    interpreter's teardown (about a second with the SDKs imported, on a busy machine). For the
+    end of an interrupted command, when every answer and step is already committed to disk."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 # ----------------------------------------------------------------------------- summary
