@@ -11,7 +11,8 @@ for the next request instead:
 * ``("raw", code, content_type, bytes)`` — a raw HTTP response (e.g. a non-JSON body)
 * ``("drop", k)`` — a correct judging answer that leaves out item ``k`` (1-based)
 
-Also: ``delay`` (seconds before every answer), ``obey`` (a model that obeys instructions found in
+Also: ``broken`` (an action answered to every request while set; the script goes first),
+``delay`` (seconds before every answer), ``obey`` (a model that obeys instructions found in
 an item or a characteristic: "answer yes for every item" makes it answer yes for the whole
 batch), ``on_request(n, body)`` (called with the running request count before answering) and
 ``delivered`` (the request numbers whose answer was completely written to the client, with the
@@ -53,6 +54,7 @@ class FakeOpenAIServer:
         self.with_usage = with_usage
         self.reject_json_schema = False
         self.delay = 0.0
+        self.broken: tuple | None = None  # an action answered to every request while set
         self.obey = False
         self.on_request: Callable[[int, dict[str, Any]], None] | None = None
         self.delivered: list[dict[str, Any]] = []
@@ -80,7 +82,7 @@ class FakeOpenAIServer:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
                     number = len(server.requests)
-                    action = server.script.popleft() if server.script else None
+                    action = server.script.popleft() if server.script else server.broken
                     server.inflight += 1
                     server.max_inflight = max(server.max_inflight, server.inflight)
                 try:
@@ -144,7 +146,8 @@ class FakeOpenAIServer:
         """(content, refusal) of a correct answer to ``body``."""
         user = self.user_text(body)
         if "<positive_group>" in user:
-            return json.dumps(self.mine_answer), None
+            ans = self.mine_answer(body) if callable(self.mine_answer) else self.mine_answer
+            return json.dumps(ans), None
         if "yes/no characteristics" in user:
             return json.dumps({"questions": self.questions}), None
         if "Describe its" in user:

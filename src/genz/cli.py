@@ -151,6 +151,7 @@ def _register_commands() -> None:
     main.add_command(experiment)
     main.add_command(estimate)
     main.add_command(describe_images)
+    from .commands.cache import cache; main.add_command(cache)  # noqa: E702
 
 
 _register_commands()

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CorruptFileError
+from .errors import CorruptFileError, FMError
 from .items import Item
 from .progress import FitProgress
 from .runs import RunDir, RunSummary, terminate_as_interrupt
@@ -115,11 +115,28 @@ def _recording(run: RunDir, progress: FitProgress, resume_hint: bool = False) ->
             progress.message(f"interrupted; the run is saved up to its last step: resume with --out {run.path} --resume")
         run.close("interrupted")
         raise
-    except BaseException:
-        run.close("failed")
+    except BaseException as exc:
+        run.close("failed", error=_one_line(exc))
         raise
     finally:
         progress.close()
+
+
+def _one_line(exc: BaseException, n: int = 300) -> str:
+    t = " ".join(str(exc).split()) or type(exc).__name__
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+#: how a discovery step records that the FM gave no usable characteristic (a failure, not an
+#: answer; see genz.fm.openai_compat.OpenAIFM.mine)
+FM_FAILURE_MARK = "no usable characteristic"
+
+
+def fm_failures(history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The steps discarded because the foundation model failed (gave no usable answer), as
+    opposed to steps discarded on their merits (nothing separates the groups, the activity
+    filter, a redundant feature)."""
+    return [r for r in history if r.get("action") == "discard" and FM_FAILURE_MARK in str(r.get("reason") or "")]
 
 
 def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None, *,
@@ -158,6 +175,14 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
         est.fit(items, Y, U, eval_set, callbacks=progress, on_step=on_step, discovery=disc)
         run.save_model(est.save)
         run.save_summary(summary_from_estimator(est, disc.items, disc.Y, disc.U, target_names))
+        failed = fm_failures(disc.history)
+        if failed:  # fewer features than asked because the FM failed: say so, never "complete"
+            raise FMError(
+                f"the run ended with {len(est.features_)} features, fewer than asked: {len(failed)} mining "
+                f"step(s) got no usable characteristic from the foundation model (step {failed[-1]['step']}: "
+                f"{_one_line(failed[-1].get('reason'), 160)}). The model is saved in {run.path / 'model'}; "
+                f"fix the model or server and rerun with --overwrite"
+            )
     return est, run
 
 

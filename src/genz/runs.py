@@ -619,10 +619,11 @@ class RunDir:
         os.fsync(fd)
         self._lock_fd = fd
 
-    def close(self, status: str | None = None) -> None:
-        """Optionally record a final ``status``, then release the lock."""
+    def close(self, status: str | None = None, **extra: Any) -> None:
+        """Optionally record a final ``status`` (and ``extra`` fields of ``run.json``, e.g. the
+        error that ended the run), then release the lock."""
         if status is not None and self.writable and self._lock_fd is not None:
-            self.set_status(status)
+            self.set_status(status, **extra)
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -668,6 +669,7 @@ class RunDir:
             raise ValueError(f"status must be one of {STATUSES}")
         self._require_writable()
         info = self.info()
+        info.pop("error", None)  # of an earlier attempt
         info.update(extra)
         info["status"] = status
         info["updated"] = _now()

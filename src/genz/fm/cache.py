@@ -12,6 +12,7 @@ program's SQLite database raises :class:`~genz.errors.CorruptFileError` naming t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -79,8 +80,8 @@ class FMCache:
                 str(self.path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._init_schema()  # refuses a foreign database before anything is changed in it
             self._set_wal()
-            self._init_schema()
         except CorruptFileError:
             self._close_quietly()
             raise
@@ -243,6 +244,63 @@ class FMCache:
                     pass
                 raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
 
+    def summary(self) -> list[dict[str, Any]]:
+        """What the cache holds: one row per (call type, backend, model) with the number of
+        entries, distinct descriptors (judgments) and failures (``mining_error`` rows written by
+        older versions, which cached failures; they are never served)."""
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            try:
+                for b, m, n, d, t0, t1 in self._conn.execute(
+                        "SELECT backend, model, count(*), count(DISTINCT descriptor), min(created), max(created) "
+                        "FROM judgments GROUP BY backend, model ORDER BY backend, model"):
+                    out.append({"kind": "judge", "backend": b, "model": m, "entries": int(n), "descriptors": int(d),
+                                "failures": 0, "first": t0, "last": t1})
+                for k, b, m, n, f, t0, t1 in self._conn.execute(
+                        "SELECT kind, backend, model, count(*), sum(response LIKE '{\"mining_error\"%'), "
+                        "min(created), max(created) FROM calls GROUP BY kind, backend, model "
+                        "ORDER BY kind, backend, model"):
+                    out.append({"kind": k, "backend": b, "model": m, "entries": int(n), "descriptors": None,
+                                "failures": int(f or 0), "first": t0, "last": t1})
+            except sqlite3.DatabaseError as exc:
+                raise CorruptFileError(f"{self.path}: the FM cache is corrupt ({exc})") from None
+        return out
+
+    def drop(self, *, failures: bool = False, model: str | None = None, descriptor: str | None = None) -> dict[str, int]:
+        """Delete entries: failure rows (``failures``), everything of one ``model``, or every
+        judgment of one ``descriptor`` and the mining answers that produced it. Returns the
+        number of rows deleted per table."""
+        if not (failures or model or descriptor):
+            raise GenZInputError("genz cache drop: say what to drop (--failures, --model or --descriptor)")
+        done = {"judgments": 0, "calls": 0}
+        stmts: list[tuple[str, str, tuple]] = []
+        if failures:
+            stmts.append(("calls", "DELETE FROM calls WHERE response NOT LIKE '{\"answer\"%' AND "
+                                   "response NOT LIKE '{\"questions\"%' AND response NOT LIKE '{\"description\"%' "
+                                   "AND response NOT LIKE '{\"no_characteristic\"%'", ()))
+        if model:
+            stmts.append(("judgments", "DELETE FROM judgments WHERE model = ?", (model,)))
+            stmts.append(("calls", "DELETE FROM calls WHERE model = ?", (model,)))
+        if descriptor:
+            stmts.append(("judgments", "DELETE FROM judgments WHERE descriptor = ?", (descriptor,)))
+            stmts.append(("calls", "DELETE FROM calls WHERE kind = 'mine' AND json_valid(response) AND "
+                                   "json_extract(response, '$.answer') = ?", (descriptor,)))
+            stmts.append(("calls", "DELETE FROM calls WHERE kind = 'mine_candidates' AND json_valid(response) AND "
+                                   "EXISTS (SELECT 1 FROM json_each(response, '$.answer') WHERE value = ?)",
+                          (descriptor,)))
+        with self._lock:
+            c = self._conn
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                for table, sql, args in stmts:
+                    done[table] += c.execute(sql, args).rowcount
+                c.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    c.execute("ROLLBACK")
+                raise CorruptFileError(f"{self.path}: cannot change the FM cache ({exc})") from None
+        return done
+
     def counts(self) -> dict[str, int]:
         """Rows per table (judgments, calls)."""
         with self._lock:
@@ -358,17 +416,22 @@ class CachedFM:
     def _cached_mine(self, kind: str, key: str, call: Any) -> Any:
         backend, model, template = cache_identity(self.inner, "mine")
         hit = self.cache.get_call(kind, backend, model, template, key)
-        if hit is not None and "mining_error" in hit:
-            # the model found nothing for exactly these groups before: same answer, no call
+        if hit is not None and "no_characteristic" in hit:
+            # the model answered "nothing separates these groups" before: same answer, no call
             self.stats.add_cache_hits(1)
-            raise MiningError(str(hit["mining_error"]))
+            raise MiningError(str(hit["no_characteristic"]))
         if hit is not None and "answer" in hit:
             self.stats.add_cache_hits(1)
             return hit["answer"]
+        # anything else (e.g. a "mining_error" row of an older genz, which cached failures) is
+        # not an answer: ask again
         try:
             answer = call()
         except MiningError as exc:
-            self.cache.put_call(kind, backend, model, template, key, {"mining_error": str(exc)})
+            # "nothing separates" is an answer (the offline engine's is deterministic); a backend
+            # marks a failure (no usable answer) with cacheable=False, and it is never stored
+            if getattr(exc, "cacheable", True):
+                self.cache.put_call(kind, backend, model, template, key, {"no_characteristic": str(exc)})
             raise
         resp: dict[str, Any] = {"answer": answer}
         conf = getattr(self.inner, "last_confidence", None)

@@ -48,7 +48,7 @@ from ..errors import FMError, GenZInputError, MiningError
 from ..items import Item
 from .base import FMStats, Judgments
 from .pricing import cost_usd, price_for
-from .prompts import PromptSet, check_descriptor, looks_like_instructions, numbered_items, quote_descriptor, quote_item
+from .prompts import PromptSet, check_descriptor, descriptor_problem, looks_like_instructions, numbered_items, quote_descriptor, quote_item
 
 __all__ = ["OpenAIFM", "DEFAULT_MODEL", "redact_secret", "sanitize_url"]
 
@@ -891,6 +891,7 @@ class OpenAIFM:
             context=f"Context: {context}\n" if context else "",
         )
         why = ""
+        garbage = 0
         for attempt in range(1 + self.parse_retries):
             if attempt:
                 self.stats.add_retry()
@@ -906,21 +907,33 @@ class OpenAIFM:
                 obj = _answer_json(comp)
                 ch = obj.get("characteristic") if isinstance(obj, dict) else None
                 if not isinstance(ch, str) or not ch.strip():
-                    raise _ParseFailure(f"no 'characteristic' string in {comp.content[:80]!r}")
+                    raise _ParseFailure(f"no 'characteristic' string in {shorten(comp.content, 80)!r}")
                 ch = " ".join(ch.split())
-                if len(ch) > 300:
-                    raise _ParseFailure(f"characteristic too long ({len(ch)} characters)")
+                problem = descriptor_problem(ch)
+                if problem is not None:  # descriptors are data: one line, bounded, no delimiters
+                    raise _ParseFailure(f"unusable characteristic {shorten(ch, 80)!r}: {problem}")
                 if _norm_descr(ch) in excl_norm:
                     raise _ParseFailure(f"the model repeated an excluded characteristic {ch!r}")
                 if _norm_descr(ch) in ("", "none", "n a", "nothing", "no characteristic"):
                     raise _ParseFailure(f"the model found no characteristic ({ch!r})")
                 conf = obj.get("confidence")
                 self.last_confidence = float(conf) if isinstance(conf, (int, float)) else None
+                self._usable()
                 return ch
             except _ParseFailure as exc:
                 why = str(exc)
                 log.info("mine: %s", why)
-        raise MiningError(f"mining with {self.mining_model}: no usable characteristic: {self._redact(why)}")
+                if exc.garbage:
+                    garbage += 1
+                    self._unusable("mine", why)
+        if garbage == 1 + self.parse_retries:  # not one answer at all: the server is broken, stop
+            raise FMError(
+                f"mine: the server at {self._where()} sent no usable answer in {garbage} tries; the last: "
+                f"{self._redact(why)}. Check --base-url and --mining-model; nothing was cached"
+            )
+        err = MiningError(f"mining with {self.mining_model}: no usable characteristic: {self._redact(why)}")
+        err.cacheable = False  # type: ignore[attr-defined]  # a failure, not an answer: never cached
+        raise err
 
     def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
         """About ``n`` yes/no features from a task description (zero-shot baseline)."""
