@@ -10,6 +10,7 @@ from .commands import friendly
 import numpy as np
 
 from .commands.fm import fm_from_options, fm_options
+from .commands.predict import predict_options
 
 
 
@@ -116,30 +117,14 @@ def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per
 @click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False), help="New items, JSONL.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write predictions as CSV (default: standard output).")
+@predict_options
 @friendly
-def predict(model_dir, items_path, out_path) -> None:
-    """Predict targets of new items with a model saved by `genz fit` (from FM judgments only)."""
-    from .estimator import GenZRegressor
-    from .items import load_items, side_inputs_from_attributes
+def predict(model_dir, items_path, out_path, **fm_overrides) -> None:
+    """Predict targets of new items with a model saved by `genz fit` (from FM judgments only),
+    with the FM the model was trained with (its options override it)."""
+    from .commands.predict import run_predict
 
-    run_dir = Path(model_dir)
-    cols: list[str] = []
-    if (run_dir / "model").is_dir():  # a run directory written by `genz fit --out`
-        from .runs import RunDir
-
-        cols = list(RunDir.open(run_dir).config().get("side_inputs", []))
-        run_dir = run_dir / "model"
-    est = GenZRegressor.load(run_dir)
-    items = load_items(items_path)
-    U = side_inputs_from_attributes(items, cols) if cols else None
-    P = np.atleast_2d(est.predict(items, U).T).T
-    lines = ["id," + ",".join(f"y{d}" for d in range(P.shape[1]))]
-    lines += [it.id + "," + ",".join(f"{v:.10g}" for v in row) for it, row in zip(items, P)]
-    text = "\n".join(lines) + "\n"
-    if out_path:
-        Path(out_path).write_text(text)
-    else:
-        click.echo(text, nl=False)
+    run_predict(model_dir, items_path, out_path, **fm_overrides)
 
 
 def _register_commands() -> None:

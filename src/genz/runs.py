@@ -61,6 +61,8 @@ __all__ = [
     "terminate_as_interrupt",
     "defer_signals",
     "exit_now",
+    "verify_model_dir",
+    "write_model_checksums",
     "RunSummary",
     "read_history",
     "read_json_file",
@@ -287,6 +289,49 @@ class Checkpoint:
 
     def __iter__(self) -> Iterator[Any]:  # step, meta, arrays = ckpt
         return iter((self.step, self.meta, self.arrays))
+
+
+def _doc_digest(doc: Mapping[str, Any]) -> str:
+    """sha256 of a JSON document without its ``doc_sha256`` field (keys sorted)."""
+    body = {k: v for k, v in doc.items() if k != "doc_sha256"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+MODEL_CHECKSUMS = "checksums.json"
+MODEL_CHECKSUMS_FORMAT = "genz-model-checksums"
+
+
+def write_model_checksums(model_dir: str | Path) -> None:
+    """Write ``checksums.json``: the sha256 of every file of a saved model directory."""
+    model_dir = Path(model_dir)
+    files = {}
+    for p in sorted(model_dir.rglob("*")):
+        if p.is_file() and p.name != MODEL_CHECKSUMS:
+            files[p.relative_to(model_dir).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    atomic_write_json(model_dir / MODEL_CHECKSUMS, {"format": MODEL_CHECKSUMS_FORMAT, "files": files})
+
+
+def verify_model_dir(model_dir: str | Path) -> None:
+    """Check a saved model against its ``checksums.json`` (when it has one): a missing,
+    truncated or edited file raises CorruptFileError naming it (one line)."""
+    model_dir = Path(model_dir)
+    cpath = model_dir / MODEL_CHECKSUMS
+    if not cpath.exists():
+        return
+    doc = read_json_file(cpath, "model checksums")
+    if not isinstance(doc, dict) or doc.get("format") != MODEL_CHECKSUMS_FORMAT or not isinstance(doc.get("files"), dict):
+        raise CorruptFileError(f"{cpath}: not a genz model checksum file")
+    for rel, digest in doc["files"].items():
+        p = model_dir / rel
+        try:
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            raise CorruptFileError(f"{p}: missing from the saved model") from None
+        except OSError as exc:
+            raise CorruptFileError(f"{p}: cannot read ({exc.strerror})") from None
+        if hashlib.sha256(raw).hexdigest() != digest:
+            raise CorruptFileError(f"{p}: does not match its checksum in {MODEL_CHECKSUMS} (truncated, edited or corrupt)")
 
 
 def _npz_bytes(arrays: Mapping[str, Any], what: str) -> tuple[bytes, dict]:
@@ -751,6 +796,9 @@ class RunDir:
             "meta": dict(meta),
         }
         text = json.dumps(doc, default=_json_default, ensure_ascii=False, allow_nan=True)
+        doc = json.loads(text)
+        doc["doc_sha256"] = _doc_digest(doc)  # the whole checkpoint is checksummed, not only its arrays
+        text = json.dumps(doc, ensure_ascii=False, allow_nan=True)
         with _defer_sigint():
             atomic_write_bytes(npath, data)
             atomic_write_bytes(jpath, (text + "\n").encode("utf-8"))
@@ -790,6 +838,8 @@ class RunDir:
             raise CorruptFileError(f"{jpath}: not a genz checkpoint")
         if doc.get("step") != step or not isinstance(doc.get("meta"), dict) or not isinstance(doc.get("arrays"), dict):
             raise CorruptFileError(f"{jpath}: checkpoint fields are missing or inconsistent (corrupt)")
+        if "doc_sha256" in doc and doc["doc_sha256"] != _doc_digest(doc):
+            raise CorruptFileError(f"{jpath}: does not match its checksum (edited or corrupt checkpoint)")
         arrays = _load_npz(npath, doc.get("npz_sha256"), doc["arrays"], f"checkpoint {step}")
         rec = doc.get("record")
         if rec is not None and (not isinstance(rec, dict) or rec.get("step") != step):
@@ -862,6 +912,7 @@ class RunDir:
         tmp.mkdir()
         try:
             writer(tmp)
+            write_model_checksums(tmp)
             for p in tmp.rglob("*"):
                 if p.is_file():
                     with open(p, "rb") as f:

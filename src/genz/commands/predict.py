@@ -1,0 +1,105 @@
+"""The body of ``genz predict``: the FM the model was trained with (or explicit overrides),
+integrity-checked model files, and predictions written with the csv module.
+
+The command line keeps its ``predict`` in :mod:`genz.cli`; it adds :func:`predict_options` and
+calls :func:`run_predict`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from ..errors import GenZInputError
+
+__all__ = ["predict_options", "run_predict", "write_predictions_csv", "neutralize_formula"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def predict_options(f):
+    """The FM options of ``genz fit`` as overrides of the model's saved FM (all default to the
+    saved value), ``--allow-other-host`` and ``--safe-csv``."""
+    opts = [
+        click.option("--fm-model", default=None, help="Judging model (default: the one the model was trained with)."),
+        click.option("--mining-model", default=None, hidden=True),
+        click.option("--base-url", default=None,
+                     help="FM server (default: the training one; another host needs --allow-other-host). "
+                          "$OPENAI_BASE_URL is not used for saved models."),
+        click.option("--api-key-env", default=None, help="Environment variable holding the key (default: the training one)."),
+        click.option("--cache", "fm_cache", type=click.Path(dir_okay=False), default=None,
+                     help="SQLite cache of FM answers (default: the training run's)."),
+        click.option("--no-cache", is_flag=True, help="Do not use a cache."),
+        click.option("--prompts-dir", type=click.Path(file_okay=False), default=None,
+                     help="Prompt templates (default: the training ones; their hash is checked)."),
+        click.option("--fm-batch-size", type=click.IntRange(1, 500), default=None, help="Items per judging request."),
+        click.option("--fm-concurrency", type=click.IntRange(1, 256), default=None, help="FM requests in flight."),
+        click.option("--fm-timeout", type=click.FloatRange(1), default=None, help="Seconds before a request times out."),
+        click.option("--allow-other-host", is_flag=True,
+                     help="Allow sending the items to a different FM host than the one the model was trained with."),
+        click.option("--safe-csv", is_flag=True,
+                     help="Neutralise spreadsheet formulas: prefix ids starting with = + - @ with a quote (')."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def neutralize_formula(value: str) -> str:
+    """``value`` with a leading ``'`` when a spreadsheet would read it as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def write_predictions_csv(ids: list[str], P: np.ndarray, out: Any, *, safe: bool = False) -> None:
+    """``id,y0,y1,...`` rows through the csv module (ids with commas, quotes or newlines are
+    quoted); ``safe`` neutralises ids a spreadsheet would evaluate as formulas."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["id"] + [f"y{d}" for d in range(P.shape[1])])
+    for i, row in zip(ids, P):
+        w.writerow([neutralize_formula(i) if safe else i] + [f"{v:.10g}" for v in row])
+
+
+def run_predict(model_dir: str, items_path: str, out_path: str | None, *, fm_model=None, mining_model=None,
+                base_url=None, api_key_env=None, fm_cache=None, no_cache=False, prompts_dir=None,
+                fm_batch_size=None, fm_concurrency=None, fm_timeout=None, allow_other_host=False,
+                safe_csv=False) -> None:
+    from ..estimator import GenZRegressor
+    from ..fm.registry import make_fm_from_spec, read_fm_spec
+    from ..items import load_items, side_inputs_from_attributes
+    from ..runs import atomic_write_bytes, verify_model_dir
+
+    run_dir = Path(model_dir)
+    cols: list[str] = []
+    if (run_dir / "model").is_dir():  # a run directory written by `genz fit --out`
+        from ..runs import RunDir
+
+        cols = list(RunDir.open(run_dir).config().get("side_inputs", []))
+        run_dir = run_dir / "model"
+    verify_model_dir(run_dir)
+    overrides = {"model": fm_model, "mining_model": mining_model, "base_url": base_url, "api_key_env": api_key_env,
+                 "cache": fm_cache, "prompts_dir": prompts_dir, "batch_size": fm_batch_size,
+                 "concurrency": fm_concurrency, "timeout": fm_timeout}
+    spec = read_fm_spec(run_dir)
+    fm = None
+    if spec is not None:
+        fm = make_fm_from_spec(spec, overrides, allow_other_host=allow_other_host, no_cache=no_cache)
+    elif any(v is not None for v in overrides.values()):
+        raise GenZInputError(f"{run_dir}: the model was saved without its FM description; FM options cannot apply")
+    est = GenZRegressor.load(run_dir, fm=fm)
+    items = load_items(items_path)
+    U = side_inputs_from_attributes(items, cols) if cols else None
+    P = np.atleast_2d(est.predict(items, U).T).T
+    buf = io.StringIO()
+    write_predictions_csv([it.id for it in items], P, buf, safe=safe_csv)
+    text = buf.getvalue()
+    if out_path:
+        atomic_write_bytes(out_path, text.encode("utf-8"))
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
