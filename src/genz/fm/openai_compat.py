@@ -956,7 +956,8 @@ class OpenAIFM:
                 out: list[str] = []
                 seen: set[str] = set()
                 for q in qs:
-                    if isinstance(q, str) and q.strip() and len(q) <= 300 and _norm_descr(q) not in seen:
+                    if isinstance(q, str) and descriptor_problem(" ".join(q.split())) is None \
+                            and _norm_descr(q) not in seen:
                         seen.add(_norm_descr(q))
                         out.append(" ".join(q.split()))
                 if not out:
