@@ -27,7 +27,7 @@ import numpy as np
 from .errors import CorruptFileError, FMError
 from .items import Item
 from .progress import FitProgress
-from .runs import RunDir, RunSummary, terminate_as_interrupt
+from .runs import PATH_KEYS, RunDir, RunSummary, terminate_as_interrupt
 
 __all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator"]
 
@@ -66,6 +66,9 @@ def run_config(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set:
         "n_eval": 0 if eval_set is None else len(eval_set[0]),
     }}
     cfg.update(dict(extra or {}))
+    for k in PATH_KEYS:  # stored resolved: resuming from another working directory means the same files
+        if isinstance(cfg.get(k), str):
+            cfg[k] = str(Path(cfg[k]).expanduser().resolve())
     return cfg
 
 

@@ -93,6 +93,8 @@ STATUSES = ("running", "interrupted", "complete", "failed")
 _CKPT_RE = re.compile(r"^ckpt-(\d{6,})\.json$")
 #: configuration keys that may differ between a run and its resumption
 RESUMABLE_KEYS = frozenset({"cycles", "verbose", "quiet", "progress", "out", "resume", "overwrite"})
+#: configuration keys holding file paths (compared resolved)
+PATH_KEYS = frozenset({"items", "targets", "test_items", "cache", "prompts_dir", "data"})
 _SECRET_KEY_RE = re.compile(r"(api[_-]?key|secret|password|passwd|authorization|bearer|credential)", re.I)
 _SECRET_VALUE_RE = re.compile(r"^(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)$")
 
@@ -221,6 +223,23 @@ def redact_secrets(obj: Any) -> Any:
     if isinstance(obj, str) and _SECRET_VALUE_RE.match(obj.strip()):
         return "<redacted>"
     return obj
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists and scalars are leaves)."""
+    if isinstance(obj, Mapping) and (obj or not prefix):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: obj}
+
+
+def _resolved(path: str) -> str:
+    try:
+        return str(Path(path).expanduser().resolve())
+    except (OSError, RuntimeError):
+        return os.path.normpath(path)
 
 
 # ----------------------------------------------------------------------------- history
@@ -495,6 +514,29 @@ class RunSummary:
 
 
 # ----------------------------------------------------------------------------- the run directory
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _clean_siblings(path: Path) -> None:
+    """Remove ``.NAME.new-PID-*`` / ``.NAME.old-PID-*`` directories next to ``path`` left by a
+    process that was killed (its pid is gone) while creating or overwriting the run."""
+    parent = path.parent
+    if not parent.is_dir():
+        return
+    pat = re.compile(rf"^\.{re.escape(path.name)}\.(new|old)-(\d+)-[0-9a-f]+$")
+    for e in parent.iterdir():
+        m = pat.match(e.name)
+        if m and (int(m.group(2)) == os.getpid() or not _pid_alive(int(m.group(2)))):
+            shutil.rmtree(e, ignore_errors=True)
+
+
 class RunDir:
     """A run directory. Create one with :meth:`create`, continue one with :meth:`resume`,
     read one (e.g. for a report, no lock) with :meth:`open`, or let :meth:`for_fit` decide
@@ -540,46 +582,91 @@ class RunDir:
         """Whether ``path`` is (or claims to be) a genz run directory."""
         return (Path(path) / RUN_FILE).exists()
 
+    @staticmethod
+    def is_stub(path: str | Path) -> bool:
+        """Whether ``path`` is what a run left when killed while being created or cleared by an
+        older genz: no ``run.json``, and nothing but run files (lock, config, an empty history,
+        an empty checkpoints directory, temporary files). Such a directory holds nothing of
+        value: a new run may replace it."""
+        path = Path(path)
+        if not path.is_dir() or (path / RUN_FILE).exists():
+            return False
+        for e in path.iterdir():
+            if e.name in (LOCK_FILE, CONFIG_FILE) or (e.name.startswith(".") and ".tmp-" in e.name):
+                continue
+            if e.name == HISTORY_FILE and e.is_file() and e.stat().st_size == 0:
+                continue
+            if e.name == CKPT_DIR and e.is_dir() and not any(
+                    not (c.name.startswith(".") and ".tmp-" in c.name) for c in e.iterdir()):
+                continue
+            return False
+        return True
+
     @classmethod
     def create(cls, path: str | Path, config: Mapping[str, Any] | None = None, *, overwrite: bool = False,
                keep_checkpoints: int = 3) -> "RunDir":
-        """Start a new run in ``path`` (created if needed). Refuses an existing run unless
-        ``overwrite`` (then its files are deleted, after taking its lock), and refuses a
-        non-empty directory that is not a run in any case."""
+        """Start a new run in ``path``. Refuses an existing run unless ``overwrite``, and a
+        non-empty directory that is not a run in any case (a stub left by a kill during creation,
+        see :meth:`is_stub`, is replaced).
+
+        Never leaves a directory that cannot be used, whenever the process is killed: the new
+        run is assembled in a hidden sibling directory and renamed into place complete (its
+        ``run.json`` included); ``overwrite`` first takes the old run's lock and renames it
+        aside (atomic), then deletes it after the new run is in place. Leftovers of a kill
+        (hidden ``.NAME.new-*`` / ``.NAME.old-*`` siblings) are removed by the next create."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise GenZInputError(f"{path}: exists and is not a directory")
-        run = cls(path, writable=True, keep_checkpoints=keep_checkpoints)
+        parent = path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        _clean_siblings(path)
+        old: Path | None = None
+        old_run: "RunDir | None" = None
         if path.exists() and any(path.iterdir()):
-            if not cls.is_run(path):
+            if cls.is_stub(path):
+                old = path
+            elif not cls.is_run(path):
                 raise GenZInputError(f"{path}: directory is not empty and is not a genz run; choose another --out")
-            if not overwrite:
+            elif not overwrite:
                 raise GenZInputError(
                     f"{path}: already holds a genz run; pass --resume to continue it or --overwrite to start over"
                 )
-            run._acquire_lock()
-            for entry in path.iterdir():
-                if entry.name == LOCK_FILE:
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-        else:
-            path.mkdir(parents=True, exist_ok=True)
-            run._acquire_lock()
+            else:
+                old_run = cls(path, writable=True)
+                old_run._acquire_lock()  # nobody else is writing it
+                old = path
+        run = cls(path, writable=True, keep_checkpoints=keep_checkpoints)
+        tmp = parent / f".{path.name}.new-{os.getpid()}-{_secrets.token_hex(4)}"
+        tmp.mkdir()
         try:
-            run.checkpoint_dir.mkdir(exist_ok=True)
-            atomic_write_json(run.config_path, redact_secrets(dict(config or {})))
-            run.history_path.touch()
-            _fsync_dir(path)
-            atomic_write_json(path / RUN_FILE, {
+            (tmp / CKPT_DIR).mkdir()
+            atomic_write_json(tmp / CONFIG_FILE, redact_secrets(dict(config or {})))
+            (tmp / HISTORY_FILE).touch()
+            atomic_write_json(tmp / RUN_FILE, {
                 "format": RUN_FORMAT, "version": RUN_VERSION, "status": "running",
                 "created": _now(), "updated": _now(),
             })
+            run.path = tmp
+            run._acquire_lock()  # the lock file's inode moves with the directory
+            run.path = path
+            aside = None
+            if old is not None:
+                aside = parent / f".{path.name}.old-{os.getpid()}-{_secrets.token_hex(4)}"
+                os.rename(path, aside)
+            elif path.exists():
+                path.rmdir()  # empty
+            os.rename(tmp, path)
+            _fsync_dir(parent)
         except BaseException:
             run.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old_run is not None:
+                old_run.close()
             raise
+        if old_run is not None:
+            old_run.close()
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
         return run
 
     @classmethod
@@ -632,6 +719,9 @@ class RunDir:
             raise GenZInputError("--resume and --overwrite exclude each other")
         if overwrite or not cls.is_run(path):
             if resume and not cls.is_run(path):
+                if cls.is_stub(path):
+                    raise GenZInputError(f"{path}: nothing to resume (the run was stopped while being created); "
+                                         "run the same command without --resume to start it")
                 raise GenZInputError(f"{path}: nothing to resume (not a genz run directory)")
             return cls.create(path, config, overwrite=overwrite, keep_checkpoints=keep_checkpoints), None
         if not resume:
@@ -727,16 +817,27 @@ class RunDir:
         return cfg
 
     def check_config(self, config: Mapping[str, Any], *, may_change: Collection[str] = RESUMABLE_KEYS) -> None:
-        """Raise GenZInputError listing the keys where ``config`` differs from the stored one."""
-        stored = self.config()
-        new = json.loads(_dumps(redact_secrets(dict(config)), strict=True))
-        keys = sorted((set(stored) | set(new)) - set(may_change))
-        diff = [k for k in keys if stored.get(k) != new.get(k)]
+        """Raise GenZInputError listing exactly the settings where ``config`` differs in meaning
+        from the stored one: nested keys are compared one by one (``estimator.cycles``), a key
+        in ``may_change`` (by its last component or its dotted name) may differ, and file paths
+        (:data:`PATH_KEYS`) are compared resolved (``./data/x.jsonl`` is ``data/x.jsonl``)."""
+        stored = _flatten(self.config())
+        new = _flatten(json.loads(_dumps(redact_secrets(dict(config)), strict=True)))
+        diff = []
+        for k in sorted(set(stored) | set(new)):
+            if k in may_change or k.rsplit(".", 1)[-1] in may_change:
+                continue
+            a, b = stored.get(k), new.get(k)
+            if k.rsplit(".", 1)[-1] in PATH_KEYS and isinstance(a, str) and isinstance(b, str):
+                a, b = _resolved(a), _resolved(b)
+            if a != b:
+                diff.append((k, stored.get(k), new.get(k)))
         if diff:
-            shown = ", ".join(f"{k}: {stored.get(k)!r} -> {new.get(k)!r}" for k in diff[:5])
+            shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff[:8])
+            more = f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""
             raise GenZInputError(
-                f"{self.path}: the configuration differs from the run's ({shown}); a run can only be resumed with"
-                " the configuration it was started with"
+                f"{self.path}: the configuration differs from the run's: {shown}{more}; a run can only be resumed "
+                "with the configuration it was started with"
             )
 
     # -- history
@@ -863,45 +964,75 @@ class RunDir:
                 ) from None
             raise
 
+    def _clean_leftovers(self) -> None:
+        """Remove temporary files and directories a killed writer left in the run directory."""
+        for d in (self.path, self.checkpoint_dir):
+            if not d.is_dir():
+                continue
+            for e in d.iterdir():
+                if e.name.startswith(".") and (".tmp-" in e.name or e.name.startswith(".model.old-")):
+                    if e.is_dir() and not e.is_symlink():
+                        shutil.rmtree(e, ignore_errors=True)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            e.unlink()
+
     def _reconcile(self) -> None:
         """Bring history.jsonl in line with the latest checkpoint after a crash (resume only)."""
         path = self.history_path
-        raw = path.read_bytes() if path.exists() else b""
+        if not path.exists():
+            raise CorruptFileError(f"{path}: missing (the run's history was deleted); "
+                                   "it cannot be resumed: start over with --overwrite")
+        raw = path.read_bytes()
         records, good_end = _parse_history(raw, path, allow_torn_tail=True)
+        if records and not self.checkpoint_steps():
+            where = self.checkpoint_dir
+            raise CorruptFileError(
+                f"{where}: {'missing' if not where.is_dir() else 'holds no checkpoint'}, but the history has "
+                f"{len(records)} steps; the run cannot be resumed or rerun without refitting: "
+                "start over with --overwrite"
+            )
+        ckpt = self.load_latest_checkpoint()
+        expected = 0 if ckpt is None else ckpt.history_lines
+        # decide everything first; change the file only when the whole repair is certain
+        action, keep = "none", len(records)
+        if expected is not None:
+            if len(records) > expected:
+                action, keep = "drop", expected
+            elif len(records) == expected - 1 and ckpt is not None and ckpt.record is not None:
+                if records and records[-1]["step"] >= ckpt.step:
+                    raise CorruptFileError(
+                        f"{path}: last record's step {records[-1]['step']} is not before checkpoint {ckpt.step}")
+                action = "append"
+            elif len(records) < expected:
+                raise CorruptFileError(
+                    f"{path}: holds {len(records)} records but checkpoint {ckpt.step if ckpt else '?'} expects "
+                    f"{expected} (the history lost lines); nothing was changed. Restore it, or start over with --overwrite"
+                )
+            if ckpt is not None and ckpt.record is not None and keep and action != "append" \
+                    and records[keep - 1]["step"] != ckpt.step:
+                raise CorruptFileError(
+                    f"{path}: record {keep} is step {records[keep - 1]['step']}, but the checkpoint is step {ckpt.step};"
+                    " nothing was changed")
+        self._clean_leftovers()
         if good_end < len(raw):
             with open(path, "r+b") as f:
                 f.truncate(good_end)
                 f.flush()
                 os.fsync(f.fileno())
             self.repairs.append(f"{path.name}: dropped a torn final line ({len(raw) - good_end} bytes) left by a crash")
-        ckpt = self.load_latest_checkpoint()
-        expected = 0 if ckpt is None else ckpt.history_lines
         self._history_len = len(records)
-        if expected is None:  # checkpoint written with save_checkpoint() only: trust the history
-            return
-        if len(records) > expected:
+        if action == "drop":
             # steps recorded after the last checkpoint: they will be redone from the checkpoint
-            keep = records[:expected]
-            text = "".join(_dumps(r, strict=True) + "\n" for r in keep)
+            text = "".join(_dumps(r, strict=True) + "\n" for r in records[:keep])
             atomic_write_bytes(path, text.encode("utf-8"))
             self.repairs.append(
-                f"{path.name}: dropped {len(records) - expected} record(s) after the last checkpoint (they are redone)"
+                f"{path.name}: dropped {len(records) - keep} record(s) after the last checkpoint (they are redone)"
             )
-            self._history_len = expected
-        elif len(records) == expected - 1 and ckpt is not None and ckpt.record is not None:
-            if records and records[-1]["step"] >= ckpt.step:
-                raise CorruptFileError(f"{path}: last record's step {records[-1]['step']} is not before checkpoint {ckpt.step}")
+            self._history_len = keep
+        elif action == "append":
             self.append_history(ckpt.record)
             self.repairs.append(f"{path.name}: re-appended step {ckpt.step}'s record from its checkpoint")
-        elif len(records) < expected:
-            raise CorruptFileError(
-                f"{path}: holds {len(records)} records but checkpoint {ckpt.step if ckpt else '?'} expects {expected}"
-                " (the history was truncated)"
-            )
-        if ckpt is not None and ckpt.record is not None and self._history_len:
-            last = read_history(path)[-1]
-            if last["step"] != ckpt.step:
-                raise CorruptFileError(f"{path}: last record is step {last['step']}, checkpoint is step {ckpt.step}")
 
     # -- final model, summary, experiment results
     def save_model(self, writer: Callable[[Path], Any]) -> Path:
