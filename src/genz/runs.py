@@ -700,6 +700,7 @@ class RunDir:
             if config is not None:
                 run.check_config(config, may_change=may_change)
             run._reconcile()
+            _clean_siblings(run.path)  # what a killed create/overwrite left next to it
             run.previous_status = run.status
             run.set_status("running")
         except BaseException:
