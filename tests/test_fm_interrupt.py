@@ -127,3 +127,23 @@ def test_ctrl_c_and_sigterm_exit_within_2s_and_send_nothing_after(server, tmp_pa
     # the answers of the requests in flight at the signal arrived within the grace period: kept
     assert delivered <= _cached_texts(cache, _all_texts())
     assert len(server.requests) < N_ITEMS // 5  # the queued batches were never sent
+
+
+def test_processes_sharing_a_cache_do_not_ask_for_the_same_judgment_at_once(server, tmp_path):
+    """Issue 10: three processes sharing one cache sent 548 duplicate requests out of 1,624."""
+    cache = tmp_path / "c.sqlite"
+    server.delay = 0.05
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    start = time.time() + 6  # all three start together, after their imports
+    procs = [subprocess.Popen([sys.executable, str(ENTRY), server.url, str(cache), str(N_ITEMS),
+                               "--start-at", str(start)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0 and "done" in out, err
+    judged = [t for r in server.requests for t in server.judged(r)]
+    assert set(judged) == set(_all_texts())
+    duplicates = len(judged) - N_ITEMS
+    print(f"3 processes: {len(judged)} item judgments requested for {N_ITEMS} items ({duplicates} duplicates)")
+    assert duplicates <= 0.1 * N_ITEMS
