@@ -9,6 +9,7 @@ for the next request instead:
 * ``("content", text)`` / ``("content", text, finish_reason)`` — a chat answer with this content
 * ``("refusal", text)`` — a structured-output refusal (content null)
 * ``("raw", code, content_type, bytes)`` — a raw HTTP response (e.g. a non-JSON body)
+* ``("reflect", code)`` — an HTTP error whose message echoes the request's headers
 * ``("drop", k)`` — a correct judging answer that leaves out item ``k`` (1-based)
 
 Also: ``broken`` (an action answered to every request while set; the script goes first),
@@ -232,6 +233,8 @@ class FakeOpenAIServer:
             obj = json.loads(content)
             obj["answers"].pop(str(action[1]), None)
             h._json(200, self.completion(body, json.dumps(obj)))
+        elif kind == "reflect":  # an error that echoes the request's headers and the path (some proxies do)
+            h._json(action[1], {"error": {"message": f"bad request to {h.path} with headers {dict(h.headers)}"}})
         elif kind == "raw":
             _, code, ctype, data = action
             h._raw(code, ctype, data)

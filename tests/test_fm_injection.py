@@ -97,3 +97,16 @@ def test_descriptor_safety_rules(bad, why):
                                 "mentions \"sea view\"", "not ('price' is below 3.5)"])
 def test_ordinary_descriptors_pass(ok):
     assert descriptor_problem(ok) is None and not looks_like_instructions(ok)
+
+
+def test_a_lone_surrogate_is_reported_by_item(fake_server, tmp_path):
+    from genz.errors import GenZInputError
+    from genz.fm.cache import CachedFM
+
+    items = _plain(3) + [Item(id="bad-one", text="caf\ud800 seven")]
+    for fm in (_fm(fake_server), CachedFM(_fm(fake_server), tmp_path / "c.sqlite")):
+        with pytest.raises(GenZInputError, match=r"item 'bad-one'.*not valid Unicode"):
+            fm.judge("has a seven", items)
+        with pytest.raises(GenZInputError, match=r"item 'bad-one'"):
+            fm.mine(items, _plain(2))
+    assert fake_server.n_requests == 0

@@ -147,3 +147,22 @@ def test_an_edited_checkpoint_is_refused(fake_server, tmp_path):
     jpath.write_text(json.dumps(doc))
     with pytest.raises(CorruptFileError, match="does not match its checksum"):
         run.load_checkpoint(step)
+
+
+@pytest.mark.parametrize("code", [400, 403, 404, 422])
+def test_credentials_in_the_base_url_never_reach_a_message(fake_server, code):
+    from genz.errors import FMError
+    from genz.fm.openai_compat import OpenAIFM
+    from genz.items import items_from_texts
+
+    url = fake_server.url.replace("http://", "http://alice:s3cretpw@")
+    fm = OpenAIFM("fake", base_url=url, api_key=KEY, progress=False, max_retries=0)
+    fake_server.push(("reflect", code))
+    with pytest.raises(FMError) as ei:
+        fm.judge("has a seven", items_from_texts(["7 seven"]))
+    msg = str(ei.value)
+    sent = {k.lower(): v for k, v in fake_server.headers[-1].items()}
+    assert "s3cretpw" not in msg and KEY not in msg and "alice:" not in msg
+    if "authorization" in sent and sent["authorization"].lower().startswith("basic"):
+        assert sent["authorization"].split()[1] not in msg
+    assert "s3cretpw" not in repr(fm) and "s3cretpw" not in str(fm.base_url)

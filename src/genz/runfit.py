@@ -125,8 +125,10 @@ def _recording(run: RunDir, progress: FitProgress, resume_hint: bool = False) ->
         progress.close()
 
 
-def _one_line(exc: BaseException, n: int = 300) -> str:
-    t = " ".join(str(exc).split()) or type(exc).__name__
+def _one_line(exc: Any, n: int = 300) -> str:
+    from .runs import scrub_credentials
+
+    t = scrub_credentials(" ".join(str(exc).split())) or type(exc).__name__
     return t if len(t) <= n else t[: n - 1] + "…"
 
 

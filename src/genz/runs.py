@@ -69,6 +69,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "redact_secrets",
+    "scrub_credentials",
     "RUN_FORMAT",
     "RUN_VERSION",
 ]
@@ -207,6 +208,16 @@ def read_json_file(path: str | Path, what: str = "file") -> Any:
         ) from None
 
 
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s:@]*:[^/\s@]*@")
+_BASIC_AUTH = re.compile(r"(?i)\b(basic)\s+[A-Za-z0-9+/=_\-]{4,}")
+
+
+def scrub_credentials(text: str) -> str:
+    """``text`` with credentials in URLs (``https://user:pw@host``) and HTTP basic-auth values
+    masked: ``https://***@host``, ``Basic ***``."""
+    return _BASIC_AUTH.sub(r"\1 ***", _URL_CREDENTIALS.sub(r"\1***@", text))
+
+
 def redact_secrets(obj: Any) -> Any:
     """A copy of a configuration with API keys, passwords and bearer tokens replaced by
     ``"<redacted>"`` (by key name, and by value for strings that look like keys)."""
@@ -222,6 +233,8 @@ def redact_secrets(obj: Any) -> Any:
         return [redact_secrets(v) for v in obj]
     if isinstance(obj, str) and _SECRET_VALUE_RE.match(obj.strip()):
         return "<redacted>"
+    if isinstance(obj, str):
+        return scrub_credentials(obj)
     return obj
 
 

@@ -453,7 +453,13 @@ class CachedFM:
         backend/model/template reach the inner model (each distinct content once)."""
         n = len(items)
         backend, model, template = cache_identity(self.inner, "judge")
-        hashes = [it.content_hash() for it in items]
+        try:
+            hashes = [it.content_hash() for it in items]
+        except UnicodeEncodeError:
+            from .prompts import check_encodable
+
+            check_encodable(items)  # names the item
+            raise
         known = self.cache.get_judgments(backend, model, template, descriptor, hashes)
         # one representative item per unseen content hash
         todo: dict[str, Item] = {}
@@ -532,6 +538,9 @@ class CachedFM:
 
     # -------------------------------------------------------------- mine / propose
     def _mine_key(self, positives, negatives, exclude, context, weights, n=None) -> str:
+        from .prompts import check_encodable
+
+        check_encodable(list(positives) + list(negatives))
         req: dict[str, Any] = {
             "pos": [it.content_hash() for it in positives],
             "neg": [it.content_hash() for it in negatives],

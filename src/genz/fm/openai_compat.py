@@ -48,9 +48,9 @@ from ..errors import FMError, GenZInputError, MiningError
 from ..items import Item
 from .base import FMStats, Judgments
 from .pricing import cost_usd, price_for
-from .prompts import PromptSet, check_descriptor, descriptor_problem, looks_like_instructions, numbered_items, quote_descriptor, quote_item
+from .prompts import PromptSet, check_descriptor, check_encodable, descriptor_problem, looks_like_instructions, numbered_items, quote_descriptor, quote_item
 
-__all__ = ["OpenAIFM", "DEFAULT_MODEL", "redact_secret", "sanitize_url"]
+__all__ = ["OpenAIFM", "DEFAULT_MODEL", "redact_secret", "sanitize_url", "url_secrets"]
 
 log = logging.getLogger("genz.fm")
 
@@ -116,11 +116,30 @@ def sanitize_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def redact_secret(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` and anything that looks like an API key or bearer token masked."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return _KEYLIKE.sub("***", text)
+def redact_secret(text: str, secret: str | None, *more: str | None) -> str:
+    """``text`` with ``secret`` (and ``more`` secrets), anything that looks like an API key or
+    bearer token, and credentials in URLs or basic-auth headers masked."""
+    from ..runs import scrub_credentials
+
+    for s in (secret, *more):
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    return scrub_credentials(_KEYLIKE.sub("***", text))
+
+
+def url_secrets(url: str | None) -> tuple[str, ...]:
+    """The secret parts of a URL: its password, ``user:password`` and their base64 (what an
+    HTTP client sends as basic auth), and its query string."""
+    if not url:
+        return ()
+    parts = urlsplit(str(url))
+    out: list[str] = []
+    if parts.password:
+        pair = f"{parts.username or ''}:{parts.password}"
+        out += [parts.password, pair, base64.b64encode(pair.encode()).decode()]
+    if parts.query:
+        out.append(parts.query)
+    return tuple(o for o in out if len(o) >= 4)
 
 
 class _ParseFailure(Exception):
@@ -345,7 +364,7 @@ class OpenAIFM:
         return ("openai", model, key)
 
     def _redact(self, text: str) -> str:
-        return redact_secret(text, self._resolve_key(required=False))
+        return redact_secret(text, self._resolve_key(required=False), *url_secrets(self._base_url))
 
     def _resolve_key(self, required: bool = True) -> str | None:
         if self._api_key:
@@ -747,6 +766,7 @@ class OpenAIFM:
         if not isinstance(descriptor, str) or not descriptor.strip():
             raise GenZInputError("judge: the descriptor is empty")
         check_descriptor(descriptor)
+        check_encodable(items)
         n = len(items)
         if n == 0:
             return
@@ -879,6 +899,7 @@ class OpenAIFM:
             raise MiningError("mining needs at least one positive and one negative item")
         pos = list(positives)[: self.max_exemplars]
         neg = list(negatives)[: self.max_exemplars]
+        check_encodable(pos + neg)
         excl = sorted({e for e in exclude if e})
         excl_norm = {_norm_descr(e) for e in excl}
         tpl = self.prompts["mine"]

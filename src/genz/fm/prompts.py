@@ -39,6 +39,7 @@ __all__ = [
     "descriptor_problem",
     "looks_like_instructions",
     "quote_descriptor",
+    "check_encodable",
     "TEMPLATE_NAMES",
     "PromptTemplate",
     "PromptSet",
@@ -137,6 +138,20 @@ class PromptSet:
     def keys(self) -> Mapping[str, str]:
         """Cache identity of every template."""
         return {n: t.key for n, t in self._templates.items()}
+
+
+def check_encodable(items: Sequence[Item]) -> None:
+    """GenZInputError naming the first item whose text or attributes cannot be encoded as
+    UTF-8 (a lone surrogate, e.g. from a ``\\ud800`` escape in the JSONL), instead of a traceback
+    from deep inside the HTTP client or the cache."""
+    for it in items:
+        try:
+            it.render().encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise GenZInputError(
+                f"item {it.id!r}: its text is not valid Unicode (character {exc.start} of its rendered text is a lone "
+                f"surrogate {exc.object[exc.start:exc.end]!a}); fix or remove it in the items file"
+            ) from None
 
 
 def quote_item(item: Item, max_chars: int | None = None) -> str:
