@@ -114,6 +114,8 @@ def test_ctrl_c_and_sigterm_exit_within_2s_and_send_nothing_after(server, tmp_pa
     while len(server.delivered) < 8 and time.monotonic() < t_end:
         time.sleep(0.01)
     assert len(server.delivered) >= 8
+    time.sleep(0.2)  # the next 4 requests are in flight, half answered
+    n_before = len(server.requests)
     t_sig = time.monotonic()
     p.send_signal(sig)
     p.wait(timeout=10)
@@ -125,6 +127,7 @@ def test_ctrl_c_and_sigterm_exit_within_2s_and_send_nothing_after(server, tmp_pa
     time.sleep(0.5)  # let the server finish writing what was in flight
     delivered = _delivered_texts(server)
     # the answers of the requests in flight at the signal arrived within the grace period: kept
+    assert len(server.delivered) > 8 and n_before > 8
     assert delivered <= _cached_texts(cache, _all_texts())
     assert len(server.requests) < N_ITEMS // 5  # the queued batches were never sent
 
@@ -147,3 +150,45 @@ def test_processes_sharing_a_cache_do_not_ask_for_the_same_judgment_at_once(serv
     duplicates = len(judged) - N_ITEMS
     print(f"3 processes: {len(judged)} item judgments requested for {N_ITEMS} items ({duplicates} duplicates)")
     assert duplicates <= 0.1 * N_ITEMS
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_genz_fit_stops_within_2s_marks_the_run_interrupted_and_continues(server, tmp_path, sig, code):
+    import json as _json
+
+    from genz.runs import RunDir
+    from tests._judge_entry import WORDS
+
+    items, targets = tmp_path / "items.jsonl", tmp_path / "t.csv"
+    with items.open("w") as fh:
+        for i in range(N_ITEMS):
+            fh.write(_json.dumps({"id": f"n{i}", "text": f"{i} {WORDS[i % 10]}"}) + "\n")
+    targets.write_text("id,y\n" + "".join(f"n{i},{3.0 if i % 10 == 7 else 0.0}\n" for i in range(N_ITEMS)))
+    cmd = [sys.executable, "-m", "genz.cli", "fit", "--items", str(items), "--targets", str(targets), "--fm", "openai",
+           "--fm-model", "fake", "--base-url", server.url, "--cache", str(tmp_path / "c.sqlite"),
+           "--out", str(tmp_path / "run"), "--fm-batch-size", "5", "--n-features", "1", "-q"]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    server.delay = 0.4
+    arrivals: list[float] = []
+    server.on_request = lambda n, body: arrivals.append(time.monotonic())
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t_end = time.monotonic() + 60
+    while len(server.delivered) < 9 and time.monotonic() < t_end:  # the mining answer + 8 judging answers
+        time.sleep(0.01)
+    time.sleep(0.2)
+    t_sig = time.monotonic()
+    p.send_signal(sig)
+    p.wait(timeout=20)
+    seconds = time.monotonic() - t_sig
+    err = p.stderr.read()
+    assert p.returncode == code, err
+    assert seconds < 2.0, seconds
+    assert not [t for t in arrivals if t > t_sig + 0.05]
+    assert RunDir.open(tmp_path / "run").status == "interrupted"
+    server.on_request, server.delay = None, 0.0
+    before = server.n_requests
+    assert subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120).returncode == 0
+    assert RunDir.open(tmp_path / "run").status == "complete"
+    asked = [t for r in server.requests[before:] for t in server.judged(r)]
+    assert len(asked) == len(set(asked)) and len(asked) < N_ITEMS  # only the items not yet answered

@@ -285,7 +285,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
             "counters": self.counters_,
             "fm_stats": self.fm_stats_,
             "train_ids": self.train_ids_,
-            "fm_spec": _fm_spec(self.fm_),  # issue 10: where the FM lives (genz.fm.registry)
+            "fm_spec": _fm_registry().fm_spec(self.fm_),  # issue 10: where the FM lives
         }
         arrays = {"epsilon": self.epsilon_, "sigma2": self.sigma2_, "posteriors": self.posteriors_,
                   "judgments": self.judgments_}
@@ -323,7 +323,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
             params["fm"] = fm
         est = cls(**params)
         spec = meta.get("fm_spec") if fm is None else None  # issue 10: the FM the model was trained with
-        est.fm_ = _make_fm_from_spec(spec) if isinstance(spec, dict) else make_fm(params["fm"])
+        est.fm_ = _fm_registry().make_fm_from_spec(spec) if isinstance(spec, dict) else make_fm(params["fm"])
         est.features_ = list(meta["features"])
         est.epsilon_ = arrays["epsilon"]
         est.sigma2_ = arrays["sigma2"]
@@ -342,16 +342,9 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         return est
 
 
-def _fm_spec(fm: Any) -> dict:
-    from .fm.registry import fm_spec
-
-    return fm_spec(fm)
-
-
-def _make_fm_from_spec(spec: dict) -> FoundationModel:
-    from .fm.registry import make_fm_from_spec
-
-    return make_fm_from_spec(spec)
+def _fm_registry() -> Any:  # issue 10: the FM spec lives in genz.fm.registry
+    from .fm import registry
+    return registry
 
 
 def _sub(arrays: dict, prefix: str) -> dict:
