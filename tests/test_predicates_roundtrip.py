@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,6 +98,7 @@ def _items(p) -> list[Item]:
     return out
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")  # modulo of a huge float
 @settings(max_examples=300, deadline=None)
 @given(predicates)
 def test_render_then_parse_gives_the_same_predicate_and_the_same_judgments(p):

@@ -131,9 +131,8 @@ def make_fm_from_spec(spec: dict[str, Any], overrides: dict[str, Any] | None = N
         if extra:
             raise GenZInputError(f"the model uses the offline predicate engine; {', '.join(extra)} do not apply")
         return make_fm("predicates", cache=cache)
-    if backend != "openai":
-        raise GenZInputError(f"the model was trained with the foundation model {backend!r}, which cannot be "
-                             "rebuilt from its name; pass it to GenZRegressor.load(path, fm=...)")
+    if backend != "openai":  # another backend: by its name, as before FM specs existed
+        return make_fm(backend, cache=cache)
     trained_url = spec.get("base_url")
     url = ov.pop("base_url", None) or trained_url or OPENAI_PUBLIC_URL
     if _host(url) != _host(trained_url) and not allow_other_host:
