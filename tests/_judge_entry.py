@@ -32,6 +32,7 @@ def main() -> int:
     ap.add_argument("n", type=int)
     ap.add_argument("--batch-size", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--mine", action="store_true", help="one mining call instead of a judging pass")
     ap.add_argument("--start-at", type=float, default=None, help="wait until this time.time() to start")
     a = ap.parse_args()
     fm = CachedFM(OpenAIFM("fake-model", base_url=a.url, batch_size=a.batch_size, concurrency=a.concurrency,
@@ -41,7 +42,11 @@ def main() -> int:
         time.sleep(max(0.0, a.start_at - time.time()))
     try:
         with terminate_as_interrupt():
-            fm.judge("has a seven", items(a.n))
+            if a.mine:
+                its = items(a.n)
+                fm.mine(its[: a.n // 2], its[a.n // 2:])
+            else:
+                fm.judge("has a seven", items(a.n))
     except Terminated:
         exit_now(143)  # as the genz command line does
     except KeyboardInterrupt:

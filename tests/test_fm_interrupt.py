@@ -192,3 +192,25 @@ def test_genz_fit_stops_within_2s_marks_the_run_interrupted_and_continues(server
     assert RunDir.open(tmp_path / "run").status == "complete"
     asked = [t for r in server.requests[before:] for t in server.judged(r)]
     assert len(asked) == len(set(asked)) and len(asked) < N_ITEMS  # only the items not yet answered
+
+
+def test_ctrl_c_during_a_mining_request_keeps_its_answer(server, tmp_path):
+    cache = tmp_path / "c.sqlite"
+    server.delay = 0.6
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    p = subprocess.Popen([sys.executable, str(ENTRY), server.url, str(cache), "20", "--mine"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t_end = time.monotonic() + 30
+    while not server.requests and time.monotonic() < t_end:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the mining request is in flight
+    t_sig = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=10)
+    assert p.returncode == 130 and time.monotonic() - t_sig < 2.0
+    assert server.n_requests == 1
+    con = sqlite3.connect(cache)
+    rows = [json.loads(r) for (r,) in con.execute("SELECT response FROM calls WHERE kind = 'mine'")]
+    con.close()
+    assert rows == [{"answer": "contains seven", "confidence": 0.8}]  # the answer in flight was kept

@@ -565,20 +565,55 @@ class CachedFM:
             return hit["answer"]
         # anything else (e.g. a "mining_error" row of an older genz, which cached failures) is
         # not an answer: ask again
+
+        def store(answer: Any) -> None:
+            resp: dict[str, Any] = {"answer": answer}
+            conf = getattr(self.inner, "last_confidence", None)
+            if isinstance(conf, (int, float)):
+                resp["confidence"] = conf
+            self.cache.put_call(kind, backend, model, template, key, resp)
+
         try:
-            answer = call()
+            return self._keeping_answer(call, store)
         except MiningError as exc:
             # "nothing separates" is an answer (the offline engine's is deterministic); a backend
             # marks a failure (no usable answer) with cacheable=False, and it is never stored
             if getattr(exc, "cacheable", True):
                 self.cache.put_call(kind, backend, model, template, key, {"no_characteristic": str(exc)})
             raise
-        resp: dict[str, Any] = {"answer": answer}
-        conf = getattr(self.inner, "last_confidence", None)
-        if isinstance(conf, (int, float)):
-            resp["confidence"] = conf
-        self.cache.put_call(kind, backend, model, template, key, resp)
-        return answer
+
+    def _keeping_answer(self, call: Any, store: Any) -> Any:
+        """``store(call())`` and its result, with ``call`` in a worker thread: on Ctrl-C/SIGTERM
+        (KeyboardInterrupt here), the backend sends nothing new (``cancellable``), the request
+        in flight gets ``interrupt_grace`` seconds, and its answer is still stored before the
+        interrupt goes on. A mining or proposal answer in flight is thus not lost either."""
+        box: dict[str, Any] = {}
+        cancel, done = threading.Event(), threading.Event()
+        cancellable = getattr(self.inner, "cancellable", None)
+
+        def work() -> None:
+            try:
+                with (cancellable(cancel) if callable(cancellable) else contextlib.nullcontext()):
+                    box["value"] = call()
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="genz-fm-call", daemon=True).start()
+        try:
+            while not done.wait(0.05):  # (not Thread.join: a join interrupted by Ctrl-C forgets the thread)
+                pass
+        except BaseException:
+            cancel.set()
+            done.wait(float(getattr(self.inner, "interrupt_grace", 1.0)))
+            if "value" in box:
+                store(box["value"])
+            raise
+        if "error" in box:
+            raise box["error"]
+        store(box["value"])
+        return box["value"]
 
     def mine(
         self,
@@ -629,8 +664,9 @@ class CachedFM:
         if hit is not None and isinstance(hit.get("questions"), list):
             self.stats.add_cache_hits(1)
             return [str(q) for q in hit["questions"]]
-        qs = self.inner.propose(task, sample_items, n)
-        self.cache.put_call("propose", backend, model, template, key, {"questions": list(qs)})
+        qs = self._keeping_answer(lambda: list(self.inner.propose(task, sample_items, n)),
+                                  lambda q: self.cache.put_call("propose", backend, model, template, key,
+                                                                {"questions": list(q)}))
         return list(qs)
 
     def describe_images(self, item: Item) -> str:

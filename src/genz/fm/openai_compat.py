@@ -25,6 +25,7 @@ speaks ``POST /v1/chat/completions``. Built on the official ``openai`` SDK.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -35,7 +36,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 import queue
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -585,6 +586,17 @@ class OpenAIFM:
             except (AttributeError, IndexError, TypeError):
                 # not a chat completion (an HTML error page with status 200, an empty choices list)
                 return _Completion(None, f"not a chat completion: {shorten(resp, 80)!r}", None, None)
+
+    @contextlib.contextmanager
+    def cancellable(self, cancel: threading.Event) -> Iterator[None]:
+        """Inside the block, requests made by this thread stop (no new request, no retry wait)
+        once ``cancel`` is set: used by :class:`~genz.fm.cache.CachedFM` on Ctrl-C."""
+        old = getattr(self._tls, "cancel", None)
+        self._tls.cancel = cancel
+        try:
+            yield
+        finally:
+            self._tls.cancel = old
 
     def _cancel_event(self) -> threading.Event | None:
         return getattr(self._tls, "cancel", None) if self._tls is not None else None
