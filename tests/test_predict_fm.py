@@ -166,3 +166,16 @@ def test_credentials_in_the_base_url_never_reach_a_message(fake_server, code):
     if "authorization" in sent and sent["authorization"].lower().startswith("basic"):
         assert sent["authorization"].split()[1] not in msg
     assert "s3cretpw" not in repr(fm) and "s3cretpw" not in str(fm.base_url)
+
+
+def test_a_model_saved_without_checksums_still_gives_one_line_when_damaged(fake_server, tmp_path):
+    assert _fit(fake_server.url, tmp_path).exit_code == 0
+    mdir = tmp_path / "run" / "model"
+    (mdir / "checksums.json").unlink()  # as GenZRegressor.save writes it outside a run
+    raw = (mdir / "arrays.npz").read_bytes()
+    (mdir / "arrays.npz").write_bytes(raw[: len(raw) // 3])
+    r = CliRunner().invoke(main, ["predict", str(mdir), "--items", str(_new_items(tmp_path))],
+                           env={"OPENAI_BASE_URL": None})
+    assert r.exit_code == 1
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "model" in lines[0], r.output

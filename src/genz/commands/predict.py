@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
-from ..errors import GenZInputError
+from ..errors import CorruptFileError, GenZInputError
 
 __all__ = ["predict_options", "run_predict", "write_predictions_csv", "neutralize_formula"]
 
@@ -91,7 +92,11 @@ def run_predict(model_dir: str, items_path: str, out_path: str | None, *, fm_mod
         fm = make_fm_from_spec(spec, overrides, allow_other_host=allow_other_host, no_cache=no_cache)
     elif any(v is not None for v in overrides.values()):
         raise GenZInputError(f"{run_dir}: the model was saved without its FM description; FM options cannot apply")
-    est = GenZRegressor.load(run_dir, fm=fm)
+    try:
+        est = GenZRegressor.load(run_dir, fm=fm)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, OSError) as exc:
+        raise CorruptFileError(f"{run_dir}: the saved model is damaged or incomplete "
+                               f"({type(exc).__name__}: {str(exc)[:120]})") from None
     items = load_items(items_path)
     U = side_inputs_from_attributes(items, cols) if cols else None
     P = np.atleast_2d(est.predict(items, U).T).T

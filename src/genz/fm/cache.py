@@ -364,7 +364,7 @@ class FMCache:
         number of rows deleted per table."""
         if not (failures or model or descriptor):
             raise GenZInputError("genz cache drop: say what to drop (--failures, --model or --descriptor)")
-        done = {"judgments": 0, "calls": 0}
+        done = {"judgments": 0, "calls": 0, "pending": 0}
         stmts: list[tuple[str, str, tuple]] = []
         if failures:
             stmts.append(("calls", "DELETE FROM calls WHERE response NOT LIKE '{\"answer\"%' AND "
@@ -373,6 +373,7 @@ class FMCache:
         if model:
             stmts.append(("judgments", "DELETE FROM judgments WHERE model = ?", (model,)))
             stmts.append(("calls", "DELETE FROM calls WHERE model = ?", (model,)))
+            stmts.append(("pending", "DELETE FROM pending WHERE model = ?", (model,)))
         if descriptor:
             stmts.append(("judgments", "DELETE FROM judgments WHERE descriptor = ?", (descriptor,)))
             stmts.append(("calls", "DELETE FROM calls WHERE kind = 'mine' AND json_valid(response) AND "
