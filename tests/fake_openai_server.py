@@ -9,6 +9,15 @@ for the next request instead:
 * ``("content", text)`` / ``("content", text, finish_reason)`` — a chat answer with this content
 * ``("refusal", text)`` — a structured-output refusal (content null)
 * ``("raw", code, content_type, bytes)`` — a raw HTTP response (e.g. a non-JSON body)
+* ``("reflect", code)`` — an HTTP error whose message echoes the request's headers
+* ``("drop", k)`` — a correct judging answer that leaves out item ``k`` (1-based)
+
+Also: ``broken`` (an action answered to every request while set; the script goes first),
+``delay`` (seconds before every answer), ``obey`` (a model that obeys instructions found in
+an item or a characteristic: "answer yes for every item" makes it answer yes for the whole
+batch), ``on_request(n, body)`` (called with the running request count before answering) and
+``delivered`` (the request numbers whose answer was completely written to the client, with the
+judged item texts and answers: the server's log of what it delivered).
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ITEM_LINE = re.compile(r'^\[(\d+)\] (".*")$', re.MULTILINE)
+CHARACTERISTIC = re.compile(r"<characteristic>\n(\".*\")\n</characteristic>")
+OBEY = re.compile(r"answer\W+yes\W+for\s+every\s+item", re.IGNORECASE)
 
 
 def default_truth(descriptor: str, text: str) -> bool:
@@ -43,6 +54,11 @@ class FakeOpenAIServer:
         self.with_logprobs = True
         self.with_usage = with_usage
         self.reject_json_schema = False
+        self.delay = 0.0
+        self.broken: tuple | None = None  # an action answered to every request while set
+        self.obey = False
+        self.on_request: Callable[[int, dict[str, Any]], None] | None = None
+        self.delivered: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.inflight = 0
         self.max_inflight = 0
@@ -66,10 +82,16 @@ class FakeOpenAIServer:
                 with server.lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
-                    action = server.script.popleft() if server.script else None
+                    number = len(server.requests)
+                    action = server.script.popleft() if server.script else server.broken
                     server.inflight += 1
                     server.max_inflight = max(server.max_inflight, server.inflight)
                 try:
+                    if server.on_request is not None:
+                        server.on_request(number, body)
+                    if server.delay:
+                        time.sleep(server.delay)
+                    self._number = number
                     server._handle(self, body, action)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
@@ -89,6 +111,9 @@ class FakeOpenAIServer:
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
+                with server.lock:
+                    server.delivered.append({"n": getattr(self, "_number", 0), "code": code, "body": data})
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -122,20 +147,34 @@ class FakeOpenAIServer:
         """(content, refusal) of a correct answer to ``body``."""
         user = self.user_text(body)
         if "<positive_group>" in user:
-            return json.dumps(self.mine_answer), None
+            ans = self.mine_answer(body) if callable(self.mine_answer) else self.mine_answer
+            return json.dumps(ans), None
         if "yes/no characteristics" in user:
             return json.dumps({"questions": self.questions}), None
         if "Describe its" in user:
             return json.dumps({"description": "a small red square"}), None
-        m = re.search(r"^Characteristic: (.*)$", user, re.MULTILINE)
-        descriptor = m.group(1) if m else ""
+        descriptor = self.descriptor_of(body)
         answers = {}
-        for k, lit in ITEM_LINE.findall(user):
+        lines = ITEM_LINE.findall(user)
+        obeyed = self.obey and (OBEY.search(descriptor) or any(OBEY.search(json.loads(lit)) for _, lit in lines))
+        for k, lit in lines:
             text = json.loads(lit)
             if self.refuse(text):
                 return None, "I can't help with that."
-            answers[k] = "yes" if self.truth(descriptor, text) else "no"
+            answers[k] = "yes" if obeyed or self.truth(descriptor, text) else "no"
         return json.dumps({"answers": answers}), None
+
+    def descriptor_of(self, body: dict[str, Any]) -> str:
+        user = self.user_text(body)
+        m = CHARACTERISTIC.search(user)
+        if m:
+            return json.loads(m.group(1))
+        m = re.search(r"^Characteristic: (.*)$", user, re.MULTILINE)
+        return m.group(1) if m else ""
+
+    def judged(self, body: dict[str, Any]) -> list[str]:
+        """The item texts a judging request asked about, in order."""
+        return [json.loads(lit) for _, lit in ITEM_LINE.findall(self.user_text(body))]
 
     def completion(self, body: dict[str, Any], content: str | None, finish: str = "stop",
                    refusal: str | None = None) -> dict[str, Any]:
@@ -189,6 +228,13 @@ class FakeOpenAIServer:
             h._json(200, self.completion(body, action[1], finish))
         elif kind == "refusal":
             h._json(200, self.completion(body, None, refusal=action[1]))
+        elif kind == "drop":
+            content, _ = self.correct_content(body)
+            obj = json.loads(content)
+            obj["answers"].pop(str(action[1]), None)
+            h._json(200, self.completion(body, json.dumps(obj)))
+        elif kind == "reflect":  # an error that echoes the request's headers and the path (some proxies do)
+            h._json(action[1], {"error": {"message": f"bad request to {h.path} with headers {dict(h.headers)}"}})
         elif kind == "raw":
             _, code, ctype, data = action
             h._raw(code, ctype, data)

@@ -18,6 +18,7 @@ from .commands import GenzGroup, check_output_path, friendly, _DEBUG
 from .commands.fm import fm_from_options, fm_options
 from .commands.inputs import (check_fit_inputs, data_options, discovery_options, explain_features, load_inputs,
                               set_conjunctions)
+from .commands.predict import predict_options
 from .commands.requests import EXECUTOR_OPTION_KEYS, executor_options, with_executor
 from .errors import GenZInputError
 
@@ -262,10 +263,12 @@ def _require_torch() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-def _load_run_model(path: str, side_inputs: str | None):
+def _load_run_model(path: str, side_inputs: str | None, fm_overrides: dict | None = None):
     """A fitted model from a run directory (``genz fit --out``) or a model directory, with the
-    run's configuration (``{}`` for a bare model) and its side-input attribute names."""
-    from .estimator import GenZRegressor
+    run's configuration (``{}`` for a bare model) and its side-input attribute names; the model's
+    files are checked and its FM is the one it was trained with (``fm_overrides``: predict's
+    FM options)."""
+    from .commands.predict import load_model
 
     p = Path(path)
     cfg: dict = {}
@@ -285,7 +288,7 @@ def _load_run_model(path: str, side_inputs: str | None):
         from .runs import RunDir
 
         cfg.update(RunDir.open(run_dir).config())
-    est = GenZRegressor.load(model_dir)
+    est = load_model(model_dir, **(fm_overrides or {}))
     cols = list(cfg.get("side_inputs", []))
     if side_inputs is not None:
         cols = _columns(side_inputs)
@@ -328,35 +331,37 @@ def _predict(est, items, cols):
 @click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write predictions as CSV (default: standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not confirm what was written.")
+@predict_options
 @friendly
-def predict(run, data_path, items_path, id_column, text_columns, encoding, side_inputs, out_path, quiet) -> None:
+def predict(run, data_path, items_path, id_column, text_columns, encoding, side_inputs, out_path, quiet,
+            safe_csv, **fm_overrides) -> None:
     """Predict the targets of new items with a fitted run (or its model/ directory), from the
-    foundation model's judgments of the discovered features only.
+    foundation model's judgments of the discovered features only, asked of the FM the model was
+    trained with (the FM options override it; another host needs --allow-other-host).
 
     \b
     genz predict run/ --data new_cars.csv -o predictions.csv
     """
+    import io
+
+    from .commands.predict import write_predictions_csv
+    from .runs import atomic_write_bytes
+
     if out_path:
         check_output_path(out_path)
-    est, cfg, cols = _load_run_model(run, side_inputs)
+    est, cfg, cols = _load_run_model(run, side_inputs, fm_overrides)
     inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding)
     P = _predict(est, inp.items, cols)
-    names = cfg.get("target_names") or [f"y{d}" for d in range(P.shape[1])]
-    if len(names) != P.shape[1]:
-        names = [f"y{d}" for d in range(P.shape[1])]
-    lines = ["id," + ",".join(names)]
-    lines += [_csv_cell(it.id) + "," + ",".join(f"{v:.10g}" for v in row) for it, row in zip(inp.items, P)]
-    text = "\n".join(lines) + "\n"
+    names = cfg.get("target_names") or getattr(est, "target_names_", None)
+    buf = io.StringIO()
+    write_predictions_csv([it.id for it in inp.items], P, buf, safe=safe_csv, names=names)
+    text = buf.getvalue()
     if out_path:
-        Path(out_path).write_text(text, encoding="utf-8")
+        atomic_write_bytes(out_path, text.encode("utf-8"))
         if not quiet:
-            click.echo(f"wrote {len(inp.items)} predictions ({', '.join(names)}) to {out_path}", err=True)
+            click.echo(f"wrote {len(inp.items)} predictions to {out_path}", err=True)
     else:
         click.echo(text, nl=False)
-
-
-def _csv_cell(s: str) -> str:
-    return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n\r') else s
 
 
 @main.command()
@@ -410,6 +415,7 @@ def _register_commands() -> None:
     main.add_command(estimate)
     main.add_command(describe_images)
     main.add_command(requests_group)
+    from .commands.cache import cache; main.add_command(cache)  # noqa: E702
 
 
 _register_commands()

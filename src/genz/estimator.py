@@ -295,6 +295,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
             "counters": self.counters_,
             "fm_stats": self.fm_stats_,
             "train_ids": self.train_ids_,
+            "fm_spec": _fm_registry().fm_spec(self.fm_),  # issue 10: where the FM lives
         }
         arrays = {"epsilon": self.epsilon_, "sigma2": self.sigma2_, "posteriors": self.posteriors_,
                   "judgments": self.judgments_}
@@ -331,7 +332,8 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         if fm is not None:
             params["fm"] = fm
         est = cls(**params)
-        est.fm_ = make_fm(params["fm"])
+        spec = meta.get("fm_spec") if fm is None else None  # issue 10: the FM the model was trained with
+        est.fm_ = _fm_registry().make_fm_from_spec(spec) if isinstance(spec, dict) else make_fm(params["fm"])
         est.features_ = list(meta["features"])
         est.epsilon_ = arrays["epsilon"]
         est.sigma2_ = arrays["sigma2"]
@@ -348,6 +350,11 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         hist = path / "history.json"
         est.history_ = json.loads(hist.read_text()) if hist.exists() else []
         return est
+
+
+def _fm_registry() -> Any:  # issue 10: the FM spec lives in genz.fm.registry
+    from .fm import registry
+    return registry
 
 
 def _sub(arrays: dict, prefix: str) -> dict:

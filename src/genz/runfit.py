@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CorruptFileError
+from .errors import CorruptFileError, FMError
 from .items import Item
 from .progress import FitProgress
-from .runs import RunDir, RunSummary
+from .runs import PATH_KEYS, RunDir, RunSummary, terminate_as_interrupt
 
 __all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator"]
 
@@ -66,6 +66,9 @@ def run_config(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set:
         "n_eval": 0 if eval_set is None else len(eval_set[0]),
     }}
     cfg.update(dict(extra or {}))
+    for k in PATH_KEYS:  # stored resolved: resuming from another working directory means the same files
+        if isinstance(cfg.get(k), str):
+            cfg[k] = str(Path(cfg[k]).expanduser().resolve())
     return cfg
 
 
@@ -115,11 +118,30 @@ def _recording(run: RunDir, progress: FitProgress, resume_hint: bool = False) ->
             progress.message(f"interrupted; the run is saved up to its last step: resume with --out {run.path} --resume")
         run.close("interrupted")
         raise
-    except BaseException:
-        run.close("failed")
+    except BaseException as exc:
+        run.close("failed", error=_one_line(exc))
         raise
     finally:
         progress.close()
+
+
+def _one_line(exc: Any, n: int = 300) -> str:
+    from .runs import scrub_credentials
+
+    t = scrub_credentials(" ".join(str(exc).split())) or type(exc).__name__
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+#: how a discovery step records that the FM gave no usable characteristic (a failure, not an
+#: answer; see genz.fm.openai_compat.OpenAIFM.mine)
+FM_FAILURE_MARK = "no usable characteristic"
+
+
+def fm_failures(history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The steps discarded because the foundation model failed (gave no usable answer), as
+    opposed to steps discarded on their merits (nothing separates the groups, the activity
+    filter, a redundant feature)."""
+    return [r for r in history if r.get("action") == "discard" and FM_FAILURE_MARK in str(r.get("reason") or "")]
 
 
 def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None, *,
@@ -137,7 +159,7 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
     config = run_config(est, items, Y, U, eval_set, config_extra)
     run, ckpt = RunDir.for_fit(out, config, resume=resume, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
     progress = progress if progress is not None else FitProgress(quiet=True)
-    with _recording(run, progress, resume_hint=True):
+    with terminate_as_interrupt(), _recording(run, progress, resume_hint=True):
         disc = est.make_discovery(items, Y, U, eval_set)
         if ckpt is not None:
             try:
@@ -158,6 +180,14 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
         est.fit(items, Y, U, eval_set, callbacks=progress, on_step=on_step, discovery=disc)
         run.save_model(est.save)
         run.save_summary(summary_from_estimator(est, disc.items, disc.Y, disc.U, target_names))
+        failed = fm_failures(disc.history)
+        if failed:  # fewer features than asked because the FM failed: say so, never "complete"
+            raise FMError(
+                f"the run ended with {len(est.features_)} features, fewer than asked: {len(failed)} mining "
+                f"step(s) got no usable characteristic from the foundation model (step {failed[-1]['step']}: "
+                f"{_one_line(failed[-1].get('reason'), 160)}). The model is saved in {run.path / 'model'}; "
+                f"fix the model or server and rerun with --overwrite"
+            )
     return est, run
 
 

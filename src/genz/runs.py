@@ -57,12 +57,19 @@ from .errors import CorruptFileError, GenZInputError
 __all__ = [
     "RunDir",
     "Checkpoint",
+    "Terminated",
+    "terminate_as_interrupt",
+    "defer_signals",
+    "exit_now",
+    "verify_model_dir",
+    "write_model_checksums",
     "RunSummary",
     "read_history",
     "read_json_file",
     "atomic_write_bytes",
     "atomic_write_json",
     "redact_secrets",
+    "scrub_credentials",
     "RUN_FORMAT",
     "RUN_VERSION",
 ]
@@ -87,6 +94,8 @@ STATUSES = ("running", "interrupted", "complete", "failed")
 _CKPT_RE = re.compile(r"^ckpt-(\d{6,})\.json$")
 #: configuration keys that may differ between a run and its resumption
 RESUMABLE_KEYS = frozenset({"cycles", "verbose", "quiet", "progress", "out", "resume", "overwrite"})
+#: configuration keys holding file paths (compared resolved)
+PATH_KEYS = frozenset({"items", "targets", "test_items", "cache", "prompts_dir", "data"})
 _SECRET_KEY_RE = re.compile(r"(api[_-]?key|secret|password|passwd|authorization|bearer|credential)", re.I)
 _SECRET_VALUE_RE = re.compile(r"^(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)$")
 
@@ -199,6 +208,16 @@ def read_json_file(path: str | Path, what: str = "file") -> Any:
         ) from None
 
 
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s:@]*:[^/\s@]*@")
+_BASIC_AUTH = re.compile(r"(?i)\b(basic)\s+[A-Za-z0-9+/=_\-]{4,}")
+
+
+def scrub_credentials(text: str) -> str:
+    """``text`` with credentials in URLs (``https://user:pw@host``) and HTTP basic-auth values
+    masked: ``https://***@host``, ``Basic ***``."""
+    return _BASIC_AUTH.sub(r"\1 ***", _URL_CREDENTIALS.sub(r"\1***@", text))
+
+
 def redact_secrets(obj: Any) -> Any:
     """A copy of a configuration with API keys, passwords and bearer tokens replaced by
     ``"<redacted>"`` (by key name, and by value for strings that look like keys)."""
@@ -214,7 +233,26 @@ def redact_secrets(obj: Any) -> Any:
         return [redact_secrets(v) for v in obj]
     if isinstance(obj, str) and _SECRET_VALUE_RE.match(obj.strip()):
         return "<redacted>"
+    if isinstance(obj, str):
+        return scrub_credentials(obj)
     return obj
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists and scalars are leaves)."""
+    if isinstance(obj, Mapping) and (obj or not prefix):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: obj}
+
+
+def _resolved(path: str) -> str:
+    try:
+        return str(Path(path).expanduser().resolve())
+    except (OSError, RuntimeError):
+        return os.path.normpath(path)
 
 
 # ----------------------------------------------------------------------------- history
@@ -285,6 +323,49 @@ class Checkpoint:
         return iter((self.step, self.meta, self.arrays))
 
 
+def _doc_digest(doc: Mapping[str, Any]) -> str:
+    """sha256 of a JSON document without its ``doc_sha256`` field (keys sorted)."""
+    body = {k: v for k, v in doc.items() if k != "doc_sha256"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+MODEL_CHECKSUMS = "checksums.json"
+MODEL_CHECKSUMS_FORMAT = "genz-model-checksums"
+
+
+def write_model_checksums(model_dir: str | Path) -> None:
+    """Write ``checksums.json``: the sha256 of every file of a saved model directory."""
+    model_dir = Path(model_dir)
+    files = {}
+    for p in sorted(model_dir.rglob("*")):
+        if p.is_file() and p.name != MODEL_CHECKSUMS:
+            files[p.relative_to(model_dir).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    atomic_write_json(model_dir / MODEL_CHECKSUMS, {"format": MODEL_CHECKSUMS_FORMAT, "files": files})
+
+
+def verify_model_dir(model_dir: str | Path) -> None:
+    """Check a saved model against its ``checksums.json`` (when it has one): a missing,
+    truncated or edited file raises CorruptFileError naming it (one line)."""
+    model_dir = Path(model_dir)
+    cpath = model_dir / MODEL_CHECKSUMS
+    if not cpath.exists():
+        return
+    doc = read_json_file(cpath, "model checksums")
+    if not isinstance(doc, dict) or doc.get("format") != MODEL_CHECKSUMS_FORMAT or not isinstance(doc.get("files"), dict):
+        raise CorruptFileError(f"{cpath}: not a genz model checksum file")
+    for rel, digest in doc["files"].items():
+        p = model_dir / rel
+        try:
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            raise CorruptFileError(f"{p}: missing from the saved model") from None
+        except OSError as exc:
+            raise CorruptFileError(f"{p}: cannot read ({exc.strerror})") from None
+        if hashlib.sha256(raw).hexdigest() != digest:
+            raise CorruptFileError(f"{p}: does not match its checksum in {MODEL_CHECKSUMS} (truncated, edited or corrupt)")
+
+
 def _npz_bytes(arrays: Mapping[str, Any], what: str) -> tuple[bytes, dict]:
     clean: dict[str, np.ndarray] = {}
     listing: dict[str, list] = {}
@@ -321,24 +402,74 @@ def _load_npz(path: Path, sha256: str | None, listing: Mapping[str, Any] | None,
     return arrays
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C (see :func:`terminate_as_interrupt`): the run stops the same
+    way — queued FM requests cancelled, the step being committed saved, status interrupted."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 @contextlib.contextmanager
-def _defer_sigint() -> Iterator[None]:
-    """Hold Ctrl-C until the block has finished (a commit is never half-done by Ctrl-C)."""
+def terminate_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main
+    thread instead of killing the process, so it is handled exactly like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        old = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # pragma: no cover - not in the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def defer_signals() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block has finished (a commit is never half-done)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     pending: list[Any] = []
+    olds: dict[int, Any] = {}
     try:
-        old = signal.signal(signal.SIGINT, lambda s, f: pending.append((s, f)))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            olds[sig] = signal.signal(sig, lambda s, f: pending.append((s, f)))
     except ValueError:  # pragma: no cover - not in main interpreter
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
-        if pending and callable(old):
-            old(*pending[0])  # the default handler raises KeyboardInterrupt here
+        for sig, old in olds.items():
+            signal.signal(sig, old)
+        if pending:
+            s, f = pending[0]
+            old = olds[s]
+            if callable(old):
+                old(s, f)  # Python's SIGINT handler raises KeyboardInterrupt here
+            elif old == signal.SIG_DFL:
+                signal.raise_signal(s)
+
+
+_defer_sigint = defer_signals  # the old name
+
+
+def exit_now(code: int) -> None:
+    """End the process at once with ``code`` after flushing stdout and stderr, skipping the
+    interpreter's teardown (about a second with the SDKs imported, on a busy machine). For the
+    end of an interrupted command, when every answer and step is already committed to disk."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 # ----------------------------------------------------------------------------- summary
@@ -396,6 +527,29 @@ class RunSummary:
 
 
 # ----------------------------------------------------------------------------- the run directory
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _clean_siblings(path: Path) -> None:
+    """Remove ``.NAME.new-PID-*`` / ``.NAME.old-PID-*`` directories next to ``path`` left by a
+    process that was killed (its pid is gone) while creating or overwriting the run."""
+    parent = path.parent
+    if not parent.is_dir():
+        return
+    pat = re.compile(rf"^\.{re.escape(path.name)}\.(new|old)-(\d+)-[0-9a-f]+$")
+    for e in parent.iterdir():
+        m = pat.match(e.name)
+        if m and (int(m.group(2)) == os.getpid() or not _pid_alive(int(m.group(2)))):
+            shutil.rmtree(e, ignore_errors=True)
+
+
 class RunDir:
     """A run directory. Create one with :meth:`create`, continue one with :meth:`resume`,
     read one (e.g. for a report, no lock) with :meth:`open`, or let :meth:`for_fit` decide
@@ -441,46 +595,91 @@ class RunDir:
         """Whether ``path`` is (or claims to be) a genz run directory."""
         return (Path(path) / RUN_FILE).exists()
 
+    @staticmethod
+    def is_stub(path: str | Path) -> bool:
+        """Whether ``path`` is what a run left when killed while being created or cleared by an
+        older genz: no ``run.json``, and nothing but run files (lock, config, an empty history,
+        an empty checkpoints directory, temporary files). Such a directory holds nothing of
+        value: a new run may replace it."""
+        path = Path(path)
+        if not path.is_dir() or (path / RUN_FILE).exists():
+            return False
+        for e in path.iterdir():
+            if e.name in (LOCK_FILE, CONFIG_FILE) or (e.name.startswith(".") and ".tmp-" in e.name):
+                continue
+            if e.name == HISTORY_FILE and e.is_file() and e.stat().st_size == 0:
+                continue
+            if e.name == CKPT_DIR and e.is_dir() and not any(
+                    not (c.name.startswith(".") and ".tmp-" in c.name) for c in e.iterdir()):
+                continue
+            return False
+        return True
+
     @classmethod
     def create(cls, path: str | Path, config: Mapping[str, Any] | None = None, *, overwrite: bool = False,
                keep_checkpoints: int = 3) -> "RunDir":
-        """Start a new run in ``path`` (created if needed). Refuses an existing run unless
-        ``overwrite`` (then its files are deleted, after taking its lock), and refuses a
-        non-empty directory that is not a run in any case."""
+        """Start a new run in ``path``. Refuses an existing run unless ``overwrite``, and a
+        non-empty directory that is not a run in any case (a stub left by a kill during creation,
+        see :meth:`is_stub`, is replaced).
+
+        Never leaves a directory that cannot be used, whenever the process is killed: the new
+        run is assembled in a hidden sibling directory and renamed into place complete (its
+        ``run.json`` included); ``overwrite`` first takes the old run's lock and renames it
+        aside (atomic), then deletes it after the new run is in place. Leftovers of a kill
+        (hidden ``.NAME.new-*`` / ``.NAME.old-*`` siblings) are removed by the next create."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise GenZInputError(f"{path}: exists and is not a directory")
-        run = cls(path, writable=True, keep_checkpoints=keep_checkpoints)
+        parent = path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        _clean_siblings(path)
+        old: Path | None = None
+        old_run: "RunDir | None" = None
         if path.exists() and any(path.iterdir()):
-            if not cls.is_run(path):
+            if cls.is_stub(path):
+                old = path
+            elif not cls.is_run(path):
                 raise GenZInputError(f"{path}: directory is not empty and is not a genz run; choose another --out")
-            if not overwrite:
+            elif not overwrite:
                 raise GenZInputError(
                     f"{path}: already holds a genz run; pass --resume to continue it or --overwrite to start over"
                 )
-            run._acquire_lock()
-            for entry in path.iterdir():
-                if entry.name == LOCK_FILE:
-                    continue
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry)
-                else:
-                    entry.unlink()
-        else:
-            path.mkdir(parents=True, exist_ok=True)
-            run._acquire_lock()
+            else:
+                old_run = cls(path, writable=True)
+                old_run._acquire_lock()  # nobody else is writing it
+                old = path
+        run = cls(path, writable=True, keep_checkpoints=keep_checkpoints)
+        tmp = parent / f".{path.name}.new-{os.getpid()}-{_secrets.token_hex(4)}"
+        tmp.mkdir()
         try:
-            run.checkpoint_dir.mkdir(exist_ok=True)
-            atomic_write_json(run.config_path, redact_secrets(dict(config or {})))
-            run.history_path.touch()
-            _fsync_dir(path)
-            atomic_write_json(path / RUN_FILE, {
+            (tmp / CKPT_DIR).mkdir()
+            atomic_write_json(tmp / CONFIG_FILE, redact_secrets(dict(config or {})))
+            (tmp / HISTORY_FILE).touch()
+            atomic_write_json(tmp / RUN_FILE, {
                 "format": RUN_FORMAT, "version": RUN_VERSION, "status": "running",
                 "created": _now(), "updated": _now(),
             })
+            run.path = tmp
+            run._acquire_lock()  # the lock file's inode moves with the directory
+            run.path = path
+            aside = None
+            if old is not None:
+                aside = parent / f".{path.name}.old-{os.getpid()}-{_secrets.token_hex(4)}"
+                os.rename(path, aside)
+            elif path.exists():
+                path.rmdir()  # empty
+            os.rename(tmp, path)
+            _fsync_dir(parent)
         except BaseException:
             run.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old_run is not None:
+                old_run.close()
             raise
+        if old_run is not None:
+            old_run.close()
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
         return run
 
     @classmethod
@@ -514,6 +713,7 @@ class RunDir:
             if config is not None:
                 run.check_config(config, may_change=may_change)
             run._reconcile()
+            _clean_siblings(run.path)  # what a killed create/overwrite left next to it
             run.previous_status = run.status
             run.set_status("running")
         except BaseException:
@@ -533,6 +733,9 @@ class RunDir:
             raise GenZInputError("--resume and --overwrite exclude each other")
         if overwrite or not cls.is_run(path):
             if resume and not cls.is_run(path):
+                if cls.is_stub(path):
+                    raise GenZInputError(f"{path}: nothing to resume (the run was stopped while being created); "
+                                         "run the same command without --resume to start it")
                 raise GenZInputError(f"{path}: nothing to resume (not a genz run directory)")
             return cls.create(path, config, overwrite=overwrite, keep_checkpoints=keep_checkpoints), None
         if not resume:
@@ -565,10 +768,11 @@ class RunDir:
         os.fsync(fd)
         self._lock_fd = fd
 
-    def close(self, status: str | None = None) -> None:
-        """Optionally record a final ``status``, then release the lock."""
+    def close(self, status: str | None = None, **extra: Any) -> None:
+        """Optionally record a final ``status`` (and ``extra`` fields of ``run.json``, e.g. the
+        error that ended the run), then release the lock."""
         if status is not None and self.writable and self._lock_fd is not None:
-            self.set_status(status)
+            self.set_status(status, **extra)
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -614,6 +818,7 @@ class RunDir:
             raise ValueError(f"status must be one of {STATUSES}")
         self._require_writable()
         info = self.info()
+        info.pop("error", None)  # of an earlier attempt
         info.update(extra)
         info["status"] = status
         info["updated"] = _now()
@@ -626,19 +831,27 @@ class RunDir:
         return cfg
 
     def check_config(self, config: Mapping[str, Any], *, may_change: Collection[str] = RESUMABLE_KEYS) -> None:
-        """Raise GenZInputError listing the keys where ``config`` differs from the stored one."""
-        stored = self.config()
-        new = json.loads(_dumps(redact_secrets(dict(config)), strict=True))
-        flat_s, flat_n = _flatten(stored), _flatten(new)  # nested dicts: only the keys that differ
-        keys = sorted((set(flat_s) | set(flat_n)) - {k for k in set(flat_s) | set(flat_n)
-                                                     if k.rsplit(".", 1)[-1] in may_change})
-        diff = [k for k in keys if flat_s.get(k) != flat_n.get(k)]
+        """Raise GenZInputError listing exactly the settings where ``config`` differs in meaning
+        from the stored one: nested keys are compared one by one (``estimator.cycles``), a key
+        in ``may_change`` (by its last component or its dotted name) may differ, and file paths
+        (:data:`PATH_KEYS`) are compared resolved (``./data/x.jsonl`` is ``data/x.jsonl``)."""
+        stored = _flatten(self.config())
+        new = _flatten(json.loads(_dumps(redact_secrets(dict(config)), strict=True)))
+        diff = []
+        for k in sorted(set(stored) | set(new)):
+            if k in may_change or k.rsplit(".", 1)[-1] in may_change:
+                continue
+            a, b = stored.get(k), new.get(k)
+            if k.rsplit(".", 1)[-1] in PATH_KEYS and isinstance(a, str) and isinstance(b, str):
+                a, b = _resolved(a), _resolved(b)
+            if a != b:
+                diff.append((k, stored.get(k), new.get(k)))
         if diff:
-            shown = ", ".join(f"{k}: {flat_s.get(k)!r} -> {flat_n.get(k)!r}" for k in diff[:5])
-            shown += f" and {len(diff) - 5} more" if len(diff) > 5 else ""
+            shown = "; ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diff[:8])
+            more = f" (and {len(diff) - 8} more)" if len(diff) > 8 else ""
             raise GenZInputError(
-                f"{self.path}: the configuration differs from the run's ({shown}); a run can only be resumed with"
-                " the configuration it was started with"
+                f"{self.path}: the configuration differs from the run's: {shown}{more}; a run can only be resumed "
+                "with the configuration it was started with"
             )
 
     # -- history
@@ -698,6 +911,9 @@ class RunDir:
             "meta": dict(meta),
         }
         text = json.dumps(doc, default=_json_default, ensure_ascii=False, allow_nan=True)
+        doc = json.loads(text)
+        doc["doc_sha256"] = _doc_digest(doc)  # the whole checkpoint is checksummed, not only its arrays
+        text = json.dumps(doc, ensure_ascii=False, allow_nan=True)
         with _defer_sigint():
             atomic_write_bytes(npath, data)
             atomic_write_bytes(jpath, (text + "\n").encode("utf-8"))
@@ -737,6 +953,8 @@ class RunDir:
             raise CorruptFileError(f"{jpath}: not a genz checkpoint")
         if doc.get("step") != step or not isinstance(doc.get("meta"), dict) or not isinstance(doc.get("arrays"), dict):
             raise CorruptFileError(f"{jpath}: checkpoint fields are missing or inconsistent (corrupt)")
+        if "doc_sha256" in doc and doc["doc_sha256"] != _doc_digest(doc):
+            raise CorruptFileError(f"{jpath}: does not match its checksum (edited or corrupt checkpoint)")
         arrays = _load_npz(npath, doc.get("npz_sha256"), doc["arrays"], f"checkpoint {step}")
         rec = doc.get("record")
         if rec is not None and (not isinstance(rec, dict) or rec.get("step") != step):
@@ -760,45 +978,75 @@ class RunDir:
                 ) from None
             raise
 
+    def _clean_leftovers(self) -> None:
+        """Remove temporary files and directories a killed writer left in the run directory."""
+        for d in (self.path, self.checkpoint_dir):
+            if not d.is_dir():
+                continue
+            for e in d.iterdir():
+                if e.name.startswith(".") and (".tmp-" in e.name or e.name.startswith(".model.old-")):
+                    if e.is_dir() and not e.is_symlink():
+                        shutil.rmtree(e, ignore_errors=True)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            e.unlink()
+
     def _reconcile(self) -> None:
         """Bring history.jsonl in line with the latest checkpoint after a crash (resume only)."""
         path = self.history_path
-        raw = path.read_bytes() if path.exists() else b""
+        if not path.exists():
+            raise CorruptFileError(f"{path}: missing (the run's history was deleted); "
+                                   "it cannot be resumed: start over with --overwrite")
+        raw = path.read_bytes()
         records, good_end = _parse_history(raw, path, allow_torn_tail=True)
+        if records and not self.checkpoint_steps():
+            where = self.checkpoint_dir
+            raise CorruptFileError(
+                f"{where}: {'missing' if not where.is_dir() else 'holds no checkpoint'}, but the history has "
+                f"{len(records)} steps; the run cannot be resumed or rerun without refitting: "
+                "start over with --overwrite"
+            )
+        ckpt = self.load_latest_checkpoint()
+        expected = 0 if ckpt is None else ckpt.history_lines
+        # decide everything first; change the file only when the whole repair is certain
+        action, keep = "none", len(records)
+        if expected is not None:
+            if len(records) > expected:
+                action, keep = "drop", expected
+            elif len(records) == expected - 1 and ckpt is not None and ckpt.record is not None:
+                if records and records[-1]["step"] >= ckpt.step:
+                    raise CorruptFileError(
+                        f"{path}: last record's step {records[-1]['step']} is not before checkpoint {ckpt.step}")
+                action = "append"
+            elif len(records) < expected:
+                raise CorruptFileError(
+                    f"{path}: holds {len(records)} records but checkpoint {ckpt.step if ckpt else '?'} expects "
+                    f"{expected} (the history lost lines); nothing was changed. Restore it, or start over with --overwrite"
+                )
+            if ckpt is not None and ckpt.record is not None and keep and action != "append" \
+                    and records[keep - 1]["step"] != ckpt.step:
+                raise CorruptFileError(
+                    f"{path}: record {keep} is step {records[keep - 1]['step']}, but the checkpoint is step {ckpt.step};"
+                    " nothing was changed")
+        self._clean_leftovers()
         if good_end < len(raw):
             with open(path, "r+b") as f:
                 f.truncate(good_end)
                 f.flush()
                 os.fsync(f.fileno())
             self.repairs.append(f"{path.name}: dropped a torn final line ({len(raw) - good_end} bytes) left by a crash")
-        ckpt = self.load_latest_checkpoint()
-        expected = 0 if ckpt is None else ckpt.history_lines
         self._history_len = len(records)
-        if expected is None:  # checkpoint written with save_checkpoint() only: trust the history
-            return
-        if len(records) > expected:
+        if action == "drop":
             # steps recorded after the last checkpoint: they will be redone from the checkpoint
-            keep = records[:expected]
-            text = "".join(_dumps(r, strict=True) + "\n" for r in keep)
+            text = "".join(_dumps(r, strict=True) + "\n" for r in records[:keep])
             atomic_write_bytes(path, text.encode("utf-8"))
             self.repairs.append(
-                f"{path.name}: dropped {len(records) - expected} record(s) after the last checkpoint (they are redone)"
+                f"{path.name}: dropped {len(records) - keep} record(s) after the last checkpoint (they are redone)"
             )
-            self._history_len = expected
-        elif len(records) == expected - 1 and ckpt is not None and ckpt.record is not None:
-            if records and records[-1]["step"] >= ckpt.step:
-                raise CorruptFileError(f"{path}: last record's step {records[-1]['step']} is not before checkpoint {ckpt.step}")
+            self._history_len = keep
+        elif action == "append":
             self.append_history(ckpt.record)
             self.repairs.append(f"{path.name}: re-appended step {ckpt.step}'s record from its checkpoint")
-        elif len(records) < expected:
-            raise CorruptFileError(
-                f"{path}: holds {len(records)} records but checkpoint {ckpt.step if ckpt else '?'} expects {expected}"
-                " (the history was truncated)"
-            )
-        if ckpt is not None and ckpt.record is not None and self._history_len:
-            last = read_history(path)[-1]
-            if last["step"] != ckpt.step:
-                raise CorruptFileError(f"{path}: last record is step {last['step']}, checkpoint is step {ckpt.step}")
 
     # -- final model, summary, experiment results
     def save_model(self, writer: Callable[[Path], Any]) -> Path:
@@ -809,6 +1057,7 @@ class RunDir:
         tmp.mkdir()
         try:
             writer(tmp)
+            write_model_checksums(tmp)
             for p in tmp.rglob("*"):
                 if p.is_file():
                     with open(p, "rb") as f:
@@ -899,14 +1148,3 @@ def validate_results(doc: Any, where: str = "results") -> dict:
     doc.setdefault("version", 1)
     doc.setdefault("higher_is_better", doc["metric"] in ("r2", "cosine", "accuracy", "auc"))
     return doc
-
-
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"estimator": {"cycles": 12}}`` → ``{"estimator.cycles": 12}`` (for configuration diffs)."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, Mapping) and v:
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

@@ -80,19 +80,38 @@ class GenzGroup(click.Group):
             raise click.ClickException(one_line(exc)) from None
 
 
+def _exit(code: int) -> None:
+    """Exit with ``code``: at once (no interpreter teardown) from a real terminal or pipe,
+    through SystemExit under click's test runner."""
+    from ..runs import exit_now
+
+    try:
+        sys.stdout.fileno()
+    except Exception:  # click.testing.CliRunner's captured streams
+        sys.exit(code)
+    exit_now(code)
+
+
 def friendly(fn):
-    """Turn any exception into a one-line message and Ctrl-C into a clean exit (130); with
-    ``genz --debug`` the traceback is shown instead."""
+    """Turn any exception into a one-line message (``genz --debug`` shows the traceback), and
+    Ctrl-C (130) or SIGTERM (143) into a clean exit: SIGTERM is raised like Ctrl-C
+    (:func:`genz.runs.terminate_as_interrupt`)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from ..runs import Terminated, terminate_as_interrupt
+
         try:
-            return fn(*args, **kwargs)
+            with terminate_as_interrupt():
+                return fn(*args, **kwargs)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except Terminated:
+            click.echo("terminated", err=True)
+            _exit(143)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            _exit(130)
         except Exception as exc:
             if debug_enabled():
                 raise

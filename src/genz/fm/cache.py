@@ -12,8 +12,12 @@ program's SQLite database raises :class:`~genz.errors.CorruptFileError` naming t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -41,12 +45,36 @@ CREATE TABLE IF NOT EXISTS judgments (
     value INTEGER NOT NULL, prob REAL, created REAL NOT NULL,
     PRIMARY KEY (backend, model, template, descriptor, item_hash)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (
+    backend TEXT NOT NULL, model TEXT NOT NULL, template TEXT NOT NULL,
+    descriptor TEXT NOT NULL, item_hash TEXT NOT NULL,
+    owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (backend, model, template, descriptor, item_hash)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS calls (
     kind TEXT NOT NULL, backend TEXT NOT NULL, model TEXT NOT NULL, template TEXT NOT NULL,
     request_hash TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (kind, backend, model, template, request_hash)
 ) WITHOUT ROWID;
 """
+
+
+_PENDING_TABLE = _SCHEMA[_SCHEMA.index("CREATE TABLE IF NOT EXISTS pending"):_SCHEMA.index("CREATE TABLE IF NOT EXISTS calls")].strip().rstrip(";")
+_HOST = socket.gethostname()
+#: seconds a claim of another host is honoured (on this host: as long as its process lives)
+CLAIM_LEASE = 900.0
+
+
+def _claim_alive(host: str, pid: int, expires: float, now: float) -> bool:
+    if host == _HOST:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
+    return expires > now
 
 
 def cache_identity(fm: Any, kind: str) -> tuple[str, str, str]:
@@ -79,8 +107,8 @@ class FMCache:
                 str(self.path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self._init_schema()  # refuses a foreign database before anything is changed in it
             self._set_wal()
-            self._init_schema()
         except CorruptFileError:
             self._close_quietly()
             raise
@@ -145,6 +173,8 @@ class FMCache:
                 # a quick structural check: both tables readable
                 c.execute("SELECT count(*) FROM (SELECT 1 FROM judgments LIMIT 1)").fetchone()
                 c.execute("SELECT count(*) FROM (SELECT 1 FROM calls LIMIT 1)").fetchone()
+                # judgments in progress (added in a later version of the same schema)
+                c.execute(_PENDING_TABLE)
             c.execute("COMMIT")
         except BaseException:
             try:
@@ -194,7 +224,62 @@ class FMCache:
             "INSERT OR REPLACE INTO judgments(backend, model, template, descriptor, item_hash, value, prob, created) "
             "VALUES (?,?,?,?,?,?,?,?)",
             data,
+            then=("DELETE FROM pending WHERE backend=? AND model=? AND template=? AND descriptor=? AND item_hash=?",
+                  [r[:5] for r in data]),
         )
+
+    # -------------------------------------------------------------- judgments in progress
+    def claim(self, backend: str, model: str, template: str, descriptor: str, hashes: Sequence[str],
+              owner: str, limit: int | None = None) -> list[str]:
+        """Claim, for ``owner``, up to ``limit`` of ``hashes`` that have no judgment yet and no
+        live claim of another process; returns the claimed hashes. Processes sharing the cache
+        thus never ask for the same judgment at the same time: a claim lives as long as its
+        process (same host) or :data:`CLAIM_LEASE` seconds (another host)."""
+        uniq = list(dict.fromkeys(hashes))
+        mine: list[str] = []
+        now = time.time()
+        key = (backend, model, template, descriptor)
+        with self._lock:
+            c = self._conn
+            self._begin()
+            try:
+                for s in range(0, len(uniq), _CHUNK):
+                    chunk = uniq[s: s + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    done = {h for (h,) in c.execute(
+                        "SELECT item_hash FROM judgments WHERE backend=? AND model=? AND template=? AND descriptor=? "
+                        f"AND item_hash IN ({marks})", (*key, *chunk))}
+                    held = {h: (o, hst, pid, exp) for h, o, hst, pid, exp in c.execute(
+                        "SELECT item_hash, owner, host, pid, expires FROM pending WHERE backend=? AND model=? AND "
+                        f"template=? AND descriptor=? AND item_hash IN ({marks})", (*key, *chunk))}
+                    for h in chunk:
+                        if h in done:
+                            continue
+                        if h in held and held[h][0] != owner and _claim_alive(held[h][1], held[h][2], held[h][3], now):
+                            continue
+                        mine.append(h)
+                        if limit is not None and len(mine) >= limit:
+                            break
+                    if limit is not None and len(mine) >= limit:
+                        break
+                c.executemany(
+                    "INSERT OR REPLACE INTO pending(backend, model, template, descriptor, item_hash, owner, host, pid, "
+                    "expires) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(*key, h, owner, _HOST, os.getpid(), now + CLAIM_LEASE) for h in mine])
+                c.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    c.execute("ROLLBACK")
+                raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
+        return mine
+
+    def release(self, backend: str, model: str, template: str, descriptor: str, hashes: Sequence[str],
+                owner: str) -> None:
+        """Drop ``owner``'s claims on ``hashes`` (those it did not answer)."""
+        rows = [(backend, model, template, descriptor, h, owner) for h in dict.fromkeys(hashes)]
+        if rows:
+            self._write("DELETE FROM pending WHERE backend=? AND model=? AND template=? AND descriptor=? "
+                        "AND item_hash=? AND owner=?", rows)
 
     # -------------------------------------------------------------- calls
     def get_call(self, kind: str, backend: str, model: str, template: str, request_hash: str) -> Any | None:
@@ -222,26 +307,92 @@ class FMCache:
         )
 
     # -------------------------------------------------------------- plumbing
-    def _write(self, sql: str, rows: list[tuple]) -> None:
+    def _begin(self) -> None:
+        c = self._conn
+        for attempt in range(100):
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:  # busy beyond the timeout: keep trying
+                if "locked" not in str(exc) or attempt == 99:
+                    raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
+                time.sleep(0.05)
+
+    def _write(self, sql: str, rows: list[tuple], then: tuple[str, list[tuple]] | None = None) -> None:
         with self._lock:
             c = self._conn
-            for attempt in range(100):
-                try:
-                    c.execute("BEGIN IMMEDIATE")
-                    break
-                except sqlite3.OperationalError as exc:  # busy beyond the timeout: keep trying
-                    if "locked" not in str(exc) or attempt == 99:
-                        raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
-                    time.sleep(0.05)
+            self._begin()
             try:
                 c.executemany(sql, rows)
+                if then is not None:
+                    c.executemany(then[0], then[1])
                 c.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
+            except BaseException as exc:  # also Ctrl-C between the statements: never leave it open
                 try:
                     c.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-                raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
+                raise
+
+    def summary(self) -> list[dict[str, Any]]:
+        """What the cache holds: one row per (call type, backend, model) with the number of
+        entries, distinct descriptors (judgments) and failures (``mining_error`` rows written by
+        older versions, which cached failures; they are never served)."""
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            try:
+                for b, m, n, d, t0, t1 in self._conn.execute(
+                        "SELECT backend, model, count(*), count(DISTINCT descriptor), min(created), max(created) "
+                        "FROM judgments GROUP BY backend, model ORDER BY backend, model"):
+                    out.append({"kind": "judge", "backend": b, "model": m, "entries": int(n), "descriptors": int(d),
+                                "failures": 0, "first": t0, "last": t1})
+                for k, b, m, n, f, t0, t1 in self._conn.execute(
+                        "SELECT kind, backend, model, count(*), sum(response LIKE '{\"mining_error\"%'), "
+                        "min(created), max(created) FROM calls GROUP BY kind, backend, model "
+                        "ORDER BY kind, backend, model"):
+                    out.append({"kind": k, "backend": b, "model": m, "entries": int(n), "descriptors": None,
+                                "failures": int(f or 0), "first": t0, "last": t1})
+            except sqlite3.DatabaseError as exc:
+                raise CorruptFileError(f"{self.path}: the FM cache is corrupt ({exc})") from None
+        return out
+
+    def drop(self, *, failures: bool = False, model: str | None = None, descriptor: str | None = None) -> dict[str, int]:
+        """Delete entries: failure rows (``failures``), everything of one ``model``, or every
+        judgment of one ``descriptor`` and the mining answers that produced it. Returns the
+        number of rows deleted per table."""
+        if not (failures or model or descriptor):
+            raise GenZInputError("genz cache drop: say what to drop (--failures, --model or --descriptor)")
+        done = {"judgments": 0, "calls": 0, "pending": 0}
+        stmts: list[tuple[str, str, tuple]] = []
+        if failures:
+            stmts.append(("calls", "DELETE FROM calls WHERE response NOT LIKE '{\"answer\"%' AND "
+                                   "response NOT LIKE '{\"questions\"%' AND response NOT LIKE '{\"description\"%' "
+                                   "AND response NOT LIKE '{\"no_characteristic\"%'", ()))
+        if model:
+            stmts.append(("judgments", "DELETE FROM judgments WHERE model = ?", (model,)))
+            stmts.append(("calls", "DELETE FROM calls WHERE model = ?", (model,)))
+            stmts.append(("pending", "DELETE FROM pending WHERE model = ?", (model,)))
+        if descriptor:
+            stmts.append(("judgments", "DELETE FROM judgments WHERE descriptor = ?", (descriptor,)))
+            stmts.append(("calls", "DELETE FROM calls WHERE kind = 'mine' AND json_valid(response) AND "
+                                   "json_extract(response, '$.answer') = ?", (descriptor,)))
+            stmts.append(("calls", "DELETE FROM calls WHERE kind = 'mine_candidates' AND json_valid(response) AND "
+                                   "EXISTS (SELECT 1 FROM json_each(response, '$.answer') WHERE value = ?)",
+                          (descriptor,)))
+        with self._lock:
+            c = self._conn
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                for table, sql, args in stmts:
+                    done[table] += c.execute(sql, args).rowcount
+                c.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    c.execute("ROLLBACK")
+                raise CorruptFileError(f"{self.path}: cannot change the FM cache ({exc})") from None
+        return done
 
     def counts(self) -> dict[str, int]:
         """Rows per table (judgments, calls)."""
@@ -303,7 +454,13 @@ class CachedFM:
         backend/model/template reach the inner model (each distinct content once)."""
         n = len(items)
         backend, model, template = cache_identity(self.inner, "judge")
-        hashes = [it.content_hash() for it in items]
+        try:
+            hashes = [it.content_hash() for it in items]
+        except UnicodeEncodeError:
+            from .prompts import check_encodable
+
+            check_encodable(items)  # names the item
+            raise
         known = self.cache.get_judgments(backend, model, template, descriptor, hashes)
         # one representative item per unseen content hash
         todo: dict[str, Item] = {}
@@ -314,35 +471,77 @@ class CachedFM:
         if hits:
             self.stats.add_cache_hits(hits)
         if todo:
-            todo_hashes = list(todo)
-            todo_items = [todo[h] for h in todo_hashes]
-
-            def store(pos: list[int], v: np.ndarray, p: np.ndarray | None) -> None:
-                rows = []
-                for j, i in enumerate(pos):
-                    pi = None if p is None or not np.isfinite(p[j]) else float(p[j])
-                    rows.append((todo_hashes[i], bool(v[j]), pi))
-                    known[todo_hashes[i]] = (bool(v[j]), pi)
-                self.cache.put_judgments(backend, model, template, descriptor, rows)
-
             stream = getattr(self.inner, "judge_batches", None)
             if callable(stream):
-                stream(descriptor, todo_items, store)  # stores each batch as it completes
-                self.stats.add_judgments(len(todo_items))
-            else:
+                self._judge_shared(descriptor, todo, known, (backend, model, template), stream)
+            else:  # an instant backend (the offline engine): no coordination needed
+                todo_hashes = list(todo)
+                todo_items = [todo[h] for h in todo_hashes]
                 j = self.inner.judge(descriptor, todo_items)
                 if len(j) != len(todo_items):
                     raise GenZInputError(
                         f"{self.inner.name}: judge returned {len(j)} answers for {len(todo_items)} items"
                     )
-                store(list(range(len(todo_items))), j.values, j.prob)
+                self._store(descriptor, (backend, model, template), todo_hashes, known)(
+                    list(range(len(todo_items))), j.values, j.prob)
         values = np.array([known[h][0] for h in hashes], dtype=bool)
         probs = [known[h][1] for h in hashes]
         prob = np.array(probs, dtype=float) if n and all(p is not None for p in probs) else None
         return Judgments(values=values, prob=prob)
 
+    def _store(self, descriptor: str, ident: tuple[str, str, str], hashes: list[str],
+               known: dict[str, tuple[bool, float | None]]):
+        """A judge_batches callback storing answers for ``hashes[pos]`` (thread-safe)."""
+        def store(pos: list[int], v: np.ndarray, p: np.ndarray | None) -> None:
+            rows = []
+            for j, i in enumerate(pos):
+                pi = None if p is None or not np.isfinite(p[j]) else float(p[j])
+                rows.append((hashes[i], bool(v[j]), pi))
+            self.cache.put_judgments(*ident, descriptor, rows)
+            for h, v_, p_ in rows:
+                known[h] = (v_, p_)
+        return store
+
+    def _judge_shared(self, descriptor: str, todo: dict[str, Item], known: dict[str, tuple[bool, float | None]],
+                      ident: tuple[str, str, str], stream: Any) -> None:
+        """Judge ``todo`` with a streaming backend, coordinated with other processes that share
+        the cache: claim a chunk of unanswered, unclaimed items, judge it (each answer stored as
+        it returns), repeat; items claimed by another live process are waited for and read
+        from the cache. No judgment is asked for twice at the same time."""
+        owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+        chunk = max(50, 2 * int(getattr(self.inner, "batch_size", 10)) * int(getattr(self.inner, "concurrency", 4)))
+        remaining = list(todo)
+        claimed: list[str] = []
+        waited = 0
+        try:
+            while remaining:
+                mine = self.cache.claim(*ident, descriptor, remaining, owner, limit=chunk)
+                claimed = mine
+                if mine:
+                    stream(descriptor, [todo[h] for h in mine], self._store(descriptor, ident, mine, known))
+                    self.stats.add_judgments(len(mine))
+                    claimed = []
+                rest = [h for h in remaining if h not in known]
+                if rest and not mine:  # all held by other processes: read what they have answered
+                    got = self.cache.get_judgments(*ident, descriptor, rest)
+                    if got:
+                        known.update(got)
+                        self.stats.add_cache_hits(len(got))
+                    else:
+                        time.sleep(min(0.05 * 2 ** min(waited, 3), 0.4))
+                        waited += 1
+                    rest = [h for h in rest if h not in known]
+                remaining = rest
+        finally:
+            left = [h for h in claimed if h not in known]
+            if left:
+                self.cache.release(*ident, descriptor, left, owner)
+
     # -------------------------------------------------------------- mine / propose
     def _mine_key(self, positives, negatives, exclude, context, weights, n=None) -> str:
+        from .prompts import check_encodable
+
+        check_encodable(list(positives) + list(negatives))
         req: dict[str, Any] = {
             "pos": [it.content_hash() for it in positives],
             "neg": [it.content_hash() for it in negatives],
@@ -358,24 +557,64 @@ class CachedFM:
     def _cached_mine(self, kind: str, key: str, call: Any) -> Any:
         backend, model, template = cache_identity(self.inner, "mine")
         hit = self.cache.get_call(kind, backend, model, template, key)
-        if hit is not None and "mining_error" in hit:
-            # the model found nothing for exactly these groups before: same answer, no call
+        if hit is not None and "no_characteristic" in hit:
+            # the model answered "nothing separates these groups" before: same answer, no call
             self.stats.add_cache_hits(1)
-            raise MiningError(str(hit["mining_error"]))
+            raise MiningError(str(hit["no_characteristic"]))
         if hit is not None and "answer" in hit:
             self.stats.add_cache_hits(1)
             return hit["answer"]
+        # anything else (e.g. a "mining_error" row of an older genz, which cached failures) is
+        # not an answer: ask again
+
+        def store(answer: Any) -> None:
+            resp: dict[str, Any] = {"answer": answer}
+            conf = getattr(self.inner, "last_confidence", None)
+            if isinstance(conf, (int, float)):
+                resp["confidence"] = conf
+            self.cache.put_call(kind, backend, model, template, key, resp)
+
         try:
-            answer = call()
+            return self._keeping_answer(call, store)
         except MiningError as exc:
-            self.cache.put_call(kind, backend, model, template, key, {"mining_error": str(exc)})
+            # "nothing separates" is an answer (the offline engine's is deterministic); a backend
+            # marks a failure (no usable answer) with cacheable=False, and it is never stored
+            if getattr(exc, "cacheable", True):
+                self.cache.put_call(kind, backend, model, template, key, {"no_characteristic": str(exc)})
             raise
-        resp: dict[str, Any] = {"answer": answer}
-        conf = getattr(self.inner, "last_confidence", None)
-        if isinstance(conf, (int, float)):
-            resp["confidence"] = conf
-        self.cache.put_call(kind, backend, model, template, key, resp)
-        return answer
+
+    def _keeping_answer(self, call: Any, store: Any) -> Any:
+        """``store(call())`` and its result, with ``call`` in a worker thread: on Ctrl-C/SIGTERM
+        (KeyboardInterrupt here), the backend sends nothing new (``cancellable``), the request
+        in flight gets ``interrupt_grace`` seconds, and its answer is still stored before the
+        interrupt goes on. A mining or proposal answer in flight is thus not lost either."""
+        box: dict[str, Any] = {}
+        cancel, done = threading.Event(), threading.Event()
+        cancellable = getattr(self.inner, "cancellable", None)
+
+        def work() -> None:
+            try:
+                with (cancellable(cancel) if callable(cancellable) else contextlib.nullcontext()):
+                    box["value"] = call()
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="genz-fm-call", daemon=True).start()
+        try:
+            while not done.wait(0.05):  # (not Thread.join: a join interrupted by Ctrl-C forgets the thread)
+                pass
+        except BaseException:
+            cancel.set()
+            done.wait(float(getattr(self.inner, "interrupt_grace", 1.0)))
+            if "value" in box:
+                store(box["value"])
+            raise
+        if "error" in box:
+            raise box["error"]
+        store(box["value"])
+        return box["value"]
 
     def mine(
         self,
@@ -426,8 +665,9 @@ class CachedFM:
         if hit is not None and isinstance(hit.get("questions"), list):
             self.stats.add_cache_hits(1)
             return [str(q) for q in hit["questions"]]
-        qs = self.inner.propose(task, sample_items, n)
-        self.cache.put_call("propose", backend, model, template, key, {"questions": list(qs)})
+        qs = self._keeping_answer(lambda: list(self.inner.propose(task, sample_items, n)),
+                                  lambda q: self.cache.put_call("propose", backend, model, template, key,
+                                                                {"questions": list(q)}))
         return list(qs)
 
     def describe_images(self, item: Item) -> str:

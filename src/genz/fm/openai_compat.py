@@ -25,6 +25,7 @@ speaks ``POST /v1/chat/completions``. Built on the official ``openai`` SDK.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -35,8 +36,8 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from collections.abc import Callable, Collection, Iterator, Sequence
+import queue
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,9 @@ from ..errors import FMError, GenZInputError, MiningError
 from ..items import Item
 from .base import FMStats, Judgments
 from .pricing import cost_usd, price_for
-from .prompts import PromptSet, numbered_items, quote_item
+from .prompts import PromptSet, check_descriptor, check_encodable, descriptor_problem, looks_like_instructions, numbered_items, quote_descriptor, quote_item
 
-__all__ = ["OpenAIFM", "DEFAULT_MODEL", "redact_secret", "sanitize_url"]
+__all__ = ["OpenAIFM", "DEFAULT_MODEL", "redact_secret", "sanitize_url", "url_secrets"]
 
 log = logging.getLogger("genz.fm")
 
@@ -116,11 +117,30 @@ def sanitize_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def redact_secret(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` and anything that looks like an API key or bearer token masked."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return _KEYLIKE.sub("***", text)
+def redact_secret(text: str, secret: str | None, *more: str | None) -> str:
+    """``text`` with ``secret`` (and ``more`` secrets), anything that looks like an API key or
+    bearer token, and credentials in URLs or basic-auth headers masked."""
+    from ..runs import scrub_credentials
+
+    for s in (secret, *more):
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    return scrub_credentials(_KEYLIKE.sub("***", text))
+
+
+def url_secrets(url: str | None) -> tuple[str, ...]:
+    """The secret parts of a URL: its password, ``user:password`` and their base64 (what an
+    HTTP client sends as basic auth), and its query string."""
+    if not url:
+        return ()
+    parts = urlsplit(str(url))
+    out: list[str] = []
+    if parts.password:
+        pair = f"{parts.username or ''}:{parts.password}"
+        out += [parts.password, pair, base64.b64encode(pair.encode()).decode()]
+    if parts.query:
+        out.append(parts.query)
+    return tuple(o for o in out if len(o) >= 4)
 
 
 def chat_body(
@@ -166,19 +186,29 @@ def chat_body(
 
 
 class _ParseFailure(Exception):
-    """An answer that does not validate (internal: triggers retry / split)."""
+    """An answer that does not validate (internal: triggers retry / split). ``garbage``: not
+    an answer at all (no JSON, not a chat completion), as opposed to a wrong or partial one."""
+
+    def __init__(self, message: str, garbage: bool = False) -> None:
+        super().__init__(message)
+        self.garbage = garbage
+
+
+class _Cancelled(Exception):
+    """The pass was cancelled (Ctrl-C, SIGTERM, or another batch's error): no new request."""
+
+
+#: consecutive unusable answers (not JSON, not a chat completion) after which a pass stops
+GARBAGE_LIMIT = 6
+
+
+def shorten(text: Any, n: int = 120) -> str:
+    """``text`` on one line, at most ``n`` characters (for messages quoting a server's reply)."""
+    t = " ".join(str(text).split())
+    return t if len(t) <= n else t[: n - 1] + "…"
 
 
 _Segment = tuple[list[int], np.ndarray, "np.ndarray | None"]
-
-
-class _BatchFailure(Exception):
-    """An FMError for part of a batch, with the segments that were answered before it."""
-
-    def __init__(self, error: FMError, done: list[Any]) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.done = done
 
 
 class _Completion:
@@ -196,7 +226,7 @@ def _answer_json(comp: Any) -> Any:
     if comp.refusal:
         raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
     if not comp.content:
-        raise _ParseFailure(f"empty answer (finish reason {comp.finish_reason})")
+        raise _ParseFailure(f"empty answer (finish reason {comp.finish_reason})", garbage=True)
     return _extract_json(comp.content)
 
 
@@ -212,11 +242,11 @@ def _extract_json(text: str) -> Any:
         pass
     start, end = t.find("{"), t.rfind("}")
     if start < 0 or end <= start:
-        raise _ParseFailure(f"no JSON object in the answer {text[:80]!r}")
+        raise _ParseFailure(f"no JSON object in the answer {shorten(text, 80)!r}", garbage=True)
     try:
         return json.loads(t[start : end + 1])
     except json.JSONDecodeError as exc:
-        raise _ParseFailure(f"malformed JSON in the answer ({exc.msg}): {text[:80]!r}") from None
+        raise _ParseFailure(f"malformed JSON in the answer ({exc.msg}): {shorten(text, 80)!r}", garbage=True) from None
 
 
 def _yes_no(value: Any) -> bool | None:
@@ -280,6 +310,7 @@ class OpenAIFM:
         mining_price_out: float | None = None,
         item_max_chars: int | None = 4000,
         progress: bool | None = None,
+        interrupt_grace: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.model = model or os.environ.get("GENZ_FM_MODEL") or DEFAULT_MODEL
@@ -321,6 +352,10 @@ class OpenAIFM:
         self.stats = FMStats()
         self.name = f"openai:{self.model}" + (f"+{self.mining_model}" if self.mining_model != self.model else "")
         self._sleep = sleep
+        self.interrupt_grace = float(interrupt_grace)
+        self._tls = threading.local()  # the cancel event of the pass a worker thread serves
+        self._garbage_lock = threading.Lock()
+        self._garbage_streak = 0
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._caps_lock = threading.Lock()
@@ -341,6 +376,8 @@ class OpenAIFM:
         state["_client_lock"] = None
         state["_caps_lock"] = None
         state["_sleep"] = None
+        state["_tls"] = None
+        state["_garbage_lock"] = None
         state["stats"] = self.stats.snapshot()  # FMStats holds a lock
         return state
 
@@ -354,6 +391,9 @@ class OpenAIFM:
         self._client_lock = threading.Lock()
         self._caps_lock = threading.Lock()
         self._sleep = time.sleep
+        self._tls = threading.local()
+        self._garbage_lock = threading.Lock()
+        self._garbage_streak = 0
 
     def cache_identity(self, kind: str) -> tuple[str, str, str]:
         """(backend, model, prompt-template key) for cache rows of call type ``kind``."""
@@ -367,7 +407,7 @@ class OpenAIFM:
         return ("openai", model, key)
 
     def _redact(self, text: str) -> str:
-        return redact_secret(text, self._resolve_key(required=False))
+        return redact_secret(text, self._resolve_key(required=False), *url_secrets(self._base_url))
 
     def _resolve_key(self, required: bool = True) -> str | None:
         if self._api_key:
@@ -500,6 +540,7 @@ class OpenAIFM:
             kw = chat_body(model, caps, system, user, schema_name, schema, max_tokens,
                            temperature=self.temperature, top_logprobs=self.top_logprobs,
                            want_logprobs=want_logprobs)
+            self._check_cancel()
             self.stats.add_call(kind)
             if attempt:
                 self.stats.add_retry()
@@ -548,9 +589,12 @@ class OpenAIFM:
                     ) from None
                 delay = self._retry_delay(attempt, exc)
                 log.info("%s: %s; retrying in %.2fs", kind, what, delay)
-                self._sleep(delay)
+                self._pause(delay)
                 attempt += 1
                 continue
+            if isinstance(resp, (str, bytes)):  # HTTP 200 with a body that is not JSON (an HTML page)
+                body = resp.decode("utf-8", "replace") if isinstance(resp, bytes) else resp
+                return _Completion(None, f"not a chat completion: {shorten(body, 80)!r}", None, None)
             usage = getattr(resp, "usage", None)
             if usage is not None:
                 pt = int(getattr(usage, "prompt_tokens", 0) or 0)
@@ -563,7 +607,53 @@ class OpenAIFM:
                                    getattr(ch, "logprobs", None))
             except (AttributeError, IndexError, TypeError):
                 # not a chat completion (an HTML error page with status 200, an empty choices list)
-                return _Completion(None, "malformed response", None, None)
+                return _Completion(None, f"not a chat completion: {shorten(resp, 80)!r}", None, None)
+
+    @contextlib.contextmanager
+    def cancellable(self, cancel: threading.Event) -> Iterator[None]:
+        """Inside the block, requests made by this thread stop (no new request, no retry wait)
+        once ``cancel`` is set: used by :class:`~genz.fm.cache.CachedFM` on Ctrl-C."""
+        old = getattr(self._tls, "cancel", None)
+        self._tls.cancel = cancel
+        try:
+            yield
+        finally:
+            self._tls.cancel = old
+
+    def _cancel_event(self) -> threading.Event | None:
+        return getattr(self._tls, "cancel", None) if self._tls is not None else None
+
+    def _check_cancel(self) -> None:
+        ev = self._cancel_event()
+        if ev is not None and ev.is_set():
+            raise _Cancelled()
+
+    def _pause(self, delay: float) -> None:
+        """Sleep before a retry; a cancelled pass wakes at once (and sends nothing more)."""
+        ev = self._cancel_event()
+        if ev is not None and self._sleep is time.sleep:
+            ev.wait(delay)
+        else:
+            self._sleep(delay)
+        self._check_cancel()
+
+    def _unusable(self, kind: str, what: str) -> None:
+        """Count an answer that is not a usable answer at all (not JSON, not a chat completion);
+        after :data:`GARBAGE_LIMIT` in a row, stop with one line quoting what the server sent."""
+        with self._garbage_lock:
+            self._garbage_streak += 1
+            n = self._garbage_streak
+        if n >= GARBAGE_LIMIT:
+            with self._garbage_lock:
+                self._garbage_streak = 0
+            raise FMError(
+                f"{kind}: the server at {self._where()} sent {n} unusable answers in a row; the last: "
+                f"{self._redact(shorten(what))}. Check --base-url and --fm-model; nothing was cached"
+            )
+
+    def _usable(self) -> None:
+        with self._garbage_lock:
+            self._garbage_streak = 0
 
     def _where(self) -> str:
         return self.base_url or "api.openai.com"
@@ -598,7 +688,7 @@ class OpenAIFM:
         tpl = self.prompts["judge"]
         n = len(batch)
         system, user = tpl.render(
-            descriptor=descriptor,
+            descriptor=quote_descriptor(descriptor),
             items=numbered_items(batch, 1, self.item_max_chars),
             n_items=n,
             first_id=1,
@@ -614,20 +704,27 @@ class OpenAIFM:
                          32 + 12 * n, temperature=self.temperature, top_logprobs=self.top_logprobs,
                          want_logprobs=True)
 
-    def _judge_once(self, descriptor: str, batch: Sequence[Item]) -> tuple[np.ndarray, np.ndarray | None]:
+    def _judge_once(self, descriptor: str, batch: Sequence[Item]) -> tuple[dict[int, bool], np.ndarray | None]:
+        """One judging request for ``batch``: ``({k: answer}, P(yes) per position or None)`` for
+        the item numbers ``k`` (1-based) that got a valid answer (see
+        :meth:`parse_judge_completion`), so that only the missing items are asked again."""
         n = len(batch)
         system, content = self._judge_prompt(descriptor, batch)
         comp = self._request(
             "judge", self.model, system, content,
             "judgments", judge_schema(n), max_tokens=32 + 12 * n, want_logprobs=True,
         )
-        return self.parse_judge_completion(comp, n)
+        values, probs = self.parse_judge_completion(comp, n)
+        self._usable()
+        return values, probs
 
     @staticmethod
-    def parse_judge_completion(comp: Any, n: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Values and P(yes) of a judging answer for ``n`` items; :class:`_ParseFailure` unless
-        it answers exactly items 1..n with one yes/no each (``comp``: content, finish_reason,
-        refusal, logprobs). Also used on batch output lines (:mod:`genz.fm.requests`)."""
+    def parse_judge_completion(comp: Any, n: int) -> tuple[dict[int, bool], np.ndarray | None]:
+        """``({k: answer}, P(yes) or None)`` of a judging answer for ``n`` items (``comp``:
+        content, finish_reason, refusal, logprobs). An answer that cannot be trusted as a whole
+        (refused, cut off, not JSON, an unknown or repeated id) raises :class:`_ParseFailure`; a
+        valid answer that leaves out some items is returned as is. Also used on batch output
+        lines (:mod:`genz.fm.requests`)."""
         if comp.refusal:
             raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
         if comp.finish_reason == "length":
@@ -635,13 +732,13 @@ class OpenAIFM:
         if comp.finish_reason == "content_filter":
             raise _ParseFailure("the answer was blocked by the server's content filter")
         if not comp.content:
-            raise _ParseFailure(f"empty answer ({comp.finish_reason})")
+            raise _ParseFailure(f"empty answer ({comp.finish_reason})", garbage=True)
         obj = _extract_json(comp.content)
         answers = obj.get("answers") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
         if isinstance(answers, dict):  # {"1": "yes", ...}
             answers = [{"id": k, "answer": v} for k, v in answers.items()]
         if not isinstance(answers, list):
-            raise _ParseFailure(f"no 'answers' list in {comp.content[:80]!r}")
+            raise _ParseFailure(f"no 'answers' list in {shorten(comp.content, 80)!r}", garbage=True)
         values: dict[int, bool] = {}
         for a in answers:
             if not isinstance(a, dict) or "id" not in a:
@@ -650,56 +747,58 @@ class OpenAIFM:
                 k = int(a["id"])
             except (TypeError, ValueError):
                 raise _ParseFailure(f"a non-numeric id {a['id']!r}") from None
-            v = _yes_no(a.get("answer"))
-            if v is None:
-                raise _ParseFailure(f"item {k}: answer {a.get('answer')!r} is not yes or no")
             if k in values:
                 raise _ParseFailure(f"item {k} answered twice")
             if not 1 <= k <= n:
                 raise _ParseFailure(f"answer for item {k}, but the batch has items 1..{n}")
-            values[k] = v
-        if len(values) != n:
-            missing = sorted(set(range(1, n + 1)) - set(values))
-            raise _ParseFailure(f"{n - len(missing)} answers for {n} items (missing {missing[:5]})")
-        vals = np.array([values[k] for k in range(1, n + 1)], dtype=bool)
-        probs = _answer_probs(comp.content, comp.logprobs, n)
-        return vals, probs
+            v = _yes_no(a.get("answer"))
+            if v is not None:
+                values[k] = v
+        probs = _answer_probs(comp.content, comp.logprobs, n) if len(values) == n else None
+        return values, probs
 
-    def _judge_robust(self, descriptor: str, items: Sequence[Item], pos: list[int]) -> list[_Segment]:
-        """Judge ``items[pos]``: retry, then split in halves, down to one item per call.
-
-        Returns the answered segments ``(positions, values, probs)``. An item that never gets a
-        valid answer raises :class:`_BatchFailure` carrying the FMError and the segments that
-        were answered (the other half of a split is still judged, so a cache can keep it)."""
+    def _judge_attempt(self, descriptor: str, items: Sequence[Item], pos: list[int]) -> tuple[list[_Segment], list[int], str]:
+        """One request for ``items[pos]``: (answered segments, positions still without a valid
+        answer, why they have none)."""
         batch = [items[i] for i in pos]
-        why = ""
-        for attempt in range(1 + self.parse_retries):
-            try:
-                v, p = self._judge_once(descriptor, batch)
-                return [(pos, v, p)]
-            except _ParseFailure as exc:
-                why = str(exc)
-                log.info("judge %r, %d items: %s", descriptor, len(batch), why)
-                if attempt < self.parse_retries:
-                    self.stats.add_retry()
-        if len(batch) == 1:
-            raise _BatchFailure(FMError(
-                f"judge: no valid yes/no answer from {self.model} for item {batch[0].id!r} and "
-                f"characteristic {descriptor!r} after {1 + self.parse_retries} tries: {self._redact(why)}"
-            ), [])
-        self.stats.add_retry()
-        mid = len(pos) // 2
-        done: list[_Segment] = []
-        error: FMError | None = None
-        for half in (pos[:mid], pos[mid:]):
-            try:
-                done.extend(self._judge_robust(descriptor, items, half))
-            except _BatchFailure as bf:
-                done.extend(bf.done)
-                error = error or bf.error
-        if error is not None:
-            raise _BatchFailure(error, done)
-        return done
+        try:
+            values, probs = self._judge_once(descriptor, batch)
+        except _ParseFailure as exc:
+            why = str(exc)
+            log.info("judge %r, %d items: %s", descriptor, len(batch), why)
+            if exc.garbage:
+                self._unusable("judge", why)
+            return [], list(pos), why
+        got = [k for k in range(1, len(pos) + 1) if k in values]
+        missing = [pos[k - 1] for k in range(1, len(pos) + 1) if k not in values]
+        segs: list[_Segment] = []
+        if got:
+            v = np.array([values[k] for k in got], dtype=bool)
+            p = None if probs is None else np.asarray(probs, dtype=float)[[k - 1 for k in got]]
+            segs.append(([pos[k - 1] for k in got], v, p))
+        why = f"{len(missing)} of {len(pos)} items without a yes/no answer" if missing else ""
+        return segs, missing, why
+
+    def _round_sizes(self) -> list[int]:
+        """Batch size of each judging round: ``batch_size`` for the first try and its
+        ``parse_retries`` retries, then halving down to one item per request, then one item per
+        request for ``parse_retries`` more tries."""
+        sizes = [self.batch_size] * (1 + self.parse_retries)
+        b = self.batch_size
+        while b > 1:
+            b = max(1, b // 2)
+            sizes.append(b)
+        sizes += [1] * self.parse_retries
+        return sizes
+
+    def _batches(self, items: Sequence[Item], pos: list[int], size: int) -> list[list[int]]:
+        """``pos`` in batches of ``size``; an item whose text reads like instructions to the
+        model (:func:`~genz.fm.prompts.looks_like_instructions`) always goes alone, so it can
+        at most change its own answer."""
+        alone = [i for i in pos if looks_like_instructions(items[i])] if size > 1 else []
+        alone_set = set(alone)
+        rest = [i for i in pos if i not in alone_set]
+        return [rest[s : s + size] for s in range(0, len(rest), size)] + [[i] for i in alone]
 
     def judge_batches(
         self,
@@ -708,54 +807,121 @@ class OpenAIFM:
         on_result: Callable[[list[int], np.ndarray, np.ndarray | None], None],
     ) -> None:
         """Judge ``items`` in concurrent batches, calling ``on_result(positions, values, probs)``
-        in the calling thread as each batch (or part of a split batch) is answered, so a cache
-        can store partial progress. The first error is raised after the batches already running
-        have finished and been reported."""
+        as each request returns (from the worker thread that made it, one call at a time), so a
+        cache stores every answer the moment it arrives.
+
+        Rounds: every batch is asked once; the items left without a valid answer (left out,
+        refused, garbled) are pooled and asked again together, so a missing answer costs about
+        one item's worth of requests, not a batch's; batches shrink after ``parse_retries``
+        retries, down to one item per request; an item that never gets an answer raises
+        :class:`FMError`. Ctrl-C / SIGTERM (KeyboardInterrupt in the calling thread) cancels
+        every queued request at once, waits at most ``interrupt_grace`` seconds for the
+        requests in flight (their answers are still delivered), and re-raises. The first
+        error stops the pass the same way (after the requests in flight have returned)."""
         if not isinstance(descriptor, str) or not descriptor.strip():
             raise GenZInputError("judge: the descriptor is empty")
+        check_descriptor(descriptor)
+        check_encodable(items)
         n = len(items)
         if n == 0:
             return
-        batches = [list(range(s, min(s + self.batch_size, n))) for s in range(0, n, self.batch_size)]
-        bar = self._progress_bar(f"judging: {descriptor[:40]}", len(batches))
-        error: BaseException | None = None
+        bar = self._progress_bar(f"judging: {descriptor[:40]}", -(-n // self.batch_size))
+        cancel = threading.Event()
+        closed = threading.Event()
+        deliver_lock = threading.Lock()
 
         def deliver(segments: list[_Segment]) -> None:
-            for seg_pos, v, p in segments:
-                on_result(seg_pos, v, p)
+            with deliver_lock:
+                if closed.is_set():
+                    return
+                for seg_pos, v, p in segments:
+                    on_result(seg_pos, v, p)
 
+        todo = list(range(n))
+        why = ""
         try:
-            if self.concurrency == 1 or len(batches) == 1:
-                for pos in batches:
-                    try:
-                        deliver(self._judge_robust(descriptor, items, pos))
-                    except _BatchFailure as bf:
-                        deliver(bf.done)
-                        raise bf.error from None
-                    bar.advance()
-                return
-            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="genz-fm") as pool:
-                pending = {pool.submit(self._judge_robust, descriptor, items, pos) for pos in batches}
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for f in done:
-                        exc = f.exception()
-                        if exc is None:
-                            deliver(f.result())
-                            bar.advance()
-                            continue
-                        if isinstance(exc, _BatchFailure):
-                            deliver(exc.done)
-                            exc = exc.error
-                        if error is None:
-                            error = exc
-                            for g in pending:
-                                g.cancel()
-                    pending = {g for g in pending if not g.cancelled()}
-            if error is not None:
-                raise error
+            for r, size in enumerate(self._round_sizes()):
+                if not todo:
+                    break
+                batches = self._batches(items, todo, size)
+                if r:
+                    self.stats.add_retry(len(batches))
+                missing, why = self._judge_round(descriptor, items, batches, deliver, cancel, bar)
+                todo = sorted(missing)
+            if todo:
+                it = items[todo[0]]
+                raise FMError(
+                    f"judge: no valid yes/no answer from {self.model} for item {it.id!r} and characteristic "
+                    f"{descriptor!r} after {len(self._round_sizes())} tries: {self._redact(why)}"
+                    + (f" ({len(todo) - 1} more items without an answer)" if len(todo) > 1 else "")
+                )
         finally:
+            closed.set()
             bar.close()
+
+    def _judge_round(self, descriptor: str, items: Sequence[Item], batches: list[list[int]],
+                     deliver: Callable[[list[_Segment]], None], cancel: threading.Event,
+                     bar: "_Bar") -> tuple[list[int], str]:
+        """Ask every batch once with ``concurrency`` worker threads; return the positions left
+        without an answer and why (see :meth:`judge_batches` for interruption)."""
+        tasks: queue.SimpleQueue = queue.SimpleQueue()
+        for b in batches:
+            tasks.put(b)
+        results: queue.SimpleQueue = queue.SimpleQueue()
+
+        def worker() -> None:
+            self._tls.cancel = cancel
+            try:
+                while not cancel.is_set():
+                    try:
+                        pos = tasks.get_nowait()
+                    except queue.Empty:
+                        return
+                    try:
+                        segs, missing, why = self._judge_attempt(descriptor, items, pos)
+                        deliver(segs)
+                        results.put(("ok", missing, why))
+                    except _Cancelled:
+                        results.put(("cancelled", list(pos), "cancelled"))
+                        return
+                    except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                        cancel.set()
+                        results.put(("error", exc, ""))
+                        return
+            finally:
+                self._tls.cancel = None
+
+        n_workers = min(self.concurrency, len(batches))
+        threads = [threading.Thread(target=worker, name=f"genz-fm-{k}", daemon=True) for k in range(n_workers)]
+        for t in threads:
+            t.start()
+        missing_all: list[int] = []
+        why_last = ""
+        error: BaseException | None = None
+        try:
+            while any(t.is_alive() for t in threads) or not results.empty():
+                try:
+                    kind, payload, why = results.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                if kind == "ok":
+                    missing_all.extend(payload)
+                    if why:
+                        why_last = why
+                    bar.advance()
+                elif kind == "error" and error is None:
+                    error = payload
+                elif kind == "cancelled":
+                    missing_all.extend(payload)
+        except BaseException:  # Ctrl-C / SIGTERM: nothing new is sent; wait briefly for the rest
+            cancel.set()
+            deadline = time.monotonic() + max(0.0, self.interrupt_grace)
+            for t in threads:
+                t.join(max(0.0, deadline - time.monotonic()))
+            raise
+        if error is not None:
+            raise error
+        return missing_all, why_last
 
     def judge(self, descriptor: str, items: Sequence[Item]) -> Judgments:
         """b_nk = f(x_n, s_k) for every item (paper Fig. 1), with P(yes) when logprobs allow."""
@@ -788,6 +954,7 @@ class OpenAIFM:
             raise MiningError("mining needs at least one positive and one negative item")
         pos = list(positives)[: self.max_exemplars]
         neg = list(negatives)[: self.max_exemplars]
+        check_encodable(pos + neg)
         excl = sorted({e for e in exclude if e})
         excl_norm = {_norm_descr(e) for e in excl}
         tpl = self.prompts["mine"]
@@ -800,6 +967,7 @@ class OpenAIFM:
             context=f"Context: {context}\n" if context else "",
         )
         why = ""
+        garbage = 0
         for attempt in range(1 + self.parse_retries):
             if attempt:
                 self.stats.add_retry()
@@ -815,21 +983,33 @@ class OpenAIFM:
                 obj = _answer_json(comp)
                 ch = obj.get("characteristic") if isinstance(obj, dict) else None
                 if not isinstance(ch, str) or not ch.strip():
-                    raise _ParseFailure(f"no 'characteristic' string in {comp.content[:80]!r}")
+                    raise _ParseFailure(f"no 'characteristic' string in {shorten(comp.content, 80)!r}")
                 ch = " ".join(ch.split())
-                if len(ch) > 300:
-                    raise _ParseFailure(f"characteristic too long ({len(ch)} characters)")
+                problem = descriptor_problem(ch)
+                if problem is not None:  # descriptors are data: one line, bounded, no delimiters
+                    raise _ParseFailure(f"unusable characteristic {shorten(ch, 80)!r}: {problem}")
                 if _norm_descr(ch) in excl_norm:
                     raise _ParseFailure(f"the model repeated an excluded characteristic {ch!r}")
                 if _norm_descr(ch) in ("", "none", "n a", "nothing", "no characteristic"):
                     raise _ParseFailure(f"the model found no characteristic ({ch!r})")
                 conf = obj.get("confidence")
                 self.last_confidence = float(conf) if isinstance(conf, (int, float)) else None
+                self._usable()
                 return ch
             except _ParseFailure as exc:
                 why = str(exc)
                 log.info("mine: %s", why)
-        raise MiningError(f"mining with {self.mining_model}: no usable characteristic: {self._redact(why)}")
+                if exc.garbage:
+                    garbage += 1
+                    self._unusable("mine", why)
+        if garbage == 1 + self.parse_retries:  # not one answer at all: the server is broken, stop
+            raise FMError(
+                f"mine: the server at {self._where()} sent no usable answer in {garbage} tries; the last: "
+                f"{self._redact(why)}. Check --base-url and --mining-model; nothing was cached"
+            )
+        err = MiningError(f"mining with {self.mining_model}: no usable characteristic: {self._redact(why)}")
+        err.cacheable = False  # type: ignore[attr-defined]  # a failure, not an answer: never cached
+        raise err
 
     def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
         """About ``n`` yes/no features from a task description (zero-shot baseline)."""
@@ -852,7 +1032,8 @@ class OpenAIFM:
                 out: list[str] = []
                 seen: set[str] = set()
                 for q in qs:
-                    if isinstance(q, str) and q.strip() and len(q) <= 300 and _norm_descr(q) not in seen:
+                    if isinstance(q, str) and descriptor_problem(" ".join(q.split())) is None \
+                            and _norm_descr(q) not in seen:
                         seen.add(_norm_descr(q))
                         out.append(" ".join(q.split()))
                 if not out:

@@ -92,13 +92,27 @@ def _string_values(items: Sequence[Item], attr: str) -> list[str | None]:
 
 
 def _fmt(x: float) -> str:
-    if float(x).is_integer():
+    """A number exactly: integers as such, anything else as Python's shortest repr, which
+    parses back to the identical float (what is mined is what is judged)."""
+    x = float(x)
+    if x.is_integer() and abs(x) < 1e16:
         return str(int(x))
-    return f"{x:.6g}"
+    return repr(x)
+
+
+_PLAIN_ATTR = re.compile(r"^[^'\\\x00-\x1f\x7f\u0085\u2028\u2029\"]*$")
+
+
+def _attr(attr: str) -> str:
+    """An attribute name in a rendered predicate: ``'name'``, or for a name with quotes,
+    backslashes or control characters, ``attribute "json string"`` (any name round-trips)."""
+    if _PLAIN_ATTR.match(attr):
+        return f"'{attr}'"
+    return "attribute " + json.dumps(attr, ensure_ascii=False)
 
 
 def _subject(attr: str | None) -> str:
-    return "the number" if attr is None else f"'{attr}'"
+    return "the number" if attr is None else _attr(attr)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -278,7 +292,7 @@ class Equals(Predicate):
     complexity = 1.0
 
     def render(self) -> str:
-        return f"'{self.attr}' is {json.dumps(self.value, ensure_ascii=False)}"
+        return f"{_attr(self.attr)} is {json.dumps(self.value, ensure_ascii=False)}"
 
     def evaluate(self, items):
         return np.array([v == self.value for v in _string_values(items, self.attr)], dtype=bool)
@@ -294,7 +308,7 @@ class OneOf(Predicate):
         return 1.0 + 0.5 * len(self.values)
 
     def render(self) -> str:
-        return f"'{self.attr}' is one of {json.dumps(list(self.values), ensure_ascii=False)}"
+        return f"{_attr(self.attr)} is one of {json.dumps(list(self.values), ensure_ascii=False)}"
 
     def evaluate(self, items):
         s = set(self.values)
@@ -308,7 +322,7 @@ class StartsWith(Predicate):
     complexity = 1.0
 
     def render(self) -> str:
-        return f"'{self.attr}' starts with {json.dumps(self.prefix, ensure_ascii=False)}"
+        return f"{_attr(self.attr)} starts with {json.dumps(self.prefix, ensure_ascii=False)}"
 
     def evaluate(self, items):
         return np.array(
@@ -323,7 +337,7 @@ class Includes(Predicate):
     complexity = 1.0
 
     def render(self) -> str:
-        return f"'{self.attr}' include {json.dumps(self.value, ensure_ascii=False)}"
+        return f"{_attr(self.attr)} include {json.dumps(self.value, ensure_ascii=False)}"
 
     def evaluate(self, items):
         out = np.zeros(len(items), dtype=bool)
@@ -382,40 +396,46 @@ class And(Predicate):
 # parsing
 # ----------------------------------------------------------------------------------------------
 
-_SUBJ = r"(?:the number|'(?P<attr>[^']+)')"
+_ATTR = r"""(?:'(?P<attr>[^'\\]*)'|attribute (?P<jattr>"(?:[^"\\]|\\.)*"))"""
+_SUBJ = rf"(?:the number|{_ATTR})"
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _JSON_STR = r'("(?:[^"\\]|\\.)*")'
 _PATTERNS: list[tuple[re.Pattern, Any]] = [
-    (re.compile(rf"^{_SUBJ} is at least {_NUM}$"), lambda m, a: AtLeast(a, float(m.group(2)))),
-    (re.compile(rf"^{_SUBJ} is below {_NUM}$"), lambda m, a: Below(a, float(m.group(2)))),
-    (re.compile(rf"^{_SUBJ} is {_NUM}$"), lambda m, a: Between(a, float(m.group(2)), float(m.group(2)))),
-    (re.compile(rf"^{_SUBJ} is between {_NUM} and {_NUM}$"),
-     lambda m, a: Between(a, float(m.group(2)), float(m.group(3)))),
-    (re.compile(rf"^{_SUBJ} modulo (\d+) is between (\d+) and (\d+)$"),
-     lambda m, a: ModRange(a, int(m.group(2)), int(m.group(3)), int(m.group(4)))),
-    (re.compile(rf"^{_SUBJ} modulo (\d+) is (\d+)$"),
-     lambda m, a: ModRange(a, int(m.group(2)), int(m.group(3)), int(m.group(3)))),
-    (re.compile(r"^'(?P<attr>[^']+)' is one of (\[.*\])$"),
-     lambda m, a: OneOf(a, tuple(str(x) for x in json.loads(m.group(2))))),
-    (re.compile(rf"^'(?P<attr>[^']+)' is {_JSON_STR}$"), lambda m, a: Equals(a, json.loads(m.group(2)))),
-    (re.compile(rf"^'(?P<attr>[^']+)' starts with {_JSON_STR}$"), lambda m, a: StartsWith(a, json.loads(m.group(2)))),
-    (re.compile(rf"^'(?P<attr>[^']+)' include {_JSON_STR}$"), lambda m, a: Includes(a, json.loads(m.group(2)))),
-    (re.compile(rf"^mentions {_JSON_STR}$"), lambda m, a: Mentions(json.loads(m.group(1)))),
+    (re.compile(rf"^{_SUBJ} is at least (?P<x>{_NUM})$"), lambda m, a: AtLeast(a, float(m["x"]))),
+    (re.compile(rf"^{_SUBJ} is below (?P<x>{_NUM})$"), lambda m, a: Below(a, float(m["x"]))),
+    (re.compile(rf"^{_SUBJ} is (?P<x>{_NUM})$"), lambda m, a: Between(a, float(m["x"]), float(m["x"]))),
+    (re.compile(rf"^{_SUBJ} is between (?P<x>{_NUM}) and (?P<y>{_NUM})$"),
+     lambda m, a: Between(a, float(m["x"]), float(m["y"]))),
+    (re.compile(rf"^{_SUBJ} modulo (?P<m>\d+) is between (?P<x>\d+) and (?P<y>\d+)$"),
+     lambda m, a: ModRange(a, int(m["m"]), int(m["x"]), int(m["y"]))),
+    (re.compile(rf"^{_SUBJ} modulo (?P<m>\d+) is (?P<x>\d+)$"),
+     lambda m, a: ModRange(a, int(m["m"]), int(m["x"]), int(m["x"]))),
+    (re.compile(rf"^{_ATTR} is one of (?P<v>\[.*\])$"),
+     lambda m, a: OneOf(a, tuple(str(x) for x in json.loads(m["v"])))),
+    (re.compile(rf"^{_ATTR} is (?P<v>{_JSON_STR})$"), lambda m, a: Equals(a, json.loads(m["v"]))),
+    (re.compile(rf"^{_ATTR} starts with (?P<v>{_JSON_STR})$"), lambda m, a: StartsWith(a, json.loads(m["v"]))),
+    (re.compile(rf"^{_ATTR} include (?P<v>{_JSON_STR})$"), lambda m, a: Includes(a, json.loads(m["v"]))),
+    (re.compile(rf"^mentions (?P<v>{_JSON_STR})$"), lambda m, a: Mentions(json.loads(m["v"]))),
 ]
 
 
 def _closing_paren(s: str, start: int) -> int:
     """Index of the parenthesis closing the one at ``start`` (skipping JSON strings), or -1."""
-    depth, in_str, esc = 0, False, False
+    depth, in_str, esc, in_name = 0, False, False, False
     for i in range(start, len(s)):
         c = s[i]
-        if in_str:
+        if in_name:  # a 'name' (names with quotes are rendered as JSON strings)
+            if c == "'":
+                in_name = False
+        elif in_str:
             if esc:
                 esc = False
             elif c == "\\":
                 esc = True
             elif c == '"':
                 in_str = False
+        elif c == "'":
+            in_name = True
         elif c == '"':
             in_str = True
         elif c == "(":
@@ -441,8 +461,9 @@ def parse_predicate(text: str) -> Predicate:
     for pat, make in _PATTERNS:
         m = pat.match(s)
         if m:
-            attr = m.groupdict().get("attr")
+            g = m.groupdict()
             try:
+                attr = json.loads(g["jattr"]) if g.get("jattr") is not None else g.get("attr")
                 return make(m, attr)
             except (ValueError, json.JSONDecodeError):
                 break

@@ -30,10 +30,16 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import GenZInputError
+from ..errors import FMError, GenZInputError
 from ..items import Item
 
 __all__ = [
+    "MAX_DESCRIPTOR_CHARS",
+    "check_descriptor",
+    "descriptor_problem",
+    "looks_like_instructions",
+    "quote_descriptor",
+    "check_encodable",
     "TEMPLATE_NAMES",
     "PromptTemplate",
     "PromptSet",
@@ -134,6 +140,20 @@ class PromptSet:
         return {n: t.key for n, t in self._templates.items()}
 
 
+def check_encodable(items: Sequence[Item]) -> None:
+    """GenZInputError naming the first item whose text or attributes cannot be encoded as
+    UTF-8 (a lone surrogate, e.g. from a ``\\ud800`` escape in the JSONL), instead of a traceback
+    from deep inside the HTTP client or the cache."""
+    for it in items:
+        try:
+            it.render().encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise GenZInputError(
+                f"item {it.id!r}: its text is not valid Unicode (character {exc.start} of its rendered text is a lone "
+                f"surrogate {exc.object[exc.start:exc.end]!a}); fix or remove it in the items file"
+            ) from None
+
+
 def quote_item(item: Item, max_chars: int | None = None) -> str:
     """The item's rendered text as one JSON string literal, safe to embed in a prompt.
 
@@ -150,3 +170,77 @@ def quote_item(item: Item, max_chars: int | None = None) -> str:
 def numbered_items(items: Sequence[Item], start: int = 1, max_chars: int | None = None) -> str:
     """Items as ``[k] "json string"`` lines, numbered from ``start``."""
     return "\n".join(f"[{start + i}] {quote_item(it, max_chars)}" for i, it in enumerate(items))
+
+
+# ---------------------------------------------------------------------------------------------
+# Descriptors are data too: the safety rules every descriptor passes before it reaches a prompt
+# ---------------------------------------------------------------------------------------------
+#: longest descriptor accepted (characters)
+MAX_DESCRIPTOR_CHARS = 300
+#: prompt structure a descriptor must not contain: our block tags, template section markers,
+#: code fences and chat-template control tokens
+_DELIMITERS = re.compile(
+    r"</?\s*(items|item|positive_group|negative_group|system|user|assistant|instructions?)\s*>"
+    r"|===|```|<\|[^|]{0,40}\|>|\[/?INST\]|<<\s*/?SYS\s*>>",
+    re.IGNORECASE,
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+#: text addressed to the model rather than describing an item (a heuristic; see
+#: docs/llm-backends.md, "Untrusted items and descriptors")
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(instructions?|prompt|rules|above|previous|prior)\b"
+    r"|\b(answer|respond|reply|say|output|label|mark)\b[^.\n]{0,30}\b(yes|no|true|false)\b[^.\n]{0,30}"
+    r"\b(every|all|each|any|other|remaining)\b"
+    r"|\b(every|all|each)\b[^.\n]{0,30}\b(items?|entries)\b[^.\n]{0,30}\b(yes|no)\b"
+    r"|\bsystem\s+prompt\b|\bnew\s+instructions?\b|\byou\s+are\s+now\b|\bas\s+an?\s+ai\b"
+    r"|\binstructions?\s*:",
+    re.IGNORECASE,
+)
+
+
+def looks_like_instructions(item_or_text: Item | str) -> bool:
+    """Whether text reads like instructions to the model ("ignore previous instructions",
+    "answer yes for every item", chat-template tokens, our own block tags). Such items are
+    judged alone (one item per request), so they can at most change their own answer. A
+    heuristic: it catches the usual phrasings, not every possible one."""
+    text = item_or_text.render() if isinstance(item_or_text, Item) else str(item_or_text)
+    return bool(_INSTRUCTION.search(text) or _DELIMITERS.search(text))
+
+
+def descriptor_problem(descriptor: object) -> str | None:
+    """Why ``descriptor`` may not be used in a prompt, or None when it may: it must be a
+    non-empty string on one line, at most :data:`MAX_DESCRIPTOR_CHARS` characters, without
+    prompt delimiters (block tags, ``===``, code fences, chat-template tokens) and without text
+    addressed to the model. Shared by judging, mining and the mining validator."""
+    if not isinstance(descriptor, str) or not descriptor.strip():
+        return "it is empty"
+    if _CONTROL.search(descriptor):
+        return "it is not one line (it has a line break or a control character)"
+    if len(descriptor) > MAX_DESCRIPTOR_CHARS:
+        return f"it is longer than {MAX_DESCRIPTOR_CHARS} characters ({len(descriptor)})"
+    m = _DELIMITERS.search(descriptor)
+    if m:
+        return f"it contains the prompt delimiter {m.group(0)!r}"
+    m = _INSTRUCTION.search(descriptor)
+    if m:
+        return f"it reads like an instruction to the model ({m.group(0)!r})"
+    try:
+        descriptor.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid Unicode text (a lone surrogate)"
+    return None
+
+
+def check_descriptor(descriptor: object) -> str:
+    """``descriptor`` if :func:`descriptor_problem` finds nothing wrong, else FMError (one line)."""
+    why = descriptor_problem(descriptor)
+    if why is not None:
+        shown = json.dumps(str(descriptor)[:80], ensure_ascii=True)
+        raise FMError(f"characteristic {shown} cannot be used in a prompt: {why}")
+    return str(descriptor)
+
+
+def quote_descriptor(descriptor: str) -> str:
+    """The descriptor as one JSON string literal (like :func:`quote_item`), for the data part."""
+    lit = json.dumps(descriptor, ensure_ascii=False)
+    return lit.replace("<", "\\u003c").replace(">", "\\u003e")

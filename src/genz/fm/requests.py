@@ -278,9 +278,12 @@ def parse_output_line(obj: Any, n: int) -> tuple[np.ndarray, np.ndarray | None] 
     except (KeyError, IndexError, TypeError, AttributeError):
         return "the response body is not a chat completion"
     try:
-        return OpenAIFM.parse_judge_completion(comp, n)
+        values, probs = OpenAIFM.parse_judge_completion(comp, n)
     except _ParseFailure as exc:
         return str(exc)
+    if len(values) < n:  # left for a retry, never guessed
+        return f"{n - len(values)} of {n} items without a yes/no answer"
+    return np.array([values[k] for k in range(1, n + 1)], dtype=bool), probs
 
 
 def read_manifests(paths: Iterable[str | Path], wanted: set[str] | None = None) -> dict[str, tuple]:
