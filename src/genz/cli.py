@@ -352,14 +352,16 @@ def predict(run, data_path, items_path, id_column, text_columns, encoding, side_
     est, cfg, cols = _load_run_model(run, side_inputs, fm_overrides)
     inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding)
     P = _predict(est, inp.items, cols)
-    names = cfg.get("target_names") or getattr(est, "target_names_", None)
+    names = cfg.get("target_names") or getattr(est, "target_names_", None) or []
+    if len(names) != P.shape[1]:
+        names = [f"y{d}" for d in range(P.shape[1])]
     buf = io.StringIO()
     write_predictions_csv([it.id for it in inp.items], P, buf, safe=safe_csv, names=names)
     text = buf.getvalue()
     if out_path:
         atomic_write_bytes(out_path, text.encode("utf-8"))
         if not quiet:
-            click.echo(f"wrote {len(inp.items)} predictions to {out_path}", err=True)
+            click.echo(f"wrote {len(inp.items)} predictions ({', '.join(names)}) to {out_path}", err=True)
     else:
         click.echo(text, nl=False)
 

@@ -28,7 +28,7 @@ def predict_options(f):
     saved value), ``--allow-other-host`` and ``--safe-csv``."""
     opts = [
         click.option("--fm-model", default=None, help="Judging model (default: the one the model was trained with)."),
-        click.option("--mining-model", default=None, hidden=True),
+        click.option("--mining-model", default=None, hidden=True, help="Mining model (not used by predict)."),
         click.option("--base-url", default=None,
                      help="FM server (default: the training one; another host needs --allow-other-host). "
                           "$OPENAI_BASE_URL is not used for saved models."),

@@ -106,12 +106,12 @@ def _descriptors(features: str | None, model_dir: str | None) -> list[str]:
 @click.option("--features", type=click.Path(dir_okay=False), default=None, help="Features to judge, one per line.")
 @click.option("--model", "model_dir", type=click.Path(file_okay=False), default=None,
               help="Judge the features of this saved model / run directory.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the shards.")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the shards.")
 @click.option("--max-requests", type=click.IntRange(1), default=50_000, show_default=True, help="Lines per shard.")
 @click.option("--max-mb", type=click.FloatRange(0.01), default=200.0, show_default=True, help="MB per shard.")
 @click.option("--line-format", type=click.Choice(["openai", "body"]), default="openai", show_default=True,
               help="openai: custom_id/method/url/body lines; body: custom_id/body (Together, Mistral).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @fm_options(default_fm="openai")
 @friendly
 def export_cmd(items_path, features, model_dir, out_dir, max_requests, max_mb, line_format, as_json, **fm_opts):
@@ -138,7 +138,7 @@ def export_cmd(items_path, features, model_dir, out_dir, max_requests, max_mb, l
               help="The export directory (or one manifest file).")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="The FM cache (default $GENZ_FM_CACHE or ~/.cache/genz/fm-cache.sqlite).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @friendly
 def ingest_cmd(outputs, manifests, cache_path, as_json):
     """Write the judgments in batch output files into the cache (idempotent; failures are left)."""
@@ -163,10 +163,12 @@ def _batch_executor(batch_dir, base_url, api_key_env):
 
 
 @requests.command("status")
-@click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--base-url", default=None)
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True),
+              help="The directory where the batch executor records its batches.")
+@click.option("--base-url", default=None, help="The Batch API server (OpenAI-compatible base URL).")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+              help="Environment variable holding the API key.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @friendly
 def status_cmd(batch_dir, base_url, api_key_env, as_json):
     """Each recorded batch: state and request counts."""
@@ -182,9 +184,11 @@ def status_cmd(batch_dir, base_url, api_key_env, as_json):
 
 
 @requests.command("cancel")
-@click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--base-url", default=None)
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True)
+@click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True),
+              help="The directory where the batch executor records its batches.")
+@click.option("--base-url", default=None, help="The Batch API server (OpenAI-compatible base URL).")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+              help="Environment variable holding the API key.")
 @friendly
 def cancel_cmd(batch_dir, base_url, api_key_env):
     """Cancel the recorded batches that are still running."""
@@ -202,7 +206,7 @@ def cancel_cmd(batch_dir, base_url, api_key_env):
 @click.option("--discovery-sample", type=int, default=None, help="Items discovery runs on (default: all).")
 @click.option("--ray-endpoints", "n_endpoints", type=click.IntRange(1), default=1, show_default=True,
               help="Endpoints the ray executor spreads requests over.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @fm_options(default_fm="openai")
 @friendly
 def estimate_cmd(items_path, cycles, add_per_cycle, n_features, kept, discovery_sample, n_endpoints, as_json,
