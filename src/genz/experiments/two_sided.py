@@ -327,6 +327,7 @@ class TwoSidedConfig:
     fm: str = "predicates"
     genz_settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_GENZ_SETTINGS))
     run_genz: bool = True
+    keep_predictions: bool = False
 
 
 def make_side_estimator(seed: int, settings: dict[str, Any], fm: str = "predicates") -> Any:
@@ -374,6 +375,7 @@ def run_two_sided(
         mtr = [data.movies[i] for i in bl.movies_tr]
         mte = [data.movies[i] for i in bl.movies_te]
         methods: dict[str, Any] = {}
+        methods_pred: dict[str, np.ndarray] = {}
 
         def score(name: str, S: np.ndarray, seconds: float, **extra: Any) -> None:
             auc, n_auc = mean_user_auc(bl.R_test, S)
@@ -390,6 +392,8 @@ def run_two_sided(
             Pu, Pi = model.side_predictions(ute, mte)
             f = model.factors_
             S = f.mu + Pu[:, :1] + Pi[:, 0][None, :] + Pu[:, 1:] @ Pi[:, 1:].T
+            if cfg.keep_predictions:
+                methods_pred["genz"] = S
             score("genz", S, secs, user_features=list(model.users_.features_),
                   item_features=list(model.items_.features_), interactions=model.interactions_.table(15))
             Ubar = f.user_targets().mean(axis=0)
@@ -406,10 +410,15 @@ def run_two_sided(
         t0 = time.perf_counter()
         fw = factorize(bl.R_warm, cfg.k, alpha=cfg.alpha, fill=cfg.fill)
         rows, cols = np.meshgrid(bl.users_te, bl.movies_te, indexing="ij")
-        score("warm-svd", fw.predict(rows.ravel(), cols.ravel()).reshape(rows.shape), time.perf_counter() - t0)
+        S_warm = fw.predict(rows.ravel(), cols.ravel()).reshape(rows.shape)
+        if cfg.keep_predictions:
+            methods_pred["warm-svd"] = S_warm
+        score("warm-svd", S_warm, time.perf_counter() - t0)
         rec = {"seed": seed, "n_users_train": len(utr), "n_users_test": len(ute), "n_movies_train": len(mtr),
                "n_movies_test": len(mte), "n_train_ratings": int(bl.R_train.nnz), "n_test_ratings": int(bl.R_test.nnz),
                "methods": methods}
+        if cfg.keep_predictions:
+            rec["predictions"] = methods_pred
         per_seed.append(rec)
         if on_seed:
             on_seed(rec)
