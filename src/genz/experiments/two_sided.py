@@ -61,6 +61,7 @@ __all__ = [
 
 #: chosen on development seeds 100-104 (docs/experiments.md); see TwoSidedConfig
 DEFAULT_GENZ_SETTINGS: dict[str, Any] = {"cycles": 4, "n_candidates": 10, "algorithm": "simple"}
+DEFAULT_K = 8
 
 
 @dataclass
@@ -320,7 +321,7 @@ class TwoSidedConfig:
     sides (``genz_settings``, applied with ``set_params`` to ``GenZRegressor(random_state=seed)``)."""
 
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
-    k: int = 8
+    k: int = DEFAULT_K
     alpha: float = 0.5
     fill: str = "svd"
     test_frac: float = 0.2
@@ -440,6 +441,11 @@ LABELS = {
 }
 
 
+def _f(x: Any) -> float:
+    """A stored metric as a float (JSON null, i.e. not measurable, as NaN)."""
+    return float("nan") if x is None else float(x)
+
+
 def summarize_two_sided(result: dict[str, Any]) -> dict[str, Any]:
     """Mean ± std per method and metric, and paired differences ``genz − method`` (95% t)."""
     names: list[str] = []
@@ -450,11 +456,14 @@ def summarize_two_sided(result: dict[str, Any]) -> dict[str, Any]:
         runs = [rec["methods"].get(m) for rec in result["seeds"]]
         s: dict[str, Any] = {"label": LABELS.get(m, m)}
         for metric in ("rmse", "auc", "seconds"):
-            v = np.array([r[metric] for r in runs if r is not None], dtype=float)
-            s[metric] = {"mean": float(np.mean(v)), "std": float(np.std(v)), "per_seed": v.tolist()}
+            v = np.array([_f(r[metric]) for r in runs if r is not None], dtype=float)
+            ok = v[np.isfinite(v)]
+            s[metric] = {"mean": float(ok.mean()) if ok.size else float("nan"),
+                         "std": float(ok.std()) if ok.size else float("nan"), "per_seed": v.tolist()}
         if m != "genz" and all("genz" in rec["methods"] for rec in result["seeds"]):
             for metric in ("rmse", "auc"):
-                d = [rec["methods"]["genz"][metric] - rec["methods"][m][metric] for rec in result["seeds"] if m in rec["methods"]]
+                d = [_f(rec["methods"]["genz"][metric]) - _f(rec["methods"][m][metric])
+                     for rec in result["seeds"] if m in rec["methods"]]
                 s[f"diff_{metric}"] = paired_interval(d)
         out[m] = s
     return out
