@@ -337,6 +337,50 @@ def _delta_se(Au: np.ndarray, Ai: np.ndarray, se_u: np.ndarray, se_i: np.ndarray
     return np.sqrt(var)
 
 
+# --------------------------------------------------------------------------- bilinear ridge on ratings
+
+
+def _rowkron(A: sp.csr_matrix, B: sp.csr_matrix) -> sp.csr_matrix:
+    """Row-wise Kronecker product of two CSR matrices with the same number of rows."""
+    A, B = sp.csr_matrix(A), sp.csr_matrix(B)
+    na, nb = np.diff(A.indptr), np.diff(B.indptr)
+    cnt = na * nb
+    rows = np.repeat(np.arange(A.shape[0]), cnt)
+    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    nb_rep = np.repeat(nb, cnt)
+    ai = np.repeat(A.indptr[:-1], cnt) + offs // np.maximum(nb_rep, 1)
+    bi = np.repeat(B.indptr[:-1], cnt) + offs % np.maximum(nb_rep, 1)
+    return sp.csr_matrix((A.data[ai] * B.data[bi], (rows, A.indices[ai] * B.shape[1] + B.indices[bi])),
+                         shape=(A.shape[0], A.shape[1] * B.shape[1]))
+
+
+def fit_bilinear(Xu: np.ndarray, Xi: np.ndarray, R: sp.spmatrix, alphas: Sequence[float] = (1, 10, 100, 1000, 10000),
+                 seed: int = 0) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Ridge regression of the observed cells ``y_ui`` of ``R`` on ``[x_u, 1] ⊗ [x_i, 1]``:
+    ``y ≈ const + x_uᵀ m_u + x_iᵀ m_i + x_uᵀ M x_i``. The constant is not penalised; the penalty
+    is chosen from ``alphas`` on a validation fifth of the users, then refitted on all.
+    Returns ``(const, m_u, m_i, M, alpha)``."""
+    R = sp.coo_matrix(R)
+    Xu1 = np.hstack([np.asarray(Xu, dtype=float), np.ones((Xu.shape[0], 1))])
+    Xi1 = np.hstack([np.asarray(Xi, dtype=float), np.ones((Xi.shape[0], 1))])
+    du, di = Xu1.shape[1], Xi1.shape[1]
+    X = _rowkron(sp.csr_matrix(Xu1[R.row]), sp.csr_matrix(Xi1[R.col]))
+    y = R.data.astype(float)
+    mu = float(y.mean())
+    pen = np.ones(du * di)
+    pen[-1] = 0.0
+
+    def solve(Xs: sp.csr_matrix, ys: np.ndarray, alpha: float) -> np.ndarray:
+        G = (Xs.T @ Xs).toarray() + alpha * np.diag(pen) + 1e-9 * np.eye(du * di)
+        return np.linalg.solve(G, Xs.T @ (ys - mu))
+
+    val = (np.random.default_rng(seed).random(R.shape[0]) < 0.2)[R.row]
+    errs = [float(np.mean((X[val] @ solve(X[~val], y[~val], a) + mu - y[val]) ** 2)) for a in alphas] if val.any() and (~val).any() else [0.0]
+    alpha = float(alphas[int(np.argmin(errs))])
+    W = solve(X, y, alpha).reshape(du, di)
+    return mu + float(W[-1, -1]), W[:-1, -1].copy(), W[-1, :-1].copy(), W[:-1, :-1].copy(), alpha
+
+
 # --------------------------------------------------------------------------- the model
 
 
@@ -353,10 +397,19 @@ class GenZPairs:
     ``transform`` and ``features_`` (:class:`genz.GenZRegressor`, each with its own foundation
     model and settings); they are cloned before fitting. ``k`` is the SVD rank, ``alpha`` the
     scale split of eq. (36), ``fill`` the treatment of unobserved cells (:func:`factorize`).
+
+    ``readout`` is how a pair is scored from the two sides' features:
+
+    * ``"embeddings"`` (default, eq. 37): the inner product of the two predicted embeddings plus
+      the predicted offsets, ``μ + b̂_u + ĉ_i + û·v̂``;
+    * ``"ratings"``: the same bilinear form in the judgments, ``const + m_uᵀa + m_iᵀb + aᵀMb``,
+      with ``M`` and the main effects refitted by ridge on the observed cells (the first term of
+      eq. 34 with the features fixed; :func:`fit_bilinear`). The features are still the ones
+      each side's GenZ model discovered on its embeddings.
     """
 
     def __init__(self, users: Any = None, items: Any = None, *, k: int = 16, alpha: float = 0.5, fill: str = "svd",
-                 n_iter: int = 15, damping_user: float = 5.0, damping_item: float = 25.0,
+                 n_iter: int = 15, damping_user: float = 5.0, damping_item: float = 25.0, readout: str = "embeddings",
                  random_state: int | None = None) -> None:
         self.users = users
         self.items = items
@@ -366,6 +419,7 @@ class GenZPairs:
         self.n_iter = n_iter
         self.damping_user = damping_user
         self.damping_item = damping_item
+        self.readout = readout
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------------
@@ -375,9 +429,9 @@ class GenZPairs:
                          damping_user=self.damping_user, damping_item=self.damping_item)
 
     def _side(self, est: Any) -> Any:
-        from sklearn.base import clone
-
-        return clone(est) if est is not None else _default_estimator(self.random_state)
+        """The side's estimator, fitted in place (not cloned: its foundation model may hold an
+        open cache); ``None`` gives ``GenZRegressor(random_state=random_state)``."""
+        return est if est is not None else _default_estimator(self.random_state)
 
     def fit(self, user_items: Sequence[Item], item_items: Sequence[Item], interactions: Any,
             *, fit_side: Any = None) -> "GenZPairs":
@@ -394,8 +448,22 @@ class GenZPairs:
         fit_side = fit_side or (lambda name, est, its, Y: est.fit(its, Y))
         self.users_ = fit_side("users", self._side(self.users), user_items, f.user_targets())
         self.items_ = fit_side("items", self._side(self.items), item_items, f.item_targets())
-        self.interactions_ = self._interactions(user_items, item_items)
+        if self.readout == "ratings":
+            self.interactions_ = self.rating_readout(user_items, item_items, R)
+        elif self.readout == "embeddings":
+            self.interactions_ = self._interactions(user_items, item_items)
+        else:
+            raise GenZInputError(f"readout must be 'embeddings' or 'ratings', not {self.readout!r}")
         return self
+
+    def rating_readout(self, user_items: Sequence[Item], item_items: Sequence[Item], R: sp.spmatrix) -> Interactions:
+        """The ``"ratings"`` readout: ridge of the observed cells of ``R`` on the two sides'
+        judgments and their products (:func:`fit_bilinear`)."""
+        a = np.asarray(self.users_.transform(list(user_items)), dtype=float)
+        b = np.asarray(self.items_.transform(list(item_items)), dtype=float)
+        const, um, im, M, alpha = fit_bilinear(a, b, R, seed=self.random_state or 0)
+        return Interactions(_features(self.users_), _features(self.items_), const, um, im, M,
+                            exact={"readout": "ratings", "ridge_alpha": alpha})
 
     def _interactions(self, user_items: Sequence[Item], item_items: Sequence[Item]) -> Interactions:
         Au, au0, err_u = affine_map(self.users_, user_items)
@@ -443,7 +511,11 @@ class GenZPairs:
     def predict(self, user_items: Sequence[Item], item_items: Sequence[Item], *, use_known: bool = False) -> np.ndarray:
         """Predicted association of every user with every item (users × items):
         ``μ + b̂_u + ĉ_i + û_uᵀ v̂_i`` from the two sides' predicted embeddings, so pairs where
-        both sides are new need no observation of either."""
+        both sides are new need no observation of either. With ``readout="ratings"`` the
+        refitted bilinear form of the judgments (``use_known`` then does not apply)."""
+        self._check_fitted()
+        if self.readout == "ratings":
+            return self.interactions_.value(self.users_.transform(list(user_items)), self.items_.transform(list(item_items)))
         Pu, Pi = self.side_predictions(user_items, item_items, use_known=use_known)
         return self.factors_.mu + Pu[:, :1] + Pi[:, 0][None, :] + Pu[:, 1:] @ Pi[:, 1:].T
 
@@ -484,7 +556,8 @@ class GenZPairs:
         meta = {"format": "genz-pairs/1", "mu": f.mu, "alpha": f.alpha, "fill": f.fill, "k": f.k,
                 "user_ids": self.user_ids_, "item_ids": self.item_ids_,
                 "params": {"k": self.k, "alpha": self.alpha, "fill": self.fill, "n_iter": self.n_iter,
-                           "damping_user": self.damping_user, "damping_item": self.damping_item},
+                           "damping_user": self.damping_user, "damping_item": self.damping_item,
+                           "readout": self.readout},
                 "interactions": self.interactions_.to_json()}
         atomic_write_bytes(path / "pairs.json", json.dumps(meta, indent=1).encode())
 
@@ -622,7 +695,8 @@ def fit_pairs_run(model: GenZPairs, user_items: Sequence[Item], item_items: Sequ
     R = _as_matrix(interactions, user_items, item_items)
     config = {"format": "genz-pairs-run/1",
               "params": {"k": model.k, "alpha": model.alpha, "fill": model.fill, "n_iter": model.n_iter,
-                         "damping_user": model.damping_user, "damping_item": model.damping_item},
+                         "damping_user": model.damping_user, "damping_item": model.damping_item,
+                         "readout": model.readout},
               "data": {"sha256": _fingerprint(user_items, item_items, R), "n_users": len(user_items),
                        "n_items": len(item_items), "n_interactions": int(R.nnz)}}
     config.update(config_extra or {})
