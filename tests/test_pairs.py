@@ -174,7 +174,7 @@ def _data_dir(tmp_path: Path) -> Path:
 def test_doubly_cold_pairs_use_no_rating_of_either_side():
     users, items, R = _world(60, 30, seed=4)
     data = TwoSidedData(users=users, movies=items, R=R)
-    cfg = TwoSidedConfig(seeds=[0], k=2, genz_settings={}, keep_predictions=True)
+    cfg = TwoSidedConfig(seeds=[0], k=2, genz_settings={}, keep_predictions=True, both_readouts=True)
     base = run_two_sided(data, cfg, make_estimator=lambda seed, side: _small_est(seed, 2))["seeds"][0]
     bl = split_blocks(R, 0)
     # scramble every rating of the held-out users and of the held-out movies
@@ -200,7 +200,7 @@ def test_doubly_cold_pairs_use_no_rating_of_either_side():
 def test_experiment_runs_on_the_movielens_fixture(tmp_path):
     data = load_two_sided(_data_dir(tmp_path), n_items=8)
     assert len(data.users) == 12 and data.R.shape == (12, 8)
-    res = run_two_sided(data, TwoSidedConfig(seeds=[0, 1], k=1, genz_settings={"cycles": 1}))
+    res = run_two_sided(data, TwoSidedConfig(seeds=[0, 1], k=1, genz_settings={"cycles": 1}, both_readouts=True))
     s = res["summary"]
     assert set(s) == {"genz", "genz-ratings", "movie-side", "user-side", "global-mean", "group-genre-mean",
                       "bilinear-ridge", "warm-svd"}

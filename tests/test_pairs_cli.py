@@ -104,7 +104,7 @@ def test_experiment_two_sided_command_resumes_from_its_results_file(tmp_path):
     shutil.copy(FIX / "ml-1m-users" / "users.dat", d / "users.dat")
     out = tmp_path / "res.json"
     args = ["experiment", "two-sided", "--data", str(d), "--n-items", "8", "--k", "1", "--cycles", "1",
-            "--seeds", "0", "--out", str(out), "-q"]
+            "--item-cycles", "1", "--seeds", "0", "--out", str(out), "-q"]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     first = json.loads(out.read_text())

@@ -127,31 +127,40 @@ def predict_pairs(run_dir, users_path, items_path, top, use_known, out_path) -> 
 @click.option("--n-items", default=512, show_default=True, help="Use the N most-rated movies.")
 @click.option("--k", default=None, type=int, help="SVD rank [default: chosen on development seeds].")
 @click.option("--alpha", default=0.5, show_default=True, help="Scale split of eq. (36).")
-@click.option("--cycles", type=int, default=None, help="Cycles of Algorithm 4 per side [default: chosen on development seeds].")
+@click.option("--cycles", type=int, default=None,
+              help="Cycles of Algorithm 4 on the user side [default: chosen on development seeds].")
+@click.option("--item-cycles", type=int, default=None,
+              help="Cycles of Algorithm 4 on the movie side [default: chosen on development seeds].")
 @click.option("--fm", default="predicates", show_default=True, help="Foundation model of both sides.")
+@click.option("--readout", type=click.Choice(["embeddings", "ratings"]), default=None,
+              help="How GenZ scores a pair: eq. 37 (predicted embeddings) or the features' bilinear form refitted on ratings [default: chosen on development seeds].")
+@click.option("--both-readouts", is_flag=True, help="Also report the other readout as a row.")
 @click.option("--no-genz", is_flag=True, help="Peers only.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Write all results as JSON; finished seeds are kept there, and a rerun resumes after them.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @friendly
-def two_sided_cmd(data_dir, fmt, seeds, n_items, k, alpha, cycles, fm, no_genz, out, quiet) -> None:
+def two_sided_cmd(data_dir, fmt, seeds, n_items, k, alpha, cycles, item_cycles, fm, readout, both_readouts, no_genz, out, quiet) -> None:
     """New users × new movies (Appendix C): RMSE and mean per-user AUC (≥4 vs ≤2) of GenZ on both
     sides against the peers, with paired per-seed differences and 95% intervals."""
     import json
 
     from ..experiments.runner import parse_seeds, write_json
     from ..experiments.two_sided import (
-        DEFAULT_GENZ_SETTINGS, DEFAULT_K, TwoSidedConfig, load_two_sided, markdown_two_sided, print_two_sided,
+        DEFAULT_GENZ_SETTINGS, DEFAULT_ITEM_SETTINGS, DEFAULT_K, DEFAULT_READOUT, TwoSidedConfig, load_two_sided, markdown_two_sided, print_two_sided,
         run_two_sided, summarize_two_sided,
     )  # fmt: skip
 
     t0 = time.perf_counter()
     say = None if quiet else (lambda m: click.echo(f"[{time.perf_counter() - t0:7.1f}s] {m}", err=True))
-    settings = dict(DEFAULT_GENZ_SETTINGS)
+    settings, item_settings = dict(DEFAULT_GENZ_SETTINGS), dict(DEFAULT_ITEM_SETTINGS)
     if cycles is not None:
         settings["cycles"] = cycles
+    if item_cycles is not None:
+        item_settings["cycles"] = item_cycles
     cfg = TwoSidedConfig(seeds=parse_seeds(seeds), k=DEFAULT_K if k is None else k, alpha=alpha, fm=fm,
-                         genz_settings=settings, run_genz=not no_genz)
+                         genz_settings=settings, item_settings=item_settings, run_genz=not no_genz,
+                         readout=readout or DEFAULT_READOUT, both_readouts=both_readouts)
     from dataclasses import asdict
 
     cfg_json = json.loads(json.dumps(asdict(cfg)))

@@ -294,6 +294,7 @@ class TwoSidedConfig:
     run_genz: bool = True
     keep_predictions: bool = False
     readout: str = DEFAULT_READOUT
+    both_readouts: bool = False
 
 
 def make_side_estimator(seed: int, settings: dict[str, Any], fm: str = "predicates") -> Any:
@@ -364,13 +365,14 @@ def run_two_sided(
             emb_name, rat_name = ("genz", "genz-ratings") if cfg.readout == "embeddings" else ("genz-embeddings", "genz")
             score(emb_name, S, secs, user_features=list(model.users_.features_),
                   item_features=list(model.items_.features_), interactions=model.interactions_.table(15))
-            t0 = time.perf_counter()
-            inter_r = model.rating_readout(utr, mtr, bl.R_train)
-            S_r = inter_r.value(model.users_.transform(ute), model.items_.transform(mte))
-            if cfg.keep_predictions:
-                methods_pred[rat_name] = S_r
-            score(rat_name, S_r, secs + time.perf_counter() - t0, interactions=inter_r.table(15),
-                  ridge_alpha=inter_r.exact["ridge_alpha"])
+            if cfg.both_readouts or cfg.readout == "ratings":
+                t0 = time.perf_counter()
+                inter_r = model.rating_readout(utr, mtr, bl.R_train)
+                S_r = inter_r.value(model.users_.transform(ute), model.items_.transform(mte))
+                if cfg.keep_predictions:
+                    methods_pred[rat_name] = S_r
+                score(rat_name, S_r, secs + time.perf_counter() - t0, interactions=inter_r.table(15),
+                      ridge_alpha=inter_r.exact["ridge_alpha"])
             Ubar = f.user_targets().mean(axis=0)
             Vbar = f.item_targets().mean(axis=0)
             score("movie-side", f.mu + Ubar[0] + Pi[:, 0][None, :] + (Pi[:, 1:] @ Ubar[1:])[None, :].repeat(len(ute), 0), 0.0)
