@@ -46,8 +46,12 @@ _GENDERS = {"M": "man", "F": "woman"}
 @functools.lru_cache(maxsize=None)
 def zip_place(zipcode: str) -> tuple[str, str] | None:
     """``(city, state)`` of a US zip code (its first five digits) from the ``zipcodes``
-    package's bundled database (offline), or ``None`` when it is unknown."""
-    import zipcodes  # bundled database, no network
+    package's bundled database (offline), or ``None`` when it is unknown or the package (the
+    ``experiments`` extra) is not installed."""
+    try:
+        import zipcodes  # bundled database, no network
+    except ImportError:
+        return None
 
     z5 = zipcode.strip()[:5]
     if len(z5) != 5 or not z5.isdigit():
