@@ -291,3 +291,32 @@ def test_ratings_readout_scores_new_pairs_from_judgments(fitted):
     auc, n = mean_user_auc(R[60:][:, 30:], S)
     assert n > 0 and auc > 0.95
     assert inter.M.shape == (len(model.users_.features_), len(model.items_.features_))
+
+
+def test_interaction_intervals_come_from_the_sides_feature_tables(fitted):
+    """When both sides report 95% intervals per feature and target dimension (the estimator's
+    ``feature_table()``), M gets delta-method intervals; without them, none."""
+    model, users, items, _ = fitted
+    users_, items_ = model.users_, model.items_
+    D = model.k + 1
+    rng = np.random.default_rng(0)
+    se = {}
+    for name, est in (("users", users_), ("items", items_)):
+        s = rng.uniform(0.01, 0.1, size=(D, len(est.features_)))
+        se[name] = s
+        rows = [{"feature": f, "target": d, "estimate": 0.0, "ci_low": -1.959964 * s[d, k], "ci_high": 1.959964 * s[d, k]}
+                for k, f in enumerate(est.features_) for d in range(D)]
+        est.feature_table = lambda rows=rows: rows  # the optional API, on this instance only
+    try:
+        inter = model._interactions(users[:60], items[:30])
+    finally:
+        del users_.feature_table, items_.feature_table
+    from genz.pairs import affine_map
+
+    Au, _, _ = affine_map(users_, users[:60])
+    Ai, _, _ = affine_map(items_, items[:30])
+    expect = np.sqrt((se["users"][1:] ** 2).T @ Ai[1:] ** 2 + (Au[1:] ** 2).T @ se["items"][1:] ** 2)
+    assert inter.M_se is not None and np.allclose(inter.M_se, expect)
+    rec = inter.table(1)[0]
+    assert rec["low"] < rec["effect"] < rec["high"]
+    assert model._interactions(users[:60], items[:30]).M_se is None
