@@ -28,6 +28,10 @@ in the target's units: ``M[k, l]`` is what user feature ``k`` and item feature `
 (e.g. "age 18-24 × animated film: +0.4 stars"). Intervals are given where both sides' effects
 have them (an estimator with ``feature_table()`` reporting 95% intervals); otherwise the table
 has estimates only and says so.
+
+``GenZPairs(readout="ratings")`` keeps the discovered features but refits that bilinear form
+directly on the observed cells by ridge (:func:`fit_bilinear`). :func:`fit_pairs_run` fits
+inside a run directory (``genz fit-pairs --out RUN``): each side is a resumable ``genz fit`` run.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ __all__ = [
     "Interactions",
     "GenZPairs",
     "interactions_from_csv",
+    "fit_bilinear",
+    "fit_pairs_run",
 ]
 
 
