@@ -418,6 +418,10 @@ def _register_commands() -> None:
     main.add_command(describe_images)
     main.add_command(requests_group)
     from .commands.cache import cache; main.add_command(cache)  # noqa: E702
+    from .commands.pairs import fit_pairs, predict_pairs, two_sided_cmd  # two-sided models (issue 13)
+    main.add_command(fit_pairs)
+    main.add_command(predict_pairs)
+    experiment.add_command(two_sided_cmd)
 
 
 _register_commands()

@@ -45,6 +45,10 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
     if not run_dirs:
         raise GenZInputError("genz report: give at least one run directory")
     paths = [Path(p) for p in run_dirs]
+    if len(paths) == 1 and (paths[0] / "pairs.json").is_file():  # a two-sided run (genz fit-pairs)
+        from .pairs import build_pairs_report
+
+        return build_pairs_report(paths[0], out)
     names = _unique_names(paths)
     runs: list[RunData] = [load_run(p, n) for p, n in zip(paths, names)]
     target = Path(out) if out is not None else default_output(paths)

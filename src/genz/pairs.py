@@ -1,0 +1,760 @@
+"""Two kinds of items and their associations (paper Appendix C, eq. 32-37; SPEC §8).
+
+A user × item matrix ``Y`` (ratings, purchases, presence of a plant in a place) is explained by
+
+    y_ui ≈ μ + b_u + c_i + u_uᵀ v_i                                      (eq. 32, with offsets)
+
+The global mean ``μ``, user offsets ``b`` and item offsets ``c`` are taken out explicitly
+(damped means, :func:`offsets`), so that the first SVD component is not spent on them. The
+residual matrix is factored once by a rank-``k`` truncated SVD ``E ≈ P S Qᵀ`` (eq. 35-36) and
+the scale is split between the sides with the exponent ``alpha`` (eq. 36 with ``R = I``):
+
+    users  U = P S^alpha,     items  V = Q S^(1 - alpha),     so  U Vᵀ = P S Qᵀ.
+
+``alpha = 0.5`` (default) is the symmetric split: both sides' embeddings carry ``√s`` per
+component, and the association is their plain inner product. Unrated cells are imputed by
+iterating the SVD (``fill="svd"``, the default: the EM algorithm for a low-rank fit to the
+observed cells) or left at 0 (``fill="zero"``: one sparse SVD, for large matrices).
+
+Then one GenZ model per side (eq. 37) learns its side's target ``[offset, embedding]``
+(``k + 1`` dimensions) from the items' semantics: users from their demographics, movies from
+their titles. A pair in which neither side was seen is predicted from the two models alone:
+``μ + b̂_u + ĉ_i + û_uᵀ v̂_i`` (:meth:`GenZPairs.predict`).
+
+Readable interactions: each side predicts, for a new item, an affine function of its feature
+judgments ``a ∈ {0,1}^K`` (linear g at the priors), ``[b̂, û] = A a + a₀``. The predicted
+association is then a bilinear form ``const + mᵤᵀ a + mᵢᵀ b + aᵀ M b`` (:class:`Interactions`),
+in the target's units: ``M[k, l]`` is what user feature ``k`` and item feature ``l`` together add
+(e.g. "age 18-24 × animated film: +0.4 stars"). Intervals are given where both sides' effects
+have them (an estimator with ``feature_table()`` reporting 95% intervals); otherwise the table
+has estimates only and says so.
+
+``GenZPairs(readout="ratings")`` keeps the discovered features but refits that bilinear form
+directly on the observed cells by ridge (:func:`fit_bilinear`). :func:`fit_pairs_run` fits
+inside a run directory (``genz fit-pairs --out RUN``): each side is a resumable ``genz fit`` run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import GenZInputError
+from .items import Item
+
+__all__ = [
+    "Factors",
+    "offsets",
+    "split_svd",
+    "factorize",
+    "affine_map",
+    "Interactions",
+    "GenZPairs",
+    "interactions_from_csv",
+    "fit_bilinear",
+    "fit_pairs_run",
+]
+
+
+# --------------------------------------------------------------------------- factorisation
+
+
+def offsets(R: sp.spmatrix, damping_user: float = 5.0, damping_item: float = 25.0) -> tuple[float, np.ndarray, np.ndarray]:
+    """Global mean ``μ``, user offsets ``b`` and item offsets ``c`` of the observed cells of ``R``
+    (a sparse matrix whose stored entries are the observations), as damped means:
+    ``c_i = Σ_u (y_ui − μ) / (n_i + λ_i)``, then ``b_u = Σ_i (y_ui − μ − c_i) / (n_u + λ_u)``.
+    Users or items without observations get offset 0."""
+    R = sp.csr_matrix(R, dtype=float)
+    if R.nnz == 0:
+        raise GenZInputError("the interaction matrix has no observed cells")
+    rows, cols = _coo(R)
+    vals = R.data
+    mu = float(vals.mean())
+    n_i = np.bincount(cols, minlength=R.shape[1])
+    c = np.bincount(cols, weights=vals - mu, minlength=R.shape[1]) / (n_i + damping_item)
+    n_u = np.bincount(rows, minlength=R.shape[0])
+    b = np.bincount(rows, weights=vals - mu - c[cols], minlength=R.shape[0]) / (n_u + damping_user)
+    return mu, b, c
+
+
+def _coo(R: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column index of every stored entry of a CSR matrix, in storage order."""
+    rows = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
+    return rows, R.indices
+
+
+def split_svd(P: np.ndarray, s: np.ndarray, Q: np.ndarray, alpha: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The scale split of eq. (36): ``U = P S^alpha``, ``V = Q S^(1-alpha)``, so ``U Vᵀ = P S Qᵀ``."""
+    if not 0.0 <= alpha <= 1.0:
+        raise GenZInputError(f"alpha must be in [0, 1], not {alpha}")
+    return P * s**alpha, Q * s ** (1.0 - alpha)
+
+
+def _truncated_svd(E: Any, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rank-k SVD (descending s; each component's sign fixed so its item vector sums ≥ 0)."""
+    if sp.issparse(E):
+        from scipy.sparse.linalg import svds
+
+        v0 = np.random.default_rng(0).standard_normal(min(E.shape))
+        P, s, Qt = svds(sp.csr_matrix(E, dtype=float), k=k, v0=v0, solver="arpack")
+        order = np.argsort(-s)
+        P, s, Q = P[:, order], s[order], Qt[order].T
+    else:
+        P, s, Qt = np.linalg.svd(np.asarray(E, dtype=float), full_matrices=False)
+        P, s, Q = P[:, :k], s[:k], Qt[:k].T
+    signs = np.sign(Q.sum(axis=0))
+    signs[signs == 0] = 1.0
+    return P * signs, s, Q * signs
+
+
+@dataclass
+class Factors:
+    """The factorisation of eq. (32)/(36): ``y_ui ≈ mu + b[u] + c[i] + U[u]·V[i]``."""
+
+    mu: float
+    b: np.ndarray  # user offsets (n_users,)
+    c: np.ndarray  # item offsets (n_items,)
+    P: np.ndarray  # n_users × k orthonormal
+    s: np.ndarray  # k, descending
+    Q: np.ndarray  # n_items × k orthonormal
+    alpha: float = 0.5
+    fill: str = "svd"
+
+    @property
+    def U(self) -> np.ndarray:
+        return split_svd(self.P, self.s, self.Q, self.alpha)[0]
+
+    @property
+    def V(self) -> np.ndarray:
+        return split_svd(self.P, self.s, self.Q, self.alpha)[1]
+
+    @property
+    def k(self) -> int:
+        return int(self.s.shape[0])
+
+    def user_targets(self) -> np.ndarray:
+        """Each user's GenZ target ``[b_u, U_u]`` (n_users × (k+1))."""
+        return np.hstack([self.b[:, None], self.U])
+
+    def item_targets(self) -> np.ndarray:
+        """Each item's GenZ target ``[c_i, V_i]`` (n_items × (k+1))."""
+        return np.hstack([self.c[:, None], self.V])
+
+    def predict(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The warm prediction of cells ``(rows[j], cols[j])``."""
+        U, V = self.U, self.V
+        return self.mu + self.b[rows] + self.c[cols] + np.einsum("nk,nk->n", U[rows], V[cols])
+
+
+def factorize(
+    R: sp.spmatrix,
+    k: int = 16,
+    *,
+    alpha: float = 0.5,
+    fill: str = "svd",
+    n_iter: int = 15,
+    damping_user: float = 5.0,
+    damping_item: float = 25.0,
+) -> Factors:
+    """Offsets, then the rank-``k`` SVD of the residuals with the scale split ``alpha`` (eq. 36).
+
+    ``R`` is sparse; its stored entries are the observed cells (a stored 0 is an observed 0).
+    ``fill="svd"`` imputes the unobserved residuals by ``n_iter`` rounds of "fill with the
+    current rank-k fit, refactor" (dense; fine for thousands × hundreds); ``fill="zero"`` treats
+    them as 0 (one sparse SVD)."""
+    R = sp.csr_matrix(R, dtype=float)
+    R.sort_indices()
+    n_u, n_i = R.shape
+    if k < 1 or k >= min(n_u, n_i):
+        raise GenZInputError(f"rank k={k} must be at least 1 and below min(users, items) = {min(n_u, n_i)}")
+    if fill not in ("svd", "zero"):
+        raise GenZInputError(f"fill must be 'svd' or 'zero', not {fill!r}")
+    mu, b, c = offsets(R, damping_user, damping_item)
+    rows, cols = _coo(R)
+    resid = R.data - mu - b[rows] - c[cols]
+    E = sp.csr_matrix((resid, R.indices.copy(), R.indptr.copy()), shape=R.shape)
+    if fill == "zero":
+        P, s, Q = _truncated_svd(E, k)
+    else:
+        observed = np.zeros(R.shape, dtype=bool)
+        observed[rows, cols] = True
+        Z = E.toarray()
+        obs_vals = Z[observed]
+        for _ in range(max(int(n_iter), 1)):
+            P, s, Q = _truncated_svd(Z, k)
+            Z = (P * s) @ Q.T
+            Z[observed] = obs_vals
+        P, s, Q = _truncated_svd(Z, k)
+    return Factors(mu=mu, b=b, c=c, P=P, s=s, Q=Q, alpha=float(alpha), fill=fill)
+
+
+# --------------------------------------------------------------------------- one side's affine map
+
+
+def _features(est: Any) -> list[str]:
+    return list(getattr(est, "features_", []))
+
+
+def affine_map(est: Any, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(A, a0, err)``: a fitted side model's prediction for new items as an affine function of
+    its judgments, ``predict(x) = A · transform(x) + a0`` (A is D×K). Uses ``coef_``/``intercept_``
+    when the estimator has them, else least squares of ``predict`` on ``transform`` over
+    ``items`` (exact for the linear model at the priors). ``err`` is the largest absolute
+    deviation of the affine form from ``predict`` on ``items`` (≈0: the form is exact)."""
+    B = np.asarray(est.transform(items), dtype=float)
+    P = np.asarray(est.predict(items), dtype=float).reshape(len(items), -1)
+    K, D = B.shape[1], P.shape[1]
+    A = a0 = None
+    coef, icpt = getattr(est, "coef_", None), getattr(est, "intercept_", None)
+    if coef is not None and icpt is not None:
+        coef = np.asarray(coef, dtype=float)
+        if coef.shape == (K, D) and K != D:
+            coef = coef.T
+        if coef.ndim == 1 and D == 1:
+            coef = coef[None, :]
+        icpt = np.asarray(icpt, dtype=float).reshape(-1)
+        if coef.shape == (D, K) and icpt.shape == (D,):
+            A, a0 = coef, icpt
+            if np.abs(B @ A.T + a0 - P).max() > 1e-6 * (1.0 + np.abs(P).max()):
+                A = a0 = None  # not the judgment-scale coefficients: fall back to the fit below
+    if A is None:
+        X = np.hstack([B, np.ones((len(items), 1))])
+        sol, *_ = np.linalg.lstsq(X, P, rcond=None)
+        A, a0 = sol[:K].T, sol[K]
+    err = float(np.abs(B @ A.T + a0 - P).max()) if len(items) else 0.0
+    return A, a0, err
+
+
+def _effect_intervals(est: Any, D: int) -> np.ndarray | None:
+    """Standard errors (D×K) of a side's effects from ``est.feature_table()`` when it reports
+    95% intervals per feature and target dimension; ``None`` when it has none or its layout is
+    not recognised (the interaction table then has estimates only)."""
+    if not hasattr(est, "feature_table"):
+        return None
+    try:
+        table = est.feature_table()
+    except Exception:  # noqa: BLE001 - an optional extra: the interval part degrades gracefully
+        return None
+    try:
+        rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
+    except TypeError:
+        return None
+    feats = _features(est)
+    K = len(feats)
+    if not rows or not isinstance(rows[0], dict):
+        return None
+
+    def pick(rec: dict, *names: str) -> Any:
+        for key in rec:
+            low = str(key).lower()
+            if any(low == n or low.startswith(n) for n in names):
+                return rec[key]
+        return None
+
+    se = np.full((D, K), np.nan)
+    for rec in rows:
+        f = pick(rec, "feature", "descriptor", "name")
+        lo, hi = pick(rec, "low", "lower", "ci_low", "ci_lower", "lo"), pick(rec, "high", "upper", "ci_high", "ci_upper", "hi")
+        d = pick(rec, "dim", "target", "output", "d")
+        if f not in feats or lo is None or hi is None:
+            continue
+        try:
+            d = 0 if d is None and D == 1 else int(d)
+            width = float(hi) - float(lo)
+        except (TypeError, ValueError):
+            continue
+        if 0 <= d < D and math.isfinite(width):
+            se[d, feats.index(f)] = width / (2 * 1.959964)
+    return None if np.isnan(se).all() else se
+
+
+# --------------------------------------------------------------------------- interactions
+
+
+@dataclass
+class Interactions:
+    """The predicted association as a bilinear form in the two sides' judgments (target units):
+
+    ``y(a, b) = const + user_main · a + item_main · b + aᵀ M b``.
+
+    ``M_se``/``user_main_se``/``item_main_se`` are delta-method standard errors where both
+    sides' effects have intervals (else ``None``)."""
+
+    user_features: list[str]
+    item_features: list[str]
+    const: float
+    user_main: np.ndarray
+    item_main: np.ndarray
+    M: np.ndarray
+    M_se: np.ndarray | None = None
+    user_main_se: np.ndarray | None = None
+    item_main_se: np.ndarray | None = None
+    exact: dict[str, float] = field(default_factory=dict)
+
+    def value(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``y`` for every row of ``a`` (users × K_u) with every row of ``b`` (items × K_i)."""
+        a, b = np.atleast_2d(a).astype(float), np.atleast_2d(b).astype(float)
+        return self.const + (a @ self.user_main)[:, None] + (b @ self.item_main)[None, :] + a @ self.M @ b.T
+
+    def table(self, top: int = 20) -> list[dict[str, Any]]:
+        """The ``top`` feature pairs with the largest |M|, strongest first, with 95% intervals
+        where available."""
+        order = np.argsort(-np.abs(self.M), axis=None)[:top]
+        out = []
+        for flat in order:
+            k, l = np.unravel_index(flat, self.M.shape)
+            rec: dict[str, Any] = {"user_feature": self.user_features[k], "item_feature": self.item_features[l],
+                                   "effect": float(self.M[k, l])}
+            if self.M_se is not None and np.isfinite(self.M_se[k, l]):
+                rec["low"] = float(self.M[k, l] - 1.959964 * self.M_se[k, l])
+                rec["high"] = float(self.M[k, l] + 1.959964 * self.M_se[k, l])
+            out.append(rec)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        def arr(x: np.ndarray | None) -> Any:
+            return None if x is None else np.where(np.isfinite(x), x, np.nan).tolist()
+
+        return {"user_features": self.user_features, "item_features": self.item_features, "const": self.const,
+                "user_main": arr(self.user_main), "item_main": arr(self.item_main), "M": arr(self.M),
+                "M_se": arr(self.M_se), "user_main_se": arr(self.user_main_se),
+                "item_main_se": arr(self.item_main_se), "exact": self.exact}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Interactions":
+        def arr(x: Any) -> np.ndarray | None:
+            return None if x is None else np.asarray(x, dtype=float)
+
+        return cls(list(d["user_features"]), list(d["item_features"]), float(d["const"]), arr(d["user_main"]),
+                   arr(d["item_main"]), np.asarray(d["M"], dtype=float).reshape(len(d["user_features"]), len(d["item_features"])),
+                   arr(d.get("M_se")), arr(d.get("user_main_se")), arr(d.get("item_main_se")), dict(d.get("exact") or {}))
+
+
+def _delta_se(Au: np.ndarray, Ai: np.ndarray, se_u: np.ndarray, se_i: np.ndarray) -> np.ndarray:
+    """Delta-method s.e. of ``M = Auᵀ Ai`` (sum over embedding dims), sides independent."""
+    var = (se_u**2).T @ (Ai**2) + (Au**2).T @ (se_i**2)
+    return np.sqrt(var)
+
+
+# --------------------------------------------------------------------------- bilinear ridge on ratings
+
+
+def _rowkron(A: sp.csr_matrix, B: sp.csr_matrix) -> sp.csr_matrix:
+    """Row-wise Kronecker product of two CSR matrices with the same number of rows."""
+    A, B = sp.csr_matrix(A), sp.csr_matrix(B)
+    na, nb = np.diff(A.indptr), np.diff(B.indptr)
+    cnt = na * nb
+    rows = np.repeat(np.arange(A.shape[0]), cnt)
+    offs = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    nb_rep = np.repeat(nb, cnt)
+    ai = np.repeat(A.indptr[:-1], cnt) + offs // np.maximum(nb_rep, 1)
+    bi = np.repeat(B.indptr[:-1], cnt) + offs % np.maximum(nb_rep, 1)
+    return sp.csr_matrix((A.data[ai] * B.data[bi], (rows, A.indices[ai] * B.shape[1] + B.indices[bi])),
+                         shape=(A.shape[0], A.shape[1] * B.shape[1]))
+
+
+def fit_bilinear(Xu: np.ndarray, Xi: np.ndarray, R: sp.spmatrix, alphas: Sequence[float] = (1, 10, 100, 1000, 10000),
+                 seed: int = 0) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Ridge regression of the observed cells ``y_ui`` of ``R`` on ``[x_u, 1] ⊗ [x_i, 1]``:
+    ``y ≈ const + x_uᵀ m_u + x_iᵀ m_i + x_uᵀ M x_i``. The constant is not penalised; the penalty
+    is chosen from ``alphas`` on a validation fifth of the users, then refitted on all.
+    Returns ``(const, m_u, m_i, M, alpha)``."""
+    R = sp.coo_matrix(R)
+    Xu1 = np.hstack([np.asarray(Xu, dtype=float), np.ones((Xu.shape[0], 1))])
+    Xi1 = np.hstack([np.asarray(Xi, dtype=float), np.ones((Xi.shape[0], 1))])
+    du, di = Xu1.shape[1], Xi1.shape[1]
+    X = _rowkron(sp.csr_matrix(Xu1[R.row]), sp.csr_matrix(Xi1[R.col]))
+    y = R.data.astype(float)
+    mu = float(y.mean())
+    pen = np.ones(du * di)
+    pen[-1] = 0.0
+
+    def solve(Xs: sp.csr_matrix, ys: np.ndarray, alpha: float) -> np.ndarray:
+        G = (Xs.T @ Xs).toarray() + alpha * np.diag(pen) + 1e-9 * np.eye(du * di)
+        return np.linalg.solve(G, Xs.T @ (ys - mu))
+
+    val = (np.random.default_rng(seed).random(R.shape[0]) < 0.2)[R.row]
+    errs = [float(np.mean((X[val] @ solve(X[~val], y[~val], a) + mu - y[val]) ** 2)) for a in alphas] if val.any() and (~val).any() else [0.0]
+    alpha = float(alphas[int(np.argmin(errs))])
+    W = solve(X, y, alpha).reshape(du, di)
+    return mu + float(W[-1, -1]), W[:-1, -1].copy(), W[-1, :-1].copy(), W[:-1, :-1].copy(), alpha
+
+
+# --------------------------------------------------------------------------- the model
+
+
+def _default_estimator(random_state: int | None) -> Any:
+    from .estimator import GenZRegressor
+
+    return GenZRegressor(random_state=random_state)
+
+
+class GenZPairs:
+    """Two GenZ models, one per side, over a factored association matrix (Appendix C).
+
+    ``users`` and ``items`` are unfitted estimators with ``fit(items, Y)``, ``predict``,
+    ``transform`` and ``features_`` (:class:`genz.GenZRegressor`, each with its own foundation
+    model and settings); they are cloned before fitting. ``k`` is the SVD rank, ``alpha`` the
+    scale split of eq. (36), ``fill`` the treatment of unobserved cells (:func:`factorize`).
+
+    ``readout`` is how a pair is scored from the two sides' features:
+
+    * ``"embeddings"`` (default, eq. 37): the inner product of the two predicted embeddings plus
+      the predicted offsets, ``μ + b̂_u + ĉ_i + û·v̂``;
+    * ``"ratings"``: the same bilinear form in the judgments, ``const + m_uᵀa + m_iᵀb + aᵀMb``,
+      with ``M`` and the main effects refitted by ridge on the observed cells (the first term of
+      eq. 34 with the features fixed; :func:`fit_bilinear`). The features are still the ones
+      each side's GenZ model discovered on its embeddings.
+    """
+
+    def __init__(self, users: Any = None, items: Any = None, *, k: int = 16, alpha: float = 0.5, fill: str = "svd",
+                 n_iter: int = 15, damping_user: float = 5.0, damping_item: float = 25.0, readout: str = "embeddings",
+                 random_state: int | None = None) -> None:
+        self.users = users
+        self.items = items
+        self.k = k
+        self.alpha = alpha
+        self.fill = fill
+        self.n_iter = n_iter
+        self.damping_user = damping_user
+        self.damping_item = damping_item
+        self.readout = readout
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------------------------------
+    def factorize(self, R: sp.spmatrix) -> Factors:
+        """Step 1: the factorisation of the training matrix (eq. 35-36)."""
+        return factorize(R, self.k, alpha=self.alpha, fill=self.fill, n_iter=self.n_iter,
+                         damping_user=self.damping_user, damping_item=self.damping_item)
+
+    def _side(self, est: Any) -> Any:
+        """The side's estimator, fitted in place (not cloned: its foundation model may hold an
+        open cache); ``None`` gives ``GenZRegressor(random_state=random_state)``."""
+        return est if est is not None else _default_estimator(self.random_state)
+
+    def fit(self, user_items: Sequence[Item], item_items: Sequence[Item], interactions: Any,
+            *, fit_side: Any = None) -> "GenZPairs":
+        """Fit on ``interactions``: a sparse users × items matrix in the order of ``user_items`` /
+        ``item_items`` (stored entries observed), or ``(user_ids, item_ids, values)`` triplets.
+        ``fit_side(name, est, items, Y)`` replaces ``est.fit(items, Y)`` (run directories use it
+        to checkpoint each side)."""
+        user_items, item_items = list(user_items), list(item_items)
+        R = _as_matrix(interactions, user_items, item_items)
+        self.factors_ = self.factorize(R)
+        self.user_ids_ = [it.id for it in user_items]
+        self.item_ids_ = [it.id for it in item_items]
+        f = self.factors_
+        fit_side = fit_side or (lambda name, est, its, Y: est.fit(its, Y))
+        self.users_ = fit_side("users", self._side(self.users), user_items, f.user_targets())
+        self.items_ = fit_side("items", self._side(self.items), item_items, f.item_targets())
+        if self.readout == "ratings":
+            self.interactions_ = self.rating_readout(user_items, item_items, R)
+        elif self.readout == "embeddings":
+            self.interactions_ = self._interactions(user_items, item_items)
+        else:
+            raise GenZInputError(f"readout must be 'embeddings' or 'ratings', not {self.readout!r}")
+        return self
+
+    def rating_readout(self, user_items: Sequence[Item], item_items: Sequence[Item], R: sp.spmatrix) -> Interactions:
+        """The ``"ratings"`` readout: ridge of the observed cells of ``R`` on the two sides'
+        judgments and their products (:func:`fit_bilinear`)."""
+        a = np.asarray(self.users_.transform(list(user_items)), dtype=float)
+        b = np.asarray(self.items_.transform(list(item_items)), dtype=float)
+        const, um, im, M, alpha = fit_bilinear(a, b, R, seed=self.random_state or 0)
+        return Interactions(_features(self.users_), _features(self.items_), const, um, im, M,
+                            exact={"readout": "ratings", "ridge_alpha": alpha})
+
+    def _interactions(self, user_items: Sequence[Item], item_items: Sequence[Item]) -> Interactions:
+        Au, au0, err_u = affine_map(self.users_, user_items)
+        Ai, ai0, err_i = affine_map(self.items_, item_items)
+        mu = self.factors_.mu
+        # [b̂, û] = Au a + au0 ; [ĉ, v̂] = Ai b + ai0 ; y = μ + b̂ + ĉ + ûᵀ v̂
+        M = Au[1:].T @ Ai[1:]
+        user_main = Au[0] + Au[1:].T @ ai0[1:]
+        item_main = Ai[0] + Ai[1:].T @ au0[1:]
+        const = float(mu + au0[0] + ai0[0] + au0[1:] @ ai0[1:])
+        D = Au.shape[0]
+        se_u, se_i = _effect_intervals(self.users_, D), _effect_intervals(self.items_, D)
+        M_se = um_se = im_se = None
+        if se_u is not None and se_i is not None:
+            M_se = _delta_se(Au[1:], Ai[1:], se_u[1:], se_i[1:])
+            um_se = np.sqrt(se_u[0] ** 2 + (se_u[1:] ** 2).T @ (ai0[1:] ** 2))
+            im_se = np.sqrt(se_i[0] ** 2 + (se_i[1:] ** 2).T @ (au0[1:] ** 2))
+        return Interactions(_features(self.users_), _features(self.items_), const, user_main, item_main, M,
+                            M_se, um_se, im_se, {"user_side_max_error": err_u, "item_side_max_error": err_i})
+
+    # ------------------------------------------------------------------------------------------
+    def side_predictions(self, user_items: Sequence[Item] | None = None, item_items: Sequence[Item] | None = None,
+                         *, use_known: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Predicted ``[offset, embedding]`` rows of each side (eq. 37 at the priors). With
+        ``use_known``, items seen in training keep their fitted factors instead."""
+        self._check_fitted()
+        f = self.factors_
+        out = []
+        for its, est, ids, T in ((user_items, self.users_, self.user_ids_, f.user_targets),
+                                 (item_items, self.items_, self.item_ids_, f.item_targets)):
+            if its is None:
+                out.append(None)
+                continue
+            its = list(its)
+            P = np.asarray(est.predict(its), dtype=float).reshape(len(its), -1)
+            if use_known:
+                pos = {i: n for n, i in enumerate(ids)}
+                known = [(j, pos[it.id]) for j, it in enumerate(its) if it.id in pos]
+                if known:
+                    j, n = map(np.array, zip(*known))
+                    P[j] = T()[n]
+            out.append(P)
+        return out[0], out[1]
+
+    def predict(self, user_items: Sequence[Item], item_items: Sequence[Item], *, use_known: bool = False) -> np.ndarray:
+        """Predicted association of every user with every item (users × items):
+        ``μ + b̂_u + ĉ_i + û_uᵀ v̂_i`` from the two sides' predicted embeddings, so pairs where
+        both sides are new need no observation of either. With ``readout="ratings"`` the
+        refitted bilinear form of the judgments (``use_known`` then does not apply)."""
+        self._check_fitted()
+        if self.readout == "ratings":
+            return self.interactions_.value(self.users_.transform(list(user_items)), self.items_.transform(list(item_items)))
+        Pu, Pi = self.side_predictions(user_items, item_items, use_known=use_known)
+        return self.factors_.mu + Pu[:, :1] + Pi[:, 0][None, :] + Pu[:, 1:] @ Pi[:, 1:].T
+
+    def rank(self, user_items: Sequence[Item], item_items: Sequence[Item], *, top: int | None = 10,
+             use_known: bool = False) -> list[list[tuple[str, float]]]:
+        """For each user, the items by decreasing predicted association: ``[(item id, score)]``."""
+        S = self.predict(user_items, item_items, use_known=use_known)
+        ids = [it.id for it in item_items]
+        order = np.argsort(-S, axis=1, kind="stable")
+        if top is not None:
+            order = order[:, :top]
+        return [[(ids[j], float(S[n, j])) for j in row] for n, row in enumerate(order)]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "factors_"):
+            raise GenZInputError("GenZPairs is not fitted yet: call fit(user_items, item_items, interactions)")
+
+    # ------------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``pairs.json`` + ``factors.npz`` and each side under ``users/`` and ``items/``."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.users_.save(path / "users" / "model")
+        self.items_.save(path / "items" / "model")
+        self._save_pairs(path)
+        return path
+
+    def _save_pairs(self, path: Path) -> None:
+        import io
+
+        from .runs import atomic_write_bytes
+
+        f = self.factors_
+        buf = io.BytesIO()
+        np.savez(buf, b=f.b, c=f.c, P=f.P, s=f.s, Q=f.Q)
+        atomic_write_bytes(path / "factors.npz", buf.getvalue())
+        meta = {"format": "genz-pairs/1", "mu": f.mu, "alpha": f.alpha, "fill": f.fill, "k": f.k,
+                "user_ids": self.user_ids_, "item_ids": self.item_ids_,
+                "params": {"k": self.k, "alpha": self.alpha, "fill": self.fill, "n_iter": self.n_iter,
+                           "damping_user": self.damping_user, "damping_item": self.damping_item,
+                           "readout": self.readout},
+                "interactions": self.interactions_.to_json()}
+        atomic_write_bytes(path / "pairs.json", json.dumps(meta, indent=1).encode())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "GenZPairs":
+        """Load a model written by :meth:`save` (or a ``genz fit-pairs`` run directory)."""
+        from .errors import CorruptFileError
+        from .estimator import GenZRegressor
+
+        path = Path(path)
+        mfile = path / "pairs.json"
+        if not mfile.exists() or not (path / "factors.npz").exists():
+            raise GenZInputError(f"{path}: not a two-sided genz model (pairs.json and factors.npz expected)")
+        try:
+            meta = json.loads(mfile.read_text())
+        except json.JSONDecodeError as exc:
+            raise CorruptFileError(f"{mfile}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if meta.get("format") != "genz-pairs/1":
+            raise CorruptFileError(f"{mfile}: not a genz two-sided model file")
+        with np.load(path / "factors.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        self = cls(**meta["params"])
+        self.factors_ = Factors(mu=float(meta["mu"]), alpha=float(meta["alpha"]), fill=meta["fill"], **arrays)
+        self.user_ids_, self.item_ids_ = list(meta["user_ids"]), list(meta["item_ids"])
+        self.users_ = GenZRegressor.load(path / "users" / "model")
+        self.items_ = GenZRegressor.load(path / "items" / "model")
+        self.interactions_ = Interactions.from_json(meta["interactions"])
+        return self
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _as_matrix(interactions: Any, user_items: Sequence[Item], item_items: Sequence[Item]) -> sp.csr_matrix:
+    if sp.issparse(interactions):
+        R = sp.csr_matrix(interactions, dtype=float)
+        if R.shape != (len(user_items), len(item_items)):
+            raise GenZInputError(f"interactions are {R.shape[0]}×{R.shape[1]}, for {len(user_items)} users × {len(item_items)} items")
+        return R
+    try:
+        users, items, values = interactions
+    except (TypeError, ValueError):
+        raise GenZInputError("interactions must be a sparse users × items matrix or (user_ids, item_ids, values)") from None
+    upos = {it.id: n for n, it in enumerate(user_items)}
+    ipos = {it.id: n for n, it in enumerate(item_items)}
+    users, items = [str(u) for u in users], [str(i) for i in items]
+    for name, ids, pos in (("user", users, upos), ("item", items, ipos)):
+        missing = [x for x in ids if x not in pos]
+        if missing:
+            raise GenZInputError(f"interactions name {len(set(missing))} unknown {name} id(s), e.g. {missing[0]!r}")
+    r = np.array([upos[u] for u in users], dtype=np.int64)
+    c = np.array([ipos[i] for i in items], dtype=np.int64)
+    v = np.asarray(values, dtype=float)
+    if not np.isfinite(v).all():
+        raise GenZInputError("interactions: values must be finite numbers")
+    key = r * len(item_items) + c
+    if np.unique(key).size != key.size:
+        raise GenZInputError("interactions: a (user, item) pair appears more than once")
+    return sp.csr_matrix((v, (r, c)), shape=(len(user_items), len(item_items)))
+
+
+def interactions_from_csv(path: str | Path) -> tuple[list[str], list[str], np.ndarray]:
+    """``user,item,value`` rows (a header naming the columns first, e.g. ``user,item,rating``):
+    ``(user_ids, item_ids, values)``. Malformed lines are reported as ``file:line:``."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise GenZInputError(f"{path}: no such interactions file")
+    users, items, values = [], [], []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = None
+        for row in reader:
+            if not row or not any(c.strip() for c in row):
+                continue
+            if header is None:
+                header = row
+                if len(row) < 3:
+                    raise GenZInputError(f"{path}:{reader.line_num}: expected a header 'user,item,value'")
+                continue
+            if len(row) < 3:
+                raise GenZInputError(f"{path}:{reader.line_num}: expected 'user,item,value', got {len(row)} fields")
+            try:
+                v = float(row[2])
+            except ValueError:
+                raise GenZInputError(f"{path}:{reader.line_num}: value {row[2]!r} is not a number") from None
+            if not math.isfinite(v):
+                raise GenZInputError(f"{path}:{reader.line_num}: value {row[2]!r} is not finite")
+            users.append(row[0].strip())
+            items.append(row[1].strip())
+            values.append(v)
+    if not values:
+        raise GenZInputError(f"{path}: no interactions")
+    return users, items, np.asarray(values)
+
+
+# --------------------------------------------------------------------------- run directories
+
+PAIRS_RUN_FILE = "pairs-run.json"
+
+
+def _fingerprint(user_items: Sequence[Item], item_items: Sequence[Item], R: sp.csr_matrix) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for its in (user_items, item_items):
+        for it in its:
+            h.update(it.id.encode() + b"\0" + it.content_hash().encode() + b"\n")
+        h.update(b"|")
+    R = sp.csr_matrix(R)
+    R.sort_indices()
+    for a in (R.indptr, R.indices, R.data):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:32]
+
+
+def fit_pairs_run(model: GenZPairs, user_items: Sequence[Item], item_items: Sequence[Item], interactions: Any, *,
+                  out: str | Path, resume: bool = False, overwrite: bool = False, progress: Any = None,
+                  config_extra: dict[str, Any] | None = None) -> GenZPairs:
+    """Fit ``model`` inside the run directory ``out``: ``out/users`` and ``out/items`` are the two
+    sides' GenZ runs (``genz fit`` run directories: checkpoint after every step, resumable),
+    ``out/pairs.json`` + ``out/factors.npz`` the factorisation and the interaction table, and
+    ``out/pairs-run.json`` the configuration and status. ``resume`` continues an interrupted run
+    (each side from its last checkpoint; a finished side is not refitted) on the same data and
+    settings; ``overwrite`` replaces a previous two-sided run in ``out``."""
+    import shutil
+
+    from .progress import FitProgress
+    from .runfit import fit_run
+    from .runs import atomic_write_bytes
+
+    out = Path(out)
+    user_items, item_items = list(user_items), list(item_items)
+    R = _as_matrix(interactions, user_items, item_items)
+    config = {"format": "genz-pairs-run/1",
+              "params": {"k": model.k, "alpha": model.alpha, "fill": model.fill, "n_iter": model.n_iter,
+                         "damping_user": model.damping_user, "damping_item": model.damping_item,
+                         "readout": model.readout},
+              "data": {"sha256": _fingerprint(user_items, item_items, R), "n_users": len(user_items),
+                       "n_items": len(item_items), "n_interactions": int(R.nnz)}}
+    config.update(config_extra or {})
+    marker = out / PAIRS_RUN_FILE
+    if resume and overwrite:
+        raise GenZInputError("--resume and --overwrite exclude each other")
+    if out.exists() and not out.is_dir():
+        raise GenZInputError(f"{out}: exists and is not a directory")
+    if marker.exists():
+        if overwrite:
+            shutil.rmtree(out)
+        elif not resume:
+            raise GenZInputError(f"{out}: already holds a two-sided genz run; pass --resume to continue it or --overwrite to start over")
+        else:
+            try:
+                old = json.loads(marker.read_text())
+            except json.JSONDecodeError as exc:
+                from .errors import CorruptFileError
+
+                raise CorruptFileError(f"{marker}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+            for key in ("params", "data"):
+                if old.get(key) != config[key]:
+                    raise GenZInputError(f"{out}: the run was started with different {'settings' if key == 'params' else 'data'}; "
+                                         "use another --out or --overwrite")
+    elif resume:
+        raise GenZInputError(f"{out}: nothing to resume (no {PAIRS_RUN_FILE})")
+    elif out.exists() and any(out.iterdir()):
+        raise GenZInputError(f"{out}: directory is not empty and is not a two-sided genz run; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def status(s: str) -> None:
+        atomic_write_bytes(marker, json.dumps({**config, "status": s}, indent=1).encode())
+
+    status("running")
+
+    def fit_side(name: str, est: Any, its: Sequence[Item], Y: np.ndarray) -> Any:
+        side = out / name
+        names = ["offset"] + [f"dim{d + 1}" for d in range(Y.shape[1] - 1)]
+        again = resume and side.exists() and any(side.iterdir())
+        prog = progress(name) if callable(progress) else FitProgress(quiet=True)
+        fitted, _ = fit_run(est, its, Y, out=side, resume=again, progress=prog, target_names=names,
+                            config_extra={"side": name})
+        return fitted
+
+    try:
+        model.fit(user_items, item_items, R, fit_side=fit_side)
+        model._save_pairs(out)
+    except KeyboardInterrupt:
+        status("interrupted")
+        raise
+    except BaseException:
+        status("failed")
+        raise
+    status("complete")
+    return model
