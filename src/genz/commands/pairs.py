@@ -47,8 +47,8 @@ def _side_estimator(fm, seed: int, cycles: int | None):
               help="Unobserved cells: imputed by iterated SVD, or 0 (large sparse matrices).")
 @click.option("--cycles", type=int, default=None, help="Cycles of Algorithm 4 on each side [default: the estimator's].")
 @fm_options()
-@click.option("--seed", default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--seed", default=0, show_default=True, help="Random seed of both sides' discovery.")
+@click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUT (each side from its last checkpoint).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing two-sided run in OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
@@ -92,7 +92,7 @@ def fit_pairs(users_path, items_path, inter_path, k, alpha, fill, cycles, seed, 
 @click.option("--top", type=int, default=None, help="Only each user's N best items, ranked.")
 @click.option("--use-known/--no-use-known", default=True, show_default=True,
               help="Users/items seen in training keep their fitted factors (else every one is predicted from its semantics).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write CSV here (default: standard output).")
 @friendly
 def predict_pairs(run_dir, users_path, items_path, top, use_known, out_path) -> None:
@@ -122,7 +122,8 @@ def predict_pairs(run_dir, users_path, items_path, top, use_known, out_path) -> 
 @click.command("two-sided")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, exists=True),
               help="MovieLens 1M folder (ratings.dat, movies.dat, users.dat).")
-@click.option("--format", "fmt", type=click.Choice(["movielens-1m"]), default="movielens-1m", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["movielens-1m"]), default="movielens-1m", show_default=True,
+              help="Layout of the data directory.")
 @click.option("--seeds", default="0-4", show_default=True, help="Seeds of the user and movie splits: 0-4 or 0,2,3.")
 @click.option("--n-items", default=512, show_default=True, help="Use the N most-rated movies.")
 @click.option("--k", default=None, type=int, help="SVD rank [default: chosen on development seeds].")
@@ -136,7 +137,7 @@ def predict_pairs(run_dir, users_path, items_path, top, use_known, out_path) -> 
               help="How GenZ scores a pair: eq. 37 (predicted embeddings) or the features' bilinear form refitted on ratings [default: chosen on development seeds].")
 @click.option("--both-readouts", is_flag=True, help="Also report the other readout as a row.")
 @click.option("--no-genz", is_flag=True, help="Peers only.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
               help="Write all results as JSON; finished seeds are kept there, and a rerun resumes after them.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @friendly
