@@ -37,6 +37,8 @@ class FakeBatchServer:
     _base_content = FakeOpenAIServer.correct_content
     completion = FakeOpenAIServer.completion
     user_text = staticmethod(FakeOpenAIServer.user_text)
+    descriptor_of = FakeOpenAIServer.descriptor_of
+    obey = False
 
     def __init__(self, seed: int = 0, with_logprobs: bool = True) -> None:
         self.truth = default_truth

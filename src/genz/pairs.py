@@ -1,4 +1,4 @@
-"""Two kinds of items and their associations (paper Appendix C, eq. 32-37; SPEC §8).
+"""Two kinds of items and their associations (paper Appendix C, eq. 32-37; docs/equations.md §8).
 
 A user × item matrix ``Y`` (ratings, purchases, presence of a plant in a place) is explained by
 

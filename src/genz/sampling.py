@@ -9,7 +9,7 @@
    through the estimator's public ``fit``;
 3. judges the final features on all items (through the FM's ``prefetch`` when it has one, so an
    executor does it in one bulk pass: :class:`genz.fm.executors.ExecutorFM`);
-4. refits the predictor on everything: θ on the FM priors of all items (SPEC §5, what new items
+4. refits the predictor on everything: θ on the FM priors of all items (docs/equations.md §5, what new items
    will have), with the same ridge selection as the estimator (leave-one-out for ``"cv"``).
 
 The estimator gets ``discovery_sample_`` with the sample's ids, the candidate descriptors

@@ -112,7 +112,7 @@ def _descriptors(features: str | None, model_dir: str | None) -> list[str]:
 @click.option("--line-format", type=click.Choice(["openai", "body"]), default="openai", show_default=True,
               help="openai: custom_id/method/url/body lines; body: custom_id/body (Together, Mistral).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@fm_options(default_fm="openai")
+@fm_options(default_fm="openai", backends=("openai",))
 @friendly
 def export_cmd(items_path, features, model_dir, out_dir, max_requests, max_mb, line_format, as_json, **fm_opts):
     """Write the judging requests the cache cannot answer as OpenAI batch lines."""
@@ -207,7 +207,7 @@ def cancel_cmd(batch_dir, base_url, api_key_env):
 @click.option("--ray-endpoints", "n_endpoints", type=click.IntRange(1), default=1, show_default=True,
               help="Endpoints the ray executor spreads requests over.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-@fm_options(default_fm="openai")
+@fm_options(default_fm="openai", backends=("openai",))
 @friendly
 def estimate_cmd(items_path, cycles, add_per_cycle, n_features, kept, discovery_sample, n_endpoints, as_json,
                  **fm_opts):

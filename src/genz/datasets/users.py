@@ -1,5 +1,5 @@
 """Users (or any other entities) as genz items: the second side of a two-sided model
-(paper Appendix C, SPEC §8).
+(paper Appendix C, docs/equations.md §8).
 
 * :func:`read_movielens_users` reads MovieLens 1M's ``users.dat``
   (``UserID::Gender::Age::Occupation::Zip-code``) into one :class:`~genz.items.Item` per user:

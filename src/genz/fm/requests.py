@@ -282,7 +282,7 @@ def parse_output_line(obj: Any, n: int) -> tuple[np.ndarray, np.ndarray | None] 
     except _ParseFailure as exc:
         return str(exc)
     if len(values) < n:  # left for a retry, never guessed
-        return f"{n - len(values)} of {n} items without a yes/no answer"
+        return f"{n - len(values)} of {n} items missing (no yes/no answer)"
     return np.array([values[k] for k in range(1, n + 1)], dtype=bool), probs
 
 
