@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible chat-completions server for tests (127.0.0.1, a free port).
 
-By default it answers correctly: judging prompts by ``truth(descriptor, item_text)``, mining
-with ``mine_answer``, proposal with ``questions``. ``push(action)`` queues a scripted answer
+By default it answers correctly: judging prompts by ``truth(descriptor, item_text)`` (batched
+JSON, or one word for a single ``<item>`` as in ``--judge-mode single``), mining with
+``mine_answer``, proposal with ``questions``. ``push(action)`` queues a scripted answer
 for the next request instead:
 
 * ``("status", code, headers, body)`` — an HTTP error (body: dict sent as JSON, or str)
@@ -24,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ITEM_LINE = re.compile(r'^\[(\d+)\] (".*")$', re.MULTILINE)
+SINGLE_ITEM = re.compile(r'^<item>\n(".*")\n</item>$', re.MULTILINE)
 
 
 def default_truth(descriptor: str, text: str) -> bool:
@@ -43,6 +45,8 @@ class FakeOpenAIServer:
         self.with_logprobs = True
         self.with_usage = with_usage
         self.reject_json_schema = False
+        #: single-item mode: how the one-word answer is spelt (e.g. str.capitalize -> "Yes")
+        self.single_word: Callable[[str], str] = lambda word: word
         self.lock = threading.Lock()
         self.inflight = 0
         self.max_inflight = 0
@@ -127,6 +131,14 @@ class FakeOpenAIServer:
             return json.dumps({"questions": self.questions}), None
         if "Describe its" in user:
             return json.dumps({"description": "a small red square"}), None
+        single = SINGLE_ITEM.search(user)
+        if single:  # --judge-mode single: the descriptor is in the system message, one item
+            system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+            m = re.search(r"^Characteristic: (.*)$", system, re.MULTILINE)
+            text = json.loads(single.group(1))
+            if self.refuse(text):
+                return None, "I can't help with that."
+            return self.single_word("yes" if self.truth(m.group(1) if m else "", text) else "no"), None
         m = re.search(r"^Characteristic: (.*)$", user, re.MULTILINE)
         descriptor = m.group(1) if m else ""
         answers = {}
