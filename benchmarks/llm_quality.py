@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -59,8 +60,8 @@ DESCRIPTORS: list[tuple[str, Any]] = [
     ("has 4 or more bedrooms", lambda a: a["bedrooms"] >= 4),
     ("is located in California", lambda a: a.get("state") == "CA"),
     ("has a living area of more than 3000 square feet", lambda a: a["area"] > 3000),
-    ("has 3 or more bathrooms", lambda a: a["bathrooms"] >= 3),
     ("is in Riverside County", lambda a: a.get("county") == "Riverside County"),
+    ("has 3 or more bathrooms", lambda a: a["bathrooms"] >= 3),
     ("has a living area of less than 1500 square feet", lambda a: a["area"] < 1500),
     ("has at most 2 bedrooms", lambda a: a["bedrooms"] <= 2),
     ("is located in Arizona", lambda a: a.get("state") == "AZ"),
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from genz.datasets.houses import load_houses
 
+    # a terminated benchmark still stops its llama.cpp server (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     t_start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

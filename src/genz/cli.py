@@ -69,6 +69,8 @@ def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite:
 @click.option("--add", "add_per_cycle", default=5, show_default=True, help="Features added per cycle.")
 @click.option("--remove", "remove_per_cycle", default=2, show_default=True, help="Features removed per cycle.")
 @click.option("--n-features", type=int, default=None, help="Instead of cycles: add this many features.")
+@click.option("--n-candidates", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="Characteristics asked per mining call; each is judged, the best kept.")
 @fm_options()
 @click.option("--seed", default=0, show_default=True)
 @click.option("--test-items", type=click.Path(dir_okay=False), default=None,
@@ -79,7 +81,7 @@ def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite:
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @friendly
 def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle,
-        n_features, seed, test_items, out, resume, overwrite, quiet, **fm_opts) -> None:
+        n_features, n_candidates, seed, test_items, out, resume, overwrite, quiet, **fm_opts) -> None:
     """Discover features on your items; record the run (history, checkpoints, model) in OUT."""
     fm = fm_from_options(**fm_opts, progress=False)
     from .estimator import GenZRegressor
@@ -100,7 +102,8 @@ def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per
         Y = load_targets(targets_path, [it.id for it in items])
     U = side_inputs_from_attributes(items, cols) if cols else None
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
-                        remove_per_cycle=remove_per_cycle, n_features=n_features, random_state=seed)
+                        remove_per_cycle=remove_per_cycle, n_features=n_features, n_candidates=n_candidates,
+                        random_state=seed)
     progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
                        overwrite=overwrite, progress=progress,

@@ -35,7 +35,7 @@ __all__ = ["fm_options", "fm_from_options", "FM_OPTION_KEYS", "default_cache_pat
 
 FM_OPTION_KEYS = (
     "fm", "fm_model", "mining_model", "base_url", "api_key_env", "fm_cache", "no_cache", "prompts_dir",
-    "fm_concurrency", "fm_batch_size", "price_in", "price_out", "vision", "fm_timeout",
+    "fm_concurrency", "fm_batch_size", "price_in", "price_out", "vision", "fm_timeout", "judge_mode",
 )
 
 
@@ -81,6 +81,9 @@ def fm_options(default_fm: str = "predicates"):
                      help="Send item images to the model (default: guessed from the model name)."),
         click.option("--fm-timeout", type=click.FloatRange(1), default=120.0, show_default=True,
                      help="Seconds before an FM request times out (then retried)."),
+        click.option("--judge-mode", type=click.Choice(["batch", "single"]), default="batch", show_default=True,
+                     help="Judging: numbered batches answered as JSON, or one item per request answered with one "
+                          "yes/no token (log-probabilities; a shared prompt prefix for llama.cpp/vLLM prefix caches)."),
     ]
 
     def deco(f):
@@ -107,6 +110,7 @@ def fm_from_options(
     vision: bool | None = None,
     fm_timeout: float = 120.0,
     progress: bool | None = None,
+    judge_mode: str = "batch",
 ) -> FoundationModel:
     """The FoundationModel the :func:`fm_options` values describe (wrapped in the cache)."""
     from ..fm.registry import make_fm
@@ -125,7 +129,7 @@ def fm_from_options(
         "openai", cache=cache, model=fm_model, mining_model=mining_model, base_url=base_url,
         api_key_env=api_key_env, prompts_dir=prompts_dir, concurrency=fm_concurrency,
         batch_size=fm_batch_size, price_in=price_in, price_out=price_out, vision=vision,
-        timeout=fm_timeout, progress=progress,
+        timeout=fm_timeout, progress=progress, judge_mode=judge_mode,
     )
 
 
@@ -143,10 +147,13 @@ def fm_from_options(
 @click.option("--zero-shot", type=int, default=0, show_default=True,
               help="Also estimate the zero-shot baseline with this many proposed features.")
 @click.option("--exemplars", type=int, default=10, show_default=True, help="Items per group in a mining prompt.")
+@click.option("--n-candidates", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="Characteristics per mining call (as genz fit --n-candidates); each is judged on every item.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @fm_options(default_fm="openai")
 @friendly
-def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot, exemplars, as_json, **fm_opts):
+def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot, exemplars, n_candidates, as_json,
+             **fm_opts):
     """Print the FM calls, tokens and cost a planned run needs, before spending anything.
 
     Assumes an empty cache and no retries; tokens are approximated from the real prompts
@@ -172,7 +179,7 @@ def estimate(items_path, test_path, cycles, add_per_cycle, n_features, zero_shot
         items, n_adds=n_adds, judge_model=model, mining_model=mining, batch_size=fm_opts["fm_batch_size"],
         exemplars=exemplars, zero_shot=zero_shot, prompts=PromptSet(fm_opts["prompts_dir"]),
         vision=vision and any(it.images for it in items),
-        price_in=fm_opts["price_in"], price_out=fm_opts["price_out"],
+        price_in=fm_opts["price_in"], price_out=fm_opts["price_out"], n_candidates=n_candidates,
     )
     if fm_opts["fm"] == "predicates":
         for e in est:
