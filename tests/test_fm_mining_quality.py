@@ -249,3 +249,13 @@ def test_single_token_probability_rule():
     assert _first_token_prob(lp("Yes", [("Yes", 0.6), ("yes", 0.2), ("no", 0.2)])) == pytest.approx(0.8)
     assert _first_token_prob(lp("The", [("The", 0.9), ("A", 0.1)])) is None
     assert _first_token_prob(None) is None
+
+
+def test_cli_options_reach_the_backend(fake_server, tmp_path):
+    from genz.commands.fm import fm_from_options
+
+    fm = fm_from_options(fm="openai", fm_model="fake-model", base_url=fake_server.url, no_cache=True,
+                         judge_mode="single")
+    assert isinstance(fm, OpenAIFM) and fm.judge_mode == "single"
+    assert fm.cache_identity("judge")[2].startswith("judge-single-1+")
+    assert make(fake_server).cache_identity("judge")[2].startswith("judge-1+")
