@@ -78,20 +78,56 @@ def judge_all(fm: OpenAIFM, cache: Path, descriptor: str, items: list[Item]) -> 
                "prompt_tokens": int(d.get("prompt_tokens", 0)), "completion_tokens": int(d.get("completion_tokens", 0))}
 
 
-def learned_eps(B: np.ndarray, Y: np.ndarray, U: np.ndarray | None, eps0: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def learned_eps(B: np.ndarray, Y: np.ndarray, U: np.ndarray | None,
+                eps0: float | np.ndarray = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """EM of GenZ's linear model with the K judgment columns ``B`` as coupled features
-    (prior q = b(1−ε) + (1−b)ε, eq. 3-5), to convergence: (learned ε, posterior Q)."""
+    (prior q = b(1−ε) + (1−b)ε, eq. 3-5), ε starting at ``eps0``, to convergence:
+    (learned ε, posterior Q)."""
     from genz.inference import LatentState, run_em
     from genz.observation.linear import LinearGaussian
 
     n, K = B.shape
-    eps = np.full(K, eps0)
+    eps = np.broadcast_to(np.asarray(eps0, dtype=float), (K,)).copy()
     st = LatentState(B=B.astype(float), eps=eps.copy(), Q=B * (1 - eps) + (1 - B) * eps,
                      coupled=np.ones(K, dtype=bool), hard=np.zeros(K, dtype=bool))
     model = LinearGaussian()
     model.set_scaling(U, Y)
     run_em(model, st, U, Y, max_iter=500, min_iter=5)
     return st.eps.copy(), st.Q.copy()
+
+
+EPS_INIT = 0.1  # ε where EM starts (discovery starts coupled features at most at 0.25)
+
+
+def genz_rows(res: dict[str, Any], truth: dict[str, np.ndarray], Y: np.ndarray, U: np.ndarray) -> list[dict]:
+    """Learned ε vs measured error, per judge mode, with and without side inputs, EM started at
+    ε = EPS_INIT and at ε from the log-probabilities (eq. 14 from there on)."""
+    out = []
+    for m, byd in res.get("judging", {}).items():
+        ds = [d for d in res["descriptors"] if d in byd]
+        if not ds:
+            continue
+        js = {d: Judgments(values=np.array(byd[d]["values"], dtype=bool),
+                           prob=None if byd[d]["prob"] is None else np.array(byd[d]["prob"])) for d in ds}
+        B = np.column_stack([js[d].values for d in ds]).astype(float)
+        T = np.column_stack([truth[d] for d in ds]).astype(float)
+        e_prob = [epsilon_from_prob(js[d]) for d in ds]
+        for with_u in (True, False):
+            eps, Q = learned_eps(B, Y, U if with_u else None, EPS_INIT)
+            eps_p = None
+            if all(e is not None for e in e_prob):
+                eps_p, _ = learned_eps(B, Y, U if with_u else None, np.array(e_prob))
+            for k, d in enumerate(ds):
+                out.append({
+                    "mode": m, "side_inputs": with_u, "descriptor": d,
+                    "judged_yes": float(B[:, k].mean()),
+                    "measured_error": float((B[:, k] != T[:, k]).mean()),
+                    "learned_eps": float(eps[k]),
+                    "eps_from_prob": e_prob[k],
+                    "learned_eps_from_prob_start": None if eps_p is None else float(eps_p[k]),
+                    "posterior_error": float(np.abs(Q[:, k] - T[:, k]).mean()),
+                })
+    return out
 
 
 def balanced_accuracy(pred: np.ndarray, label: np.ndarray) -> float:
@@ -138,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse-cache", action="store_true", help="keep the FM cache of an earlier run")
     ap.add_argument("--max-minutes", type=float, default=29.0,
                     help="skip the phases not yet started once this much time has passed")
+    ap.add_argument("--from-results", default=None,
+                    help="no LLM: recompute the GenZ table from an earlier run's results.json and print the report")
     args = ap.parse_args(argv)
 
     from genz.datasets.houses import load_houses
@@ -153,6 +191,17 @@ def main(argv: list[str] | None = None) -> int:
             Path(str(cache) + suffix).unlink(missing_ok=True)
 
     data = load_houses(args.data)
+    if args.from_results:
+        path = Path(args.from_results)
+        old = json.loads(path.read_text())
+        pos = {it.id: i for i, it in enumerate(data.items)}
+        ix = np.array([pos[i] for i in old["item_ids"]])
+        t_old = {d: np.array([bool(f(data.items[i].attributes)) for i in ix]) for d, f in DESCRIPTORS
+                 if d in old["descriptors"]}
+        old["genz"] = genz_rows(old, t_old, data.Y[ix], data.U[ix])
+        path.write_text(json.dumps(old, indent=1))
+        print(report(old))
+        return 0
     rng = np.random.default_rng(args.seed)
     idx = np.sort(rng.choice(len(data.items), size=min(args.houses, len(data.items)), replace=False))
     attrs = [data.items[i].attributes for i in idx]
@@ -220,24 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         res["judging"] = rows
 
         # ---------------------------------------------------------------- 2. learned ε
-        genz_rows = []
-        for m in modes:
-            ds = [d for d, _ in descs if d in J[m]]
-            if not ds:
-                continue
-            B = np.column_stack([J[m][d].values for d in ds]).astype(float)
-            T = np.column_stack([truth[d] for d in ds]).astype(float)
-            for with_u in (True, False):
-                eps, Q = learned_eps(B, Y, U if with_u else None)
-                for k, d in enumerate(ds):
-                    genz_rows.append({
-                        "mode": m, "side_inputs": with_u, "descriptor": d,
-                        "measured_error": float((B[:, k] != T[:, k]).mean()),
-                        "learned_eps": float(eps[k]),
-                        "eps_from_prob": epsilon_from_prob(J[m][d]),
-                        "posterior_error": float(np.abs(Q[:, k] - T[:, k]).mean()),
-                    })
-        res["genz"] = genz_rows
+        res["genz"] = genz_rows(res, truth, Y, U)
 
         # ---------------------------------------------------------------- 3. mining
         from genz.experiments.zeroshot import linear_fit_predict
@@ -274,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 j, info = judge_all(make(args.mining_judge_mode), cache, c, items)
                 rec["judged"].append({"candidate": c, "balanced_accuracy": balanced_accuracy(j.values, label),
-                                      "yes_rate": float(j.values.mean()), **info})
+                                      "yes_rate": float(j.values.mean()), "values": j.values.astype(int).tolist(),
+                                      **info})
             mining["rounds"].append(rec)
             print(f"[{elapsed_min():5.1f} min] mining round {r + 1}: {len(cands)} accepted, "
                   f"{len(rec['rejections'])} rejected", flush=True)
@@ -325,10 +358,12 @@ def report(res: dict[str, Any]) -> str:
         lines += [table(hdr, rows), ""]
     if res.get("genz"):
         lines.append("GenZ EM on the same items (linear model, target log price): learned ε vs measured error:")
-        rows = [[g["mode"], "yes" if g["side_inputs"] else "no", g["descriptor"], g["measured_error"], g["learned_eps"],
-                 g["learned_eps"] - g["measured_error"], g["eps_from_prob"], g["posterior_error"]] for g in res["genz"]]
-        lines += [table(["judge mode", "side inputs", "descriptor", "measured error", "learned ε", "ε − error",
-                         "ε from P(yes)", "posterior error"], rows), ""]
+        rows = [[g["mode"], "yes" if g["side_inputs"] else "no", g["descriptor"], g.get("judged_yes"),
+                 g["measured_error"], g["learned_eps"], g["learned_eps"] - g["measured_error"], g["eps_from_prob"],
+                 g.get("learned_eps_from_prob_start"), g["posterior_error"]] for g in res["genz"]]
+        lines += [table(["judge mode", "side inputs", "descriptor", "judged yes", "measured error",
+                         f"learned ε (start {EPS_INIT:g})", "ε − error", "ε from P(yes)",
+                         "learned ε (start from P(yes))", "posterior error vs truth"], rows), ""]
         for m in dict.fromkeys(g["mode"] for g in res["genz"]):
             for u in (True, False):
                 gs = [g for g in res["genz"] if g["mode"] == m and g["side_inputs"] == u]
