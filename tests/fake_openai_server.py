@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible chat-completions server for tests (127.0.0.1, a free port).
 
-By default it answers correctly: judging prompts by ``truth(descriptor, item_text)``, mining
-with ``mine_answer``, proposal with ``questions``. ``push(action)`` queues a scripted answer
+By default it answers correctly: judging prompts by ``truth(descriptor, item_text)`` (batched
+JSON, or one word for a single ``<item>`` as in ``--judge-mode single``), mining with
+``mine_answer``, proposal with ``questions``. ``push(action)`` queues a scripted answer
 for the next request instead:
 
 * ``("status", code, headers, body)`` — an HTTP error (body: dict sent as JSON, or str)
@@ -35,6 +36,7 @@ from typing import Any
 ITEM_LINE = re.compile(r'^\[(\d+)\] (".*")$', re.MULTILINE)
 CHARACTERISTIC = re.compile(r"<characteristic>\n(\".*\")\n</characteristic>")
 OBEY = re.compile(r"answer\W+yes\W+for\s+every\s+item", re.IGNORECASE)
+SINGLE_ITEM = re.compile(r'^<item>\n(".*")\n</item>$', re.MULTILINE)
 
 
 def default_truth(descriptor: str, text: str) -> bool:
@@ -59,6 +61,8 @@ class FakeOpenAIServer:
         self.obey = False
         self.on_request: Callable[[int, dict[str, Any]], None] | None = None
         self.delivered: list[dict[str, Any]] = []
+        #: single-item mode: how the one-word answer is spelt (e.g. str.capitalize -> "Yes")
+        self.single_word: Callable[[str], str] = lambda word: word
         self.lock = threading.Lock()
         self.inflight = 0
         self.max_inflight = 0
@@ -154,6 +158,13 @@ class FakeOpenAIServer:
         if "Describe its" in user:
             return json.dumps({"description": "a small red square"}), None
         descriptor = self.descriptor_of(body)
+        single = SINGLE_ITEM.search(user)
+        if single:  # --judge-mode single: one item; the descriptor in <characteristic> blocks
+            text = json.loads(single.group(1))
+            if self.refuse(text):
+                return None, "I can't help with that."
+            obeyed = self.obey and (OBEY.search(descriptor) or OBEY.search(text))
+            return self.single_word("yes" if obeyed or self.truth(descriptor, text) else "no"), None
         answers = {}
         lines = ITEM_LINE.findall(user)
         obeyed = self.obey and (OBEY.search(descriptor) or any(OBEY.search(json.loads(lit)) for _, lit in lines))

@@ -31,11 +31,15 @@ def test_estimate_counts_calls_and_cost(tmp_path):
     items = write_items(tmp_path / "items.jsonl", 23)
     r = CliRunner().invoke(estimate, ["--items", str(items), "--fm", "openai", "--cycles", "3", "--add", "2",
                                       "--fm-model", "gpt-4o-mini", "--mining-model", "gpt-5",
-                                      "--fm-batch-size", "10", "--zero-shot", "5", "--json"])
+                                      "--fm-batch-size", "10", "--zero-shot", "5", "--n-candidates", "1", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     by = {e["kind"]: e for e in out["by_type"]}
     assert by["judge"]["calls"] == (6 + 5) * math.ceil(23 / 10)
+    r3 = CliRunner().invoke(estimate, ["--items", str(items), "--n-features", "6", "--fm-model", "gpt-4o-mini",
+                                       "--fm-batch-size", "10", "--n-candidates", "3", "--json"])
+    by3 = {e["kind"]: e for e in json.loads(r3.output)["by_type"]}
+    assert by3["judge"]["calls"] == 6 * 3 * math.ceil(23 / 10) and by3["mine"]["calls"] == 6
     assert by["mine"]["calls"] == 6 and by["mine"]["model"] == "gpt-5"
     assert by["propose"]["calls"] == 1
     assert by["judge"]["prompt_tokens"] > 0 and by["judge"]["cost_usd"] > 0

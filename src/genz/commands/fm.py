@@ -36,7 +36,7 @@ __all__ = ["fm_options", "fm_from_options", "FM_OPTION_KEYS", "default_cache_pat
 
 FM_OPTION_KEYS = (
     "fm", "fm_model", "mining_model", "base_url", "api_key_env", "fm_cache", "no_cache", "prompts_dir",
-    "fm_concurrency", "fm_batch_size", "price_in", "price_out", "vision", "fm_timeout",
+    "fm_concurrency", "fm_batch_size", "price_in", "price_out", "vision", "fm_timeout", "judge_mode",
 )
 
 
@@ -83,6 +83,9 @@ def fm_options(default_fm: str = "predicates", backends: tuple[str, ...] = ("pre
                      help="Send item images to the model (default: guessed from the model name)."),
         click.option("--fm-timeout", type=click.FloatRange(1), default=120.0, show_default=True,
                      help="Seconds before an FM request times out (then retried)."),
+        click.option("--judge-mode", type=click.Choice(["batch", "single"]), default="batch", show_default=True,
+                     help="Judging: numbered batches answered as JSON, or one item per request answered with one "
+                          "yes/no token (log-probabilities; a shared prompt prefix for llama.cpp/vLLM prefix caches)."),
     ]
 
     def deco(f):
@@ -109,6 +112,7 @@ def fm_from_options(
     vision: bool | None = None,
     fm_timeout: float = 120.0,
     progress: bool | None = None,
+    judge_mode: str = "batch",
 ) -> FoundationModel:
     """The FoundationModel the :func:`fm_options` values describe (wrapped in the cache)."""
     from ..fm.registry import make_fm
@@ -127,7 +131,7 @@ def fm_from_options(
         "openai", cache=cache, model=fm_model, mining_model=mining_model, base_url=base_url,
         api_key_env=api_key_env, prompts_dir=prompts_dir, concurrency=fm_concurrency,
         batch_size=fm_batch_size, price_in=price_in, price_out=price_out, vision=vision,
-        timeout=fm_timeout, progress=progress,
+        timeout=fm_timeout, progress=progress, judge_mode=judge_mode,
     )
 
 
@@ -182,7 +186,7 @@ def estimate(data_path, items_path, target, targets_path, id_column, text_column
         items, n_adds=n_adds, judge_model=model, mining_model=mining, batch_size=fm_opts["fm_batch_size"],
         exemplars=exemplars, zero_shot=zero_shot, prompts=PromptSet(fm_opts["prompts_dir"]),
         vision=vision and any(it.images for it in items),
-        price_in=fm_opts["price_in"], price_out=fm_opts["price_out"],
+        price_in=fm_opts["price_in"], price_out=fm_opts["price_out"], n_candidates=n_candidates,
     )
     if fm_opts["fm"] == "predicates":
         for e in est:

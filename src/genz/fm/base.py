@@ -61,6 +61,10 @@ class FMStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     retries: int = 0
+    #: mining answers rejected by the validator (genz.fm.validate), and each one's
+    #: {"text", "rule", "reason", "attempt", "skipped"}; ``diff`` gives a step's new ones
+    rejected: int = 0
+    rejections: list[dict] = field(default_factory=list)
     #: per call type: {"judge": {"prompt_tokens": .., "completion_tokens": .., "cost_usd": ..}}
     by_type: dict[str, dict[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -83,6 +87,11 @@ class FMStats:
     def add_retry(self, n: int = 1) -> None:
         with self._lock:
             self.retries += n
+
+    def add_rejections(self, records: list[dict]) -> None:
+        with self._lock:
+            self.rejected += len(records)
+            self.rejections.extend(records)
 
     def add_cache_hits(self, n: int = 1) -> None:
         with self._lock:
@@ -131,6 +140,8 @@ class FMStats:
                         out["by_type"][c] = delta
             elif isinstance(v, (int, float)):
                 out[k] = v - before.get(k, 0)
+            elif isinstance(v, list):  # append-only records: the new ones
+                out[k] = v[len(before.get(k) or []):]
         return out
 
 

@@ -63,9 +63,10 @@ def estimate_run(
     price_in: float | None = None,
     price_out: float | None = None,
     item_max_chars: int | None = 4000,
+    n_candidates: int = 1,
 ) -> list[CallEstimate]:
-    """Calls and tokens for ``n_adds`` feature additions (each: one mining call, then judging
-    the new descriptor on all ``items``), plus a zero-shot proposal of ``zero_shot`` features
+    """Calls and tokens for ``n_adds`` feature additions (each: one mining call asking for
+    ``n_candidates`` characteristics, then judging each candidate on all ``items``), plus a zero-shot proposal of ``zero_shot`` features
     when that is > 0."""
     prompts = prompts or PromptSet()
     n = len(items)
@@ -83,7 +84,7 @@ def estimate_run(
         judge_calls += 1
     if _is_reasoning(judge_model):
         judge_completion += REASONING_TOKENS * judge_calls
-    n_judged = n_adds + (zero_shot if zero_shot > 0 else 0)
+    n_judged = n_adds * max(1, n_candidates) + (zero_shot if zero_shot > 0 else 0)
     jp = price_for(judge_model, price_in, price_out)
     out = [CallEstimate("judge", judge_model, judge_calls * n_judged, judge_prompt * n_judged,
                         judge_completion * n_judged, 0.0)]
@@ -98,12 +99,12 @@ def estimate_run(
         system, user = mt.render(
             positives=numbered_items(pos, 1, item_max_chars), negatives=numbered_items(neg, 1, item_max_chars),
             n_pos=len(pos), n_neg=len(neg), exclude="\n".join(f'- "{_SAMPLE_DESCRIPTOR}"' for _ in range(avg_excl))
-            or "(none)", context="",
+            or "(none)", context="", n_candidates=max(1, n_candidates),
         )
         per = approx_tokens(system) + approx_tokens(user) + 8
         if vision:
             per += IMAGE_TOKENS * sum(len(it.images) for it in pos + neg)
-        comp = 30 + (REASONING_TOKENS if _is_reasoning(mining_model) else 0)
+        comp = 10 + 20 * max(1, n_candidates) + (REASONING_TOKENS if _is_reasoning(mining_model) else 0)
         out.append(CallEstimate("mine", mining_model, n_adds, per * n_adds, comp * n_adds, 0.0))
     if zero_shot > 0:
         pt = prompts["propose"]

@@ -49,9 +49,11 @@ from ..errors import FMError, GenZInputError, MiningError
 from ..items import Item
 from .base import FMStats, Judgments
 from .pricing import cost_usd, price_for
-from .prompts import PromptSet, check_descriptor, check_encodable, descriptor_problem, looks_like_instructions, numbered_items, quote_descriptor, quote_item
+from .prompts import (PromptSet, check_descriptor, check_encodable, descriptor_problem, looks_like_instructions,
+                      numbered_items, quote_descriptor, quote_item)
+from .validate import DescriptorValidator, Rejection
 
-__all__ = ["OpenAIFM", "DEFAULT_MODEL", "redact_secret", "sanitize_url", "url_secrets"]
+__all__ = ["OpenAIFM", "DEFAULT_MODEL", "JUDGE_MODES", "redact_secret", "sanitize_url", "url_secrets"]
 
 log = logging.getLogger("genz.fm")
 
@@ -86,10 +88,15 @@ def judge_schema(n: int) -> dict[str, Any]:
     }
 
 
+#: judging modes: numbered batches answered as JSON, or one item per request answered with a
+#: single yes/no token read with its log-probabilities (``--judge-mode``)
+JUDGE_MODES = ("batch", "single")
+
+#: mining answer: a list of characteristics (``n_candidates`` of them are asked for)
 MINE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"characteristic": {"type": "string"}, "confidence": {"type": "number"}},
-    "required": ["characteristic", "confidence"],
+    "properties": {"characteristics": {"type": "array", "items": {"type": "string"}}},
+    "required": ["characteristics"],
     "additionalProperties": False,
 }
 PROPOSE_SCHEMA: dict[str, Any] = {
@@ -165,7 +172,7 @@ def chat_body(
         msgs.append({"role": "system", "content": system})
     msgs.append({"role": "user", "content": user})
     kw["messages"] = msgs
-    rf = caps["response_format"]
+    rf = caps["response_format"] if schema is not None else None  # None: free text (single-token judging)
     if rf == "json_schema":
         kw["response_format"] = {
             "type": "json_schema",
@@ -280,6 +287,10 @@ class OpenAIFM:
         ``"json_schema"``, ``"json_object"`` or ``"none"`` (instructions only).
     logprobs: request token log-probabilities for soft judgments.
     vision: send item images to the model (None: guess from the model name).
+    judge_mode: ``"batch"`` (numbered items, JSON answer) or ``"single"`` (one item per request,
+        a one-token yes/no with log-probabilities; the instructions and descriptor form a
+        common prompt prefix that llama.cpp's and vLLM's prefix caches reuse).
+    validator: the rules a mined characteristic must pass (:mod:`genz.fm.validate`).
     """
 
     def __init__(
@@ -312,6 +323,8 @@ class OpenAIFM:
         progress: bool | None = None,
         interrupt_grace: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        judge_mode: str = "batch",
+        validator: DescriptorValidator | None = None,
     ) -> None:
         self.model = model or os.environ.get("GENZ_FM_MODEL") or DEFAULT_MODEL
         self.mining_model = mining_model or os.environ.get("GENZ_MINING_MODEL") or self.model
@@ -326,6 +339,10 @@ class OpenAIFM:
             raise GenZInputError(f"concurrency must be >= 1, got {concurrency}")
         if structured not in ("auto", "json_schema", "json_object", "none"):
             raise GenZInputError(f"structured must be auto, json_schema, json_object or none, not {structured!r}")
+        if judge_mode not in JUDGE_MODES:
+            raise GenZInputError(f"judge_mode must be one of {', '.join(JUDGE_MODES)}, not {judge_mode!r}")
+        self.judge_mode = judge_mode
+        self.validator = validator or DescriptorValidator()
         self.batch_size = int(batch_size)
         self.concurrency = int(concurrency)
         self.timeout = float(timeout)
@@ -398,6 +415,8 @@ class OpenAIFM:
     def cache_identity(self, kind: str) -> tuple[str, str, str]:
         """(backend, model, prompt-template key) for cache rows of call type ``kind``."""
         template = {"judge": "judge", "mine": "mine", "propose": "propose", "describe": "describe_image"}[kind]
+        if kind == "judge" and self.judge_mode == "single":
+            template = "judge_single"  # another prompt, other answers: never shares cache rows
         key = self.prompts[template].key
         if self.temperature:
             key += f";t={self.temperature:g}"
@@ -527,7 +546,7 @@ class OpenAIFM:
         system: str,
         user: str | list[dict[str, Any]],
         schema_name: str,
-        schema: dict[str, Any],
+        schema: dict[str, Any] | None,
         max_tokens: int,
         want_logprobs: bool = False,
     ) -> _Completion:
@@ -822,6 +841,8 @@ class OpenAIFM:
             raise GenZInputError("judge: the descriptor is empty")
         check_descriptor(descriptor)
         check_encodable(items)
+        if self.judge_mode == "single":
+            return self.judge_single_items(descriptor, items, on_result)
         n = len(items)
         if n == 0:
             return
@@ -940,6 +961,87 @@ class OpenAIFM:
         self.stats.add_judgments(n)
         return Judgments(values=values, prob=probs if n and have_prob.all() else None)
 
+    # ------------------------------------------------------------------ single-item judging
+    def _judge_single_once(self, descriptor: str, item: Item) -> tuple[bool, float | None]:
+        """One item, one request, a one-token answer: (yes?, P(yes) or None).
+
+        The system message holds the instructions and the descriptor, the user message the item:
+        requests for one descriptor share their whole prefix up to the item. P(yes) is
+        Σ p(yes-like) / (Σ p(yes-like) + Σ p(no-like)) over the answer token's top alternatives;
+        the judgment is yes when P(yes) > ½, i.e. the more probable of the two answers (as a
+        grammar allowing only yes/no would decode). Without log-probabilities the token itself
+        must be yes or no."""
+        tpl = self.prompts["judge_single"]
+        system, user = tpl.render(descriptor=quote_descriptor(descriptor), item=quote_item(item, self.item_max_chars))
+        comp = self._request("judge", self.model, system,
+                             self._user_content(user, [("the item", item)], self.model),
+                             "judgment", None, max_tokens=1, want_logprobs=True)
+        if comp.refusal:
+            raise _ParseFailure(f"the model refused: {comp.refusal[:200]!r}")
+        if comp.finish_reason == "content_filter":
+            raise _ParseFailure("the answer was blocked by the server's content filter")
+        said = _classify((comp.content or "").strip().split(" ")[0] if comp.content else None)
+        p = _first_token_prob(comp.logprobs)
+        if p is not None:
+            return bool(p > 0.5) if p != 0.5 else said == "yes", p
+        if said is None:
+            raise _ParseFailure(f"the answer {str(comp.content)[:40]!r} is not yes or no")
+        return said == "yes", None
+
+    def _judge_single_robust(self, descriptor: str, items: Sequence[Item], i: int) -> _Segment:
+        why = ""
+        for attempt in range(1 + self.parse_retries):
+            if attempt:
+                self.stats.add_retry()
+            try:
+                v, p = self._judge_single_once(descriptor, items[i])
+                return [i], np.array([v], dtype=bool), None if p is None else np.array([p])
+            except _ParseFailure as exc:
+                why = str(exc)
+                log.info("judge (single) %r, item %r: %s", descriptor, items[i].id, why)
+        raise FMError(
+            f"judge: no valid yes/no answer from {self.model} for item {items[i].id!r} and "
+            f"characteristic {descriptor!r} after {1 + self.parse_retries} tries: {self._redact(why)}")
+
+    def judge_single_items(
+        self,
+        descriptor: str,
+        items: Sequence[Item],
+        on_result: Callable[[list[int], np.ndarray, np.ndarray | None], None],
+    ) -> None:
+        """``judge_mode="single"``: one request per item (``concurrency`` in flight), each answer
+        reported through ``on_result([position], values, probs)`` in the calling thread as it
+        arrives. The first error is raised after the requests already running are reported."""
+        n = len(items)
+        if n == 0:
+            return
+        bar = self._progress_bar(f"judging: {descriptor[:40]}", n)
+        try:
+            if self.concurrency == 1 or n == 1:
+                for i in range(n):
+                    on_result(*self._judge_single_robust(descriptor, items, i))
+                    bar.advance()
+                return
+            error: BaseException | None = None
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="genz-fm") as pool:
+                pending = {pool.submit(self._judge_single_robust, descriptor, items, i) for i in range(n)}
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    for f in done:
+                        exc = f.exception()
+                        if exc is None:
+                            on_result(*f.result())
+                            bar.advance()
+                        elif error is None:
+                            error = exc
+                            for g in pending:
+                                g.cancel()
+                    pending = {g for g in pending if not g.cancelled()}
+            if error is not None:
+                raise error
+        finally:
+            bar.close()
+
     # ------------------------------------------------------------------ mining & proposal
     def mine(
         self,
@@ -949,67 +1051,106 @@ class OpenAIFM:
         exclude: Collection[str] = (),
         context: str | None = None,
     ) -> str:
-        """A characteristic true of ``positives`` and not of ``negatives`` (paper Fig. 2)."""
+        """A characteristic true of ``positives`` and not of ``negatives`` (paper Fig. 2): the
+        first of :meth:`mine_candidates` with ``n=1``."""
+        return self.mine_candidates(positives, negatives, 1, exclude=exclude, context=context)[0]
+
+    def mine_candidates(
+        self,
+        positives: Sequence[Item],
+        negatives: Sequence[Item],
+        n: int = 5,
+        *,
+        exclude: Collection[str] = (),
+        context: str | None = None,
+    ) -> list[str]:
+        """Up to ``n`` characteristics true of ``positives`` and not of ``negatives`` from ONE
+        mining call (paper Fig. 2, several candidates; discovery keeps the one whose judgments
+        explain most of the residual).
+
+        Every answer is checked by ``self.validator`` (:mod:`genz.fm.validate`: no statements
+        about the groups, no comparisons between them, not empty, not too long, not already in
+        ``exclude`` or among the accepted ones). When some are rejected, or the answer cannot
+        be read, the model is asked once more, with the reasons, for that many others. What
+        fails again is skipped: it is never returned, hence never judged; every rejection is
+        recorded in ``stats.rejections`` (and counted in ``stats.rejected``), so it reaches the
+        run's history. :class:`MiningError` when no answer passes."""
+        if n < 1:
+            raise GenZInputError(f"mine_candidates: n must be >= 1, got {n}")
         if not positives or not negatives:
             raise MiningError("mining needs at least one positive and one negative item")
         pos = list(positives)[: self.max_exemplars]
         neg = list(negatives)[: self.max_exemplars]
         check_encodable(pos + neg)
         excl = sorted({e for e in exclude if e})
-        excl_norm = {_norm_descr(e) for e in excl}
         tpl = self.prompts["mine"]
         system, user = tpl.render(
             positives=numbered_items(pos, 1, self.item_max_chars),
             negatives=numbered_items(neg, 1, self.item_max_chars),
             n_pos=len(pos),
             n_neg=len(neg),
+            n_candidates=n,
             exclude="\n".join(f"- {json.dumps(e, ensure_ascii=False)}" for e in excl) if excl else "(none)",
             context=f"Context: {context}\n" if context else "",
         )
-        why = ""
-        garbage = 0
-        for attempt in range(1 + self.parse_retries):
+        labelled = [(f"positive item [{k}]", it) for k, it in enumerate(pos, 1)]
+        labelled += [(f"negative item [{k}]", it) for k, it in enumerate(neg, 1)]
+        accepted: list[str] = []
+        rejected: list[Rejection] = []  # of the latest answer
+        why = ""  # why the latest answer could not be read
+        garbage = 0  # answers that were not an answer at all (not JSON, an HTML page)
+        attempts = 0
+        for attempt in range(2):  # the first answer, and once more with the reasons
+            attempts += 1
+            want = n - len(accepted)
+            prompt = user
             if attempt:
                 self.stats.add_retry()
-                if "excluded" in why:  # tell the model what went wrong
-                    user += f"\n\nYour previous answer was already used ({why.split('characteristic ', 1)[-1]}). " \
-                            "Give a different characteristic."
-            labelled = [(f"positive item [{k}]", it) for k, it in enumerate(pos, 1)]
-            labelled += [(f"negative item [{k}]", it) for k, it in enumerate(neg, 1)]
-            content = self._user_content(user, labelled, self.mining_model)
-            comp = self._request("mine", self.mining_model, system, content, "characteristic", MINE_SCHEMA,
-                                 max_tokens=300)
+                prompt = user + _mine_feedback(rejected, why, accepted, want)
+            comp = self._request("mine", self.mining_model, system,
+                                 self._user_content(prompt, labelled, self.mining_model),
+                                 "characteristic", MINE_SCHEMA, max_tokens=60 * want + 60)
             try:
                 obj = _answer_json(comp)
-                ch = obj.get("characteristic") if isinstance(obj, dict) else None
-                if not isinstance(ch, str) or not ch.strip():
-                    raise _ParseFailure(f"no 'characteristic' string in {shorten(comp.content, 80)!r}")
-                ch = " ".join(ch.split())
-                problem = descriptor_problem(ch)
-                if problem is not None:  # descriptors are data: one line, bounded, no delimiters
-                    raise _ParseFailure(f"unusable characteristic {shorten(ch, 80)!r}: {problem}")
-                if _norm_descr(ch) in excl_norm:
-                    raise _ParseFailure(f"the model repeated an excluded characteristic {ch!r}")
-                if _norm_descr(ch) in ("", "none", "n a", "nothing", "no characteristic"):
-                    raise _ParseFailure(f"the model found no characteristic ({ch!r})")
-                conf = obj.get("confidence")
-                self.last_confidence = float(conf) if isinstance(conf, (int, float)) else None
-                self._usable()
-                return ch
+                answers = _mined_answers(obj)
             except _ParseFailure as exc:
-                why = str(exc)
+                why, rejected = str(exc), []
                 log.info("mine: %s", why)
                 if exc.garbage:
                     garbage += 1
                     self._unusable("mine", why)
-        if garbage == 1 + self.parse_retries:  # not one answer at all: the server is broken, stop
-            raise FMError(
-                f"mine: the server at {self._where()} sent no usable answer in {garbage} tries; the last: "
-                f"{self._redact(why)}. Check --base-url and --mining-model; nothing was cached"
-            )
-        err = MiningError(f"mining with {self.mining_model}: no usable characteristic: {self._redact(why)}")
-        err.cacheable = False  # type: ignore[attr-defined]  # a failure, not an answer: never cached
-        raise err
+                continue
+            self._usable()
+            why, rejected = "", []
+            conf = obj.get("confidence") if isinstance(obj, dict) else None
+            self.last_confidence = float(conf) if isinstance(conf, (int, float)) else None
+            for a in answers:
+                if len(accepted) >= n:
+                    break
+                r = self.validator.check(a, [*excl, *accepted]) if isinstance(a, str) else \
+                    Rejection(str(a)[:200], "empty", "the answer is not a string")
+                if r is None:
+                    accepted.append(" ".join(a.split()))
+                else:
+                    rejected.append(r)
+            if rejected:
+                self.stats.add_rejections([{**r.as_dict(), "attempt": attempt + 1, "skipped": attempt == 1}
+                                           for r in rejected])
+                for r in rejected:
+                    log.info("mine: rejected %r (%s)", r.text[:120], r.reason)
+            if len(accepted) >= n or not rejected:
+                break
+        if not accepted:
+            if garbage == attempts:  # not one answer at all: the server is broken, stop
+                raise FMError(
+                    f"mine: the server at {self._where()} sent no usable answer in {garbage} tries; the last: "
+                    f"{self._redact(why)}. Check --base-url and --mining-model; nothing was cached"
+                )
+            detail = "; ".join(f"{r.text[:80]!r}: {r.reason}" for r in rejected) or why or "no answer"
+            err = MiningError(f"mining with {self.mining_model}: no usable characteristic: {self._redact(detail)}")
+            err.cacheable = False  # type: ignore[attr-defined]  # a failure, not an answer: never cached
+            raise err
+        return accepted
 
     def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
         """About ``n`` yes/no features from a task description (zero-shot baseline)."""
@@ -1158,6 +1299,58 @@ def _answer_probs(content: str, logprobs: Any, n: int) -> np.ndarray | None:
         if py + pn > 0:
             out[k - 1] = py / (py + pn)
     return None if np.isnan(out).all() else out
+
+
+def _first_token_prob(logprobs: Any) -> float | None:
+    """P(yes) from the first answer token's top log-probabilities (single-item mode):
+    Σ p(yes-like) / (Σ p(yes-like) + Σ p(no-like)); None without usable log-probabilities."""
+    toks = getattr(logprobs, "content", None) if logprobs is not None else None
+    if not toks:
+        return None
+    tok = toks[0]
+    alts = list(getattr(tok, "top_logprobs", None) or [])
+    if not any(a.token == tok.token for a in alts):
+        alts.append(tok)
+    py = sum(math.exp(a.logprob) for a in alts if _classify(a.token) == "yes")
+    pn = sum(math.exp(a.logprob) for a in alts if _classify(a.token) == "no")
+    return py / (py + pn) if py + pn > 0 else None
+
+
+def _mined_answers(obj: Any) -> list[Any]:
+    """The characteristics in a mining answer: ``{"characteristics": [...]}``, a bare list, or
+    one ``{"characteristic": "..."}`` (templates of genz < issue 14); list entries may also be
+    ``{"characteristic": "..."}`` objects."""
+    if isinstance(obj, dict):
+        if "characteristics" in obj:
+            v = obj["characteristics"]
+        elif "characteristic" in obj:
+            v = [obj["characteristic"]]
+        else:
+            raise _ParseFailure(f"no 'characteristics' list in {json.dumps(obj)[:80]!r}")
+    else:
+        v = obj
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not v:
+        raise _ParseFailure("the answer has no characteristics")
+    return [e.get("characteristic") if isinstance(e, dict) and "characteristic" in e else e for e in v]
+
+
+def _mine_feedback(rejected: Sequence[Rejection], why: str, accepted: Sequence[str], want: int) -> str:
+    """What the miner is told when it is asked once more (model answers quoted as JSON data)."""
+    lines = ["", ""]
+    if why:
+        lines.append(f"Your previous answer could not be used: {why[:200]}.")
+    if rejected:
+        lines.append("These characteristics from your previous answer were rejected:")
+        lines += [f"- {json.dumps(r.text[:200], ensure_ascii=False)}: {r.reason}" for r in rejected]
+    if accepted:
+        lines.append("These were accepted; do not repeat them:")
+        lines += [f"- {json.dumps(a, ensure_ascii=False)}" for a in accepted]
+    lines.append(f"Give {want} other characteristic{'s' if want > 1 else ''}, each a short characteristic of a "
+                 "single item that can be judged from that item alone, as JSON "
+                 '{"characteristics": [...]}.')
+    return "\n".join(lines)
 
 
 def _classify(token: str | None) -> str | None:

@@ -47,7 +47,7 @@ __all__ = [
     "numbered_items",
 ]
 
-TEMPLATE_NAMES = ("judge", "mine", "propose", "describe_image")
+TEMPLATE_NAMES = ("judge", "mine", "propose", "describe_image", "judge_single")
 
 _SECTION = re.compile(r"^===\s*(system|user)\s*===\s*$", re.MULTILINE)
 _VERSION = re.compile(r"^#\s*version:\s*(\S+)\s*$", re.MULTILINE)
