@@ -70,7 +70,7 @@ def test_garbage_mining_server_stops_with_one_line_caches_nothing_and_a_rerun_su
     run = RunDir.open(tmp_path / "run")
     assert run.status == "complete"
     assert run.load_summary().features == ["contains seven"]
-    assert [k for k, _ in _call_rows(tmp_path / "c.sqlite")] == ["mine"]
+    assert [k for k, _ in _call_rows(tmp_path / "c.sqlite")] == ["mine_candidates"]
 
 
 def test_a_run_short_of_features_because_the_fm_failed_is_not_complete(fake_server, tmp_path):
@@ -111,7 +111,8 @@ def test_genz_cache_shows_and_drops_entries(fake_server, tmp_path):
     assert r.exit_code == 0, r.output
     rows = {(x["kind"], x["model"]): x for x in json.loads(r.output)["rows"]}
     assert rows[("judge", "fake")]["entries"] == 40 and rows[("judge", "fake")]["descriptors"] == 1
-    assert rows[("mine", "fake")]["entries"] == 2 and rows[("mine", "fake")]["failures"] == 1
+    assert rows[("mine_candidates", "fake")]["entries"] == 1  # the mining call that found "contains seven"
+    assert rows[("mine", "fake")]["entries"] == 1 and rows[("mine", "fake")]["failures"] == 1
     r = CliRunner().invoke(main, ["cache", "show", "--cache", str(path)])
     assert "judge" in r.output and "fake" in r.output
     r = CliRunner().invoke(main, ["cache", "drop", "--cache", str(path), "--failures"])

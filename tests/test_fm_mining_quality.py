@@ -156,8 +156,7 @@ def test_rejected_candidates_are_never_judged_in_a_fit(fake_server):
     est = GenZRegressor(fm=fm, model="linear", algorithm="simple", n_features=1, n_candidates=3,
                         random_state=0)
     est.fit(items, y)
-    judged = {b["messages"][-1]["content"].split("\n", 1)[0] for b in fake_server.requests
-              if "<items>" in fake_server.user_text(b)}
+    judged = {fake_server.descriptor_of(b) for b in fake_server.requests if "<items>" in fake_server.user_text(b)}
     assert judged and all(GROUP not in j for j in judged)
     assert any("contains seven" in j for j in judged) and any("contains eight" in j for j in judged)
     recs = [r for r in est.history_ if r["fm"].get("rejected")]
@@ -183,7 +182,7 @@ def test_single_token_mode_with_logprobs(fake_server):
     assert np.allclose(j.prob, np.where(j.values, 0.9, 0.1))  # from the top log-probabilities
     assert fake_server.n_requests == 6 and fm.stats.calls == {"judge": 6} and fm.stats.judgments == 6
     systems = {b["messages"][0]["content"] for b in fake_server.requests}
-    assert len(systems) == 1 and "Characteristic: has a seven" in systems.pop()  # one shared prefix
+    assert len(systems) == 1 and "<characteristic>\n\"has a seven\"\n</characteristic>" in systems.pop()  # one shared prefix
     for b, it in zip(fake_server.requests, items):
         assert b["max_tokens"] == 1 and b["logprobs"] is True and b["top_logprobs"] == 5
         assert "response_format" not in b
@@ -257,5 +256,5 @@ def test_cli_options_reach_the_backend(fake_server, tmp_path):
     fm = fm_from_options(fm="openai", fm_model="fake-model", base_url=fake_server.url, no_cache=True,
                          judge_mode="single")
     assert isinstance(fm, OpenAIFM) and fm.judge_mode == "single"
-    assert fm.cache_identity("judge")[2].startswith("judge-single-1+")
-    assert make(fake_server).cache_identity("judge")[2].startswith("judge-1+")
+    assert fm.cache_identity("judge")[2].startswith("judge-single-2+")
+    assert make(fake_server).cache_identity("judge")[2].startswith("judge-2+")

@@ -129,26 +129,11 @@ def _columns(spec: str | None) -> list[str]:
 
 
 @main.command()
-<<<<<<< HEAD
 @data_options(targets=True, test=True, categorical=True)
 @click.option("--side-inputs", default="",
               help="Comma-separated numeric attributes (columns) used as side inputs u: they enter the predictor "
                    "directly, next to the discovered features.")
 @discovery_options()
-=======
-@click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False), help="Items, JSONL.")
-@click.option("--targets", "targets_path", required=True, type=click.Path(dir_okay=False),
-              help="Targets: CSV with an 'id' column, or .npy in the items' order.")
-@click.option("--side-inputs", default="", help="Comma-separated numeric attributes used as side inputs u.")
-@click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True)
-@click.option("--algorithm", type=click.Choice(["targeted", "simple"]), default="targeted", show_default=True)
-@click.option("--cycles", default=12, show_default=True, help="Cycles of Algorithm 4.")
-@click.option("--add", "add_per_cycle", default=5, show_default=True, help="Features added per cycle.")
-@click.option("--remove", "remove_per_cycle", default=2, show_default=True, help="Features removed per cycle.")
-@click.option("--n-features", type=int, default=None, help="Instead of cycles: add this many features.")
-@click.option("--n-candidates", type=click.IntRange(1, 50), default=5, show_default=True,
-              help="Characteristics asked per mining call; each is judged, the best kept.")
->>>>>>> real
 @fm_options()
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Run directory: configuration, history, checkpoints and the model.")
@@ -157,7 +142,6 @@ def _columns(spec: str | None) -> list[str]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress output and no summary.")
 @executor_options()
 @friendly
-<<<<<<< HEAD
 def fit(data_path, items_path, target, targets_path, id_column, text_columns, encoding, categorical, test_data,
         test_items,
         side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle, n_features, n_candidates,
@@ -168,12 +152,6 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     A table:  genz fit --data cars.csv --target price [--id car_id] [--text description] -o run/
     JSONL:    genz fit --items items.jsonl --targets targets.csv -o run/
     """
-=======
-def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle,
-        n_features, n_candidates, seed, test_items, out, resume, overwrite, quiet, **fm_opts) -> None:
-    """Discover features on your items; record the run (history, checkpoints, model) in OUT."""
-    fm = fm_from_options(**fm_opts, progress=False)
->>>>>>> real
     from .estimator import GenZRegressor
     from .items import side_inputs_from_attributes
     from .progress import FitProgress

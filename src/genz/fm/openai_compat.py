@@ -35,6 +35,7 @@ import random
 import re
 import sys
 import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 import queue
