@@ -3,11 +3,16 @@
 from .errors import CorruptFileError, FMError, GenZError, GenZInputError, MiningError
 from .estimator import GenZRegressor, make_fm
 from .items import Item, items_from_texts, load_items, load_targets
+from .settings import MLP, Advanced, Linear, PriorKnowledge
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GenZRegressor",
+    "Linear",
+    "MLP",
+    "Advanced",
+    "PriorKnowledge",
     "Item",
     "items_from_texts",
     "load_items",

@@ -100,7 +100,7 @@ def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per
         Y = load_targets(targets_path, [it.id for it in items])
     U = side_inputs_from_attributes(items, cols) if cols else None
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
-                        remove_per_cycle=remove_per_cycle, n_features=n_features, random_state=seed)
+                        remove_per_cycle=remove_per_cycle, add_only=n_features, random_state=seed)
     progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
                        overwrite=overwrite, progress=progress,

@@ -12,25 +12,28 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .discovery import Discovery, DiscoveryConfig, new_item_q
+from .discovery_run import DiscoveryRun
 from .errors import CorruptFileError, GenZInputError
 from .fm.base import FoundationModel
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
 from .observation import observation_model_from_state
 from .runs import atomic_write_bytes
+from .settings import advanced_settings, model_spec, to_json
 
 __all__ = ["GenZRegressor", "make_fm"]
 
-MODEL_FORMAT = "genz-model/1"
+MODEL_FORMAT = "genz-model/2"
+PREDICTORS = ("priors", "judgments", "em")
 
 
 def make_fm(fm: Any, **options: Any) -> FoundationModel:
@@ -70,102 +73,123 @@ def _check_items(items: Any, name: str = "items") -> list[Item]:
     return items
 
 
-class GenZRegressor(RegressorMixin, BaseEstimator):
-    """GenZ: discover natural-language binary features that predict a real target.
+class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
+    """GenZ: discover natural-language binary features ``z`` that predict a real target ``y``.
 
-    Parameters follow the paper's defaults (linear or MLP ``g``; 12 cycles of adding 5 features
-    and removing 2, with targeted additions; the 2%/98% activity filter). ``fm`` is a
-    foundation-model name (``"predicates"``: the offline engine) or instance. ``n_features``
-    switches to plain repeated additions (the binary demo). See :class:`DiscoveryConfig` for
-    the EM settings. ``refit_on_judgments`` refits θ on the training items' FM priors after each
-    step, so that the predictor sees what new items will have (SPEC §9).
+    The model (paper §2, SPEC §2): a foundation model judges each item against each feature's
+    descriptor, ``b_nk ∈ {0, 1}``; the feature is ``z_nk`` with prior ``p(z_nk = 1) = 1 − ε_k``
+    if ``b_nk = 1`` else ``ε_k`` (the FM's error rate); the target is
+    ``y_n ~ N(g(z_n, u_n; θ), diag σ²)`` with side inputs ``u``. ``fit`` alternates variational
+    EM (posteriors ``q``, then θ, σ², ε) with the discovery of descriptors (Algorithms 1-4);
+    ``predict`` judges new items and predicts from those judgments alone (SPEC §5).
+
+    Parameters
+    ----------
+    fm : str or FoundationModel, default "predicates"
+        The foundation model: a backend name (``"predicates"`` is the offline engine) or an
+        instance implementing :class:`genz.fm.FoundationModel`.
+    model : "linear", "mlp", Linear or MLP, default "linear"
+        The observation model ``g``: :class:`genz.Linear` (exact mean field, SPEC §4; its
+        ``ridge``) or :class:`genz.MLP` (at the mode; layers, dropout, epochs...).
+    algorithm : {"targeted", "simple"}, default "targeted"
+        How a feature is added: Algorithm 2 (exemplars from the combination of current
+        features with the largest error, eq. 15-16) or Algorithm 1 (exemplars from all items).
+    cycles, add_per_cycle, remove_per_cycle : int, default 12, 5, 2
+        Algorithm 4's schedule: ``cycles`` times, add ``add_per_cycle`` features and remove
+        ``remove_per_cycle`` (Algorithm 3).
+    add_only : int or None, default None
+        A different, simpler run (the paper's binary demo, §5.1): Algorithm 1 or 2 exactly
+        ``add_only`` times, no removal; the schedule above is ignored.
+    min_activity : float, default 0.02
+        The activity filter: a feature judged yes for fewer than this share of the training
+        items, or more than ``1 − min_activity``, is discarded.
+    max_iter, tol : int and float, default 100 and 1e-6
+        EM per phase: at most ``max_iter`` iterations (the MLP has its own ``em_max_iter``);
+        converged when the relative change of the bound is below ``tol`` (and the posteriors
+        settle, see ``Advanced.em_q_tol``).
+    predictor : {"priors", "judgments", "em"}, default "priors"
+        θ used for new items (SPEC §9): refitted on the training items' FM priors
+        ``q = 1 − ε`` / ``ε`` (what new items have; the linear ridge by leave-one-out), refitted
+        at the judgments themselves (``q = b``, the mode; the binary demo), or the EM θ itself.
+    advanced : Advanced, dict or None
+        Rarely changed settings, documented in :class:`genz.Advanced` (ε floor and start, soft
+        judgments, exemplars, candidates, EM's minor stopping rules).
+    random_state : int, RandomState or None, default None
+        Seeds discovery's random choices. None follows scikit-learn: a seed is drawn from
+        NumPy's global random state at ``fit`` (so ``np.random.seed`` makes it reproducible).
+    verbose : int, default 0
+        1: one line per discovery step on standard error.
     """
 
     def __init__(
         self,
         fm: Any = "predicates",
-        model: str = "linear",
+        model: Any = "linear",
         algorithm: str = "targeted",
-        n_features: int | None = None,
         cycles: int = 12,
         add_per_cycle: int = 5,
         remove_per_cycle: int = 2,
+        add_only: int | None = None,
         min_activity: float = 0.02,
-        eps_min: float = 1e-3,
-        ridge: float = 0.0,
-        em_max_iter: int = 100,
-        em_min_iter: int = 5,
-        em_tol: float = 1e-6,
-        n_exemplars: int | None = None,
-        min_group: int = 10,
-        refit_on_judgments: bool = True,
-        predictor_ridge: float | str = "cv",
-        weighted_mining: bool = True,
-        n_candidates: int = 5,
-        criterion: str = "bound",
-        predict_at: str = "mean",
-        soft_judgments: bool = False,
-        eps_from_prob: bool = False,
-        mlp_hidden: tuple[int, ...] = (64, 32),
-        mlp_dropout: float = 0.1,
-        mlp_lr: float = 1e-3,
-        mlp_epochs: int = 100,
-        mlp_batch_size: int = 32,
-        mlp_em_epochs: int = 10,
-        mlp_em_max_iter: int = 10,
-        random_state: int | None = None,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        predictor: str = "priors",
+        advanced: Any = None,
+        random_state: Any = None,
         verbose: int = 0,
     ) -> None:
         self.fm = fm
         self.model = model
         self.algorithm = algorithm
-        self.n_features = n_features
         self.cycles = cycles
         self.add_per_cycle = add_per_cycle
         self.remove_per_cycle = remove_per_cycle
+        self.add_only = add_only
         self.min_activity = min_activity
-        self.eps_min = eps_min
-        self.ridge = ridge
-        self.em_max_iter = em_max_iter
-        self.em_min_iter = em_min_iter
-        self.em_tol = em_tol
-        self.n_exemplars = n_exemplars
-        self.min_group = min_group
-        self.refit_on_judgments = refit_on_judgments
-        self.predict_at = predict_at
-        self.predictor_ridge = predictor_ridge
-        self.weighted_mining = weighted_mining
-        self.n_candidates = n_candidates
-        self.criterion = criterion
-        self.soft_judgments = soft_judgments
-        self.eps_from_prob = eps_from_prob
-        self.mlp_hidden = mlp_hidden
-        self.mlp_dropout = mlp_dropout
-        self.mlp_lr = mlp_lr
-        self.mlp_epochs = mlp_epochs
-        self.mlp_batch_size = mlp_batch_size
-        self.mlp_em_epochs = mlp_em_epochs
-        self.mlp_em_max_iter = mlp_em_max_iter
+        self.max_iter = max_iter
+        self.tol = tol
+        self.predictor = predictor
+        self.advanced = advanced
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        """X is a sequence of :class:`genz.Item` (not an array); ``transform`` gives the N×K
+        judgments; ``y`` may have several columns; fits are random unless seeded."""
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
+        tags.target_tags.multi_output = True
+        tags.non_deterministic = self.random_state is None
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
     # ------------------------------------------------------------------------------------------
-    def _config(self) -> DiscoveryConfig:
-        if self.model not in ("linear", "mlp"):
-            raise GenZInputError(f"model must be 'linear' or 'mlp', not {self.model!r}")
+    def _config(self, seed: int) -> DiscoveryConfig:
         if self.algorithm not in ("targeted", "simple"):
             raise GenZInputError(f"algorithm must be 'targeted' or 'simple', not {self.algorithm!r}")
         if not 0 <= self.min_activity < 0.5:
             raise GenZInputError(f"min_activity must be in [0, 0.5), not {self.min_activity}")
-        if self.predict_at not in ("mean", "mode"):
-            raise GenZInputError(f"predict_at must be 'mean' or 'mode', not {self.predict_at!r}")
-        if not 0 < self.eps_min < 0.5:
-            raise GenZInputError(f"eps_min must be in (0, 0.5), not {self.eps_min}")
-        seed = self.random_state if self.random_state is not None else 0
-        names = {f.name for f in fields(DiscoveryConfig)}
-        kw = {k: v for k, v in self.get_params(deep=False).items() if k in names}
-        kw["mlp_hidden"] = tuple(self.mlp_hidden)
-        return DiscoveryConfig(seed=int(seed), **kw)
+        if self.predictor not in PREDICTORS:
+            raise GenZInputError(f"predictor must be one of {', '.join(PREDICTORS)}, not {self.predictor!r}")
+        if self.add_only is not None and int(self.add_only) < 1:
+            raise GenZInputError(f"add_only must be at least 1 (or None), not {self.add_only}")
+        return DiscoveryConfig(
+            model=model_spec(self.model), algorithm=self.algorithm, cycles=int(self.cycles),
+            add_per_cycle=int(self.add_per_cycle), remove_per_cycle=int(self.remove_per_cycle),
+            add_only=None if self.add_only is None else int(self.add_only), min_activity=float(self.min_activity),
+            max_iter=int(self.max_iter), tol=float(self.tol), predictor=self.predictor,
+            advanced=advanced_settings(self.advanced), seed=seed,
+        )
+
+    def _seed(self) -> int:
+        """scikit-learn's convention: an int is the seed; None draws one from NumPy's global
+        random state; a RandomState draws one from it."""
+        if isinstance(self.random_state, (int, np.integer)):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
 
     def _prepare(self, items, Y, U):
         items = _check_items(items)
@@ -176,23 +200,22 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         U = check_side_inputs(U, len(items), ids)
         return items, Y, U
 
-    def make_discovery(self, items, Y, U=None, eval_set=None) -> Discovery:
-        """Validate the inputs and build (without running) the discovery run behind ``fit``."""
+    def make_discovery(self, items, Y, U=None, eval_set=None) -> DiscoveryRun:
+        """Validate the inputs and build (without running) the discovery run behind ``fit``;
+        the estimator itself is not changed."""
         items, Y_arr, U = self._prepare(items, Y, U)
-        self._y_1d = np.ndim(Y) == 1
-        Y = Y_arr
         ev = None
         if eval_set is not None:
             e_items, e_Y = eval_set[0], eval_set[1]
             e_U = eval_set[2] if len(eval_set) > 2 else None
             e_items, e_Y, e_U = self._prepare(e_items, e_Y, e_U)
-            if e_Y.shape[1] != Y.shape[1]:
-                raise GenZInputError(f"eval_set targets have {e_Y.shape[1]} columns, training targets {Y.shape[1]}")
+            if e_Y.shape[1] != Y_arr.shape[1]:
+                raise GenZInputError(f"eval_set targets have {e_Y.shape[1]} columns, training targets {Y_arr.shape[1]}")
             if (U is None) != (e_U is None):
                 raise GenZInputError("pass side inputs for both the training items and eval_set, or for neither")
             ev = (e_items, e_Y, e_U)
-        self.fm_ = make_fm(self.fm)
-        return Discovery(self.fm_, self._config(), items, Y, U, ev)
+        disc = Discovery(make_fm(self.fm), self._config(self._seed()), items, Y_arr, U)
+        return DiscoveryRun(disc, ev, y_1d=np.ndim(Y) == 1)
 
     def fit(
         self,
@@ -202,28 +225,29 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         eval_set: tuple | None = None,
         callbacks: Any = None,
         on_step: Any = None,
-        discovery: Discovery | None = None,
+        discovery: DiscoveryRun | None = None,
     ) -> "GenZRegressor":
         """Discover features for items ``X`` with targets ``y`` (N or N×D) and optional side
         inputs ``U`` (N×P). ``eval_set=(items, Y[, U])`` adds test metrics to every history
-        step. ``callbacks`` receives progress hooks; ``on_step(discovery, record)`` is called
-        after every step (run directories use it to checkpoint). ``discovery`` continues a run
-        built by :meth:`make_discovery` (e.g. restored from a checkpoint)."""
-        disc = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set)
-        if discovery is not None:
-            self.fm_ = disc.fm
-            self._y_1d = getattr(self, "_y_1d", disc.Y.shape[1] == 1 and np.ndim(y) == 1)
+        step and influences nothing. ``callbacks`` receives progress hooks;
+        ``on_step(run, record)`` is called after every step (run directories checkpoint
+        there). ``discovery`` continues a run built by :meth:`make_discovery` (e.g. restored
+        from a checkpoint)."""
+        run = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set)
         if callbacks is None and self.verbose:
             callbacks = _PrintProgress()
-        disc.run(callbacks=callbacks, on_step=on_step)
-        self._adopt(disc)
+        run.run(callbacks=callbacks, on_step=on_step)
+        self._adopt(run)
         return self
 
-    def _adopt(self, disc: Discovery) -> None:
+    def _adopt(self, run: DiscoveryRun) -> None:
+        disc = run.disc
+        self.fm_ = disc.fm
+        self._y_1d = bool(run.y_1d)
         self.features_ = list(disc.features)
         self.epsilon_ = disc.st.eps.copy()
         self.model_ = disc.model
-        self.predictor_ = disc.predictor or disc.fit_predictor()
+        self.predictor_ = disc.predictor
         self.sigma2_ = disc.model.sigma2_.copy()
         self.history_ = disc.history
         self.posteriors_ = disc.st.Q.copy()
@@ -233,12 +257,39 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         self.n_targets_ = disc.Y.shape[1]
         self.n_side_inputs_ = 0 if disc.U is None else disc.U.shape[1]
         self.train_ids_ = [it.id for it in disc.items]
+        self.n_iter_ = max((p["iterations"] for r in disc.history for p in r.get("em_phases", [])), default=0)
+
+    def __getstate__(self) -> dict:
+        """Pickling drops a foundation model given by name (it holds locks and connections);
+        it is rebuilt from the name. Saving with :meth:`save` is the supported way."""
+        state = dict(self.__dict__)
+        if isinstance(self.fm, str):
+            state.pop("fm_", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "features_" in state and "fm_" not in state:
+            self.fm_ = make_fm(self.fm)
+
+    def params_json(self) -> dict:
+        """The constructor parameters as JSON (the foundation model by name)."""
+        params = self.get_params(deep=False)
+        fm = params["fm"]
+        params["fm"] = fm if isinstance(fm, str) else getattr(getattr(self, "fm_", fm), "name", "custom")
+        params["model"] = to_json(model_spec(self.model))
+        params["advanced"] = to_json(advanced_settings(self.advanced))
+        if not isinstance(params["random_state"], (int, np.integer, type(None))):
+            params["random_state"] = None
+        return params
 
     # ------------------------------------------------------------------------------------------
     def transform(self, X: Sequence[Item]) -> np.ndarray:
         """The N×K matrix of FM judgments (0/1) of the discovered features for items X."""
         check_is_fitted(self, "features_")
-        items = _check_items(X)
+        return self._judgments(_check_items(X))
+
+    def _judgments(self, items: list[Item]) -> np.ndarray:
         out = np.zeros((len(items), len(self.features_)), dtype=int)
         for k, d in enumerate(self.features_):
             out[:, k] = self.fm_.judge(d, items).values
@@ -253,8 +304,8 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         U = check_side_inputs(U, len(items), [it.id for it in items])
         if U is not None and U.shape[1] != self.n_side_inputs_:
             raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {self.n_side_inputs_}")
-        B = self.transform(items).astype(float)
-        Q = new_item_q(B, self.epsilon_, self.predict_at)
+        B = self._judgments(items).astype(float)
+        Q = new_item_q(B, self.epsilon_, self.predictor)
         P = self.predictor_.predict(Q, U)
         return P[:, 0] if self._y_1d and P.shape[1] == 1 else P
 
@@ -268,9 +319,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "features_")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        params = self.get_params(deep=False)
-        params["fm"] = self.fm if isinstance(self.fm, str) else getattr(self.fm_, "name", "custom")
-        params["mlp_hidden"] = list(self.mlp_hidden)
+        params = self.params_json()
         m_meta, m_arr = self.model_.get_state()
         p_meta, p_arr = self.predictor_.get_state()
         meta = {
@@ -309,6 +358,9 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
             meta = json.loads(mfile.read_text())
         except json.JSONDecodeError as exc:
             raise CorruptFileError(f"{mfile}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if meta.get("format") == "genz-model/1":
+            raise GenZInputError(f"{mfile}: saved by an older genz (format genz-model/1, before the grouped "
+                                 "settings); refit it with `genz fit` on the same data")
         if meta.get("format") != MODEL_FORMAT:
             raise CorruptFileError(f"{mfile}: not a genz model file (format {meta.get('format')!r})")
         try:
@@ -317,7 +369,8 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         except (ValueError, OSError, EOFError) as exc:
             raise CorruptFileError(f"{afile}: unreadable ({exc})") from None
         params = dict(meta["params"])
-        params["mlp_hidden"] = tuple(params["mlp_hidden"])
+        params["model"] = model_spec(params["model"])
+        params["advanced"] = advanced_settings(params["advanced"])
         if fm is not None:
             params["fm"] = fm
         est = cls(**params)

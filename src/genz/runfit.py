@@ -54,11 +54,7 @@ def run_config(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set:
                extra: Mapping[str, Any] | None = None) -> dict:
     """The configuration stored in ``config.json``: the estimator's parameters (the foundation
     model by name), the data fingerprint and sizes, and ``extra`` (e.g. input file paths)."""
-    params = dict(est.get_params(deep=False))
-    fm = params.get("fm")
-    if not isinstance(fm, str):
-        params["fm"] = getattr(fm, "name", type(fm).__name__)
-    params["mlp_hidden"] = list(params.get("mlp_hidden") or [])
+    params = est.params_json()
     cfg: dict[str, Any] = {"estimator": params, "data": {
         "sha256": data_fingerprint(items, Y, U, eval_set), "n_items": len(items),
         "n_targets": int(np.asarray(Y).reshape(len(items), -1).shape[1]),
