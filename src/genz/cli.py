@@ -73,13 +73,17 @@ def demo_binary(seed: int, bits: int, as_json: bool, out: str | None, overwrite:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--test-items", type=click.Path(dir_okay=False), default=None,
               help="Held-out items (JSONL) for test metrics after every step; their targets must be in --targets.")
+@click.option("--hypotheses", "hypotheses_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Your hypotheses, one descriptor a line: judged like mined features, kept only if they earn their place.")
+@click.option("--pin", multiple=True, help="A descriptor kept whatever the evidence (repeatable).")
+@click.option("--veto", multiple=True, help="A descriptor never mined (repeatable).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run in OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @friendly
 def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle,
-        n_features, seed, test_items, out, resume, overwrite, quiet, **fm_opts) -> None:
+        n_features, seed, test_items, hypotheses_path, pin, veto, out, resume, overwrite, quiet, **fm_opts) -> None:
     """Discover features on your items; record the run (history, checkpoints, model) in OUT."""
     fm = fm_from_options(**fm_opts, progress=False)
     from .estimator import GenZRegressor
@@ -99,16 +103,31 @@ def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per
     else:
         Y = load_targets(targets_path, [it.id for it in items])
     U = side_inputs_from_attributes(items, cols) if cols else None
+    from .settings import PriorKnowledge
+
+    hyps = []
+    if hypotheses_path:
+        hyps = [ln.strip() for ln in Path(hypotheses_path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    know = PriorKnowledge(hypotheses=tuple(hyps), pin=tuple(pin), veto=tuple(veto)) if hyps or pin or veto else None
+    target_names = None
+    if str(targets_path).endswith(".csv"):
+        import csv
+
+        with open(targets_path, encoding="utf-8", newline="") as fh:
+            target_names = [h.strip() for h in next(csv.reader(fh))[1:]]
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
-                        remove_per_cycle=remove_per_cycle, add_only=n_features, random_state=seed)
+                        remove_per_cycle=remove_per_cycle, add_only=n_features, hypotheses=know, random_state=seed)
     progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
                        overwrite=overwrite, progress=progress,
-                       config_extra={"items": str(items_path), "targets": str(targets_path), "side_inputs": cols})
+                       config_extra={"items": str(items_path), "targets": str(targets_path), "side_inputs": cols},
+                       target_names=target_names)
     if not quiet:
         click.echo(f"{len(est.features_)} features; run saved to {out} (genz report {out})")
         for f, e in zip(est.features_, est.epsilon_):
             click.echo(f"  ε={e:.3f}  {f}")
+        for h in est.hypotheses_:
+            click.echo(f"  {h['message']}")
 
 
 @main.command()
@@ -133,7 +152,8 @@ def predict(model_dir, items_path, out_path) -> None:
     items = load_items(items_path)
     U = side_inputs_from_attributes(items, cols) if cols else None
     P = np.atleast_2d(est.predict(items, U).T).T
-    lines = ["id," + ",".join(f"y{d}" for d in range(P.shape[1]))]
+    names = getattr(est, "target_names_", None) or [f"y{d}" for d in range(P.shape[1])]
+    lines = ["id," + ",".join(names)]
     lines += [it.id + "," + ",".join(f"{v:.10g}" for v in row) for it, row in zip(items, P)]
     text = "\n".join(lines) + "\n"
     if out_path:

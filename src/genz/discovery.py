@@ -199,12 +199,18 @@ class Discovery:
             return Outcome("discard", candidates[0] if candidates else None, [dec.em], {**info, "reason": why})
         descriptor, b, judgments = chosen
         eps = self.couple(dec, b, pool, judgments)
+        before = (self.model, self.st)
         self.model, self.st = dec.model, dec.st
         self.features.append(descriptor)
         self.origin[descriptor] = "mined"
         em = run_em(self.model, self.st, self.U, self.Y, **self.cfg.em_settings())
         if len(candidates) <= 1:
             info.pop("candidates")
+        rejected = self.heldout.rejects_new(self) if self.heldout is not None else None
+        if rejected is not None:  # the new feature does not help held-out items: undo it
+            (self.model, self.st), _ = before, self.features.pop()
+            self.discarded.append(descriptor)
+            return Outcome("discard", descriptor, [dec.em, em], {**info, "reason": rejected})
         return Outcome("add", descriptor, [dec.em, em], {**info, "eps_start": eps})
 
     # -- the phases of an addition -------------------------------------------------------------------

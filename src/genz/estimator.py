@@ -28,7 +28,9 @@ from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
 from .observation import observation_model_from_state
 from .runs import atomic_write_bytes
-from .settings import advanced_settings, model_spec, to_json
+from .selection import split_indices
+from .settings import advanced_settings, model_spec, prior_knowledge, to_json
+from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 
 __all__ = ["GenZRegressor", "make_fm"]
 
@@ -111,6 +113,11 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         θ used for new items (SPEC §9): refitted on the training items' FM priors
         ``q = 1 − ε`` / ``ε`` (what new items have; the linear ridge by leave-one-out), refitted
         at the judgments themselves (``q = b``, the mode; the binary demo), or the EM θ itself.
+    hypotheses : list of str, PriorKnowledge, dict or None
+        What you already believe. A list of descriptors: hypotheses, judged like mined
+        features and kept only if they earn their place on held-out data (their evidence is in
+        ``hypotheses_`` either way). ``PriorKnowledge(hypotheses=[...], pin=[...], veto=[...])``
+        also pins features (kept whatever the evidence) and vetoes descriptors (never mined).
     advanced : Advanced, dict or None
         Rarely changed settings, documented in :class:`genz.Advanced` (ε floor and start, soft
         judgments, exemplars, candidates, EM's minor stopping rules).
@@ -134,6 +141,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         max_iter: int = 100,
         tol: float = 1e-6,
         predictor: str = "priors",
+        hypotheses: Any = None,
         advanced: Any = None,
         random_state: Any = None,
         verbose: int = 0,
@@ -149,6 +157,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.predictor = predictor
+        self.hypotheses = hypotheses
         self.advanced = advanced
         self.random_state = random_state
         self.verbose = verbose
@@ -200,10 +209,14 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         U = check_side_inputs(U, len(items), ids)
         return items, Y, U
 
-    def make_discovery(self, items, Y, U=None, eval_set=None) -> DiscoveryRun:
+    def make_discovery(self, items, Y, U=None, eval_set=None, target_names=None) -> DiscoveryRun:
         """Validate the inputs and build (without running) the discovery run behind ``fit``;
-        the estimator itself is not changed."""
+        the estimator itself is not changed. With held-out selection (the default, see
+        :mod:`genz.selection`) the algorithm runs on a discovery share of the items."""
+        names = _target_names(Y, target_names)
         items, Y_arr, U = self._prepare(items, Y, U)
+        if len(names) != Y_arr.shape[1]:
+            raise GenZInputError(f"target_names: {len(names)} names for {Y_arr.shape[1]} target columns")
         ev = None
         if eval_set is not None:
             e_items, e_Y = eval_set[0], eval_set[1]
@@ -214,8 +227,17 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             if (U is None) != (e_U is None):
                 raise GenZInputError("pass side inputs for both the training items and eval_set, or for neither")
             ev = (e_items, e_Y, e_U)
-        disc = Discovery(make_fm(self.fm), self._config(self._seed()), items, Y_arr, U)
-        return DiscoveryRun(disc, ev, y_1d=np.ndim(Y) == 1)
+        cfg = self._config(self._seed())
+        know = prior_knowledge(self.hypotheses)
+        given = [(h, "hypothesis") for h in know.hypotheses] + [(p, "pinned") for p in know.pin]
+        share = cfg.advanced.validation
+        split = None
+        if cfg.add_only is None and share > 0 and round(share * len(items)) >= 20:
+            ia, iv = split_indices(len(items), cfg.seed, share)
+            split = (items, Y_arr, U, ia, iv)
+            items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
+        disc = Discovery(make_fm(self.fm), cfg, items, Y_arr, U, given=given, veto=know.veto)
+        return DiscoveryRun(disc, ev, y_1d=np.ndim(Y) == 1, split=split, target_names=names)
 
     def fit(
         self,
@@ -226,14 +248,16 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         callbacks: Any = None,
         on_step: Any = None,
         discovery: DiscoveryRun | None = None,
+        target_names: Sequence[str] | None = None,
     ) -> "GenZRegressor":
         """Discover features for items ``X`` with targets ``y`` (N or N×D) and optional side
         inputs ``U`` (N×P). ``eval_set=(items, Y[, U])`` adds test metrics to every history
         step and influences nothing. ``callbacks`` receives progress hooks;
         ``on_step(run, record)`` is called after every step (run directories checkpoint
         there). ``discovery`` continues a run built by :meth:`make_discovery` (e.g. restored
-        from a checkpoint)."""
-        run = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set)
+        from a checkpoint). Target names come from ``target_names``, a DataFrame's columns or
+        a Series' name, else ``y0``, ``y1``..."""
+        run = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set, target_names)
         if callbacks is None and self.verbose:
             callbacks = _PrintProgress()
         run.run(callbacks=callbacks, on_step=on_step)
@@ -241,7 +265,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         return self
 
     def _adopt(self, run: DiscoveryRun) -> None:
-        disc = run.disc
+        disc = run.result
         self.fm_ = disc.fm
         self._y_1d = bool(run.y_1d)
         self.features_ = list(disc.features)
@@ -258,6 +282,11 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.n_side_inputs_ = 0 if disc.U is None else disc.U.shape[1]
         self.train_ids_ = [it.id for it in disc.items]
         self.n_iter_ = max((p["iterations"] for r in disc.history for p in r.get("em_phases", [])), default=0)
+        self.target_names_ = list(run.target_names or [f"y{d}" for d in range(self.n_targets_)])
+        self.origins_ = [disc.origin.get(f, "mined") for f in self.features_]
+        self.coef_, self.intercept_, self.side_coef_ = _effects(self.predictor_, len(self.features_))
+        self.feature_table_ = build_feature_table(self, disc, run.selection)
+        self.hypotheses_ = hypothesis_rows(run.selection)
 
     def __getstate__(self) -> dict:
         """Pickling drops a foundation model given by name (it holds locks and connections);
@@ -279,6 +308,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         params["fm"] = fm if isinstance(fm, str) else getattr(getattr(self, "fm_", fm), "name", "custom")
         params["model"] = to_json(model_spec(self.model))
         params["advanced"] = to_json(advanced_settings(self.advanced))
+        params["hypotheses"] = to_json(prior_knowledge(self.hypotheses))
         if not isinstance(params["random_state"], (int, np.integer, type(None))):
             params["random_state"] = None
         return params
@@ -295,8 +325,11 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             out[:, k] = self.fm_.judge(d, items).values
         return out
 
-    def predict(self, X: Sequence[Item], U: Any = None) -> np.ndarray:
-        """Predict targets of new items from FM judgments only (SPEC §5)."""
+    def predict(self, X: Sequence[Item], U: Any = None, return_std: bool = False) -> Any:
+        """Predict targets of new items from FM judgments only (SPEC §5). With ``return_std``
+        also the predictive standard deviation, ``sqrt(σ²_d + Σ_k w_dk² q_k(1 − q_k))``: the
+        model's noise plus the spread from features the FM may have judged wrongly (``q`` the
+        FM prior; for the MLP ``w`` is its reference-point effect)."""
         check_is_fitted(self, "features_")
         items = _check_items(X)
         if self.n_side_inputs_ and U is None:
@@ -307,7 +340,26 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         B = self._judgments(items).astype(float)
         Q = new_item_q(B, self.epsilon_, self.predictor)
         P = self.predictor_.predict(Q, U)
-        return P[:, 0] if self._y_1d and P.shape[1] == 1 else P
+        flat = (lambda A: A[:, 0]) if self._y_1d and P.shape[1] == 1 else (lambda A: A)
+        if not return_std:
+            return flat(P)
+        W = np.asarray(self.predictor_.weights(), dtype=float).reshape(P.shape[1], -1)
+        var = self.predictor_.sigma2_[None, :] + (Q * (1 - Q)) @ (W.T**2)
+        return flat(P), flat(np.sqrt(var))
+
+    def feature_table(self) -> Any:
+        """One row per (feature, target): ``feature``, ``target``, ``weight`` with its 95%
+        interval ``ci_low`` / ``ci_high``, ``epsilon`` and ``epsilon_note`` (``"at floor"`` /
+        ``"at cap"``: ε not identified), ``share_yes``, ``heldout_gain`` ± ``heldout_gain_se``
+        (drop-one held-out loss increase), ``significant``, ``origin``. How each is computed:
+        :mod:`genz.selection`. A pandas DataFrame when pandas is installed, else a list."""
+        check_is_fitted(self, "features_")
+        rows = [dict(r) for r in self.feature_table_]
+        try:
+            import pandas as pd
+        except ImportError:
+            return rows
+        return pd.DataFrame(rows, columns=list(FEATURE_TABLE_COLUMNS))
 
     def evaluate(self, X: Sequence[Item], y: Any, U: Any = None) -> dict[str, float]:
         """The metrics of :func:`genz.metrics.regression_metrics` on (X, y)."""
@@ -334,6 +386,10 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             "counters": self.counters_,
             "fm_stats": self.fm_stats_,
             "train_ids": self.train_ids_,
+            "target_names": self.target_names_,
+            "origins": self.origins_,
+            "feature_table": _json_rows(self.feature_table_),
+            "hypotheses": _json_rows(self.hypotheses_),
         }
         arrays = {"epsilon": self.epsilon_, "sigma2": self.sigma2_, "posteriors": self.posteriors_,
                   "judgments": self.judgments_}
@@ -371,6 +427,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         params = dict(meta["params"])
         params["model"] = model_spec(params["model"])
         params["advanced"] = advanced_settings(params["advanced"])
+        params["hypotheses"] = prior_knowledge(params["hypotheses"])
         if fm is not None:
             params["fm"] = fm
         est = cls(**params)
@@ -388,9 +445,54 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         est.counters_ = meta.get("counters", {})
         est.fm_stats_ = meta.get("fm_stats", {})
         est.train_ids_ = meta.get("train_ids", [])
+        est.target_names_ = list(meta["target_names"])
+        est.origins_ = list(meta["origins"])
+        est.feature_table_ = [{k: (np.nan if v is None else v) for k, v in r.items()} for r in meta["feature_table"]]
+        est.hypotheses_ = meta["hypotheses"]
+        est.coef_, est.intercept_, est.side_coef_ = _effects(est.predictor_, len(est.features_))
         hist = path / "history.json"
         est.history_ = json.loads(hist.read_text()) if hist.exists() else []
         return est
+
+
+def _target_names(Y: Any, names: Sequence[str] | None) -> list[str]:
+    """Names from ``names``, a DataFrame's columns or a Series' name; else y0, y1, ..."""
+    if names is not None:
+        return [str(n) for n in names]
+    cols = getattr(Y, "columns", None)
+    if cols is not None:
+        return [str(c) for c in cols]
+    if getattr(Y, "name", None) is not None and np.ndim(Y) == 1:
+        return [str(Y.name)]
+    D = 1 if np.ndim(Y) == 1 else np.shape(Y)[1]
+    return [f"y{d}" for d in range(D)]
+
+
+def _effects(pred: Any, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``coef_`` (K×D), ``intercept_`` (D) and ``side_coef_`` (P×D) in the inputs' own units:
+    ``ŷ = intercept_ + qᵀ coef_ + uᵀ side_coef_`` (exact for the linear predictor; for the MLP
+    the reference-point effects, the prediction at no feature, and no side coefficients)."""
+    W = getattr(pred, "W_", None)
+    if W is None:
+        coef = np.asarray(pred.weights(), dtype=float).reshape(-1, K).T
+        D = coef.shape[1]
+        P = pred.u_mean_.size if pred.u_mean_ is not None else 0
+        base = np.zeros((1, K + P + 1))
+        base[0, -1] = 1.0
+        icpt = pred._forward(base)[0] if getattr(pred, "net_", None) is not None else np.zeros(D)
+        return coef, icpt, np.full((P, D), np.nan)
+    side = (W[:, K:-1] / pred.u_std_).T
+    icpt = W[:, -1] - side.T @ pred.u_mean_
+    return W[:, :K].T.copy(), icpt, side
+
+
+def _json_rows(rows: list[dict]) -> list[dict]:
+    """NaN → null (strict JSON)."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v.item() if isinstance(v, np.generic) else v
+    return [{k: clean(v) for k, v in r.items()} for r in rows]
 
 
 def _sub(arrays: dict, prefix: str) -> dict:

@@ -134,7 +134,7 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
     run, ckpt = RunDir.for_fit(out, config, resume=resume, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
     progress = progress if progress is not None else FitProgress(quiet=True)
     with _recording(run, progress, resume_hint=True):
-        disc = est.make_discovery(items, Y, U, eval_set)
+        disc = est.make_discovery(items, Y, U, eval_set, target_names)
         if ckpt is not None:
             try:
                 disc.load_payload(ckpt.meta, ckpt.arrays)
@@ -153,7 +153,7 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
 
         est.fit(items, Y, U, eval_set, callbacks=progress, on_step=on_step, discovery=disc)
         run.save_model(est.save)
-        run.save_summary(summary_from_estimator(est, disc.items, disc.Y, disc.U, target_names))
+        run.save_summary(summary_from_estimator(est, disc.items, disc.Y, disc.U, est.target_names_))
     return est, run
 
 
