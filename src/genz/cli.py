@@ -128,6 +128,9 @@ def fit(items_path, targets_path, side_inputs, model, algorithm, cycles, add_per
             click.echo(f"  ε={e:.3f}  {f}")
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
+        not_conv = sum(int(r.get("em_not_converged", 0)) for r in est.history_)
+        if not_conv:
+            click.echo(f"  EM stopped at max_iter without converging in {not_conv} phase(s) (see the report)")
 
 
 @main.command()

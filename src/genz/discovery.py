@@ -304,7 +304,8 @@ class Discovery:
     def choose_candidate(self, candidates: list[str], why: str | None, cb: Callbacks) -> tuple[tuple | None, list, str | None]:
         """Phase 4: judge every training item for each candidate, drop those that repeat a
         feature or fail the activity filter, keep the one explaining most of the current
-        residual (the generalised M-step over descriptors). Returns (descriptor, b, judgments)
+        residual (the generalised M-step over descriptors), or with held-out selection the
+        one that most lowers the held-out loss. Returns (descriptor, b, judgments)
         or None, the usable candidates and why none was usable."""
         scored = []
         for cand in candidates:
@@ -313,7 +314,8 @@ class Discovery:
             b = self.judgment_values(judgments)
             reject = self.rejection(b)
             if reject is None:
-                scored.append((self.residual_gain(b), cand, b, judgments))
+                gain = self.residual_gain(b) if self.heldout is None else self.heldout.candidate_gain(self, cand, b)
+                scored.append((gain, cand, b, judgments))
                 continue
             self.discarded.append(cand)
             key = "discarded_redundant" if reject.startswith("same") else "discarded_activity"

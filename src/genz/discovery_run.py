@@ -190,7 +190,7 @@ class DiscoveryRun:
             self.tracker.sync(self.final, cb)
             test = self.tracker.metrics(self.final)
         now = self.fm.stats.snapshot()
-        rec = step_record(self.final, out, d.plan[-1][0] if d.plan else 0, test, time.perf_counter() - clock["t"],
+        rec = step_record(self.final, out, d.history[-1]["cycle"], test, time.perf_counter() - clock["t"],
                           FMStats.diff(now, clock["fm"]), now)
         rec["valid"] = h.summary([h.names[c] for c in final])
         d.history.append(rec)

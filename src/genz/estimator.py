@@ -508,8 +508,9 @@ class _PrintProgress:
         tr = rec["train"]
         key = "median_ae" if "median_ae" in tr else "cosine"
         te = rec["test"][key] if rec.get("test") else float("nan")
+        em = f"  [EM not converged in {rec['em_not_converged']} phase(s)]" if rec.get("em_not_converged") else ""
         print(
             f"step {rec['step']:3d} {rec['action']:7s} K={rec['n_features']:2d} train {key}={tr[key]:.4f} "
-            f"test {key}={te:.4f}  {rec['feature'] or ''}",
+            f"test {key}={te:.4f}  {rec['feature'] or ''}{em}",
             file=sys.stderr,
         )

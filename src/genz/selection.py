@@ -15,10 +15,17 @@ Decisions made with it:
 * **early stop**: a whole cycle without a new best held-out loss ends discovery;
 * **the structure**: of all feature sets along the run, the smallest whose mean loss is within
   one standard error (of the paired per-item difference) of the best;
+* **keeping a new feature**: an addition whose feature does not lower the held-out loss by
+  more than one standard error (paired over the held-out items) is undone (the descriptor is
+  discarded, with its held-out gain in the history); of several mined candidates the one with
+  the largest held-out gain is tried;
 * **pruning** (a feature earns its place): the drop-one held-out gain
   ``mean_n(L_{S−k} − L_S)`` with its standard error; while some feature's ``gain / se`` is
   below ``z = Φ⁻¹(1 − α/m)`` (one-sided, α = 0.05, Bonferroni over the ``m`` features that were
-  ever in the model: the many candidates tried), the weakest is dropped and the rest re-scored.
+  ever in the model: the many candidates tried), the weakest is dropped and the rest re-scored —
+  unless the features dropped so far cost more than one standard error of held-out loss
+  together (paired, against the chosen structure): features that matter jointly but not one by
+  one stay, marked not significant.
   Pinned features are never dropped.
 
 Effects and their intervals (sample splitting + bootstrap): the weight of each kept feature is
@@ -70,6 +77,9 @@ class HeldOut:
         self.bV = np.zeros((len(self.items), 0))
         self.eps = np.zeros(0)
         self._cache: dict[frozenset, np.ndarray] = {}
+        self.keep_se = 1.0  # a new feature is kept when its held-out gain exceeds this many SEs
+        self.prune_se = 1.0  # pruning stops when what it dropped costs more than this many SEs
+        self.remove_helpful = True  # Algorithm 3 may remove a feature with a positive gain
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def sync(self, disc: Any) -> None:
@@ -86,33 +96,46 @@ class HeldOut:
                 self._cache = {key: v for key, v in self._cache.items() if j not in key}
 
     # -- the held-out loss ---------------------------------------------------------------------------
-    def losses(self, cols: Sequence[int], ridge: float | None = None) -> np.ndarray:
-        """Per-item held-out loss of the structure made of features ``cols`` (see module)."""
+    def losses(self, cols: Sequence[int], extra: tuple | None = None) -> np.ndarray:
+        """Per-item held-out loss of the structure made of features ``cols`` (see module),
+        plus, with ``extra=(b_A, b_V, ε)``, one feature not yet in the model."""
         key = frozenset(cols)
-        if ridge is None and key in self._cache:
+        if extra is None and key in self._cache:
             return self._cache[key]
         cols = sorted(key)
         QA = prior_mixture(self.bA[:, cols], self.eps[cols])
         QV = prior_mixture(self.bV[:, cols], self.eps[cols])
+        if extra is not None:
+            QA = np.column_stack([QA, prior_mixture(extra[0], extra[2])])
+            QV = np.column_stack([QV, prior_mixture(extra[1], extra[2])])
         m = LinearGaussian()
         m.set_scaling(self.U_fit, self.Y_fit)
-        m.ridge = m.select_ridge(QA, self.U_fit, self.Y_fit) if ridge is None else ridge
+        m.ridge = m.select_ridge(QA, self.U_fit, self.Y_fit)
         m.fit(QA, self.U_fit, self.Y_fit)
         out = (((self.Y - m.predict(QV, self.U)) ** 2) / self.y_var).sum(axis=1)
-        if ridge is None:
+        if extra is None:
             self._cache[key] = out
         return out
+
+    def candidate_gain(self, disc: Any, descriptor: str, b: np.ndarray) -> float:
+        """The held-out gain of adding a candidate (judged on V now) to the current features."""
+        self.sync(disc)
+        cols = self.cols_of(disc.features)
+        bV = disc.judgment_values(disc.judge(descriptor, self.items))
+        extra = (b, bV, disc.cfg.advanced.eps_min)
+        return float((self.losses(cols) - self.losses(cols, extra)).mean())
 
     def cols_of(self, features: Sequence[str]) -> list[int]:
         return [self.names.index(f) for f in features]
 
     def removal_scores(self, disc: Any) -> np.ndarray:
-        """Algorithm 3 on held-out data: minus each feature's drop-one held-out gain; −inf
-        (keep) for a feature whose removal would raise the held-out loss."""
+        """Algorithm 3 on held-out data: minus each feature's drop-one held-out gain (the
+        feature helping new items least goes; if that hurts, the structure choice over the
+        whole path undoes it)."""
         self.sync(disc)
         cols = self.cols_of(disc.features)
         gains = np.array([self.gain(cols, j)[0] for j in cols])
-        return np.where(gains <= 0, -gains, -np.inf)
+        return -gains if self.remove_helpful else np.where(gains <= 0, -gains, -np.inf)
 
     def rejects_new(self, disc: Any) -> str | None:
         """Whether the feature just added (the last one) fails to lower the held-out loss;
@@ -120,7 +143,7 @@ class HeldOut:
         self.sync(disc)
         cols = self.cols_of(disc.features)
         g, se = self.gain(cols, cols[-1])
-        return None if g > 0 else f"no held-out gain ({g:+.4f} ± {se:.4f})"
+        return None if g > self.keep_se * se else f"no held-out gain ({g:+.4f} ± {se:.4f})"
 
     def summary(self, features: Sequence[str]) -> dict:
         L = self.losses(self.cols_of(features))
@@ -150,15 +173,21 @@ class HeldOut:
         return float(norm.ppf(1 - ALPHA / max(len(self.names), 1)))
 
     def prune(self, cols: list[int], pinned: set[int], rows: np.ndarray | None = None) -> list[int]:
-        """Drop the weakest feature while its gain is not significant (see module)."""
+        """Drop the weakest feature while its gain is not significant, as long as what was
+        pruned is not jointly significant (see module)."""
         z = self.threshold()
+        ref = self.losses(cols) if rows is None else self.losses(cols)[rows]
         cols = list(cols)
         while True:
             cand = [(g / se if se > 0 else (np.inf if g > 0 else -np.inf), j)
                     for j in cols if j not in pinned for g, se in [self.gain(cols, j, rows)]]
             if not cand or min(cand)[0] >= z:
                 return cols
-            cols.remove(min(cand)[1])
+            trial = [c for c in cols if c != min(cand)[1]]
+            d = (self.losses(trial) if rows is None else self.losses(trial)[rows]) - ref
+            if d.mean() > self.prune_se * (d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0):
+                return cols  # what was pruned so far matters jointly
+            cols = trial
 
     # -- effects on V ------------------------------------------------------------------------------------
     def effects(self, cols: Sequence[int], rows: np.ndarray | None = None) -> np.ndarray:
