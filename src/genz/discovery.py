@@ -305,7 +305,7 @@ class Discovery:
         """Phase 4: judge every training item for each candidate, drop those that repeat a
         feature or fail the activity filter, keep the one explaining most of the current
         residual (the generalised M-step over descriptors), or with held-out selection the
-        one that most lowers the held-out loss. Returns (descriptor, b, judgments)
+        shortest one whose held-out gain is within one standard error of the best. Returns (descriptor, b, judgments)
         or None, the usable candidates and why none was usable."""
         scored = []
         for cand in candidates:
@@ -324,7 +324,11 @@ class Discovery:
                 why = reject
         if not scored:
             return None, [], why or "every mined candidate was redundant or failed the activity filter"
-        scored.sort(key=lambda t: -t[0])
+        if self.heldout is not None:  # the shortest descriptor as good as the best on held-out items
+            i = self.heldout.simplest_within_one_se([t[1] for t in scored], [t[0] for t in scored])
+            scored.insert(0, scored.pop(i))
+        else:
+            scored.sort(key=lambda t: -t[0])
         return scored[0][1:], [t[1] for t in scored], None
 
     def couple(self, dec: Decoupled, b: np.ndarray, pool: np.ndarray, judgments: Any) -> float:

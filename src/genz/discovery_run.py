@@ -150,19 +150,22 @@ class DiscoveryRun:
             elif on_step is not None:
                 on_step(self, rec)
 
+    PATIENCE = 2  # cycles: one cycle's removals pay off only with the next cycle's additions
+
     def _maybe_stop(self, rec: dict) -> None:
-        """Early stop: a whole cycle with no new best held-out loss ends the schedule."""
+        """Early stop: when the last ``PATIENCE`` whole cycles brought no new best held-out
+        loss, the schedule ends (checked at the end of each cycle)."""
         d = self.disc
         if d.done or d.step == 0 or d.plan[d.step - 1][1] == "given" or d.plan[d.step][0] == d.plan[d.step - 1][0]:
             return
         cycle = d.plan[d.step - 1][0]
-        past = [r for r in d.history if "valid" in r]
-        before = [r["valid"]["loss"] for r in past if r["cycle"] < cycle or r["action"] in ("init",)]
-        during = [r["valid"]["loss"] for r in past if r["cycle"] == cycle and r["action"] != "init"]
-        during.append(rec["valid"]["loss"])
-        if before and min(during) >= min(before):
+        first = cycle - self.PATIENCE + 1
+        past = [r for r in d.history if "valid" in r] + [rec]
+        before = [r["valid"]["loss"] for r in past if r["cycle"] < first or r["action"] == "init"]
+        during = [r["valid"]["loss"] for r in past if r["cycle"] >= first and r["action"] != "init"]
+        if first >= 0 and before and min(during) >= min(before):
             d.step = len(d.plan)
-            rec["stopped_early"] = f"cycle {cycle + 1} brought no held-out gain"
+            rec["stopped_early"] = f"cycles {first + 1}-{cycle + 1} brought no held-out gain"
 
     def _select(self, cb: Callbacks, clock: dict) -> dict:
         """Choose the structure on the held-out items, prune it, estimate its effects with

@@ -12,13 +12,15 @@ mining never sees ``V``, the loss is an honest estimate of what new items will g
 Decisions made with it:
 
 * **removal** (Algorithm 3): remove the feature whose removal gives the lowest held-out loss;
-* **early stop**: a whole cycle without a new best held-out loss ends discovery;
+* **early stop**: two whole cycles without a new best held-out loss end discovery (one
+  cycle's removals make room that only the next cycle's additions can use);
 * **the structure**: of all feature sets along the run, the smallest whose mean loss is within
   one standard error (of the paired per-item difference) of the best;
 * **keeping a new feature**: an addition whose feature does not lower the held-out loss by
   more than one standard error (paired over the held-out items) is undone (the descriptor is
-  discarded, with its held-out gain in the history); of several mined candidates the one with
-  the largest held-out gain is tried;
+  discarded, with its held-out gain in the history); of several mined candidates the shortest
+  descriptor whose held-out gain is within one standard error of the largest is tried (a
+  simpler description that predicts as well);
 * **pruning** (a feature earns its place): the drop-one held-out gain
   ``mean_n(L_{S−k} − L_S)`` with its standard error; while some feature's ``gain / se`` is
   below ``z = Φ⁻¹(1 − α/m)`` (one-sided, α = 0.05, Bonferroni over the ``m`` features that were
@@ -117,13 +119,26 @@ class HeldOut:
             self._cache[key] = out
         return out
 
-    def candidate_gain(self, disc: Any, descriptor: str, b: np.ndarray) -> float:
-        """The held-out gain of adding a candidate (judged on V now) to the current features."""
+    def candidate_gain(self, disc: Any, descriptor: str, b: np.ndarray) -> np.ndarray:
+        """Per held-out item, the loss decrease from adding a candidate (judged on V now)."""
         self.sync(disc)
         cols = self.cols_of(disc.features)
         bV = disc.judgment_values(disc.judge(descriptor, self.items))
         extra = (b, bV, disc.cfg.advanced.eps_min)
-        return float((self.losses(cols) - self.losses(cols, extra)).mean())
+        return self.losses(cols) - self.losses(cols, extra)
+
+    @staticmethod
+    def simplest_within_one_se(names: Sequence[str], gains: Sequence[np.ndarray]) -> int:
+        """Of candidates with per-item gains, the shortest descriptor whose mean gain is within
+        one (paired) standard error of the best one's: the smallest model that is as good."""
+        best = int(np.argmax([g.mean() for g in gains]))
+        ok = []
+        for i, g in enumerate(gains):
+            d = gains[best] - g
+            se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+            if d.mean() <= se:
+                ok.append((len(names[i]), -g.mean(), i))
+        return min(ok)[2]
 
     def cols_of(self, features: Sequence[str]) -> list[int]:
         return [self.names.index(f) for f in features]
