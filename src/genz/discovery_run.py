@@ -81,6 +81,13 @@ def step_record(disc: Discovery, out: Outcome, cycle: int, test: dict | None, se
     return rec
 
 
+def _equivalent(h: HeldOut, a: int, b: int) -> bool:
+    """Whether features a and b have the same (or complementary) judgments on every item."""
+    x = np.concatenate([h.bA[:, a], h.bV[:, a]]) > 0.5
+    y = np.concatenate([h.bA[:, b], h.bV[:, b]]) > 0.5
+    return bool(np.array_equal(x, y) or np.array_equal(x, ~y))
+
+
 class DiscoveryRun:
     """A discovery run with its history, optional evaluation set, optional held-out selection
     (:mod:`genz.selection`) and checkpoints.
@@ -211,6 +218,13 @@ class DiscoveryRun:
                              "gain_se": float("nan"), "note": f"not usable: {why}"})
                 continue
             j = h.names.index(f)
+            same = [c for c in final if c != j and _equivalent(h, c, j)]
+            if same:  # e.g. removed, then its complement mined back: the hypothesis is in the model
+                g, se = h.gain(final, same[0])
+                d.origin[h.names[same[0]]] = origin
+                rows.append({"feature": f, "origin": origin, "kept": True, "gain": g, "gain_se": se,
+                             "note": f"kept as the equivalent feature {h.names[same[0]]!r}"})
+                continue
             g, se = h.gain(final, j) if j in final else h.gain(final + [j], j)
             rows.append({"feature": f, "origin": origin, "kept": j in final, "gain": g, "gain_se": se, "note": ""})
         return rows

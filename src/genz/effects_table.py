@@ -62,7 +62,9 @@ def hypothesis_rows(selection: dict | None) -> list[dict]:
     out = []
     for r in (selection or {}).get("hypotheses", []):
         who = "your hypothesis" if r["origin"] == "hypothesis" else "your pinned feature"
-        if r["note"]:
+        if r["note"] and r["kept"]:
+            msg = f"{who} {r['feature']!r}: held-out gain {r['gain']:.3f} ± {r['gain_se']:.3f}, {r['note']}"
+        elif r["note"]:
             msg = f"{who} {r['feature']!r}: {r['note']}, not kept"
         else:
             verdict = "kept" if r["kept"] else "not kept"
