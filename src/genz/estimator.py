@@ -213,8 +213,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         """Validate the inputs and build (without running) the discovery run behind ``fit``;
         the estimator itself is not changed. With held-out selection (the default, see
         :mod:`genz.selection`) the algorithm runs on a discovery share of the items."""
-        names = _target_names(Y, target_names)
         items, Y_arr, U = self._prepare(items, Y, U)
+        names = _target_names(Y, target_names, Y_arr.shape[1])
         if len(names) != Y_arr.shape[1]:
             raise GenZInputError(f"target_names: {len(names)} names for {Y_arr.shape[1]} target columns")
         ev = None
@@ -237,7 +237,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             split = (items, Y_arr, U, ia, iv)
             items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
         disc = Discovery(make_fm(self.fm), cfg, items, Y_arr, U, given=given, veto=know.veto)
-        return DiscoveryRun(disc, ev, y_1d=np.ndim(Y) == 1, split=split, target_names=names)
+        return DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names)
 
     def fit(
         self,
@@ -455,16 +455,15 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         return est
 
 
-def _target_names(Y: Any, names: Sequence[str] | None) -> list[str]:
+def _target_names(Y: Any, names: Sequence[str] | None, D: int) -> list[str]:
     """Names from ``names``, a DataFrame's columns or a Series' name; else y0, y1, ..."""
     if names is not None:
         return [str(n) for n in names]
     cols = getattr(Y, "columns", None)
     if cols is not None:
         return [str(c) for c in cols]
-    if getattr(Y, "name", None) is not None and np.ndim(Y) == 1:
+    if getattr(Y, "name", None) is not None and D == 1:
         return [str(Y.name)]
-    D = 1 if np.ndim(Y) == 1 else np.shape(Y)[1]
     return [f"y{d}" for d in range(D)]
 
 
