@@ -207,3 +207,15 @@ def test_loo_errors_are_leave_one_out(rng):
         f.fit(Q[keep], None, Y[keep])
         want += float(((Y[i] - f.predict(Q[i:i + 1], None)[0]) ** 2).sum())
     assert got == pytest.approx(want / Y.var(), rel=1e-6)
+
+
+def test_predict_interval_conformal_and_saved(tmp_path):
+    items, y = _planted(500, 10, noise=0.3)
+    est = GenZRegressor(cycles=3, random_state=0).fit(items[:350], y[:350])
+    lo, hi = est.predict_interval(items[350:], level=0.9)
+    p, sd = est.predict(items[350:], return_std=True)
+    assert (lo < p).all() and (p < hi).all()
+    assert 0.8 <= np.mean((y[350:] >= lo) & (y[350:] <= hi)) <= 0.98
+    est.save(tmp_path / "m")
+    lo2, hi2 = GenZRegressor.load(tmp_path / "m").predict_interval(items[350:], level=0.9)
+    np.testing.assert_allclose(lo2, lo)

@@ -189,6 +189,7 @@ class DiscoveryRun:
             "gains": [h.gain(final, c) for c in final], "effects": h.effects(final) if final else None,
             "boot": h.bootstrap(paths, final, pinned, adv.n_bootstrap, d.cfg.seed) if final else None,
             "origin": dict(d.origin), "hypotheses": self._hypothesis_evidence(final),
+            "calibration": h.standardized_residuals(final),
         }
         self.final = self._refit_all([h.names[c] for c in final], final)
         out = Outcome("select", None, [self.final.last_em],

@@ -140,6 +140,21 @@ class HeldOut:
                 ok.append((len(names[i]), -g.mean(), i))
         return min(ok)[2]
 
+    def standardized_residuals(self, cols: Sequence[int]) -> np.ndarray:
+        """|y − ŷ| / sd on V (N_V×D) for the structure ``cols`` fitted on A, with
+        ``sd = sqrt(σ²_d + Σ_k w_dk² q_k(1 − q_k))`` as ``predict(return_std=True)``: the
+        calibration scores of :meth:`genz.GenZRegressor.predict_interval`."""
+        cols = sorted(cols)
+        QA = prior_mixture(self.bA[:, cols], self.eps[cols])
+        QV = prior_mixture(self.bV[:, cols], self.eps[cols])
+        m = LinearGaussian()
+        m.set_scaling(self.U_fit, self.Y_fit)
+        m.ridge = m.select_ridge(QA, self.U_fit, self.Y_fit)
+        m.fit(QA, self.U_fit, self.Y_fit)
+        W = m.W_[:, : len(cols)]
+        sd = np.sqrt(m.sigma2_[None, :] + (QV * (1 - QV)) @ (W.T**2))
+        return np.abs(self.Y - m.predict(QV, self.U)) / sd
+
     def cols_of(self, features: Sequence[str]) -> list[int]:
         return [self.names.index(f) for f in features]
 
