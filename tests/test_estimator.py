@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from genz import GenZRegressor, items_from_texts
+from genz import MLP, Advanced, GenZRegressor, items_from_texts
 from genz.demo import run_binary_demo
 from genz.fm.predicates import PredicateFM
-from genz.discovery import Discovery
 
 from .conftest import make_attr_items
 
@@ -72,7 +71,7 @@ def test_fit_targeted_cycles_with_eval_set_and_history():
     est = GenZRegressor(cycles=3, random_state=0).fit(items[:300], y[:300], eval_set=(items[300:], y[300:]))
     h = est.history_
     assert h[0]["action"] == "init"
-    assert {r["action"] for r in h[1:]} <= {"add", "remove", "discard"}
+    assert {r["action"] for r in h[1:]} <= {"add", "remove", "discard", "select"}
     assert all(r["test"] is not None for r in h)
     assert h[-1]["test"]["median_ae"] < h[0]["test"]["median_ae"] / 2
     assert len(est.features_) == h[-1]["n_features"]
@@ -91,8 +90,8 @@ def test_clone_and_params():
 def test_save_load_roundtrip(tmp_path, model):
     items, y = _synthetic(240, 2)
     U = np.array([[it.attributes["bedrooms"]] for it in items], float)
-    est = GenZRegressor(model=model, cycles=1, add_per_cycle=3, remove_per_cycle=1, mlp_epochs=20,
-                        random_state=0).fit(items[:200], y[:200], U[:200])
+    model = MLP(epochs=20) if model == "mlp" else model
+    est = GenZRegressor(model=model, cycles=1, add_per_cycle=3, remove_per_cycle=1, random_state=0).fit(items[:200], y[:200], U[:200])
     est.save(tmp_path / "m")
     back = GenZRegressor.load(tmp_path / "m")
     np.testing.assert_allclose(back.predict(items[200:], U[200:]), est.predict(items[200:], U[200:]))
@@ -125,7 +124,7 @@ def test_checkpoint_payload_resumes_identically():
         pass
 
     def on_step(d, rec):
-        if d.step == 3:
+        if d.disc.step == 3:
             saved["payload"] = d.to_payload()
             raise Stop
 
@@ -134,8 +133,8 @@ def test_checkpoint_payload_resumes_identically():
     _, resumed = build()
     resumed.load_payload(*saved["payload"])
     resumed.run()
-    assert resumed.features == full.features
-    np.testing.assert_allclose(resumed.st.Q, full.st.Q)
+    assert resumed.disc.features == full.disc.features
+    np.testing.assert_allclose(resumed.disc.st.Q, full.disc.st.Q)
     assert resumed.history[-1]["train"] == full.history[-1]["train"]
 
 
@@ -171,7 +170,7 @@ class ProbFM(PredicateFM):
 
 def test_soft_judgments_and_eps_from_prob():
     items, y = _synthetic(240, 5)
-    est = GenZRegressor(fm=ProbFM(), soft_judgments=True, eps_from_prob=True, cycles=1, add_per_cycle=2,
+    est = GenZRegressor(fm=ProbFM(), advanced=Advanced(soft_judgments=True, eps_from_prob=True), cycles=1, add_per_cycle=2,
                         remove_per_cycle=0, random_state=0).fit(items, y)
     assert set(np.unique(est.judgments_)) <= {0.1, 0.9}
     assert len(est.features_) >= 1

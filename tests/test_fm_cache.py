@@ -304,14 +304,14 @@ def test_wrapping_the_predicate_engine_is_transparent_and_free_on_rerun(tmp_path
 
     items = items_from_texts([str(n) for n in range(64)])
     y = np.array([float(n) for n in range(64)])
-    plain = GenZRegressor(fm=PredicateFM(), n_features=3, algorithm="simple", random_state=1).fit(items, y)
+    plain = GenZRegressor(fm=PredicateFM(), add_only=3, algorithm="simple", random_state=1).fit(items, y)
     path = tmp_path / "pred.sqlite"
     inner = PredicateFM()
-    cached = GenZRegressor(fm=CachedFM(inner, path), n_features=3, algorithm="simple", random_state=1).fit(items, y)
+    cached = GenZRegressor(fm=CachedFM(inner, path), add_only=3, algorithm="simple", random_state=1).fit(items, y)
     assert cached.features_ == plain.features_
     assert inner.stats.total_calls > 0
     inner2 = PredicateFM()
-    again = GenZRegressor(fm=CachedFM(inner2, path), n_features=3, algorithm="simple", random_state=1).fit(items, y)
+    again = GenZRegressor(fm=CachedFM(inner2, path), add_only=3, algorithm="simple", random_state=1).fit(items, y)
     assert again.features_ == plain.features_
     assert inner2.stats.total_calls == 0 and inner2.stats.cache_hits > 0
 

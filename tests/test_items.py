@@ -88,7 +88,7 @@ def test_side_inputs_errors():
 
 def test_estimator_input_errors():
     items = [Item(str(i), str(i)) for i in range(10)]
-    est = GenZRegressor(n_features=1)
+    est = GenZRegressor(add_only=1)
     with pytest.raises(GenZInputError, match="not a genz.Item"):
         est.fit(["a", "b"], [1, 2])
     with pytest.raises(GenZInputError, match="3 rows for 10 items"):

@@ -58,11 +58,11 @@ def test_e_step_update_maximises_bound_coordinatewise(rng):
     B = (rng.random(Q.shape) < 0.5).astype(float)
     st = LatentState(B=B, eps=np.array([0.1, 0.2, 0.3, 0.4]), Q=Q.copy(),
                      coupled=np.ones(4, bool), hard=np.zeros(4, bool))
-    e_step(m, st, U, Y, features=[2])
+    e_step(m, st, U, Y)  # a full sweep: the last feature updated (k = 3) is at its maximiser
     best = bound(m, st, U, Y)
     for delta in (-0.05, -0.01, 0.01, 0.05):
         st2 = st.copy()
-        st2.Q[:, 2] = np.clip(st2.Q[:, 2] + delta, 1e-6, 1 - 1e-6)
+        st2.Q[:, 3] = np.clip(st2.Q[:, 3] + delta, 1e-6, 1 - 1e-6)
         assert bound(m, st2, U, Y) <= best + 1e-9
 
 

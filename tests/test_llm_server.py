@@ -85,7 +85,7 @@ def test_genz_fit_end_to_end_and_free_rerun(server_url, tmp_path):
 
     def run():
         fm = make_fm(server_url, batch_size=8, max_exemplars=4, parse_retries=0)
-        est = GenZRegressor(fm=CachedFM(fm, path), model="linear", algorithm="simple", n_features=1,
+        est = GenZRegressor(fm=CachedFM(fm, path), model="linear", algorithm="simple", add_only=1,
                             random_state=0)
         est.fit(items, y)
         return est, fm

@@ -93,7 +93,7 @@ def test_fitted_model_directory_holds_no_key(fake_server, env_key, tmp_path):
     items = items_from_texts([f"{i} {words[i % 2]}" for i in range(20)])
     y = np.array([5.0 if i % 2 == 0 else 1.0 for i in range(20)])
     fm = OpenAIFM("fake", base_url=fake_server.url, api_key_env=env_key, batch_size=10)
-    est = GenZRegressor(fm=CachedFM(fm, tmp_path / "fm.sqlite"), n_features=1, algorithm="simple",
+    est = GenZRegressor(fm=CachedFM(fm, tmp_path / "fm.sqlite"), add_only=1, algorithm="simple",
                         random_state=0).fit(items, y)
     assert est.features_ == ["contains seven"]
     est.save(tmp_path / "model")
@@ -115,7 +115,7 @@ def test_run_directory_holds_no_key(fake_server, env_key, tmp_path):
     items = items_from_texts([f"{i} {words[i % 2]}" for i in range(20)])
     y = np.array([5.0 if i % 2 == 0 else 1.0 for i in range(20)])
     fm = OpenAIFM("fake", base_url=fake_server.url, api_key_env=env_key, batch_size=10)
-    est = GenZRegressor(fm=CachedFM(fm, tmp_path / "fm.sqlite"), n_features=1, algorithm="simple", random_state=0)
+    est = GenZRegressor(fm=CachedFM(fm, tmp_path / "fm.sqlite"), add_only=1, algorithm="simple", random_state=0)
     est, run = fit_run(est, items, y, out=tmp_path / "run")
     files = [f for f in (tmp_path / "run").rglob("*") if f.is_file()]
     assert any(f.name.startswith("history") for f in files)

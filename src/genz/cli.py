@@ -135,6 +135,11 @@ def _columns(spec: str | None) -> list[str]:
                    "directly, next to the discovered features.")
 @discovery_options()
 @fm_options()
+@click.option("--hypotheses", "hypotheses_path", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Your hypotheses, one descriptor a line: judged like mined features, kept only if they earn their "
+                   "place on held-out data; the evidence is printed either way.")
+@click.option("--pin", multiple=True, help="A descriptor kept whatever the evidence (repeatable).")
+@click.option("--veto", multiple=True, help="A descriptor never mined (repeatable).")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="Run directory: configuration, history, checkpoints and the model.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUT from its last checkpoint.")
@@ -145,7 +150,7 @@ def _columns(spec: str | None) -> list[str]:
 def fit(data_path, items_path, target, targets_path, id_column, text_columns, encoding, categorical, test_data,
         test_items,
         side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle, n_features, n_candidates,
-        conjunctions, seed, out, resume, overwrite, quiet, **fm_opts) -> None:
+        conjunctions, seed, hypotheses_path, pin, veto, out, resume, overwrite, quiet, **fm_opts) -> None:
     """Discover features that predict the target; record the run (history, checkpoints, model) in OUT.
 
     \b
@@ -197,9 +202,15 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         Ut = side_inputs_from_attributes(t_items, cols) if cols else None
         eval_set = (t_items, Yt[:, 0] if Yt.shape[1] == 1 else Yt, Ut)
     U = side_inputs_from_attributes(items, cols) if cols else None
+    from .settings import PriorKnowledge
+
+    hyps = []
+    if hypotheses_path:
+        hyps = [ln.strip() for ln in Path(hypotheses_path).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    know = PriorKnowledge(hypotheses=tuple(hyps), pin=tuple(pin), veto=tuple(veto)) if hyps or pin or veto else None
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
-                        remove_per_cycle=remove_per_cycle, n_features=n_features, n_candidates=n_candidates,
-                        random_state=seed)
+                        remove_per_cycle=remove_per_cycle, add_only=n_features, hypotheses=know,
+                        advanced={"n_candidates": n_candidates}, random_state=seed)
     progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
     extra = {"side_inputs": cols, "conjunctions": conjunctions}
     if data_path:
@@ -223,6 +234,11 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         for k, (f, e) in enumerate(zip(est.features_, est.epsilon_)):
             w = f"  w·{name}={_g(weights[k])}" if weights is not None else ""
             click.echo(f"  ε={e:.3f}{w}  {f}")
+        for h in est.hypotheses_:
+            click.echo(f"  {h['message']}")
+        not_conv = sum(int(r.get("em_not_converged", 0)) for r in est.history_)
+        if not_conv:
+            click.echo(f"  EM stopped at max_iter without converging in {not_conv} phase(s) (see the report)")
         for line in notes:
             click.echo(line, err=True)
 

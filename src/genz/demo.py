@@ -39,7 +39,7 @@ def run_binary_demo(seed: int = 0, n_bits: int = 9, slope: float = 1.0, intercep
     items = items_from_texts(str(v) for v in values)
     y = slope * values.astype(float) + intercept
     t0 = time.perf_counter()
-    est = GenZRegressor(n_features=n_bits, algorithm="simple", model="linear", predict_at="mode",
+    est = GenZRegressor(add_only=n_bits, algorithm="simple", model="linear", predictor="judgments",
                         random_state=seed)
     est.fit(items, y, on_step=on_step, callbacks=callbacks)
     seconds = time.perf_counter() - t0

@@ -2,7 +2,7 @@
 
 ``fit(items, Y, U=None)`` discovers features with Algorithms 1-4; ``predict(items, U=None)``
 judges the discovered descriptors for new items and predicts from those judgments alone
-(docs/equations.md §5: ``q = 1 − ε`` if judged yes, else ``ε``); ``transform(items)`` returns the N×K
+(SPEC §5: ``q = 1 − ε`` if judged yes, else ``ε``); ``transform(items)`` returns the N×K
 binary judgments. ``save(dir)`` / ``GenZRegressor.load(dir)`` use JSON and ``.npz`` only.
 """
 
@@ -12,25 +12,30 @@ import io
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .discovery import Discovery, DiscoveryConfig, new_item_q
+from .discovery_run import DiscoveryRun
 from .errors import CorruptFileError, GenZInputError
 from .fm.base import FoundationModel
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
 from .observation import observation_model_from_state
 from .runs import atomic_write_bytes
+from .selection import split_indices
+from .settings import advanced_settings, model_spec, prior_knowledge, to_json
+from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 
 __all__ = ["GenZRegressor", "make_fm"]
 
-MODEL_FORMAT = "genz-model/1"
+MODEL_FORMAT = "genz-model/2"
+PREDICTORS = ("priors", "judgments", "em")
 
 
 def make_fm(fm: Any, **options: Any) -> FoundationModel:
@@ -54,11 +59,14 @@ def make_fm(fm: Any, **options: Any) -> FoundationModel:
 
 
 def _check_items(items: Any, name: str = "items", **table: Any) -> list[Item]:
+    """``items`` as a checked list of :class:`Item`; a table (a pandas DataFrame, a dict of
+    columns, a list of flat records) goes through :func:`genz.items_from_frame` with ``table``'s
+    keywords (``text``, ``id``, ``target``)."""
     if hasattr(items, "columns") or isinstance(items, dict) or (  # a table: genz.tables
             isinstance(items, list) and items and all(isinstance(r, dict) for r in items)):
         from .tables import items_from_frame
 
-        return items_from_frame(items, **table)
+        return items_from_frame(items, **{k: v for k, v in table.items() if v is not None})
     if isinstance(items, (str, bytes)) or not hasattr(items, "__len__"):
         raise GenZInputError(f"{name} must be a sequence of genz.Item, got {type(items).__name__}")
     items = list(items)
@@ -66,8 +74,8 @@ def _check_items(items: Any, name: str = "items", **table: Any) -> list[Item]:
         raise GenZInputError(f"{name}: no items")
     for pos, it in enumerate(items):
         if not isinstance(it, Item):
-            raise GenZInputError(f"{name}[{pos}] is a {type(it).__name__}, not a genz.Item (see genz.items_from_texts, or pass a "
-                                  "pandas DataFrame: genz.items_from_frame)")
+            raise GenZInputError(f"{name}[{pos}] is a {type(it).__name__}, not a genz.Item (see genz.items_from_texts, or "
+                                 "pass a pandas DataFrame: genz.items_from_frame)")
     seen: dict[str, int] = {}
     for pos, it in enumerate(items):
         if it.id in seen:
@@ -76,102 +84,130 @@ def _check_items(items: Any, name: str = "items", **table: Any) -> list[Item]:
     return items
 
 
-class GenZRegressor(RegressorMixin, BaseEstimator):
-    """GenZ: discover natural-language binary features that predict a real target.
+class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
+    """GenZ: discover natural-language binary features ``z`` that predict a real target ``y``.
 
-    Parameters follow the paper's defaults (linear or MLP ``g``; 12 cycles of adding 5 features
-    and removing 2, with targeted additions; the 2%/98% activity filter). ``fm`` is a
-    foundation-model name (``"predicates"``: the offline engine) or instance. ``n_features``
-    switches to plain repeated additions (the binary demo). See :class:`DiscoveryConfig` for
-    the EM settings. ``refit_on_judgments`` refits θ on the training items' FM priors after each
-    step, so that the predictor sees what new items will have (docs/equations.md §9).
+    The model (paper §2, SPEC §2): a foundation model judges each item against each feature's
+    descriptor, ``b_nk ∈ {0, 1}``; the feature is ``z_nk`` with prior ``p(z_nk = 1) = 1 − ε_k``
+    if ``b_nk = 1`` else ``ε_k`` (the FM's error rate); the target is
+    ``y_n ~ N(g(z_n, u_n; θ), diag σ²)`` with side inputs ``u``. ``fit`` alternates variational
+    EM (posteriors ``q``, then θ, σ², ε) with the discovery of descriptors (Algorithms 1-4);
+    ``predict`` judges new items and predicts from those judgments alone (SPEC §5).
+
+    Parameters
+    ----------
+    fm : str or FoundationModel, default "predicates"
+        The foundation model: a backend name (``"predicates"`` is the offline engine) or an
+        instance implementing :class:`genz.fm.FoundationModel`.
+    model : "linear", "mlp", Linear or MLP, default "linear"
+        The observation model ``g``: :class:`genz.Linear` (exact mean field, SPEC §4; its
+        ``ridge``) or :class:`genz.MLP` (at the mode; layers, dropout, epochs...).
+    algorithm : {"targeted", "simple"}, default "targeted"
+        How a feature is added: Algorithm 2 (exemplars from the combination of current
+        features with the largest error, eq. 15-16) or Algorithm 1 (exemplars from all items).
+    cycles, add_per_cycle, remove_per_cycle : int, default 12, 5, 2
+        Algorithm 4's schedule: ``cycles`` times, add ``add_per_cycle`` features and remove
+        ``remove_per_cycle`` (Algorithm 3).
+    add_only : int or None, default None
+        A different, simpler run (the paper's binary demo, §5.1): Algorithm 1 or 2 exactly
+        ``add_only`` times, no removal; the schedule above is ignored.
+    min_activity : float, default 0.02
+        The activity filter: a feature judged yes for fewer than this share of the training
+        items, or more than ``1 − min_activity``, is discarded.
+    max_iter, tol : int and float, default 100 and 1e-6
+        EM per phase: at most ``max_iter`` iterations (the MLP has its own ``em_max_iter``);
+        converged when the relative change of the bound is below ``tol`` (and the posteriors
+        settle, see ``Advanced.em_q_tol``).
+    predictor : {"priors", "judgments", "em"}, default "priors"
+        θ used for new items (SPEC §9): refitted on the training items' FM priors
+        ``q = 1 − ε`` / ``ε`` (what new items have; the linear ridge by leave-one-out), refitted
+        at the judgments themselves (``q = b``, the mode; the binary demo), or the EM θ itself.
+    hypotheses : list of str, PriorKnowledge, dict or None
+        What you already believe. A list of descriptors: hypotheses, judged like mined
+        features and kept only if they earn their place on held-out data (their evidence is in
+        ``hypotheses_`` either way). ``PriorKnowledge(hypotheses=[...], pin=[...], veto=[...])``
+        also pins features (kept whatever the evidence) and vetoes descriptors (never mined).
+    advanced : Advanced, dict or None
+        Rarely changed settings, documented in :class:`genz.Advanced` (ε floor and start, soft
+        judgments, exemplars, candidates, EM's minor stopping rules).
+    random_state : int, RandomState or None, default None
+        Seeds discovery's random choices. None follows scikit-learn: a seed is drawn from
+        NumPy's global random state at ``fit`` (so ``np.random.seed`` makes it reproducible).
+    verbose : int, default 0
+        1: one line per discovery step on standard error.
     """
 
     def __init__(
         self,
         fm: Any = "predicates",
-        model: str = "linear",
+        model: Any = "linear",
         algorithm: str = "targeted",
-        n_features: int | None = None,
         cycles: int = 12,
         add_per_cycle: int = 5,
         remove_per_cycle: int = 2,
+        add_only: int | None = None,
         min_activity: float = 0.02,
-        eps_min: float = 1e-3,
-        ridge: float = 0.0,
-        em_max_iter: int = 100,
-        em_min_iter: int = 5,
-        em_tol: float = 1e-6,
-        n_exemplars: int | None = None,
-        min_group: int = 10,
-        refit_on_judgments: bool = True,
-        predictor_ridge: float | str = "cv",
-        weighted_mining: bool = True,
-        n_candidates: int = 5,
-        criterion: str = "bound",
-        predict_at: str = "mean",
-        soft_judgments: bool = False,
-        eps_from_prob: bool = False,
-        mlp_hidden: tuple[int, ...] = (64, 32),
-        mlp_dropout: float = 0.1,
-        mlp_lr: float = 1e-3,
-        mlp_epochs: int = 100,
-        mlp_batch_size: int = 32,
-        mlp_em_epochs: int = 10,
-        mlp_em_max_iter: int = 10,
-        random_state: int | None = None,
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        predictor: str = "priors",
+        hypotheses: Any = None,
+        advanced: Any = None,
+        random_state: Any = None,
         verbose: int = 0,
     ) -> None:
         self.fm = fm
         self.model = model
         self.algorithm = algorithm
-        self.n_features = n_features
         self.cycles = cycles
         self.add_per_cycle = add_per_cycle
         self.remove_per_cycle = remove_per_cycle
+        self.add_only = add_only
         self.min_activity = min_activity
-        self.eps_min = eps_min
-        self.ridge = ridge
-        self.em_max_iter = em_max_iter
-        self.em_min_iter = em_min_iter
-        self.em_tol = em_tol
-        self.n_exemplars = n_exemplars
-        self.min_group = min_group
-        self.refit_on_judgments = refit_on_judgments
-        self.predict_at = predict_at
-        self.predictor_ridge = predictor_ridge
-        self.weighted_mining = weighted_mining
-        self.n_candidates = n_candidates
-        self.criterion = criterion
-        self.soft_judgments = soft_judgments
-        self.eps_from_prob = eps_from_prob
-        self.mlp_hidden = mlp_hidden
-        self.mlp_dropout = mlp_dropout
-        self.mlp_lr = mlp_lr
-        self.mlp_epochs = mlp_epochs
-        self.mlp_batch_size = mlp_batch_size
-        self.mlp_em_epochs = mlp_em_epochs
-        self.mlp_em_max_iter = mlp_em_max_iter
+        self.max_iter = max_iter
+        self.tol = tol
+        self.predictor = predictor
+        self.hypotheses = hypotheses
+        self.advanced = advanced
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        """X is a sequence of :class:`genz.Item` (not an array); ``transform`` gives the N×K
+        judgments; ``y`` may have several columns; fits are random unless seeded."""
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
+        tags.target_tags.multi_output = True
+        tags.non_deterministic = self.random_state is None
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
     # ------------------------------------------------------------------------------------------
-    def _config(self) -> DiscoveryConfig:
-        if self.model not in ("linear", "mlp"):
-            raise GenZInputError(f"model must be 'linear' or 'mlp', not {self.model!r}")
+    def _config(self, seed: int) -> DiscoveryConfig:
         if self.algorithm not in ("targeted", "simple"):
             raise GenZInputError(f"algorithm must be 'targeted' or 'simple', not {self.algorithm!r}")
         if not 0 <= self.min_activity < 0.5:
             raise GenZInputError(f"min_activity must be in [0, 0.5), not {self.min_activity}")
-        if self.predict_at not in ("mean", "mode"):
-            raise GenZInputError(f"predict_at must be 'mean' or 'mode', not {self.predict_at!r}")
-        if not 0 < self.eps_min < 0.5:
-            raise GenZInputError(f"eps_min must be in (0, 0.5), not {self.eps_min}")
-        seed = self.random_state if self.random_state is not None else 0
-        names = {f.name for f in fields(DiscoveryConfig)}
-        kw = {k: v for k, v in self.get_params(deep=False).items() if k in names}
-        kw["mlp_hidden"] = tuple(self.mlp_hidden)
-        return DiscoveryConfig(seed=int(seed), **kw)
+        if self.predictor not in PREDICTORS:
+            raise GenZInputError(f"predictor must be one of {', '.join(PREDICTORS)}, not {self.predictor!r}")
+        if self.add_only is not None and int(self.add_only) < 1:
+            raise GenZInputError(f"add_only must be at least 1 (or None), not {self.add_only}")
+        return DiscoveryConfig(
+            model=model_spec(self.model), algorithm=self.algorithm, cycles=int(self.cycles),
+            add_per_cycle=int(self.add_per_cycle), remove_per_cycle=int(self.remove_per_cycle),
+            add_only=None if self.add_only is None else int(self.add_only), min_activity=float(self.min_activity),
+            max_iter=int(self.max_iter), tol=float(self.tol), predictor=self.predictor,
+            advanced=advanced_settings(self.advanced), seed=seed,
+        )
+
+    def _seed(self) -> int:
+        """scikit-learn's convention: an int is the seed; None draws one from NumPy's global
+        random state; a RandomState draws one from it."""
+        if isinstance(self.random_state, (int, np.integer)):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
 
     def _prepare(self, items, Y, U):
         items = _check_items(items)
@@ -182,23 +218,35 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         U = check_side_inputs(U, len(items), ids)
         return items, Y, U
 
-    def make_discovery(self, items, Y, U=None, eval_set=None) -> Discovery:
-        """Validate the inputs and build (without running) the discovery run behind ``fit``."""
+    def make_discovery(self, items, Y, U=None, eval_set=None, target_names=None) -> DiscoveryRun:
+        """Validate the inputs and build (without running) the discovery run behind ``fit``;
+        the estimator itself is not changed. With held-out selection (the default, see
+        :mod:`genz.selection`) the algorithm runs on a discovery share of the items."""
         items, Y_arr, U = self._prepare(items, Y, U)
-        self._y_1d = np.ndim(Y) == 1
-        Y = Y_arr
+        names = _target_names(Y, target_names, Y_arr.shape[1])
+        if len(names) != Y_arr.shape[1]:
+            raise GenZInputError(f"target_names: {len(names)} names for {Y_arr.shape[1]} target columns")
         ev = None
         if eval_set is not None:
             e_items, e_Y = eval_set[0], eval_set[1]
             e_U = eval_set[2] if len(eval_set) > 2 else None
             e_items, e_Y, e_U = self._prepare(e_items, e_Y, e_U)
-            if e_Y.shape[1] != Y.shape[1]:
-                raise GenZInputError(f"eval_set targets have {e_Y.shape[1]} columns, training targets {Y.shape[1]}")
+            if e_Y.shape[1] != Y_arr.shape[1]:
+                raise GenZInputError(f"eval_set targets have {e_Y.shape[1]} columns, training targets {Y_arr.shape[1]}")
             if (U is None) != (e_U is None):
                 raise GenZInputError("pass side inputs for both the training items and eval_set, or for neither")
             ev = (e_items, e_Y, e_U)
-        self.fm_ = make_fm(self.fm)
-        return Discovery(self.fm_, self._config(), items, Y, U, ev)
+        cfg = self._config(self._seed())
+        know = prior_knowledge(self.hypotheses)
+        given = [(h, "hypothesis") for h in know.hypotheses] + [(p, "pinned") for p in know.pin]
+        share = cfg.advanced.validation
+        split = None
+        if cfg.add_only is None and share > 0 and round(share * len(items)) >= 20:
+            ia, iv = split_indices(len(items), cfg.seed, share)
+            split = (items, Y_arr, U, ia, iv)
+            items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
+        disc = Discovery(make_fm(self.fm), cfg, items, Y_arr, U, given=given, veto=know.veto)
+        return DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names)
 
     def fit(
         self,
@@ -208,32 +256,36 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         eval_set: tuple | None = None,
         callbacks: Any = None,
         on_step: Any = None,
-        discovery: Discovery | None = None,
+        discovery: DiscoveryRun | None = None,
+        target_names: Sequence[str] | None = None,
         text: Any = None,
         id: Any = None,
     ) -> "GenZRegressor":
         """Discover features for items ``X`` with targets ``y`` (N or N×D) and optional side
         inputs ``U`` (N×P). ``eval_set=(items, Y[, U])`` adds test metrics to every history
-        step. ``callbacks`` receives progress hooks; ``on_step(discovery, record)`` is called
-        after every step (run directories use it to checkpoint). ``discovery`` continues a run
-        built by :meth:`make_discovery` (e.g. restored from a checkpoint). ``X`` may be a pandas
-        DataFrame: ``text``/``id`` name its text and id columns (:func:`genz.items_from_frame`)."""
-        X = _check_items(X, text=text, id=id, target=y) if discovery is None else X
-        disc = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set)
-        if discovery is not None:
-            self.fm_ = disc.fm
-            self._y_1d = getattr(self, "_y_1d", disc.Y.shape[1] == 1 and np.ndim(y) == 1)
+        step and influences nothing. ``callbacks`` receives progress hooks;
+        ``on_step(run, record)`` is called after every step (run directories checkpoint
+        there). ``discovery`` continues a run built by :meth:`make_discovery` (e.g. restored
+        from a checkpoint). Target names come from ``target_names``, a DataFrame's columns or
+        a Series' name, else ``y0``, ``y1``... ``X`` may be a pandas DataFrame: ``text``/``id``
+        name its text and id columns (:func:`genz.items_from_frame`)."""
+        if discovery is None and (text is not None or id is not None or hasattr(X, "columns")):
+            X = _check_items(X, text=text, id=id, target=y)
+        run = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set, target_names)
         if callbacks is None and self.verbose:
             callbacks = _PrintProgress()
-        disc.run(callbacks=callbacks, on_step=on_step)
-        self._adopt(disc)
+        run.run(callbacks=callbacks, on_step=on_step)
+        self._adopt(run)
         return self
 
-    def _adopt(self, disc: Discovery) -> None:
+    def _adopt(self, run: DiscoveryRun) -> None:
+        disc = run.result
+        self.fm_ = disc.fm
+        self._y_1d = bool(run.y_1d)
         self.features_ = list(disc.features)
         self.epsilon_ = disc.st.eps.copy()
         self.model_ = disc.model
-        self.predictor_ = disc.predictor or disc.fit_predictor()
+        self.predictor_ = disc.predictor
         self.sigma2_ = disc.model.sigma2_.copy()
         self.history_ = disc.history
         self.posteriors_ = disc.st.Q.copy()
@@ -243,19 +295,58 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         self.n_targets_ = disc.Y.shape[1]
         self.n_side_inputs_ = 0 if disc.U is None else disc.U.shape[1]
         self.train_ids_ = [it.id for it in disc.items]
+        self.n_iter_ = max((p["iterations"] for r in disc.history for p in r.get("em_phases", [])), default=0)
+        self.target_names_ = list(run.target_names or [f"y{d}" for d in range(self.n_targets_)])
+        self.origins_ = [disc.origin.get(f, "mined") for f in self.features_]
+        self.coef_, self.intercept_, self.side_coef_ = _effects(self.predictor_, len(self.features_))
+        self.feature_table_ = build_feature_table(self, disc, run.selection)
+        self.hypotheses_ = hypothesis_rows(run.selection)
+        self.calibration_ = None if run.selection is None else np.asarray(run.selection["calibration"], dtype=float)
+
+    def __getstate__(self) -> dict:
+        """Pickling drops a foundation model given by name (it holds locks and connections);
+        it is rebuilt from the name. Saving with :meth:`save` is the supported way."""
+        state = dict(self.__dict__)
+        if isinstance(self.fm, str):
+            state.pop("fm_", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if "features_" in state and "fm_" not in state:
+            self.fm_ = make_fm(self.fm)
+
+    def params_json(self) -> dict:
+        """The constructor parameters as JSON (the foundation model by name)."""
+        params = self.get_params(deep=False)
+        fm = params["fm"]
+        params["fm"] = fm if isinstance(fm, str) else getattr(getattr(self, "fm_", fm), "name", "custom")
+        params["model"] = to_json(model_spec(self.model))
+        params["advanced"] = to_json(advanced_settings(self.advanced))
+        params["hypotheses"] = to_json(prior_knowledge(self.hypotheses))
+        if not isinstance(params["random_state"], (int, np.integer, type(None))):
+            params["random_state"] = None
+        return params
 
     # ------------------------------------------------------------------------------------------
     def transform(self, X: Sequence[Item], text: Any = None, id: Any = None) -> np.ndarray:
         """The N×K matrix of FM judgments (0/1) of the discovered features for items X."""
         check_is_fitted(self, "features_")
-        items = _check_items(X, text=text, id=id)
+        return self._judgments(_check_items(X, text=text, id=id))
+
+    def _judgments(self, items: list[Item]) -> np.ndarray:
         out = np.zeros((len(items), len(self.features_)), dtype=int)
         for k, d in enumerate(self.features_):
             out[:, k] = self.fm_.judge(d, items).values
         return out
 
-    def predict(self, X: Sequence[Item], U: Any = None, text: Any = None, id: Any = None) -> np.ndarray:
-        """Predict targets of new items from FM judgments only (docs/equations.md §5)."""
+    def predict(self, X: Sequence[Item], U: Any = None, return_std: bool = False, text: Any = None,
+                id: Any = None) -> Any:
+        """Predict targets of new items from FM judgments only (SPEC §5). With ``return_std``
+        also the predictive standard deviation, ``sqrt(σ²_d + Σ_k w_dk² q_k(1 − q_k))``: the
+        model's noise plus the spread from features the FM may have judged wrongly (``q`` the
+        FM prior; for the MLP ``w`` is its reference-point effect). A DataFrame ``X`` takes
+        ``text``/``id`` as in :meth:`fit`."""
         check_is_fitted(self, "features_")
         items = _check_items(X, text=text, id=id)
         if self.n_side_inputs_ and U is None:
@@ -263,10 +354,52 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         U = check_side_inputs(U, len(items), [it.id for it in items])
         if U is not None and U.shape[1] != self.n_side_inputs_:
             raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {self.n_side_inputs_}")
-        B = self.transform(items).astype(float)
-        Q = new_item_q(B, self.epsilon_, self.predict_at)
+        B = self._judgments(items).astype(float)
+        Q = new_item_q(B, self.epsilon_, self.predictor)
         P = self.predictor_.predict(Q, U)
-        return P[:, 0] if self._y_1d and P.shape[1] == 1 else P
+        flat = (lambda A: A[:, 0]) if self._y_1d and P.shape[1] == 1 else (lambda A: A)
+        if not return_std:
+            return flat(P)
+        W = np.asarray(self.predictor_.weights(), dtype=float).reshape(P.shape[1], -1)
+        var = self.predictor_.sigma2_[None, :] + (Q * (1 - Q)) @ (W.T**2)
+        return flat(P), flat(np.sqrt(var))
+
+    def predict_interval(self, X: Sequence[Item], U: Any = None, level: float = 0.9) -> tuple[Any, Any]:
+        """A robust ``level`` prediction interval ``(low, high)``: ``ŷ ± c·sd`` with ``sd`` from
+        ``predict(return_std=True)`` and ``c`` the conformal quantile (rank ⌈(n+1)·level⌉) of
+        the standardized absolute errors on the held-out items, which took no part in choosing
+        the descriptors or fitting their predictor. Unlike the Gaussian ``z·sd`` it adapts to
+        heavy tails; it assumes new items are exchangeable with the training items. Without
+        held-out selection the Gaussian quantile is used."""
+        from scipy.stats import norm
+
+        check_is_fitted(self, "features_")
+        if not 0 < level < 1:
+            raise GenZInputError(f"level must be in (0, 1), not {level}")
+        P, sd = self.predict(X, U, return_std=True)
+        Z = getattr(self, "calibration_", None)
+        if Z is None or len(Z) == 0:
+            c = np.full(self.n_targets_, norm.ppf(0.5 + level / 2))
+        else:
+            n = Z.shape[0]
+            k = min(int(np.ceil((n + 1) * level)), n)
+            c = np.sort(Z, axis=0)[k - 1]
+        c = c[0] if np.ndim(P) == 1 else c
+        return P - c * sd, P + c * sd
+
+    def feature_table(self) -> Any:
+        """One row per (feature, target): ``feature``, ``target``, ``weight`` with its 95%
+        interval ``ci_low`` / ``ci_high``, ``epsilon`` and ``epsilon_note`` (``"at floor"`` /
+        ``"at cap"``: ε not identified), ``share_yes``, ``heldout_gain`` ± ``heldout_gain_se``
+        (drop-one held-out loss increase), ``significant``, ``origin``. How each is computed:
+        :mod:`genz.selection`. A pandas DataFrame when pandas is installed, else a list."""
+        check_is_fitted(self, "features_")
+        rows = [dict(r) for r in self.feature_table_]
+        try:
+            import pandas as pd
+        except ImportError:
+            return rows
+        return pd.DataFrame(rows, columns=list(FEATURE_TABLE_COLUMNS))
 
     def evaluate(self, X: Sequence[Item], y: Any, U: Any = None) -> dict[str, float]:
         """The metrics of :func:`genz.metrics.regression_metrics` on (X, y)."""
@@ -278,9 +411,7 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "features_")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        params = self.get_params(deep=False)
-        params["fm"] = self.fm if isinstance(self.fm, str) else getattr(self.fm_, "name", "custom")
-        params["mlp_hidden"] = list(self.mlp_hidden)
+        params = self.params_json()
         m_meta, m_arr = self.model_.get_state()
         p_meta, p_arr = self.predictor_.get_state()
         meta = {
@@ -295,12 +426,21 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
             "counters": self.counters_,
             "fm_stats": self.fm_stats_,
             "train_ids": self.train_ids_,
-            "fm_spec": _fm_registry().fm_spec(self.fm_),  # issue 10: where the FM lives
+            "fm_spec": _fm_registry().fm_spec(self.fm_),  # where the FM lives (issue 10)
+            "target_names": self.target_names_,
+            "origins": self.origins_,
+            "feature_table": _json_rows(self.feature_table_),
+            "hypotheses": _json_rows(self.hypotheses_),
         }
+        if getattr(self, "calibration_", None) is not None:
+            arrays_extra = {"calibration": self.calibration_}
+        else:
+            arrays_extra = {}
         arrays = {"epsilon": self.epsilon_, "sigma2": self.sigma2_, "posteriors": self.posteriors_,
                   "judgments": self.judgments_}
         arrays.update({f"model.{k}": v for k, v in m_arr.items()})
         arrays.update({f"predictor.{k}": v for k, v in p_arr.items()})
+        arrays.update(arrays_extra)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         atomic_write_bytes(path / "arrays.npz", buf.getvalue())
@@ -320,6 +460,9 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
             meta = json.loads(mfile.read_text())
         except json.JSONDecodeError as exc:
             raise CorruptFileError(f"{mfile}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        if meta.get("format") == "genz-model/1":
+            raise GenZInputError(f"{mfile}: saved by an older genz (format genz-model/1, before the grouped "
+                                 "settings); refit it with `genz fit` on the same data")
         if meta.get("format") != MODEL_FORMAT:
             raise CorruptFileError(f"{mfile}: not a genz model file (format {meta.get('format')!r})")
         try:
@@ -328,11 +471,13 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         except (ValueError, OSError, EOFError) as exc:
             raise CorruptFileError(f"{afile}: unreadable ({exc})") from None
         params = dict(meta["params"])
-        params["mlp_hidden"] = tuple(params["mlp_hidden"])
+        params["model"] = model_spec(params["model"])
+        params["advanced"] = advanced_settings(params["advanced"])
+        params["hypotheses"] = prior_knowledge(params["hypotheses"])
         if fm is not None:
             params["fm"] = fm
         est = cls(**params)
-        spec = meta.get("fm_spec") if fm is None else None  # issue 10: the FM the model was trained with
+        spec = meta.get("fm_spec") if fm is None else None  # the FM the model was trained with
         est.fm_ = _fm_registry().make_fm_from_spec(spec) if isinstance(spec, dict) else make_fm(params["fm"])
         est.features_ = list(meta["features"])
         est.epsilon_ = arrays["epsilon"]
@@ -347,12 +492,57 @@ class GenZRegressor(RegressorMixin, BaseEstimator):
         est.counters_ = meta.get("counters", {})
         est.fm_stats_ = meta.get("fm_stats", {})
         est.train_ids_ = meta.get("train_ids", [])
+        est.target_names_ = list(meta["target_names"])
+        est.origins_ = list(meta["origins"])
+        est.feature_table_ = [{k: (np.nan if v is None else v) for k, v in r.items()} for r in meta["feature_table"]]
+        est.hypotheses_ = meta["hypotheses"]
+        est.calibration_ = arrays.get("calibration")
+        est.coef_, est.intercept_, est.side_coef_ = _effects(est.predictor_, len(est.features_))
         hist = path / "history.json"
         est.history_ = json.loads(hist.read_text()) if hist.exists() else []
         return est
 
 
-def _fm_registry() -> Any:  # issue 10: the FM spec lives in genz.fm.registry
+def _target_names(Y: Any, names: Sequence[str] | None, D: int) -> list[str]:
+    """Names from ``names``, a DataFrame's columns or a Series' name; else y0, y1, ..."""
+    if names is not None:
+        return [str(n) for n in names]
+    cols = getattr(Y, "columns", None)
+    if cols is not None:
+        return [str(c) for c in cols]
+    if getattr(Y, "name", None) is not None and D == 1:
+        return [str(Y.name)]
+    return [f"y{d}" for d in range(D)]
+
+
+def _effects(pred: Any, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``coef_`` (K×D), ``intercept_`` (D) and ``side_coef_`` (P×D) in the inputs' own units:
+    ``ŷ = intercept_ + qᵀ coef_ + uᵀ side_coef_`` (exact for the linear predictor; for the MLP
+    the reference-point effects, the prediction at no feature, and no side coefficients)."""
+    W = getattr(pred, "W_", None)
+    if W is None:
+        coef = np.asarray(pred.weights(), dtype=float).reshape(-1, K).T
+        D = coef.shape[1]
+        P = pred.u_mean_.size if pred.u_mean_ is not None else 0
+        base = np.zeros((1, K + P + 1))
+        base[0, -1] = 1.0
+        icpt = pred._forward(base)[0] if getattr(pred, "net_", None) is not None else np.zeros(D)
+        return coef, icpt, np.full((P, D), np.nan)
+    side = (W[:, K:-1] / pred.u_std_).T
+    icpt = W[:, -1] - side.T @ pred.u_mean_
+    return W[:, :K].T.copy(), icpt, side
+
+
+def _json_rows(rows: list[dict]) -> list[dict]:
+    """NaN → null (strict JSON)."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        return v.item() if isinstance(v, np.generic) else v
+    return [{k: clean(v) for k, v in r.items()} for r in rows]
+
+
+def _fm_registry() -> Any:  # the FM spec lives in genz.fm.registry
     from .fm import registry
     return registry
 
@@ -370,8 +560,9 @@ class _PrintProgress:
         tr = rec["train"]
         key = "median_ae" if "median_ae" in tr else "cosine"
         te = rec["test"][key] if rec.get("test") else float("nan")
+        em = f"  [EM not converged in {rec['em_not_converged']} phase(s)]" if rec.get("em_not_converged") else ""
         print(
             f"step {rec['step']:3d} {rec['action']:7s} K={rec['n_features']:2d} train {key}={tr[key]:.4f} "
-            f"test {key}={te:.4f}  {rec['feature'] or ''}",
+            f"test {key}={te:.4f}  {rec['feature'] or ''}{em}",
             file=sys.stderr,
         )

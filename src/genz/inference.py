@@ -10,7 +10,6 @@ P(yes) for soft judgments. With a soft judgment ``b`` the feature prior is the m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,13 +67,20 @@ class LatentState:
 
 # -- the feature model, eq. (3)-(7) ------------------------------------------------------------
 
+def prior_mixture(B: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """The foundation model's prior ``p(z = 1 | b, ε) = (1 − ε) b + ε (1 − b)`` (eq. 4-5; for a
+    soft judgment ``b`` ∈ [0, 1] the mixture). It is also the feature posterior of a new item,
+    which has no target (SPEC §5)."""
+    return B * (1.0 - eps) + (1.0 - B) * eps
+
+
 def log_priors(B: np.ndarray, eps: np.ndarray, coupled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``a¹ = log p(z=1 | b, ε)`` and ``a⁰ = log p(z=0 | b, ε)`` (eq. 5); a decoupled feature
     has ``p = ½`` for both."""
     e = np.asarray(eps, dtype=float)
     if coupled is not None:
         e = np.where(coupled, e, 0.5)
-    p1 = B * (1.0 - e) + (1.0 - B) * e
+    p1 = prior_mixture(B, e)
     return np.log(np.maximum(p1, _TINY)), np.log(np.maximum(1.0 - p1, _TINY))
 
 
@@ -114,7 +120,6 @@ def e_step(
     st: LatentState,
     U: np.ndarray | None,
     Y: np.ndarray,
-    features: Sequence[int] | None = None,
 ) -> None:
     """One sweep of coordinate ascent over features, updating ``st.Q`` in place:
     ``q_nk = sigmoid((a¹_nk − a⁰_nk) + L⁺ᵏ_n − L⁻ᵏ_n)`` (eq. 11; eq. 27 for the linear model)."""
@@ -122,7 +127,7 @@ def e_step(
         return
     logodds = prior_logodds(st.B, st.eps, st.coupled)
     ctx = model.begin_e_step(st.Q, U, Y)
-    for k in range(st.K) if features is None else features:
+    for k in range(st.K):
         q_old = st.Q[:, k].copy()
         logit = logodds[:, k] + model.loglik_gap(ctx, k, q_old)
         q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit)
@@ -149,13 +154,10 @@ def m_step(
     U: np.ndarray | None,
     Y: np.ndarray,
     eps_min: float,
-    *,
-    final: bool = False,
-    update_eps: bool = True,
 ) -> None:
     """θ and σ² (eq. 12-13 / 29-30), then ε for the coupled features (eq. 14 / 31)."""
-    model.fit(st.Q, U, Y, final=final)
-    if update_eps and st.K:
+    model.fit(st.Q, U, Y)
+    if st.K:
         new = error_rates(st.Q, st.B, eps_min)
         st.eps = np.where(st.coupled, new, st.eps)
 
@@ -164,6 +166,9 @@ def m_step(
 
 @dataclass
 class EMResult:
+    """How one EM phase ended: iterations run, the bound after each, and whether the
+    convergence test held (False: stopped at ``max_iter``)."""
+
     iterations: int
     bounds: list[float] = field(default_factory=list)
     converged: bool = False
@@ -180,8 +185,6 @@ def run_em(
     min_iter: int = 5,
     tol: float = 1e-6,
     q_tol: float = 1e-3,
-    update_eps: bool = True,
-    on_iteration: Callable[[int, float], None] | None = None,
 ) -> EMResult:
     """Alternate M- and E-steps until the bound and the posteriors settle.
 
@@ -193,13 +196,11 @@ def run_em(
     prev = None
     for it in range(1, max_iter + 1):
         q_before = st.Q.copy()
-        m_step(model, st, U, Y, eps_min, update_eps=update_eps)
+        m_step(model, st, U, Y, eps_min)
         e_step(model, st, U, Y)
         b = bound(model, st, U, Y)
         res.bounds.append(b)
         res.iterations = it
-        if on_iteration is not None:
-            on_iteration(it, b)
         dq = float(np.max(np.abs(st.Q - q_before))) if st.K else 0.0
         if prev is not None and it >= min_iter:
             if abs(b - prev) <= tol * (abs(prev) + 1.0) and dq < q_tol:
@@ -207,5 +208,5 @@ def run_em(
                 break
         prev = b
     # leave θ, σ² and ε consistent with the final posteriors
-    m_step(model, st, U, Y, eps_min, update_eps=update_eps)
+    m_step(model, st, U, Y, eps_min)
     return res

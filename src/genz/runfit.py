@@ -54,11 +54,7 @@ def run_config(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set:
                extra: Mapping[str, Any] | None = None) -> dict:
     """The configuration stored in ``config.json``: the estimator's parameters (the foundation
     model by name), the data fingerprint and sizes, and ``extra`` (e.g. input file paths)."""
-    params = dict(est.get_params(deep=False))
-    fm = params.get("fm")
-    if not isinstance(fm, str):
-        params["fm"] = getattr(fm, "name", type(fm).__name__)
-    params["mlp_hidden"] = list(params.get("mlp_hidden") or [])
+    params = est.params_json()
     cfg: dict[str, Any] = {"estimator": params, "data": {
         "sha256": data_fingerprint(items, Y, U, eval_set), "n_items": len(items),
         "n_targets": int(np.asarray(Y).reshape(len(items), -1).shape[1]),
@@ -160,7 +156,7 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
     run, ckpt = RunDir.for_fit(out, config, resume=resume, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
     progress = progress if progress is not None else FitProgress(quiet=True)
     with terminate_as_interrupt(), _recording(run, progress, resume_hint=True):
-        disc = est.make_discovery(items, Y, U, eval_set)
+        disc = est.make_discovery(items, Y, U, eval_set, target_names)
         if ckpt is not None:
             try:
                 disc.load_payload(ckpt.meta, ckpt.arrays)
@@ -179,7 +175,7 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
 
         est.fit(items, Y, U, eval_set, callbacks=progress, on_step=on_step, discovery=disc)
         run.save_model(est.save)
-        run.save_summary(summary_from_estimator(est, disc.items, disc.Y, disc.U, target_names))
+        run.save_summary(summary_from_estimator(est, disc.items, disc.Y, disc.U, est.target_names_))
         failed = fm_failures(disc.history)
         if failed:  # fewer features than asked because the FM failed: say so, never "complete"
             raise FMError(

@@ -91,7 +91,7 @@ def _config(kind: str, seeds: str, fm: str, model: str, cycles: int | None, add_
     n_candidates = d["n_candidates"] if n_candidates is None else n_candidates
     if n_candidates < 1:
         raise click.BadParameter("--n-candidates must be at least 1")
-    extra.setdefault("genz_params", {})["n_candidates"] = n_candidates
+    extra.setdefault("genz_params", {})["advanced"] = {"n_candidates": n_candidates}
     if cycles < 1 or add_per_cycle < 1 or remove_per_cycle < 0:
         raise click.BadParameter("--cycles and --add must be at least 1, --remove at least 0")
     return ExperimentConfig(

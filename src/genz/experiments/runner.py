@@ -22,7 +22,7 @@ import numpy as np
 
 from ..datasets import Dataset
 from ..errors import GenZInputError
-from .metrics import regression_metrics
+from ..metrics import regression_metrics
 from .splits import train_test_split_indices
 
 __all__ = ["ExperimentConfig", "run_experiment", "summarize", "print_table", "parse_seeds", "write_json"]

@@ -27,7 +27,8 @@ import numpy as np
 
 from ..fm.base import FMStats, FoundationModel
 from ..items import Item
-from .metrics import regression_metrics
+from ..metrics import regression_metrics
+from ..observation.linear import penalised_lstsq
 
 __all__ = ["zero_shot_baseline", "linear_fit_predict"]
 
@@ -43,12 +44,9 @@ def _design(B: np.ndarray, U: np.ndarray | None) -> np.ndarray:
 def linear_fit_predict(
     Xtr: np.ndarray, Ytr: np.ndarray, Xs: Sequence[np.ndarray], ridge: float = 1e-6
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Least squares ``W`` (with ``ridge`` times the trace-scaled identity, constant excluded)
-    and the predictions ``X @ W`` for each ``X`` in ``Xs``."""
-    G = Xtr.T @ Xtr
-    reg = ridge * max(np.trace(G) / max(G.shape[0], 1), 1.0) * np.eye(G.shape[0])
-    reg[-1, -1] = 0.0
-    W = np.linalg.lstsq(G + reg, Xtr.T @ Ytr, rcond=None)[0]
+    """Least squares ``W`` (genz's one penalised least squares, :func:`penalised_lstsq`; the
+    constant is the last column) and the predictions ``X @ W`` for each ``X`` in ``Xs``."""
+    W = penalised_lstsq(Xtr, Ytr, ridge).T
     return W, [X @ W for X in Xs]
 
 

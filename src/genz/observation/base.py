@@ -42,9 +42,7 @@ class ObservationModel(ABC):
         if U is not None and U.shape[1]:
             self.u_mean_ = U.mean(axis=0)
             std = U.std(axis=0)
-            self.u_std_ = np.where(std > 0, std, 1.0)
-            # constant columns (e.g. a user-supplied intercept) carry nothing beyond our own
-            self.u_mean_ = np.where(std > 0, self.u_mean_, U.mean(axis=0))
+            self.u_std_ = np.where(std > 0, std, 1.0)  # a constant column scales to 0
         else:
             self.u_mean_ = np.zeros(0)
             self.u_std_ = np.ones(0)
@@ -62,8 +60,13 @@ class ObservationModel(ABC):
 
     # -- the model ---------------------------------------------------------------------------
     @abstractmethod
-    def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, *, final: bool = False) -> None:
+    def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> None:
         """M-step: θ then σ² (eq. 12-13 / 29-30) given posteriors Q (N×K)."""
+
+    def fit_final(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> None:
+        """A fit outside EM (the predictor for new items): the same M-step unless a model
+        trains longer there (the MLP's full ``epochs``)."""
+        self.fit(Q, U, Y)
 
     @abstractmethod
     def begin_e_step(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> Any:

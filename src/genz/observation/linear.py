@@ -42,6 +42,34 @@ def _solve_psd(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(G, rcond=1e-12, hermitian=True) @ rhs
 
 
+def ridge_penalty(n_cols: int, n_items: int, ridge: float) -> np.ndarray:
+    """The one ridge convention of genz: ``ridge · N`` on every column of the design but the
+    last (the constant)."""
+    pen = np.full(n_cols, float(ridge) * n_items)
+    pen[-1] = 0.0
+    return pen
+
+
+def normal_equations(M: np.ndarray, Y: np.ndarray, var: np.ndarray | None = None,
+                     ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """``G = Σ_n E[z̃ z̃ᵀ] + penalty`` and ``Σ_n m̃_n y_nᵀ`` for the design ``M`` (rows m̃_n, the
+    constant last) whose first columns have variances ``var`` (N×K; eq. 20)."""
+    G = M.T @ M
+    if var is not None and var.shape[1]:
+        K = var.shape[1]
+        G[np.arange(K), np.arange(K)] += var.sum(axis=0)
+    J = G.shape[0]
+    G[np.arange(J), np.arange(J)] += ridge_penalty(J, M.shape[0], ridge)
+    return G, M.T @ Y
+
+
+def penalised_lstsq(M: np.ndarray, Y: np.ndarray, ridge: float = 0.0, var: np.ndarray | None = None) -> np.ndarray:
+    """The penalised least squares of genz (eq. 29): ``W`` (D×J) minimising
+    ``Σ_n E‖y_n − W z̃_n‖² + Σ_j pen_j ‖W_:j‖²`` with :func:`ridge_penalty`."""
+    G, rhs = normal_equations(M, Y, var, ridge)
+    return _solve_psd(G, rhs).T
+
+
 class LinearGaussian(ObservationModel):
     """Factor-analysis-style linear model over binary latents (eq. 17-31)."""
 
@@ -58,20 +86,13 @@ class LinearGaussian(ObservationModel):
         return np.hstack([Q, self.scale_u(U, n), np.ones((n, 1))])
 
     # M-step ----------------------------------------------------------------------------------
-    def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, *, final: bool = False) -> None:
+    def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> None:
         """W from eq. (29), then σ² from eq. (30)."""
-        n, K = Q.shape
+        K = Q.shape[1]
         self.n_features_ = K
         M = self._design(Q, U)  # m̃_n as rows
-        v = Q * (1.0 - Q)  # variances of the feature columns
-        G = M.T @ M  # Σ_n m̃ m̃ᵀ
-        G[np.arange(K), np.arange(K)] += v.sum(axis=0)  # + Σ_n diag(v_n)       (eq. 20)
-        J = G.shape[0]
-        reg = np.full(J, self.ridge * n)
-        reg[-1] = 0.0
-        G[np.arange(J), np.arange(J)] += reg
-        rhs = M.T @ Y  # Σ_n m̃_n y_nᵀ
-        W = _solve_psd(G, rhs).T  # eq. (29)
+        v = Q * (1.0 - Q)  # variances of the feature columns (eq. 20)
+        W = penalised_lstsq(M, Y, self.ridge, v)  # eq. (29)
         self.W_ = W
         R = Y - M @ W.T
         s2 = (R**2).mean(axis=0) + (v @ (W[:, :K] ** 2).T).mean(axis=0)  # eq. (30)
@@ -82,14 +103,10 @@ class LinearGaussian(ObservationModel):
         """Leave-one-out error of the fit (eq. 29 with ridge λ) for each λ in ``grid``, in
         closed form through the hat matrix ``H = M G⁻¹ Mᵀ`` (residuals ``r_n / (1 − H_nn)``),
         each target dimension weighted by 1/var(y_d); ``inf`` where some ``H_nn`` is 1."""
-        n, K = Q.shape
+        n = Q.shape[0]
         M = self._design(Q, U)
-        v = Q * (1.0 - Q)
-        G0 = M.T @ M
-        G0[np.arange(K), np.arange(K)] += v.sum(axis=0)
-        J = G0.shape[0]
-        pen = np.full(J, float(n))
-        pen[-1] = 0.0
+        G0, _ = normal_equations(M, Y, Q * (1.0 - Q))
+        pen = ridge_penalty(G0.shape[0], n, 1.0)
         yw = 1.0 / np.maximum(Y.var(axis=0), 1e-300)
         out = np.full(len(grid), np.inf)
         for i, lam in enumerate(grid):

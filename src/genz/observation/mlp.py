@@ -1,4 +1,4 @@
-"""The MLP observation model, evaluated at the posterior mode (docs/equations.md §3, paper §5).
+"""The MLP observation model, evaluated at the posterior mode (SPEC §3, paper §5).
 
 ``g(z, u) = MLP([z; u])`` with the paper's defaults: hidden layers of 64 and 32 units, ReLU,
 dropout 0.1, Adam with learning rate 1e-3, 100 epochs, batch size 32. The expectations of
@@ -67,6 +67,7 @@ class MLPGaussian(ObservationModel):
         em_epochs: int = 10,
         seed: int = 0,
         sigma2_floor_rel: float = 1e-6,
+        n_samples: int = 16,
     ) -> None:
         super().__init__(sigma2_floor_rel)
         self.hidden = tuple(int(h) for h in hidden)
@@ -76,6 +77,7 @@ class MLPGaussian(ObservationModel):
         self.batch_size = int(batch_size)
         self.em_epochs = int(em_epochs)
         self.seed = int(seed)
+        self.n_samples = int(n_samples)
         self.net_: nn.Sequential | None = None
         self.y_mean_: np.ndarray | None = None
         self.y_std_: np.ndarray | None = None
@@ -103,9 +105,17 @@ class MLPGaussian(ObservationModel):
         return out * self.y_std_ + self.y_mean_
 
     # M-step ----------------------------------------------------------------------------------
+    def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> None:
+        """θ by Adam on the 1/σ²-weighted squared error at the mode (eq. 12), then σ² (eq. 13);
+        inside EM a warm start trains ``em_epochs``."""
+        self._train(Q, U, Y, final=False)
+
+    def fit_final(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> None:
+        """The same fit for the full ``epochs`` (the predictor for new items)."""
+        self._train(Q, U, Y, final=True)
+
     @_threads
-    def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, *, final: bool = False) -> None:
-        """θ by Adam on the 1/σ²-weighted squared error at the mode (eq. 12), then σ² (eq. 13)."""
+    def _train(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, *, final: bool) -> None:
         n, K = Q.shape
         self.n_features_ = K
         Z = (Q > 0.5).astype(float)
@@ -167,8 +177,17 @@ class MLPGaussian(ObservationModel):
         ctx.Z[:, k] = q_new > 0.5
 
     def expected_loglik(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
-        R = Y - self.predict(Q, U)
-        return -0.5 * (R**2 / self.sigma2_).sum(axis=1) - 0.5 * np.sum(np.log(self.sigma2_) + LOG_2PI)
+        """``E_q[log p(y_n | z, u_n)]`` per item, estimated by Monte Carlo: the mean over
+        ``n_samples`` draws ``z ~ q`` (a fixed seed, so that two structures are compared on the
+        same draws). With it the bound of eq. (1) is an unbiased estimate of the true
+        variational bound, not the data term at the mode."""
+        rng = np.random.default_rng(self.seed + 7919)
+        n = Q.shape[0]
+        Z = (rng.random((self.n_samples, *Q.shape)) < Q).astype(float).reshape(self.n_samples * n, Q.shape[1])
+        rest = np.hstack([self.scale_u(U, n), np.ones((n, 1))])
+        G = self._forward(np.hstack([Z, np.tile(rest, (self.n_samples, 1))])).reshape(self.n_samples, n, -1)
+        quad = (((Y[None] - G) ** 2) / self.sigma2_).sum(axis=2).mean(axis=0)
+        return -0.5 * quad - 0.5 * np.sum(np.log(self.sigma2_) + LOG_2PI)
 
     def predict(self, Q: np.ndarray, U: np.ndarray | None) -> np.ndarray:
         return self._forward(self._inputs((Q > 0.5).astype(float), U))
@@ -210,8 +229,9 @@ class MLPGaussian(ObservationModel):
             self._set_first(W, b)
 
     def weights(self) -> np.ndarray:
-        """The average effect of switching each feature on, per dimension (D×K), over a
-        reference population of all-zero features: a linear summary of a nonlinear g."""
+        """The effect of switching each feature on, per dimension (D×K), at one reference
+        point: all other features off and the side inputs at their training mean. A linear
+        summary of a nonlinear g, not an average over items."""
         K = self.n_features_
         if self.net_ is None or K == 0:
             return np.zeros((0, K))

@@ -1,0 +1,184 @@
+"""The grouped settings of :class:`genz.GenZRegressor`.
+
+* :class:`Linear` and :class:`MLP` choose the observation model ``g(z, u; θ)`` (SPEC §3-§4);
+  ``GenZRegressor(model="linear")`` / ``"mlp"`` mean ``Linear()`` / ``MLP()``.
+* :class:`Advanced` holds the switches that a user rarely needs: the ε floor and start,
+  experiments with soft judgments, the exemplar and candidate counts, EM's minor stopping rules,
+  the internal held-out split. Pass an ``Advanced(...)`` or a dict of its fields.
+* :class:`PriorKnowledge` holds what the user already believes: hypotheses to test, features to
+  pin, descriptors to veto.
+
+All of them are plain dataclasses (compared by value, so scikit-learn's ``clone`` and
+``get_params`` treat them as ordinary parameters) and serialise to JSON with :func:`to_json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .errors import GenZInputError
+
+__all__ = ["Linear", "MLP", "Advanced", "PriorKnowledge", "model_spec", "advanced_settings", "prior_knowledge"]
+
+
+@dataclass(frozen=True)
+class Linear:
+    """The linear model ``g(z, u) = W [z; u; 1]`` with exact mean-field expectations (SPEC §4).
+
+    ``ridge`` adds ``ridge · N`` to the diagonal of the M-step's normal equations (eq. 29) for
+    the feature and side-input columns, never the constant; 0 (the default) is the paper's
+    maximum-likelihood M-step."""
+
+    ridge: float = 0.0
+
+    kind = "linear"
+
+
+@dataclass(frozen=True)
+class MLP:
+    """The MLP ``g(z, u) = MLP([z; u])`` evaluated at the posterior mode (SPEC §3, paper §5).
+
+    Paper defaults: ``hidden=(64, 32)``, ReLU, ``dropout=0.1``, Adam with ``lr=1e-3``,
+    ``epochs=100`` for a full fit, ``batch_size=32``. Inside EM the network is warm-started and
+    trained ``em_epochs`` per M-step, for at most ``em_max_iter`` EM iterations per phase (its
+    stochastic gradient never settles exactly)."""
+
+    hidden: tuple[int, ...] = (64, 32)
+    dropout: float = 0.1
+    lr: float = 1e-3
+    epochs: int = 100
+    batch_size: int = 32
+    em_epochs: int = 10
+    em_max_iter: int = 10
+
+    kind = "mlp"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """Rarely changed settings of a GenZ fit (every one documented here).
+
+    Error rates ε (SPEC §2, eq. 14):
+        ``eps_min``: the floor of ε (a feature at the floor is treated as almost exactly what
+        the foundation model says). ``eps_init_max``: the largest starting ε of a new feature.
+        ``eps_from_prob``: start ε from the foundation model's P(yes) where the backend gives
+        it (experimental). ``soft_judgments``: use P(yes) in place of the 0/1 judgment
+        (experimental).
+    EM (SPEC §9): ``em_min_iter`` iterations at least; converged also needs
+        ``max |Δq| < em_q_tol`` (besides ``tol`` on the bound).
+    Mining (Algorithms 1-2): ``n_candidates`` characteristics asked of foundation models that
+        offer several (the one explaining most of the residual is judged best);
+        ``n_exemplars`` per side (None: the backend's ``max_exemplars``, else 20);
+        ``weighted_mining`` passes |L⁺ − L⁻| as exemplar weights; ``decoupled_init`` starts the
+        decoupled feature from the main residual direction (``"residual"``) or a fair coin
+        (``"random"``); a targeted group needs ``min_group`` items and ``min_group_side`` on
+        each side, else the addition falls back to all items.
+    Removal (Algorithm 3): ``remove_refit_iter`` EM iterations to score each candidate
+        removal by the bound (None: 3 for the linear model, 0 for the MLP); used only without
+        held-out selection.
+    Held-out selection (:mod:`genz.selection`): ``validation`` is the share of the training
+        items kept out of discovery to decide removals, the stop, the structure and the pruning
+        (0 turns held-out selection off; it is also off with ``add_only`` and when fewer than
+        20 items would be held out); ``n_bootstrap`` replicates give the 95% intervals.
+    """
+
+    eps_min: float = 1e-3
+    eps_init_max: float = 0.25
+    eps_from_prob: bool = False
+    soft_judgments: bool = False
+    em_min_iter: int = 5
+    em_q_tol: float = 1e-3
+    n_candidates: int = 5
+    n_exemplars: int | None = None
+    weighted_mining: bool = True
+    decoupled_init: str = "residual"
+    min_group: int = 10
+    min_group_side: int = 3
+    remove_refit_iter: int | None = None
+    validation: float = 0.25
+    n_bootstrap: int = 200
+
+    def check(self) -> None:
+        if not 0 < self.eps_min < 0.5:
+            raise GenZInputError(f"advanced eps_min must be in (0, 0.5), not {self.eps_min}")
+        if not self.eps_min <= self.eps_init_max <= 0.5:
+            raise GenZInputError(f"advanced eps_init_max must be in [eps_min, 0.5], not {self.eps_init_max}")
+        if self.decoupled_init not in ("residual", "random"):
+            raise GenZInputError(f"advanced decoupled_init must be 'residual' or 'random', not {self.decoupled_init!r}")
+        if not 0 <= self.validation < 0.9:
+            raise GenZInputError(f"advanced validation must be in [0, 0.9), not {self.validation}")
+        if self.n_candidates < 1:
+            raise GenZInputError("advanced n_candidates must be at least 1")
+
+
+@dataclass(frozen=True)
+class PriorKnowledge:
+    """What the user already believes.
+
+    ``hypotheses``: descriptors judged like mined features and kept only if they earn their
+    place; ``pin``: descriptors kept whatever the evidence; ``veto``: descriptors never mined."""
+
+    hypotheses: tuple[str, ...] = ()
+    pin: tuple[str, ...] = ()
+    veto: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("hypotheses", "pin", "veto"):
+            vals = getattr(self, name)
+            if isinstance(vals, str):
+                vals = (vals,)
+            object.__setattr__(self, name, tuple(str(v).strip() for v in vals if str(v).strip()))
+
+
+def _coerce(cls: type, value: Any, what: str) -> Any:
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        names = {f.name for f in fields(cls)}
+        bad = sorted(set(value) - names)
+        if bad:
+            raise GenZInputError(f"{what}: unknown setting(s) {', '.join(bad)}; known: {', '.join(sorted(names))}")
+        return cls(**value)
+    raise GenZInputError(f"{what} must be a {cls.__name__}, a dict or None, not {type(value).__name__}")
+
+
+def model_spec(model: Any) -> Linear | MLP:
+    """``"linear"`` → ``Linear()``, ``"mlp"`` → ``MLP()``; a spec or a dict with ``kind`` as is."""
+    if isinstance(model, (Linear, MLP)):
+        return model
+    if isinstance(model, str) and model in ("linear", "mlp"):
+        return Linear() if model == "linear" else MLP()
+    if isinstance(model, Mapping) and model.get("kind") in ("linear", "mlp"):
+        rest = {k: v for k, v in model.items() if k != "kind"}
+        return _coerce(Linear if model["kind"] == "linear" else MLP, rest, "model")
+    raise GenZInputError(f"model must be 'linear', 'mlp', genz.Linear(...) or genz.MLP(...), not {model!r}")
+
+
+def advanced_settings(value: Any) -> Advanced:
+    adv = _coerce(Advanced, value, "advanced")
+    adv.check()
+    return adv
+
+
+def prior_knowledge(value: Any) -> PriorKnowledge:
+    if isinstance(value, Sequence) and not isinstance(value, (str, Mapping)):
+        return PriorKnowledge(hypotheses=tuple(value))
+    return _coerce(PriorKnowledge, value, "prior_knowledge")
+
+
+def to_json(spec: Any) -> dict | None:
+    """A settings object as a JSON-able dict (``kind`` added for model specs)."""
+    if spec is None:
+        return None
+    d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(spec).items()}
+    if isinstance(spec, (Linear, MLP)):
+        d = {"kind": spec.kind, **d}
+    return d
+
