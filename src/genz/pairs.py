@@ -265,8 +265,9 @@ def _effect_intervals(est: Any, D: int) -> np.ndarray | None:
         d = pick(rec, "dim", "target", "output", "d")
         if f not in feats or lo is None or hi is None:
             continue
+        names = [str(t) for t in (getattr(est, "target_names_", None) or [])]
         try:
-            d = 0 if d is None and D == 1 else int(d)
+            d = 0 if d is None and D == 1 else names.index(str(d)) if str(d) in names else int(d)
             width = float(hi) - float(lo)
         except (TypeError, ValueError):
             continue

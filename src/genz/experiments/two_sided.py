@@ -60,9 +60,9 @@ __all__ = [
 ]
 
 #: chosen on development seeds 100-104 (docs/experiments.md); see TwoSidedConfig
-DEFAULT_GENZ_SETTINGS: dict[str, Any] = {"cycles": 4, "n_candidates": 10, "algorithm": "simple"}
+DEFAULT_GENZ_SETTINGS: dict[str, Any] = {"cycles": 4, "advanced": {"n_candidates": 10}, "algorithm": "simple"}
 #: settings of the movie side on top of DEFAULT_GENZ_SETTINGS (410 movies are cheap; 4832 users are not)
-DEFAULT_ITEM_SETTINGS: dict[str, Any] = {"cycles": 15, "n_candidates": 20, "algorithm": "targeted"}
+DEFAULT_ITEM_SETTINGS: dict[str, Any] = {"cycles": 15, "advanced": {"n_candidates": 20}, "algorithm": "targeted"}
 DEFAULT_K = 4
 #: which readout is "genz" (the other is reported as a second row): "embeddings" or "ratings"
 DEFAULT_READOUT = "embeddings"
