@@ -246,7 +246,7 @@ def test_changed_configuration_lists_only_the_differences(cars, tmp_path):
     base = ["fit", "--data", cars / "cars.csv", "--target", "price", "--text", "description", "-o", out, "-q"]
     run(*base, "--n-features", "1")
     line = error_line(run(*base, "--n-features", "2", ok=False))
-    assert "estimator.n_features: 1 -> 2" in line and "estimator.model" not in line and len(line) < 400
+    assert "estimator.add_only: 1 -> 2" in line and "estimator.model" not in line and len(line) < 400
 
 
 def test_mlp_without_torch_says_how_to_get_it(cars, tmp_path, monkeypatch):
