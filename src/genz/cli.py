@@ -146,11 +146,13 @@ def _register_commands() -> None:
     from .commands.experiment import experiment
     from .commands.fm import describe_images, estimate
     from .commands.report import report
+    from .commands.show import show
 
     main.add_command(report)
     main.add_command(experiment)
     main.add_command(estimate)
     main.add_command(describe_images)
+    main.add_command(show)
 
 
 _register_commands()
