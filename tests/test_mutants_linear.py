@@ -1,0 +1,209 @@
+"""Tests that fail when the linear M-step, the leave-one-out error or inference break.
+
+Each test names the wrong implementation it catches (issue 9, item 8; docs/testing.md lists the
+mutants they were written against):
+
+* σ² without the variance term of eq. (30) (``E[(y − W z̃)²]`` needs ``Σ_k w²_k q_k(1 − q_k)``);
+* W of eq. (29) without the ``Σ_n diag(v_n)`` correction;
+* the leave-one-out error replaced by the training error (then the ridge is always 0);
+* ε of eq. (14)/(31) computed on the wrong side of the mixture, or without clipping;
+* the E-step ignoring the prior log-odds or the likelihood gap;
+* EM stopping before ``min_iter`` or ignoring ``max |Δq|``; ``converged`` never set.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from genz.inference import LatentState, bound, e_step, error_rates, log_priors, m_step, prior_logodds, run_em
+from genz.observation import LinearGaussian
+
+
+def _soft_problem(seed=0, n=40, K=3, D=2, P=1):
+    r = np.random.default_rng(seed)
+    Q = r.uniform(0.1, 0.9, size=(n, K))
+    U = r.normal(size=(n, P))
+    Y = r.normal(size=(n, D)) + Q @ r.normal(size=(K, D))
+    m = LinearGaussian()
+    m.set_scaling(U, Y)
+    return m, Q, U, Y
+
+
+def _brute_expected_sq(m, Q, U, Y):
+    """E_q[(y − W z̃)²] per item and dimension, by enumerating all 2^K configurations."""
+    n, K = Q.shape
+    out = np.zeros_like(Y)
+    for z in itertools.product([0.0, 1.0], repeat=K):
+        z = np.array(z)
+        w = np.prod(np.where(z == 1, Q, 1 - Q), axis=1)
+        out += w[:, None] * (Y - m.predict(np.tile(z, (n, 1)), U)) ** 2
+    return out
+
+
+def test_sigma2_is_the_expected_squared_residual_eq30():
+    """Catches σ² = mean(r²) without the variance term Σ_k w²_dk q(1 − q) of eq. (30)."""
+    m, Q, U, Y = _soft_problem()
+    m.fit(Q, U, Y)
+    expected = _brute_expected_sq(m, Q, U, Y).mean(axis=0)
+    np.testing.assert_allclose(m.sigma2_, expected, rtol=1e-10)
+    # and the plain residual variance is measurably smaller here: the test can tell them apart
+    plain = ((Y - m.predict(Q, U)) ** 2).mean(axis=0)
+    assert np.all(expected - plain > 1e-3 * expected)
+
+
+def test_m_step_maximises_the_expected_loglik():
+    """W and σ² of eq. (29)-(30) maximise Σ_n E_q[log p(y_n | z_n)]: any perturbation lowers it
+    (catches a missing Σ diag(v) in eq. 29, a wrong σ² and a wrong ridge on the constant)."""
+    m, Q, U, Y = _soft_problem(seed=1)
+    m.fit(Q, U, Y)
+    best = m.expected_loglik(Q, U, Y).sum()
+    W0, s0 = m.W_.copy(), m.sigma2_.copy()
+    r = np.random.default_rng(5)
+    for _ in range(20):
+        m.W_ = W0 + 1e-3 * r.normal(size=W0.shape)
+        assert m.expected_loglik(Q, U, Y).sum() < best
+    m.W_ = W0
+    for f in (0.99, 1.01):
+        m.sigma2_ = s0 * f
+        assert m.expected_loglik(Q, U, Y).sum() < best
+    m.sigma2_ = s0
+    # the stationarity condition of eq. (29): Σ_n E[z̃ (y − W z̃)ᵀ] = 0 for every column of z̃
+    n, K = Q.shape
+    M = np.hstack([Q, m.scale_u(U, n), np.ones((n, 1))])
+    v = Q * (1 - Q)
+    grad = M.T @ (Y - M @ W0.T)
+    grad[:K] -= (v.sum(axis=0)[:, None] * W0[:, :K].T)
+    np.testing.assert_allclose(grad, 0.0, atol=1e-8)
+
+
+def _brute_loo(m, Q, U, Y, lam):
+    """Leave-one-out error (weighted by 1/var(y_d)) by refitting eq. (29) without each item."""
+    n, K = Q.shape
+    M = np.hstack([Q, m.scale_u(U, n), np.ones((n, 1))])
+    J = M.shape[1]
+    pen = np.full(J, float(n) * lam)
+    pen[-1] = 0.0
+    yw = 1.0 / Y.var(axis=0)
+    total = 0.0
+    for i in range(n):
+        keep = np.arange(n) != i
+        G = M[keep].T @ M[keep] + np.diag(pen)
+        W = np.linalg.solve(G, M[keep].T @ Y[keep])
+        total += float(((Y[i] - M[i] @ W) ** 2) @ yw)
+    return total
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-3, 0.1, 1.0])
+def test_loo_errors_equal_refitting_without_each_item(lam):
+    """Catches the leave-one-out error replaced by the training error (or a wrong hat matrix)."""
+    r = np.random.default_rng(3)
+    n, K, D = 30, 4, 2
+    Q = (r.random((n, K)) < 0.5).astype(float)  # hard: the closed form is exact
+    U = r.normal(size=(n, 1))
+    Y = r.normal(size=(n, D)) + Q @ r.normal(size=(K, D))
+    m = LinearGaussian()
+    m.set_scaling(U, Y)
+    err = m.loo_errors(Q, U, Y, grid=(lam,))
+    assert err[0] == pytest.approx(_brute_loo(m, Q, U, Y, lam), rel=1e-8)
+
+
+def test_select_ridge_prefers_shrinkage_when_features_are_noise():
+    """With many pure-noise features and few items the leave-one-out error prefers a ridge
+    while the training error always prefers none: catches training error in place of LOO."""
+    r = np.random.default_rng(11)
+    n, K = 40, 25
+    Q = (r.random((n, K)) < 0.5).astype(float)
+    Y = r.normal(size=(n, 1))
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    grid = (0.0, 1e-3, 1e-2, 0.1, 1.0)
+    err = m.loo_errors(Q, None, Y, grid)
+    assert np.argmin(err) > 0 and err[0] > 1.2 * err.min()
+    assert m.select_ridge(Q, None, Y, grid) == grid[int(np.argmin(err))] > 0.0
+
+
+def test_error_rates_eq14():
+    """ε = mean[q(1 − b) + (1 − q) b], clipped to [eps_min, ½] (catches a flipped mixture, a
+    missing clip, the wrong axis)."""
+    Q = np.array([[0.9, 0.2], [0.8, 0.1], [0.1, 0.3], [0.0, 0.4]])
+    B = np.array([[1, 1], [1, 0], [0, 0], [1, 0]], dtype=float)
+    manual = (Q * (1 - B) + (1 - Q) * B).mean(axis=0)
+    np.testing.assert_allclose(error_rates(Q, B, 1e-3), np.clip(manual, 1e-3, 0.5))
+    assert error_rates(B, B, 0.01).tolist() == [0.01, 0.01]  # perfect agreement: at the floor
+    assert error_rates(1 - B, B, 0.01).tolist() == [0.5, 0.5]  # total disagreement: capped at ½
+    np.testing.assert_allclose(error_rates(Q, B, 1e-3, rows=np.array([0, 1])),
+                               np.clip((Q[:2] * (1 - B[:2]) + (1 - Q[:2]) * B[:2]).mean(0), 1e-3, 0.5))
+    assert error_rates(np.zeros((0, 2)), np.zeros((0, 2)), 1e-3).tolist() == [0.5, 0.5]
+
+
+def test_log_priors_eq5_and_decoupled():
+    B = np.array([[1.0, 0.0, 0.7]])
+    eps = np.array([0.1, 0.2, 0.1])
+    a1, a0 = log_priors(B, eps)
+    p1 = np.array([0.9, 0.2, 0.7 * 0.9 + 0.3 * 0.1])
+    np.testing.assert_allclose(a1, np.log(p1)[None])
+    np.testing.assert_allclose(a0, np.log(1 - p1)[None])
+    lo = prior_logodds(B, eps, coupled=np.array([True, False, True]))
+    assert lo[0, 1] == 0.0 and lo[0, 0] == pytest.approx(np.log(9.0))
+
+
+def test_e_step_uses_prior_and_likelihood():
+    """q = sigmoid(prior log-odds + L⁺ − L⁻): a feature with no weight keeps its prior, and a
+    large weight pulls q toward the data (catches either term dropped or a flipped sign)."""
+    r = np.random.default_rng(2)
+    n = 200
+    z = (r.random(n) < 0.5).astype(float)
+    Y = (3.0 * z + 0.1 * r.normal(size=n))[:, None]
+    B = np.where(r.random(n) < 0.2, 1 - z, z)[:, None]  # 20% wrong judgments
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    st = LatentState(B=B, eps=np.array([0.2]), Q=B.copy(), coupled=np.array([True]), hard=np.array([False]))
+    m.fit(st.Q, None, Y)
+    m.W_[:, 0] = 0.0  # no weight: the posterior is the prior
+    e_step(m, st, None, Y)
+    np.testing.assert_allclose(st.Q[:, 0], np.where(B[:, 0] == 1, 0.8, 0.2))
+    st.Q = B.copy()
+    m.fit(st.Q, None, Y)
+    for _ in range(5):
+        e_step(m, st, None, Y)
+        m_step(m, st, None, Y, 1e-3)
+    assert np.mean((st.Q[:, 0] > 0.5) == z) > 0.97  # the data override the wrong judgments
+    assert 0.12 < st.eps[0] < 0.28
+
+
+def test_run_em_convergence_rules():
+    """Stops only after min_iter; reports converged; stops at max_iter unconverged otherwise."""
+    r = np.random.default_rng(4)
+    n = 300
+    z = (r.random((n, 2)) < 0.5).astype(float)
+    Y = z @ np.array([[2.0], [-1.0]]) + 0.3 * r.normal(size=(n, 1))
+    B = np.where(r.random((n, 2)) < 0.1, 1 - z, z)
+
+    def state():
+        return LatentState(B=B.copy(), eps=np.full(2, 0.25), Q=B.copy(), coupled=np.ones(2, bool),
+                           hard=np.zeros(2, bool))
+
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    res = run_em(m, state(), None, Y, max_iter=200, min_iter=7, tol=1e-8)
+    assert res.converged and 7 <= res.iterations < 200 and len(res.bounds) == res.iterations
+    m2 = LinearGaussian()
+    m2.set_scaling(None, Y)
+    res2 = run_em(m2, state(), None, Y, max_iter=2, min_iter=1, tol=1e-14, q_tol=1e-14)
+    assert not res2.converged and res2.iterations == 2
+    m3 = LinearGaussian()
+    m3.set_scaling(None, Y)
+    res3 = run_em(m3, state(), None, Y, max_iter=50, min_iter=12, tol=1.0, q_tol=1.0)
+    assert res3.converged and res3.iterations == 12  # loose tolerances: stops exactly at min_iter
+    # the final M-step leaves θ consistent with the final posteriors
+    st = state()
+    m4 = LinearGaussian()
+    m4.set_scaling(None, Y)
+    run_em(m4, st, None, Y, max_iter=30)
+    W = m4.W_.copy()
+    m4.fit(st.Q, None, Y)
+    np.testing.assert_allclose(m4.W_, W, atol=1e-12)
+    assert bound(m4, st, None, Y) == pytest.approx(bound(m4, st, None, Y))
