@@ -34,6 +34,12 @@ defaults and never used to choose anything.
     PYTHONPATH=src python benchmarks/planted.py                      # dev seeds 100-109
     PYTHONPATH=src python benchmarks/planted.py --seeds 0-4 --json planted.json
     PYTHONPATH=src python benchmarks/planted.py --tasks text,multi --seeds 100
+    PYTHONPATH=src python benchmarks/planted.py --hypotheses --seeds 100-102   # user hypotheses
+
+``--hypotheses`` gives each fit one true term and one descriptor without signal
+(:data:`HYPOTHESES`) through ``GenZRegressor(hypotheses=[...])`` and prints whether each was
+kept (the true one should be, the false one not); it says so when the estimator has no such
+parameter.
 
 The generator (:func:`make_task`) and the scoring (:func:`score_features`,
 :func:`oracle_rmse`, :func:`run_task`) are plain functions; import this file by path
@@ -55,6 +61,16 @@ from genz import GenZRegressor, Item
 
 TASKS = ("attributes", "text", "multi", "mixed")
 MATCH_AGREEMENT = 0.95
+
+#: ``--hypotheses``: per task one true term and one descriptor that carries no signal, given to
+#: ``GenZRegressor(hypotheses=[...])`` (when the estimator has that parameter). The true one
+#: should be kept, the false one rejected with its evidence shown.
+HYPOTHESES = {
+    "attributes": ("'electric' is \"true\"", "'color' is \"red\""),
+    "text": ('mentions "sea view"', 'mentions "code lock"'),
+    "multi": ('mentions "wood stove"', "'agent' is \"Ana\""),
+    "mixed": ('mentions "sea view"', 'mentions "morning light"'),
+}
 
 
 @dataclass
@@ -189,7 +205,7 @@ def _attributes(rng: np.random.Generator, n: int) -> tuple[list[dict], list[str]
         electric,  # boolean
         weight < 9.0,  # numeric threshold (below)
     ]).astype(int)
-    names = ["'year' is at least 2018", "'material' is \"carbon\"", "'electric' is true", "'weight' is below 9"]
+    names = ["'year' is at least 2018", "'material' is \"carbon\"", "'electric' is \"true\"", "'weight_kg' is below 9"]
     texts = []
     attrs = []
     for i in range(n):
@@ -327,9 +343,38 @@ def oracle_rmse(task: Task) -> float:
     return rmse(task.y_test, _ols(Xtr, task.y_train, Xte))
 
 
-def run_task(task: Task, make_estimator: Callable[[], Any] = GenZRegressor) -> dict[str, Any]:
-    """Fit the estimator (defaults) on the training split and score it."""
-    est = make_estimator()
+def _accepts(cls: Any, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _hypothesis_evidence(est: Any, descriptor: str) -> dict[str, Any]:
+    """Was ``descriptor`` kept, and what does the estimator say about it (feature table row
+    or the hypotheses report, whichever the estimator offers)?"""
+    kept = descriptor in [str(f) for f in est.features_]
+    out: dict[str, Any] = {"descriptor": descriptor, "kept": kept}
+    for attr in ("hypotheses_", "hypothesis_report_"):
+        rep = getattr(est, attr, None)
+        if rep is not None:
+            try:
+                out["evidence"] = json.loads(json.dumps(rep, default=str))
+            except (TypeError, ValueError):
+                out["evidence"] = str(rep)
+            break
+    return out
+
+
+def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
+             hypotheses: bool = False) -> dict[str, Any]:
+    """Fit the estimator (defaults) on the training split and score it. With ``hypotheses``
+    (and an estimator that takes ``hypotheses=``), also pass the task's true and false
+    hypotheses (:data:`HYPOTHESES`) and record whether each was kept."""
+    hyps = HYPOTHESES[task.name] if hypotheses and _accepts(make_estimator, "hypotheses") else None
+    est = make_estimator(hypotheses=list(hyps)) if hyps else make_estimator()
     t0 = time.perf_counter()
     if task.U_train is None:
         est.fit(task.train_items, task.y_train)
@@ -342,7 +387,12 @@ def run_task(task: Task, make_estimator: Callable[[], Any] = GenZRegressor) -> d
     pred = est.predict(task.test_items) if task.U_test is None else est.predict(task.test_items, U=task.U_test)
     r = rmse(task.y_test, pred)
     o = oracle_rmse(task)
+    hyp = None
+    if hypotheses:
+        hyp = ({"supported": False} if hyps is None else
+               {"supported": True, "true": _hypothesis_evidence(est, hyps[0]), "false": _hypothesis_evidence(est, hyps[1])})
     return {
+        "hypotheses": hyp,
         "task": task.name, "seed": task.seed, "recall": sc["recall"], "precision": sc["precision"],
         "K": sc["K"], "rmse": r, "oracle_rmse": o, "ratio": r / o, "seconds": seconds,
         "terms": task.terms, "term_found": sc["term_found"], "features": features,
@@ -396,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=800, help="items per data set (train + test), default 800")
     ap.add_argument("--json", dest="json_path", default=None, help="write all per-seed results to this file")
     ap.add_argument("--show-features", action="store_true", help="print the learned features per fit")
+    ap.add_argument("--hypotheses", action="store_true",
+                    help="also give one true and one false hypothesis per task (GenZRegressor(hypotheses=...)) "
+                         "and report whether each was kept")
     args = ap.parse_args(argv)
     seeds = parse_seeds(args.seeds)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -404,10 +457,18 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:
         for name in tasks:
             task = make_task(name, seed, n=args.n)
-            r = run_task(task)
+            r = run_task(task, hypotheses=args.hypotheses)
             results.append(r)
             print(f"{name:<11} {seed:>4} {r['recall']:>6.2f} {r['precision']:>5.2f} {r['K']:>3d} "
                   f"{r['rmse']:>7.3f} {r['oracle_rmse']:>7.3f} {r['ratio']:>6.2f} {r['seconds']:>6.1f}", flush=True)
+            h = r.get("hypotheses")
+            if h is not None:
+                if not h["supported"]:
+                    print("      hypotheses: this GenZRegressor has no 'hypotheses' parameter")
+                else:
+                    t, f = h["true"], h["false"]
+                    print(f"      true hypothesis {t['descriptor']}: {'kept' if t['kept'] else 'NOT kept'}; "
+                          f"false hypothesis {f['descriptor']}: {'kept' if f['kept'] else 'rejected'}")
             if args.show_features:
                 for f, m in zip(r["features"], r["feature_term"]):
                     print(f"      {'*' if m is not None else ' '} {f}")
