@@ -207,3 +207,139 @@ def test_run_em_convergence_rules():
     m4.fit(st.Q, None, Y)
     np.testing.assert_allclose(m4.W_, W, atol=1e-12)
     assert bound(m4, st, None, Y) == pytest.approx(bound(m4, st, None, Y))
+
+
+def test_loo_errors_use_the_m_step_with_variances():
+    """Soft posteriors: the leave-one-out residuals are r/(1 − h) with the residuals of the
+    eq. (29) fit (which includes Σ diag(v)) and h from the same G (catches G0 −= Σv, a sum
+    over both axes, the variance term dropped)."""
+    m, Q, U, Y = _soft_problem(seed=6, n=50, K=3, D=2)
+    m.fit(Q, U, Y)  # ridge 0: eq. (29) with Σ diag(v)
+    n, K = Q.shape
+    M = np.hstack([Q, m.scale_u(U, n), np.ones((n, 1))])
+    G = M.T @ M
+    G[np.arange(K), np.arange(K)] += (Q * (1 - Q)).sum(axis=0)
+    h = np.einsum("nj,nj->n", M, np.linalg.solve(G, M.T).T)
+    R = Y - m.predict(Q, U)
+    want = float((((R / (1 - h)[:, None]) ** 2) / Y.var(axis=0)).sum())
+    assert m.loo_errors(Q, U, Y, grid=(0.0,))[0] == pytest.approx(want, rel=1e-9)
+
+
+def test_loo_errors_skip_items_with_full_leverage():
+    """An item that alone has a feature has leverage 1 without a ridge: its leave-one-out error
+    is undefined, so λ = 0 scores inf and the next λ is still evaluated (catches a missing or
+    loosened leverage check and ``break`` for ``continue``); with nothing finite, select_ridge
+    keeps the model's own ridge."""
+    r = np.random.default_rng(8)
+    n = 30
+    Q = np.zeros((n, 2))
+    Q[0, 0] = 1.0  # only item 0 has feature 0
+    Q[:, 1] = (r.random(n) < 0.5)
+    Y = r.normal(size=(n, 1))
+    m = LinearGaussian(ridge=0.25)
+    m.set_scaling(None, Y)
+    err = m.loo_errors(Q, None, Y, grid=(0.0, 0.1, 1.0))
+    assert err[0] == np.inf and np.all(np.isfinite(err[1:]))
+    assert m.select_ridge(Q, None, Y, grid=(0.0, 0.1, 1.0)) in (0.1, 1.0)
+    assert m.select_ridge(Q, None, Y, grid=(0.0,)) == 0.25
+
+
+def _fitted(seed=9, n=60, K=3, P=1):
+    m, Q, U, Y = _soft_problem(seed=seed, n=n, K=K, D=2, P=P)
+    m.fit(Q, U, Y)
+    return m, Q, U, Y
+
+
+def test_structure_edits_keep_predictions():
+    """add (a zero column before the side inputs), remove (a column), flip (w → −w with the
+    constant compensating, q → 1 − q) leave the predictions unchanged; weights() is W[:, :K]."""
+    m, Q, U, Y = _fitted()
+    K = Q.shape[1]
+    P0 = m.predict(Q, U)
+    W0 = m.W_.copy()
+    np.testing.assert_array_equal(m.weights(), W0[:, :K])
+    w = m.weights()
+    w[:] = 0.0  # a copy, not a view
+    np.testing.assert_array_equal(m.W_, W0)
+    m.add_feature()
+    assert m.n_features_ == K + 1 and m.W_.shape == (2, W0.shape[1] + 1)
+    np.testing.assert_array_equal(m.W_[:, K], 0.0)
+    np.testing.assert_array_equal(np.delete(m.W_, K, axis=1), W0)
+    Q1 = np.column_stack([Q, np.full(len(Q), 0.7)])
+    np.testing.assert_allclose(m.predict(Q1, U), P0, atol=1e-12)
+    m.remove_feature(K)
+    assert m.n_features_ == K
+    np.testing.assert_array_equal(m.W_, W0)
+    m.remove_feature(1)
+    assert m.n_features_ == K - 1 and m.W_.shape[1] == W0.shape[1] - 1
+    np.testing.assert_array_equal(m.W_, np.delete(W0, 1, axis=1))
+    m2, Q2, U2, Y2 = _fitted()
+    P2 = m2.predict(Q2, U2)
+    m2.flip_feature(0)
+    Qf = Q2.copy()
+    Qf[:, 0] = 1 - Qf[:, 0]
+    np.testing.assert_allclose(m2.predict(Qf, U2), P2, atol=1e-12)
+    np.testing.assert_allclose(m2.W_[:, 0], -W0[:, 0])
+    # structure edits of an unfitted model only count features
+    m3 = LinearGaussian()
+    m3.n_features_ = 2
+    m3.add_feature()
+    assert m3.n_features_ == 3 and m3.W_ is None
+    m3.remove_feature(0)
+    assert m3.n_features_ == 2 and m3.W_ is None
+    assert m3.weights().shape == (0, 0)
+
+
+def test_state_round_trip_keeps_ridge_and_weights():
+    m, Q, U, Y = _fitted()
+    m.ridge = 0.37
+    meta, arrays = m.get_state()
+    fresh = LinearGaussian(ridge=0.0)
+    fresh.set_state(meta, {k: v.astype(np.float32) if k == "W_" else v for k, v in arrays.items()})
+    assert fresh.ridge == 0.37
+    assert fresh.W_.dtype == np.float64
+    np.testing.assert_allclose(fresh.predict(Q, U), m.predict(Q, U), rtol=1e-6)
+    np.testing.assert_array_equal(fresh.sigma2_, m.sigma2_)
+    unfitted = LinearGaussian(ridge=0.5)
+    meta, arrays = unfitted.get_state()
+    assert "W_" not in arrays
+    other = LinearGaussian()
+    other.W_ = np.ones((1, 2))
+    other.set_state(meta, arrays)
+    assert other.W_ is None and other.ridge == 0.5
+
+
+def test_latent_state_bookkeeping():
+    st = LatentState.empty(4)
+    assert st.K == 0 and st.B.shape == (4, 0) and st.coupled.dtype == bool and st.hard.dtype == bool
+    assert st.coupled.shape == (0,) and st.hard.shape == (0,) and st.eps.shape == (0,)
+    st.append(np.ones(4), np.full(4, 0.5), 0.1, True, False)
+    st.append(np.zeros(4), np.full(4, 0.2), 0.3, False, True)
+    assert st.K == 2 and st.coupled.tolist() == [True, False] and st.hard.tolist() == [False, True]
+    assert st.coupled.dtype == bool and st.hard.dtype == bool
+    assert st.eps.tolist() == [0.1, 0.3] and st.B[:, 1].tolist() == [0, 0, 0, 0]
+    c = st.copy()
+    st.delete(0)
+    assert st.K == 1 and st.eps.tolist() == [0.3] and st.hard.tolist() == [True] and c.K == 2
+
+
+def test_run_em_default_tolerances_wait_for_the_bound_to_settle():
+    """With the default tol and q_tol, EM runs until the bound has settled: its final bound is
+    that of a much longer run (catches loosened default tolerances that stop at min_iter)."""
+    r = np.random.default_rng(12)
+    n = 400
+    z = (r.random((n, 3)) < 0.5).astype(float)
+    Y = z @ np.array([[1.0], [-0.6], [0.4]]) + 0.3 * r.normal(size=(n, 1))
+    B = np.where(r.random((n, 3)) < 0.15, 1 - z, z)
+
+    def run(**kw):
+        st = LatentState(B=B.copy(), eps=np.full(3, 0.25), Q=B.copy(), coupled=np.ones(3, bool), hard=np.zeros(3, bool))
+        m = LinearGaussian()
+        m.set_scaling(None, Y)
+        res = run_em(m, st, None, Y, **kw)
+        return res, bound(m, st, None, Y)
+
+    res, b = run()
+    _, b_long = run(max_iter=2000, tol=1e-13, q_tol=1e-9)
+    assert res.converged and res.iterations > 5
+    assert abs(b - b_long) < 1e-5 * abs(b_long)

@@ -110,7 +110,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _slim_history(history: Sequence[dict]) -> list[dict]:
-    keep = ("step", "cycle", "action", "feature", "n_features", "train", "test", "seconds", "targeted", "fallback")
+    keep = ("step", "cycle", "action", "feature", "n_features", "train", "test", "valid", "seconds", "targeted",
+            "fallback", "em_not_converged")
     out = []
     for rec in history:
         r = {k: rec.get(k) for k in keep if k in rec}
