@@ -343,3 +343,130 @@ def test_run_em_default_tolerances_wait_for_the_bound_to_settle():
     _, b_long = run(max_iter=2000, tol=1e-13, q_tol=1e-9)
     assert res.converged and res.iterations > 5
     assert abs(b - b_long) < 1e-5 * abs(b_long)
+
+
+def test_decoupled_features_have_a_flat_prior():
+    """A decoupled feature (Algorithm 1's start) has p(z = 1) = ½ in the feature term, the bound
+    and the E-step, whatever its judgment and ε (catches ``coupled`` dropped anywhere)."""
+    r = np.random.default_rng(13)
+    n = 50
+    B = (r.random((n, 2)) < 0.5).astype(float)
+    Q = r.uniform(0.1, 0.9, size=(n, 2))
+    eps = np.array([0.05, 0.05])
+    coupled = np.array([True, False])
+    from genz.inference import entropy, feature_term
+
+    ft = feature_term(Q, B, eps, coupled)
+    a1 = np.log(np.where(B[:, 0] == 1, 0.95, 0.05))
+    a0 = np.log(np.where(B[:, 0] == 1, 0.05, 0.95))
+    np.testing.assert_allclose(ft, Q[:, 0] * a1 + (1 - Q[:, 0]) * a0 + np.log(0.5))
+    Y = r.normal(size=(n, 1))
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    st = LatentState(B=B, eps=eps.copy(), Q=Q.copy(), coupled=coupled, hard=np.zeros(2, bool))
+    m.fit(st.Q, None, Y)
+    from genz.inference import bound_per_item
+
+    np.testing.assert_allclose(bound_per_item(m, st, None, Y),
+                               m.expected_loglik(Q, None, Y) + ft + entropy(Q))
+    m.W_[:, :2] = 0.0  # no data term: the posterior is the prior
+    e_step(m, st, None, Y)
+    np.testing.assert_allclose(st.Q[:, 1], 0.5)
+    np.testing.assert_allclose(st.Q[:, 0], np.where(B[:, 0] == 1, 0.95, 0.05))
+
+
+def test_entropy_at_the_edges_is_zero():
+    from genz.inference import entropy
+
+    Q = np.array([[0.0, 1.0], [0.5, 0.5]])
+    h = entropy(Q)
+    assert np.all(np.isfinite(h))
+    np.testing.assert_allclose(h, [0.0, 2 * np.log(2)])
+
+
+def test_hard_features_take_the_mode():
+    """A hard feature's q is 1 exactly when its log-odds are positive (catches the hard flag
+    ignored and a shifted threshold)."""
+    n = 6
+    B = np.array([[1.0], [1.0], [1.0], [0.0], [0.0], [0.0]])
+    Y = np.zeros((n, 1))
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    st = LatentState(B=B, eps=np.array([0.4]), Q=B.copy(), coupled=np.array([True]), hard=np.array([True]))
+    m.fit(st.Q, None, Y)
+    m.W_[:, 0] = 0.0  # log-odds ±log(1.5) = ±0.405: between 0 and 1
+    e_step(m, st, None, Y)
+    assert st.Q[:, 0].tolist() == B[:, 0].tolist()
+    st.hard[:] = False
+    st.Q = B.copy()
+    e_step(m, st, None, Y)
+    np.testing.assert_allclose(st.Q[:, 0], np.where(B[:, 0] == 1, 0.6, 0.4))
+
+
+def test_m_step_updates_eps_of_coupled_features_only():
+    r = np.random.default_rng(14)
+    n = 80
+    B = (r.random((n, 2)) < 0.5).astype(float)
+    Q = np.clip(B + r.normal(0, 0.2, size=B.shape), 0.01, 0.99)
+    Y = r.normal(size=(n, 1))
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    st = LatentState(B=B, eps=np.array([0.3, 0.3]), Q=Q.copy(), coupled=np.array([True, False]),
+                     hard=np.zeros(2, bool))
+    m_step(m, st, None, Y, 1e-3)
+    assert st.eps[0] == pytest.approx(error_rates(Q, B, 1e-3)[0]) and st.eps[0] != 0.3
+    assert st.eps[1] == 0.3
+
+
+def test_run_em_records_bounds_and_ends_consistent():
+    """bounds holds every iteration's (finite, non-decreasing) bound; after EM ε equals eq. (14)
+    at the final posteriors, floored at eps_min; with no features EM converges at once."""
+    r = np.random.default_rng(15)
+    n = 300
+    z = (r.random((n, 2)) < 0.5).astype(float)
+    Y = z @ np.array([[3.0], [-2.0]]) + 0.05 * r.normal(size=(n, 1))
+    st = LatentState(B=z.copy(), eps=np.full(2, 0.2), Q=z.copy(), coupled=np.ones(2, bool), hard=np.zeros(2, bool))
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    res = run_em(m, st, None, Y, eps_min=0.01, max_iter=60)
+    assert len(res.bounds) == res.iterations and all(isinstance(b, float) and np.isfinite(b) for b in res.bounds)
+    assert min(np.diff(res.bounds)) > -1e-7 * abs(res.bounds[-1])
+    np.testing.assert_allclose(st.eps, error_rates(st.Q, st.B, 0.01))
+    assert st.eps.tolist() == [0.01, 0.01]  # perfect judgments: ε at its floor, not below
+    empty = LatentState.empty(n)
+    m0 = LinearGaussian()
+    m0.set_scaling(None, Y)
+    res0 = run_em(m0, empty, None, Y, max_iter=50, min_iter=3)
+    assert res0.converged and res0.iterations == 3
+
+
+def test_fit_with_a_ridge_matches_the_penalised_normal_equations():
+    """eq. (29) with ``ridge · N`` added to the diagonal of the feature and side-input columns
+    (not the constant): catches ridge/N and a subtracted penalty."""
+    m, Q, U, Y = _soft_problem(seed=16, n=60, K=3, D=2, P=1)
+    m.ridge = 0.05
+    m.fit(Q, U, Y)
+    n, K = Q.shape
+    M = np.hstack([Q, m.scale_u(U, n), np.ones((n, 1))])
+    G = M.T @ M
+    G[np.arange(K), np.arange(K)] += (Q * (1 - Q)).sum(axis=0)
+    pen = np.full(G.shape[0], 0.05 * n)
+    pen[-1] = 0.0
+    W = np.linalg.solve(G + np.diag(pen), M.T @ Y).T
+    np.testing.assert_allclose(m.W_, W, rtol=1e-9, atol=1e-12)
+
+
+def test_duplicate_features_get_the_minimum_norm_split():
+    """Two features with identical judgments make eq. (29) singular: the weight is split
+    equally between them (the pseudo-inverse's minimum-norm solution), never inf or nan."""
+    r = np.random.default_rng(17)
+    n = 100
+    b = (r.random(n) < 0.5).astype(float)
+    Q = np.column_stack([b, b, (r.random(n) < 0.5).astype(float)])
+    Y = (2.0 * b + 0.1 * r.normal(size=n))[:, None]
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    m.fit(Q, None, Y)
+    assert np.all(np.isfinite(m.W_))
+    assert m.W_[0, 0] == pytest.approx(m.W_[0, 1], rel=1e-6)
+    assert m.W_[0, 0] + m.W_[0, 1] == pytest.approx(2.0, abs=0.05)
