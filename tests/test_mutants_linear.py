@@ -470,3 +470,89 @@ def test_duplicate_features_get_the_minimum_norm_split():
     assert np.all(np.isfinite(m.W_))
     assert m.W_[0, 0] == pytest.approx(m.W_[0, 1], rel=1e-6)
     assert m.W_[0, 0] + m.W_[0, 1] == pytest.approx(2.0, abs=0.05)
+
+
+def _em_problem(seed=18):
+    r = np.random.default_rng(seed)
+    n = 300
+    z = (r.random((n, 3)) < 0.5).astype(float)
+    Y = z @ np.array([[1.0], [-0.6], [0.4]]) + 0.3 * r.normal(size=(n, 1))
+    B = np.where(r.random((n, 3)) < 0.15, 1 - z, z)
+
+    def fresh():
+        st = LatentState(B=B.copy(), eps=np.full(3, 0.25), Q=B.copy(), coupled=np.ones(3, bool),
+                         hard=np.zeros(3, bool))
+        m = LinearGaussian()
+        m.set_scaling(None, Y)
+        return m, st
+
+    return fresh, Y
+
+
+def test_run_em_is_m_step_then_e_step_repeated():
+    """run_em equals the loop (M-step with ε, E-step) × iterations, then a last M-step
+    (catches ε not updated inside the loop)."""
+    fresh, Y = _em_problem()
+    m, st = fresh()
+    res = run_em(m, st, None, Y, max_iter=6, min_iter=6, tol=0.0, q_tol=0.0)
+    assert res.iterations == 6 and not res.converged
+    m2, st2 = fresh()
+    bounds = []
+    for _ in range(6):
+        m_step(m2, st2, None, Y, 1e-3)
+        e_step(m2, st2, None, Y)
+        bounds.append(bound(m2, st2, None, Y))
+    m_step(m2, st2, None, Y, 1e-3)
+    np.testing.assert_allclose(st.Q, st2.Q, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(st.eps, st2.eps, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.bounds, bounds, rtol=1e-12)
+
+
+def test_run_em_stops_when_both_the_bound_and_q_have_settled():
+    """The stopping rule needs both |Δbound| ≤ tol(|bound| + 1) and max|Δq| < q_tol (and
+    min_iter): tolerances are chosen so the bound settles well before q, and run_em must stop
+    exactly where the rule says (catches 'or' for 'and' and an ignored Δq)."""
+    fresh, Y = _em_problem()
+    m, st = fresh()
+    bounds, dqs = [], []
+    for _ in range(80):
+        q0 = st.Q.copy()
+        m_step(m, st, None, Y, 1e-3)
+        e_step(m, st, None, Y)
+        bounds.append(bound(m, st, None, Y))
+        dqs.append(float(np.max(np.abs(st.Q - q0))))
+    # iteration it (1-based) compares bounds[it-1] with bounds[it-2] and uses dqs[it-1]
+    rel = [abs(bounds[i] - bounds[i - 1]) / (abs(bounds[i - 1]) + 1.0) for i in range(1, len(bounds))]
+    tol = rel[34] * 1.0001  # the bound test passes from iteration 36 on (its tail shrinks)
+    q_tol = dqs[43]  # the Δq test only from iteration 45 on
+    rule = [it for it in range(2, 81) if rel[it - 2] <= tol and dqs[it - 1] < q_tol]
+    bound_only = [it for it in range(2, 81) if rel[it - 2] <= tol]
+    assert rule and rule[0] > bound_only[0] + 3  # the bound alone would stop much earlier
+    m2, st2 = fresh()
+    res = run_em(m2, st2, None, Y, max_iter=80, min_iter=2, tol=tol, q_tol=q_tol)
+    assert res.converged and res.iterations == rule[0]
+
+
+def test_near_duplicate_features_do_not_explode():
+    """Two features whose posteriors differ by 1e-7 make eq. (29) numerically singular: the
+    solver must fall back to the pseudo-inverse (equal split), not accept a Cholesky solution
+    with huge opposite weights (catches 'or' in the conditioning check, pinv's rcond lost)."""
+    r = np.random.default_rng(19)
+    n = 200
+    b = (r.random(n) < 0.5).astype(float)
+    q = np.clip(b * 0.9 + 0.05, 0, 1)
+    Q = np.column_stack([q, q + 1e-7 * r.normal(size=n), (r.random(n) < 0.5).astype(float)])
+    Y = (2.0 * b + 0.1 * r.normal(size=n))[:, None]
+    m = LinearGaussian()
+    m.set_scaling(None, Y)
+    m.fit(Q, None, Y)
+    assert abs(m.W_[0, 0] - m.W_[0, 1]) < 0.05 and np.all(np.abs(m.W_) < 10)
+
+
+def test_set_state_without_a_ridge_keeps_the_models_own():
+    m, Q, U, Y = _fitted()
+    meta, arrays = m.get_state()
+    del meta["ridge"]
+    fresh = LinearGaussian(ridge=0.3)
+    fresh.set_state(meta, arrays)
+    assert fresh.ridge == 0.3
