@@ -234,3 +234,33 @@ def test_cli_table_from_saved_results(tmp_path):
     bad.write_text("{}")
     r = runner.invoke(experiment, ["table", str(bad)])
     assert r.exit_code != 0 and "not an experiment result" in r.output and "Traceback" not in r.output
+
+
+class _MeanWithStd:
+    """A stand-in estimator with predict(..., return_std=True): the training mean ± its sd."""
+
+    def __init__(self, seed, fm):
+        self.features_ = []
+
+    def fit(self, items, y, U=None, eval_set=None):
+        y = np.asarray(y, dtype=float)
+        self.mu, self.sd = y.mean(axis=0), y.std(axis=0)
+        return self
+
+    def predict(self, items, U=None, return_std=False):
+        mean = np.full(len(items), float(np.ravel(self.mu)[0]))
+        return (mean, np.full(len(items), float(np.ravel(self.sd)[0]))) if return_std else mean
+
+
+def test_runner_reports_measured_coverage_when_the_estimator_has_return_std():
+    ds = _synthetic_houses(n=120, seed=3)
+    cfg = ExperimentConfig(kind="houses", seeds=[0, 1], run_zeroshot=False, run_peers=False)
+    res = run_experiment(ds, cfg, make_estimator=_MeanWithStd)
+    covs = [r["methods"]["genz"]["coverage90"] for r in res["seeds"]]
+    for rec, cov in zip(res["seeds"], covs):
+        tr, te = train_test_split_indices(len(ds), rec["seed"])
+        y_tr, y_te = ds.Y[tr, 0], ds.Y[te, 0]
+        inside = np.abs(y_te - y_tr.mean()) <= 1.6448536 * y_tr.std()
+        assert cov == pytest.approx(inside.mean())
+    md = markdown_table(res)
+    assert f"{100 * np.mean(covs):.1f}%" in md
