@@ -534,9 +534,9 @@ def test_run_em_stops_when_both_the_bound_and_q_have_settled():
 
 
 def test_near_duplicate_features_do_not_explode():
-    """Two features whose posteriors differ by 1e-7 make eq. (29) numerically singular: the
-    solver must fall back to the pseudo-inverse (equal split), not accept a Cholesky solution
-    with huge opposite weights (catches 'or' in the conditioning check, pinv's rcond lost)."""
+    """Two features whose posteriors differ by 1e-7 are nearly collinear: the weight is split
+    about equally between them, never into huge opposite weights (the variance term of eq. 20
+    keeps this system well conditioned; exact duplicates go through the pseudo-inverse)."""
     r = np.random.default_rng(19)
     n = 200
     b = (r.random(n) < 0.5).astype(float)
