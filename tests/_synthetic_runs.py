@@ -7,6 +7,7 @@ final summary whose posteriors override some judgments.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ EVIL = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
 def make_run(path: Path, *, D: int = 1, cycles: int = 3, seed: int = 0, n_items: int = 60,
              with_summary: bool = True, with_results: bool = False, status: str = "complete",
-             api_key: str | None = None) -> Path:
+             api_key: str | None = None, with_feature_table: bool = False) -> Path:
+    """``with_feature_table`` adds what the held-out core writes: EM phases and held-out
+    metrics in every history record, and ``model/model.json`` with a feature table."""
     rng = np.random.default_rng(seed)
     config = {"model": "linear", "algorithm": "targeted", "cycles": cycles, "add_per_cycle": 3,
               "remove_per_cycle": 1, "random_state": seed, "fm": {"name": "predicates"}, "metric": None}
@@ -55,6 +58,13 @@ def make_run(path: Path, *, D: int = 1, cycles: int = 3, seed: int = 0, n_items:
                                                          "prompt_tokens": 900 * step, "completion_tokens": 40 * step,
                                                          "cost_usd": 0.001 * step, "judgments": 60 * calls},
                "seconds": 0.5 + rng.random(), "targeted": action == "add", "fallback": False}
+        if with_feature_table:
+            phases = [{"iterations": int(rng.integers(5, 40)), "converged": True} for _ in range(2)]
+            if step in (2, 5):  # two steps where one EM phase stopped at its iteration limit
+                phases[1] = {"iterations": 100, "converged": False}
+            rec["em_phases"] = phases
+            rec["em_not_converged"] = sum(not p["converged"] for p in phases)
+            rec["valid"] = {k: 1.1 * v for k, v in train.items()}
         meta = {"features": list(features), "step": step}
         arrays = {"Q": rng.random((n_items, len(features))), "B": rng.random((n_items, len(features))) > 0.5}
         run.commit_step(rec, meta, arrays)
@@ -93,6 +103,18 @@ def make_run(path: Path, *, D: int = 1, cycles: int = 3, seed: int = 0, n_items:
             item_ids=[f"item-{n}" for n in range(n_items)], item_texts=texts, Y=rng.normal(12, 0.5, (n_items, D)),
             target_names=["log price"] if D == 1 else [f"dim{j}" for j in range(D)],
         ))
+    if with_summary and with_feature_table:
+        names = ["log price"] if D == 1 else [f"dim{j}" for j in range(D)]
+        table = []
+        for k, f in enumerate(features):
+            for d in range(D):
+                w = float(rng.normal(0, 0.5))
+                table.append({"feature": f, "target": d, "weight": w, "ci_low": w - 0.05, "ci_high": w + 0.05,
+                              "epsilon": 0.001 if k == 0 else 0.1, "epsilon_note": "at floor" if k == 0 else "",
+                              "share_yes": 0.4, "heldout_gain": 0.02 if k else 0.0004, "heldout_gain_se": 0.003,
+                              "significant": bool(k), "origin": "hypothesis" if k == 1 else "mined"})
+        run.save_model(lambda d: (Path(d) / "model.json").write_text(
+            json.dumps({"format": "test", "features": features, "feature_table": table, "target_names": names})))
     if with_results:
         run.save_results({"format": "genz-results", "experiment": "houses", "metric": "median_ae",
                           "higher_is_better": False, "rows": [

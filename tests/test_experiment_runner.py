@@ -10,7 +10,18 @@ from genz.datasets import Dataset
 from genz.datasets.houses import load_houses
 from genz.datasets.movies import load_movies
 from genz.errors import GenZInputError
-from genz.experiments.runner import ExperimentConfig, markdown_table, parse_seeds, run_experiment, write_json
+from genz.experiments.runner import (
+    DEV_SEEDS,
+    REPORT_SEEDS,
+    ExperimentConfig,
+    interval_coverage,
+    markdown_table,
+    paired_difference,
+    parse_seeds,
+    run_experiment,
+    write_json,
+)
+from genz.experiments.splits import inner_validation_indices, train_test_split_indices
 from genz.items import Item
 
 FIX = Path(__file__).parent / "fixtures"
@@ -49,8 +60,20 @@ def test_houses_runner_all_methods_reproducible():
     assert methods["ridge-zip"]["test"]["median_ae"] < 0.1
     zs = methods["zero-shot"]
     assert zs["n_usable"] > 0 and len(zs["path"]) == zs["n_usable"] + 1
+    # the test-set oracle is its own, labelled row; the compared row is chosen on held-out training items
     best = min(p["test"]["median_ae"] for p in zs["path"])
-    assert zs["test"]["median_ae"] == best
+    assert methods["zero-shot-oracle"]["test"]["median_ae"] == best and methods["zero-shot-oracle"]["oracle"]
+    valid = zs["selection"]["valid_path"]
+    k = min(valid, key=lambda p: (p["median_ae"], p["n_features"]))["n_features"]
+    assert zs["selection"]["chosen_n_features"] == k
+    point = min(zs["path"], key=lambda p: (abs(p["n_features"] - k), p["n_features"]))
+    assert zs["test"] == point["test"] and zs["n_features"] == point["n_features"]
+    assert set(res["comparisons"]) == set(methods) - {"genz", "zero-shot-oracle"}
+    assert "zero-shot-oracle" not in res["comparisons"]
+    c = res["comparisons"]["ridge-zip"]
+    d = [r["methods"]["genz"]["test"]["median_ae"] - r["methods"]["ridge-zip"]["test"]["median_ae"] for r in res["seeds"]]
+    assert c["diffs"] == pytest.approx(d) and c["mean"] == pytest.approx(np.mean(d))
+    assert g["coverage90"] is None  # no return_std on this estimator: reported as n/a
     s = res["summary"]["ridge-zip"]["test"]["median_ae"]
     vals = [r["methods"]["ridge-zip"]["test"]["median_ae"] for r in res["seeds"]]
     assert s["mean"] == pytest.approx(np.mean(vals)) and s["n"] == 2
@@ -58,7 +81,9 @@ def test_houses_runner_all_methods_reproducible():
     for a, b in zip(res["seeds"], again["seeds"]):
         for m in a["methods"]:
             assert a["methods"][m]["test"] == b["methods"][m]["test"], m
-    assert "| ridge-zip |" in markdown_table(res)
+    md = markdown_table(res)
+    assert "| ridge-zip |" in md and "**" not in md and "oracle" in md
+    assert "genz − method (paired, 95% CI)" in md and "n/a" in md
 
 
 def test_movies_runner_on_fixture(tmp_path):
@@ -67,7 +92,7 @@ def test_movies_runner_on_fixture(tmp_path):
                            minilm=False, run_genz=False)  # fmt: skip
     res = run_experiment(ds, cfg)
     methods = res["seeds"][0]["methods"]
-    assert set(methods) == {"zero-shot", "ridge-genres-decade", "train-mean"}
+    assert set(methods) == {"zero-shot", "zero-shot-oracle", "ridge-genres-decade", "train-mean"}
     assert -1.0 <= methods["train-mean"]["test"]["cosine"] <= 1.0
     out = write_json(res, tmp_path / "r.json")
     back = json.loads(out.read_text())
@@ -76,6 +101,9 @@ def test_movies_runner_on_fixture(tmp_path):
 
 def test_parse_seeds():
     assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("dev") == list(range(100, 110)) == DEV_SEEDS
+    assert parse_seeds("report") == [0, 1, 2, 3, 4] == REPORT_SEEDS
+    assert not set(DEV_SEEDS) & set(REPORT_SEEDS)
     assert parse_seeds("3,1,3") == [3, 1]
     assert parse_seeds("7") == [7]
     for bad in ("", "a", "4-1", "-1"):
@@ -122,3 +150,117 @@ def test_cli_binary(tmp_path):
     res = json.loads(out.read_text())
     assert res["runs"][0]["bits_recovered"] == 5
     assert "all 5 bits recovered on 1 of 1 seeds" in r.output
+
+
+def test_paired_difference_interval_and_verdicts():
+    # d = [1, 2, 3]: mean 2, sd 1, t_{0.975,2} = 4.303 -> half-width 2.484: covers zero -> tie
+    c = paired_difference([1, 2, 3], [0, 0, 0], higher_is_better=True)
+    assert c["mean"] == pytest.approx(2.0)
+    assert c["low"] == pytest.approx(2 - 4.302653 / np.sqrt(3), abs=1e-5)
+    assert c["high"] == pytest.approx(2 + 4.302653 / np.sqrt(3), abs=1e-5)
+    assert c["verdict"] == "tie"
+    d = [0.10, 0.12, 0.09, 0.11, 0.10]
+    assert paired_difference(d, [0] * 5, higher_is_better=True)["verdict"] == "better"
+    # a positive difference of an error (lower is better) means genz is worse
+    assert paired_difference(d, [0] * 5, higher_is_better=False)["verdict"] == "worse"
+    assert paired_difference([0] * 5, d, higher_is_better=False)["verdict"] == "better"
+    one = paired_difference([1.0], [0.5], higher_is_better=True)
+    assert one["verdict"] == "n/a" and one["low"] is None
+
+
+def test_inner_validation_split_is_deterministic_and_not_the_test_split():
+    fit, val = inner_validation_indices(100, 3)
+    fit2, val2 = inner_validation_indices(100, 3)
+    assert np.array_equal(val, val2) and len(val) == 25 and len(fit) == 75
+    assert not set(fit) & set(val) and set(fit) | set(val) == set(range(100))
+    assert not np.array_equal(np.sort(val), np.sort(train_test_split_indices(100, 3, 0.25)[1]))
+    assert not np.array_equal(val, inner_validation_indices(100, 4)[1])
+
+
+def test_zero_shot_choice_ignores_the_test_targets():
+    """The compared zero-shot row must not change when only the test targets change."""
+    from genz.experiments.runner import _zero_shot_heldout
+    from genz.estimator import make_fm
+
+    ds = _synthetic_houses(n=120, seed=2)
+    cfg = ExperimentConfig(kind="houses")
+    tr, te = train_test_split_indices(len(ds), 0)
+    itr, ytr, utr = ds.subset(tr)
+    ite, yte, ute = ds.subset(te)
+    zs, oracle = _zero_shot_heldout(lambda: make_fm("predicates"), ds.task, itr, ytr, utr, ite, yte, ute, cfg, 0)
+    rng = np.random.default_rng(0)
+    zs2, oracle2 = _zero_shot_heldout(lambda: make_fm("predicates"), ds.task, itr, ytr, utr, ite,
+                                      yte + rng.normal(scale=2.0, size=yte.shape), ute, cfg, 0)  # fmt: skip
+    assert zs["selection"] == zs2["selection"] and zs["n_features"] == zs2["n_features"]
+    assert zs["train"] == zs2["train"]
+
+
+class _GaussEstimator:
+    def __init__(self, scale):
+        self.scale = scale
+
+    def predict(self, items, U=None, return_std=False):
+        mean = np.zeros(len(items))
+        return (mean, np.full(len(items), self.scale)) if return_std else mean
+
+
+class _PlainEstimator:
+    def predict(self, items, U=None):
+        return np.zeros(len(items))
+
+
+def test_interval_coverage_measures_nominal_90():
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(4000)
+    items = list(range(4000))
+    assert interval_coverage(_GaussEstimator(1.0), items, None, y) == pytest.approx(0.90, abs=0.015)
+    # intervals half as wide cover about 59% (2·Φ(0.822) − 1)
+    assert interval_coverage(_GaussEstimator(0.5), items, None, y) == pytest.approx(0.589, abs=0.02)
+    assert interval_coverage(_PlainEstimator(), items, None, y) is None
+
+
+def test_cli_table_from_saved_results(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "h.json"
+    md = tmp_path / "h.md"
+    r = runner.invoke(experiment, ["houses", "--data", str(FIX / "houses"), "--seeds", "0,1", "--no-genz",
+                                   "--no-zeroshot", "--out", str(out), "--markdown", str(md), "-q"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "| ridge-zip |" in md.read_text()
+    r = runner.invoke(experiment, ["table", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "| ridge-zip |" in r.output and "reported seeds [0, 1]" in r.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    r = runner.invoke(experiment, ["table", str(bad)])
+    assert r.exit_code != 0 and "not an experiment result" in r.output and "Traceback" not in r.output
+
+
+class _MeanWithStd:
+    """A stand-in estimator with predict(..., return_std=True): the training mean ± its sd."""
+
+    def __init__(self, seed, fm):
+        self.features_ = []
+
+    def fit(self, items, y, U=None, eval_set=None):
+        y = np.asarray(y, dtype=float)
+        self.mu, self.sd = y.mean(axis=0), y.std(axis=0)
+        return self
+
+    def predict(self, items, U=None, return_std=False):
+        mean = np.full(len(items), float(np.ravel(self.mu)[0]))
+        return (mean, np.full(len(items), float(np.ravel(self.sd)[0]))) if return_std else mean
+
+
+def test_runner_reports_measured_coverage_when_the_estimator_has_return_std():
+    ds = _synthetic_houses(n=120, seed=3)
+    cfg = ExperimentConfig(kind="houses", seeds=[0, 1], run_zeroshot=False, run_peers=False)
+    res = run_experiment(ds, cfg, make_estimator=_MeanWithStd)
+    covs = [r["methods"]["genz"]["coverage90"] for r in res["seeds"]]
+    for rec, cov in zip(res["seeds"], covs):
+        tr, te = train_test_split_indices(len(ds), rec["seed"])
+        y_tr, y_te = ds.Y[tr, 0], ds.Y[te, 0]
+        inside = np.abs(y_te - y_tr.mean()) <= 1.6448536 * y_tr.std()
+        assert cov == pytest.approx(inside.mean())
+    md = markdown_table(res)
+    assert f"{100 * np.mean(covs):.1f}%" in md

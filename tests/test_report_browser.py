@@ -218,3 +218,19 @@ def test_a_missing_figure_is_detected(tmp_path, browser, served):
     images = browser.eval("Array.from(document.images).map(i => [i.getAttribute('src'), i.naturalWidth])")
     assert ["weights.png", 0] in images
     assert any("404" in p or "weights.png" in p for p in _problems(browser))
+
+
+def test_feature_evidence_renders_in_chromium(tmp_path, browser, served):
+    """The feature table's 95% intervals, held-out gains and EM convergence are visible."""
+    run = make_run(tmp_path / "run", D=2, with_feature_table=True)
+    out = build_report([run])
+    _load(browser, f"{served(out.parent)}/report.html")
+    cells = browser.eval("Array.from(document.querySelectorAll('table.feature-table td.ci')).map(td => "
+                         "[td.textContent, td.getBoundingClientRect().width])")
+    assert cells and all(w > 0 for _, w in cells)
+    import re
+
+    assert all(re.fullmatch(r"[+-]\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]", t) for t, _ in cells), cells
+    assert browser.eval("document.querySelectorAll('table.em-table tr.notconv').length") == 2
+    assert "did not converge" in browser.eval("document.getElementById('evidence').parentElement.textContent")
+    assert _problems(browser) == []

@@ -427,6 +427,7 @@ def _register_commands() -> None:
     from .commands.fm import describe_images, estimate
     from .commands.report import report
     from .commands.requests import requests as requests_group
+    from .commands.show import show
 
     main.add_command(report)
     main.add_command(experiment)
@@ -438,6 +439,7 @@ def _register_commands() -> None:
     main.add_command(fit_pairs)
     main.add_command(predict_pairs)
     experiment.add_command(two_sided_cmd)
+    main.add_command(show)
 
 
 _register_commands()

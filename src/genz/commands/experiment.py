@@ -6,9 +6,16 @@
                            [--n-items 512] [--convention V|VS] [--seeds 0-4] [--out FILE.json]
     genz experiment binary [--seeds 0-4]
 
-Each prints a table of GenZ, the zero-shot baseline and every peer (mean ± std over seeds) and,
+Each prints a table of GenZ, the zero-shot baseline and every peer (mean ± std over seeds, the
+paired per-seed difference genz − peer with a 95% interval, "tie" when it covers zero) and,
 with ``--out``, writes every number, the learning curves and (movies) the cold-start curve as
-JSON.
+JSON; ``--markdown FILE`` writes the table as Markdown for README/docs.
+
+Seeds: ``--seeds dev`` (100-109) are development seeds, the only ones to look at while
+choosing defaults; ``--seeds 0-4`` (the default, also ``--seeds report``) are the reported
+seeds, run once with the chosen defaults.
+
+    genz experiment table RESULT.json [...]   # Markdown tables from saved results
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ __all__ = ["experiment"]
 def _common(fn):
     """Options shared by the houses and movies experiments."""
     opts = [
-        click.option("--seeds", default="0-4", show_default=True, help="Seeds of the 80/20 splits: 0-4 or 0,2,3."),
+        click.option("--seeds", default="0-4", show_default=True,
+                     help="Seeds of the 80/20 splits: 0-4 or 0,2,3; 'dev' = development seeds 100-109 "
+                          "(for choosing settings), 'report' = 0-4 (reported, run once)."),  # fmt: skip
         click.option("--conjunctions/--no-conjunctions", default=True, show_default=True,
                      help="Let the offline engine propose '(A) and (B)' features (--fm predicates only)."),
         click.option("--model", type=click.Choice(["linear", "mlp"]), default="linear", show_default=True,
@@ -47,6 +56,8 @@ def _common(fn):
         click.option("--no-zeroshot", is_flag=True, help="Skip the zero-shot baseline."),
         click.option("--no-peers", is_flag=True, help="Skip the peers."),
         click.option("-o", "--out", type=click.Path(dir_okay=False), default=None, help="Write all results as JSON."),
+        click.option("--markdown", "markdown_out", type=click.Path(dir_okay=False), default=None,
+                     help="Write the results table as Markdown (for README/docs)."),  # fmt: skip
         click.option("-q", "--quiet", is_flag=True, help="No progress lines."),
     ]
     for opt in reversed(opts):
@@ -73,7 +84,9 @@ def _fm_factory(kw: dict):
     return make
 
 
-#: per-experiment defaults, chosen by measurement on seeds 0-4 (docs/experiments.md)
+#: per-experiment defaults. NOTE: these were chosen by measurement on seeds 0-4 before the
+#: development-seed rule; they must be re-chosen with ``--seeds dev`` (100-109) and seeds 0-4
+#: then run once (docs/experiments.md, "Honest comparisons").
 DEFAULTS = {
     "houses": {"cycles": 10, "algorithm": "simple", "n_candidates": 5},
     "movies": {"cycles": 15, "algorithm": "targeted", "n_candidates": 20},
@@ -129,20 +142,18 @@ def experiment() -> None:
               help="Image descriptions (JSONL of {image, description}); default: DATA/image_descriptions.jsonl.")  # fmt: skip
 @_common
 @friendly
-def houses_cmd(data_dir, descriptions, out, quiet, **kw) -> None:
+def houses_cmd(data_dir, descriptions, out, markdown_out, quiet, **kw) -> None:
     """House prices (Ahmed & Moustafa 2016): target log price, side inputs log area, bedrooms,
     bathrooms; test median absolute error of the log price and median relative price error."""
     from ..datasets.houses import load_houses
-    from ..experiments.runner import print_table, run_experiment, write_json
+    from ..experiments.runner import print_table, run_experiment
 
     make_fm = _fm_factory(kw)
     ds = load_houses(data_dir, descriptions=descriptions)
     cfg = _config("houses", **kw)
     result = run_experiment(ds, cfg, progress=_progress(quiet), make_fm=make_fm)
     print_table(result)
-    if out:
-        write_json(result, out)
-        click.echo(f"results written to {out}")
+    _write_outputs(result, out, markdown_out)
 
 
 @experiment.command("movies")
@@ -161,11 +172,12 @@ def houses_cmd(data_dir, descriptions, out, quiet, **kw) -> None:
 @click.option("--no-minilm", is_flag=True, help="Skip the MiniLM sentence-embedding peer.")
 @_common
 @friendly
-def movies_cmd(data_dir, fmt, titles, n_items, dim, convention, cold_start, no_minilm, out, quiet, **kw) -> None:
+def movies_cmd(data_dir, fmt, titles, n_items, dim, convention, cold_start, no_minilm, out, markdown_out, quiet,
+               **kw) -> None:  # fmt: skip
     """Cold-start movie embeddings: target the 32-dim SVD embedding of each of the N most-rated
     movies, items "Title (year)" (+ genres where the data has them); mean test cosine."""
     from ..datasets.movies import cold_start_curve, load_movies, worth_in_ratings
-    from ..experiments.runner import print_table, run_experiment, write_json
+    from ..experiments.runner import print_table, run_experiment
 
     say = _progress(quiet)
     make_fm = _fm_factory(kw)
@@ -203,9 +215,43 @@ def movies_cmd(data_dir, fmt, titles, n_items, dim, convention, cold_start, no_m
             label = s["label"] if name == "genz" else name
             click.echo(f"  {label}: test cosine {cs:.3f} is worth {_n(w_r)} ratings ({_n(w_u)} users exposed)")
         result["worth_in_ratings"] = worth
+    _write_outputs(result, out, markdown_out)
+
+
+def _write_outputs(result: dict, out: str | None, markdown_out: str | None) -> None:
+    from pathlib import Path
+
+    from ..experiments.runner import markdown_table, write_json
+
     if out:
         write_json(result, out)
         click.echo(f"results written to {out}")
+    if markdown_out:
+        Path(markdown_out).write_text(markdown_table(result) + "\n", encoding="utf-8")
+        click.echo(f"Markdown table written to {markdown_out}")
+
+
+@experiment.command("table")
+@click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@friendly
+def table_cmd(results) -> None:
+    """Print the Markdown results table of saved experiment results (``--out`` files), with
+    paired per-seed differences against genz; this is what README and docs/experiments.md show."""
+    import json
+
+    from ..errors import GenZInputError
+    from ..experiments.runner import markdown_table, paired_comparisons
+
+    for i, path in enumerate(results):
+        try:
+            res = json.loads(open(path, encoding="utf-8").read())
+            res["comparisons"] = paired_comparisons(res)
+            text = markdown_table(res)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GenZInputError(f"{path}: not an experiment result written by --out ({exc})") from None
+        if i:
+            click.echo("")
+        click.echo(text)
 
 
 def _n(x: float) -> str:

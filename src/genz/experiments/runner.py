@@ -1,10 +1,26 @@
 """Run an experiment: GenZ, the zero-shot baseline and the peers on the same 80/20 splits.
 
 For each seed ``s`` the split is :func:`~genz.experiments.splits.train_test_split_indices`
-``(N, s)``. GenZ runs Algorithm 4 with the paper's schedule (cycles of +5/−2 with targeted
-additions) and the test set as ``eval_set``, so its history holds the learning curves (train
-and test metric after every step). Every method is scored on the test items with the metrics
-of :mod:`genz.experiments.metrics`; the summary is mean ± std over seeds.
+``(N, s)``. GenZ runs Algorithm 4 with the test set as ``eval_set`` only to record learning
+curves (the test set never influences the fit). Every method is scored on the test items with
+the metrics of :mod:`genz.experiments.metrics`; the summary is mean ± std over seeds.
+
+Honest comparisons (docs/experiments.md):
+
+* **Seeds.** :data:`DEV_SEEDS` (100-109) are development seeds: defaults and engine settings
+  are chosen by looking at them only. :data:`REPORT_SEEDS` (0-4) are run once, with the chosen
+  defaults, and reported. ``parse_seeds("dev")`` / ``parse_seeds("report")`` name them.
+* **Paired differences.** Per peer, the per-seed difference ``genz − peer`` of the headline
+  metric on the same split, with a 95% t-interval over seeds (:func:`paired_difference`). When
+  the interval covers zero the verdict is ``tie``; nothing is ever bolded.
+* **Zero-shot baseline.** Its number of features is chosen on the pruning path with an
+  internal held-out split of the *training* items (:func:`~genz.experiments.splits.
+  inner_validation_indices`, 25%, deterministic from the seed), then that count is taken on the
+  path fitted on all training items. The test-set oracle (best test point on the path) is a
+  separate, labelled row (``zero-shot-oracle``) and is never compared.
+* **Interval coverage.** When the estimator's ``predict`` accepts ``return_std=True``, the
+  share of test targets inside the nominal 90% Gaussian interval ``mean ± 1.645 std`` is
+  recorded (``coverage90``); otherwise it is ``None`` and shown as ``n/a``.
 """
 
 from __future__ import annotations
@@ -23,9 +39,21 @@ import numpy as np
 from ..datasets import Dataset
 from ..errors import GenZInputError
 from ..metrics import regression_metrics
-from .splits import train_test_split_indices
+from .splits import inner_validation_indices, train_test_split_indices
 
-__all__ = ["ExperimentConfig", "run_experiment", "summarize", "print_table", "parse_seeds", "write_json"]
+__all__ = [
+    "ExperimentConfig", "run_experiment", "summarize", "print_table", "parse_seeds", "write_json",
+    "paired_difference", "paired_comparisons", "markdown_table", "DEV_SEEDS", "REPORT_SEEDS",
+    "interval_coverage",
+]
+
+#: development seeds: the only seeds looked at while choosing defaults and engine settings
+DEV_SEEDS: list[int] = list(range(100, 110))
+#: reported seeds: run once with the chosen defaults; never used to choose anything
+REPORT_SEEDS: list[int] = [0, 1, 2, 3, 4]
+SEED_ALIASES = {"dev": DEV_SEEDS, "report": REPORT_SEEDS}
+#: share of the training items held out inside the zero-shot baseline to choose its size
+ZEROSHOT_VALID_SHARE = 0.25
 
 
 @dataclass
@@ -55,7 +83,11 @@ class ExperimentConfig:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` → [0, 1, 2, 3, 4]; ``"0,2,5"`` → [0, 2, 5]; ``"3"`` → [3]."""
+    """``"0-4"`` → [0, 1, 2, 3, 4]; ``"0,2,5"`` → [0, 2, 5]; ``"3"`` → [3]; ``"dev"`` →
+    :data:`DEV_SEEDS` (100-109); ``"report"`` → :data:`REPORT_SEEDS` (0-4)."""
+    alias = SEED_ALIASES.get(str(text).strip().lower())
+    if alias is not None:
+        return list(alias)
     out: list[int] = []
     try:
         for part in str(text).split(","):
@@ -78,7 +110,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _slim_history(history: Sequence[dict]) -> list[dict]:
-    keep = ("step", "cycle", "action", "feature", "n_features", "train", "test", "seconds", "targeted", "fallback")
+    keep = ("step", "cycle", "action", "feature", "n_features", "train", "test", "valid", "seconds", "targeted",
+            "fallback", "em_not_converged")
     out = []
     for rec in history:
         r = {k: rec.get(k) for k in keep if k in rec}
@@ -169,17 +202,15 @@ def run_experiment(
                 "seconds": seconds,
                 "history": history,
             }
+            methods["genz"]["coverage90"] = interval_coverage(est, ite, ute, yte, level=0.9)
             best = _best_in_history(history, cfg)
-            if best is not None:
+            if best is not None:  # a test-set look, kept for the learning-curve plots only
                 methods["genz"]["best_test_in_history"] = best
         if cfg.run_zeroshot:
             say(f"seed {seed}: zero-shot baseline")
-            zs = zero_shot_baseline(
-                make_fm(), ds.task, itr, ytr, ite, yte, utr, ute,
-                kind=cfg.kind, n_proposals=cfg.n_proposals, seed=seed,
-            )  # fmt: skip
-            zs["label"] = "zero-shot (best test on pruning path)"
+            zs, oracle = _zero_shot_heldout(make_fm, ds.task, itr, ytr, utr, ite, yte, ute, cfg, seed)
             methods["zero-shot"] = zs
+            methods["zero-shot-oracle"] = oracle
         if cfg.run_peers:
             peers = houses_peers(seed) if cfg.kind == "houses" else movies_peers(minilm=cfg.minilm)
             for peer in peers:
@@ -208,7 +239,124 @@ def run_experiment(
         "platform": {"python": platform.python_version(), "machine": platform.machine()},
     }
     result["summary"] = summarize(result)
+    result["comparisons"] = paired_comparisons(result)
     return result
+
+
+def _zero_shot_heldout(make_fm: Callable[[], Any], task: str, itr: list, ytr: np.ndarray, utr: np.ndarray | None,
+                       ite: list, yte: np.ndarray, ute: np.ndarray | None, cfg: ExperimentConfig,
+                       seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The zero-shot baseline with its size chosen on held-out *training* items, and the
+    test-set oracle as a separate record.
+
+    1. Run the baseline on the fitting part of the training items, scored on the held-out part
+       (:func:`~genz.experiments.splits.inner_validation_indices`, 25%); its pruning path gives
+       the held-out metric for every feature count; the best count is chosen (the smallest
+       among equals).
+    2. Run it on all training items (scored on the test items); report the point of its
+       pruning path with the chosen count (or the nearest count the path has).
+    """
+    from .zeroshot import zero_shot_baseline
+
+    name, higher = cfg.primary
+    fit, val = inner_validation_indices(len(itr), seed, ZEROSHOT_VALID_SHARE)
+    sub = (lambda a, idx: None if a is None else a[idx])
+    inner = zero_shot_baseline(
+        make_fm(), task, [itr[i] for i in fit], ytr[fit], [itr[i] for i in val], ytr[val], sub(utr, fit),
+        sub(utr, val), kind=cfg.kind, n_proposals=cfg.n_proposals, seed=seed,
+    )  # fmt: skip
+    valid_path = [(p["n_features"], p["test"][name]) for p in inner["path"]]
+    sign = -1.0 if higher else 1.0
+    chosen_k = min(valid_path, key=lambda kv: (sign * kv[1], kv[0]))[0]
+    full = zero_shot_baseline(
+        make_fm(), task, itr, ytr, ite, yte, utr, ute, kind=cfg.kind, n_proposals=cfg.n_proposals, seed=seed,
+    )  # fmt: skip
+    point = min(full["path"], key=lambda p: (abs(p["n_features"] - chosen_k), p["n_features"]))
+    zs = {k: v for k, v in full.items() if k not in ("test", "train", "n_features", "features")}
+    zs.update(
+        label=f"zero-shot (size chosen on {ZEROSHOT_VALID_SHARE:.0%} held-out training items)",
+        test=point["test"], train=point["train"], n_features=point["n_features"],
+        selection={"valid_share": ZEROSHOT_VALID_SHARE, "valid_path": [{"n_features": k, name: v} for k, v in valid_path],
+                   "chosen_n_features": chosen_k},
+        fm_calls=int(full.get("fm_calls", 0)) + int(inner.get("fm_calls", 0)),
+        seconds=float(full.get("seconds", 0.0)) + float(inner.get("seconds", 0.0)),
+    )  # fmt: skip
+    oracle = {
+        "label": "zero-shot test-set oracle (best test point on its path; not compared)",
+        "test": full["test"], "train": full["train"], "n_features": full["n_features"],
+        "features": full.get("features"), "fm_calls": 0, "seconds": 0.0, "oracle": True,
+    }  # fmt: skip
+    return zs, oracle
+
+
+def interval_coverage(est: Any, items: Sequence[Any], U: np.ndarray | None, Y: np.ndarray,
+                      level: float = 0.9) -> float | None:
+    """Share of the targets ``Y`` (every item and dimension) inside the estimator's nominal
+    ``level`` Gaussian predictive interval ``mean ± z·std`` from ``predict(..., return_std=True)``;
+    ``None`` when the estimator has no ``return_std``."""
+    import inspect
+
+    from scipy.stats import norm
+
+    try:
+        params = inspect.signature(est.predict).parameters
+    except (TypeError, ValueError):
+        return None
+    if "return_std" not in params:
+        return None
+    mean, std = est.predict(items, U, return_std=True)
+    Y = np.asarray(Y, dtype=float).reshape(len(items), -1)
+    mean = np.asarray(mean, dtype=float).reshape(len(items), -1)
+    std = np.asarray(std, dtype=float).reshape(len(items), -1)
+    z = float(norm.ppf(0.5 + level / 2))
+    return float(np.mean(np.abs(Y - mean) <= z * std))
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], higher_is_better: bool,
+                      level: float = 0.95) -> dict[str, Any]:
+    """Per-seed differences ``d = a − b`` (same splits), their mean and a ``level`` t-interval
+    ``mean ± t_{n−1} · sd/√n``. The verdict is ``"tie"`` when the interval covers zero,
+    otherwise ``"better"``/``"worse"`` for ``a`` (by ``higher_is_better``); ``"n/a"`` with
+    fewer than 2 seeds."""
+    from scipy.stats import t as student_t
+
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    out: dict[str, Any] = {"n": n, "diffs": d.tolist(), "mean": float(d.mean()) if n else float("nan"),
+                           "low": None, "high": None, "verdict": "n/a"}  # fmt: skip
+    if n < 2:
+        return out
+    half = float(student_t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / np.sqrt(n))
+    lo, hi = out["mean"] - half, out["mean"] + half
+    out.update(low=lo, high=hi)
+    if lo <= 0.0 <= hi:
+        out["verdict"] = "tie"
+    else:
+        out["verdict"] = "better" if (lo > 0) == higher_is_better else "worse"
+    return out
+
+
+def paired_comparisons(result: dict[str, Any], reference: str = "genz") -> dict[str, Any]:
+    """For every method but ``reference`` and test-set oracles: the paired per-seed difference
+    ``reference − method`` of the headline metric with its 95% t-interval and verdict."""
+    kind = result["experiment"]
+    name, higher = ("median_ae", False) if kind == "houses" else ("cosine", True)
+    out: dict[str, Any] = {}
+    methods: list[str] = []
+    for rec in result["seeds"]:
+        methods += [m for m in rec["methods"] if m not in methods]
+    for m in methods:
+        if m == reference:
+            continue
+        pairs = [(rec["methods"][reference]["test"][name], rec["methods"][m]["test"][name])
+                 for rec in result["seeds"] if reference in rec["methods"] and m in rec["methods"]
+                 and not rec["methods"][m].get("oracle")]  # fmt: skip
+        if not pairs:
+            continue
+        a, b = zip(*pairs)
+        out[m] = {"metric": name, **paired_difference(a, b, higher)}
+    return out
 
 
 def _best_in_history(history: list[dict], cfg: ExperimentConfig) -> dict | None:
@@ -245,6 +393,8 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
             "n_features": _mean_std([r.get("n_features") for r in runs]),
             "fm_calls": _mean_std([r.get("fm_calls", 0) for r in runs]),
             "seconds": _mean_std([r.get("seconds", 0.0) for r in runs]),
+            "coverage90": _mean_std([r.get("coverage90") for r in runs]),
+            "oracle": bool(runs[0].get("oracle", False)),
         }
     return out
 
@@ -257,38 +407,72 @@ def _fmt(ms: dict[str, float], digits: int = 3, pct: bool = False) -> str:
     return f"{ms['mean']:.{digits}f} ± {ms['std']:.{digits}f}"
 
 
+def _fmt_diff(c: dict[str, Any] | None, digits: int = 3) -> tuple[str, str]:
+    """``(difference with interval, verdict)`` cells of a paired comparison."""
+    if not c or c["n"] == 0:
+        return "–", "–"
+    if c["low"] is None:
+        return f"{c['mean']:+.{digits}f} (1 seed)", "n/a"
+    verdict = {"better": "genz better", "worse": "genz worse"}.get(c["verdict"], c["verdict"])
+    return f"{c['mean']:+.{digits}f} [{c['low']:+.{digits}f}, {c['high']:+.{digits}f}]", verdict
+
+
 def table_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the results table (also used for the README/docs tables)."""
+    """Header and rows of the results table (also used for the README/docs tables).
+
+    One row per method: the headline test metric (mean ± std over seeds), the paired per-seed
+    difference genz − method with its 95% t-interval and a verdict (``tie`` when the interval
+    covers zero), the number of features, the measured coverage of nominal 90% predictive
+    intervals (``n/a`` where the method has none), FM calls and seconds. Test-set oracles are
+    labelled rows without a comparison. No cell is ever emphasised."""
     kind = result["experiment"]
+    comps = result.get("comparisons") or paired_comparisons(result)
     if kind == "houses":
-        header = ["method", "test median |Δ log price|", "test median rel. error", "train median |Δ|",
-                  "features", "FM calls", "seconds"]  # fmt: skip
+        header = ["method", "test median |Δ log price|", "median rel. error",
+                  "genz − method (paired, 95% CI)", "verdict", "features", "90% coverage", "FM calls", "seconds"]  # fmt: skip
     else:
-        header = ["method", "test cosine", "train cosine", "features", "FM calls", "seconds"]
+        header = ["method", "test cosine", "genz − method (paired, 95% CI)", "verdict", "features",
+                  "90% coverage", "FM calls", "seconds"]  # fmt: skip
     rows = []
     for name, s in result["summary"].items():
         feats = "–" if s["n_features"]["n"] == 0 else f"{s['n_features']['mean']:.1f}"
         calls = f"{s['fm_calls']['mean']:.0f}"
         secs = f"{s['seconds']['mean']:.1f}"
-        label = s["label"] if name == "genz" else name
+        cov_ms = s.get("coverage90") or {"n": 0}
+        cov = "n/a" if cov_ms["n"] == 0 else f"{100 * cov_ms['mean']:.1f}%"
+        label = s["label"] if name == "genz" or s.get("oracle") else name
+        if name == "genz":
+            diff, verdict = "(reference)", "–"
+        elif s.get("oracle"):
+            diff, verdict = "not compared", "oracle"
+        else:
+            diff, verdict = _fmt_diff(comps.get(name))
         if kind == "houses":
             rows.append([label, _fmt(s["test"]["median_ae"]), _fmt(s["test"]["median_rel"], pct=True),
-                         _fmt(s["train"]["median_ae"]), feats, calls, secs])  # fmt: skip
+                         diff, verdict, feats, cov, calls, secs])  # fmt: skip
         else:
-            rows.append([label, _fmt(s["test"]["cosine"]), _fmt(s["train"]["cosine"]), feats, calls, secs])
+            rows.append([label, _fmt(s["test"]["cosine"]), diff, verdict, feats, cov, calls, secs])
     return header, rows
 
 
+def _seed_note(result: dict[str, Any]) -> str:
+    seeds = [r["seed"] for r in result["seeds"]]
+    if seeds and all(s in DEV_SEEDS for s in seeds):
+        return f"development seeds {seeds} (for choosing defaults; not for reporting)"
+    if seeds and set(seeds) <= set(REPORT_SEEDS):
+        return f"reported seeds {seeds} (run once; defaults chosen on development seeds 100-109)"
+    return f"seeds {seeds}"
+
+
 def print_table(result: dict[str, Any], console: Any = None) -> None:
-    """Print the results table with rich."""
+    """Print the results table with rich (no emphasis on any cell)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console(width=140)
+    console = console or Console(width=160)
     header, rows = table_rows(result)
-    seeds = [r["seed"] for r in result["seeds"]]
     title = (
-        f"{result['dataset']} ({result['n_items']} items): mean ± std over seeds {seeds}, "
+        f"{result['dataset']} ({result['n_items']} items): mean ± std over {_seed_note(result)}, "
         f"80/20 splits"
     )
     table = Table(title=title)
@@ -298,15 +482,18 @@ def print_table(result: dict[str, Any], console: Any = None) -> None:
         table.add_row(*r)
     console.print(table)
     for name, s in result["summary"].items():
-        if name != "genz":
+        if name != "genz" and not s.get("oracle"):
             console.print(f"  {name}: {s['label']}", highlight=False, markup=False)
+    console.print("  genz − method: per-seed difference of the test metric on the same split, mean and 95% "
+                  "t-interval over seeds; 'tie' when the interval covers zero.", highlight=False, markup=False)
 
 
 def markdown_table(result: dict[str, Any]) -> str:
-    """The results table as Markdown."""
+    """The results table as Markdown, preceded by a line naming the seeds (nothing bolded)."""
     header, rows = table_rows(result)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines = [f"{result['dataset']}: mean ± std over {_seed_note(result)}.", "",
+             "| " + " | ".join(h.replace("|", "\\|") for h in header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -47,6 +47,8 @@ class RunData:
     metric: str | None = None
     timeline_features: list[str] = field(default_factory=list)  # ordered by first appearance
     discarded: list[tuple[int, str]] = field(default_factory=list)  # (step, descriptor) mined but dropped
+    feature_table: list[dict] | None = None  # model.json "feature_table" rows (None: older model or none yet)
+    target_names: list[str] | None = None
 
     @property
     def lower_is_better(self) -> bool:
@@ -100,6 +102,11 @@ def load_run(path: str | Path, name: str | None = None) -> RunData:
         results=run.load_results(),
     )
     data.metric = primary_metric(history, data.config)
+    from .feature_table import load_feature_table
+
+    table = load_feature_table(run.model_dir)
+    if table is not None:
+        data.feature_table, data.target_names = table
     order: list[str] = []
     for rec in history:
         for f in _features_of(rec):

@@ -17,6 +17,7 @@ import numpy as np
 from ..runs import redact_secrets
 from . import figures
 from .data import RunData, describe_config
+from .feature_table import evidence_section
 
 N_EXAMPLES = 2
 N_OVERRIDES = 25
@@ -331,10 +332,10 @@ def _results(d: RunData, out_dir: Path, prefix: str) -> str:
     name = f"{prefix}results.png"
     figures.results_figure(res, out_dir / name)
     body = []
-    for i, r in enumerate(rows):
+    for r in rows:
         cost = r.get("cost_usd")
         body.append(
-            f'<tr class="{"best" if i == 0 else ""}"><td>{_e(r["method"])}</td><td>{_e(r.get("kind", ""))}</td>'
+            f'<tr><td>{_e(r["method"])}</td><td>{_e(r.get("kind", ""))}</td>'
             f'<td class="num">{_num(r["mean"])}</td><td class="num">{_num(r.get("std"))}</td>'
             f'<td class="num">{_num(r.get("n"))}</td><td class="num">{_num(r.get("n_features"))}</td>'
             f'<td class="num">{_num(r.get("fm_calls"))}</td><td class="num">{"–" if cost is None else f"${float(cost):.2f}"}</td>'
@@ -344,7 +345,8 @@ def _results(d: RunData, out_dir: Path, prefix: str) -> str:
     hdr = (f'<tr><th>method</th><th>kind</th><th class="num">{_e(res["metric"])} mean</th><th class="num">std</th>'
            '<th class="num">runs</th><th class="num">features</th><th class="num">FM calls</th><th class="num">cost</th>'
            '<th class="num">seconds</th><th>note</th></tr>')
-    return (head + f'<p class="note">{_e(res["metric"])}, {better} is better; best first.</p>'
+    return (head + f'<p class="note">{_e(res["metric"])}, {better} is better; sorted by the mean; no winner is marked '
+            "(compare by paired per-seed differences with intervals).</p>"
             + f"<table>{hdr}{''.join(body)}</table>" + _img(name, "experiment comparison", "Mean ± standard deviation over runs."))
 
 
@@ -354,7 +356,8 @@ def run_section(d: RunData, out_dir: Path, prefix: str, idx: int) -> str:
         f'<section class="run" id="{prefix}run"><h2>Run {_e(d.name)} <span class="badge {status}">{status}</span></h2>'
         f'<p class="note">{_e(str(d.path))}</p>'
         + _cards(d) + _config_block(d) + _curves(d, out_dir, prefix) + _timeline(d, out_dir, prefix, idx) + _discards(d)
-        + _features_table(d, out_dir, prefix) + _overrides(d, prefix) + _results(d, out_dir, prefix)
+        + _features_table(d, out_dir, prefix) + evidence_section(d, prefix) + _overrides(d, prefix)
+        + _results(d, out_dir, prefix)
         + "</section>"
     )
 
@@ -403,7 +406,8 @@ def render_page(runs: list[RunData], out_dir: Path) -> str:
             toc.append(f'<a href="#{prefix}run">{_e(_trunc(d.name, 30))}</a>')
         else:
             toc += [f'<a href="#{prefix}curves">Learning curves</a>', f'<a href="#{prefix}timeline">Feature timeline</a>',
-                    f'<a href="#{prefix}features">Final features</a>', f'<a href="#{prefix}overrides">Overrides</a>']
+                    f'<a href="#{prefix}features">Final features</a>', f'<a href="#{prefix}evidence">Evidence</a>',
+                    f'<a href="#{prefix}overrides">Overrides</a>']
             if d.results:
                 toc.append(f'<a href="#{prefix}experiment">Experiment</a>')
     title = "GenZ report — " + (", ".join(d.name for d in runs) if len(runs) <= 3 else f"{len(runs)} runs")
