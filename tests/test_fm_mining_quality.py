@@ -153,7 +153,7 @@ def test_rejected_candidates_are_never_judged_in_a_fit(fake_server):
     y = y + 5.0 * np.array(["seven" in it.text or "eight" in it.text for it in items])
     fake_server.mine_answer = {"characteristics": [GROUP, "contains seven", "contains eight"]}
     fm = make(fake_server, batch_size=12, max_exemplars=6)
-    est = GenZRegressor(fm=fm, model="linear", algorithm="simple", n_features=1, n_candidates=3,
+    est = GenZRegressor(fm=fm, model="linear", algorithm="simple", add_only=1, advanced={"n_candidates": 3},
                         random_state=0)
     est.fit(items, y)
     judged = {fake_server.descriptor_of(b) for b in fake_server.requests if "<items>" in fake_server.user_text(b)}

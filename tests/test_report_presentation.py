@@ -47,11 +47,11 @@ def test_example_items_whole_with_the_phrase_highlighted():
 
 
 def test_report_of_an_offline_run(tmp_path):
-    df = make_cars(200, seed=3)
+    df = make_cars(400, seed=3)
     df.to_csv(tmp_path / "cars.csv", index=False)
     out = tmp_path / "run"
     r = CliRunner().invoke(main, ["fit", "--data", str(tmp_path / "cars.csv"), "--target", "price", "--text",
-                                  "description", "--cycles", "2", "-o", str(out), "-q"])
+                                  "description", "-o", str(out), "-q"])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["report", str(out), "-q"])
     assert r.exit_code == 0, r.output

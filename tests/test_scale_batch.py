@@ -64,7 +64,7 @@ def test_fit_and_predict_through_the_batch_api(batch_server, tmp_path):
     srv = batch_server
     items, y = _data(120)
     fm = _fm(srv, tmp_path)
-    est = GenZRegressor(fm=fm, n_features=3, algorithm="simple", random_state=0).fit(items[:90], y[:90])
+    est = GenZRegressor(fm=fm, add_only=3, algorithm="simple", random_state=0).fit(items[:90], y[:90])
     assert len(est.features_) >= 2
     judge_chats = srv.chat_requests
     # every judgment went through batches: the synchronous chats were mining calls only

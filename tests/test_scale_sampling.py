@@ -33,7 +33,7 @@ def _data(n, seed=0):
 def test_discovery_on_a_sample_then_bulk():
     items, y = _data(1500)
     fm = _Counting(PredicateFM())
-    est = GenZRegressor(fm=fm, n_features=3, algorithm="simple", random_state=0)
+    est = GenZRegressor(fm=fm, add_only=3, algorithm="simple", random_state=0)
     fit_with_discovery_sample(est, items[:1200], y[:1200], discovery_sample=300)
     info = est.discovery_sample_
     assert info["sample"] == 300 and info["items"] == 1200 and len(info["sample_ids"]) == 300
@@ -43,7 +43,7 @@ def test_discovery_on_a_sample_then_bulk():
     assert info["judgments_saved"] == info["candidates_judged"] * 1200 - (info["candidates_judged"] * 300 + len(kept) * 900)
     # the predictor is refitted on all 1200 items: equal to a least-squares fit on their priors
     assert est.judgments_.shape == (1200, len(kept)) and len(est.train_ids_) == 1200
-    full = GenZRegressor(fm=PredicateFM(), n_features=3, algorithm="simple", random_state=0).fit(items[:1200], y[:1200])
+    full = GenZRegressor(fm=PredicateFM(), add_only=3, algorithm="simple", random_state=0).fit(items[:1200], y[:1200])
     mae_s = np.mean(np.abs(est.predict(items[1200:]) - y[1200:]))
     mae_f = np.mean(np.abs(full.predict(items[1200:]) - y[1200:]))
     assert mae_s < mae_f + 0.1
@@ -53,12 +53,12 @@ def test_the_predictor_is_refitted_on_all_items():
     from genz.discovery import new_item_q
 
     items, y = _data(1200, seed=3)
-    est = fit_with_discovery_sample(GenZRegressor(fm="predicates", n_features=3, algorithm="simple", random_state=0),
+    est = fit_with_discovery_sample(GenZRegressor(fm="predicates", add_only=3, algorithm="simple", random_state=0),
                                     items, y, discovery_sample=200)
     idx = stratified_sample(y, 200, seed=0)
-    on_sample = GenZRegressor(fm="predicates", n_features=3, algorithm="simple", random_state=0).fit(
+    on_sample = GenZRegressor(fm="predicates", add_only=3, algorithm="simple", random_state=0).fit(
         [items[i] for i in idx], y[idx])
     assert on_sample.features_ == est.features_  # the same discovery
-    Q = new_item_q(est.transform(items).astype(float), est.epsilon_, est.predict_at)
+    Q = new_item_q(est.transform(items).astype(float), est.epsilon_, est.predictor)
     rss = lambda pred: float(((pred.predict(Q, None)[:, 0] - y) ** 2).sum())  # noqa: E731
     assert rss(est.predictor_) < rss(on_sample.predictor_)  # fitted to all 1200 items, not the 200

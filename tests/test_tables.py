@@ -87,10 +87,10 @@ def test_dataframe_in_python_and_the_estimator():
     y = pd.Series(1000.0 * big.year + 5000.0 * big.sunroof, name="price")
     big = big.drop(columns="sunroof")
     big["price"] = y  # a frame that still holds the target: the target column is not an attribute
-    est = GenZRegressor(n_features=2, random_state=0).fit(big, y, text="description")
+    est = GenZRegressor(add_only=2, random_state=0).fit(big, y, text="description")
     assert not any("price" in f for f in est.features_)
     assert any("sunroof" in f or "runs well" in f for f in est.features_), est.features_  # the text was used
-    est2 = GenZRegressor(n_features=2, random_state=0).fit(big, y.to_numpy(), text="description")
+    est2 = GenZRegressor(add_only=2, random_state=0).fit(big, y.to_numpy(), text="description")
     assert est2.features_ == est.features_  # the target column is recognised by its values too
     P = est.predict(big, text="description")
     assert P.shape == (n,) and np.corrcoef(P, y)[0, 1] > 0.9

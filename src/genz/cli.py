@@ -228,12 +228,10 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     if not est.features_:
         raise GenZInputError(" ".join(notes) + f" (The run is saved in {out}.)")
     if not quiet:
-        click.echo(f"{len(est.features_)} features; run saved to {out} (genz report {out})")
-        weights = _weights(est)
-        name = (inp.target_names or ["target"])[0]
-        for k, (f, e) in enumerate(zip(est.features_, est.epsilon_)):
-            w = f"  w·{name}={_g(weights[k])}" if weights is not None else ""
-            click.echo(f"  ε={e:.3f}{w}  {f}")
+        from .report.feature_table import format_feature_table
+
+        click.echo(f"{len(est.features_)} features; run saved to {out} (genz report {out}, genz show {out})")
+        click.echo(format_feature_table(est.feature_table_, est.target_names_))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
         not_conv = sum(int(r.get("em_not_converged", 0)) for r in est.history_)
@@ -253,21 +251,6 @@ def _save_inputs(model_dir: Path, extra: dict) -> None:
     keep = {k: extra[k] for k in ("side_inputs", "table", "target_names") if k in extra}
     if model_dir.is_dir():
         atomic_write_bytes(model_dir / INPUTS_FILE, json.dumps(keep, indent=1).encode("utf-8"))
-
-
-def _g(v: float) -> str:
-    """The one number notation of genz's output: 4 significant digits, sign shown."""
-    return f"{v:+.4g}"
-
-
-def _weights(est) -> list[float] | None:
-    try:
-        W = np.asarray(est.predictor_.weights(), dtype=float)
-    except Exception:  # a predictor without weights()
-        return None
-    if W.ndim == 2 and W.shape[0] == 1 and W.shape[1] == len(est.features_):
-        return [float(x) for x in W[0]]
-    return None
 
 
 def _require_torch() -> None:

@@ -1,4 +1,4 @@
-"""Feature discovery: Algorithms 1-4 of the paper (SPEC §5).
+"""Feature discovery: Algorithms 1-4 of the paper (docs/equations.md §5).
 
 :class:`Discovery` holds the state of a run (descriptors, judgments, posteriors ``q``, error
 rates ε, the observation model θ, the random generator, the step counter, the history) and
@@ -84,7 +84,7 @@ def schedule(cfg: DiscoveryConfig, n_given: int = 0) -> list[tuple[int, str]]:
 
 
 def new_item_q(B: np.ndarray, eps: np.ndarray, at: str = "priors") -> np.ndarray:
-    """The feature posterior of an item with no target: its FM prior (SPEC §5), or the
+    """The feature posterior of an item with no target: its FM prior (docs/equations.md §5), or the
     judgments themselves when the predictor works at the mode (``at="judgments"``)."""
     return B.astype(float) if at == "judgments" else prior_mixture(B, eps)
 
@@ -335,7 +335,7 @@ class Discovery:
         """Phase 5: couple the decoupled feature to its descriptor's judgments ``b``. ε starts
         from eq. (14) on the pool; when the description fits the negative group (ε > ½) the
         feature is flipped, ``z → 1 − z`` with θ re-parametrised so that predictions stay
-        (SPEC §9); q restarts at the FM prior. Returns the starting ε."""
+        (docs/equations.md §9); q restarts at the FM prior. Returns the starting ε."""
         K, adv = dec.st.K - 1, self.cfg.advanced
         raw = float((dec.q * (1 - b) + (1 - dec.q) * b)[pool].mean())
         if raw > 0.5:
@@ -439,7 +439,7 @@ class Discovery:
         return new_item_q(B, self.st.eps, self.cfg.predictor)
 
     def predictor_for_new_items(self) -> ObservationModel:
-        """θ for items with no target (SPEC §9). ``predictor="priors"``: refitted on the
+        """θ for items with no target (docs/equations.md §9). ``predictor="priors"``: refitted on the
         training items' FM priors ``q = 1 − ε / ε`` (what new items will have), the linear
         model's ridge by leave-one-out; ``"judgments"``: the same at ``q = b`` (the mode);
         ``"em"``: the EM model itself."""

@@ -2,7 +2,7 @@
 
 ``fit(items, Y, U=None)`` discovers features with Algorithms 1-4; ``predict(items, U=None)``
 judges the discovered descriptors for new items and predicts from those judgments alone
-(SPEC §5: ``q = 1 − ε`` if judged yes, else ``ε``); ``transform(items)`` returns the N×K
+(docs/equations.md §5: ``q = 1 − ε`` if judged yes, else ``ε``); ``transform(items)`` returns the N×K
 binary judgments. ``save(dir)`` / ``GenZRegressor.load(dir)`` use JSON and ``.npz`` only.
 """
 
@@ -87,12 +87,12 @@ def _check_items(items: Any, name: str = "items", **table: Any) -> list[Item]:
 class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
     """GenZ: discover natural-language binary features ``z`` that predict a real target ``y``.
 
-    The model (paper §2, SPEC §2): a foundation model judges each item against each feature's
+    The model (paper §2, docs/equations.md §2): a foundation model judges each item against each feature's
     descriptor, ``b_nk ∈ {0, 1}``; the feature is ``z_nk`` with prior ``p(z_nk = 1) = 1 − ε_k``
     if ``b_nk = 1`` else ``ε_k`` (the FM's error rate); the target is
     ``y_n ~ N(g(z_n, u_n; θ), diag σ²)`` with side inputs ``u``. ``fit`` alternates variational
     EM (posteriors ``q``, then θ, σ², ε) with the discovery of descriptors (Algorithms 1-4);
-    ``predict`` judges new items and predicts from those judgments alone (SPEC §5).
+    ``predict`` judges new items and predicts from those judgments alone (docs/equations.md §5).
 
     Parameters
     ----------
@@ -100,7 +100,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         The foundation model: a backend name (``"predicates"`` is the offline engine) or an
         instance implementing :class:`genz.fm.FoundationModel`.
     model : "linear", "mlp", Linear or MLP, default "linear"
-        The observation model ``g``: :class:`genz.Linear` (exact mean field, SPEC §4; its
+        The observation model ``g``: :class:`genz.Linear` (exact mean field, docs/equations.md §4; its
         ``ridge``) or :class:`genz.MLP` (at the mode; layers, dropout, epochs...).
     algorithm : {"targeted", "simple"}, default "targeted"
         How a feature is added: Algorithm 2 (exemplars from the combination of current
@@ -119,7 +119,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         converged when the relative change of the bound is below ``tol`` (and the posteriors
         settle, see ``Advanced.em_q_tol``).
     predictor : {"priors", "judgments", "em"}, default "priors"
-        θ used for new items (SPEC §9): refitted on the training items' FM priors
+        θ used for new items (docs/equations.md §9): refitted on the training items' FM priors
         ``q = 1 − ε`` / ``ε`` (what new items have; the linear ridge by leave-one-out), refitted
         at the judgments themselves (``q = b``, the mode; the binary demo), or the EM θ itself.
     hypotheses : list of str, PriorKnowledge, dict or None
@@ -342,7 +342,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
 
     def predict(self, X: Sequence[Item], U: Any = None, return_std: bool = False, text: Any = None,
                 id: Any = None) -> Any:
-        """Predict targets of new items from FM judgments only (SPEC §5). With ``return_std``
+        """Predict targets of new items from FM judgments only (docs/equations.md §5). With ``return_std``
         also the predictive standard deviation, ``sqrt(σ²_d + Σ_k w_dk² q_k(1 − q_k))``: the
         model's noise plus the spread from features the FM may have judged wrongly (``q`` the
         FM prior; for the MLP ``w`` is its reference-point effect). A DataFrame ``X`` takes

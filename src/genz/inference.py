@@ -70,7 +70,7 @@ class LatentState:
 def prior_mixture(B: np.ndarray, eps: np.ndarray) -> np.ndarray:
     """The foundation model's prior ``p(z = 1 | b, ε) = (1 − ε) b + ε (1 − b)`` (eq. 4-5; for a
     soft judgment ``b`` ∈ [0, 1] the mixture). It is also the feature posterior of a new item,
-    which has no target (SPEC §5)."""
+    which has no target (docs/equations.md §5)."""
     return B * (1.0 - eps) + (1.0 - B) * eps
 
 

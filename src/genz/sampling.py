@@ -104,13 +104,16 @@ def fit_with_discovery_sample(
         prefetch(list(est.features_), items)  # one bulk pass through the executor
     B = est.transform(items).astype(float)
     Y2 = Y.reshape(len(Y), -1)
-    Qp = new_item_q(B, est.epsilon_, est.predict_at)
-    pred = copy.deepcopy(est.predictor_)
-    if isinstance(pred, LinearGaussian):
-        r = est.predictor_ridge
-        pred.ridge = pred.select_ridge(Qp, U_arr, Y2) if r == "cv" else float(r)
-    pred.fit(Qp, U_arr, Y2, final=True)
-    est.predictor_ = pred
+    if est.predictor != "em":  # θ refitted where new items are (the priors, or the judgments)
+        from .estimator import _effects
+
+        Qp = new_item_q(B, est.epsilon_, est.predictor)
+        pred = copy.deepcopy(est.predictor_)
+        if isinstance(pred, LinearGaussian):
+            pred.ridge = pred.select_ridge(Qp, U_arr, Y2)
+        pred.fit_final(Qp, U_arr, Y2)
+        est.predictor_ = pred
+        est.coef_, est.intercept_, est.side_coef_ = _effects(pred, len(est.features_))
     est.judgments_ = B
     est.train_ids_ = [it.id for it in items]
     n, N, K = len(idx), len(items), len(est.features_)

@@ -1,6 +1,6 @@
 """The grouped settings of :class:`genz.GenZRegressor`.
 
-* :class:`Linear` and :class:`MLP` choose the observation model ``g(z, u; θ)`` (SPEC §3-§4);
+* :class:`Linear` and :class:`MLP` choose the observation model ``g(z, u; θ)`` (docs/equations.md §3-§4);
   ``GenZRegressor(model="linear")`` / ``"mlp"`` mean ``Linear()`` / ``MLP()``.
 * :class:`Advanced` holds the switches that a user rarely needs: the ε floor and start,
   experiments with soft judgments, the exemplar and candidate counts, EM's minor stopping rules,
@@ -25,7 +25,7 @@ __all__ = ["Linear", "MLP", "Advanced", "PriorKnowledge", "model_spec", "advance
 
 @dataclass(frozen=True)
 class Linear:
-    """The linear model ``g(z, u) = W [z; u; 1]`` with exact mean-field expectations (SPEC §4).
+    """The linear model ``g(z, u) = W [z; u; 1]`` with exact mean-field expectations (docs/equations.md §4).
 
     ``ridge`` adds ``ridge · N`` to the diagonal of the M-step's normal equations (eq. 29) for
     the feature and side-input columns, never the constant; 0 (the default) is the paper's
@@ -38,7 +38,7 @@ class Linear:
 
 @dataclass(frozen=True)
 class MLP:
-    """The MLP ``g(z, u) = MLP([z; u])`` evaluated at the posterior mode (SPEC §3, paper §5).
+    """The MLP ``g(z, u) = MLP([z; u])`` evaluated at the posterior mode (docs/equations.md §3, paper §5).
 
     Paper defaults: ``hidden=(64, 32)``, ReLU, ``dropout=0.1``, Adam with ``lr=1e-3``,
     ``epochs=100`` for a full fit, ``batch_size=32``. Inside EM the network is warm-started and
@@ -63,13 +63,13 @@ class MLP:
 class Advanced:
     """Rarely changed settings of a GenZ fit (every one documented here).
 
-    Error rates ε (SPEC §2, eq. 14):
+    Error rates ε (docs/equations.md §2, eq. 14):
         ``eps_min``: the floor of ε (a feature at the floor is treated as almost exactly what
         the foundation model says). ``eps_init_max``: the largest starting ε of a new feature.
         ``eps_from_prob``: start ε from the foundation model's P(yes) where the backend gives
         it (experimental). ``soft_judgments``: use P(yes) in place of the 0/1 judgment
         (experimental).
-    EM (SPEC §9): ``em_min_iter`` iterations at least; converged also needs
+    EM (docs/equations.md §9): ``em_min_iter`` iterations at least; converged also needs
         ``max |Δq| < em_q_tol`` (besides ``tol`` on the bound).
     Mining (Algorithms 1-2): ``n_candidates`` characteristics asked of foundation models that
         offer several (the one explaining most of the residual is judged best);

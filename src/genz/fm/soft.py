@@ -4,7 +4,7 @@
 :mod:`genz.fm.openai_compat`). Two uses:
 
 * as soft evidence in place of the hard ``b_nk`` (``GenZRegressor(advanced={"soft_judgments": True})``);
-* to initialise a feature's error rate ε_k (SPEC eq. (3)-(5)) from the model's confidence
+* to initialise a feature's error rate ε_k (docs/equations.md eq. (3)-(5)) from the model's confidence
   instead of from eq. (14): the expected fraction of judgments that are wrong,
   ``ε_k = mean_n P(b_nk is wrong) = mean_n [b_nk (1 - p_nk) + (1 - b_nk) p_nk]``.
   The paper notes (Appendix B) that ε "could in principle be extracted from the foundational

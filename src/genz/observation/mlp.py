@@ -1,4 +1,4 @@
-"""The MLP observation model, evaluated at the posterior mode (SPEC §3, paper §5).
+"""The MLP observation model, evaluated at the posterior mode (docs/equations.md §3, paper §5).
 
 ``g(z, u) = MLP([z; u])`` with the paper's defaults: hidden layers of 64 and 32 units, ReLU,
 dropout 0.1, Adam with learning rate 1e-3, 100 epochs, batch size 32. The expectations of
