@@ -11,6 +11,7 @@ P(yes) for soft judgments. With a soft judgment ``b`` the feature prior is the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -109,8 +110,55 @@ def bound_per_item(model: ObservationModel, st: LatentState, U: np.ndarray | Non
 
 
 def bound(model: ObservationModel, st: LatentState, U: np.ndarray | None, Y: np.ndarray) -> float:
-    """The data-set criterion Σ_n B_n (eq. 2)."""
-    return float(bound_per_item(model, st, U, Y).sum())
+    """The data-set criterion Σ_n B_n (eq. 2), summed feature by feature (:class:`PriorTable`)."""
+    return _bound_total(model, st, U, Y, PriorTable(st.B).update(st.eps, st.coupled), None)
+
+
+def _bound_total(model: ObservationModel, st: LatentState, U: np.ndarray | None, Y: np.ndarray,
+                 priors: "PriorTable", ctx: Any) -> float:
+    """Σ_n B_n (eq. 2) from totals: Σ_n E[log p(y|z)] (from the sweep's residuals when ``ctx``
+    is given), the feature part through :meth:`PriorTable.total`, and the entropy of the
+    columns not evaluated at their mode (a hard column's q is 0 or 1, entropy 0)."""
+    soft = ~st.hard
+    Qs = st.Q if soft.all() else st.Q[:, soft]
+    ent = float(entropy(Qs).sum()) if Qs.shape[1] else 0.0
+    return model.expected_loglik_total(st.Q, U, Y, ctx) + priors.total(st.Q) + ent
+
+
+class PriorTable:
+    """The prior log-probabilities ``a¹, a⁰`` of eq. (5) for fixed judgments ``B`` and the
+    current ε. With hard judgments (every b is 0 or 1) a feature has only two values of each,
+    computed by :func:`log_priors` on a 2×K table and looked up per item, and the feature part
+    of the bound (eq. 6) is a sum over features of counts; soft judgments keep the N×K form.
+    Build once per EM phase (B fixed), :meth:`update` after every change of ε."""
+
+    def __init__(self, B: np.ndarray) -> None:
+        self.B = B
+        self.hard_b = bool(np.all((B == 0.0) | (B == 1.0)))
+        if self.hard_b:
+            self.Bb = B == 1.0
+            self.n1 = B.sum(axis=0)
+
+    def update(self, eps: np.ndarray, coupled: np.ndarray | None) -> "PriorTable":
+        if self.hard_b:
+            two = np.repeat(np.array([[0.0], [1.0]]), self.B.shape[1], axis=1)
+            self.a1, self.a0 = log_priors(two, eps, coupled)  # row 0: b = 0, row 1: b = 1
+            lo = self.a1 - self.a0
+            self.logodds = np.where(self.Bb, lo[1], lo[0])
+        else:
+            self.a1, self.a0 = log_priors(self.B, eps, coupled)
+            self.logodds = self.a1 - self.a0
+        return self
+
+    def total(self, Q: np.ndarray) -> float:
+        """Σ_n Σ_k q a¹ + (1 − q) a⁰ (eq. 6 summed over items)."""
+        if not self.hard_b:
+            return float((Q * self.a1 + (1.0 - Q) * self.a0).sum())
+        s1 = np.einsum("nk,nk->k", self.B, Q)  # Σ_{b=1} q
+        sq = Q.sum(axis=0)
+        n = Q.shape[0]
+        a1, a0 = self.a1, self.a0
+        return float(a1[1] @ s1 + a0[1] @ (self.n1 - s1) + a1[0] @ (sq - s1) + a0[0] @ (n - self.n1 - (sq - s1)))
 
 
 # -- E-step, eq. (11) / (27) ----------------------------------------------------------------------
@@ -125,14 +173,21 @@ def e_step(
     ``q_nk = sigmoid((a¹_nk − a⁰_nk) + L⁺ᵏ_n − L⁻ᵏ_n)`` (eq. 11; eq. 27 for the linear model)."""
     if st.K == 0:
         return
-    logodds = prior_logodds(st.B, st.eps, st.coupled)
-    ctx = model.begin_e_step(st.Q, U, Y)
+    logodds = PriorTable(st.B).update(st.eps, st.coupled).logodds
+    _sweep(model, st, logodds, model.begin_e_step(st.Q, U, Y))
+
+
+def _sweep(model: ObservationModel, st: LatentState, logodds: np.ndarray, ctx: Any) -> float:
+    """The coordinate-ascent sweep of :func:`e_step`; returns ``max |Δq|``."""
+    dq = 0.0
     for k in range(st.K):
         q_old = st.Q[:, k].copy()
         logit = logodds[:, k] + model.loglik_gap(ctx, k, q_old)
         q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit)
         model.commit(ctx, k, q_old, q_new)
         st.Q[:, k] = q_new
+        dq = max(dq, float(np.max(np.abs(q_new - q_old))))
+    return dq
 
 
 # -- M-step, eq. (12)-(14) / (29)-(31) -------------------------------------------------------------
@@ -194,14 +249,17 @@ def run_em(
     """
     res = EMResult(iterations=0)
     prev = None
+    priors = PriorTable(st.B)  # B is fixed during EM; ε changes in every M-step
     for it in range(1, max_iter + 1):
-        q_before = st.Q.copy()
         m_step(model, st, U, Y, eps_min)
-        e_step(model, st, U, Y)
-        b = bound(model, st, U, Y)
+        priors.update(st.eps, st.coupled)
+        ctx, dq = None, 0.0
+        if st.K:
+            ctx = model.begin_e_step_after_fit(st.Q, U, Y)
+            dq = _sweep(model, st, priors.logodds, ctx)
+        b = _bound_total(model, st, U, Y, priors, ctx)
         res.bounds.append(b)
         res.iterations = it
-        dq = float(np.max(np.abs(st.Q - q_before))) if st.K else 0.0
         if prev is not None and it >= min_iter:
             if abs(b - prev) <= tol * (abs(prev) + 1.0) and dq < q_tol:
                 res.converged = True
