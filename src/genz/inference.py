@@ -99,9 +99,15 @@ def feature_term(Q: np.ndarray, B: np.ndarray, eps: np.ndarray, coupled: np.ndar
 
 def entropy(Q: np.ndarray) -> np.ndarray:
     """eq. (7) per item: −Σ_k [q log q + (1 − q) log(1 − q)]."""
-    q = np.clip(Q, _TINY, 1.0)
-    r = np.clip(1.0 - Q, _TINY, 1.0)
-    return -(Q * np.log(q) + (1.0 - Q) * np.log(r)).sum(axis=1)
+    R = 1.0 - Q
+    a = np.clip(Q, _TINY, 1.0)
+    np.log(a, out=a)
+    a *= Q
+    b = np.clip(R, _TINY, 1.0)
+    np.log(b, out=b)
+    b *= R
+    a += b
+    return -a.sum(axis=1)
 
 
 def bound_per_item(model: ObservationModel, st: LatentState, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
@@ -135,20 +141,26 @@ class PriorTable:
     def __init__(self, B: np.ndarray) -> None:
         self.B = B
         self.hard_b = bool(np.all((B == 0.0) | (B == 1.0)))
+        self.counts: tuple[np.ndarray, np.ndarray] | None = None  # of the last Q given to total()
         if self.hard_b:
-            self.Bb = B == 1.0
+            self.Bb = np.asfortranarray(B == 1.0)  # column by column in the sweep
             self.n1 = B.sum(axis=0)
 
     def update(self, eps: np.ndarray, coupled: np.ndarray | None) -> "PriorTable":
         if self.hard_b:
             two = np.repeat(np.array([[0.0], [1.0]]), self.B.shape[1], axis=1)
             self.a1, self.a0 = log_priors(two, eps, coupled)  # row 0: b = 0, row 1: b = 1
-            lo = self.a1 - self.a0
-            self.logodds = np.where(self.Bb, lo[1], lo[0])
+            self.lo = self.a1 - self.a0
         else:
             self.a1, self.a0 = log_priors(self.B, eps, coupled)
-            self.logodds = self.a1 - self.a0
+            self.lo = self.a1 - self.a0
         return self
+
+    def logodds(self, k: int) -> np.ndarray:
+        """``a¹ − a⁰`` of feature k for every item."""
+        if self.hard_b:
+            return np.where(self.Bb[:, k], self.lo[1, k], self.lo[0, k])
+        return self.lo[:, k]
 
     def total(self, Q: np.ndarray) -> float:
         """Σ_n Σ_k q a¹ + (1 − q) a⁰ (eq. 6 summed over items)."""
@@ -156,9 +168,19 @@ class PriorTable:
             return float((Q * self.a1 + (1.0 - Q) * self.a0).sum())
         s1 = np.einsum("nk,nk->k", self.B, Q)  # Σ_{b=1} q
         sq = Q.sum(axis=0)
+        self.counts = (s1, sq)
         n = Q.shape[0]
         a1, a0 = self.a1, self.a0
         return float(a1[1] @ s1 + a0[1] @ (self.n1 - s1) + a1[0] @ (sq - s1) + a0[0] @ (n - self.n1 - (sq - s1)))
+
+    def error_rates(self, Q: np.ndarray, eps_min: float) -> np.ndarray:
+        """eq. (14) for hard judgments: ``(Σ_{b=0} q + Σ_{b=1} (1 − q)) / N``, from the counts
+        of :meth:`total` when they are for this ``Q`` (EM's order: bound, then M-step)."""
+        s1, sq = self.counts if self.counts is not None else (np.einsum("nk,nk->k", self.B, Q), Q.sum(axis=0))
+        self.counts = None
+        if Q.shape[0] == 0:
+            return np.full(Q.shape[1], 0.5)
+        return np.clip(((sq - s1) + (self.n1 - s1)) / Q.shape[0], eps_min, 0.5)
 
 
 # -- E-step, eq. (11) / (27) ----------------------------------------------------------------------
@@ -173,16 +195,15 @@ def e_step(
     ``q_nk = sigmoid((a¹_nk − a⁰_nk) + L⁺ᵏ_n − L⁻ᵏ_n)`` (eq. 11; eq. 27 for the linear model)."""
     if st.K == 0:
         return
-    logodds = PriorTable(st.B).update(st.eps, st.coupled).logodds
-    _sweep(model, st, logodds, model.begin_e_step(st.Q, U, Y))
+    _sweep(model, st, PriorTable(st.B).update(st.eps, st.coupled), model.begin_e_step(st.Q, U, Y))
 
 
-def _sweep(model: ObservationModel, st: LatentState, logodds: np.ndarray, ctx: Any) -> float:
+def _sweep(model: ObservationModel, st: LatentState, priors: PriorTable, ctx: Any) -> float:
     """The coordinate-ascent sweep of :func:`e_step`; returns ``max |Δq|``."""
     dq = 0.0
     for k in range(st.K):
         q_old = st.Q[:, k].copy()
-        logit = logodds[:, k] + model.loglik_gap(ctx, k, q_old)
+        logit = priors.logodds(k) + model.loglik_gap(ctx, k, q_old)
         q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit)
         model.commit(ctx, k, q_old, q_new)
         st.Q[:, k] = q_new
@@ -209,11 +230,14 @@ def m_step(
     U: np.ndarray | None,
     Y: np.ndarray,
     eps_min: float,
+    priors: PriorTable | None = None,
 ) -> None:
-    """θ and σ² (eq. 12-13 / 29-30), then ε for the coupled features (eq. 14 / 31)."""
+    """θ and σ² (eq. 12-13 / 29-30), then ε for the coupled features (eq. 14 / 31); ``priors``
+    (for ``st.B``) gives ε from counts when the judgments are hard."""
     model.fit(st.Q, U, Y)
     if st.K:
-        new = error_rates(st.Q, st.B, eps_min)
+        hard = priors is not None and priors.hard_b and priors.B is st.B
+        new = priors.error_rates(st.Q, eps_min) if hard else error_rates(st.Q, st.B, eps_min)
         st.eps = np.where(st.coupled, new, st.eps)
 
 
@@ -251,12 +275,12 @@ def run_em(
     prev = None
     priors = PriorTable(st.B)  # B is fixed during EM; ε changes in every M-step
     for it in range(1, max_iter + 1):
-        m_step(model, st, U, Y, eps_min)
+        m_step(model, st, U, Y, eps_min, priors)
         priors.update(st.eps, st.coupled)
         ctx, dq = None, 0.0
         if st.K:
             ctx = model.begin_e_step_after_fit(st.Q, U, Y)
-            dq = _sweep(model, st, priors.logodds, ctx)
+            dq = _sweep(model, st, priors, ctx)
         b = _bound_total(model, st, U, Y, priors, ctx)
         res.bounds.append(b)
         res.iterations = it
@@ -266,5 +290,5 @@ def run_em(
                 break
         prev = b
     # leave θ, σ² and ε consistent with the final posteriors
-    m_step(model, st, U, Y, eps_min)
+    m_step(model, st, U, Y, eps_min, priors)
     return res
