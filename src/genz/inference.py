@@ -98,12 +98,12 @@ def feature_term(Q: np.ndarray, B: np.ndarray, eps: np.ndarray, coupled: np.ndar
 
 
 def entropy(Q: np.ndarray) -> np.ndarray:
-    """eq. (7) per item: −Σ_k [q log q + (1 − q) log(1 − q)]."""
+    """eq. (7) per item: −Σ_k [q log q + (1 − q) log(1 − q)] (q in [0, 1]; 0 log 0 = 0)."""
     R = 1.0 - Q
-    a = np.clip(Q, _TINY, 1.0)
+    a = np.maximum(Q, _TINY)
     np.log(a, out=a)
     a *= Q
-    b = np.clip(R, _TINY, 1.0)
+    b = np.maximum(R, _TINY)
     np.log(b, out=b)
     b *= R
     a += b
@@ -201,12 +201,13 @@ def e_step(
 def _sweep(model: ObservationModel, st: LatentState, priors: PriorTable, ctx: Any) -> float:
     """The coordinate-ascent sweep of :func:`e_step`; returns ``max |Δq|``."""
     dq = 0.0
+    Q = st.Q
     for k in range(st.K):
-        q_old = st.Q[:, k].copy()
+        q_old = Q[:, k].copy()
         logit = priors.logodds(k) + model.loglik_gap(ctx, k, q_old)
-        q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit)
+        q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit, out=logit)
         model.commit(ctx, k, q_old, q_new)
-        st.Q[:, k] = q_new
+        Q[:, k] = q_new
         dq = max(dq, float(np.max(np.abs(q_new - q_old))))
     return dq
 
@@ -273,6 +274,8 @@ def run_em(
     """
     res = EMResult(iterations=0)
     prev = None
+    Q_caller = st.Q
+    st.Q = np.asfortranarray(st.Q)  # the sweep works column by column
     priors = PriorTable(st.B)  # B is fixed during EM; ε changes in every M-step
     for it in range(1, max_iter + 1):
         m_step(model, st, U, Y, eps_min, priors)
@@ -291,4 +294,7 @@ def run_em(
         prev = b
     # leave θ, σ² and ε consistent with the final posteriors
     m_step(model, st, U, Y, eps_min, priors)
+    if st.Q is not Q_caller:  # the caller's array, updated in place as before
+        Q_caller[...] = st.Q
+        st.Q = Q_caller
     return res

@@ -145,13 +145,14 @@ class LinearGaussian(ObservationModel):
         pen = ridge_penalty(G0.shape[0], n, 1.0)
         yw = 1.0 / np.maximum(Y.var(axis=0), 1e-300)
         out = np.full(len(grid), np.inf)
+        MtY = M.T @ Y
         for i, lam in enumerate(grid):
             G = G0 + np.diag(lam * pen)
-            Ginv_Mt = np.linalg.pinv(G, rcond=1e-12, hermitian=True) @ M.T
-            h = np.einsum("nj,jn->n", M, Ginv_Mt)
+            A = M @ np.linalg.pinv(G, rcond=1e-12, hermitian=True)  # rows m̃_nᵀ G⁻¹
+            h = np.einsum("nj,nj->n", A, M)
             if np.any(h > 1 - 1e-9):
                 continue
-            R = Y - M @ (Ginv_Mt @ Y)
+            R = Y - A @ MtY
             out[i] = float(((R / (1 - h)[:, None]) ** 2 @ yw).sum())
         return out
 
