@@ -10,6 +10,7 @@ P(yes) for soft judgments. With a soft judgment ``b`` the feature prior is the m
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,16 @@ from scipy.special import expit
 from .observation.base import ObservationModel
 
 _TINY = 1e-300
+
+
+def blas_threads() -> Any:
+    """The BLAS thread pool for a fit, set deliberately (threadpoolctl): ``GENZ_BLAS_THREADS``
+    threads, default 1. EM's matrix products are small (N × K with K below ~50) and most of its
+    time is elementwise work, so more BLAS threads mostly oversubscribe a shared machine."""
+    from threadpoolctl import threadpool_limits
+
+    n = os.environ.get("GENZ_BLAS_THREADS", "1")
+    return threadpool_limits(limits=int(n) if n.strip().isdigit() and int(n) > 0 else 1, user_api="blas")
 
 
 @dataclass
@@ -203,12 +214,12 @@ def _sweep(model: ObservationModel, st: LatentState, priors: PriorTable, ctx: An
     dq = 0.0
     Q = st.Q
     for k in range(st.K):
-        q_old = Q[:, k].copy()
+        q_old = Q[:, k]  # a view, read before the column is overwritten
         logit = priors.logodds(k) + model.loglik_gap(ctx, k, q_old)
         q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit, out=logit)
         model.commit(ctx, k, q_old, q_new)
-        Q[:, k] = q_new
         dq = max(dq, float(np.max(np.abs(q_new - q_old))))
+        Q[:, k] = q_new
     return dq
 
 

@@ -89,15 +89,16 @@ class LinearGaussian(ObservationModel):
         self._buf: np.ndarray | None = None  # the design [Q | scaled U | 1]
         self._buf_u: np.ndarray | None = None  # the U it was built for
         self._fit_R: tuple | None = None  # (Q, residual) of the last fit, for the next E-step
+        self._vsum: tuple | None = None  # (Q, Σ_n q(1 − q)) of EM's last bound, for the next fit
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.update(_buf=None, _buf_u=None, _fit_R=None)
+        state.update(_buf=None, _buf_u=None, _fit_R=None, _vsum=None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        for key in ("_buf", "_buf_u", "_fit_R"):
+        for key in ("_buf", "_buf_u", "_fit_R", "_vsum"):
             self.__dict__.setdefault(key, None)
 
     def set_scaling(self, U: np.ndarray | None, Y: np.ndarray) -> None:
@@ -126,7 +127,9 @@ class LinearGaussian(ObservationModel):
         K = Q.shape[1]
         self.n_features_ = K
         M = self._design(Q, U)  # m̃_n as rows
-        v_sum = (Q * (1.0 - Q)).sum(axis=0)  # Σ_n of the feature columns' variances (eq. 20)
+        last, self._vsum = self._vsum, None
+        # Σ_n of the feature columns' variances (eq. 20); EM's bound just computed it for this Q
+        v_sum = last[1] if last is not None and last[0] is Q else (Q * (1.0 - Q)).sum(axis=0)
         W = _solve_psd(*normal_equations(M, Y, ridge=self.ridge, var_sum=v_sum)).T  # eq. (29)
         self.W_ = W
         R = Y - M @ W.T
@@ -199,6 +202,7 @@ class LinearGaussian(ObservationModel):
         K, n = Q.shape[1], Q.shape[0]
         R = ctx.R if ctx is not None else Y - self._design(Q, U) @ self.W_.T
         v_sum = (Q * (1.0 - Q)).sum(axis=0)
+        self._vsum = (Q, v_sum) if ctx is not None else None  # EM's next M-step sees this Q
         quad = (R**2).sum(axis=0) + v_sum @ (self.W_[:, :K] ** 2).T
         return float(-0.5 * (quad / self.sigma2_).sum() - 0.5 * n * np.sum(np.log(self.sigma2_) + LOG_2PI))
 
@@ -207,20 +211,20 @@ class LinearGaussian(ObservationModel):
 
     # structure changes -----------------------------------------------------------------------
     def add_feature(self) -> None:
-        self._fit_R = None
+        self._fit_R = self._vsum = None
         K = self.n_features_
         if self.W_ is not None:
             self.W_ = np.insert(self.W_, K, 0.0, axis=1)
         self.n_features_ = K + 1
 
     def remove_feature(self, k: int) -> None:
-        self._fit_R = None
+        self._fit_R = self._vsum = None
         if self.W_ is not None:
             self.W_ = np.delete(self.W_, k, axis=1)
         self.n_features_ -= 1
 
     def flip_feature(self, k: int) -> None:
-        self._fit_R = None
+        self._fit_R = self._vsum = None
         if self.W_ is not None:
             self.W_[:, -1] += self.W_[:, k]
             self.W_[:, k] = -self.W_[:, k]
