@@ -24,6 +24,7 @@ from .discovery import Discovery, DiscoveryConfig, new_item_q
 from .discovery_run import DiscoveryRun
 from .errors import CorruptFileError, GenZInputError
 from .fm.base import FoundationModel
+from .inference import blas_threads
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
 from .observation import observation_model_from_state
@@ -274,7 +275,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         run = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set, target_names)
         if callbacks is None and self.verbose:
             callbacks = _PrintProgress()
-        run.run(callbacks=callbacks, on_step=on_step)
+        with blas_threads():
+            run.run(callbacks=callbacks, on_step=on_step)
         self._adopt(run)
         return self
 

@@ -10,7 +10,9 @@ P(yes) for soft judgments. With a soft judgment ``b`` the feature prior is the m
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.special import expit
@@ -18,6 +20,16 @@ from scipy.special import expit
 from .observation.base import ObservationModel
 
 _TINY = 1e-300
+
+
+def blas_threads() -> Any:
+    """The BLAS thread pool for a fit, set deliberately (threadpoolctl): ``GENZ_BLAS_THREADS``
+    threads, default 1. EM's matrix products are small (N × K with K below ~50) and most of its
+    time is elementwise work, so more BLAS threads mostly oversubscribe a shared machine."""
+    from threadpoolctl import threadpool_limits
+
+    n = os.environ.get("GENZ_BLAS_THREADS", "1")
+    return threadpool_limits(limits=int(n) if n.strip().isdigit() and int(n) > 0 else 1, user_api="blas")
 
 
 @dataclass
@@ -97,10 +109,16 @@ def feature_term(Q: np.ndarray, B: np.ndarray, eps: np.ndarray, coupled: np.ndar
 
 
 def entropy(Q: np.ndarray) -> np.ndarray:
-    """eq. (7) per item: −Σ_k [q log q + (1 − q) log(1 − q)]."""
-    q = np.clip(Q, _TINY, 1.0)
-    r = np.clip(1.0 - Q, _TINY, 1.0)
-    return -(Q * np.log(q) + (1.0 - Q) * np.log(r)).sum(axis=1)
+    """eq. (7) per item: −Σ_k [q log q + (1 − q) log(1 − q)] (q in [0, 1]; 0 log 0 = 0)."""
+    R = 1.0 - Q
+    a = np.maximum(Q, _TINY)
+    np.log(a, out=a)
+    a *= Q
+    b = np.maximum(R, _TINY)
+    np.log(b, out=b)
+    b *= R
+    a += b
+    return -a.sum(axis=1)
 
 
 def bound_per_item(model: ObservationModel, st: LatentState, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
@@ -109,8 +127,71 @@ def bound_per_item(model: ObservationModel, st: LatentState, U: np.ndarray | Non
 
 
 def bound(model: ObservationModel, st: LatentState, U: np.ndarray | None, Y: np.ndarray) -> float:
-    """The data-set criterion Σ_n B_n (eq. 2)."""
-    return float(bound_per_item(model, st, U, Y).sum())
+    """The data-set criterion Σ_n B_n (eq. 2), summed feature by feature (:class:`PriorTable`)."""
+    return _bound_total(model, st, U, Y, PriorTable(st.B).update(st.eps, st.coupled), None)
+
+
+def _bound_total(model: ObservationModel, st: LatentState, U: np.ndarray | None, Y: np.ndarray,
+                 priors: "PriorTable", ctx: Any) -> float:
+    """Σ_n B_n (eq. 2) from totals: Σ_n E[log p(y|z)] (from the sweep's residuals when ``ctx``
+    is given), the feature part through :meth:`PriorTable.total`, and the entropy of the
+    columns not evaluated at their mode (a hard column's q is 0 or 1, entropy 0)."""
+    soft = ~st.hard
+    Qs = st.Q if soft.all() else st.Q[:, soft]
+    ent = float(entropy(Qs).sum()) if Qs.shape[1] else 0.0
+    return model.expected_loglik_total(st.Q, U, Y, ctx) + priors.total(st.Q) + ent
+
+
+class PriorTable:
+    """The prior log-probabilities ``a¹, a⁰`` of eq. (5) for fixed judgments ``B`` and the
+    current ε. With hard judgments (every b is 0 or 1) a feature has only two values of each,
+    computed by :func:`log_priors` on a 2×K table and looked up per item, and the feature part
+    of the bound (eq. 6) is a sum over features of counts; soft judgments keep the N×K form.
+    Build once per EM phase (B fixed), :meth:`update` after every change of ε."""
+
+    def __init__(self, B: np.ndarray) -> None:
+        self.B = B
+        self.hard_b = bool(np.all((B == 0.0) | (B == 1.0)))
+        self.counts: tuple[np.ndarray, np.ndarray] | None = None  # of the last Q given to total()
+        if self.hard_b:
+            self.Bb = np.asfortranarray(B == 1.0)  # column by column in the sweep
+            self.n1 = B.sum(axis=0)
+
+    def update(self, eps: np.ndarray, coupled: np.ndarray | None) -> "PriorTable":
+        if self.hard_b:
+            two = np.repeat(np.array([[0.0], [1.0]]), self.B.shape[1], axis=1)
+            self.a1, self.a0 = log_priors(two, eps, coupled)  # row 0: b = 0, row 1: b = 1
+            self.lo = self.a1 - self.a0
+        else:
+            self.a1, self.a0 = log_priors(self.B, eps, coupled)
+            self.lo = self.a1 - self.a0
+        return self
+
+    def logodds(self, k: int) -> np.ndarray:
+        """``a¹ − a⁰`` of feature k for every item."""
+        if self.hard_b:
+            return np.where(self.Bb[:, k], self.lo[1, k], self.lo[0, k])
+        return self.lo[:, k]
+
+    def total(self, Q: np.ndarray) -> float:
+        """Σ_n Σ_k q a¹ + (1 − q) a⁰ (eq. 6 summed over items)."""
+        if not self.hard_b:
+            return float((Q * self.a1 + (1.0 - Q) * self.a0).sum())
+        s1 = np.einsum("nk,nk->k", self.B, Q)  # Σ_{b=1} q
+        sq = Q.sum(axis=0)
+        self.counts = (s1, sq)
+        n = Q.shape[0]
+        a1, a0 = self.a1, self.a0
+        return float(a1[1] @ s1 + a0[1] @ (self.n1 - s1) + a1[0] @ (sq - s1) + a0[0] @ (n - self.n1 - (sq - s1)))
+
+    def error_rates(self, Q: np.ndarray, eps_min: float) -> np.ndarray:
+        """eq. (14) for hard judgments: ``(Σ_{b=0} q + Σ_{b=1} (1 − q)) / N``, from the counts
+        of :meth:`total` when they are for this ``Q`` (EM's order: bound, then M-step)."""
+        s1, sq = self.counts if self.counts is not None else (np.einsum("nk,nk->k", self.B, Q), Q.sum(axis=0))
+        self.counts = None
+        if Q.shape[0] == 0:
+            return np.full(Q.shape[1], 0.5)
+        return np.clip(((sq - s1) + (self.n1 - s1)) / Q.shape[0], eps_min, 0.5)
 
 
 # -- E-step, eq. (11) / (27) ----------------------------------------------------------------------
@@ -125,14 +206,21 @@ def e_step(
     ``q_nk = sigmoid((a¹_nk − a⁰_nk) + L⁺ᵏ_n − L⁻ᵏ_n)`` (eq. 11; eq. 27 for the linear model)."""
     if st.K == 0:
         return
-    logodds = prior_logodds(st.B, st.eps, st.coupled)
-    ctx = model.begin_e_step(st.Q, U, Y)
+    _sweep(model, st, PriorTable(st.B).update(st.eps, st.coupled), model.begin_e_step(st.Q, U, Y))
+
+
+def _sweep(model: ObservationModel, st: LatentState, priors: PriorTable, ctx: Any) -> float:
+    """The coordinate-ascent sweep of :func:`e_step`; returns ``max |Δq|``."""
+    dq = 0.0
+    Q = st.Q
     for k in range(st.K):
-        q_old = st.Q[:, k].copy()
-        logit = logodds[:, k] + model.loglik_gap(ctx, k, q_old)
-        q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit)
+        q_old = Q[:, k]  # a view, read before the column is overwritten
+        logit = priors.logodds(k) + model.loglik_gap(ctx, k, q_old)
+        q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit, out=logit)
         model.commit(ctx, k, q_old, q_new)
-        st.Q[:, k] = q_new
+        dq = max(dq, float(np.max(np.abs(q_new - q_old))))
+        Q[:, k] = q_new
+    return dq
 
 
 # -- M-step, eq. (12)-(14) / (29)-(31) -------------------------------------------------------------
@@ -154,11 +242,14 @@ def m_step(
     U: np.ndarray | None,
     Y: np.ndarray,
     eps_min: float,
+    priors: PriorTable | None = None,
 ) -> None:
-    """θ and σ² (eq. 12-13 / 29-30), then ε for the coupled features (eq. 14 / 31)."""
+    """θ and σ² (eq. 12-13 / 29-30), then ε for the coupled features (eq. 14 / 31); ``priors``
+    (for ``st.B``) gives ε from counts when the judgments are hard."""
     model.fit(st.Q, U, Y)
     if st.K:
-        new = error_rates(st.Q, st.B, eps_min)
+        hard = priors is not None and priors.hard_b and priors.B is st.B
+        new = priors.error_rates(st.Q, eps_min) if hard else error_rates(st.Q, st.B, eps_min)
         st.eps = np.where(st.coupled, new, st.eps)
 
 
@@ -194,19 +285,27 @@ def run_em(
     """
     res = EMResult(iterations=0)
     prev = None
+    Q_caller = st.Q
+    st.Q = np.asfortranarray(st.Q)  # the sweep works column by column
+    priors = PriorTable(st.B)  # B is fixed during EM; ε changes in every M-step
     for it in range(1, max_iter + 1):
-        q_before = st.Q.copy()
-        m_step(model, st, U, Y, eps_min)
-        e_step(model, st, U, Y)
-        b = bound(model, st, U, Y)
+        m_step(model, st, U, Y, eps_min, priors)
+        priors.update(st.eps, st.coupled)
+        ctx, dq = None, 0.0
+        if st.K:
+            ctx = model.begin_e_step_after_fit(st.Q, U, Y)
+            dq = _sweep(model, st, priors, ctx)
+        b = _bound_total(model, st, U, Y, priors, ctx)
         res.bounds.append(b)
         res.iterations = it
-        dq = float(np.max(np.abs(st.Q - q_before))) if st.K else 0.0
         if prev is not None and it >= min_iter:
             if abs(b - prev) <= tol * (abs(prev) + 1.0) and dq < q_tol:
                 res.converged = True
                 break
         prev = b
     # leave θ, σ² and ε consistent with the final posteriors
-    m_step(model, st, U, Y, eps_min)
+    m_step(model, st, U, Y, eps_min, priors)
+    if st.Q is not Q_caller:  # the caller's array, updated in place as before
+        Q_caller[...] = st.Q
+        st.Q = Q_caller
     return res

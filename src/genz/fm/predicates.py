@@ -38,9 +38,11 @@ import functools
 import json
 import math
 import numbers
+import operator
+import threading
 from abc import ABC, abstractmethod
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,18 +67,58 @@ def _number_of_text(text: str) -> float:
     return float(text) if _NUM_RE.match(text) else math.nan
 
 
+_VALUES_LOCK = threading.Lock()
+_VALUES: OrderedDict = OrderedDict()  # (kind, attr, N, hash of item ids) → (items, values)
+_VALUES_MAX = 16
+
+
+def _memo(kind: str, items: Sequence[Item], attr: str | None, make: Any) -> Any:
+    """The values of ``attr`` for ``items``, extracted once per list of item objects: judging
+    and mining evaluate many predicates on the same items, and the extraction is a Python loop
+    over items. An entry holds its items (so their ids stay unique) and matches only the same
+    item objects in the same order; items are not to be mutated while a fit runs."""
+    items = list(items)
+    ids = tuple(map(id, items))
+    key = (kind, attr, len(ids), hash(ids))
+    with _VALUES_LOCK:
+        hit = _VALUES.get(key)
+        if hit is not None and len(hit[0]) == len(items) and all(map(operator.is_, hit[0], items)):
+            _VALUES.move_to_end(key)
+            return hit[1]
+    val = make(items)
+    with _VALUES_LOCK:
+        _VALUES[key] = (items, val)
+        while len(_VALUES) > _VALUES_MAX:
+            _VALUES.popitem(last=False)
+    return val
+
+
 def _numeric_values(items: Sequence[Item], attr: str | None) -> np.ndarray:
+    """The numbers of ``attr`` (or of the text, ``attr=None``); NaN where there is none
+    (read-only: shared between calls, see :func:`_memo`)."""
+    return _memo("numeric", items, attr, lambda its: _extract_numeric(its, attr))
+
+
+def _extract_numeric(items: Sequence[Item], attr: str | None) -> np.ndarray:
     if attr is None:
-        return np.array([_number_of_text(it.text) for it in items], dtype=float)
-    out = np.full(len(items), np.nan)
-    for n, it in enumerate(items):
-        v = it.attributes.get(attr)
-        if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
-            out[n] = float(v)
+        out = np.array([_number_of_text(it.text) for it in items], dtype=float)
+    else:
+        out = np.full(len(items), np.nan)
+        for n, it in enumerate(items):
+            v = it.attributes.get(attr)
+            if isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)):
+                out[n] = float(v)
+    out.flags.writeable = False
     return out
 
 
-def _string_values(items: Sequence[Item], attr: str) -> list[str | None]:
+def _string_values(items: Sequence[Item], attr: str) -> tuple[str | None, ...]:
+    """The strings of ``attr`` (booleans and integers as text), None where there is none
+    (shared between calls, see :func:`_memo`)."""
+    return _memo("string", items, attr, lambda its: _extract_strings(its, attr))
+
+
+def _extract_strings(items: Sequence[Item], attr: str) -> tuple[str | None, ...]:
     out: list[str | None] = []
     for it in items:
         v = it.attributes.get(attr)
@@ -88,7 +130,28 @@ def _string_values(items: Sequence[Item], attr: str) -> list[str | None]:
             out.append(str(int(v)))
         else:
             out.append(None)
-    return out
+    return tuple(out)
+
+
+def _string_codes(items: Sequence[Item], attr: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """:func:`_string_values` as codes into its distinct strings (−1 where there is none)."""
+
+    def make(its: Sequence[Item]) -> tuple[np.ndarray, tuple[str, ...]]:
+        index: dict[str, int] = {}
+        codes = np.array([-1 if v is None else index.setdefault(v, len(index)) for v in _string_values(its, attr)],
+                         dtype=np.int64)
+        codes.flags.writeable = False
+        return codes, tuple(index)
+
+    return _memo("codes", items, attr, make)
+
+
+def _string_mask(items: Sequence[Item], attr: str, test: Any) -> np.ndarray:
+    """``test(value)`` for every item's string value of ``attr`` (False where there is none),
+    evaluated once per distinct value."""
+    codes, cats = _string_codes(items, attr)
+    ok = np.array([bool(test(c)) for c in cats] + [False], dtype=bool)
+    return ok[codes]
 
 
 def _fmt(x: float) -> str:
@@ -295,7 +358,7 @@ class Equals(Predicate):
         return f"{_attr(self.attr)} is {json.dumps(self.value, ensure_ascii=False)}"
 
     def evaluate(self, items):
-        return np.array([v == self.value for v in _string_values(items, self.attr)], dtype=bool)
+        return _string_mask(items, self.attr, lambda v: v == self.value)
 
 
 @dataclass(frozen=True)
@@ -312,7 +375,7 @@ class OneOf(Predicate):
 
     def evaluate(self, items):
         s = set(self.values)
-        return np.array([v in s for v in _string_values(items, self.attr)], dtype=bool)
+        return _string_mask(items, self.attr, lambda v: v in s)
 
 
 @dataclass(frozen=True)
@@ -325,9 +388,7 @@ class StartsWith(Predicate):
         return f"{_attr(self.attr)} starts with {json.dumps(self.prefix, ensure_ascii=False)}"
 
     def evaluate(self, items):
-        return np.array(
-            [v is not None and v.startswith(self.prefix) for v in _string_values(items, self.attr)], dtype=bool
-        )
+        return _string_mask(items, self.attr, lambda v: v.startswith(self.prefix))
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,11 @@ class ObservationModel(ABC):
     def begin_e_step(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> Any:
         """Precompute what :meth:`loglik_gap` needs for one E-step sweep."""
 
+    def begin_e_step_after_fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> Any:
+        """:meth:`begin_e_step` called right after :meth:`fit` on the same ``Q`` (EM's order);
+        a model may reuse what the fit computed."""
+        return self.begin_e_step(Q, U, Y)
+
     @abstractmethod
     def loglik_gap(self, ctx: Any, k: int, q_k: np.ndarray) -> np.ndarray:
         """``L⁺ᵏ_n − L⁻ᵏ_n`` for every item: the data term of the E-step logit (eq. 11 / 27)."""
@@ -83,6 +88,11 @@ class ObservationModel(ABC):
     @abstractmethod
     def expected_loglik(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> np.ndarray:
         """``E_q[log p(y_n | z_n, u_n)]`` per item (eq. 21-22, or at the mode)."""
+
+    def expected_loglik_total(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, ctx: Any = None) -> float:
+        """``Σ_n E_q[log p(y_n | z_n, u_n)]``; ``ctx`` is the context of the E-step sweep that
+        produced ``Q`` (a model may read its residuals from it)."""
+        return float(self.expected_loglik(Q, U, Y).sum())
 
     @abstractmethod
     def predict(self, Q: np.ndarray, U: np.ndarray | None) -> np.ndarray:

@@ -51,13 +51,16 @@ def ridge_penalty(n_cols: int, n_items: int, ridge: float) -> np.ndarray:
 
 
 def normal_equations(M: np.ndarray, Y: np.ndarray, var: np.ndarray | None = None,
-                     ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                     ridge: float = 0.0, var_sum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``G = Σ_n E[z̃ z̃ᵀ] + penalty`` and ``Σ_n m̃_n y_nᵀ`` for the design ``M`` (rows m̃_n, the
-    constant last) whose first columns have variances ``var`` (N×K; eq. 20)."""
+    constant last) whose first columns have variances ``var`` (N×K; eq. 20), or their column
+    sums ``var_sum``."""
     G = M.T @ M
-    if var is not None and var.shape[1]:
-        K = var.shape[1]
-        G[np.arange(K), np.arange(K)] += var.sum(axis=0)
+    if var_sum is None and var is not None:
+        var_sum = var.sum(axis=0)
+    if var_sum is not None and var_sum.shape[0]:
+        K = var_sum.shape[0]
+        G[np.arange(K), np.arange(K)] += var_sum
     J = G.shape[0]
     G[np.arange(J), np.arange(J)] += ridge_penalty(J, M.shape[0], ridge)
     return G, M.T @ Y
@@ -79,11 +82,44 @@ class LinearGaussian(ObservationModel):
         super().__init__(sigma2_floor_rel)
         self.ridge = ridge
         self.W_: np.ndarray | None = None  # D × (K + P + 1)
+        self._clear_buffers()
+
+    # work buffers (never saved, pickled or deep-copied) ---------------------------------------
+    def _clear_buffers(self) -> None:
+        self._buf: np.ndarray | None = None  # the design [Q | scaled U | 1]
+        self._buf_u: np.ndarray | None = None  # the U it was built for
+        self._fit_R: tuple | None = None  # (Q, residual) of the last fit, for the next E-step
+        self._vsum: tuple | None = None  # (Q, Σ_n q(1 − q)) of EM's last bound, for the next fit
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(_buf=None, _buf_u=None, _fit_R=None, _vsum=None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for key in ("_buf", "_buf_u", "_fit_R", "_vsum"):
+            self.__dict__.setdefault(key, None)
+
+    def set_scaling(self, U: np.ndarray | None, Y: np.ndarray) -> None:
+        super().set_scaling(U, Y)
+        self._clear_buffers()
 
     # design ----------------------------------------------------------------------------------
     def _design(self, Q: np.ndarray, U: np.ndarray | None) -> np.ndarray:
-        n = Q.shape[0]
-        return np.hstack([Q, self.scale_u(U, n), np.ones((n, 1))])
+        """``[Q | scaled U | 1]`` in one buffer kept between calls: the side-input and constant
+        columns are written when ``U`` (the same object) or the shape changes, ``Q`` every call.
+        The returned array is overwritten by the next call."""
+        n, K = Q.shape
+        buf = self._buf
+        P = 0 if self.u_mean_ is None else self.u_mean_.size
+        if buf is None or buf.shape != (n, K + P + 1) or self._buf_u is not U:
+            buf = np.empty((n, K + P + 1))
+            buf[:, K:K + P] = self.scale_u(U, n)
+            buf[:, -1] = 1.0
+            self._buf, self._buf_u = buf, U
+        buf[:, :K] = Q
+        return buf
 
     # M-step ----------------------------------------------------------------------------------
     def fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> None:
@@ -91,12 +127,15 @@ class LinearGaussian(ObservationModel):
         K = Q.shape[1]
         self.n_features_ = K
         M = self._design(Q, U)  # m̃_n as rows
-        v = Q * (1.0 - Q)  # variances of the feature columns (eq. 20)
-        W = penalised_lstsq(M, Y, self.ridge, v)  # eq. (29)
+        last, self._vsum = self._vsum, None
+        # Σ_n of the feature columns' variances (eq. 20); EM's bound just computed it for this Q
+        v_sum = last[1] if last is not None and last[0] is Q else (Q * (1.0 - Q)).sum(axis=0)
+        W = _solve_psd(*normal_equations(M, Y, ridge=self.ridge, var_sum=v_sum)).T  # eq. (29)
         self.W_ = W
         R = Y - M @ W.T
-        s2 = (R**2).mean(axis=0) + (v @ (W[:, :K] ** 2).T).mean(axis=0)  # eq. (30)
+        s2 = (R**2).mean(axis=0) + (v_sum @ (W[:, :K] ** 2).T) / Q.shape[0]  # eq. (30)
         self.sigma2_ = self.floor_sigma2(s2)
+        self._fit_R = (Q, R)
 
     def loo_errors(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray,
                    grid: tuple[float, ...] = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)) -> np.ndarray:
@@ -109,13 +148,14 @@ class LinearGaussian(ObservationModel):
         pen = ridge_penalty(G0.shape[0], n, 1.0)
         yw = 1.0 / np.maximum(Y.var(axis=0), 1e-300)
         out = np.full(len(grid), np.inf)
+        MtY = M.T @ Y
         for i, lam in enumerate(grid):
             G = G0 + np.diag(lam * pen)
-            Ginv_Mt = np.linalg.pinv(G, rcond=1e-12, hermitian=True) @ M.T
-            h = np.einsum("nj,jn->n", M, Ginv_Mt)
+            A = M @ np.linalg.pinv(G, rcond=1e-12, hermitian=True)  # rows m̃_nᵀ G⁻¹
+            h = np.einsum("nj,nj->n", A, M)
             if np.any(h > 1 - 1e-9):
                 continue
-            R = Y - M @ (Ginv_Mt @ Y)
+            R = Y - A @ MtY
             out[i] = float(((R / (1 - h)[:, None]) ** 2 @ yw).sum())
         return out
 
@@ -126,13 +166,18 @@ class LinearGaussian(ObservationModel):
         return float(grid[int(np.argmin(err))]) if np.isfinite(err).any() else self.ridge
 
     # E-step ----------------------------------------------------------------------------------
-    def begin_e_step(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> _Sweep:
+    def begin_e_step(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, R: np.ndarray | None = None) -> _Sweep:
         K = Q.shape[1]
-        R = Y - self._design(Q, U) @ self.W_.T
+        R = Y - self._design(Q, U) @ self.W_.T if R is None else R
         Wk = self.W_[:, :K]
         Winv = Wk / self.sigma2_[:, None]
         half_w2 = 0.5 * (Wk * Winv).sum(axis=0)
         return _Sweep(R=R, Winv=Winv, half_w2=half_w2)
+
+    def begin_e_step_after_fit(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray) -> _Sweep:
+        """The residual ``y − W m̃`` of the fit just made on this ``Q`` starts the sweep."""
+        last, self._fit_R = self._fit_R, None
+        return self.begin_e_step(Q, U, Y, last[1] if last is not None and last[0] is Q else None)
 
     def loglik_gap(self, ctx: _Sweep, k: int, q_k: np.ndarray) -> np.ndarray:
         """eq. (27): ½ Σ_d [(r⁻)² − (r⁺)²]/σ²_d with r⁺ = r − w_k(1 − q_k), r⁻ = r + w_k q_k,
@@ -151,22 +196,35 @@ class LinearGaussian(ObservationModel):
         quad = (R**2 + v @ (self.W_[:, :K] ** 2).T) / self.sigma2_
         return -0.5 * quad.sum(axis=1) - 0.5 * np.sum(np.log(self.sigma2_) + LOG_2PI)
 
+    def expected_loglik_total(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, ctx: _Sweep | None = None) -> float:
+        """eq. (21)-(22) summed over items, from column sums; the residuals are the sweep's
+        (``ctx.R`` is ``y − W m̃`` for the posteriors the sweep left) when ``ctx`` is given."""
+        K, n = Q.shape[1], Q.shape[0]
+        R = ctx.R if ctx is not None else Y - self._design(Q, U) @ self.W_.T
+        v_sum = (Q * (1.0 - Q)).sum(axis=0)
+        self._vsum = (Q, v_sum) if ctx is not None else None  # EM's next M-step sees this Q
+        quad = (R**2).sum(axis=0) + v_sum @ (self.W_[:, :K] ** 2).T
+        return float(-0.5 * (quad / self.sigma2_).sum() - 0.5 * n * np.sum(np.log(self.sigma2_) + LOG_2PI))
+
     def predict(self, Q: np.ndarray, U: np.ndarray | None) -> np.ndarray:
         return self._design(Q, U) @ self.W_.T
 
     # structure changes -----------------------------------------------------------------------
     def add_feature(self) -> None:
+        self._fit_R = self._vsum = None
         K = self.n_features_
         if self.W_ is not None:
             self.W_ = np.insert(self.W_, K, 0.0, axis=1)
         self.n_features_ = K + 1
 
     def remove_feature(self, k: int) -> None:
+        self._fit_R = self._vsum = None
         if self.W_ is not None:
             self.W_ = np.delete(self.W_, k, axis=1)
         self.n_features_ -= 1
 
     def flip_feature(self, k: int) -> None:
+        self._fit_R = self._vsum = None
         if self.W_ is not None:
             self.W_[:, -1] += self.W_[:, k]
             self.W_[:, k] = -self.W_[:, k]
@@ -183,5 +241,6 @@ class LinearGaussian(ObservationModel):
 
     def set_state(self, meta, arrays):
         super().set_state(meta, arrays)
+        self._clear_buffers()
         self.ridge = float(meta.get("ridge", self.ridge))
         self.W_ = np.asarray(arrays["W_"], dtype=float) if "W_" in arrays else None
