@@ -235,8 +235,11 @@ def _write_outputs(result: dict, out: str | None, markdown_out: str | None) -> N
 
 @experiment.command("table")
 @click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the tables to this Markdown file.")
+@click.option("-q", "--quiet", is_flag=True, help="Do not print the tables (with -o: only write them).")
 @friendly
-def table_cmd(results) -> None:
+def table_cmd(results, out_path, quiet) -> None:
     """Print the Markdown results table of saved experiment results (``--out`` files), with
     paired per-seed differences against genz; this is what README and docs/experiments.md show."""
     import json
@@ -244,16 +247,21 @@ def table_cmd(results) -> None:
     from ..errors import GenZInputError
     from ..experiments.runner import markdown_table, paired_comparisons
 
-    for i, path in enumerate(results):
+    texts: list[str] = []
+    for path in results:
         try:
             res = json.loads(open(path, encoding="utf-8").read())
             res["comparisons"] = paired_comparisons(res)
             text = markdown_table(res)
         except (ValueError, KeyError, TypeError) as exc:
             raise GenZInputError(f"{path}: not an experiment result written by --out ({exc})") from None
-        if i:
-            click.echo("")
-        click.echo(text)
+        texts.append(text)
+    if out_path:
+        from ..runs import atomic_write_bytes
+
+        atomic_write_bytes(out_path, ("\n\n".join(texts) + "\n").encode("utf-8"))
+    if not quiet:
+        click.echo("\n\n".join(texts))
 
 
 def _n(x: float) -> str:
