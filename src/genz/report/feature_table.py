@@ -174,6 +174,10 @@ def format_feature_table(rows: Sequence[Mapping[str, Any]], target_names: Sequen
     out.append("")
     out.append("weight: effect on the target when the feature holds, with its 95% interval; held-out gain: "
                "loss increase on held-out items when the feature is dropped (± standard error).")
+    if any(r.get("significant") is False and r.get("origin") != "pinned" for r in rows):
+        out.append("significant: the held-out gain exceeds the Bonferroni threshold over every feature tried; "
+                   "'no' features stay because dropping them together loses more than one standard error of "
+                   "held-out loss (they matter jointly, not one by one).")
     for n in notes:
         out.append(f"ε {n}: {_EPS_NOTES.get(n, n)}.")
     return "\n".join(out)
