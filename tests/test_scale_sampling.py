@@ -62,3 +62,43 @@ def test_the_predictor_is_refitted_on_all_items():
     Q = new_item_q(est.transform(items).astype(float), est.epsilon_, est.predictor)
     rss = lambda pred: float(((pred.predict(Q, None)[:, 0] - y) ** 2).sum())  # noqa: E731
     assert rss(est.predictor_) < rss(on_sample.predictor_)  # fitted to all 1200 items, not the 200
+
+
+def test_cli_fit_with_a_discovery_sample(tmp_path):
+    """`genz fit --discovery-sample N`: discovery sees N stratified rows (the run's history and
+    checkpoints are of the sample), the kept features are judged on every row and the saved
+    predictor is refitted on all of them; a resume redoes the bulk step from the saved run."""
+    import json
+
+    from click.testing import CliRunner
+
+    from genz.cli import main
+    from genz.estimator import GenZRegressor
+    from genz.sampling import stratified_sample
+    from tests.cars_data import make_cars
+
+    df = make_cars(300, seed=5)
+    df.to_csv(tmp_path / "cars.csv", index=False)
+    args = ["fit", "--data", str(tmp_path / "cars.csv"), "--target", "price", "--id", "car_id", "--text",
+            "description", "--discovery-sample", "150", "-o", str(tmp_path / "run")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "discovery on 150 of 300 items" in r.output
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["discovery_sample"] == 150
+    est = GenZRegressor.load(tmp_path / "run" / "model")
+    idx = stratified_sample(df["price"].to_numpy(), 150, seed=0)
+    assert sorted(est.train_ids_) == sorted(df["car_id"].iloc[idx])  # the run's arrays are the sample's
+    # the predictor saw every row: refitting it on the sample's priors alone gives other weights
+    from genz.discovery import new_item_q
+    from genz.tables import items_from_frame
+
+    items = items_from_frame(df, id="car_id", text="description", target="price")
+    B = est.transform(items).astype(float)
+    Q = new_item_q(B, est.epsilon_, est.predictor)
+    P_all = est.predictor_.predict(Q, None)[:, 0]
+    resid = df["price"].to_numpy() - P_all
+    assert abs(resid.mean()) < 1e-6 * df["price"].abs().mean()  # least squares on all rows: mean residual 0
+    r2 = CliRunner().invoke(main, args + ["--resume"])
+    assert r2.exit_code == 0, r2.output
+    assert GenZRegressor.load(tmp_path / "run" / "model").features_ == est.features_

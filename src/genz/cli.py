@@ -138,6 +138,9 @@ def _columns(spec: str | None) -> list[str]:
 @click.option("--hypotheses", "hypotheses_path", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Your hypotheses, one descriptor a line: judged like mined features, kept only if they earn their "
                    "place on held-out data; the evidence is printed either way.")
+@click.option("--discovery-sample", type=click.IntRange(20), default=None,
+              help="Run discovery on a sample of N training items stratified by the target, then judge the kept "
+                   "features on all items in one bulk pass and refit the predictor on everything (docs/scale.md).")
 @click.option("--pin", multiple=True, help="A descriptor kept whatever the evidence (repeatable).")
 @click.option("--veto", multiple=True, help="A descriptor never mined (repeatable).")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
@@ -150,7 +153,8 @@ def _columns(spec: str | None) -> list[str]:
 def fit(data_path, items_path, target, targets_path, id_column, text_columns, encoding, categorical, test_data,
         test_items,
         side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle, n_features, n_candidates,
-        conjunctions, seed, hypotheses_path, pin, veto, out, resume, overwrite, quiet, **fm_opts) -> None:
+        conjunctions, seed, hypotheses_path, discovery_sample, pin, veto, out, resume, overwrite, quiet,
+        **fm_opts) -> None:
     """Discover features that predict the target; record the run (history, checkpoints, model) in OUT.
 
     \b
@@ -221,8 +225,26 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         extra.update(items=str(items_path), targets=str(targets_path))
         if test_items:
             extra["test_items"] = str(test_items)
+    finish = None
+    n_all = len(items)
+    if discovery_sample is not None and discovery_sample < len(items):
+        from .sampling import judge_in_bulk, stratified_sample
+
+        all_items, all_Y, all_U = items, Y, U
+        idx = stratified_sample(Y, discovery_sample, seed=seed)
+        items, Y, U = [items[i] for i in idx], Y[idx], None if U is None else U[idx]
+        extra["discovery_sample"] = int(discovery_sample)
+
+        def finish(e):  # the kept features judged on every item, the predictor refitted on all
+            return judge_in_bulk(e, all_items, all_Y, all_U, record=False)
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
-                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names)
+                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names,
+                       finish=finish)
+    if finish is not None:
+        if not quiet:
+            click.echo(f"discovery on {len(items)} of {n_all} items; the {len(est.features_)} kept features were "
+                       "judged on all of them and the predictor refitted on all", err=True)
+        items = all_items
     _save_inputs(Path(out) / "model", extra)
     notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features)
     if not est.features_:

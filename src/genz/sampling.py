@@ -28,7 +28,7 @@ import numpy as np
 from .errors import GenZInputError
 from .items import Item
 
-__all__ = ["stratified_sample", "fit_with_discovery_sample"]
+__all__ = ["stratified_sample", "fit_with_discovery_sample", "judge_in_bulk"]
 
 
 def stratified_sample(y: Any, n: int, seed: int = 0, bins: int = 10) -> np.ndarray:
@@ -79,9 +79,7 @@ def fit_with_discovery_sample(
     """Fit ``est`` (a :class:`genz.estimator.GenZRegressor`) with discovery on a stratified
     sample of ``discovery_sample`` items, then judge the final features on all items and refit
     the predictor on everything (see the module docstring). Returns ``est``."""
-    from .discovery import new_item_q
     from .estimator import make_fm
-    from .observation.linear import LinearGaussian
 
     items = list(items)
     Y = np.asarray(y, dtype=float)
@@ -99,23 +97,7 @@ def fit_with_discovery_sample(
     finally:
         est.set_params(fm=original)
     est.fm_ = fm
-    prefetch = getattr(fm, "prefetch", None)
-    if callable(prefetch) and est.features_:
-        prefetch(list(est.features_), items)  # one bulk pass through the executor
-    B = est.transform(items).astype(float)
-    Y2 = Y.reshape(len(Y), -1)
-    if est.predictor != "em":  # θ refitted where new items are (the priors, or the judgments)
-        from .estimator import _effects
-
-        Qp = new_item_q(B, est.epsilon_, est.predictor)
-        pred = copy.deepcopy(est.predictor_)
-        if isinstance(pred, LinearGaussian):
-            pred.ridge = pred.select_ridge(Qp, U_arr, Y2)
-        pred.fit_final(Qp, U_arr, Y2)
-        est.predictor_ = pred
-        est.coef_, est.intercept_, est.side_coef_ = _effects(pred, len(est.features_))
-    est.judgments_ = B
-    est.train_ids_ = [it.id for it in items]
+    judge_in_bulk(est, items, Y, U_arr)
     n, N, K = len(idx), len(items), len(est.features_)
     candidates = len(counting.judged)
     est.discovery_sample_ = {
@@ -128,4 +110,35 @@ def fit_with_discovery_sample(
         # the kept features on the rest
         "judgments_saved": candidates * N - (candidates * n + K * (N - n)),
     }
+    return est
+
+
+def judge_in_bulk(est: Any, items: Sequence[Item], y: Any, U: Any = None, *, record: bool = True) -> Any:
+    """Steps 3-4 of the module docstring for a fitted ``est``: judge its features on all
+    ``items`` (one bulk pass through the FM's ``prefetch`` when it has one) and refit the
+    predictor on all of them (its effects follow). ``record``: also keep the judgments of all
+    items as ``judgments_`` / ``train_ids_`` (a run directory keeps the discovery sample's,
+    beside its posteriors). Returns ``est``."""
+    from .discovery import new_item_q
+    from .estimator import _effects
+    from .observation.linear import LinearGaussian
+
+    items = list(items)
+    Y2 = np.asarray(y, dtype=float).reshape(len(items), -1)
+    U_arr = None if U is None else np.asarray(U, dtype=float)
+    prefetch = getattr(est.fm_, "prefetch", None)
+    if callable(prefetch) and est.features_:
+        prefetch(list(est.features_), items)  # one bulk pass through the executor
+    B = est.transform(items).astype(float)
+    if est.predictor != "em":  # θ refitted where new items are (the priors, or the judgments)
+        Qp = new_item_q(B, est.epsilon_, est.predictor)
+        pred = copy.deepcopy(est.predictor_)
+        if isinstance(pred, LinearGaussian):
+            pred.ridge = pred.select_ridge(Qp, U_arr, Y2)
+        pred.fit_final(Qp, U_arr, Y2)
+        est.predictor_ = pred
+        est.coef_, est.intercept_, est.side_coef_ = _effects(pred, len(est.features_))
+    if record:
+        est.judgments_ = B
+        est.train_ids_ = [it.id for it in items]
     return est
