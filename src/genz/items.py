@@ -14,7 +14,7 @@ import csv
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,22 @@ def _check_attr_value(value: Any, path: Path, lineno: int, item_id: str, key: st
     )
 
 
+def json_records(path: str | Path, content: str, what: str = "a JSON object") -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for every non-blank line of JSONL ``content``; a line that is
+    not valid JSON or not an object is a one-line :class:`GenZInputError` naming ``path`` and
+    the line (``what`` says what a line should be)."""
+    for lineno, line in enumerate(content.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GenZInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise GenZInputError(f"{path}:{lineno}: expected {what}, got {type(obj).__name__}")
+        yield lineno, obj
+
+
 def load_items(path: str | Path, encoding: str | None = None) -> list[Item]:
     """Load items from a JSONL file: one JSON object per line with ``id`` and ``text``,
     optional ``attributes`` (object) and ``images`` (list of paths, relative to the file).
@@ -214,15 +230,7 @@ def load_items(path: str | Path, encoding: str | None = None) -> list[Item]:
     content = read_text(path, encoding, what="items")
     items: list[Item] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(content.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GenZInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise GenZInputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+    for lineno, obj in json_records(path, content):
         if "id" not in obj:
             hint = (f" (this looks like a table row: read the file with genz fit --data {path.name} --target COLUMN "
                     "[--id COLUMN])" if "text" not in obj and "attributes" not in obj and obj else "")

@@ -180,16 +180,9 @@ def _check_header(path: Path, header: Sequence[str]) -> None:
 def _read_jsonl(path: Path, text: str) -> Table:
     records: list[dict] = []
     lines: list[int] = []
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GenZInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise GenZInputError(f"{path}:{lineno}: expected a JSON object (one record per line), got "
-                                 f"{type(obj).__name__}")
+    from .items import json_records
+
+    for lineno, obj in json_records(path, text, "a JSON object (one record per line)"):
         for k, v in obj.items():
             if isinstance(v, dict):
                 raise GenZInputError(f"{path}:{lineno}: column {k!r} holds an object; a table needs flat records "

@@ -134,21 +134,14 @@ def load_image_descriptions(path: str | Path) -> dict[str, str]:
         if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
             raise GenZInputError(f"{path}: expected a JSON object mapping image names to description strings")
         return {Path(k).name: v for k, v in obj.items()}
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise GenZInputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(rec, dict):
-                raise GenZInputError(f"{path}:{lineno}: expected a JSON object")
-            image = rec.get("image", rec.get("path"))
-            desc = rec.get("description", rec.get("text"))
-            if not isinstance(image, str) or not isinstance(desc, str):
-                raise GenZInputError(f"{path}:{lineno}: expected string fields 'image' and 'description'")
-            out[Path(image).name] = desc
+    from ..items import json_records
+
+    for lineno, rec in json_records(path, path.read_text(encoding="utf-8")):
+        image = rec.get("image", rec.get("path"))
+        desc = rec.get("description", rec.get("text"))
+        if not isinstance(image, str) or not isinstance(desc, str):
+            raise GenZInputError(f"{path}:{lineno}: expected string fields 'image' and 'description'")
+        out[Path(image).name] = desc
     return out
 
 
