@@ -28,6 +28,7 @@ from .inference import blas_threads
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
 from .observation import observation_model_from_state
+from .observation.base import predictive_std
 from .runs import atomic_write_bytes
 from .selection import split_indices
 from .settings import advanced_settings, model_spec, prior_knowledge, to_json
@@ -363,8 +364,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         if not return_std:
             return flat(P)
         W = np.asarray(self.predictor_.weights(), dtype=float).reshape(P.shape[1], -1)
-        var = self.predictor_.sigma2_[None, :] + (Q * (1 - Q)) @ (W.T**2)
-        return flat(P), flat(np.sqrt(var))
+        return flat(P), flat(predictive_std(self.predictor_.sigma2_, W, Q))
 
     def predict_interval(self, X: Sequence[Item], U: Any = None, level: float = 0.9) -> tuple[Any, Any]:
         """A robust ``level`` prediction interval ``(low, high)``: ``ŷ ± c·sd`` with ``sd`` from

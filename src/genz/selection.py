@@ -50,11 +50,14 @@ import numpy as np
 from scipy.stats import norm
 
 from .inference import prior_mixture
+from .observation.base import predictive_std
 from .observation.linear import LinearGaussian, penalised_lstsq
 
 __all__ = ["HeldOut", "split_indices"]
 
 ALPHA = 0.05
+KEEP_SE = 1.0  # a new feature is kept when its held-out gain exceeds this many standard errors
+PRUNE_SE = 1.0  # pruning stops when what it dropped costs more than this many standard errors
 
 
 def split_indices(n: int, seed: int, share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -79,9 +82,7 @@ class HeldOut:
         self.bV = np.zeros((len(self.items), 0))
         self.eps = np.zeros(0)
         self._cache: dict[frozenset, np.ndarray] = {}
-        self.keep_se = 1.0  # a new feature is kept when its held-out gain exceeds this many SEs
-        self.prune_se = 1.0  # pruning stops when what it dropped costs more than this many SEs
-        self.remove_helpful = True  # Algorithm 3 may remove a feature with a positive gain
+        self._judged_V: dict[str, np.ndarray] = {}  # candidates' judgments on V, reused when one is kept
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def sync(self, disc: Any) -> None:
@@ -90,21 +91,25 @@ class HeldOut:
             if f not in self.names:
                 self.names.append(f)
                 self.bA = np.column_stack([self.bA, disc.st.B[:, k]])
-                self.bV = np.column_stack([self.bV, disc.judgment_values(disc.judge(f, self.items))])
+                self.bV = np.column_stack([self.bV, self.judge_V(disc, f)])
                 self.eps = np.append(self.eps, disc.st.eps[k])
             j = self.names.index(f)
             if self.eps[j] != disc.st.eps[k]:
                 self.eps[j] = disc.st.eps[k]
                 self._cache = {key: v for key, v in self._cache.items() if j not in key}
 
+    def judge_V(self, disc: Any, descriptor: str) -> np.ndarray:
+        """The judgments of ``descriptor`` on V, asked of the foundation model once (a candidate
+        judged for its held-out gain is not judged again when it is kept)."""
+        if descriptor not in self._judged_V:
+            self._judged_V[descriptor] = disc.judgment_values(disc.judge(descriptor, self.items))
+        return self._judged_V[descriptor]
+
     # -- the held-out loss ---------------------------------------------------------------------------
-    def losses(self, cols: Sequence[int], extra: tuple | None = None) -> np.ndarray:
-        """Per-item held-out loss of the structure made of features ``cols`` (see module),
-        plus, with ``extra=(b_A, b_V, ε)``, one feature not yet in the model."""
-        key = frozenset(cols)
-        if extra is None and key in self._cache:
-            return self._cache[key]
-        cols = sorted(key)
+    def fit_on_A(self, cols: Sequence[int], extra: tuple | None = None) -> tuple[LinearGaussian, np.ndarray]:
+        """The linear predictor of the features ``cols`` (plus, with ``extra=(b_A, b_V, ε)``, one
+        feature not yet in the model) fitted on A's FM priors with its leave-one-out ridge, and
+        V's FM priors to predict from."""
         QA = prior_mixture(self.bA[:, cols], self.eps[cols])
         QV = prior_mixture(self.bV[:, cols], self.eps[cols])
         if extra is not None:
@@ -114,6 +119,15 @@ class HeldOut:
         m.set_scaling(self.U_fit, self.Y_fit)
         m.ridge = m.select_ridge(QA, self.U_fit, self.Y_fit)
         m.fit(QA, self.U_fit, self.Y_fit)
+        return m, QV
+
+    def losses(self, cols: Sequence[int], extra: tuple | None = None) -> np.ndarray:
+        """Per-item held-out loss of the structure made of features ``cols`` (see module),
+        plus, with ``extra=(b_A, b_V, ε)``, one feature not yet in the model."""
+        key = frozenset(cols)
+        if extra is None and key in self._cache:
+            return self._cache[key]
+        m, QV = self.fit_on_A(sorted(key), extra)
         out = (((self.Y - m.predict(QV, self.U)) ** 2) / self.y_var).sum(axis=1)
         if extra is None:
             self._cache[key] = out
@@ -123,8 +137,7 @@ class HeldOut:
         """Per held-out item, the loss decrease from adding a candidate (judged on V now)."""
         self.sync(disc)
         cols = self.cols_of(disc.features)
-        bV = disc.judgment_values(disc.judge(descriptor, self.items))
-        extra = (b, bV, disc.cfg.advanced.eps_min)
+        extra = (b, self.judge_V(disc, descriptor), disc.cfg.advanced.eps_min)
         return self.losses(cols) - self.losses(cols, extra)
 
     @staticmethod
@@ -145,14 +158,8 @@ class HeldOut:
         ``sd = sqrt(σ²_d + Σ_k w_dk² q_k(1 − q_k))`` as ``predict(return_std=True)``: the
         calibration scores of :meth:`genz.GenZRegressor.predict_interval`."""
         cols = sorted(cols)
-        QA = prior_mixture(self.bA[:, cols], self.eps[cols])
-        QV = prior_mixture(self.bV[:, cols], self.eps[cols])
-        m = LinearGaussian()
-        m.set_scaling(self.U_fit, self.Y_fit)
-        m.ridge = m.select_ridge(QA, self.U_fit, self.Y_fit)
-        m.fit(QA, self.U_fit, self.Y_fit)
-        W = m.W_[:, : len(cols)]
-        sd = np.sqrt(m.sigma2_[None, :] + (QV * (1 - QV)) @ (W.T**2))
+        m, QV = self.fit_on_A(cols)
+        sd = predictive_std(m.sigma2_, m.W_[:, : len(cols)], QV)
         return np.abs(self.Y - m.predict(QV, self.U)) / sd
 
     def cols_of(self, features: Sequence[str]) -> list[int]:
@@ -165,7 +172,7 @@ class HeldOut:
         self.sync(disc)
         cols = self.cols_of(disc.features)
         gains = np.array([self.gain(cols, j)[0] for j in cols])
-        return -gains if self.remove_helpful else np.where(gains <= 0, -gains, -np.inf)
+        return -gains
 
     def rejects_new(self, disc: Any) -> str | None:
         """Whether the feature just added (the last one) fails to lower the held-out loss;
@@ -173,7 +180,7 @@ class HeldOut:
         self.sync(disc)
         cols = self.cols_of(disc.features)
         g, se = self.gain(cols, cols[-1])
-        return None if g > self.keep_se * se else f"no held-out gain ({g:+.4f} ± {se:.4f})"
+        return None if g > KEEP_SE * se else f"no held-out gain ({g:+.4f} ± {se:.4f})"
 
     def summary(self, features: Sequence[str]) -> dict:
         L = self.losses(self.cols_of(features))
@@ -215,7 +222,7 @@ class HeldOut:
                 return cols
             trial = [c for c in cols if c != min(cand)[1]]
             d = (self.losses(trial) if rows is None else self.losses(trial)[rows]) - ref
-            if d.mean() > self.prune_se * (d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0):
+            if d.mean() > PRUNE_SE * (d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0):
                 return cols  # what was pruned so far matters jointly
             cols = trial
 

@@ -162,12 +162,21 @@ def _batch_executor(batch_dir, base_url, api_key_env):
     return BatchAPIExecutor(batch_dir, base_url=base_url, api_key_env=api_key_env, progress=None)
 
 
+def _recorded_batches(f):
+    """The options naming the recorded batches and their server (``status`` and ``cancel``)."""
+    for opt in reversed([
+        click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True),
+                     help="The directory where the batch executor records its batches."),
+        click.option("--base-url", default=None, help="The Batch API server (OpenAI-compatible base URL)."),
+        click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
+                     help="Environment variable holding the API key."),
+    ]):
+        f = opt(f)
+    return f
+
+
 @requests.command("status")
-@click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True),
-              help="The directory where the batch executor records its batches.")
-@click.option("--base-url", default=None, help="The Batch API server (OpenAI-compatible base URL).")
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
-              help="Environment variable holding the API key.")
+@_recorded_batches
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @friendly
 def status_cmd(batch_dir, base_url, api_key_env, as_json):
@@ -184,11 +193,7 @@ def status_cmd(batch_dir, base_url, api_key_env, as_json):
 
 
 @requests.command("cancel")
-@click.option("--batch-dir", required=True, type=click.Path(file_okay=False, exists=True),
-              help="The directory where the batch executor records its batches.")
-@click.option("--base-url", default=None, help="The Batch API server (OpenAI-compatible base URL).")
-@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True,
-              help="Environment variable holding the API key.")
+@_recorded_batches
 @friendly
 def cancel_cmd(batch_dir, base_url, api_key_env):
     """Cancel the recorded batches that are still running."""

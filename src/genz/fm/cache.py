@@ -239,38 +239,30 @@ class FMCache:
         mine: list[str] = []
         now = time.time()
         key = (backend, model, template, descriptor)
-        with self._lock:
-            c = self._conn
-            self._begin()
-            try:
-                for s in range(0, len(uniq), _CHUNK):
-                    chunk = uniq[s: s + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    done = {h for (h,) in c.execute(
-                        "SELECT item_hash FROM judgments WHERE backend=? AND model=? AND template=? AND descriptor=? "
-                        f"AND item_hash IN ({marks})", (*key, *chunk))}
-                    held = {h: (o, hst, pid, exp) for h, o, hst, pid, exp in c.execute(
-                        "SELECT item_hash, owner, host, pid, expires FROM pending WHERE backend=? AND model=? AND "
-                        f"template=? AND descriptor=? AND item_hash IN ({marks})", (*key, *chunk))}
-                    for h in chunk:
-                        if h in done:
-                            continue
-                        if h in held and held[h][0] != owner and _claim_alive(held[h][1], held[h][2], held[h][3], now):
-                            continue
-                        mine.append(h)
-                        if limit is not None and len(mine) >= limit:
-                            break
+        with self._transaction() as c:
+            for s in range(0, len(uniq), _CHUNK):
+                chunk = uniq[s: s + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                done = {h for (h,) in c.execute(
+                    "SELECT item_hash FROM judgments WHERE backend=? AND model=? AND template=? AND descriptor=? "
+                    f"AND item_hash IN ({marks})", (*key, *chunk))}
+                held = {h: (o, hst, pid, exp) for h, o, hst, pid, exp in c.execute(
+                    "SELECT item_hash, owner, host, pid, expires FROM pending WHERE backend=? AND model=? AND "
+                    f"template=? AND descriptor=? AND item_hash IN ({marks})", (*key, *chunk))}
+                for h in chunk:
+                    if h in done:
+                        continue
+                    if h in held and held[h][0] != owner and _claim_alive(held[h][1], held[h][2], held[h][3], now):
+                        continue
+                    mine.append(h)
                     if limit is not None and len(mine) >= limit:
                         break
-                c.executemany(
-                    "INSERT OR REPLACE INTO pending(backend, model, template, descriptor, item_hash, owner, host, pid, "
-                    "expires) VALUES (?,?,?,?,?,?,?,?,?)",
-                    [(*key, h, owner, _HOST, os.getpid(), now + CLAIM_LEASE) for h in mine])
-                c.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    c.execute("ROLLBACK")
-                raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
+                if limit is not None and len(mine) >= limit:
+                    break
+            c.executemany(
+                "INSERT OR REPLACE INTO pending(backend, model, template, descriptor, item_hash, owner, host, pid, "
+                "expires) VALUES (?,?,?,?,?,?,?,?,?)",
+                [(*key, h, owner, _HOST, os.getpid(), now + CLAIM_LEASE) for h in mine])
         return mine
 
     def release(self, backend: str, model: str, template: str, descriptor: str, hashes: Sequence[str],
@@ -318,23 +310,29 @@ class FMCache:
                     raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
                 time.sleep(0.05)
 
-    def _write(self, sql: str, rows: list[tuple], then: tuple[str, list[tuple]] | None = None) -> None:
+    @contextlib.contextmanager
+    def _transaction(self, what: str = "write"):
+        """One write transaction under the lock: ``BEGIN IMMEDIATE`` (retried while another
+        process holds the file), ``COMMIT``, or ``ROLLBACK`` on any exception, Ctrl-C included,
+        so a transaction is never left open; a database error becomes one line."""
         with self._lock:
             c = self._conn
             self._begin()
             try:
-                c.executemany(sql, rows)
-                if then is not None:
-                    c.executemany(then[0], then[1])
+                yield c
                 c.execute("COMMIT")
-            except BaseException as exc:  # also Ctrl-C between the statements: never leave it open
-                try:
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
                     c.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
                 if isinstance(exc, sqlite3.DatabaseError):
-                    raise CorruptFileError(f"{self.path}: cannot write the FM cache ({exc})") from None
+                    raise CorruptFileError(f"{self.path}: cannot {what} the FM cache ({exc})") from None
                 raise
+
+    def _write(self, sql: str, rows: list[tuple], then: tuple[str, list[tuple]] | None = None) -> None:
+        with self._transaction() as c:
+            c.executemany(sql, rows)
+            if then is not None:
+                c.executemany(then[0], then[1])
 
     def summary(self) -> list[dict[str, Any]]:
         """What the cache holds: one row per (call type, backend, model) with the number of
@@ -381,17 +379,9 @@ class FMCache:
             stmts.append(("calls", "DELETE FROM calls WHERE kind = 'mine_candidates' AND json_valid(response) AND "
                                    "EXISTS (SELECT 1 FROM json_each(response, '$.answer') WHERE value = ?)",
                           (descriptor,)))
-        with self._lock:
-            c = self._conn
-            try:
-                c.execute("BEGIN IMMEDIATE")
-                for table, sql, args in stmts:
-                    done[table] += c.execute(sql, args).rowcount
-                c.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    c.execute("ROLLBACK")
-                raise CorruptFileError(f"{self.path}: cannot change the FM cache ({exc})") from None
+        with self._transaction("change") as c:
+            for table, sql, args in stmts:
+                done[table] += c.execute(sql, args).rowcount
         return done
 
     def counts(self) -> dict[str, int]:

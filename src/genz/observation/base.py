@@ -23,6 +23,13 @@ import numpy as np
 LOG_2PI = float(np.log(2 * np.pi))
 
 
+def predictive_std(sigma2: np.ndarray, W: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Predictive standard deviation of ``y`` for items whose features have posteriors ``Q``
+    (N×K): ``sqrt(σ²_d + Σ_k W_dk² q_k(1 − q_k))`` — the noise plus the spread from features
+    that may be on or off (exact for the linear model, eq. 20-22; ``W`` is D×K)."""
+    return np.sqrt(np.asarray(sigma2)[None, :] + (Q * (1 - Q)) @ (np.asarray(W) ** 2).T)
+
+
 class ObservationModel(ABC):
     """Base class; see the module docstring."""
 
