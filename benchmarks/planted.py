@@ -374,6 +374,9 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
     (and an estimator that takes ``hypotheses=``), also pass the task's true and false
     hypotheses (:data:`HYPOTHESES`) and record whether each was kept."""
     hyps = HYPOTHESES[task.name] if hypotheses and _accepts(make_estimator, "hypotheses") else None
+    # random_state=None (the default) draws the estimator's seed from NumPy's global state, as
+    # scikit-learn does: seed that state per task so that a rerun measures the same fits
+    np.random.seed(task.seed)
     est = make_estimator(hypotheses=list(hyps)) if hyps else make_estimator()
     t0 = time.perf_counter()
     if task.U_train is None:
