@@ -44,11 +44,13 @@ def test_no_phrase_spans_two_sentences():
 
 
 def test_a_phrase_reads_in_its_context():
-    texts = ["2010 Ford. Has a sunroof. Clean title.", "Nice car, has a sunroof! One owner.", "Runs well."]
+    texts = ["2010 Ford. Has a sunroof. Clean title.", "Nice car, has a sunroof! One owner.", "Runs well."] * 10
     assert phrase_in_context("sunroof", texts) == "has a sunroof"
-    assert phrase_in_context("clean", ["Clean title.", "clean title", "very clean interior"]) == "clean"
-    pos, neg = groups([f"Listing {i}. Has a sunroof. Runs well." for i in range(12)],
-                      [f"Listing {i}. Runs well." for i in range(12)])
+    # two texts are too few to claim that new texts will have the same words around it
+    assert phrase_in_context("sunroof", texts[:3]) == "sunroof"
+    assert phrase_in_context("clean", ["Clean title.", "clean title", "very clean interior"] * 10) == "clean"
+    pos, neg = groups([f"Listing {i}. Has a sunroof. Runs well." for i in range(24)],
+                      [f"Listing {i}. Runs well." for i in range(24)])
     assert PredicateFM().mine(pos, neg) == 'mentions "has a sunroof"'
     fm = PredicateFM()
-    np.testing.assert_array_equal(fm.judge('mentions "has a sunroof"', pos + neg).values, [True] * 12 + [False] * 12)
+    np.testing.assert_array_equal(fm.judge('mentions "has a sunroof"', pos + neg).values, [True] * 24 + [False] * 24)

@@ -305,8 +305,9 @@ class Discovery:
         """Phase 4: judge every training item for each candidate, drop those that repeat a
         feature or fail the activity filter, keep the one explaining most of the current
         residual (the generalised M-step over descriptors), or with held-out selection the
-        shortest one whose held-out gain is within one standard error of the best. Returns (descriptor, b, judgments)
-        or None, the usable candidates and why none was usable."""
+        simplest one whose held-out gain is within one standard error of the best, after
+        :meth:`main_effects_first`. Returns (descriptor, b, judgments) or None, the usable
+        candidates and why none was usable."""
         scored = []
         for cand in candidates:
             cb.on_judging(cand, len(self.items))
@@ -322,14 +323,51 @@ class Discovery:
             self.counters[key] = self.counters.get(key, 0) + 1
             if len(candidates) == 1:
                 why = reject
+        if self.heldout is not None:
+            scored = self.main_effects_first(scored)
         if not scored:
             return None, [], why or "every mined candidate was redundant or failed the activity filter"
-        if self.heldout is not None:  # the shortest descriptor as good as the best on held-out items
-            i = self.heldout.simplest_within_one_se([t[1] for t in scored], [t[0] for t in scored])
+        if self.heldout is not None:  # the simplest descriptor as good as the best on held-out items
+            i = self.heldout.simplest_within_one_se([t[1] for t in scored], [t[0] for t in scored],
+                                                    getattr(self.fm, "complexity", None))
             scored.insert(0, scored.pop(i))
         else:
             scored.sort(key=lambda t: -t[0])
         return scored[0][1:], [t[1] for t in scored], None
+
+    def main_effects_first(self, scored: list[tuple]) -> list[tuple]:
+        """A conjunction ``(A) and (B)`` (where the FM says what a descriptor is made of) stays a
+        candidate only if it predicts held-out items better than A and B side by side; else
+        its parts replace it (main effects before interactions)."""
+        parts_of = getattr(self.fm, "parts", None)
+        if parts_of is None:
+            return scored
+        out, names = [], {t[1] for t in scored}
+        for t in scored:
+            parts = [p for p in parts_of(t[1]) if p not in self.features]
+            if not parts:
+                out.append(t)
+                continue
+            judged = []
+            for p in parts:
+                j = self.judge(p, self.items)
+                b = self.judgment_values(j)
+                if self.rejection(b) is None:
+                    judged.append((p, b, j))
+            if not judged:
+                out.append(t)
+                continue
+            joint = self.heldout.candidate_gain(self, [p for p, *_ in judged], np.column_stack([b for _, b, _ in judged]))
+            d = t[0] - joint  # per held-out item: what the conjunction adds over its parts
+            if d.mean() > d.std(ddof=1) / np.sqrt(len(d)):
+                out.append(t)
+                continue
+            self.discarded.append(t[1])
+            for p, b, j in judged:
+                if p not in names:
+                    names.add(p)
+                    out.append((self.heldout.candidate_gain(self, p, b), p, b, j))
+        return out
 
     def couple(self, dec: Decoupled, b: np.ndarray, pool: np.ndarray, judgments: Any) -> float:
         """Phase 5: couple the decoupled feature to its descriptor's judgments ``b``. ε starts
@@ -406,12 +444,15 @@ class Discovery:
     def algorithm_3(self) -> Outcome:
         """Remove the feature whose removal (after a brief refit) leaves the highest bound — or,
         with a held-out criterion, the best held-out quality; pinned features stay. A removed
-        feature is not mined again (an update is remove-then-add)."""
+        feature is not mined again (an update is remove-then-add). With held-out selection a
+        feature is removed only if it would not be kept were it added now."""
         scores = self.heldout.removal_scores(self) if self.heldout is not None else self.removal_bounds()
         scores = np.where([self.origin.get(f) == "pinned" for f in self.features], -np.inf, scores)
         if self.st.K == 0 or not np.isfinite(scores).any():
             return Outcome("remove", None, extra={"reason": "no feature to remove"})
         k = int(np.argmax(scores))
+        if self.heldout is not None and not self.heldout.removable(self, k):
+            return Outcome("remove", None, extra={"reason": "every feature lowers the held-out loss by more than one SE"})
         name = self.features.pop(k)
         self.discarded.append(name)
         self.model.remove_feature(k)

@@ -109,7 +109,7 @@ class DiscoveryRun:
         if split is not None:
             items, Y, U, ia, iv = split
             self.heldout = HeldOut([items[i] for i in iv], Y[iv], None if U is None else U[iv], Y[ia],
-                                   None if U is None else U[ia])
+                                   None if U is None else U[ia], parts=getattr(disc.fm, "parts", None))
             disc.heldout = self.heldout
 
     # the attributes run directories read (all training items)

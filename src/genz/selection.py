@@ -11,23 +11,29 @@ mining never sees ``V``, the loss is an honest estimate of what new items will g
 
 Decisions made with it:
 
-* **removal** (Algorithm 3): remove the feature whose removal gives the lowest held-out loss;
+* **removal** (Algorithm 3): of the features whose drop-one held-out gain is at most one
+  standard error (those that would not be kept if added now), remove the one whose removal
+  gives the lowest held-out loss; when every feature helps by more, nothing is removed (a
+  forced removal would throw out true features, which are never mined again);
 * **early stop**: two whole cycles without a new best held-out loss end discovery (one
   cycle's removals make room that only the next cycle's additions can use);
 * **the structure**: of all feature sets along the run, the smallest whose mean loss is within
-  one standard error (of the paired per-item difference) of the best;
+  one standard error (of the paired per-item difference) of the best; its size counts a
+  conjunction ``(A) and (B)`` as its two parts where the FM says what a descriptor is made of;
 * **keeping a new feature**: an addition whose feature does not lower the held-out loss by
   more than one standard error (paired over the held-out items) is undone (the descriptor is
-  discarded, with its held-out gain in the history); of several mined candidates the shortest
-  descriptor whose held-out gain is within one standard error of the largest is tried (a
-  simpler description that predicts as well);
+  discarded, with its held-out gain in the history);
+* **choosing among mined candidates**: the simplest candidate (by the FM's ``complexity``,
+  where it has one; a negation costs nothing) whose held-out gain is within one standard error
+  of the largest, the largest gain among equally simple ones. A conjunction stays a candidate
+  only if its held-out gain exceeds that of its two parts added side by side by more than one
+  standard error (main effects before interactions); otherwise its parts replace it;
 * **pruning** (a feature earns its place): the drop-one held-out gain
   ``mean_n(L_{S−k} − L_S)`` with its standard error; while some feature's ``gain / se`` is
   below ``z = Φ⁻¹(1 − α/m)`` (one-sided, α = 0.05, Bonferroni over the ``m`` features that were
-  ever in the model: the many candidates tried), the weakest is dropped and the rest re-scored —
-  unless the features dropped so far cost more than one standard error of held-out loss
-  together (paired, against the chosen structure): features that matter jointly but not one by
-  one stay, marked not significant.
+  ever in the model), the weakest is dropped and the rest re-scored — unless the features
+  dropped so far are jointly significant at the same ``z`` (paired, against the chosen
+  structure): features that matter together but not one by one stay, marked not significant.
   Pinned features are never dropped.
 
 Effects and their intervals (sample splitting + bootstrap): the weight of each kept feature is
@@ -43,7 +49,7 @@ training items with the chosen structure, so its weights can differ from the tab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,7 +63,6 @@ __all__ = ["HeldOut", "split_indices"]
 
 ALPHA = 0.05
 KEEP_SE = 1.0  # a new feature is kept when its held-out gain exceeds this many standard errors
-PRUNE_SE = 1.0  # pruning stops when what it dropped costs more than this many standard errors
 
 
 def split_indices(n: int, seed: int, share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -73,8 +78,9 @@ class HeldOut:
     """The validation part, the judgments of every feature tried, and the held-out losses."""
 
     def __init__(self, items: Sequence[Any], Y: np.ndarray, U: np.ndarray | None, Y_fit: np.ndarray,
-                 U_fit: np.ndarray | None) -> None:
+                 U_fit: np.ndarray | None, parts: Callable[[str], Sequence[str]] | None = None) -> None:
         self.items, self.Y, self.U = list(items), Y, U
+        self.parts = parts  # what a descriptor is made of, where the FM says (a conjunction: 2)
         self.Y_fit, self.U_fit = Y_fit, U_fit
         self.y_var = np.maximum(Y_fit.var(axis=0), 1e-300)
         self.names: list[str] = []  # every feature ever in the model
@@ -133,24 +139,30 @@ class HeldOut:
             self._cache[key] = out
         return out
 
-    def candidate_gain(self, disc: Any, descriptor: str, b: np.ndarray) -> np.ndarray:
-        """Per held-out item, the loss decrease from adding a candidate (judged on V now)."""
+    def candidate_gain(self, disc: Any, descriptor: str | Sequence[str], b: np.ndarray) -> np.ndarray:
+        """Per held-out item, the loss decrease from adding a candidate (judged on V now), or
+        several side by side (``descriptor`` a list, ``b`` their judgments as columns)."""
         self.sync(disc)
+        names = [descriptor] if isinstance(descriptor, str) else list(descriptor)
         cols = self.cols_of(disc.features)
-        extra = (b, self.judge_V(disc, descriptor), disc.cfg.advanced.eps_min)
+        bV = np.column_stack([self.judge_V(disc, d) for d in names])
+        extra = (np.reshape(b, (len(b), -1)), bV, disc.cfg.advanced.eps_min)
         return self.losses(cols) - self.losses(cols, extra)
 
     @staticmethod
-    def simplest_within_one_se(names: Sequence[str], gains: Sequence[np.ndarray]) -> int:
-        """Of candidates with per-item gains, the shortest descriptor whose mean gain is within
-        one (paired) standard error of the best one's: the smallest model that is as good."""
+    def simplest_within_one_se(names: Sequence[str], gains: Sequence[np.ndarray],
+                               complexity: Callable[[str], float] | None = None) -> int:
+        """Of candidates with per-item gains, the simplest descriptor (by the FM's
+        ``complexity``, where it has one) whose mean gain is within one (paired) standard error
+        of the best one's, the largest gain among equally simple ones: the smallest model that
+        is as good. Without a complexity, the candidate with the largest gain."""
         best = int(np.argmax([g.mean() for g in gains]))
         ok = []
         for i, g in enumerate(gains):
             d = gains[best] - g
             se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
             if d.mean() <= se:
-                ok.append((len(names[i]), -g.mean(), i))
+                ok.append((complexity(names[i]) if complexity is not None else 0.0, -g.mean(), i))
         return min(ok)[2]
 
     def standardized_residuals(self, cols: Sequence[int]) -> np.ndarray:
@@ -174,6 +186,14 @@ class HeldOut:
         gains = np.array([self.gain(cols, j)[0] for j in cols])
         return -gains
 
+    def removable(self, disc: Any, k: int) -> bool:
+        """Whether feature ``k`` would not be kept if it were added now: its drop-one held-out
+        gain is at most ``KEEP_SE`` standard errors."""
+        self.sync(disc)
+        cols = self.cols_of(disc.features)
+        g, se = self.gain(cols, cols[k])
+        return g <= KEEP_SE * se
+
     def rejects_new(self, disc: Any) -> str | None:
         """Whether the feature just added (the last one) fails to lower the held-out loss;
         the reason if so."""
@@ -187,8 +207,15 @@ class HeldOut:
         return {"loss": float(L.mean()), "loss_se": float(L.std(ddof=1) / np.sqrt(len(L))) if len(L) > 1 else 0.0}
 
     # -- the choices -----------------------------------------------------------------------------------
+    def size(self, cols: Sequence[int]) -> int:
+        """The size of a structure: its features, a conjunction counting as its parts."""
+        if self.parts is None:
+            return len(cols)
+        return sum(max(1, len(self.parts(self.names[c]))) for c in cols)
+
     def choose(self, paths: list[list[int]], rows: np.ndarray | None = None) -> list[int]:
-        """The smallest structure within one standard error of the best (paired per item)."""
+        """The smallest structure (:meth:`size`) within one standard error of the best
+        (paired per item)."""
         Ls = [self.losses(p) if rows is None else self.losses(p)[rows] for p in paths]
         best = int(np.argmin([L.mean() for L in Ls]))
         ok = []
@@ -196,7 +223,7 @@ class HeldOut:
             d = L - Ls[best]
             se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
             if d.mean() <= se:
-                ok.append((len(paths[i]), Ls[i].mean(), i))
+                ok.append((self.size(paths[i]), Ls[i].mean(), i))
         return list(paths[min(ok)[2]])
 
     def gain(self, cols: Sequence[int], j: int, rows: np.ndarray | None = None) -> tuple[float, float]:
@@ -206,7 +233,7 @@ class HeldOut:
         return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
 
     def threshold(self) -> float:
-        """One-sided Bonferroni critical value over every feature tried."""
+        """One-sided Bonferroni critical value over every feature that was ever in the model."""
         return float(norm.ppf(1 - ALPHA / max(len(self.names), 1)))
 
     def prune(self, cols: list[int], pinned: set[int], rows: np.ndarray | None = None) -> list[int]:
@@ -222,7 +249,7 @@ class HeldOut:
                 return cols
             trial = [c for c in cols if c != min(cand)[1]]
             d = (self.losses(trial) if rows is None else self.losses(trial)[rows]) - ref
-            if d.mean() > PRUNE_SE * (d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0):
+            if d.mean() > z * (d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0):
                 return cols  # what was pruned so far matters jointly
             cols = trial
 

@@ -229,6 +229,11 @@ _LEFT = re.compile(rf"(?<!\w)({_WORD_RE}){_GAP}$")
 _RIGHT = re.compile(rf"^{_GAP}({_WORD_RE})(?!\w)")
 
 
+#: a phrase is shown with its surrounding words only when at least this many texts have it and
+#: all of them have those words (fewer would not show that new texts will)
+_MIN_CONTEXT = 10
+
+
 def phrase_in_context(phrase: str, texts: Sequence[str], max_words: int = 5) -> str:
     """The phrase with the words that surround it in every text that has it, within the
     sentence (``"sunroof"`` → ``"has a sunroof"`` when every listing says "Has a sunroof"), so
@@ -250,7 +255,7 @@ def phrase_in_context(phrase: str, texts: Sequence[str], max_words: int = 5) -> 
             rm = _RIGHT.match(t[m.end():])
             if rm:
                 right[rm.group(1).lower()] += 1
-        if n < 2:
+        if n < _MIN_CONTEXT:  # too few texts to claim the surrounding words always come with it
             break
         lw = left.most_common(1)
         rw = right.most_common(1)
@@ -616,6 +621,26 @@ class PredicateFM:
         self.stats.add_call("judge")
         self.stats.judgments += len(items)
         return Judgments(values=pred.evaluate(items))
+
+    def parts(self, descriptor: str) -> list[str]:
+        """The two descriptors a conjunction ``(A) and (B)`` is made of (none for others):
+        discovery checks that a conjunction predicts better than its parts side by side."""
+        try:
+            pred = parse_predicate(descriptor)
+        except (FMError, ValueError):
+            return []
+        return [pred.left.render(), pred.right.render()] if isinstance(pred, And) else []
+
+    def complexity(self, descriptor: str) -> float:
+        """How complex a descriptor is (a threshold or a category 1, a range 2, a set 1 + ½ per
+        value, a conjunction its parts + ½); an outer negation costs nothing here, since a
+        feature and its complement predict alike. Discovery prefers the simplest of candidates
+        that predict held-out items equally well."""
+        try:
+            pred = parse_predicate(descriptor)
+        except (FMError, ValueError):
+            return 1.0
+        return float((pred.inner if isinstance(pred, Not) else pred).complexity)
 
     # -- mining --------------------------------------------------------------------------------
     def mine(
