@@ -214,7 +214,7 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     know = PriorKnowledge(hypotheses=tuple(hyps), pin=tuple(pin), veto=tuple(veto)) if hyps or pin or veto else None
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
                         remove_per_cycle=remove_per_cycle, add_only=n_features, hypotheses=know,
-                        advanced={"n_candidates": n_candidates}, random_state=seed)
+                        discovery_sample=discovery_sample, advanced={"n_candidates": n_candidates}, random_state=seed)
     progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
     extra = {"side_inputs": cols, "conjunctions": conjunctions}
     if data_path:
@@ -225,26 +225,13 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         extra.update(items=str(items_path), targets=str(targets_path))
         if test_items:
             extra["test_items"] = str(test_items)
-    finish = None
-    n_all = len(items)
-    if discovery_sample is not None and discovery_sample < len(items):
-        from .sampling import judge_in_bulk, stratified_sample
-
-        all_items, all_Y, all_U = items, Y, U
-        idx = stratified_sample(Y, discovery_sample, seed=seed)
-        items, Y, U = [items[i] for i in idx], Y[idx], None if U is None else U[idx]
-        extra["discovery_sample"] = int(discovery_sample)
-
-        def finish(e):  # the kept features judged on every item, the predictor refitted on all
-            return judge_in_bulk(e, all_items, all_Y, all_U, record=False)
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
-                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names,
-                       finish=finish)
-    if finish is not None:
-        if not quiet:
-            click.echo(f"discovery on {len(items)} of {n_all} items; the {len(est.features_)} kept features were "
-                       "judged on all of them and the predictor refitted on all", err=True)
-        items = all_items
+                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names)
+    sampled = est.discovery_sample_
+    if sampled and not quiet:
+        click.echo(f"discovery on {sampled['sample']} of {sampled['items']} items; the {len(est.features_)} kept "
+                   f"features were judged on all of them and the predictor refitted on all "
+                   f"({sampled['judgments_saved']:,} judgments saved)", err=True)
     _save_inputs(Path(out) / "model", extra)
     notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features)
     if not est.features_:
