@@ -243,6 +243,11 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         click.echo(format_feature_table(est.feature_table_, est.target_names_))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
+        from .runfit import screening_saved
+
+        saved = screening_saved(est.history_)
+        if saved:
+            click.echo(f"  candidate screening saved {saved:,} judgments (docs/scale.md)")
         not_conv = sum(int(r.get("em_not_converged", 0)) for r in est.history_)
         if not_conv:
             click.echo(f"  EM stopped at max_iter without converging in {not_conv} phase(s) (see the report)")

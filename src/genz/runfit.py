@@ -29,7 +29,7 @@ from .items import Item
 from .progress import FitProgress
 from .runs import PATH_KEYS, RunDir, RunSummary, terminate_as_interrupt
 
-__all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator"]
+__all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator", "screening_saved"]
 
 
 def data_fingerprint(items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None) -> str:
@@ -138,6 +138,12 @@ def fm_failures(history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]
     opposed to steps discarded on their merits (nothing separates the groups, the activity
     filter, a redundant feature)."""
     return [r for r in history if r.get("action") == "discard" and FM_FAILURE_MARK in str(r.get("reason") or "")]
+
+
+def screening_saved(history: Sequence[Mapping[str, Any]]) -> int:
+    """The judgments candidate screening saved over a run (each step's ``screen`` record,
+    :meth:`genz.discovery.Discovery.screen_candidates`)."""
+    return int(sum(int((r.get("screen") or {}).get("judgments_saved", 0)) for r in history))
 
 
 def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None, *,
