@@ -328,10 +328,17 @@ def _new_inputs(cfg: dict, data_path, items_path, id_column, text_columns, encod
     return inp
 
 
-def _predict(est, items, cols):
+def _predict(est, items, cols, executor: str = "sync", **executor_opts):
+    """Predictions for ``items``. With an ``executor`` other than sync, the kept features are
+    first judged on all the items in one pass of that executor (export, submit or run, ingest
+    into the cache: :meth:`genz.fm.executors.ExecutorFM.prefetch`); predict then reads them
+    from the cache."""
     from .items import side_inputs_from_attributes
 
     U = side_inputs_from_attributes(items, cols) if cols else None
+    if executor != "sync" and est.features_:
+        est.fm_ = with_executor(est.fm_, executor, **executor_opts)
+        est.fm_.prefetch(list(est.features_), items)
     return np.asarray(est.predict(items, U), dtype=float).reshape(len(items), -1)
 
 
@@ -345,15 +352,18 @@ def _predict(est, items, cols):
               help="Write predictions as CSV (default: standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not confirm what was written.")
 @predict_options
+@executor_options()
 @friendly
 def predict(run, data_path, items_path, id_column, text_columns, encoding, side_inputs, out_path, quiet,
             safe_csv, **fm_overrides) -> None:
     """Predict the targets of new items with a fitted run (or its model/ directory), from the
     foundation model's judgments of the discovered features only, asked of the FM the model was
     trained with (the FM options override it; another host needs --allow-other-host).
+    With --executor batch|vllm|ray the judgments are made in one bulk pass first (docs/scale.md).
 
     \b
     genz predict run/ --data new_cars.csv -o predictions.csv
+    genz predict run/ --items new.jsonl --executor batch --cache fm.sqlite -o predictions.csv
     """
     import io
 
@@ -362,9 +372,10 @@ def predict(run, data_path, items_path, id_column, text_columns, encoding, side_
 
     if out_path:
         check_output_path(out_path)
+    ex_opts = {k: fm_overrides.pop(k) for k in EXECUTOR_OPTION_KEYS}
     est, cfg, cols = _load_run_model(run, side_inputs, fm_overrides)
     inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding)
-    P = _predict(est, inp.items, cols)
+    P = _predict(est, inp.items, cols, **ex_opts)
     names = cfg.get("target_names") or getattr(est, "target_names_", None) or []
     if len(names) != P.shape[1]:
         names = [f"y{d}" for d in range(P.shape[1])]
