@@ -43,7 +43,6 @@ training items with the chosen structure, so its weights can differ from the tab
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -141,17 +140,6 @@ class HeldOut:
         extra = (b, self.judge_V(disc, descriptor), disc.cfg.advanced.eps_min)
         return self.losses(cols) - self.losses(cols, extra)
 
-    def restricted(self, rows_A: np.ndarray, rows_V: np.ndarray) -> "HeldOut":
-        """The same criterion on a subset (candidate screening): the predictor fitted on A's
-        rows ``rows_A``, the loss on V's rows ``rows_V`` (still scaled by all of A's variance)."""
-        sub = copy.copy(self)
-        sub.items = [self.items[i] for i in rows_V]
-        sub.Y, sub.U = self.Y[rows_V], None if self.U is None else self.U[rows_V]
-        sub.Y_fit, sub.U_fit = self.Y_fit[rows_A], None if self.U_fit is None else self.U_fit[rows_A]
-        sub.bA, sub.bV = self.bA[rows_A], self.bV[rows_V]
-        sub._cache, sub._judged_V = {}, {}
-        return sub
-
     @staticmethod
     def simplest_within_one_se(names: Sequence[str], gains: Sequence[np.ndarray]) -> int:
         """Of candidates with per-item gains, the shortest descriptor whose mean gain is within
@@ -176,6 +164,18 @@ class HeldOut:
 
     def cols_of(self, features: Sequence[str]) -> list[int]:
         return [self.names.index(f) for f in features]
+
+    def restricted(self, rows_A: np.ndarray, rows_V: np.ndarray) -> "HeldOut":
+        """The same criterion on a subset (candidate screening): the predictor fitted on A's
+        rows ``rows_A``, the loss on V's rows ``rows_V`` (still scaled by all of A's variance)."""
+        sub = HeldOut.__new__(HeldOut)  # a shallow copy
+        sub.__dict__.update(self.__dict__)
+        sub.items = [self.items[i] for i in rows_V]
+        sub.Y, sub.U = self.Y[rows_V], None if self.U is None else self.U[rows_V]
+        sub.Y_fit, sub.U_fit = self.Y_fit[rows_A], None if self.U_fit is None else self.U_fit[rows_A]
+        sub.bA, sub.bV = self.bA[rows_A], self.bV[rows_V]
+        sub._cache, sub._judged_V = {}, {}
+        return sub
 
     def removal_scores(self, disc: Any) -> np.ndarray:
         """Algorithm 3 on held-out data: minus each feature's drop-one held-out gain (the
