@@ -21,6 +21,7 @@ class PaidFM(PredicateFM):
     counted per descriptor."""
 
     name: str = "paid"
+    conjunctions: bool = False  # single predicates: no parts judged besides the candidates
     asked: Counter = field(default_factory=Counter)
     free_judgments = False
 
