@@ -1,13 +1,15 @@
 """Bulk judging through the batch path against the scripted Batch API server (no internet).
 
-    OMP_NUM_THREADS=1 python benchmarks/bulk_judging.py [--n 100000] [--features 30] [--batch-size 20]
+    OMP_NUM_THREADS=1 python benchmarks/bulk_judging.py [--n 100000] [--features 30] [--batch-size 20] \
+        [--repeat 3] [--keep DIR]
 
 1. export: every judgment of ``--features`` descriptors on ``--n`` items as OpenAI batch lines
    (shards of ≤ 50,000 requests / 200 MB, with manifests); judgments per second;
 2. the Batch API executor uploads the shards to tests/fake_batch_server.py (127.0.0.1), creates
    the batches, polls, downloads output and error files (seconds reported, not a speed claim);
 3. ingest: the output files into the SQLite cache, timed alone (judgments per second; aim
-   ≥ 50,000/s); then ingested again (must add 0 rows);
+   ≥ 50,000/s; with ``--repeat R`` into R fresh caches, the median reported); then ingested
+   again (must add 0 rows);
 4. fit: the judgment matrix read back from the cache (the path fit/predict take) and a
    least-squares predictor on it;
 5. peak memory (max RSS), and the judgments and dollars that discovery on a 5,000-item sample
@@ -33,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genz.fm.cache import CachedFM  # noqa: E402
+from genz.fm.cache import CachedFM, FMCache  # noqa: E402
 from genz.fm.estimate import estimate_executors  # noqa: E402
 from genz.fm.executors.batch import BatchAPIExecutor  # noqa: E402
 from genz.fm.openai_compat import OpenAIFM  # noqa: E402
@@ -54,6 +56,8 @@ def main() -> None:
     ap.add_argument("--logprobs", action="store_true", help="the server returns log-probabilities (bigger files)")
     ap.add_argument("--sample", type=int, default=5000, help="discovery sample for the cost comparison")
     ap.add_argument("--candidates", type=int, default=60, help="candidate features discovery judges (12 cycles x 5)")
+    ap.add_argument("--repeat", type=int, default=1, help="ingest into this many fresh caches; the median is reported")
+    ap.add_argument("--keep", default=None, help="copy the output files and manifests here (to profile ingest alone)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
@@ -98,16 +102,31 @@ def main() -> None:
         print(f"batch API round trip (scripted server, same machine): {len(rep.batches)} batches, "
               f"{res['batch_roundtrip_s']} s (peak {peak_mb():.0f} MB)", flush=True)
         outs = sorted((tmp / "batches").glob("shard-*.output.jsonl")) + sorted((tmp / "batches").glob("shard-*.errors.jsonl"))
-        t = time.perf_counter()
-        r = ingest(fm.cache, outs, tmp / "batches")
-        dt = time.perf_counter() - t
+        if args.keep:
+            keep = Path(args.keep)
+            keep.mkdir(parents=True, exist_ok=True)
+            for p in outs + sorted((tmp / "batches").glob("*.manifest.jsonl")):
+                shutil.copy(p, keep / p.name)
+        runs = []
+        for i in range(max(1, args.repeat)):  # each into a fresh cache; the last into the fit's
+            target = fm.cache if i == args.repeat - 1 else FMCache(tmp / f"ingest-{i}.sqlite")
+            t = time.perf_counter()
+            r = ingest(target, outs, tmp / "batches")
+            dt = time.perf_counter() - t
+            runs.append((dt, r.cpu_seconds, r))
+            print(f"ingest: {r.new_rows:,} judgments in {dt:.1f} s wall = {r.new_rows / dt:,.0f} judgments/s; "
+                  f"{r.cpu_seconds:.1f} s CPU = {r.new_rows / r.cpu_seconds:,.0f} judgments per CPU-second; "
+                  f"failed {len(r.failed)} (peak {peak_mb():.0f} MB)", flush=True)
+        dt = float(np.median([x[0] for x in runs]))
+        dc = float(np.median([x[1] for x in runs]))
+        r = runs[-1][2]
         res.update(ingest_s=round(dt, 2), ingested=r.new_rows, ingest_judgments_per_s=round(r.new_rows / dt),
-                   ingest_cpu_s=round(r.cpu_seconds, 2), ingest_judgments_per_cpu_s=round(r.new_rows / r.cpu_seconds),
+                   ingest_cpu_s=round(dc, 2), ingest_judgments_per_cpu_s=round(r.new_rows / dc),
+                   ingest_runs=[[round(a, 2), round(b, 2)] for a, b, _ in runs],
                    output_mb=round(sum(p.stat().st_size for p in outs) / 1e6, 1))
-        print(f"ingest: {r.new_rows:,} judgments ({res['output_mb']} MB of output) in {dt:.1f} s wall = "
-              f"{r.new_rows / dt:,.0f} judgments/s; {r.cpu_seconds:.1f} s CPU = "
-              f"{r.new_rows / r.cpu_seconds:,.0f} judgments per CPU-second; failed {len(r.failed)} "
-              f"(peak {peak_mb():.0f} MB)", flush=True)
+        print(f"ingest (median of {len(runs)}): {r.new_rows:,} judgments ({res['output_mb']} MB of output) in "
+              f"{dt:.1f} s wall = {r.new_rows / dt:,.0f} judgments/s; {dc:.1f} s CPU = "
+              f"{r.new_rows / dc:,.0f} judgments per CPU-second; failed {len(r.failed)}", flush=True)
         t = time.perf_counter()
         r2 = ingest(fm.cache, outs, tmp / "batches")
         res.update(reingest_s=round(time.perf_counter() - t, 2), reingest_new_rows=r2.new_rows)

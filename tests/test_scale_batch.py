@@ -210,3 +210,46 @@ def test_progress_view_and_status_command(batch_server, tmp_path):
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert rows[0]["status"] == "completed" and rows[0]["collected"] and rows[0]["counts"]["completed"] == 5
+
+
+def test_cli_predict_through_the_batch_api(batch_server, tmp_path):
+    """`genz predict MODEL --executor batch`: the kept features are judged on the new items in
+    one batch (no synchronous judging chats), and the predictions equal the synchronous path's;
+    a second predict finds everything in the cache and submits nothing."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from genz.cli import main
+    from genz.fm.cache import FMCache
+
+    srv = batch_server
+    items, y = _data(120)
+    train_fm = CachedFM(OpenAIFM("fake", base_url=srv.url, batch_size=8, progress=False), tmp_path / "train.sqlite")
+    est = GenZRegressor(fm=train_fm, add_only=3, algorithm="simple", random_state=0).fit(items[:90], y[:90])
+    assert len(est.features_) >= 2
+    est.save(tmp_path / "model")
+    save_items(items[90:], tmp_path / "new.jsonl")
+    expected = {r.custom_id for r in plan_judge_requests(
+        CachedFM(OpenAIFM("fake", base_url=srv.url, batch_size=8, progress=False), tmp_path / "empty.sqlite"),
+        est.features_, items[90:], FMCache(tmp_path / "empty.sqlite"))}
+    n_b, chats, n_sub = srv.n_batches_created, srv.chat_requests, len(srv.submitted)
+    args = ["predict", str(tmp_path / "model"), "--items", str(tmp_path / "new.jsonl"), "--executor", "batch",
+            "--poll-interval", "0", "--cache", str(tmp_path / "predict.sqlite"), "-o", str(tmp_path / "p.csv")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert srv.n_batches_created == n_b + 1 and srv.chat_requests == chats  # one batch, no sync judging
+    assert set(srv.submitted[n_sub:]) == expected and len(srv.submitted) - n_sub == len(expected)
+    with open(tmp_path / "p.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    got = np.array([float(row["y0"]) for row in rows])
+    assert [row["id"] for row in rows] == [it.id for it in items[90:]]
+    est.fm_ = CachedFM(OpenAIFM("fake", base_url=srv.url, batch_size=8, progress=False), tmp_path / "sync.sqlite")
+    assert np.allclose(got, est.predict(items[90:]))  # the synchronous path's predictions
+    chats = srv.chat_requests  # (the synchronous comparison just made its own chats)
+    r2 = CliRunner().invoke(main, args)
+    assert r2.exit_code == 0, r2.output
+    assert srv.n_batches_created == n_b + 1 and srv.chat_requests == chats
+    assert (tmp_path / "p.csv").read_text().splitlines()[1:] == [",".join([x["id"], x["y0"]]) for x in rows]
+    r3 = CliRunner().invoke(main, args[:-4] + ["--no-cache"])
+    assert r3.exit_code != 0 and "--cache" in r3.output and "Traceback" not in r3.output

@@ -201,3 +201,73 @@ def test_vllm_executor_runs_the_command_and_retries_inline_errors(tmp_path):
     assert fm.last_fill == {"rounds": 2, "submitted": 12, "answered": 10, "failed": 2, "missing": 0}
     assert np.array_equal(j.values, np.array(["seven" in it.text for it in items]))
     assert len(list((tmp_path / "v").glob("vllm-*.output.jsonl"))) == fm.last_fill["rounds"]
+
+
+def test_packed_insert_equals_row_by_row_and_is_one_transaction(tmp_path):
+    """FMCache.put_judgments_packed (ingest's bulk path) writes exactly the rows put_judgments
+    writes: values, P(yes) to the last bit (null where unknown or not finite), hashes of any
+    width, requests of different sizes; rows already there are kept; a failure rolls back."""
+    rng = np.random.default_rng(0)
+    ident = ("openai", "m", "judge-1")
+    packed, rows = [], []
+    for r in range(40):
+        k = int(rng.integers(1, 12))
+        w = 32 if r % 5 else 16
+        hs = [hashlib.sha256(f"{r}-{j}".encode()).hexdigest()[:w] for j in range(k)]
+        vals = rng.random(k) < 0.5
+        d = f"feature {r % 3}"
+        if r % 2:
+            probs = rng.random(k) * np.exp(-30 * rng.random(k))
+            probs[0] = np.nan
+            pj = json.dumps([None if not np.isfinite(x) else float(x) for x in probs])
+        else:
+            probs, pj = None, None
+        packed.append((*ident, d, k, "".join(hs), "".join("1" if v else "0" for v in vals), pj))
+        rows += [(d, h, bool(v), None if probs is None or not np.isfinite(probs[j]) else float(probs[j]))
+                 for j, (h, v) in enumerate(zip(hs, vals))]
+    a, b = FMCache(tmp_path / "a.sqlite"), FMCache(tmp_path / "b.sqlite")
+    pre = [(h, not v, 0.5) for d, h, v, p in rows if d == "feature 1"][:5]  # already there: kept
+    for d in {r[0] for r in rows}:
+        a.put_judgments(*ident, d, [(h, v, p) for dd, h, v, p in rows if dd == d])
+    a.put_judgments(*ident, "feature 1", pre)
+    b.put_judgments(*ident, "feature 1", pre)
+    assert b.put_judgments_packed(packed) == len(rows) - len(pre) and pre
+    strip = lambda p: [x[:7] for x in _dump(p)]  # noqa: E731
+    assert strip(tmp_path / "a.sqlite") == strip(tmp_path / "b.sqlite")
+    assert b.put_judgments_packed(packed) == 0  # twice: nothing new, nothing changed
+    assert strip(tmp_path / "a.sqlite") == strip(tmp_path / "b.sqlite")
+    before = _dump(tmp_path / "b.sqlite")
+    bad = [(*ident, "new", 2, "x" * 32 + "z" * 32, "11", None), (*ident, "new", 1, "y" * 32, "1", "not json")]
+    with pytest.raises(Exception):
+        b.put_judgments_packed(bad)
+    assert _dump(tmp_path / "b.sqlite") == before  # rolled back as a whole
+    assert b.put_judgments_packed(bad[:1]) == 2  # and the connection's staging table is clean
+
+
+def test_ingest_interrupted_keeps_committed_flushes_and_completes_on_rerun(fake_server, tmp_path, monkeypatch):
+    import genz.fm.requests as rq
+
+    items = _items(40)
+    fm = CachedFM(OpenAIFM("fake", base_url=fake_server.url, batch_size=4, concurrency=1, progress=False),
+                  tmp_path / "c.sqlite")
+    export_requests(fm, ["contains seven"], items, tmp_path / "x")
+    reqs = list(plan_judge_requests(fm, ["contains seven"], items))
+    out, _ = _openai_output(reqs, fake_server, fail=set())
+    (tmp_path / "out.jsonl").write_text("\n".join(out) + "\n")
+    monkeypatch.setattr(rq, "_FLUSH_ROWS", 12)  # a transaction per 3 requests
+    real, calls = FMCache.put_judgments_packed, []
+
+    def crash_on_second(self, packed):
+        calls.append(len(packed))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, packed)
+
+    monkeypatch.setattr(FMCache, "put_judgments_packed", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(fm.cache, tmp_path / "out.jsonl", tmp_path / "x")
+    assert fm.cache.counts()["judgments"] == 12  # the first transaction only
+    monkeypatch.setattr(FMCache, "put_judgments_packed", real)
+    r = ingest(fm.cache, tmp_path / "out.jsonl", tmp_path / "x")
+    assert r.new_rows == 40 - 12 and r.judgments == 40 and fm.cache.counts()["judgments"] == 40
+    assert not list(plan_judge_requests(fm, ["contains seven"], items))

@@ -214,7 +214,7 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     know = PriorKnowledge(hypotheses=tuple(hyps), pin=tuple(pin), veto=tuple(veto)) if hyps or pin or veto else None
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
                         remove_per_cycle=remove_per_cycle, add_only=n_features, hypotheses=know,
-                        advanced={"n_candidates": n_candidates}, random_state=seed)
+                        discovery_sample=discovery_sample, advanced={"n_candidates": n_candidates}, random_state=seed)
     progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
     extra = {"side_inputs": cols, "conjunctions": conjunctions}
     if data_path:
@@ -225,26 +225,13 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         extra.update(items=str(items_path), targets=str(targets_path))
         if test_items:
             extra["test_items"] = str(test_items)
-    finish = None
-    n_all = len(items)
-    if discovery_sample is not None and discovery_sample < len(items):
-        from .sampling import judge_in_bulk, stratified_sample
-
-        all_items, all_Y, all_U = items, Y, U
-        idx = stratified_sample(Y, discovery_sample, seed=seed)
-        items, Y, U = [items[i] for i in idx], Y[idx], None if U is None else U[idx]
-        extra["discovery_sample"] = int(discovery_sample)
-
-        def finish(e):  # the kept features judged on every item, the predictor refitted on all
-            return judge_in_bulk(e, all_items, all_Y, all_U, record=False)
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
-                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names,
-                       finish=finish)
-    if finish is not None:
-        if not quiet:
-            click.echo(f"discovery on {len(items)} of {n_all} items; the {len(est.features_)} kept features were "
-                       "judged on all of them and the predictor refitted on all", err=True)
-        items = all_items
+                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names)
+    sampled = est.discovery_sample_
+    if sampled and not quiet:
+        click.echo(f"discovery on {sampled['sample']} of {sampled['items']} items; the {len(est.features_)} kept "
+                   f"features were judged on all of them and the predictor refitted on all "
+                   f"({sampled['judgments_saved']:,} judgments saved)", err=True)
     _save_inputs(Path(out) / "model", extra)
     notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features)
     if not est.features_:
@@ -256,6 +243,11 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         click.echo(format_feature_table(est.feature_table_, est.target_names_))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
+        from .runfit import screening_saved
+
+        saved = screening_saved(est.history_)
+        if saved:
+            click.echo(f"  candidate screening saved {saved:,} judgments (docs/scale.md)")
         not_conv = sum(int(r.get("em_not_converged", 0)) for r in est.history_)
         if not_conv:
             click.echo(f"  EM stopped at max_iter without converging in {not_conv} phase(s) (see the report)")
@@ -336,10 +328,17 @@ def _new_inputs(cfg: dict, data_path, items_path, id_column, text_columns, encod
     return inp
 
 
-def _predict(est, items, cols):
+def _predict(est, items, cols, executor: str = "sync", **executor_opts):
+    """Predictions for ``items``. With an ``executor`` other than sync, the kept features are
+    first judged on all the items in one pass of that executor (export, submit or run, ingest
+    into the cache: :meth:`genz.fm.executors.ExecutorFM.prefetch`); predict then reads them
+    from the cache."""
     from .items import side_inputs_from_attributes
 
     U = side_inputs_from_attributes(items, cols) if cols else None
+    if executor != "sync" and est.features_:
+        est.fm_ = with_executor(est.fm_, executor, **executor_opts)
+        est.fm_.prefetch(list(est.features_), items)
     return np.asarray(est.predict(items, U), dtype=float).reshape(len(items), -1)
 
 
@@ -353,15 +352,18 @@ def _predict(est, items, cols):
               help="Write predictions as CSV (default: standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not confirm what was written.")
 @predict_options
+@executor_options()
 @friendly
 def predict(run, data_path, items_path, id_column, text_columns, encoding, side_inputs, out_path, quiet,
             safe_csv, **fm_overrides) -> None:
     """Predict the targets of new items with a fitted run (or its model/ directory), from the
     foundation model's judgments of the discovered features only, asked of the FM the model was
     trained with (the FM options override it; another host needs --allow-other-host).
+    With --executor batch|vllm|ray the judgments are made in one bulk pass first (docs/scale.md).
 
     \b
     genz predict run/ --data new_cars.csv -o predictions.csv
+    genz predict run/ --items new.jsonl --executor batch --cache fm.sqlite -o predictions.csv
     """
     import io
 
@@ -370,9 +372,10 @@ def predict(run, data_path, items_path, id_column, text_columns, encoding, side_
 
     if out_path:
         check_output_path(out_path)
+    ex_opts = {k: fm_overrides.pop(k) for k in EXECUTOR_OPTION_KEYS}
     est, cfg, cols = _load_run_model(run, side_inputs, fm_overrides)
     inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding)
-    P = _predict(est, inp.items, cols)
+    P = _predict(est, inp.items, cols, **ex_opts)
     names = cfg.get("target_names") or getattr(est, "target_names_", None) or []
     if len(names) != P.shape[1]:
         names = [f"y{d}" for d in range(P.shape[1])]

@@ -25,13 +25,15 @@ from typing import Any
 import numpy as np
 
 from .errors import MiningError
-from .fm.base import FoundationModel, accepts_keyword
+from .fm.base import FoundationModel, Judgments, accepts_keyword
 from .inference import EMResult, LatentState, bound, prior_mixture, run_em
 from .items import Item
 from .observation import LinearGaussian, ObservationModel, make_observation_model
 from .settings import MLP, Advanced, Linear
 
 __all__ = ["DiscoveryConfig", "Discovery", "schedule", "new_item_q"]
+
+SCREEN_AUTO = 500  # Advanced.screen_sample="auto": items of the discovery part a candidate is screened on
 
 
 @dataclass
@@ -142,6 +144,7 @@ class Discovery:
         self.given = list(given)  # (descriptor, "hypothesis" | "pinned"), added first
         self.origin: dict[str, str] = {}  # descriptor → "mined" | "hypothesis" | "pinned"
         self.heldout: Any = None  # optional held-out criterion (genz.selection.HeldOut)
+        self.screened: dict[str, dict[str, tuple]] = {}  # this step's screening judgments: descriptor → id → (b, p)
         self.plan = schedule(config, len(self.given))
         self.step = 0  # steps of the plan done
         self.history: list[dict] = []
@@ -193,7 +196,11 @@ class Discovery:
         P, N, weights = self.exemplars(dec, pool)
         cb.on_mining(len(P), len(N))
         candidates, why = self.mine(P, N, weights)
-        chosen, info["candidates"], why = self.choose_candidate(candidates, why, cb)
+        judged, screen = self.screen_candidates(candidates, cb)
+        chosen, info["candidates"], why = self.choose_candidate(judged, why, cb)
+        self.screened = {}
+        if screen is not None:
+            info["candidates"], info["screen"] = screen.pop("ranked"), screen
         if chosen is None:
             info.pop("candidates")
             return Outcome("discard", candidates[0] if candidates else None, [dec.em], {**info, "reason": why})
@@ -300,6 +307,79 @@ class Discovery:
         except MiningError as exc:
             self.counters["mining_failed"] += 1
             return [], f"mining failed: {exc}"
+
+    def screen_size(self, n_candidates: int) -> int | None:
+        """How many discovery items candidates are screened on (None: no screening), from
+        ``Advanced.screen_sample``: ``"auto"`` screens on :data:`SCREEN_AUTO` items when the
+        foundation model's judgments cost (it has no ``free_judgments``) and that is at most
+        half the discovery items."""
+        s, n = self.cfg.advanced.screen_sample, len(self.items)
+        if n_candidates < 2 or s is None:
+            return None
+        if s == "auto":
+            if getattr(self.fm, "free_judgments", False) or 2 * SCREEN_AUTO > n:
+                return None
+            s = SCREEN_AUTO
+        return int(s) if int(s) < n else None
+
+    def screen_candidates(self, candidates: list[str], cb: Callbacks) -> tuple[list[str], dict | None]:
+        """Screening several mined candidates (docs/scale.md): each is judged on a random sample
+        of the discovery items only (and, with held-out selection, on the same share of the
+        held-out items), filtered as in :meth:`choose_candidate` on the sample, and scored on
+        the sample alone with the same rule (the residual gain; or the held-out gain of the
+        predictor fitted on the sampled discovery items, on the sampled held-out items, the
+        shortest within one SE of the best). Only the winner goes on to :meth:`choose_candidate`,
+        which judges it on the other items (its sample judgments are reused). Returns the
+        candidates to judge in full and the step's record ``{sample, sample_heldout, candidates,
+        judgments_saved, ranked}``: the judgments saved are the losers' on the items outside
+        the samples (their held-out ones only for those passing the filter, as unscreened)."""
+        n = self.screen_size(len(candidates))
+        if n is None:
+            return candidates, None
+        rng = np.random.default_rng([self.cfg.seed, 13, self.step])
+        rows = np.sort(rng.choice(len(self.items), n, replace=False))
+        h, gains, names, usable = self.heldout, [], [], set()
+        if h is not None:
+            h.sync(self)
+            n_v = min(len(h.items), max(20, round(n * len(h.items) / len(self.items))))
+            rows_v = np.sort(rng.choice(len(h.items), n_v, replace=False))
+            sub, cols = h.restricted(rows, rows_v), h.cols_of(self.features)
+            base = sub.losses(cols)
+        for cand in candidates:
+            cb.on_judging(cand, n)
+            b = self.judgment_values(self._judge_sample(cand, [self.items[i] for i in rows]))
+            reject = self.rejection(b, rows)
+            if reject is not None:
+                self.discarded.append(cand)
+                key = "discarded_redundant" if reject.startswith("same") else "discarded_activity"
+                self.counters[key] = self.counters.get(key, 0) + 1
+                continue
+            usable.add(cand)
+            if h is None:
+                gains.append(self.residual_gain(b, rows))
+            else:
+                bV = self.judgment_values(self._judge_sample(cand, sub.items))
+                gains.append(base - sub.losses(cols, (b, bV, self.cfg.advanced.eps_min)))
+            names.append(cand)
+        order = sorted(range(len(names)), key=lambda i: -float(np.mean(gains[i])))
+        if h is not None and names:
+            win = h.simplest_within_one_se(names, gains)
+            order = [win] + [i for i in order if i != win]
+        ranked = [names[i] for i in order]
+        n_v = len(sub.items) if h is not None else 0
+        n_V = len(h.items) if h is not None else 0
+        saved = sum((len(self.items) - n) + ((n_V - n_v) if c in usable else 0)
+                    for c in candidates if c not in ranked[:1])
+        return ranked[:1], {"sample": int(n), "sample_heldout": int(n_v), "candidates": len(candidates),
+                            "judgments_saved": int(saved), "ranked": ranked}
+
+    def _judge_sample(self, descriptor: str, items: list[Item]) -> Any:
+        """Judge ``items`` for screening, remembering the answers for this step (the winner
+        is then judged on the other items only, see :meth:`judge`)."""
+        j = self.judge(descriptor, items)
+        probs = [None] * len(items) if j.prob is None else j.prob.tolist()
+        self.screened.setdefault(descriptor, {}).update(zip([it.id for it in items], zip(j.values.tolist(), probs)))
+        return j
 
     def choose_candidate(self, candidates: list[str], why: str | None, cb: Callbacks) -> tuple[tuple | None, list, str | None]:
         """Phase 4: judge every training item for each candidate, drop those that repeat a
@@ -409,10 +489,21 @@ class Discovery:
 
     # -- helpers of the phases -----------------------------------------------------------------------
     def judge(self, descriptor: str, items: Sequence[Item]) -> Any:
-        j = self.fm.judge(descriptor, items)
-        if len(j) != len(items):
-            raise MiningError(f"the foundation model judged {len(j)} of {len(items)} items for {descriptor!r}")
-        return j
+        """The FM's judgments of ``descriptor`` on ``items``; those screening already asked for
+        this step (:meth:`screen_candidates`) are not asked again."""
+        known = self.screened.get(descriptor)
+        ask = [it for it in items if it.id not in known] if known else list(items)
+        j = self.fm.judge(descriptor, ask) if ask or not known else Judgments(np.zeros(0, dtype=bool))
+        if len(j) != len(ask):
+            raise MiningError(f"the foundation model judged {len(j)} of {len(ask)} items for {descriptor!r}")
+        if not known:
+            return j
+        got = dict(known)
+        probs = [None] * len(ask) if j.prob is None else j.prob.tolist()
+        got.update(zip([it.id for it in ask], zip(j.values.tolist(), probs)))
+        vals, ps = zip(*(got[it.id] for it in items))
+        prob = None if any(p is None for p in ps) else np.array(ps, dtype=float)
+        return Judgments(np.array(vals, dtype=bool), prob)
 
     def judgment_values(self, j: Any) -> np.ndarray:
         """The 0/1 judgments, or P(yes) with ``soft_judgments`` where the backend gives it."""
@@ -420,11 +511,13 @@ class Discovery:
             return np.clip(j.prob, 0.0, 1.0)
         return j.values.astype(float)
 
-    def rejection(self, b: np.ndarray) -> str | None:
-        """Why a new feature's judgments cannot be used (or None)."""
+    def rejection(self, b: np.ndarray, rows: np.ndarray | None = None) -> str | None:
+        """Why a new feature's judgments cannot be used (or None); ``b`` on the items ``rows``
+        only (screening) or on all."""
         hard_b = b > 0.5
+        B = self.st.B if rows is None else self.st.B[rows]
         for k, f in enumerate(self.features):
-            col = self.st.B[:, k] > 0.5
+            col = B[:, k] > 0.5
             if np.array_equal(hard_b, col) or np.array_equal(hard_b, ~col):
                 return f"same judgments on every training item as {f!r} (or its complement)"
         activity, lo = float(hard_b.mean()), self.cfg.min_activity
@@ -432,10 +525,12 @@ class Discovery:
             return f"active for {activity:.1%} of the items (filter {lo:.0%}-{1 - lo:.0%})"
         return None
 
-    def residual_gain(self, b: np.ndarray) -> float:
+    def residual_gain(self, b: np.ndarray, rows: np.ndarray | None = None) -> float:
         """How much of the current (whitened) residual the judgments ``b`` explain:
-        ``Σ_d (r_dᵀ c)² / cᵀc`` with ``c = b − mean(b)``."""
+        ``Σ_d (r_dᵀ c)² / cᵀc`` with ``c = b − mean(b)``; ``b`` on the items ``rows`` only
+        (screening) or on all."""
         R = (self.Y - self.model.predict(self.st.Q, self.U)) / np.sqrt(self.model.sigma2_)
+        R = R if rows is None else R[rows]
         c = b - b.mean()
         cc = float(c @ c)
         return float(((R.T @ c) ** 2).sum() / cc) if cc > 0 else 0.0

@@ -94,11 +94,15 @@ class DiscoveryRun:
 
     ``split=(items, Y, U, idx_fit, idx_valid)``: all training items and which of them the
     algorithm sees (``disc`` is built on ``idx_fit``) and which are held out; after the
-    schedule the structure is chosen on the held-out items and refitted on all of them."""
+    schedule the structure is chosen on the held-out items and refitted on all of them.
+    ``sample=(items, Y, U, idx)``: discovery runs on a sample (``discovery_sample``) of these
+    items; the estimator judges the final features on all of them afterwards."""
 
     def __init__(self, disc: Discovery, eval_set: tuple | None = None, y_1d: bool = False,
-                 split: tuple | None = None, target_names: Sequence[str] | None = None) -> None:
+                 split: tuple | None = None, target_names: Sequence[str] | None = None,
+                 sample: tuple | None = None) -> None:
         self.disc = disc
+        self.sample = sample
         self.tracker = EvalTracker(*eval_set) if eval_set is not None else None
         self.y_1d = y_1d
         self.target_names = list(target_names) if target_names is not None else None
@@ -261,6 +265,7 @@ class DiscoveryRun:
             "eval_features": self.tracker.features if self.tracker else [],
             "origin": d.origin,
             "heldout_features": self.heldout.names if self.heldout else [],
+            "judged": dict(getattr(d.fm, "judged", None) or {}),  # discovery on a sample: candidates judged
         }
         arrays = {f"model.{k}": v for k, v in marr.items()}
         arrays.update(B=d.st.B, Q=d.st.Q, eps=d.st.eps, coupled=d.st.coupled, hard=d.st.hard,
@@ -286,6 +291,8 @@ class DiscoveryRun:
         d.st = LatentState(B=arrays["B"], Q=arrays["Q"], eps=arrays["eps"],
                            coupled=arrays["coupled"].astype(bool), hard=arrays["hard"].astype(bool))
         d.origin = dict(meta.get("origin", {}))
+        if isinstance(getattr(d.fm, "judged", None), dict):
+            d.fm.judged.update(meta.get("judged") or {})
         if self.tracker is not None:
             self.tracker.features, self.tracker.B = list(meta["eval_features"]), arrays["B_eval"]
         if self.heldout is not None:

@@ -30,6 +30,7 @@ from .metrics import regression_metrics
 from .observation import observation_model_from_state
 from .observation.base import predictive_std
 from .runs import atomic_write_bytes
+from .sampling import _Counting, judge_in_bulk, stratified_sample
 from .selection import split_indices
 from .settings import advanced_settings, model_spec, prior_knowledge, to_json
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
@@ -129,6 +130,15 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         features and kept only if they earn their place on held-out data (their evidence is in
         ``hypotheses_`` either way). ``PriorKnowledge(hypotheses=[...], pin=[...], veto=[...])``
         also pins features (kept whatever the evidence) and vetoes descriptors (never mined).
+    discovery_sample : int or None, default None
+        Discovery on a sample (docs/scale.md): mining, candidate choice, EM and the held-out
+        selection run on this many training items, stratified by the first target's deciles
+        (each decile gives its share); the final features are then judged on all items (one
+        bulk pass through an executor's ``prefetch``, :class:`genz.fm.executors.ExecutorFM`)
+        and the predictor is refitted on all of them (θ on their FM priors, docs/equations.md
+        §5). None, or at least as many as there are items: discovery on all items. The sample
+        and the judgments it saved are in ``discovery_sample_``; ``posteriors_``,
+        ``judgments_`` and ``train_ids_`` are the sample's.
     advanced : Advanced, dict or None
         Rarely changed settings, documented in :class:`genz.Advanced` (ε floor and start, soft
         judgments, exemplars, candidates, EM's minor stopping rules).
@@ -153,6 +163,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         tol: float = 1e-6,
         predictor: str = "priors",
         hypotheses: Any = None,
+        discovery_sample: int | None = None,
         advanced: Any = None,
         random_state: Any = None,
         verbose: int = 0,
@@ -169,6 +180,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.tol = tol
         self.predictor = predictor
         self.hypotheses = hypotheses
+        self.discovery_sample = discovery_sample
         self.advanced = advanced
         self.random_state = random_state
         self.verbose = verbose
@@ -220,10 +232,21 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         U = check_side_inputs(U, len(items), ids)
         return items, Y, U
 
+    def _sample_rows(self, Y: np.ndarray, seed: int) -> np.ndarray | None:
+        """The rows discovery runs on with ``discovery_sample`` (None: all of them)."""
+        n = self.discovery_sample
+        if n is None:
+            return None
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 20:
+            raise GenZInputError(f"discovery_sample must be a whole number of at least 20 items (or None), not {n!r}")
+        return None if n >= len(Y) else stratified_sample(Y, int(n), seed=seed)
+
     def make_discovery(self, items, Y, U=None, eval_set=None, target_names=None) -> DiscoveryRun:
         """Validate the inputs and build (without running) the discovery run behind ``fit``;
         the estimator itself is not changed. With held-out selection (the default, see
-        :mod:`genz.selection`) the algorithm runs on a discovery share of the items."""
+        :mod:`genz.selection`) the algorithm runs on a discovery share of the items; with
+        ``discovery_sample`` on a stratified sample of them (the run keeps all of them in
+        ``sample`` for the bulk judging that follows)."""
         items, Y_arr, U = self._prepare(items, Y, U)
         names = _target_names(Y, target_names, Y_arr.shape[1])
         if len(names) != Y_arr.shape[1]:
@@ -239,6 +262,13 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
                 raise GenZInputError("pass side inputs for both the training items and eval_set, or for neither")
             ev = (e_items, e_Y, e_U)
         cfg = self._config(self._seed())
+        fm = make_fm(self.fm)
+        sample = None
+        idx = self._sample_rows(Y_arr, cfg.seed)
+        if idx is not None:
+            sample = (items, Y_arr, U, idx)
+            items, Y_arr, U = [items[i] for i in idx], Y_arr[idx], None if U is None else U[idx]
+            fm = _Counting(fm)  # which candidates discovery judged (judgments_saved)
         know = prior_knowledge(self.hypotheses)
         given = [(h, "hypothesis") for h in know.hypotheses] + [(p, "pinned") for p in know.pin]
         share = cfg.advanced.validation
@@ -247,8 +277,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             ia, iv = split_indices(len(items), cfg.seed, share)
             split = (items, Y_arr, U, ia, iv)
             items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
-        disc = Discovery(make_fm(self.fm), cfg, items, Y_arr, U, given=given, veto=know.veto)
-        return DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names)
+        disc = Discovery(fm, cfg, items, Y_arr, U, given=given, veto=know.veto)
+        return DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names,
+                            sample=sample)
 
     def fit(
         self,
@@ -279,11 +310,28 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         with blas_threads():
             run.run(callbacks=callbacks, on_step=on_step)
         self._adopt(run)
+        if run.sample is not None:
+            self._judge_all(run)
         return self
+
+    def _judge_all(self, run: DiscoveryRun) -> None:
+        """After discovery on a sample: the final features judged on all items, the predictor
+        refitted on all of them (:func:`genz.sampling.judge_in_bulk`), and what the sample
+        saved: every candidate judged on the items outside the sample, less the kept features
+        judged there."""
+        items, Y, U, idx = run.sample
+        judge_in_bulk(self, items, Y, U, record=False)
+        N, n, K = len(items), len(idx), len(self.features_)
+        c = len(run.fm.judged)
+        self.discovery_sample_ = {
+            "sample_ids": [items[i].id for i in idx], "sample": n, "items": N, "candidates_judged": c,
+            "kept": K, "judgments_saved": (c - K) * (N - n),
+        }
 
     def _adopt(self, run: DiscoveryRun) -> None:
         disc = run.result
-        self.fm_ = disc.fm
+        self.fm_ = disc.fm.fm if isinstance(disc.fm, _Counting) else disc.fm
+        self.discovery_sample_ = None
         self._y_1d = bool(run.y_1d)
         self.features_ = list(disc.features)
         self.epsilon_ = disc.st.eps.copy()
@@ -433,6 +481,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             "origins": self.origins_,
             "feature_table": _json_rows(self.feature_table_),
             "hypotheses": _json_rows(self.hypotheses_),
+            # the sample's ids are train_ids
+            "discovery_sample": {k: v for k, v in (getattr(self, "discovery_sample_", None) or {}).items()
+                                 if k != "sample_ids"} or None,
         }
         if getattr(self, "calibration_", None) is not None:
             arrays_extra = {"calibration": self.calibration_}
@@ -498,6 +549,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         est.origins_ = list(meta["origins"])
         est.feature_table_ = [{k: (np.nan if v is None else v) for k, v in r.items()} for r in meta["feature_table"]]
         est.hypotheses_ = meta["hypotheses"]
+        ds = meta.get("discovery_sample")
+        est.discovery_sample_ = {**ds, "sample_ids": list(est.train_ids_)} if isinstance(ds, dict) else None
         est.calibration_ = arrays.get("calibration")
         est.coef_, est.intercept_, est.side_coef_ = _effects(est.predictor_, len(est.features_))
         hist = path / "history.json"

@@ -21,7 +21,6 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 import numpy as np
 
@@ -30,7 +29,7 @@ from .items import Item
 from .progress import FitProgress
 from .runs import PATH_KEYS, RunDir, RunSummary, terminate_as_interrupt
 
-__all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator"]
+__all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator", "screening_saved"]
 
 
 def data_fingerprint(items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None) -> str:
@@ -141,19 +140,25 @@ def fm_failures(history: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]
     return [r for r in history if r.get("action") == "discard" and FM_FAILURE_MARK in str(r.get("reason") or "")]
 
 
+def screening_saved(history: Sequence[Mapping[str, Any]]) -> int:
+    """The judgments candidate screening saved over a run (each step's ``screen`` record,
+    :meth:`genz.discovery.Discovery.screen_candidates`)."""
+    return int(sum(int((r.get("screen") or {}).get("judgments_saved", 0)) for r in history))
+
+
 def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None, *,
             out: str | Path, resume: bool = False, overwrite: bool = False,
             progress: FitProgress | None = None, config_extra: Mapping[str, Any] | None = None,
-            target_names: Sequence[str] | None = None, keep_checkpoints: int = 3,
-            finish: Callable[[Any], Any] | None = None) -> tuple[Any, RunDir]:
+            target_names: Sequence[str] | None = None, keep_checkpoints: int = 3) -> tuple[Any, RunDir]:
     """Fit ``est`` inside the run directory ``out`` (see the module docstring).
 
     A new run where ``out`` holds none (or with ``overwrite``); otherwise the existing run
     continues from its latest checkpoint if its configuration (estimator parameters except
     ``cycles``/``verbose``, and the data) matches. Ctrl-C stops after the step being committed
     is saved; the run is marked ``interrupted`` and KeyboardInterrupt propagates. Returns the
-    fitted estimator and the (closed) run directory. ``finish(est)`` runs after discovery and
-    before the model is saved (``genz fit --discovery-sample``: bulk judging of every item).
+    fitted estimator and the (closed) run directory. With ``discovery_sample`` the run's
+    history, checkpoints and summary are the sample's; the saved model's predictor is refitted
+    on all items (``GenZRegressor.fit`` judges the final features on all of them).
     """
     config = run_config(est, items, Y, U, eval_set, config_extra)
     run, ckpt = RunDir.for_fit(out, config, resume=resume, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
@@ -177,8 +182,6 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
             run.commit_step(record, meta, arrays)
 
         est.fit(items, Y, U, eval_set, callbacks=progress, on_step=on_step, discovery=disc)
-        if finish is not None:
-            finish(est)
         run.save_model(est.save)
         run.save_summary(summary_from_estimator(est, disc.items, disc.Y, disc.U, est.target_names_))
         failed = fm_failures(disc.history)

@@ -1,20 +1,20 @@
-"""Discovery on a sample, judging in bulk (issue 12, item 1), as a wrapper around the estimator.
+"""Discovery on a sample, judging in bulk (issue 12): the parts behind
+``GenZRegressor(discovery_sample=N)`` and ``genz fit --discovery-sample N``.
 
-``fit_with_discovery_sample(est, items, y, U, discovery_sample=N)``:
+1. :func:`stratified_sample` draws ``N`` training items stratified by target quantiles (each of
+   ``bins`` quantile bins of the first target column gives its share), so the tails of ``y``
+   are in the sample;
+2. the estimator runs discovery (mining, candidate choice, EM, the held-out selection) on the
+   sample only, its foundation model wrapped in :class:`_Counting` (which candidates it judged);
+3. :func:`judge_in_bulk` judges the final features on all items (through the FM's ``prefetch``
+   when it has one, so an executor does it in one bulk pass:
+   :class:`genz.fm.executors.ExecutorFM`) and refits the predictor on everything: θ on the FM
+   priors of all items (docs/equations.md §5, what new items will have), with the same ridge
+   selection as the estimator (leave-one-out for ``"cv"``).
 
-1. draws a sample of ``N`` training items stratified by target quantiles (each of ``bins``
-   quantile bins of the first target column gives its share), so the tails of ``y`` are in
-   the sample;
-2. runs discovery (mining, candidate choice, EM, the held-out selection) on the sample only,
-   through the estimator's public ``fit``;
-3. judges the final features on all items (through the FM's ``prefetch`` when it has one, so an
-   executor does it in one bulk pass: :class:`genz.fm.executors.ExecutorFM`);
-4. refits the predictor on everything: θ on the FM priors of all items (docs/equations.md §5, what new items
-   will have), with the same ridge selection as the estimator (leave-one-out for ``"cv"``).
-
-The estimator gets ``discovery_sample_`` with the sample's ids, the candidate descriptors
-judged during discovery, and the judgments the sample saved compared with judging every
-candidate on every item.
+The estimator's ``discovery_sample_`` has the sample's ids, the candidate descriptors judged
+during discovery, and the judgments the sample saved compared with judging every candidate on
+every item.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from .errors import GenZInputError
 from .items import Item
 
-__all__ = ["stratified_sample", "fit_with_discovery_sample", "judge_in_bulk"]
+__all__ = ["stratified_sample", "judge_in_bulk"]
 
 
 def stratified_sample(y: Any, n: int, seed: int = 0, bins: int = 10) -> np.ndarray:
@@ -53,64 +53,21 @@ def stratified_sample(y: Any, n: int, seed: int = 0, bins: int = 10) -> np.ndarr
 
 
 class _Counting:
-    """Delegates to an FM, recording each descriptor judged and on how many items."""
+    """Delegates to an FM (``fm``), recording each descriptor judged and on how many items at
+    most (``judged``; a checkpoint keeps it, so a resumed run counts the whole run)."""
 
     def __init__(self, fm: Any) -> None:
-        self._fm = fm
+        self.fm = fm
         self.judged: dict[str, int] = {}
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(self._fm, attr)
+        if attr == "fm":  # not set yet (unpickling)
+            raise AttributeError(attr)
+        return getattr(self.fm, attr)
 
     def judge(self, descriptor: str, items: Sequence[Item]):
         self.judged[descriptor] = max(self.judged.get(descriptor, 0), len(items))
-        return self._fm.judge(descriptor, items)
-
-
-def fit_with_discovery_sample(
-    est: Any,
-    items: Sequence[Item],
-    y: Any,
-    U: Any = None,
-    *,
-    discovery_sample: int,
-    seed: int | None = None,
-) -> Any:
-    """Fit ``est`` (a :class:`genz.estimator.GenZRegressor`) with discovery on a stratified
-    sample of ``discovery_sample`` items, then judge the final features on all items and refit
-    the predictor on everything (see the module docstring). Returns ``est``."""
-    from .estimator import make_fm
-
-    items = list(items)
-    Y = np.asarray(y, dtype=float)
-    if Y.shape[0] != len(items):
-        raise GenZInputError(f"targets: {Y.shape[0]} rows for {len(items)} items")
-    s = seed if seed is not None else (est.random_state or 0)
-    idx = stratified_sample(Y, discovery_sample, seed=int(s))
-    fm = make_fm(est.fm)
-    counting = _Counting(fm)
-    original = est.fm
-    est.set_params(fm=counting)
-    try:
-        U_arr = None if U is None else np.asarray(U, dtype=float)
-        est.fit([items[i] for i in idx], Y[idx], None if U_arr is None else U_arr[idx])
-    finally:
-        est.set_params(fm=original)
-    est.fm_ = fm
-    judge_in_bulk(est, items, Y, U_arr)
-    n, N, K = len(idx), len(items), len(est.features_)
-    candidates = len(counting.judged)
-    est.discovery_sample_ = {
-        "sample_ids": [items[i].id for i in idx],
-        "sample": n,
-        "items": N,
-        "candidates_judged": candidates,
-        "kept": K,
-        # every candidate on every item, minus what was judged: candidates on the sample and
-        # the kept features on the rest
-        "judgments_saved": candidates * N - (candidates * n + K * (N - n)),
-    }
-    return est
+        return self.fm.judge(descriptor, items)
 
 
 def judge_in_bulk(est: Any, items: Sequence[Item], y: Any, U: Any = None, *, record: bool = True) -> Any:

@@ -177,6 +177,18 @@ class HeldOut:
     def cols_of(self, features: Sequence[str]) -> list[int]:
         return [self.names.index(f) for f in features]
 
+    def restricted(self, rows_A: np.ndarray, rows_V: np.ndarray) -> "HeldOut":
+        """The same criterion on a subset (candidate screening): the predictor fitted on A's
+        rows ``rows_A``, the loss on V's rows ``rows_V`` (still scaled by all of A's variance)."""
+        sub = HeldOut.__new__(HeldOut)  # a shallow copy
+        sub.__dict__.update(self.__dict__)
+        sub.items = [self.items[i] for i in rows_V]
+        sub.Y, sub.U = self.Y[rows_V], None if self.U is None else self.U[rows_V]
+        sub.Y_fit, sub.U_fit = self.Y_fit[rows_A], None if self.U_fit is None else self.U_fit[rows_A]
+        sub.bA, sub.bV = self.bA[rows_A], self.bV[rows_V]
+        sub._cache, sub._judged_V = {}, {}
+        return sub
+
     def removal_scores(self, disc: Any) -> np.ndarray:
         """Algorithm 3 on held-out data: minus each feature's drop-one held-out gain (the
         feature helping new items least goes; if that hurts, the structure choice over the

@@ -78,6 +78,12 @@ class Advanced:
         decoupled feature from the main residual direction (``"residual"``) or a fair coin
         (``"random"``); a targeted group needs ``min_group`` items and ``min_group_side`` on
         each side, else the addition falls back to all items.
+    Screening (docs/scale.md): ``screen_sample`` items of the discovery part (and the same
+        share of the held-out part) on which several mined candidates are judged first; only
+        the winner, by the same rule as without screening, is then judged on every item.
+        ``"auto"``: 500 items when the foundation model's judgments cost (an LLM, not the
+        offline engine) and there are at least 1,000 discovery items; a number: that many
+        whatever the backend; None: every candidate judged on every item.
     Removal (Algorithm 3): ``remove_refit_iter`` EM iterations to score each candidate
         removal by the bound (None: 3 for the linear model, 0 for the MLP); used only without
         held-out selection.
@@ -94,6 +100,7 @@ class Advanced:
     em_min_iter: int = 5
     em_q_tol: float = 1e-3
     n_candidates: int = 5
+    screen_sample: int | str | None = "auto"
     n_exemplars: int | None = None
     weighted_mining: bool = True
     decoupled_init: str = "residual"
@@ -114,6 +121,9 @@ class Advanced:
             raise GenZInputError(f"advanced validation must be in [0, 0.9), not {self.validation}")
         if self.n_candidates < 1:
             raise GenZInputError("advanced n_candidates must be at least 1")
+        s = self.screen_sample
+        if not (s is None or s == "auto" or (isinstance(s, int) and not isinstance(s, bool) and s >= 20)):
+            raise GenZInputError(f"advanced screen_sample must be 'auto', None or a number of at least 20 items, not {s!r}")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
   output) into the cache.
 * ``genz requests status`` / ``cancel`` — the Batch API batches recorded in a state directory.
 * :func:`executor_options` / :func:`with_executor` — ``--executor sync|batch|vllm|ray`` for
-  ``genz fit`` (and any command that judges).
+  ``genz fit`` and ``genz predict``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def with_executor(fm, executor: str = "sync", batch_dir: str | None = None, poll
     from ..fm.requests import judging_backend
 
     if not isinstance(fm, CachedFM):
-        raise GenZInputError(f"--executor {executor} fills the FM cache: do not combine it with --no-cache")
+        raise GenZInputError(f"--executor {executor} fills the FM cache: give one with --cache FILE "
+                             "(and no --no-cache)")
     inner = judging_backend(fm)
     state = Path(batch_dir) if batch_dir else Path(str(fm.cache.path) + ".batches")
     if executor == "batch":

@@ -228,6 +228,36 @@ class FMCache:
                   [r[:5] for r in data]),
         )
 
+    def put_judgments_packed(self, requests: Sequence[tuple]) -> int:
+        """Bulk insert of answered batch requests (:func:`genz.fm.requests.ingest`). Each
+        request ``(backend, model, template, descriptor, k, hashes, values, probs)`` packs ``k``
+        judgments: ``hashes`` the ``k`` item content hashes concatenated (all of one width),
+        ``values`` ``k`` characters ``0``/``1``, ``probs`` a JSON array of ``k`` P(yes) (null
+        where unknown) or None. The requests go into a temporary table; one INSERT OR IGNORE
+        unpacks them (a join with the numbers 0..k−1) in primary-key order, so rows already in
+        the cache are kept as they are and the B-tree is appended to rather than written at
+        random. All in one write transaction: a crash leaves the cache as it was before the
+        call (WAL journal). Returns the number of new rows."""
+        if not requests:
+            return 0
+        now = time.time()
+        with self._transaction() as c:
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS genz_ingest (backend TEXT, model TEXT, template TEXT, "
+                      "descriptor TEXT, k INTEGER, hashes TEXT, bits TEXT, probs TEXT, created REAL)")
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS genz_numbers (j INTEGER PRIMARY KEY)")
+            c.execute("INSERT OR IGNORE INTO temp.genz_numbers WITH RECURSIVE i(j) AS (SELECT 0 UNION ALL "
+                      "SELECT j + 1 FROM i WHERE j + 1 < ?) SELECT j FROM i", (max(int(r[4]) for r in requests),))
+            c.executemany("INSERT INTO temp.genz_ingest VALUES (?,?,?,?,?,?,?,?,?)", [(*r, now) for r in requests])
+            new = c.execute(
+                "INSERT OR IGNORE INTO judgments(backend, model, template, descriptor, item_hash, value, prob, created) "
+                "SELECT backend, model, template, descriptor, substr(hashes, j * (length(hashes) / k) + 1, "
+                "length(hashes) / k) AS h, CAST(substr(bits, j + 1, 1) AS INTEGER), json_extract(probs, '$[' || j || ']'), "
+                "created FROM temp.genz_ingest JOIN temp.genz_numbers ON j < k "
+                "ORDER BY descriptor, h"  # the key's order (backend, model, template: one per ingest, as a rule)
+            ).rowcount
+            c.execute("DELETE FROM temp.genz_ingest")
+        return int(new)
+
     # -------------------------------------------------------------- judgments in progress
     def claim(self, backend: str, model: str, template: str, descriptor: str, hashes: Sequence[str],
               owner: str, limit: int | None = None) -> list[str]:

@@ -257,10 +257,16 @@ def _extract_json(text: str) -> Any:
         raise _ParseFailure(f"malformed JSON in the answer ({exc.msg}): {shorten(text, 80)!r}", garbage=True) from None
 
 
+_YES_NO = {"yes": True, "no": False, "Yes": True, "No": False, "YES": True, "NO": False}
+
+
 def _yes_no(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
+        fast = _YES_NO.get(value)  # the usual answer, as the schema asks for it
+        if fast is not None:
+            return fast
         v = value.strip().strip(".!").strip().lower()
         if v == "yes":
             return True
@@ -756,22 +762,28 @@ class OpenAIFM:
         obj = _extract_json(comp.content)
         answers = obj.get("answers") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
         if isinstance(answers, dict):  # {"1": "yes", ...}
-            answers = [{"id": k, "answer": v} for k, v in answers.items()]
-        if not isinstance(answers, list):
+            pairs: Any = answers.items()
+        elif isinstance(answers, list):  # [{"id": 1, "answer": "yes"}, ...]
+            pairs = []
+            for a in answers:
+                if not isinstance(a, dict) or "id" not in a:
+                    raise _ParseFailure(f"an answer without an id: {a!r}"[:120])
+                pairs.append((a["id"], a.get("answer")))
+        else:
             raise _ParseFailure(f"no 'answers' list in {shorten(comp.content, 80)!r}", garbage=True)
         values: dict[int, bool] = {}
-        for a in answers:
-            if not isinstance(a, dict) or "id" not in a:
-                raise _ParseFailure(f"an answer without an id: {a!r}"[:120])
+        for key, answer in pairs:
             try:
-                k = int(a["id"])
+                k = int(key)
             except (TypeError, ValueError):
-                raise _ParseFailure(f"a non-numeric id {a['id']!r}") from None
+                raise _ParseFailure(f"a non-numeric id {key!r}") from None
             if k in values:
                 raise _ParseFailure(f"item {k} answered twice")
             if not 1 <= k <= n:
                 raise _ParseFailure(f"answer for item {k}, but the batch has items 1..{n}")
-            v = _yes_no(a.get("answer"))
+            v = _YES_NO.get(answer) if type(answer) is str else None
+            if v is None:
+                v = _yes_no(answer)
             if v is not None:
                 values[k] = v
         probs = _answer_probs(comp.content, comp.logprobs, n) if len(values) == n else None

@@ -614,6 +614,7 @@ class PredicateFM:
     name: str = "predicates"
     max_exemplars: int = 100_000
     stats: FMStats = field(default_factory=FMStats)
+    free_judgments = True  # (not a field) judging costs nothing: no candidate screening by default
 
     # -- judging -------------------------------------------------------------------------------
     def judge(self, descriptor: str, items: Sequence[Item]) -> Judgments:

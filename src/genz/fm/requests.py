@@ -48,7 +48,7 @@ __all__ = [
 CHAT_URL = "/v1/chat/completions"
 MAX_REQUESTS_PER_FILE = 50_000  # OpenAI Batch API: requests per input file
 MAX_BYTES_PER_FILE = 200 * 1024 * 1024  # OpenAI Batch API: bytes per input file
-_FLUSH_ROWS = 200_000
+_FLUSH_ROWS = 1_000_000  # judgments per write transaction of ingest
 
 
 def request_custom_id(identity: Sequence[str], descriptor: str, hashes: Sequence[str]) -> str:
@@ -332,7 +332,10 @@ def ingest(
     ``outputs``: output files (OpenAI output and error files, ``vllm run-batch`` output with
     inline errors), lines in any order. ``manifests``: manifest files or export directories.
     A request answered successfully anywhere counts as answered even if another line for it
-    failed; rows already in the cache are left untouched (INSERT OR IGNORE)."""
+    failed; rows already in the cache are left untouched (INSERT OR IGNORE). The judgments are
+    written in transactions of up to a million (:meth:`FMCache.put_judgments_packed`): a crash
+    or Ctrl-C keeps the transactions already committed and loses nothing else; ingesting the
+    files again completes the cache."""
     t0, c0 = time.perf_counter(), time.process_time()
     cache = cache if isinstance(cache, FMCache) else FMCache(cache)
     res = IngestResult()
@@ -343,9 +346,8 @@ def ingest(
     mans = _compact_manifests(_manifest_paths(manifests))
     done: set[str] = set()
     unknown: set[str] = set()
-    before = cache.counts()["judgments"]
-    now = time.time()
-    rows: list[tuple] = []
+    packed: list[tuple] = []  # answered requests, k judgments each (FMCache.put_judgments_packed)
+    n_packed = 0
     for p in paths:  # streamed: memory is the manifests plus one flush of rows
         with open(p, encoding="utf-8") as fh:
             for line in fh:
@@ -374,19 +376,18 @@ def ingest(
                 done.add(cid)
                 res.failed.pop(cid, None)
                 vals, probs = got
-                w = len(joined) // k
-                pl = [None] * k if probs is None else [None if not np.isfinite(x) else float(x) for x in probs]
-                vl = vals.tolist()
-                for j in range(k):
-                    rows.append((*identity, descriptor, joined[j * w : (j + 1) * w], int(vl[j]), pl[j], now))
+                bits = (vals.view(np.uint8) + 48).tobytes().decode("ascii")  # "0"/"1" per item
+                pj = None if probs is None else json.dumps(
+                    [x if np.isfinite(x) else None for x in np.asarray(probs, dtype=float).tolist()])
+                packed.append((*identity, descriptor, k, joined, bits, pj))
+                n_packed += k
                 res.judgments += k
-                if len(rows) >= _FLUSH_ROWS:
-                    _insert(cache, rows)
-                    rows = []
-    _insert(cache, rows)
+                if n_packed >= _FLUSH_ROWS:
+                    res.new_rows += cache.put_judgments_packed(packed)
+                    packed, n_packed = [], 0
+    res.new_rows += cache.put_judgments_packed(packed)
     res.answered = len(done)
     res.unknown = len(unknown)
-    res.new_rows = cache.counts()["judgments"] - before
     res.seconds = time.perf_counter() - t0
     res.cpu_seconds = time.process_time() - c0
     return res
@@ -408,20 +409,9 @@ def _compact_manifests(paths: Sequence[Path]) -> dict[str, tuple]:
                     ident = shared.setdefault(ident, ident)
                     d = shared.setdefault(m["descriptor"], m["descriptor"])
                     hs = m["hashes"]
-                    if not hs or len({len(h) for h in hs}) != 1:
+                    if not hs or len(set(map(len, hs))) != 1:
                         raise ValueError
                     out[m["custom_id"]] = (ident, d, "".join(hs), len(hs))
                 except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                     raise GenZInputError(f"{p}, line {ln}: not a genz request manifest line") from None
     return out
-
-
-def _insert(cache: FMCache, rows: list[tuple]) -> None:
-    if rows:
-        rows.sort()  # in primary-key order: B-tree appends instead of random inserts
-        # FMCache's own short write transaction; OR IGNORE keeps rows that are already there
-        cache._write(
-            "INSERT OR IGNORE INTO judgments(backend, model, template, descriptor, item_hash, value, prob, created) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            rows,
-        )

@@ -84,6 +84,17 @@ def _card(k: str, v: str, s: str = "") -> str:
 
 
 # ----------------------------------------------------------------------------- per-run sections
+def _fm_note(fm: dict, history: list[dict]) -> str:
+    """Cache hits, and the judgments candidate screening saved (docs/scale.md)."""
+    from ..runfit import screening_saved
+
+    parts = [f"{_num(fm.get('cache_hits'))} cache hits"] if fm else []
+    saved = screening_saved(history)
+    if saved:
+        parts.append(f"{_num(saved)} judgments saved by screening")
+    return " · ".join(parts)
+
+
 def _cards(d: RunData) -> str:
     last = d.final_record() or {}
     fm = d.fm_total()
@@ -100,7 +111,7 @@ def _cards(d: RunData) -> str:
         _card(f"final train {m}", _num(final_train)),
         _card(f"final test {m}", _num(final_test),
               f"best {_num(best)} at step {bstep}" if best is not None else "no test set" if final_test is None else ""),
-        _card("FM calls", _num(fm.get("total_calls")), f"{_num(fm.get('cache_hits'))} cache hits" if fm else ""),
+        _card("FM calls", _num(fm.get("total_calls")), _fm_note(fm, d.history)),
         *([_card("tokens · cost", _num(tokens), f"${float(fm.get('cost_usd') or 0):.4f}")]
           if tokens or float(fm.get("cost_usd") or 0) else []),  # the offline engine costs nothing
         _card("time", f"{secs / 60:.1f} min" if secs >= 60 else f"{secs:.1f} s", "sum of step times"),
