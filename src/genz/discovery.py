@@ -328,7 +328,7 @@ class Discovery:
         held-out items), filtered as in :meth:`choose_candidate` on the sample, and scored on
         the sample alone with the same rule (the residual gain; or the held-out gain of the
         predictor fitted on the sampled discovery items, on the sampled held-out items, the
-        shortest within one SE of the best). Only the winner goes on to :meth:`choose_candidate`,
+        simplest within one SE of the best). Only the winner goes on to :meth:`choose_candidate`,
         which judges it on the other items (its sample judgments are reused). Returns the
         candidates to judge in full and the step's record ``{sample, sample_heldout, candidates,
         judgments_saved, ranked}``: the judgments saved are the losers' on the items outside
@@ -363,7 +363,7 @@ class Discovery:
             names.append(cand)
         order = sorted(range(len(names)), key=lambda i: -float(np.mean(gains[i])))
         if h is not None and names:
-            win = h.simplest_within_one_se(names, gains)
+            win = h.simplest_within_one_se(names, gains, getattr(self.fm, "complexity", None))
             order = [win] + [i for i in order if i != win]
         ranked = [names[i] for i in order]
         n_v = len(sub.items) if h is not None else 0

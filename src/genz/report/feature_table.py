@@ -176,8 +176,8 @@ def format_feature_table(rows: Sequence[Mapping[str, Any]], target_names: Sequen
                "loss increase on held-out items when the feature is dropped (± standard error).")
     if any(r.get("significant") is False and r.get("origin") != "pinned" for r in rows):
         out.append("significant: the held-out gain exceeds the Bonferroni threshold over every feature tried; "
-                   "'no' features stay because dropping them together loses more than one standard error of "
-                   "held-out loss (they matter jointly, not one by one).")
+                   "'no' features stay because dropping them together loses held-out loss beyond that same "
+                   "threshold (they matter jointly, not one by one).")
     for n in notes:
         out.append(f"ε {n}: {_EPS_NOTES.get(n, n)}.")
     return "\n".join(out)
