@@ -15,6 +15,22 @@ task           what carries the signal
                terms in attributes and text, many nuisance attributes
 =============  =======================================================================
 
+Further tasks (:data:`OTHER_TASKS`), written apart from those four in other domains, check that
+defaults chosen on them carry over; they run only when named (``--tasks products,reviews`` or
+``--tasks other`` / ``all``):
+
+=============  =======================================================================
+``products``   a shop's catalogue: a tag in a list attribute, a price band (a range), a
+               set of two brands, a boolean; an identifier, noise tags (one correlated
+               with the true tag) and a text that says "organic" for half the organic ones
+``reviews``    restaurant reviews, text only: five exact phrases of 1-3 words at 10-25%
+               prevalence in long texts whose other sentences share their words
+``weak``       job postings (1200 items): five terms in attributes and text with weak
+               effects (0.3-0.6) and noise sd 0.5
+``many``       hotels (1000 items): eight terms (threshold, boolean, category, a threshold
+               tied to the category, list member, three phrases), noise sd 0.4
+=============  =======================================================================
+
 Per task it fits ``GenZRegressor()`` with **default settings** (no tuning flags) on the
 training split and prints:
 
@@ -34,6 +50,7 @@ defaults and never used to choose anything.
     PYTHONPATH=src python benchmarks/planted.py                      # dev seeds 100-109
     PYTHONPATH=src python benchmarks/planted.py --seeds 0-4 --json planted.json
     PYTHONPATH=src python benchmarks/planted.py --tasks text,multi --seeds 100
+    PYTHONPATH=src python benchmarks/planted.py --tasks other --seeds 100-109   # further tasks
     PYTHONPATH=src python benchmarks/planted.py --hypotheses --seeds 100-102   # user hypotheses
 
 ``--hypotheses`` gives each fit one true term and one descriptor without signal
@@ -60,6 +77,13 @@ import numpy as np
 from genz import GenZRegressor, Item
 
 TASKS = ("attributes", "text", "multi", "mixed")
+#: further tasks, written apart from the four above (other domains, other structure), to check
+#: that defaults chosen on :data:`TASKS` carry over; selected with ``--tasks`` (or ``all``),
+#: never part of the default run
+OTHER_TASKS = ("products", "reviews", "weak", "many")
+ALL_TASKS = TASKS + OTHER_TASKS
+#: items per data set where a task's own default differs from 800 (``--n`` overrides)
+DEFAULT_N = {"weak": 1200, "many": 1000}
 MATCH_AGREEMENT = 0.95
 
 #: ``--hypotheses``: per task one true term and one descriptor that carries no signal, given to
@@ -70,6 +94,10 @@ HYPOTHESES = {
     "text": ('mentions "sea view"', 'mentions "code lock"'),
     "multi": ('mentions "wood stove"', "'agent' is \"Ana\""),
     "mixed": ('mentions "sea view"', 'mentions "morning light"'),
+    "products": ("'tags' include \"organic\"", "'category' is \"snacks\""),
+    "reviews": ('mentions "live music"', 'mentions "free parking"'),
+    "weak": ("'remote' is \"true\"", "'contract' is \"fixed term\""),
+    "many": ('mentions "airport shuttle"', "'chain' is \"independent\""),
 }
 
 
@@ -233,14 +261,309 @@ def _text_task(rng: np.random.Generator, n: int, phrases: list[str],
     return attrs, texts, names, T
 
 
-def make_task(name: str, seed: int, n: int = 800, test_share: float = 0.25) -> Task:
-    """Generate the planted data set ``name`` (one of :data:`TASKS`) for ``seed``.
+# ----------------------------------------------------------------------------------------------
+# further tasks (OTHER_TASKS): other domains and structure, written apart from the ones above
+# ----------------------------------------------------------------------------------------------
+
+def _compose(rng: np.random.Generator, distractors: list[str], pools: dict[str, list[str]],
+             phrases: list[str], lo: int, hi: int, lead: str | None = None) -> str:
+    """A text of ``lo``-``hi`` distractor sentences and one sentence per phrase (from its
+    pool), shuffled, after an optional ``lead`` sentence."""
+    sentences = list(rng.choice(distractors, size=int(rng.integers(lo, hi + 1)), replace=False))
+    for p in phrases:
+        pool = pools[p]
+        sentences.append(pool[int(rng.integers(len(pool)))])
+    order = rng.permutation(len(sentences))
+    body = " ".join(sentences[i] for i in order)
+    return body if lead is None else f"{lead} {body}"
+
+
+def _code(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
+    """Identifier-like strings, distinct per item (``SKU-40913-KX``)."""
+    nums = rng.choice(90000, size=n, replace=False) + 10000
+    letters = rng.choice(list("ABCDEFGHJKLMNPQRSTUVWXYZ"), size=(n, 2))
+    return [f"{prefix}-{nums[i]}-{letters[i, 0]}{letters[i, 1]}" for i in range(n)]
+
+
+_P_BRANDS = ["Nordvik", "Alpina", "Kestrel", "Orla", "Brisa", "Tamsin", "Vega", "Quill"]
+_P_BRAND_P = [0.18, 0.16, 0.13, 0.12, 0.12, 0.11, 0.10, 0.08]
+_P_PRODUCTS = {
+    "pantry": ["olive oil", "pasta", "basmati rice", "wholemeal flour", "wildflower honey", "peanut butter"],
+    "snacks": ["crackers", "granola bars", "trail mix", "rice cakes", "dark chocolate"],
+    "beverages": ["green tea", "coffee beans", "apple juice", "oat drink", "herbal infusion"],
+    "personal care": ["shampoo", "soap bar", "hand lotion", "toothpaste", "lip balm"],
+    "household": ["dish soap", "laundry liquid", "kitchen sponges", "glass cleaner"],
+    "baby": ["baby wipes", "fruit pouches", "nappy cream", "baby porridge"],
+}
+_P_SIZES = ["100 g", "250 g", "500 g", "1 kg", "330 ml", "500 ml", "1 l", "pack of 6", "pack of 12"]
+_P_NOISE_TAGS = ["gift idea", "bestseller", "new", "sale", "vegan", "gluten-free", "handmade", "imported",
+                 "limited edition", "bundle", "local", "fair trade", "family size"]
+_P_SENTENCES = [
+    "Store in a cool, dry place.", "Resealable pack keeps it fresh.", "A customer favourite for years.",
+    "Made in small batches.", "Recyclable packaging.", "Suitable for everyday use.",
+    "Our buyers tasted dozens before choosing this one.", "Best before date printed on the side.",
+    "Ships in plain packaging.", "Pairs well with fresh bread.", "Gentle enough for the whole family.",
+    "Refill packs sold separately.", "Part of our everyday range.", "Ideal as a gift.",
+    "Free of artificial colours.", "Price per unit shown at checkout.", "Shipping times vary by region.",
+]
+_P_ORGANIC = ["Certified organic.", "Made from organic ingredients.", "Grown on organic farms."]
+_P_COUNTRIES = ["PT", "ES", "FR", "DE", "IT", "NL", "BE", "PL"]
+
+
+def _products(rng: np.random.Generator, n: int) -> tuple[list[dict], list[str], list[str], np.ndarray]:
+    """A shop's catalogue: a tag in a list attribute, a price band (a range, not a threshold),
+    a set of two brands and a boolean, among an identifier, a noise list and other attributes."""
+    brand = rng.choice(_P_BRANDS, n, p=_P_BRAND_P)
+    category = rng.choice(list(_P_PRODUCTS), n, p=[0.25, 0.2, 0.2, 0.15, 0.12, 0.08])
+    price = np.maximum(1.0, np.round(np.exp(rng.uniform(np.log(4), np.log(150), n)))) - 0.01
+    organic = rng.random(n) < 0.3
+    free_ship = rng.random(n) < 0.4
+    sku = _code(rng, "SKU", n)
+    T = np.column_stack([organic, (price >= 20) & (price <= 40), np.isin(brand, ["Kestrel", "Orla"]),
+                         free_ship]).astype(int)
+    names = ["'tags' include \"organic\"", "'price' is between 20 and 40",
+             "'brand' is one of [\"Kestrel\", \"Orla\"]", "'free_shipping' is \"true\""]
+    attrs, texts = [], []
+    for i in range(n):
+        tags = rng.choice(_P_NOISE_TAGS, size=int(rng.integers(0, 4)), replace=False).tolist()
+        if organic[i]:
+            tags.insert(int(rng.integers(len(tags) + 1)), "organic")
+        if rng.random() < (0.5 if organic[i] else 0.12):  # a tag that comes with "organic" more often
+            tags.append("eco-friendly")
+        product = str(rng.choice(_P_PRODUCTS[str(category[i])]))
+        attrs.append({
+            "sku": sku[i], "brand": str(brand[i]), "category": str(category[i]), "price": float(price[i]),
+            "tags": tags, "free_shipping": bool(free_ship[i]),
+            "rating": float(np.round(rng.uniform(2.5, 5.0), 1)), "n_reviews": int(rng.geometric(0.01)),
+            "weight_g": int(rng.integers(50, 2500)), "seller_country": str(rng.choice(_P_COUNTRIES)),
+            "ships_to": sorted(rng.choice(_P_COUNTRIES, size=int(rng.integers(1, 5)), replace=False).tolist()),
+            "listed_days": int(rng.integers(1, 900)),
+        })
+        extra = []
+        if organic[i] and rng.random() < 0.5:  # the text says so for half of the organic products
+            extra.append(_P_ORGANIC[int(rng.integers(len(_P_ORGANIC)))])
+        elif not organic[i] and rng.random() < 0.04:
+            extra.append("Try it with organic honey.")
+        lead = f"{brand[i]} {product}, {rng.choice(_P_SIZES)}."
+        body = list(rng.choice(_P_SENTENCES, size=int(rng.integers(1, 4)), replace=False)) + extra
+        texts.append(" ".join([lead] + [body[j] for j in rng.permutation(len(body))]))
+    return attrs, texts, names, T
+
+
+_R_PHRASES: dict[str, list[str]] = {
+    "overpriced": [
+        "Honestly it felt overpriced for what you get.", "Overpriced drinks, though the food was fine.",
+        "A bit overpriced, but we would return.", "The wine list is overpriced.",
+        "Everything on the dessert menu was overpriced.",
+    ],
+    "rude": [
+        "Our waiter was rude and rushed us.", "The host was rude when we asked for another table.",
+        "Rude staff at the bar.", "One server was quite rude to the family next to us.",
+    ],
+    "worth the wait": [
+        "The queue was long but it was worth the wait.", "Worth the wait, every single time.",
+        "Our mains took forty minutes and were worth the wait.", "If there is a line, trust me, it is worth the wait.",
+    ],
+    "live music": [
+        "There was live music on Friday night.", "Live music made the evening special.",
+        "They have live music most weekends.", "We enjoyed the live music from the terrace.",
+    ],
+    "gluten free options": [
+        "Plenty of gluten free options for my partner.", "Gluten free options are clearly marked on the menu.",
+        "They offer gluten free options for most dishes.", "Great to see real gluten free options.",
+    ],
+}
+# many share words with the phrases ("prices", "wait", "worth", "music", "live", "free",
+# "options", "gluten", "staff", "waiter", "host") without containing one
+_R_DISTRACTORS = [
+    "The prices were fair for the portion size.", "Prices are a little high but the quality shows.",
+    "The wait for a table was about ten minutes.", "We did not have to wait at all.",
+    "Worth a visit if you are in the area.", "The tasting menu is worth trying.",
+    "The music was a bit too loud for conversation.", "Background music was pleasant.",
+    "We live nearby and come here often.", "Free parking is available behind the restaurant.",
+    "Lots of vegetarian options on the menu.", "The menu has options for kids.",
+    "The sourdough is not for anyone avoiding gluten.", "Free refills on coffee.",
+    "The staff were friendly and attentive.", "Service was slow on a busy Saturday.",
+    "The waiter recommended a great wine.", "The host greeted us warmly.",
+    "The terrace is lovely in summer.", "Portions are generous.", "The dessert was the highlight.",
+    "The bar serves good cocktails.", "Booking ahead is a good idea.", "The room was crowded and warm.",
+    "The fish was perfectly cooked.", "The pasta was a little salty.", "We came for a birthday dinner.",
+    "The wine list is long.", "The dessert menu changes weekly.", "Our server was new but tried hard.",
+    "Kids are welcome.", "It is a family run place.", "Tables are close together.",
+    "The table by the window has the best light.", "Would come back for the soup alone.",
+    "Cash only on weekends.", "Friday nights get busy.", "The staff at the bar were quick.",
+    "Nothing special, but solid.", "The bill came quickly.",
+]
+_R_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+             "October", "November", "December"]
+
+
+def _reviews(rng: np.random.Generator, n: int) -> tuple[list[dict], list[str], list[str], np.ndarray]:
+    """Restaurant reviews: five exact phrases of 1-3 words at 10-25% prevalence in longer texts
+    full of sentences that share their words; the attributes carry no signal."""
+    phrases = ["overpriced", "rude", "worth the wait", "live music", "gluten free options"]
+    T = np.column_stack([rng.random(n) < r for r in (0.2, 0.1, 0.15, 0.25, 0.12)]).astype(int)
+    attrs, texts = [], []
+    for i in range(n):
+        lead = f"Visited in {rng.choice(_R_MONTHS)}." if rng.random() < 0.4 else None
+        texts.append(_compose(rng, _R_DISTRACTORS, _R_PHRASES, [p for j, p in enumerate(phrases) if T[i, j]],
+                              3, 7, lead))
+        attrs.append({
+            "city": str(rng.choice(_CITIES)), "party_size": int(rng.integers(1, 9)),
+            "reviewer_reviews": int(rng.geometric(0.05)), "visit_weekday": str(rng.choice(
+                ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])),
+        })
+    return attrs, texts, [f'mentions "{p}"' for p in phrases], T
+
+
+_J_ROLES = ["data engineer", "backend developer", "product designer", "site reliability engineer",
+            "mobile developer", "analyst", "QA engineer", "frontend developer"]
+_J_INDUSTRIES = ["fintech", "retail", "health", "logistics", "media", "energy", "public sector"]
+_J_LANGS = ["Python", "Go", "Java", "Kotlin", "TypeScript", "Rust", "SQL", "Scala"]
+_J_PHRASES = {
+    "equity": ["Competitive salary and equity.", "Equity for early hires.", "We offer meaningful equity.",
+               "The package includes equity that vests over four years."],
+    "on call rotation": ["You will join the on call rotation once a month.", "There is a light on call rotation.",
+                         "A shared on call rotation with two other teams.",
+                         "Expect an on call rotation every six weeks."],
+}
+_J_DISTRACTORS = [
+    "Our support team is on call around the clock.", "Calls with customers are rare.",
+    "Team rotation between projects happens yearly.", "The first step is a short phone call.",
+    "We value diversity and equal pay.", "Salary is reviewed every year.", "Hybrid work is possible.",
+    "You will work closely with product managers.", "We use modern tooling and code review.",
+    "Learning budget of one thousand euros.", "Flexible hours.", "Our office is near the station.",
+    "The team ships every week.", "Good English is required.", "Relocation support is available.",
+    "We care about testing.", "You will mentor junior colleagues.", "Lunch is provided on Fridays.",
+    "Health insurance for the whole family.", "Twenty five days of holiday.",
+]
+
+
+def _weak(rng: np.random.Generator, n: int) -> tuple[list[dict], list[str], list[str], np.ndarray]:
+    """Job postings: a boolean, a numeric threshold, a category and two phrases (one of three
+    words, with a distractor sharing two of them), for weak effects."""
+    remote = rng.random(n) < 0.35
+    company = np.round(np.exp(rng.uniform(np.log(5), np.log(5000), n))).astype(int)
+    industry = rng.choice(_J_INDUSTRIES, n, p=[0.2, 0.16, 0.16, 0.14, 0.12, 0.12, 0.1])
+    equity = rng.random(n) < 0.3
+    oncall = rng.random(n) < 0.25
+    pid = _code(rng, "JOB", n)
+    T = np.column_stack([remote, company < 50, industry == "fintech", equity, oncall]).astype(int)
+    names = ["'remote' is \"true\"", "'company_size' is below 50", "'industry' is \"fintech\"",
+             'mentions "equity"', 'mentions "on call rotation"']
+    attrs, texts = [], []
+    for i in range(n):
+        seniority = str(rng.choice(["Junior", "Mid-level", "Senior", "Lead"], p=[0.2, 0.35, 0.35, 0.1]))
+        city = str(rng.choice(_CITIES))
+        lead = f"{seniority} {rng.choice(_J_ROLES)} in {city}."
+        said = [p for p, on in (("equity", equity[i]), ("on call rotation", oncall[i])) if on]
+        texts.append(_compose(rng, _J_DISTRACTORS, _J_PHRASES, said, 2, 5, lead))
+        attrs.append({
+            "posting_id": pid[i], "remote": bool(remote[i]), "company_size": int(company[i]),
+            "industry": str(industry[i]), "city": city, "seniority": seniority.lower(),
+            "years_experience": int(rng.integers(0, 11)),
+            "languages": sorted(rng.choice(_J_LANGS, size=int(rng.integers(1, 4)), replace=False).tolist()),
+            "contract": str(rng.choice(["permanent", "fixed term", "freelance"], p=[0.6, 0.25, 0.15])),
+            "posted_days_ago": int(rng.integers(0, 60)),
+        })
+    return attrs, texts, names, T
+
+
+_H_DISTRICTS = ["Old Town", "Riverside", "Harbour", "University", "Station", "Hillside"]
+_H_AMENITIES = ["wifi", "gym", "pool", "parking", "restaurant", "laundry", "pet friendly", "sauna", "bar"]
+_H_CHAINS = ["independent", "Stayline", "Corvo Hotels", "Maris Group", "Urbano"]
+_H_PHRASES = {
+    "rooftop bar": ["The rooftop bar has views over the whole city.", "Drinks at the rooftop bar until midnight.",
+                    "A rooftop bar opens in the warmer months.", "Guests rave about the rooftop bar."],
+    "thin walls": ["Some guests mention thin walls between rooms.", "Thin walls, so bring earplugs.",
+                   "The rooms are comfortable despite thin walls.", "Light sleepers may notice the thin walls."],
+    "airport shuttle": ["A free airport shuttle leaves every hour.", "The airport shuttle can be booked at reception.",
+                        "There is an airport shuttle in the early morning.", "Airport shuttle on request."],
+}
+_H_DISTRACTORS = [
+    "The bar in the lobby stays open late.", "Walls are decorated with local art.",
+    "The airport is forty minutes away by train.", "A shuttle to the beach runs in summer.",
+    "The rooftop has a view of the river.", "Thin curtains let in the morning sun.",
+    "Rooms were refurbished recently.", "Reception is open day and night.", "Check in from three in the afternoon.",
+    "The breakfast room is on the ground floor.", "Bikes can be rented at the front desk.",
+    "Quiet rooms face the courtyard.", "The beds are large and firm.", "Towels are changed daily.",
+    "Staff speak several languages.", "A supermarket is across the street.", "Lifts serve every floor.",
+    "Family rooms sleep four.", "The city centre is easy to reach by tram.", "Luggage storage is free.",
+]
+
+
+def _many(rng: np.random.Generator, n: int) -> tuple[list[dict], list[str], list[str], np.ndarray]:
+    """Hotels: eight terms — a threshold, a boolean, a category, a threshold below (related to
+    the category), a list member, three phrases — among nuisance attributes."""
+    stars = rng.choice([1, 2, 3, 4, 5], n, p=[0.1, 0.2, 0.35, 0.25, 0.1])
+    breakfast = rng.random(n) < 0.4
+    district = rng.choice(_H_DISTRICTS, n, p=[0.2, 0.2, 0.15, 0.15, 0.15, 0.15])
+    dist = np.round(rng.exponential(np.where(district == "Old Town", 1.2, 2.8)), 1)
+    spa = rng.random(n) < 0.2
+    ph = {p: rng.random(n) < r for p, r in (("rooftop bar", 0.2), ("thin walls", 0.15), ("airport shuttle", 0.25))}
+    hid = _code(rng, "H", n)
+    T = np.column_stack([stars >= 4, breakfast, district == "Old Town", dist < 1.5, spa]
+                        + list(ph.values())).astype(int)
+    names = ["'stars' is at least 4", "'breakfast_included' is \"true\"", "'district' is \"Old Town\"",
+             "'distance_km' is below 1.5", "'amenities' include \"spa\""] + [f'mentions "{p}"' for p in ph]
+    attrs, texts = [], []
+    for i in range(n):
+        am = rng.choice(_H_AMENITIES, size=int(rng.integers(1, 6)), replace=False).tolist()
+        if spa[i]:
+            am.insert(int(rng.integers(len(am) + 1)), "spa")
+        chain = str(rng.choice(_H_CHAINS, p=[0.4, 0.15, 0.15, 0.15, 0.15]))
+        lead = f"A {stars[i]}-star {'hotel' if rng.random() < 0.7 else 'guesthouse'} in {district[i]}."
+        texts.append(_compose(rng, _H_DISTRACTORS, _H_PHRASES, [p for p in ph if ph[p][i]], 2, 5, lead))
+        attrs.append({
+            "hotel_id": hid[i], "stars": int(stars[i]), "breakfast_included": bool(breakfast[i]),
+            "district": str(district[i]), "distance_km": float(dist[i]), "amenities": am, "chain": chain,
+            "rooms": int(rng.integers(8, 400)), "year_built": int(rng.integers(1890, 2023)),
+            "languages": sorted(rng.choice(["en", "pt", "es", "fr", "de"], size=int(rng.integers(1, 4)),
+                                           replace=False).tolist()),
+        })
+    return attrs, texts, names, T
+
+
+#: per further task: generator, effect magnitudes (low, high), noise sd
+_OTHER = {
+    "products": (_products, (0.5, 1.5), 0.3),
+    "reviews": (_reviews, (0.5, 1.5), 0.3),
+    "weak": (_weak, (0.3, 0.6), 0.5),
+    "many": (_many, (0.5, 1.5), 0.4),
+}
+
+
+def _make_other(name: str, seed: int, n: int, test_share: float) -> Task:
+    """A task of :data:`OTHER_TASKS`: ``y = 2 + T w + noise``, effects of the task's magnitudes
+    with random signs, from a random stream of its own (``[seed, 100 + index]``)."""
+    rng = np.random.default_rng([seed, 100 + OTHER_TASKS.index(name)])
+    gen, (lo, hi), noise = _OTHER[name]
+    attrs, texts, terms, T = gen(rng, n)
+    W = rng.uniform(lo, hi, size=(T.shape[1], 1)) * rng.choice([-1, 1], size=(T.shape[1], 1))
+    y = 2.0 + (T @ W)[:, 0] + rng.normal(scale=noise, size=n)
+    items = [Item(id=f"{name}-{seed}-{i}", text=texts[i], attributes=attrs[i]) for i in range(n)]
+    tr, te = _split(n, rng, test_share)
+    return Task(
+        name=name, seed=seed, train_items=[items[i] for i in tr], test_items=[items[i] for i in te],
+        y_train=y[tr], y_test=y[te], terms=terms, T_train=T[tr], T_test=T[te],
+        meta={"noise_sd": noise, "W": W.tolist(), "D": 1, "n": n},
+    )
+
+
+def make_task(name: str, seed: int, n: int | None = None, test_share: float = 0.25) -> Task:
+    """Generate the planted data set ``name`` (one of :data:`TASKS` or :data:`OTHER_TASKS`)
+    with ``n`` items (default 800, or the task's :data:`DEFAULT_N`) for ``seed``.
 
     The target is ``y = c + T W + (U V) + noise`` with the terms ``T`` (0/1), effects of
-    magnitude 0.5-1.5 with random signs, and Gaussian noise; train/test split by ``seed``.
+    magnitude 0.5-1.5 (``weak``: 0.3-0.6) with random signs, and Gaussian noise; train/test
+    split by ``seed``.
     """
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASKS)}")
+    if name not in ALL_TASKS:
+        raise ValueError(f"unknown task {name!r}; choose from {', '.join(ALL_TASKS)}")
+    if n is None:
+        n = DEFAULT_N.get(name, 800)
+    if name in OTHER_TASKS:
+        return _make_other(name, seed, n, test_share)
     rng = np.random.default_rng([seed, TASKS.index(name)])
     U = None
     V = None
@@ -420,6 +743,20 @@ def parse_seeds(spec: str) -> list[int]:
     return out
 
 
+def parse_tasks(spec: str) -> list[str]:
+    """``"text,multi"``; ``"all"`` (:data:`ALL_TASKS`); ``"other"`` (:data:`OTHER_TASKS`)."""
+    out: list[str] = []
+    for part in spec.split(","):
+        part = part.strip()
+        names = ALL_TASKS if part == "all" else OTHER_TASKS if part == "other" else (part,) if part else ()
+        for name in names:
+            if name not in ALL_TASKS:
+                raise SystemExit(f"unknown task {name!r}; choose from {', '.join(ALL_TASKS)}, other, all")
+            if name not in out:
+                out.append(name)
+    return out
+
+
 def summarize(results: list[dict]) -> list[dict]:
     """Mean per task over seeds (and the worst seed's recall/precision/ratio)."""
     rows = []
@@ -445,8 +782,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="100-109",
                     help="development seeds 100-109 by default; report seeds 0-4 (never tune on them)")
-    ap.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated subset of {','.join(TASKS)}")
-    ap.add_argument("--n", type=int, default=800, help="items per data set (train + test), default 800")
+    ap.add_argument("--tasks", default=",".join(TASKS),
+                    help=f"comma-separated tasks: {','.join(TASKS)} (the default), further ones "
+                         f"{','.join(OTHER_TASKS)}, 'other' for those, 'all' for both")
+    ap.add_argument("--n", type=int, default=None,
+                    help="items per data set (train + test); default 800, weak 1200, many 1000")
     ap.add_argument("--json", dest="json_path", default=None, help="write all per-seed results to this file")
     ap.add_argument("--show-features", action="store_true", help="print the learned features per fit")
     ap.add_argument("--hypotheses", action="store_true",
@@ -454,7 +794,7 @@ def main(argv: list[str] | None = None) -> int:
                          "and report whether each was kept")
     args = ap.parse_args(argv)
     seeds = parse_seeds(args.seeds)
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    tasks = parse_tasks(args.tasks)
     results = []
     print(f"{'task':<11} {'seed':>4} {'recall':>6} {'prec':>5} {'K':>3} {'rmse':>7} {'oracle':>7} {'ratio':>6} {'sec':>6}")
     for seed in seeds:
