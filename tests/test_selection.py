@@ -165,7 +165,7 @@ def test_target_group_is_the_combination_of_largest_error():
     d.algorithm_1(__import__("genz.discovery", fromlist=["Callbacks"]).Callbacks())
     d.algorithm_1(__import__("genz.discovery", fromlist=["Callbacks"]).Callbacks())
     g = d.target_group()
-    Z = (d.st.Q > 0.5).astype(int)
+    Z = (d.mining_q() > 0.5).astype(int)  # coupled features at their FM priors
     err = ((d.Y - d.model.predict(Z.astype(float), None)) ** 2 / d.model.sigma2_).sum(axis=1)
     combos = {tuple(z) for z in Z}
     totals = {c: err[(Z == c).all(axis=1)].sum() for c in combos}

@@ -122,3 +122,21 @@ def test_a_conjunction_counts_as_its_parts_in_the_size_of_a_structure():
     h.L = {frozenset({0}): 1 + 0.5 / np.sqrt(n) + z, frozenset({1, 2}): np.ones(n)}
     assert h.size([0]) == h.size([1, 2]) == 2
     assert h.choose([[0], [1, 2]]) == [1, 2]
+
+
+def test_mining_sees_coupled_features_at_their_fm_priors():
+    """Catches: mining's residual taken at the posteriors, where a feature with a free ε has
+    flipped items to explain a term not yet in the model."""
+    from genz.discovery import Discovery, DiscoveryConfig
+    from genz.inference import prior_mixture
+
+    items, a, b, _ = _ab_items(300, 8)
+    y = a + b + np.random.default_rng(9).normal(0, 0.1, len(items))
+    d = Discovery(PredicateFM(), DiscoveryConfig(), items, y[:, None])
+    d.start()
+    d.add_given("'a' is \"yes\"", "hypothesis")
+    d.st.Q[:, 0] = 1 - d.st.Q[:, 0]  # posteriors far from the judgments
+    np.testing.assert_allclose(d.mining_q()[:, 0], prior_mixture(d.st.B[:, 0], d.st.eps[0]))
+    R = (d.Y - d.model.predict(d.mining_q(), None)) / np.sqrt(d.model.sigma2_)
+    c = d.st.B[:, 0] - d.st.B[:, 0].mean()
+    assert d.residual_gain(d.st.B[:, 0]) == __import__("pytest").approx(float((R[:, 0] @ c) ** 2 / (c @ c)))
