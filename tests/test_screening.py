@@ -91,7 +91,10 @@ def test_screening_with_held_out_selection_uses_samples_of_both_parts():
     est = GenZRegressor(fm=fm, cycles=2, add_per_cycle=3, remove_per_cycle=1, algorithm="simple",
                         advanced={"n_candidates": 4}, random_state=0)
     est.fit(items, y, callbacks=log)
-    NA, NV, n = 1500, 500, 500  # 25% held out
+    from genz.settings import Advanced
+
+    NV = round(Advanced().validation * 2000)  # the default share held out
+    NA, n = 2000 - NV, 500
     n_v = round(n * NV / NA)
     screened = [(rec, asked) for rec, asked in log.steps if "screen" in rec]
     assert screened

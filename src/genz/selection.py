@@ -2,7 +2,7 @@
 
 The training items are split once, deterministically from the seed, into a *discovery* part
 ``A`` (mining, EM: Algorithms 1-4 see only these items) and a *validation* part ``V``
-(``Advanced.validation``, default 25%). Every feature that enters the model is also judged on
+(``Advanced.validation``, default 40%). Every feature that enters the model is also judged on
 ``V``. A structure (a set of features ``S``) is scored by its **held-out loss**: the linear
 predictor of docs/equations.md §5 is fitted on ``A``'s FM priors ``q = 1 − ε`` / ``ε`` (plus side inputs;
 the ridge by leave-one-out on ``A``) and predicts ``V`` from ``V``'s priors; the loss of item
