@@ -423,32 +423,32 @@ class Discovery:
         parts_of = getattr(self.fm, "parts", None)
         if parts_of is None:
             return scored
-        out, names = [], {t[1] for t in scored}
+        known = {t[1]: t for t in scored}  # (gain or None, descriptor, b, judgments), judged once per step
+        out, listed = [], {t[1] for t in scored}
         for t in scored:
-            parts = [p for p in parts_of(t[1]) if p not in self.features]
-            if not parts:
-                out.append(t)
-                continue
-            judged = []
-            for p in parts:
-                j = self.judge(p, self.items)
-                b = self.judgment_values(j)
-                if self.rejection(b) is None:
-                    judged.append((p, b, j))
+            judged = [known[p] for p in parts_of(t[1]) if p not in self.features and self._judge_part(p, known)]
             if not judged:
                 out.append(t)
                 continue
-            joint = self.heldout.candidate_gain(self, [p for p, *_ in judged], np.column_stack([b for _, b, _ in judged]))
+            joint = self.heldout.candidate_gain(self, [u[1] for u in judged], np.column_stack([u[2] for u in judged]))
             d = t[0] - joint  # per held-out item: what the conjunction adds over its parts
             if d.mean() > d.std(ddof=1) / np.sqrt(len(d)):
                 out.append(t)
                 continue
             self.discarded.append(t[1])
-            for p, b, j in judged:
-                if p not in names:
-                    names.add(p)
+            for _, p, b, j in judged:
+                if p not in listed:
+                    listed.add(p)
                     out.append((self.heldout.candidate_gain(self, p, b), p, b, j))
         return out
+
+    def _judge_part(self, p: str, known: dict) -> bool:
+        """Judge a conjunction's part on every item unless this step already has (a mined
+        candidate or another conjunction's part); whether it passes the filters."""
+        if p not in known:
+            j = self.judge(p, self.items)
+            known[p] = (None, p, self.judgment_values(j), j)
+        return self.rejection(known[p][2]) is None
 
     def couple(self, dec: Decoupled, b: np.ndarray, pool: np.ndarray, judgments: Any) -> float:
         """Phase 5: couple the decoupled feature to its descriptor's judgments ``b``. ε starts

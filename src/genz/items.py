@@ -138,7 +138,11 @@ def read_text(path: str | Path, encoding: str | None = None, what: str = "file")
         raise GenZInputError(f"{path}: no such {what} file")
     if path.is_dir():
         raise GenZInputError(f"{path}: is a directory, expected a {what} file")
-    data = read_bytes(path)
+    return decode_text(read_bytes(path), path, encoding)
+
+
+def decode_text(data: bytes, path: str | Path, encoding: str | None = None) -> str:
+    """:func:`read_text`'s decoding of bytes already read from ``path`` (named in errors)."""
     enc = encoding or ("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig")  # Excel's "Unicode text"
     try:
         return data.decode(enc)

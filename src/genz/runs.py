@@ -188,15 +188,20 @@ def atomic_write_json(path: str | Path, obj: Any, *, strict: bool = True) -> Non
     atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 
+def _read_or_corrupt(path: Path, missing: str, reading: str = "") -> bytes:
+    """A file's bytes; a missing or unreadable file raises CorruptFileError naming it."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CorruptFileError(f"{path}: {missing}") from None
+    except OSError as exc:
+        raise CorruptFileError(f"{path}: cannot read{reading} ({exc.strerror})") from None
+
+
 def read_json_file(path: str | Path, what: str = "file") -> Any:
     """Parse a JSON file, raising CorruptFileError naming the file on truncation or garbage."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CorruptFileError(f"{path}: missing {what}") from None
-    except OSError as exc:
-        raise CorruptFileError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    raw = _read_or_corrupt(path, f"missing {what}", f" {what}")
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -356,12 +361,7 @@ def verify_model_dir(model_dir: str | Path) -> None:
         raise CorruptFileError(f"{cpath}: not a genz model checksum file")
     for rel, digest in doc["files"].items():
         p = model_dir / rel
-        try:
-            raw = p.read_bytes()
-        except FileNotFoundError:
-            raise CorruptFileError(f"{p}: missing from the saved model") from None
-        except OSError as exc:
-            raise CorruptFileError(f"{p}: cannot read ({exc.strerror})") from None
+        raw = _read_or_corrupt(p, "missing from the saved model")
         if hashlib.sha256(raw).hexdigest() != digest:
             raise CorruptFileError(f"{p}: does not match its checksum in {MODEL_CHECKSUMS} (truncated, edited or corrupt)")
 

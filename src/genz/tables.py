@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GenZInputError
-from .items import Item, _is_missing, read_bytes, read_text, to_plain
+from .items import Item, _is_missing, decode_text, read_bytes, to_plain
 
 __all__ = ["Table", "TableData", "read_table", "load_table", "items_from_frame", "infer_types",
            "describe_types", "MISSING"]
@@ -122,7 +122,7 @@ def read_table(path: str | Path, encoding: str | None = None, fmt: str | None = 
     fmt = fmt or _format_of(path, data[:4096])
     if fmt == "parquet":
         return _read_parquet(path, data)
-    text = read_text(path, encoding, what="data")
+    text = decode_text(data, path, encoding)  # the bytes already read, not the file again
     if fmt == "jsonl":
         return _read_jsonl(path, text)
     return _read_delimited(path, text, "\t" if fmt == "tsv" else ",")
