@@ -16,7 +16,9 @@ time of day            ``'posted' is at 18:00-23:59`` (only when the column has 
 
 Month, weekday and hour ranges wrap around (``November-February``, ``22:00-05:59``), so the
 complement of a range is a range too and no double negative is needed. Complexity: a
-threshold, a single year, month or day 1; a range 2. A missing date satisfies none of them.
+threshold, a single year, month or day 1; a range 2, or 2.25 when it covers more than half of
+its cycle (so that ``June-August`` is preferred to its complement ``September-May``). A missing
+date satisfies none of them.
 
 :func:`date_families` gives the engine the weighted counts of every candidate (the engine's
 ``_Family`` fields) and :func:`parse_date_predicate` reads a rendering back; this module does
@@ -100,6 +102,11 @@ def _iso(day: float) -> str:
     return (_EPOCH + timedelta(days=int(np.floor(day)))).isoformat()
 
 
+def _cycle_complexity(lo: int, hi: int, period: int) -> float:
+    length = (hi - lo) % period + 1
+    return 1.0 if length == 1 else (2.0 if 2 * length <= period else 2.25)
+
+
 def _in_cycle(v: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """``lo <= v <= hi`` on a cycle (``lo > hi`` wraps around); False where v is NaN."""
     with np.errstate(invalid="ignore"):
@@ -172,7 +179,7 @@ class DateMonths(_DatePredicate):
 
     @property
     def complexity(self) -> float:  # type: ignore[override]
-        return 1.0 if self.lo == self.hi else 2.0
+        return _cycle_complexity(self.lo, self.hi, 12)
 
     def render(self) -> str:
         a, b = MONTHS[self.lo - 1], MONTHS[self.hi - 1]
@@ -190,7 +197,7 @@ class DateWeekdays(_DatePredicate):
 
     @property
     def complexity(self) -> float:  # type: ignore[override]
-        return 1.0 if self.lo == self.hi else 2.0
+        return _cycle_complexity(self.lo, self.hi, 7)
 
     def render(self) -> str:
         if self.lo == self.hi:
@@ -206,7 +213,10 @@ class DateHours(_DatePredicate):
     attr: str
     lo: int  # 0-23: from lo:00 to hi:59
     hi: int
-    complexity = 2.0
+
+    @property
+    def complexity(self) -> float:  # type: ignore[override]
+        return max(2.0, _cycle_complexity(self.lo, self.hi, 24))
 
     def render(self) -> str:
         return f"{_attr(self.attr)} is at {self.lo:02d}:00-{self.hi:02d}:59"
@@ -277,7 +287,9 @@ def _cyclic(values: np.ndarray, ok: np.ndarray, y: np.ndarray, w: np.ndarray, pe
     hi = (lo + length - 1) % period
     c2 = [np.concatenate([[0.0], np.cumsum(np.concatenate([c, c]))]) for c in (cp, cn, cc)]
     tp, fp, sup = ((c[lo + length] - c[lo]) for c in c2)
-    comp = np.where(length == 1, 1.0, 2.0)
+    comp = np.where(length == 1, 1.0, np.where(2 * length <= period, 2.0, 2.25))
+    if period == 24:
+        comp = np.maximum(comp, 2.0)
     return tp, fp, comp, (lambda i, lo=lo, hi=hi: make(int(lo[i]), int(hi[i]))), sup
 
 
