@@ -282,7 +282,35 @@ def _read_jsonl(path: Path, text: str) -> Table:
         lines.append(lineno)
     if not records:
         raise GenZInputError(f"{path}: the data file is empty")
-    return from_records(records, str(path), lines)
+    table = from_records(records, str(path), lines)
+    _epoch_dates(table)
+    return table
+
+
+#: column names pandas' read_json reads as dates (its keep_default_dates rule)
+_DATE_NAME = re.compile(r"(?i)^(date|datetime|modified|timestamp.*)$|(_at|_time)$")
+
+
+def _epoch_dates(table: Table) -> None:
+    """Dates as pandas' ``to_json`` writes them: milliseconds since 1970 (1973-2099), in a
+    column named like a date (``date``, ``created_at``, ``start_time``, ``timestamp``...;
+    pandas' own rule for reading them back) or all at midnight (whole days: a date column),
+    rewritten as date strings (UTC)."""
+    from datetime import datetime, timezone
+
+    for name, vals in table.columns.items():
+        present = [v for v in vals if v is not None]
+        if not present or not all(isinstance(v, int) and not isinstance(v, bool) and 1e11 <= v <= 4.1e12
+                                  for v in present):
+            continue
+        if not _DATE_NAME.search(name) and not all(v % 86_400_000 == 0 for v in present):
+            continue
+        stamps = [None if v is None else datetime.fromtimestamp(v / 1000, tz=timezone.utc).replace(tzinfo=None)
+                  for v in vals]
+        timed = any(s is not None and (s.hour, s.minute, s.second) != (0, 0, 0) for s in stamps)
+        fmt = "%Y-%m-%d %H:%M:%S" if timed else "%Y-%m-%d"
+        table.columns[name] = [None if s is None else s.strftime(fmt) for s in stamps]
+        table.notes.append(f"{name} read as dates (milliseconds since 1970, as pandas' to_json writes them)")
 
 
 def from_records(records: Sequence[Mapping[str, Any]], path: str, lines: list[int] | None) -> Table:
