@@ -389,6 +389,12 @@ def _new_inputs(cfg: dict, data_path, items_path, id_column, text_columns, encod
             click.echo(f"warning: {data_path} has no column {', '.join(missing)} (the model's features test "
                        "them); they count as empty cells", err=True)
             text_columns = ",".join(c for c in (text_columns or "").split(",") if c and c not in missing) or None
+        unused = [c for c in list(need["types"]) + need["text"] if c not in have and c not in missing]
+        if unused:
+            click.echo(f"warning: {data_path} has no column {', '.join(unused)} (the model was fitted with "
+                       f"{'them' if len(unused) > 1 else 'it'}; no kept feature tests "
+                       f"{'them' if len(unused) > 1 else 'it'}, so the predictions do not change)", err=True)
+            text_columns = ",".join(c for c in (text_columns or "").split(",") if c and c not in unused) or None
     inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns or None, encoding,
                       need_target=need_target, types=table.get("types"), drop=drop, delimiter=delimiter)
     if items_path and est is not None and table.get("types") and not allow_missing:

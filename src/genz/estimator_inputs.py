@@ -244,13 +244,15 @@ def check_columns(have: Sequence[str], inputs: Mapping[str, Any] | None, feature
         return missing
     c = missing[0]
     fitted = set(inputs.get("types") or {}) | set(inputs.get("text") or [])
-    extra = [x for x in have if x not in fitted and x not in (inputs.get("target") or []) and x != inputs.get("id")]
+    extra = [x for x in have if x not in fitted and x not in (inputs.get("target") or []) and x != inputs.get("id")
+             and not x.startswith(("Unnamed: ", "__index"))]
     more = f" (and {', '.join(map(repr, missing[1:4]))}{'…' if len(missing) > 4 else ''})" if len(missing) > 1 else ""
     renamed = f"; it has columns the model never saw: {', '.join(map(repr, extra[:4]))} — renamed?" if extra else ""
     who = need[c]
     feat = "it is a side input" if who == "(a side input)" else f"the feature {who!r} tests it"
-    raise GenZInputError(f"{where} has no column {c!r}{more}, and {feat}{renamed}; add the column (same name as in "
-                         f"training), or pass {option} to predict with it missing (judged as an empty cell)")
+    what = "no item has the attribute" if where == "the items" or where.endswith(".jsonl") else "has no column"
+    raise GenZInputError(f"{where} {what} {c!r}{more}, and {feat}{renamed}; add it (same name as in training), or "
+                         f"pass {option} to predict with it missing (judged as an empty cell)")
 
 
 def inputs_from_saved(meta: Mapping[str, Any], inputs_file: Mapping[str, Any] | None) -> dict | None:
@@ -265,5 +267,8 @@ def inputs_from_saved(meta: Mapping[str, Any], inputs_file: Mapping[str, Any] | 
     side = list(inputs_file.get("side_inputs") or []) or None
     if not table and side is None:
         return None
-    return {"columns": table.get("columns"), "types": table.get("types"), "text": list(table.get("text") or []),
-            "id": table.get("id"), "target": list(table.get("target") or []), "side_inputs": side}
+    target = list(table.get("target") or [])
+    columns = table.get("columns")  # the training file's columns: X's are those less the target
+    return {"columns": None if columns is None else [c for c in columns if c not in target],
+            "types": table.get("types"), "text": list(table.get("text") or []), "id": table.get("id"),
+            "target": target, "side_inputs": side}

@@ -476,4 +476,5 @@ def load_table(path: str | Path, target: str | Sequence[str] | None = None, *, i
     prose = [c for c, k in inferred.items() if k == "text" and _looks_like_prose(t.columns[c])]
     if prose:
         summary += f"; {', '.join(prose)} looks like free text: name it with --text {','.join(prose)}"
-    return TableData(items, Y, targets, inferred, summary, id_used, texts, list(t.columns))
+    return TableData(items, Y, targets, inferred, summary, id_used, texts,
+                     [c for c in t.columns if c not in t.index_columns])
