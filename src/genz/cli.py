@@ -231,6 +231,10 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         Ut = side_inputs_from_attributes(t_items, cols) if cols else None
         eval_set = (t_items, Yt[:, 0] if Yt.shape[1] == 1 else Yt, Ut)
     U = side_inputs_from_attributes(items, cols) if cols else None
+    if U is not None:
+        from .estimator_inputs import check_target_values
+
+        check_target_values(U, cols, what="side inputs")  # before the run directory exists
     from .settings import PriorKnowledge
 
     hyps = []

@@ -260,11 +260,15 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         if Y.shape[0] != len(items):
             raise GenZInputError(f"targets: {Y.shape[0]} rows for {len(items)} items")
         check_target_values(Y)
+        side = None
         if U is None and self.side_inputs is not None:
-            U = side_matrix(items, side_input_columns(self.side_inputs, items, types))
+            side = side_input_columns(self.side_inputs, items, types)
+            U = side_matrix(items, side)
         elif U is not None and self.side_inputs is not None:
             raise GenZInputError("side inputs given twice: as U and as side_inputs columns; pass one of them")
         U = check_side_inputs(U, len(items), ids)
+        if U is not None:
+            check_target_values(U, side, what="side inputs")
         return items, Y, U
 
     def _sample_rows(self, Y: np.ndarray, seed: int) -> np.ndarray | None:

@@ -101,16 +101,21 @@ def check_sample_weight(sample_weight: Any, n: int) -> None:
                          "proportion to their weights")
 
 
-def check_target_values(Y: np.ndarray, names: Sequence[str] | None = None) -> None:
-    """Targets the arithmetic can hold: squares of deviations must stay finite (a target of
-    1e308 overflows); the message says to rescale."""
-    big = np.max(np.abs(Y)) if Y.size else 0.0
+def check_target_values(Y: np.ndarray, names: Sequence[str] | None = None, what: str = "targets") -> None:
+    """Targets (or side inputs) the arithmetic can hold: squares of deviations must stay
+    finite (a target of 1e308 overflows); the message says to rescale."""
+    if Y.size == 0:
+        return
+    big = np.max(np.abs(Y), axis=0)
     with np.errstate(over="ignore", invalid="ignore"):
         spread = np.var(Y, axis=0)
-    if big > 1e100 or not np.all(np.isfinite(spread)):
-        name = ", ".join(names) if names else "the target"
-        raise GenZInputError(f"targets: {name} has values as large as {big:.3g}, beyond what the model's arithmetic "
-                             "can square; rescale it (divide by a power of ten, or take the log) and fit again")
+    bad = np.flatnonzero((big > 1e100) | ~np.isfinite(spread))
+    if bad.size:
+        j = int(bad[0])
+        name = repr(names[j]) if names and j < len(names) else ("the target" if what == "targets" else f"column {j}")
+        raise GenZInputError(f"{what}: {name} has values as large as {big[j]:.3g}, beyond what the model's "
+                             "arithmetic can square; rescale it (divide by a power of ten, or take the log) and fit "
+                             "again")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -339,6 +339,11 @@ def _table_items(t: Table, id: str | None, text: str | Sequence[str] | None, exc
         if not parts and not attrs:
             empty.append(r)
         items.append(Item(id=ids[r], text="\n".join(parts), attributes=attrs))
+    if empty and len(empty) == t.n_rows:
+        left = sorted(set(exclude) & set(t.columns))
+        raise GenZInputError(f"{t.path}: no row has a text or an attribute value, so there is nothing to learn from"
+                             + (f" (left out as the target: {', '.join(map(repr, left))})" if left else "")
+                             + "; give the table columns other than the target and the id")
     if empty:
         where = ", ".join(t.where(r) for r in empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
         notes.append(f"{len(empty)} row{'s have' if len(empty) > 1 else ' has'} no text and no attribute value "
