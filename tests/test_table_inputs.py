@@ -134,3 +134,25 @@ def _csv_part(output: str) -> str:
     lines = output.splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("id,"))
     return "\n".join(ln for ln in lines[start:] if not ln.startswith(("warning", "wrote")))
+
+
+def test_an_excel_workbook_is_read_with_openpyxl_or_refused_with_what_to_do(files, tmp_path):
+    _, df, paths = files
+    xlsx = tmp_path / "fruit.xlsx"
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        xlsx.write_bytes(b"PK\x03\x04" + bytes(64))  # a zip: what an .xlsx is
+        r = CliRunner().invoke(main, ["fit", "--data", str(xlsx), "--target", "y", "-o", str(tmp_path / "run")])
+        assert r.exit_code == 1 and "save the sheet as CSV" in r.output and "pip install openpyxl" in r.output
+        return
+    df.to_excel(xlsx)  # pandas' default: the index in an unnamed first column; dates as Excel dates
+    t = load_table(xlsx, "y", text="note")
+    assert t.types == TYPES, t.summary
+    assert [it.attributes for it in t.items] == [it.attributes for it in load_table(paths["csv"], "y",
+                                                                                      text="note").items]
+    r = CliRunner().invoke(main, ["fit", "--data", str(xlsx), "--target", "y", "--text", "note", "--cycles", "2",
+                                  "-o", str(tmp_path / "run"), "-q"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["predict", str(tmp_path / "run"), "--data", str(xlsx)])
+    assert r.exit_code == 0 and len(pd.read_csv(io.StringIO(_csv_part(r.output)))) == N
