@@ -243,6 +243,13 @@ def describe_types(types: Mapping[str, str], table: Table | None = None) -> str:
                 notes.append(f"{c} is text because {len(bad)} value{'s' if len(bad) > 1 else ''} "
                              f"{'are' if len(bad) > 1 else 'is'} not a number (e.g. {bad[0]!r}): fix or empty "
                              "them to make it a number")
+                continue
+            if present and parse_date(present[0]) is not None:  # almost dates, likewise
+                bad = [v for v in present if parse_date(v) is None]
+                if bad and len(bad) <= 0.2 * len(present):
+                    notes.append(f"{c} is text because {len(bad)} value{'s' if len(bad) > 1 else ''} "
+                                 f"{'are' if len(bad) > 1 else 'is'} not a date (e.g. {bad[0]!r}): fix or empty "
+                                 "them to make it a date")
         missing = [c for c in types if any(_missing(v) for v in table.columns[c])]
         if missing:
             notes.append(f"missing cells left out in {', '.join(missing)}")
