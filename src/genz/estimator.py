@@ -34,8 +34,8 @@ from .sampling import _Counting, judge_in_bulk, stratified_sample
 from .selection import split_indices
 from .settings import advanced_settings, model_spec, prior_knowledge, to_json
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
-from .estimator_inputs import (check_columns, check_sample_weight, check_target_values, column_names, fit_columns,
-                               inputs_from_saved, is_table, side_input_columns, side_matrix, table_items,
+from .estimator_inputs import (check_items as _check_items, check_sample_weight, check_target_values, is_table,
+                               load_inputs, new_items, remember_inputs, side_input_columns, side_matrix, table_items,
                                validate_params)
 
 __all__ = ["GenZRegressor", "make_fm"]
@@ -62,29 +62,6 @@ def make_fm(fm: Any, **options: Any) -> FoundationModel:
 
         return PredicateFM(**options)
     raise GenZInputError(f"unknown foundation model {fm!r}")
-
-
-def _check_items(items: Any, name: str = "items", **table: Any) -> list[Item]:
-    """``items`` as a checked list of :class:`Item`; a table (a pandas DataFrame, a dict of
-    columns, a list of flat records) goes through :func:`genz.items_from_frame` with ``table``'s
-    keywords (``text``, ``id``, ``target``)."""
-    if is_table(items):  # a table: genz.tables
-        return table_items(items, **{k: v for k, v in table.items() if v is not None})[0]
-    if isinstance(items, (str, bytes)) or not hasattr(items, "__len__"):
-        raise GenZInputError(f"{name} must be a sequence of genz.Item, got {type(items).__name__}")
-    items = list(items)
-    if not items:
-        raise GenZInputError(f"{name}: no items")
-    for pos, it in enumerate(items):
-        if not isinstance(it, Item):
-            raise GenZInputError(f"{name}[{pos}] is a {type(it).__name__}, not a genz.Item (see genz.items_from_texts, or "
-                                 "pass a pandas DataFrame: genz.items_from_frame)")
-    seen: dict[str, int] = {}
-    for pos, it in enumerate(items):
-        if it.id in seen:
-            raise GenZInputError(f"{name}: duplicate id {it.id!r} (positions {seen[it.id]} and {pos})")
-        seen[it.id] = pos
-    return items
 
 
 class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
@@ -344,7 +321,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         ``text``/``id`` name its text and id columns (default: the constructor's), and the
         columns are remembered for ``predict`` (:mod:`genz.estimator_inputs`).
         ``sample_weight``: only equal weights (genz weighs every item equally)."""
-        X_in, info = X, None
+        info = None
         if discovery is None:
             if is_table(X):
                 validate_params(self)
@@ -363,20 +340,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self._adopt(run)
         if run.sample is not None:
             self._judge_all(run)
-        self._remember_inputs(X_in, info, run)
+        remember_inputs(self, info, run.sample[0] if run.sample is not None else run.items)
         return self
-
-    def _remember_inputs(self, X: Any, info: dict | None, run: DiscoveryRun) -> None:
-        """``inputs_``, ``n_features_in_`` and ``feature_names_in_`` of a fit (see
-        :mod:`genz.estimator_inputs`)."""
-        side = None
-        if self.side_inputs is not None:
-            items = run.sample[0] if run.sample is not None else run.items
-            side = side_input_columns(self.side_inputs, items)
-        self.inputs_ = fit_columns(info, side)
-        if info is not None:
-            self.feature_names_in_ = np.asarray(info["columns"], dtype=object)
-            self.n_features_in_ = len(info["columns"])
 
     def _judge_all(self, run: DiscoveryRun) -> None:
         """After discovery on a sample: the final features judged on all items, the predictor
@@ -457,28 +422,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
 
     def _new_items(self, X: Any, text: Any = None, id: Any = None, allow_missing: bool = False
                    ) -> tuple[list[Item], np.ndarray | None]:
-        """New items (a table read as the training table was: the same text, id and column
-        types; a missing column the features use is refused unless ``allow_missing``) and
-        their side inputs from the remembered side-input columns (None without)."""
-        inputs = getattr(self, "inputs_", None) or {}
-        if is_table(X):
-            text = text if text is not None else (inputs.get("text") or self.text if inputs else self.text)
-            id = id if id is not None else (inputs.get("id") if inputs else self.id)
-            have = column_names(X)
-            missing = check_columns(have, inputs, self.features_, allow_missing=allow_missing)
-            if isinstance(text, str):
-                text = [c.strip() for c in text.split(",") if c.strip()]
-            text = [c for c in (text or []) if c in have or c not in missing] or None
-            items = table_items(X, text=text, id=id, types=inputs.get("types"),
-                                exclude=[c for c in inputs.get("target") or []])[0]
-        else:
-            items = _check_items(X)
-            if inputs.get("types") and not allow_missing:  # items: an attribute no item has
-                have = {k for it in items for k in it.attributes} | set(inputs.get("text") or [])
-                check_columns(sorted(have), {**inputs, "text": []}, self.features_, allow_missing=False,
-                              where="the items")
-        side = inputs.get("side_inputs")
-        return items, (side_matrix(items, side) if side else None)
+        """New items and their side inputs, read as the training table was
+        (:func:`genz.estimator_inputs.new_items`)."""
+        return new_items(self, X, text=text, id=id, allow_missing=allow_missing)
 
     def _judgments(self, items: list[Item]) -> np.ndarray:
         out = np.zeros((len(items), len(self.features_)), dtype=int)
@@ -658,16 +604,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         ds = meta.get("discovery_sample")
         est.discovery_sample_ = {**ds, "sample_ids": list(est.train_ids_)} if isinstance(ds, dict) else None
         est.calibration_ = arrays.get("calibration")
-        inputs_file = None
-        if (path / "inputs.json").exists():  # written by genz fit beside the model
-            try:
-                inputs_file = json.loads((path / "inputs.json").read_text(encoding="utf-8"))
-            except ValueError:
-                inputs_file = None
-        est.inputs_ = inputs_from_saved(meta, inputs_file)
-        if est.inputs_ and est.inputs_.get("columns"):
-            est.feature_names_in_ = np.asarray(est.inputs_["columns"], dtype=object)
-            est.n_features_in_ = len(est.inputs_["columns"])
+        load_inputs(est, meta, path)  # the columns of a table fit (or of the genz fit run)
         est.coef_, est.intercept_, est.side_coef_ = _effects(est.predictor_, len(est.features_))
         hist = path / "history.json"
         est.history_ = json.loads(hist.read_text()) if hist.exists() else []

@@ -28,7 +28,8 @@ import numpy as np
 from .errors import GenZInputError
 from .items import Item, side_inputs_from_attributes
 
-__all__ = ["validate_params", "is_table", "table_items", "fit_columns", "side_input_columns", "used_columns",
+__all__ = ["validate_params", "check_items", "is_table", "table_items", "fit_columns", "remember_inputs", "new_items",
+           "load_inputs", "side_input_columns", "used_columns",
            "check_columns", "column_names", "check_sample_weight", "check_target_values", "inputs_from_saved"]
 
 
@@ -148,6 +149,29 @@ def table_items(X: Any, *, text: Any = None, id: Any = None, target: Any = None,
     items, info = frame_items(X, id=id, text=text, target=target, types=types, exclude=exclude)
     info["columns"] = column_names(X)
     return items, info
+
+
+def check_items(items: Any, name: str = "items", **table: Any) -> list[Item]:
+    """``items`` as a checked list of :class:`Item`; a table (a pandas DataFrame, a dict of
+    columns, a list of flat records) goes through :func:`genz.items_from_frame` with ``table``'s
+    keywords (``text``, ``id``, ``target``)."""
+    if is_table(items):  # a table: genz.tables
+        return table_items(items, **{k: v for k, v in table.items() if v is not None})[0]
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__len__"):
+        raise GenZInputError(f"{name} must be a sequence of genz.Item, got {type(items).__name__}")
+    items = list(items)
+    if not items:
+        raise GenZInputError(f"{name}: no items")
+    for pos, it in enumerate(items):
+        if not isinstance(it, Item):
+            raise GenZInputError(f"{name}[{pos}] is a {type(it).__name__}, not a genz.Item (see genz.items_from_texts, or "
+                                 "pass a pandas DataFrame: genz.items_from_frame)")
+    seen: dict[str, int] = {}
+    for pos, it in enumerate(items):
+        if it.id in seen:
+            raise GenZInputError(f"{name}: duplicate id {it.id!r} (positions {seen[it.id]} and {pos})")
+        seen[it.id] = pos
+    return items
 
 
 def fit_columns(info: dict | None, side: list[str] | None) -> dict | None:
@@ -277,3 +301,60 @@ def inputs_from_saved(meta: Mapping[str, Any], inputs_file: Mapping[str, Any] | 
     return {"columns": None if columns is None else [c for c in columns if c not in target],
             "types": table.get("types"), "text": list(table.get("text") or []), "id": table.get("id"),
             "target": target, "side_inputs": side}
+
+
+# ------------------------------------------------------------------------------------------------
+# the estimator's side of it
+# ------------------------------------------------------------------------------------------------
+def remember_inputs(est: Any, info: dict | None, items: Sequence[Item]) -> None:
+    """``est.inputs_``, ``n_features_in_`` and ``feature_names_in_`` after a fit on ``items``
+    (``info``: how a table X was read, None for items)."""
+    side = side_input_columns(est.side_inputs, items) if est.side_inputs is not None else None
+    est.inputs_ = fit_columns(info, side)
+    if info is not None:
+        est.feature_names_in_ = np.asarray(info["columns"], dtype=object)
+        est.n_features_in_ = len(info["columns"])
+
+
+def new_items(est: Any, X: Any, *, text: Any = None, id: Any = None, allow_missing: bool = False
+              ) -> tuple[list[Item], np.ndarray | None]:
+    """New items for a fitted ``est`` (a table read as the training table was: the same text,
+    id and column types, ``text``/``id`` overriding; a missing column the features use is
+    refused unless ``allow_missing``) and their side inputs from the remembered side-input
+    columns (None without)."""
+    inputs = getattr(est, "inputs_", None) or {}
+    if is_table(X):
+        text = text if text is not None else ((inputs.get("text") or est.text) if inputs else est.text)
+        id = id if id is not None else (inputs.get("id") if inputs else est.id)
+        have = column_names(X)
+        missing = check_columns(have, inputs, est.features_, allow_missing=allow_missing)
+        if isinstance(text, str):
+            text = [c.strip() for c in text.split(",") if c.strip()]
+        text = [c for c in (text or []) if c in have or c not in missing] or None
+        items = table_items(X, text=text, id=id, types=inputs.get("types"), exclude=list(inputs.get("target") or []))[0]
+    else:
+        items = check_items(X)
+        if inputs.get("types") and not allow_missing:  # items: an attribute no item has
+            have_attrs = {k for it in items for k in it.attributes}
+            check_columns(sorted(have_attrs), {**inputs, "text": []}, est.features_, allow_missing=False,
+                          where="the items")
+    side = inputs.get("side_inputs")
+    return items, (side_matrix(items, side) if side else None)
+
+
+def load_inputs(est: Any, meta: Mapping[str, Any], path: Any) -> None:
+    """A loaded model's ``inputs_`` (and ``feature_names_in_``): model.json's, else those of
+    the ``genz fit`` run whose ``inputs.json`` sits beside it."""
+    from pathlib import Path
+
+    inputs_file = None
+    f = Path(path) / "inputs.json"
+    if f.exists():
+        try:
+            inputs_file = json.loads(f.read_text(encoding="utf-8"))
+        except ValueError:
+            inputs_file = None
+    est.inputs_ = inputs_from_saved(meta, inputs_file)
+    if est.inputs_ and est.inputs_.get("columns"):
+        est.feature_names_in_ = np.asarray(est.inputs_["columns"], dtype=object)
+        est.n_features_in_ = len(est.inputs_["columns"])

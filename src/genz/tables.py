@@ -50,7 +50,7 @@ import numpy as np
 from .dates import DateColumn, detect_dates, format_date, parse_date
 from .errors import GenZInputError
 from .items import Item, _is_missing, to_plain
-from .table_files import UNNAMED, Table, from_records, read_table
+from .table_files import Table, from_records, read_table
 
 __all__ = ["Table", "TableData", "read_table", "load_table", "items_from_frame", "frame_items", "infer_types",
            "describe_types", "MISSING"]
