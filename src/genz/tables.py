@@ -130,6 +130,11 @@ def _parse_number(s: str, decimal: str = ".") -> float | None:
 def _date_column(present: Sequence[Any]) -> DateColumn | None:
     """Dates, when every present value is one (strings in a form of :mod:`genz.dates`, or
     date and datetime objects)."""
+    if not present:
+        return None
+    first = present[0]
+    if parse_date(first if isinstance(first, str) or hasattr(first, "isoformat") else to_plain(first)) is None:
+        return None  # most columns are not dates: one value says so
     plain = [v if hasattr(v, "isoformat") and not isinstance(v, str) else to_plain(v) for v in present]
     if not all(isinstance(v, str) or hasattr(v, "isoformat") for v in plain):
         return None
