@@ -219,6 +219,16 @@ def target_outliers(Y: np.ndarray, ids: Sequence[str], target_names: Sequence[st
     return None
 
 
+def _explained(est: Any) -> float:
+    """The share of the target's variance the final model explains on the training items (R²
+    of the last step, the mean over targets; 0 when not recorded)."""
+    for rec in reversed(getattr(est, "history_", None) or []):
+        r2 = (rec.get("train") or {}).get("r2")
+        if isinstance(r2, (int, float)) and np.isfinite(r2):
+            return float(r2)
+    return 0.0
+
+
 def _titles_only(items: Sequence[Item]) -> bool:
     if any(it.attributes for it in items):
         return False
@@ -238,6 +248,8 @@ def explain_features(est: Any, items: Sequence[Item], fm_name: str, requested: i
     expected = requested if requested is not None else 3
     if K >= min(3, expected):
         return []
+    if K > 0 and _explained(est) >= 0.8:
+        return []  # a few features that explain the target are a result, not a problem
     lines = [f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}"
              + (f" ({failed} mining calls found nothing, {discarded} candidates were discarded; the run's history "
                 "says why for each)" if failed or discarded else "") + "."]
