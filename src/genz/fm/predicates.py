@@ -53,6 +53,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from ..errors import FMError, MiningError
 from ..items import Item
 from .base import FMStats, Judgments
+from .date_predicates import date_families, parse_date_predicate  # dates read as dates (issue 21)
 
 __all__ = ["PredicateFM", "parse_predicate", "Predicate"]
 
@@ -524,6 +525,9 @@ def parse_predicate(text: str) -> Predicate:
                 return And(parse_predicate(s[1:end]), parse_predicate(right[1:-1]))
     if s.startswith("not (") and s.endswith(")") and _closing_paren(s, 4) == len(s) - 1:
         return Not(parse_predicate(s[5:-1]))
+    dated = parse_date_predicate(s)
+    if dated is not None:
+        return dated  # type: ignore[return-value]
     for pat, make in _PATTERNS:
         m = pat.match(s)
         if m:
@@ -771,6 +775,10 @@ class PredicateFM:
                 yield from self._numeric_families(attr, _numeric_values(items, attr), y,
                                                   modular=self.modular_on_attributes)
             elif kind == "string":
+                dates = date_families(attr, _string_values(items, attr), y, self._w, self.n_thresholds)
+                if dates is not None:
+                    yield from (_Family(*f) for f in dates)
+                    continue
                 yield from self._categorical_families(attr, _string_values(items, attr), y)
             elif kind == "list":
                 yield self._list_family(attr, items, y)
