@@ -106,12 +106,12 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         at the judgments themselves (``q = b``, the mode; the binary demo), or the EM θ itself.
     hypotheses : list of str, PriorKnowledge, dict or None
         What you already believe. A list of descriptors: hypotheses, judged like mined
-        features and kept only if they earn their place on held-out data (their evidence is in
-        ``hypotheses_`` either way). ``PriorKnowledge(hypotheses=[...], pin=[...], veto=[...])``
+        features and kept only if they lower the cross-validated loss (their evidence is in
+        ``hypotheses_`` either way; if kept, they are tested for findings like the others). ``PriorKnowledge(hypotheses=[...], pin=[...], veto=[...])``
         also pins features (kept whatever the evidence) and vetoes descriptors (never mined).
     discovery_sample : int or None, default None
-        Discovery on a sample (docs/scale.md): mining, candidate choice, EM and the held-out
-        selection run on this many training items, stratified by the first target's deciles
+        Discovery on a sample (docs/scale.md): mining, candidate choice, EM, the cross-validated
+        selection and the findings run on this many training items, stratified by the first target's deciles
         (each decile gives its share); the final features are then judged on all items (one
         bulk pass through an executor's ``prefetch``, :class:`genz.fm.executors.ExecutorFM`)
         and the predictor is refitted on all of them (θ on their FM priors, docs/equations.md
@@ -518,10 +518,12 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
                          id: Any = None, allow_missing: bool = False) -> tuple[Any, Any]:
         """A robust ``level`` prediction interval ``(low, high)``: ``ŷ ± c·sd`` with ``sd`` from
         ``predict(return_std=True)`` and ``c`` the conformal quantile (rank ⌈(n+1)·level⌉) of
-        the standardized absolute errors on the held-out items, which took no part in choosing
-        the descriptors or fitting their predictor. Unlike the Gaussian ``z·sd`` it adapts to
-        heavy tails; it assumes new items are exchangeable with the training items. Without
-        held-out selection the Gaussian quantile is used. ``predict_interval(X, 0.9)`` and
+        the standardized out-of-fold errors of the final structure over every training row
+        (each row predicted by the structure fitted on the other folds; the structure itself
+        was chosen on those rows, so the quantile can be slightly optimistic). Unlike the
+        Gaussian ``z·sd`` it adapts to heavy tails; it assumes new items are exchangeable with
+        the training items. Without cross-validated selection (``add_only``, or too few items)
+        the Gaussian quantile is used. ``predict_interval(X, 0.9)`` and
         ``predict_interval(X, level=0.9)`` are the same; side inputs go by keyword (``U=``)."""
         from scipy.stats import norm
 

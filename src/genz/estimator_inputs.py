@@ -98,7 +98,7 @@ def check_sample_weight(sample_weight: Any, n: int) -> None:
     if np.all(np.isfinite(w)) and np.all(w > 0) and np.ptp(w) <= 1e-12 * np.max(w):
         return  # equal weights: the unweighted fit
     raise GenZInputError("sample_weight: GenZRegressor weighs every item equally (the EM, the mining and the "
-                         "held-out selection have no weights); leave sample_weight out, or repeat rows in "
+                         "cross-validated selection have no weights); leave sample_weight out, or repeat rows in "
                          "proportion to their weights")
 
 
