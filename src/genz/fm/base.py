@@ -67,6 +67,8 @@ class FMStats:
     rejections: list[dict] = field(default_factory=list)
     #: per call type: {"judge": {"prompt_tokens": .., "completion_tokens": .., "cost_usd": ..}}
     by_type: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: judging batches whose canary answers disagreed (re-judged one item per request)
+    flagged: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_call(self, kind: str, n: int = 1) -> None:
@@ -92,6 +94,10 @@ class FMStats:
         with self._lock:
             self.rejected += len(records)
             self.rejections.extend(records)
+
+    def add_flagged(self, n: int = 1) -> None:
+        with self._lock:
+            self.flagged += n
 
     def add_cache_hits(self, n: int = 1) -> None:
         with self._lock:

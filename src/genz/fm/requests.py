@@ -256,7 +256,7 @@ def _error_text(err: Any) -> str:
 def parse_output_line(obj: Any, n: int) -> tuple[np.ndarray, np.ndarray | None] | str:
     """(values, P(yes)) of one output line for a request of ``n`` items, or the reason it failed
     (an ``error``, a status other than 200, an answer that does not validate)."""
-    from .openai_compat import OpenAIFM, _ParseFailure
+    from .answers import ParseFailure, parse_judge_completion
 
     err = obj.get("error")
     resp = obj.get("response")
@@ -278,8 +278,8 @@ def parse_output_line(obj: Any, n: int) -> tuple[np.ndarray, np.ndarray | None] 
     except (KeyError, IndexError, TypeError, AttributeError):
         return "the response body is not a chat completion"
     try:
-        values, probs = OpenAIFM.parse_judge_completion(comp, n)
-    except _ParseFailure as exc:
+        values, probs = parse_judge_completion(comp, n)
+    except ParseFailure as exc:
         return str(exc)
     if len(values) < n:  # left for a retry, never guessed
         return f"{n - len(values)} of {n} items missing (no yes/no answer)"
