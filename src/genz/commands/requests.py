@@ -22,7 +22,8 @@ from .fm import fm_from_options, fm_options
 
 __all__ = ["requests", "executor_options", "with_executor", "EXECUTOR_OPTION_KEYS"]
 
-EXECUTOR_OPTION_KEYS = ("executor", "batch_dir", "poll_interval", "ray_endpoints", "vllm_command")
+EXECUTOR_OPTION_KEYS = ("executor", "batch_dir", "poll_interval", "ray_endpoints", "vllm_command", "on_batch_failure",
+                        "batch_submissions")
 
 
 def executor_options():
@@ -43,6 +44,13 @@ def executor_options():
         click.option("--vllm-command", default=None,
                      help="Command run per shard for --executor vllm, with {input}, {output}, {model} "
                           "(default: vllm run-batch -i {input} -o {output} --model {model})."),
+        click.option("--on-batch-failure", type=click.Choice(["stop", "sync"]), default="stop", show_default=True,
+                     help="Requests an executor leaves unanswered (failed or expired batches, after their "
+                          "resubmission): stop with an error, or judge them synchronously at full price (its cost "
+                          "is counted apart in the summary)."),
+        click.option("--batch-submissions", type=click.IntRange(1, 10), default=2, show_default=True,
+                     help="Batches a request may be put in (--executor batch): once, and again for what an expired, "
+                          "cancelled or partly failed batch left unanswered."),
     ]
 
     def deco(f):
@@ -54,7 +62,8 @@ def executor_options():
 
 
 def with_executor(fm, executor: str = "sync", batch_dir: str | None = None, poll_interval: float = 30.0,
-                  ray_endpoints: str | None = None, vllm_command: str | None = None):
+                  ray_endpoints: str | None = None, vllm_command: str | None = None, on_batch_failure: str = "stop",
+                  batch_submissions: int = 2):
     """``fm`` judging through the chosen executor (an :class:`~genz.fm.executors.ExecutorFM`)."""
     if executor == "sync":
         return fm
@@ -69,7 +78,8 @@ def with_executor(fm, executor: str = "sync", batch_dir: str | None = None, poll
     state = Path(batch_dir) if batch_dir else Path(str(fm.cache.path) + ".batches")
     if executor == "batch":
         ex = make_executor("batch", state_dir=state, base_url=inner._base_url, api_key_env=inner.api_key_env,
-                           poll_interval=poll_interval)
+                           poll_interval=poll_interval, max_submissions=batch_submissions,
+                           retry_budget=getattr(inner, "retry_budget", 600.0))
     elif executor == "vllm":
         ex = make_executor("vllm", work_dir=state, command=vllm_command)
     else:
@@ -77,7 +87,7 @@ def with_executor(fm, executor: str = "sync", batch_dir: str | None = None, poll
         if not urls or urls[0] is None:
             raise GenZInputError("--executor ray needs --ray-endpoints or --base-url")
         ex = make_executor("ray", work_dir=state, endpoints=urls, api_key_env=inner.api_key_env)
-    return ExecutorFM(fm.inner, fm.cache, ex)
+    return ExecutorFM(fm.inner, fm.cache, ex, on_failure=on_batch_failure)
 
 
 @click.group("requests")
