@@ -42,6 +42,7 @@ class RunReport:
     answered: int = 0  # requests whose judgments reached the cache
     failed: int = 0  # requests that failed (left for a retry)
     given_up: int = 0  # requests not sent again: submitted too often already, or refused for good
+    forgotten: int = 0  # recorded batches the provider no longer knows (their requests are free again)
     judgments: int = 0  # judgments that reached the cache
     prompt_tokens: int = 0  # usage of the answers that reached the cache
     completion_tokens: int = 0
@@ -88,7 +89,7 @@ def fill_cache(
         for k in keys:
             total[k] += getattr(rep, k)
         total["given_up"] = rep.given_up
-        if rep.answered == 0 and rep.submitted == 0:
+        if rep.answered == 0 and rep.submitted == 0 and not rep.forgotten:
             break  # no progress possible
     total["missing"] = sum(1 for _ in plan_judge_requests(fm, descriptors, items, fm.cache))
     return total

@@ -330,6 +330,7 @@ class BatchAPIExecutor(Executor):
                         continue  # another process collected it meanwhile
                     if b is None:
                         self._forget(st2, e2)
+                        rep.forgotten += 1
                         continue
                     e2["status"] = b.status
                     rc = getattr(b, "request_counts", None)

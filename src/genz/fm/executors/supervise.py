@@ -4,9 +4,11 @@ Run as a script (standard library only, so it starts fast)::
 
     python .../supervise.py PARENT_PID [--pdeathsig] -- COMMAND [ARGS...]
 
-genz starts it in a new session (its own process group, see
-:func:`genz.fm.executors.children.spawn`); it starts COMMAND in that group and exits with its
-status. It stops the whole group (SIGTERM, then SIGKILL after a grace period) when
+genz starts it in a new session (see :func:`genz.fm.executors.children.spawn`); it starts
+COMMAND in that session and exits with its status. It stops every process of the session
+(SIGTERM, then SIGKILL after a grace period; on Linux each process of the session, found in
+``/proc``, since Ray gives its workers process groups of their own; elsewhere the process
+group) when
 
 * genz dies, however it dies, SIGKILL included: on Linux the kernel sends this process
   SIGTERM (``prctl(PR_SET_PDEATHSIG)``, with ``--pdeathsig``: genz asks for it only from its
@@ -41,17 +43,18 @@ def _set_pdeathsig(sig: int) -> None:
 
 
 def _group_members() -> list[int] | None:
-    """The other processes of this process group (Linux: from /proc), or None where unknown."""
+    """The other live processes of this session (Linux: from /proc), or None where unknown.
+    The session, not just the process group: Ray puts its workers in groups of their own."""
     if not os.path.isdir("/proc/self"):
         return None
-    me, pgid, out = os.getpid(), os.getpgid(0), []
+    me, sid, out = os.getpid(), os.getsid(0), []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == me:
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as fh:
                 fields = fh.read().rsplit(b")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != b"Z":
+            if int(fields[3]) == sid and fields[0] != b"Z":
                 out.append(int(name))
         except (OSError, IndexError, ValueError):
             continue
@@ -70,6 +73,11 @@ def stop_group(child: subprocess.Popen | None, code: int) -> None:
         os.killpg(0, signal.SIGTERM)
     except OSError:
         pass
+    for pid in _group_members() or ():  # members of the session in groups of their own
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
     deadline = time.monotonic() + GRACE
     while time.monotonic() < deadline:
         if child is not None:
