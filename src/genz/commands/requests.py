@@ -149,22 +149,37 @@ def export_cmd(items_path, features, model_dir, out_dir, max_requests, max_mb, l
               help="The export directory (or one manifest file).")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="The FM cache (default $GENZ_FM_CACHE or ~/.cache/genz/fm-cache.sqlite).")
+@click.option("--accept-model", "accept_models", multiple=True,
+              help="A model name the server answers as, to accept as the requested model (repeatable); answers "
+                   "from any other model are refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @friendly
-def ingest_cmd(outputs, manifests, cache_path, as_json):
-    """Write the judgments in batch output files into the cache (idempotent; failures are left)."""
-    from ..fm.requests import ingest
+def ingest_cmd(outputs, manifests, cache_path, accept_models, as_json):
+    """Write the judgments in batch output files into the cache (idempotent; failures are left).
+    A custom_id answered twice with different answers is an error (neither answer is kept), and
+    answers from a model other than the one requested are refused."""
+    from ..fm.ingest import ingest
     from .fm import default_cache_path
 
-    r = ingest(cache_path or default_cache_path(), list(outputs), manifests)
+    r = ingest(cache_path or default_cache_path(), list(outputs), manifests, accept_models=accept_models)
     if as_json:
         click.echo(json.dumps(r.to_dict()))
-        return
-    click.echo(f"{r.lines} lines: {r.answered} requests answered ({r.judgments} judgments, {r.new_rows} new in "
-               f"the cache), {len(r.failed)} failed (left for a retry), {r.unknown} unknown, {r.bad_lines} unreadable; "
-               f"{r.seconds:.2f} s")
-    for cid, why in list(r.failed.items())[:5]:
-        click.echo(f"  failed {cid}: {why}")
+    else:
+        click.echo(f"{r.lines} lines: {r.answered} requests answered and kept ({r.judgments} judgments, {r.new_rows} "
+                   f"new in the cache), {len(r.failed)} failed (left for a retry), {len(r.conflicts)} answered twice "
+                   f"differently (refused), {len(r.other_model)} from another model (refused), {r.duplicates} repeated, "
+                   f"{r.unknown} unknown, {r.bad_lines} unreadable; {r.seconds:.2f} s")
+        for cid, why in list(r.failed.items())[:5]:
+            click.echo(f"  failed {cid}: {why}")
+        for cid, model in list(r.other_model.items())[:5]:
+            click.echo(f"  refused {cid}: answered by {model!r} (pass --accept-model {model} if that is the requested "
+                       "model under another name)")
+    if r.conflicts:
+        ids = list(r.conflicts)
+        raise GenZInputError(
+            f"{len(ids)} custom_id(s) answered twice with different answers: {', '.join(ids[:5])}"
+            + (f" and {len(ids) - 5} more" if len(ids) > 5 else "") + "; neither answer was cached. Check the output "
+            "files (were two runs merged?) and judge those requests again")
 
 
 def _batch_executor(batch_dir, base_url, api_key_env):

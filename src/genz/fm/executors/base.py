@@ -59,6 +59,11 @@ class Executor(ABC):
     #: the executor's price relative to synchronous requests (the Batch API's is half)
     price_factor = 1.0
 
+    def recover(self, cache: FMCache) -> RunReport | None:
+        """Before planning: put into ``cache`` what a killed earlier run received but never
+        ingested (e.g. vLLM output files). Default: nothing to recover."""
+        return None
+
     @abstractmethod
     def run(self, requests: Iterable[JudgeRequest], cache: FMCache) -> RunReport:
         """Get answers for ``requests`` (each custom_id at most once in flight) into ``cache``;
@@ -79,6 +84,10 @@ def fill_cache(
     allows). Returns the counts (``missing``: requests still unanswered)."""
     keys = ("submitted", "answered", "failed", "judgments", "prompt_tokens", "completion_tokens")
     total = {"rounds": 0, **{k: 0 for k in keys}, "given_up": 0, "missing": 0}
+    rec = executor.recover(fm.cache)
+    if rec is not None:
+        for k in keys:
+            total[k] += getattr(rec, k)
     for _ in range(max_rounds):
         reqs = plan_judge_requests(fm, descriptors, items, fm.cache)  # streamed: bodies are not all held
         first = next(reqs, None)

@@ -61,8 +61,14 @@ class VLLMExecutor(Executor):
         out.with_name(out.name + _DONE).touch()
         return r
 
-    def _leftovers(self, cache: FMCache, rep: RunReport) -> None:
+    def recover(self, cache: FMCache) -> RunReport:
         """Output files of a run that was killed before it ingested them."""
+        rep = RunReport()
+        if self.work_dir.is_dir():
+            self._leftovers(cache, rep)
+        return rep
+
+    def _leftovers(self, cache: FMCache, rep: RunReport) -> None:
         for out in sorted(self.work_dir.glob("vllm-*.output.jsonl")):
             man = out.with_name(out.name.replace(".output.jsonl", ".manifest.jsonl"))
             if not out.with_name(out.name + _DONE).exists() and man.exists():
