@@ -79,6 +79,7 @@ class FakeBatchServer:
         self._route_failures: list[list] = []  # [method, prefix, code, times left]
         self.paid = 0
         self.paid_ids: list[str] = []
+        self.auth: set = set()  # Authorization headers received
         self.created = 0  # batches created (a request refused before creating one does not count)
         self._n = 0
         server = self
@@ -105,6 +106,7 @@ class FakeBatchServer:
                 raw = self.rfile.read(length) if length else b""
                 with server.lock:
                     server.log.append((method, path))
+                    server.auth.add(self.headers.get("Authorization"))
                     scripted = server._scripted_failure(method, path)
                 echo = f" (request headers: Authorization: {self.headers.get('Authorization')})" \
                     if server.echo_auth else ""

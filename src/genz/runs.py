@@ -219,8 +219,11 @@ _BASIC_AUTH = re.compile(r"(?i)\b(basic)\s+[A-Za-z0-9+/=_\-]{4,}")
 
 def scrub_credentials(text: str) -> str:
     """``text`` with credentials in URLs (``https://user:pw@host``) and HTTP basic-auth values
-    masked: ``https://***@host``, ``Basic ***``."""
-    return _BASIC_AUTH.sub(r"\1 ***", _URL_CREDENTIALS.sub(r"\1***@", text))
+    masked: ``https://***@host``, ``Basic ***``; and every key, bearer token or echoed
+    ``Authorization`` header genz's one redaction routine knows (:func:`genz.fm.secrets.redact`)."""
+    from .fm.secrets import redact
+
+    return redact(_BASIC_AUTH.sub(r"\1 ***", _URL_CREDENTIALS.sub(r"\1***@", text)))
 
 
 def redact_secrets(obj: Any) -> Any:
@@ -819,7 +822,7 @@ class RunDir:
         self._require_writable()
         info = self.info()
         info.pop("error", None)  # of an earlier attempt
-        info.update(extra)
+        info.update(redact_secrets(dict(extra)))
         info["status"] = status
         info["updated"] = _now()
         atomic_write_json(self.path / RUN_FILE, info)

@@ -34,7 +34,7 @@ _SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|_KEY$)", re.IG
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # echoed headers: 'Authorization': 'Bearer x', "api-key": "x", Authorization: Basic x
     (re.compile(r"(?i)((?:proxy-)?authorization|x-api-key|api-key|openai-api-key|x-goog-api-key)"
-                r"(['\"]?\s*[:=]\s*['\"]?)([^'\"\r\n,}]{4,})"), r"\1\2" + MASK),
+                r"(['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}*][^'\"\r\n,}]{3,})"), r"\1\2" + MASK),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-\.=:+/~]{6,}"), r"\1 " + MASK),
     (re.compile(r"(?i)\b(basic)\s+(?=[A-Za-z0-9+/=_\-]*[0-9+/=])[A-Za-z0-9+/=_\-]{6,}"), r"\1 " + MASK),
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"), MASK),
