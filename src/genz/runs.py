@@ -42,6 +42,7 @@ import os
 import re
 import secrets as _secrets
 import shutil
+import sys
 import signal
 import threading
 import zipfile
@@ -542,14 +543,22 @@ def _pid_alive(pid: int) -> bool:
 
 def _clean_siblings(path: Path) -> None:
     """Remove ``.NAME.new-PID-*`` / ``.NAME.old-PID-*`` directories next to ``path`` left by a
-    process that was killed (its pid is gone) while creating or overwriting the run."""
+    process that was killed (its pid is gone) while creating or overwriting the run; an old run
+    moved aside by an ``--overwrite`` killed before the new run took its place is put back."""
     parent = path.parent
     if not parent.is_dir():
         return
     pat = re.compile(rf"^\.{re.escape(path.name)}\.(new|old)-(\d+)-[0-9a-f]+$")
-    for e in parent.iterdir():
+    for e in sorted(parent.iterdir(), key=lambda x: ".old-" not in x.name):  # a run moved aside first
         m = pat.match(e.name)
         if m and (int(m.group(2)) == os.getpid() or not _pid_alive(int(m.group(2)))):
+            if m.group(1) == "old" and not (path.is_dir() and any(path.iterdir())) and RunDir.is_run(e):
+                # killed between the two renames of --overwrite: this is the only run there is
+                if path.is_dir():
+                    path.rmdir()
+                os.rename(e, path)
+                print(f"genz: {path}: restored the run an interrupted --overwrite had moved aside", file=sys.stderr)
+                continue
             shutil.rmtree(e, ignore_errors=True)
 
 

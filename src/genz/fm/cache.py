@@ -54,11 +54,13 @@ class CachedFM:
     served from the cache.
     """
 
-    def __init__(self, inner: FoundationModel, cache: FMCache | str | Path) -> None:
+    def __init__(self, inner: FoundationModel, cache: FMCache | str | Path, *, guard_identity: bool = False) -> None:
         self.inner = inner
         self.cache = cache if isinstance(cache, FMCache) else FMCache(cache)
         self.name = inner.name
         self.max_exemplars = inner.max_exemplars
+        #: refuse to pay for judgments the cache holds under another (backend, model, template)
+        self.guard_identity = bool(guard_identity)
 
     @property
     def stats(self) -> FMStats:
@@ -69,7 +71,7 @@ class CachedFM:
         self.inner.stats = value
 
     def __getattr__(self, attr: str) -> Any:  # batch_size, model, describe_images, ...
-        if attr in ("inner", "cache"):
+        if attr in ("inner", "cache", "guard_identity"):
             raise AttributeError(attr)
         return getattr(self.inner, attr)
 
@@ -101,6 +103,8 @@ class CachedFM:
         hits = sum(1 for h in hashes if h in known)
         if hits:
             self.stats.add_cache_hits(hits)
+        if todo and self.guard_identity:
+            self.refuse_other_identities([descriptor], list(todo))
         if todo:
             stream = getattr(self.inner, "judge_batches", None)
             if callable(stream):
@@ -119,6 +123,21 @@ class CachedFM:
         probs = [known[h][1] for h in hashes]
         prob = np.array(probs, dtype=float) if n and all(p is not None for p in probs) else None
         return Judgments(values=values, prob=prob)
+
+    def refuse_other_identities(self, descriptors: Sequence[str], hashes: Sequence[str]) -> None:
+        """GenZInputError before anything is paid when the judgments of ``descriptors`` ×
+        ``hashes`` this backend lacks are in the cache under another (backend, model, template):
+        answers made for another FM (e.g. ingested from requests exported for it) that this one
+        cannot use, and that judging again would pay for a second time."""
+        ident = cache_identity(self.inner, "judge")
+        other = self.cache.other_identities(ident, descriptors, hashes)
+        if other:
+            (b, m, t), n = max(other.items(), key=lambda kv: kv[1])
+            raise GenZInputError(
+                f"the cache holds {n} of the judgments needed here from {m} (prompt {t}), but this model judges with "
+                f"{ident[1]} (prompt {ident[2]}): they cannot be used, and judging again would pay for them a second "
+                f"time. Pass --fm-model {m} (with the prompts they were made with) to use them, or --rejudge to pay "
+                "for new judgments")
 
     def _store(self, descriptor: str, ident: tuple[str, str, str], hashes: list[str],
                known: dict[str, tuple[bool, float | None]]):

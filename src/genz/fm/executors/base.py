@@ -121,8 +121,8 @@ class ExecutorFM(CachedFM):
 
     def __init__(self, inner: FoundationModel, cache: FMCache | str | Path, executor: Executor,
                  *, max_rounds: int = 3, on_failure: str = "stop",
-                 notice: Callable[[str], None] | None = _notice) -> None:
-        super().__init__(inner, cache)
+                 notice: Callable[[str], None] | None = _notice, guard_identity: bool = False) -> None:
+        super().__init__(inner, cache, guard_identity=guard_identity)
         on_failure = {"error": "stop"}.get(on_failure, on_failure)
         if on_failure not in ON_FAILURE:
             raise GenZInputError(f"on_failure must be stop or sync, not {on_failure!r}")
@@ -150,6 +150,8 @@ class ExecutorFM(CachedFM):
 
     def prefetch(self, descriptors: Sequence[str], items: Sequence[Item]) -> dict[str, int]:
         """Fill the cache for ``descriptors`` × ``items`` through the executor."""
+        if self.guard_identity:
+            self.refuse_other_identities(descriptors, [it.content_hash() for it in items])
         self.last_fill = fill = fill_cache(self, descriptors, items, self.executor, max_rounds=self.max_rounds)
         self._account(fill)
         if fill["missing"]:
