@@ -14,11 +14,11 @@ probs)`` as it arrives, so a cache stores it at once.
 * **Isolation** (``isolation="canary"``): an item whose text reads like instructions
   (:func:`~genz.fm.prompts.looks_like_instructions`) is always judged alone. Text phrased past
   that heuristic can still steer a model that obeys it into changing its batch-mates'
-  answers; in canary mode every batch also carries ``canaries`` items of the next batch
-  (unknown to the model as such, at random places). Each canary is thus answered in two
-  batches; a batch where a canary's two answers differ, or a canary is left unanswered, is
-  not trusted: its items are judged again one per request. Answers of a batch are delivered
-  once both of its neighbours are answered. Cost: ``canaries`` more items per request, plus
+  answers; in canary mode every batch also carries ``canaries`` items of as many other batches
+  picked at random (unknown to the model as such, at random places). Each canary is thus
+  answered in two batches; where its two answers differ, or one is missing, neither batch is
+  trusted: their items are judged again one per request. A batch's answers are delivered once
+  every batch it shares a canary with is answered. Cost: ``canaries`` more items per request, plus
   one request per item of every flagged batch. See docs/llm-backends.md for the measured flip
   rates.
 """
@@ -132,14 +132,37 @@ def judge_attempt(fm: Any, descriptor: str, items: Sequence[Item], pos: list[int
 
 
 class _Canaries:
-    """The canary bookkeeping of one round (see the module docstring): batch ``j`` carries
-    ``guests[j]``, items of batch ``j+1``; the edge (j, j+1) compares their two answers."""
+    """The canary bookkeeping of one round (see the module docstring): in each of ``k`` random
+    cycles through the batches, batch ``j`` takes one item of the next batch of the cycle (at a
+    random place) and gives one to the previous, so every batch holds ``k`` canaries and has
+    ``k`` of its items checked elsewhere, with partners picked at random (batches a hostile
+    author fills one after the other do not vouch for each other). Each canary is answered
+    twice, at home and as a guest; when the two answers differ, or one is missing, both batches
+    are suspect until the canary, judged alone, says which of them answered it wrongly. A batch
+    is final once every batch it shares a canary with is answered."""
 
     def __init__(self, batches: list[list[int]], k: int, rng: random.Random) -> None:
         m = len(batches)
         self.own = batches
         self.m = m
-        self.guests = [rng.sample(batches[(j + 1) % m], min(k, len(batches[(j + 1) % m]))) for j in range(m)]
+        home = {i: b for b, pos in enumerate(batches) for i in pos}
+        used: set[int] = set()
+        self.guests: list[list[int]] = [[] for _ in range(m)]
+        for _ in range(min(k, m - 1)):  # each round: a random cycle through the batches
+            order = list(range(m))
+            rng.shuffle(order)
+            for t, j in enumerate(order):
+                b = order[(t + 1) % m]  # batch j takes a canary from batch b, and gives one to another
+                free = [i for i in batches[b] if i not in used]
+                if free:
+                    g = rng.choice(free)
+                    used.add(g)
+                    self.guests[j].append(g)
+        self.edges = [(j, home[g], g) for j in range(m) for g in self.guests[j]]  # (guest batch, home batch, item)
+        self.deps: list[set[int]] = [set() for _ in range(m)]
+        for j, b, _ in self.edges:
+            self.deps[j].add(b)
+            self.deps[b].add(j)
         self.requests = []
         for j in range(m):
             req = list(batches[j])
@@ -147,32 +170,44 @@ class _Canaries:
                 req.insert(rng.randrange(len(req) + 1), g)
             self.requests.append(req)
         self.answers: dict[int, dict[int, tuple[bool, float | None]]] = {}
-        self.edges: set[int] = set()  # edges (j, j+1) evaluated, by j
-        self.flagged: set[int] = set()
+        self.disputes: list[tuple[int, int, int]] = []  # (guest batch, home batch, canary)
+        self.suspect: set[int] = set()
         self.final: set[int] = set()
 
-    def record(self, j: int, segs: list[Segment]) -> list[tuple[int, bool]]:
-        """Store batch ``j``'s answers; returns the batches that became final now, each with
-        whether it is clean."""
+    def record(self, j: int, segs: list[Segment]) -> list[int]:
+        """Store batch ``j``'s answers; returns the batches that became final now and are not
+        in dispute (their answers can be delivered)."""
         a: dict[int, tuple[bool, float | None]] = {}
         for pos, v, p in segs:
             for t, i in enumerate(pos):
                 a[i] = (bool(v[t]), None if p is None else float(p[t]))
         self.answers[j] = a
-        for e in ((j - 1) % self.m, j):
-            if e not in self.edges and e in self.answers and (e + 1) % self.m in self.answers:
-                self.edges.add(e)
-                home = self.answers[(e + 1) % self.m]
-                guest = self.answers[e]
-                bad = [g for g in self.guests[e] if g not in guest or g not in home or guest[g][0] != home[g][0]]
-                if bad:
-                    self.flagged |= {e, (e + 1) % self.m}
+        for gj, hb, g in self.edges:
+            if j in (gj, hb) and gj in self.answers and hb in self.answers:
+                guest, home = self.answers[gj], self.answers[hb]
+                if g not in guest or g not in home or guest[g][0] != home[g][0]:
+                    self.disputes.append((gj, hb, g))
+                    self.suspect |= {gj, hb}
         out = []
-        for b in {(j - 1) % self.m, j, (j + 1) % self.m}:
-            if b not in self.final and (b - 1) % self.m in self.edges and b in self.edges:
+        for b in {j, *self.deps[j]}:
+            if b not in self.final and b in self.answers and all(d in self.answers for d in self.deps[b]):
                 self.final.add(b)
-                out.append((b, b not in self.flagged))
+                if b not in self.suspect:
+                    out.append(b)
         return out
+
+    def judged_by(self, referee: dict[int, bool]) -> set[int]:
+        """The batches to distrust, given the answers of the disputed canaries judged alone
+        (``referee``): a batch whose answer differs from its canary's lone answer, and both
+        batches of a dispute the referee could not settle."""
+        bad: set[int] = set()
+        for gj, hb, g in self.disputes:
+            ref = referee.get(g)
+            for b in (gj, hb):
+                mine = self.answers.get(b, {}).get(g)
+                if ref is None or mine is None or mine[0] != ref:
+                    bad.add(b)
+        return bad
 
     def segment(self, j: int) -> Segment | None:
         """Batch ``j``'s own answered items as one segment."""
@@ -265,17 +300,10 @@ def _judge_round(fm: Any, descriptor: str, items: Sequence[Item], batches: list[
             return missing
         own = set(canaries.own[j])
         with lock:
-            final = canaries.record(j, segs)
-            for b, clean in final:
-                if clean:
-                    seg = canaries.segment(b)
-                    if seg is not None:
-                        deliver([seg])
-                else:
-                    fm.stats.add_flagged()
-                    log.info("judge %r: a canary answer differs around batch %d; judging its %d items one by one",
-                             descriptor, b, len(canaries.own[b]))
-                    rejudge.extend(i for i in canaries.own[b] if i in canaries.answers[b])
+            for b in canaries.record(j, segs):
+                seg = canaries.segment(b)
+                if seg is not None:
+                    deliver([seg])
         return [i for i in missing if i in own]
 
     def worker() -> None:
@@ -300,6 +328,8 @@ def _judge_round(fm: Any, descriptor: str, items: Sequence[Item], batches: list[
             fm.transport.set_cancel(None)
 
     missing_all, why_last = _run_workers(fm, worker, len(batches), results, cancel, bar)
+    if canaries is not None and canaries.suspect and not cancel.is_set():
+        rejudge = _settle_disputes(fm, descriptor, items, canaries, deliver, cancel, bar)
     if rejudge and not cancel.is_set():
         singles = [[i] for i in sorted(set(rejudge))]
         fm.stats.add_retry(len(singles))
@@ -307,6 +337,35 @@ def _judge_round(fm: Any, descriptor: str, items: Sequence[Item], batches: list[
         missing_all.extend(more)
         why_last = why or why_last
     return missing_all, why_last
+
+
+def _settle_disputes(fm: Any, descriptor: str, items: Sequence[Item], canaries: _Canaries,
+                     deliver: Callable[[list[Segment]], None], cancel: threading.Event, bar: Bar) -> list[int]:
+    """Judge each disputed canary alone (one request each); deliver the suspect batches it
+    clears; return the items of the batches it does not (to be judged one per request)."""
+    referee: dict[int, bool] = {}
+
+    def keep(segs: list[Segment]) -> None:
+        for pos, v, _ in segs:
+            for t, i in enumerate(pos):
+                referee[i] = bool(v[t])
+
+    disputed = sorted({g for _, _, g in canaries.disputes})
+    fm.stats.add_retry(len(disputed))
+    _judge_round(fm, descriptor, items, [[g] for g in disputed], keep, cancel, bar)
+    bad = canaries.judged_by(referee)
+    rejudge: list[int] = []
+    for b in sorted(canaries.suspect & canaries.final):
+        if b in bad:
+            fm.stats.add_flagged()
+            log.info("judge %r: batch %d answered a canary differently from the canary judged alone; judging its "
+                     "%d items one by one", descriptor, b, len(canaries.own[b]))
+            rejudge.extend(i for i in canaries.own[b] if i in canaries.answers[b])
+        else:
+            seg = canaries.segment(b)
+            if seg is not None:
+                deliver([seg])
+    return rejudge
 
 
 def _run_workers(fm: Any, worker: Callable[[], None], n_tasks: int, results: queue.SimpleQueue,
