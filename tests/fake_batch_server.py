@@ -11,7 +11,7 @@ shuffled order) and an error file. Scripting:
   file with ``server_error``, half as HTTP 500 lines in the output file): a partly failed batch;
 * ``expire_next(fraction, times=1)``: the next (``times``) batch(es) expire after answering ``fraction`` of its lines;
   the rest go to the error file with code ``batch_expired``;
-* ``fail_batch_next()``: the next batch fails as a whole (``status: failed``, ``errors``, no
+* ``fail_batch_next(times=1)``: the next (``times``) batch(es) fail as a whole (``status: failed``, ``errors``, no
   output), as a batch whose input the provider refuses;
 * ``reset_after_create(k)``: the next ``k`` ``batches.create`` calls create the batch, then drop
   the connection without an answer (a reset after the provider acted);
@@ -72,6 +72,7 @@ class FakeBatchServer:
         self._expire: float | None = None
         self._fail_batch = False
         self._expire_times = 0
+        self._fail_times = 0
         self._reset_creates = 0
         self._duplicate_every: int | None = None
         self.answer_model: str | None = None
@@ -169,8 +170,9 @@ class FakeBatchServer:
         self._expire = fraction
         self._expire_times = times
 
-    def fail_batch_next(self) -> None:
+    def fail_batch_next(self, times: int = 1) -> None:
         self._fail_batch = True
+        self._fail_times = times
 
     def settle(self) -> None:
         """Run every batch still open to its end, as the provider does whether or not anyone
@@ -305,7 +307,10 @@ class FakeBatchServer:
             self._expire_times -= 1
             if self._expire_times <= 0:
                 self._expire = None
-            b["_fail"], self._fail_batch = self._fail_batch, False
+            b["_fail"] = self._fail_batch
+            self._fail_times -= 1
+            if self._fail_times <= 0:
+                self._fail_batch = False
             b["_duplicate"], self._duplicate_every = self._duplicate_every, None
             self.batches[bid] = b
             return self._public(b)
