@@ -743,6 +743,8 @@ class RunDir:
         path = Path(path)
         if resume and overwrite:
             raise GenZInputError("--resume and --overwrite exclude each other")
+        if not path.exists():
+            _clean_siblings(path)  # an --overwrite killed between its renames: its old run comes back
         if overwrite or not cls.is_run(path):
             if resume and not cls.is_run(path):
                 if cls.is_stub(path):

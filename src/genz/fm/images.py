@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import GenZInputError
 from ..items import Item
 
-__all__ = ["describe_items", "with_description", "image_data_url"]
+__all__ = ["describe_items", "with_description", "image_data_url", "image_parts"]
 
 PREFIX = "Photos: "
 
@@ -80,3 +80,16 @@ def image_data_url(path: str, item_id: str) -> str:
     if not mime.startswith("image/"):
         raise GenZInputError(f"item {item_id!r}: {path} is not an image file ({mime})")
     return f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode('ascii')}"
+
+
+def image_parts(labelled: Sequence[tuple[str, Item]]) -> list[dict[str, Any]]:
+    """Chat content parts with the images of each item, introduced by how the prompt refers to
+    the item (``labelled``: (label, item) pairs)."""
+    parts: list[dict[str, Any]] = []
+    for label, it in labelled:
+        if not it.images:
+            continue
+        parts.append({"type": "text", "text": f"Images of {label}:"})
+        for p in it.images:
+            parts.append({"type": "image_url", "image_url": {"url": image_data_url(p, it.id)}})
+    return parts

@@ -45,7 +45,7 @@ from .answers import (DESCRIBE_SCHEMA, MINE_SCHEMA, PROPOSE_SCHEMA, ParseFailure
                       first_token_prob, judge_schema, mine_feedback, mined_answers, norm_descr,
                       parse_judge_completion)
 from .base import FMStats, Judgments
-from .images import image_data_url
+from .images import image_data_url, image_parts
 from .pricing import price_for
 from .prompts import (PromptSet, check_descriptor, check_encodable, descriptor_problem, numbered_items,
                       quote_descriptor, quote_item)
@@ -306,16 +306,6 @@ class OpenAIFM:
             self._garbage_streak = 0
 
     # ------------------------------------------------------------------ prompts
-    def _image_parts(self, labelled: Sequence[tuple[str, Item]]) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = []
-        for label, it in labelled:
-            if not it.images:
-                continue
-            parts.append({"type": "text", "text": f"Images of {label}:"})
-            for p in it.images:
-                parts.append({"type": "image_url", "image_url": {"url": image_data_url(p, it.id)}})
-        return parts
-
     def _user_content(self, user: str, labelled: Sequence[tuple[str, Item]], model: str) -> str | list[dict[str, Any]]:
         """The user message: text, followed by each item's images (as ``data:`` URLs) when the
         model takes images; ``labelled`` pairs each item with how the prompt refers to it."""
@@ -328,7 +318,7 @@ class OpenAIFM:
                     "(pass vision=True / --vision, or run `genz describe-images` first)", model)
                 self._warned_images = True
             return user
-        return [{"type": "text", "text": user}, *self._image_parts(labelled)]
+        return [{"type": "text", "text": user}, *image_parts(labelled)]
 
     def _judge_prompt(self, descriptor: str, batch: Sequence[Item]) -> tuple[str, str | list[dict[str, Any]]]:
         """(system, user content) of the judging request for ``batch``."""

@@ -97,7 +97,10 @@ def main(config_path: str) -> int:
     import ray
 
     cfg = json.loads(open(config_path, encoding="utf-8").read())
-    ray.init(num_cpus=cfg["num_cpus"], include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    if os.environ.get("RAY_ADDRESS"):  # a running cluster: join it (its processes are not ours to stop)
+        ray.init(log_to_driver=False, ignore_reinit_error=True)
+    else:
+        ray.init(num_cpus=cfg["num_cpus"], include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     ds = ray.data.from_items(_rows(cfg["shards"]))
     ds = ds.map_batches(_Caller, fn_constructor_args=(cfg["endpoints"], cfg["api_key_env"], cfg["timeout"],
                                                       cfg["cache"], cfg.get("accept_models", [])),
