@@ -196,3 +196,32 @@ def test_batch_judged_work_is_in_the_cost_accounting(batch_server, tmp_path):
     assert s["cost_usd"] == pytest.approx(0.5 * 10 * (1000 * 2.0 + 100 * 8.0) / 1e6)
     fm.judge("contains seven", _items(40))  # the second time: from the cache
     assert fm.stats.snapshot()["cache_hits"] == 40
+
+
+def test_on_batch_failure_on_the_command_line(batch_server, tmp_path, monkeypatch):
+    """`genz fit --executor batch`: failed batches stop the run with one line by default;
+    `--on-batch-failure sync` completes it and its history counts the fallback apart."""
+    import json
+
+    import numpy as np
+    from click.testing import CliRunner
+
+    from genz.cli import main
+    from genz.items import save_items
+
+    srv = batch_server
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    items = _items(30)
+    save_items(items, tmp_path / "items.jsonl")
+    y = np.array([3.0 if "seven" in it.text else 0.0 for it in items])
+    (tmp_path / "y.csv").write_text("id,y\n" + "".join(f"{it.id},{v}\n" for it, v in zip(items, y)))
+    args = ["fit", "--items", str(tmp_path / "items.jsonl"), "--targets", str(tmp_path / "y.csv"), "--fm", "openai",
+            "--base-url", srv.url, "--fm-model", "fake", "--cache", str(tmp_path / "c.sqlite"), "--executor", "batch",
+            "--poll-interval", "0", "--n-features", "1", "--algorithm", "simple", "--fm-batch-size", "8", "-q"]
+    srv.fail_batch_next(times=100)
+    r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "run")])
+    assert r.exit_code == 1 and "--on-batch-failure sync" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "run2"), "--on-batch-failure", "sync"])
+    assert r.exit_code == 0, r.output
+    last = [json.loads(x) for x in (tmp_path / "run2" / "history.jsonl").read_text().splitlines()][-1]
+    assert last["fm_total"]["calls"].get("judge_sync_fallback", 0) > 0
