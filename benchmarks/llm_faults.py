@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 
 from tests.fake_batch_server import FakeBatchServer  # noqa: E402
 from tests.fake_openai_server import EVASIVE, PARAPHRASES, FakeOpenAIServer  # noqa: E402
+from tests.test_executor_children import _alive  # noqa: E402
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 ENTRY = ROOT / "tests" / "_judge_entry.py"
@@ -198,14 +199,6 @@ def vllm_crash(tmp: Path) -> dict:
         pass
     fm(_vllm_cmd()).prefetch(["contains seven"], _items(40))
     return {"paid": _answered_lines(tmp / "v", "vllm-*.output.jsonl"), "needed": 10, "note": "crash after 6 lines"}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
 
 
 def vllm_sigkill(tmp: Path) -> dict:

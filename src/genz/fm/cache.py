@@ -103,7 +103,7 @@ class CachedFM:
         hits = sum(1 for h in hashes if h in known)
         if hits:
             self.stats.add_cache_hits(hits)
-        if todo and self.guard_identity:
+        if todo and getattr(self, "guard_identity", False):
             self.refuse_other_identities([descriptor], list(todo))
         if todo:
             stream = getattr(self.inner, "judge_batches", None)

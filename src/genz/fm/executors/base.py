@@ -150,7 +150,7 @@ class ExecutorFM(CachedFM):
 
     def prefetch(self, descriptors: Sequence[str], items: Sequence[Item]) -> dict[str, int]:
         """Fill the cache for ``descriptors`` × ``items`` through the executor."""
-        if self.guard_identity:
+        if getattr(self, "guard_identity", False):
             self.refuse_other_identities(descriptors, [it.content_hash() for it in items])
         self.last_fill = fill = fill_cache(self, descriptors, items, self.executor, max_rounds=self.max_rounds)
         self._account(fill)
