@@ -71,7 +71,14 @@ def _system_error(exc: BaseException) -> str | None:
 
 
 def one_line(exc: BaseException) -> str:
-    """One line that says what went wrong, where, and what to do."""
+    """One line that says what went wrong, where, and what to do (secrets masked:
+    :func:`genz.fm.secrets.redact`)."""
+    from ..fm.secrets import redact
+
+    return redact(_one_line(exc))
+
+
+def _one_line(exc: BaseException) -> str:
     if isinstance(exc, GenZError):
         return " ".join(str(exc).split())
     system = _system_error(exc)
