@@ -26,7 +26,7 @@ def openai_backend(fm: Any) -> Any | None:
     """The OpenAI-compatible backend inside ``fm``'s wrappers (cache, executor), or None."""
     seen = 0
     while fm is not None and seen < 8:
-        if hasattr(fm, "_resolve_key") and hasattr(fm, "_base_url"):
+        if hasattr(getattr(fm, "transport", None), "resolve_key") and hasattr(fm, "_base_url"):
             return fm
         fm = getattr(fm, "inner", None) or getattr(fm, "fm", None)
         seen += 1
@@ -38,7 +38,7 @@ def check_fm_ready(fm: Any, timeout: float = 5.0) -> None:
     backend = openai_backend(fm)
     if backend is None:
         return
-    backend._resolve_key(required=True)  # FMError: no API key, and what to set
+    backend.transport.resolve_key(required=True)  # FMError: no API key, and what to set
     url = backend._base_url or "https://api.openai.com/v1"
     shown = getattr(backend, "base_url", None) or url
     parts = urlsplit(url)
