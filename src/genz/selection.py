@@ -148,40 +148,51 @@ class CrossValidation:
         sub.Y, sub.U = self.Y[rows], None if self.U is None else self.U[rows]
         sub.folds, sub.fold_of, sub.seed, sub.y_var = self.folds, self.fold_of[rows], self.seed, self.y_var
         sub.Us = self.Us[rows]
+        sub._rows = None
         return sub
 
     def predictions(self, Q: np.ndarray) -> tuple[np.ndarray, float]:
         """Out-of-fold predictions (N×D) of the structure whose FM priors are the columns of
         ``Q`` (N×K), at the ridge of :data:`RIDGE_GRID` with the smallest total loss, and that
-        ridge."""
+        ridge. Each fold's normal equations are the totals minus the fold's own (one pass over
+        the rows); each (fold, ridge) pair costs a J×J solve."""
         n = len(self.Y)
         M = np.hstack([Q, self.Us, np.ones((n, 1))])
         J, K = M.shape[1], Q.shape[1]
         V = Q * (1.0 - Q)
-        grams, rhss, masks = [], [], []
-        for f in range(self.folds):
-            m = self.fold_of == f
-            G = M[m].T @ M[m]
-            G[np.arange(K), np.arange(K)] += V[m].sum(axis=0)
-            grams.append(G)
-            rhss.append(M[m].T @ self.Y[m])
-            masks.append(m)
-        G_all, r_all = sum(grams), sum(rhss)
+        parts = []  # per fold: rows, design, targets, Gram, right-hand side
+        for idx in self._fold_rows():
+            Mf, Yf = M[idx], self.Y[idx]
+            G = Mf.T @ Mf
+            G[np.arange(K), np.arange(K)] += V[idx].sum(axis=0)
+            parts.append((idx, Mf, Yf, G, Mf.T @ Yf))
+        G_all, r_all = sum(p[3] for p in parts), sum(p[4] for p in parts)
         best, best_loss, best_lam = None, np.inf, 0.0
         for lam in RIDGE_GRID:
-            P = np.empty_like(self.Y)
-            for f, m in enumerate(masks):
-                n_tr = n - int(m.sum())
+            preds, loss = [], 0.0
+            for idx, Mf, Yf, Gf, rf in parts:
+                n_tr = n - len(idx)
                 if n_tr == 0:
-                    P[m] = self.Y.mean(axis=0)
-                    continue
-                G = G_all - grams[f]
-                G[np.arange(J), np.arange(J)] += ridge_penalty(J, n_tr, lam)
-                P[m] = M[m] @ _solve_psd(G, r_all - rhss[f])
-            loss = float(((self.Y - P) ** 2 / self.y_var).sum())
-            if loss < best_loss - 1e-12 * abs(best_loss) or best is None:
-                best, best_loss, best_lam = P, loss, lam
-        return best, float(best_lam)
+                    Pf = np.broadcast_to(self.Y.mean(axis=0), Yf.shape)
+                else:
+                    G = G_all - Gf
+                    G[np.arange(J), np.arange(J)] += ridge_penalty(J, n_tr, lam)
+                    Pf = Mf @ _solve_psd(G, r_all - rf)
+                preds.append(Pf)
+                loss += float(((Yf - Pf) ** 2 / self.y_var).sum())
+            if best is None or loss < best_loss - 1e-12 * abs(best_loss):
+                best, best_loss, best_lam = preds, loss, lam
+        P = np.empty_like(self.Y)
+        for (idx, *_), Pf in zip(parts, best):
+            P[idx] = Pf
+        return P, float(best_lam)
+
+    def _fold_rows(self) -> list[np.ndarray]:
+        """The row indices of each fold (computed once)."""
+        rows = getattr(self, "_rows", None)
+        if rows is None:
+            rows = self._rows = [np.flatnonzero(self.fold_of == f) for f in range(self.folds)]
+        return rows
 
     def losses(self, Q: np.ndarray) -> np.ndarray:
         """Per-item cross-validated loss ``Σ_d (y_nd − ŷ_nd)² / var(y_d)`` of the structure

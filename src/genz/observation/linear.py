@@ -31,12 +31,16 @@ class _Sweep:
 
 
 def _solve_psd(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve G X = rhs for symmetric positive semi-definite G (pseudo-inverse if singular)."""
+    """Solve G X = rhs for symmetric positive semi-definite G (pseudo-inverse if singular or
+    nearly so: a Cholesky pivot below 1e-6 of the largest, i.e. a condition number above about
+    1e12)."""
     try:
-        c = cho_factor(G, lower=True, check_finite=False)
-        X = cho_solve(c, rhs, check_finite=False)
-        if np.all(np.isfinite(X)) and np.linalg.cond(G) < 1e12:
-            return X
+        c, low = cho_factor(G, lower=True, check_finite=False)
+        d = np.abs(np.diag(c))
+        if d.size == 0 or d.min() > 1e-6 * d.max():
+            X = cho_solve((c, low), rhs, check_finite=False)
+            if np.all(np.isfinite(X)):
+                return X
     except np.linalg.LinAlgError:
         pass
     return np.linalg.pinv(G, rcond=1e-12, hermitian=True) @ rhs
