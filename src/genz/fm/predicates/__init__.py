@@ -36,10 +36,13 @@ from __future__ import annotations
 
 from .engine import PredicateFM
 from .grammar import parse_predicate
-from .phrases import FUNCTION_WORDS, is_readable_phrase, phrase_in_context
-from .predicate import (And, AtLeast, Below, Between, Equals, Includes, Mentions, ModRange, Not, OneOf, Predicate,
-                        StartsWith)
+from .numfmt import cut_between, cut_upper
+from .phrases import FUNCTION_WORDS, VAGUE_WORDS, is_readable_phrase, is_statement, phrase_in_context
+from .predicate import (And, AtLeast, Below, Between, Equals, FieldIs, FieldMentions, HasField, Includes, Mentions,
+                        ModRange, Not, OneOf, Predicate, StartsWith)
+from .textfields import NumberKey, parse_text
 
 __all__ = ["PredicateFM", "parse_predicate", "Predicate", "And", "AtLeast", "Below", "Between", "Equals", "Includes",
-           "Mentions", "ModRange", "Not", "OneOf", "StartsWith", "FUNCTION_WORDS", "is_readable_phrase",
-           "phrase_in_context"]
+           "Mentions", "ModRange", "Not", "OneOf", "StartsWith", "FieldIs", "FieldMentions", "HasField", "NumberKey",
+           "FUNCTION_WORDS", "VAGUE_WORDS", "is_readable_phrase", "is_statement", "phrase_in_context",
+           "parse_text", "cut_between", "cut_upper"]

@@ -3,22 +3,21 @@ the zero-shot proposal pool."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
 
 from ...errors import FMError, MiningError
 from ...items import Item
 from ..base import FMStats, Judgments
-from .families import _score, families
+from .families import _score, attribute_families
 from .grammar import parse_predicate
-from .phrases import phrase_in_context
-from .predicate import And, AtLeast, Below, Equals, Includes, Mentions, Not, Predicate
-from .values import _NUM_RE, _attribute_kinds, _numeric_values, _string_values
+from .predicate import And, AtLeast, Below, Not, Predicate
+from .propose import generic_pool
+from .readable import Readability, scope_of
+from .textfamilies import text_families
 
 
 @dataclass
@@ -103,9 +102,13 @@ class PredicateFM:
         context: str | None = None,
         weights: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> list[str]:
-        """Up to ``n`` different characteristics of the positive group, best first: the top
-        scores, skipping any that agrees with an earlier one (or its complement) on 98% of the
-        exemplars."""
+        """Up to ``n`` different characteristics that separate the two groups, best first: the
+        top scores, in the form a person reads best (a descriptor that fits the *negative*
+        group is offered as it is, never as ``not (...)``: discovery flips the feature's
+        polarity), skipping fragments (:mod:`.readable`), near-duplicates of an excluded or
+        chosen phrase, a candidate that repeats an excluded descriptor over the same attribute
+        or field (or its complement) on 98% of the exemplars, and any candidate that agrees with an earlier one (or its complement)
+        on 98% of the exemplars."""
         self.stats.add_call("mine")
         if not positives or not negatives:
             raise MiningError("mining needs at least one positive and one negative item")
@@ -119,8 +122,8 @@ class PredicateFM:
             if w.shape[0] != len(items) or not np.all(np.isfinite(w)) or np.any(w < 0):
                 raise ValueError("mining weights must be finite, non-negative, one per exemplar")
             w = w / max(w.mean(), 1e-300)
-        self._w = w
-        fams = list(families(self, items, y))
+        self._w, self._y = w, y
+        fams = list(attribute_families(self, items, y)) + list(text_families(self, items, y))
         n_pos, n_neg = float(w[y].sum()), float(w[~y].sum())
         if n_pos <= 0 or n_neg <= 0:
             raise MiningError("mining needs positive weight in both groups")
@@ -132,33 +135,34 @@ class PredicateFM:
                 continue
             support = fam.support
             valid = (support >= self.min_support) & (support <= len(items) - self.min_support)
-            s_pos = _score(fam.tp, fam.fp, n_pos, n_neg, self.score) - pen * fam.complexity
-            s_neg = _score(n_pos - fam.tp, n_neg - fam.fp, n_pos, n_neg, self.score) - pen * (fam.complexity + 0.5)
-            for sc, neg in ((s_pos, False), (s_neg, True)):
-                sc = np.where(valid, sc, -np.inf)
-                for i in np.argsort(-sc, kind="stable")[:50]:
-                    if np.isfinite(sc[i]):
-                        ranked.append((float(sc[i]), order, (fam.make, int(i), neg)))
-                        order += 1
+            signed = _score(fam.tp, fam.fp, n_pos, n_neg, self.score)  # > 0: fits the positives
+            sc = np.where(valid, np.abs(signed) - pen * fam.complexity, -np.inf)
+            for i in np.argsort(-sc, kind="stable")[:100]:
+                if np.isfinite(sc[i]):
+                    ranked.append((float(sc[i]), order, (fam.make, int(i), bool(signed[i] < 0))))
+                    order += 1
         ranked.sort(key=lambda r: (-r[0], r[1]))
         if self.conjunctions:
             ranked = self._with_conjunctions(ranked, items, y, w, n_pos, n_neg)
         excluded = {e.strip() for e in exclude}
+        rules = Readability(items, excluded)
         chosen: list[str] = []
         chosen_cols: list[np.ndarray] = []
-        texts = [it.text for it in items]
         for sc, _, maker in ranked:
             if sc <= 0 or len(chosen) >= n:
                 break
-            pred = _in_context(_build(maker), texts)
+            pred = rules.shown(_build(maker))
+            if pred is None:
+                continue
             text = pred.render()
-            if text in excluded or text in chosen:
+            if text in excluded or text in chosen or rules.near_duplicate(pred) or rules.redundant(pred):
                 continue
             if n > 1:
                 col = pred.evaluate(items)
                 if any(max((col == c).mean(), (col != c).mean()) >= 0.98 for c in chosen_cols):
                     continue
                 chosen_cols.append(col)
+            rules.keep(pred)
             chosen.append(text)
         if not chosen:
             raise MiningError("no predicate separates the positive group from the negative group")
@@ -166,19 +170,22 @@ class PredicateFM:
 
     def _with_conjunctions(self, ranked, items, y, w, n_pos, n_neg):
         """Add conjunctions ``(A) and (B)`` of the best single predicates over different
-        attributes, scored like the others (complexity: both parts plus ½)."""
+        attributes, each part in the form that fits the positive group (a threshold's
+        complement is a threshold; a part that would need ``not`` is left out), scored like the
+        others by how well they separate the groups (complexity: both parts plus ½)."""
         singles, attrs, seen = [], [], set()
         for sc, _, maker in ranked:
             if len(singles) >= self.n_conjunction_terms:
                 break
-            pred = _build(maker)
-            key = _attr_of(pred)
+            pred = _oriented(maker)
+            if pred is None:
+                continue
             text = pred.render()
             if text in seen:
                 continue
             seen.add(text)
             singles.append(pred)
-            attrs.append(key)
+            attrs.append(scope_of(pred))
         if len(singles) < 2:
             return ranked
         X = np.column_stack([p.evaluate(items) for p in singles]).astype(float)
@@ -189,7 +196,7 @@ class PredicateFM:
         i_idx, j_idx = np.triu_indices(len(singles), k=1)
         diff = np.array([attrs[i] != attrs[j] for i, j in zip(i_idx, j_idx)], dtype=bool)
         i_idx, j_idx = i_idx[diff], j_idx[diff]
-        sc = _score(tp[i_idx, j_idx], fp[i_idx, j_idx], n_pos, n_neg, self.score)
+        sc = np.abs(_score(tp[i_idx, j_idx], fp[i_idx, j_idx], n_pos, n_neg, self.score))
         sc = sc - self.complexity_penalty * (comp[i_idx] + comp[j_idx] + 0.5)
         ok = (sup[i_idx, j_idx] >= self.min_support) & (sup[i_idx, j_idx] <= len(items) - self.min_support)
         extra = [(float(s), len(ranked) + k, ("and", singles[i], singles[j]))
@@ -200,87 +207,27 @@ class PredicateFM:
 
     # -- zero-shot proposal ----------------------------------------------------------------------
     def propose(self, task: str, sample_items: Sequence[Item], n: int = 50) -> list[str]:
-        """A generic pool of single-attribute predicates (see the module docstring)."""
+        """A generic pool of single predicates (see :func:`.propose.generic_pool`)."""
         self.stats.add_call("propose")
-        items = list(sample_items)
-        pools: list[list[str]] = []
-        v = _numeric_values(items, None)
-        numeric_sources: list[tuple[str | None, np.ndarray]] = []
-        if items and np.isfinite(v).mean() > 0.5:
-            numeric_sources.append((None, v))
-        for attr, kind in _attribute_kinds(items).items():
-            if kind == "numeric":
-                numeric_sources.append((attr, _numeric_values(items, attr)))
-            elif kind == "string":
-                vals = [s for s in _string_values(items, attr) if s is not None]
-                pools.append([Equals(attr, c).render() for c, _ in Counter(vals).most_common(8)])
-            elif kind == "list":
-                cnt: Counter = Counter()
-                for it in items:
-                    x = it.attributes.get(attr)
-                    if isinstance(x, list):
-                        cnt.update(set(str(e) for e in x))
-                pools.append([Includes(attr, c).render() for c, _ in cnt.most_common(10)])
-        for attr, vals in numeric_sources:
-            vals = vals[np.isfinite(vals)]
-            if vals.size:
-                qs = np.unique(np.quantile(vals, [0.25, 0.5, 0.75], method="lower"))
-                pools.append([AtLeast(attr, float(q)).render() for q in qs if q > vals.min()])
-        texts = [it.text for it in items if it.text and not _NUM_RE.match(it.text)]
-        if texts:
-            try:
-                vec = CountVectorizer(binary=True, stop_words="english", min_df=2)
-                X = vec.fit_transform(texts)
-                df = np.asarray(X.sum(axis=0)).ravel()
-                vocab = vec.get_feature_names_out()
-                pools.append([Mentions(str(vocab[i])).render() for i in np.argsort(-df, kind="stable")[:10]])
-            except ValueError:
-                pass
-        out: list[str] = []
-        while len(out) < n and any(pools):
-            for pool in pools:
-                if pool and len(out) < n:
-                    d = pool.pop(0)
-                    if d not in out:
-                        out.append(d)
-        return out
+        return generic_pool(list(sample_items), n)
 
 
 def _build(maker: Any) -> Predicate:
+    """The candidate as offered: a conjunction, or the family's own form (whichever group it fits)."""
     if maker[0] == "and":
         return And(maker[1], maker[2])
-    make, i, neg = maker
+    make, i, _ = maker
+    return make(i)
+
+
+def _oriented(maker: Any) -> Predicate | None:
+    """The candidate in the form that fits the positive group, where that needs no ``not``."""
+    make, i, fits_negatives = maker
     pred = make(i)
-    return _negate(pred) if neg else pred
-
-
-def _in_context(p: Predicate, texts: Sequence[str]) -> Predicate:
-    """Phrases shown in the words around them (:func:`phrase_in_context`)."""
-    if isinstance(p, Mentions):
-        return Mentions(phrase_in_context(p.phrase, texts))
-    if isinstance(p, Not):
-        return Not(_in_context(p.inner, texts))
-    if isinstance(p, And):
-        return And(_in_context(p.left, texts), _in_context(p.right, texts))
-    return p
-
-
-def _attr_of(p: Predicate) -> str:
-    """The attribute a single predicate looks at ("text" for phrases, "number" for the text
-    read as a number)."""
-    if isinstance(p, Not):
-        return _attr_of(p.inner)
-    if isinstance(p, Mentions):
-        return "text"
-    attr = getattr(p, "attr", None)
-    return "number" if attr is None else f"attr:{attr}"
-
-
-def _negate(p: Predicate) -> Predicate:
-    if isinstance(p, Not):
-        return p.inner
-    if isinstance(p, AtLeast):
-        return Below(p.attr, p.t)
-    if isinstance(p, Below):
-        return AtLeast(p.attr, p.t)
-    return Not(p)
+    if not fits_negatives:
+        return pred
+    if isinstance(pred, AtLeast):
+        return Below(pred.attr, pred.t)
+    if isinstance(pred, Below):
+        return AtLeast(pred.attr, pred.t)
+    return None

@@ -1,6 +1,7 @@
-"""Candidate mining: for each family of predicates (thresholds, ranges, modular ranges,
-categories, prefixes, sets, list members, phrases), the weighted counts of the positive and
-negative exemplars where each candidate holds, computed without materialising the candidates."""
+"""Candidate mining: for each family of predicates over attributes (thresholds, ranges,
+modular ranges, categories, prefixes, sets, list members), the weighted counts of the positive
+and negative exemplars where each candidate holds, computed without materialising the
+candidates (the text's families are in :mod:`.textfamilies`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
 
 from ...items import Item
-from .phrases import _mark_sentences, is_readable_phrase
-from .predicate import AtLeast, Between, Equals, Includes, Mentions, ModRange, OneOf, StartsWith
-from .values import _NUM_RE, _attribute_kinds, _numeric_values, _string_values
+from .numfmt import cut_between, cut_upper
+from .predicate import AtLeast, Between, Equals, Includes, ModRange, OneOf, StartsWith
+from .values import _attribute_kinds, _numeric_values, _string_values
 
 
 @dataclass
@@ -59,7 +59,8 @@ class _Weighted:
         return self.cw[np.searchsorted(self.v, hi, side="right")] - self.cw[np.searchsorted(self.v, lo, side="left")]
 
 
-def families(fm, items: Sequence[Item], y: np.ndarray):
+def attribute_families(fm, items: Sequence[Item], y: np.ndarray):
+    """The families over the items' attributes and the text read as a number."""
     attrs = _attribute_kinds(items)
     # numbers in the text itself
     v = _numeric_values(items, None)
@@ -73,11 +74,6 @@ def families(fm, items: Sequence[Item], y: np.ndarray):
             yield from _categorical_families(fm, attr, _string_values(items, attr), y)
         elif kind == "list":
             yield _list_family(fm, attr, items, y)
-    texts = [it.text for it in items]
-    if any(t.strip() and not _NUM_RE.match(t) for t in texts):
-        fam = _phrase_family(fm, texts, y)
-        if fam is not None:
-            yield fam
 
 
 def _numeric_families(fm, attr, v: np.ndarray, y: np.ndarray, modular: bool):
@@ -97,8 +93,10 @@ def _numeric_families(fm, attr, v: np.ndarray, y: np.ndarray, modular: bool):
     else:
         qs = np.quantile(vals, np.linspace(0, 1, fm.n_thresholds + 2)[1:-1], method="lower")
         rcuts = np.unique(qs[qs > uniq[0]])
+    # (counted at the data values; the descriptor's threshold is the number with the fewest
+    # digits between the two neighbouring values, which splits the data identically)
     yield _Family(pos.at_least(cuts), neg.at_least(cuts), np.full(cuts.size, 1.0),
-                  lambda i, c=cuts: AtLeast(attr, float(c[i])), cnt.at_least(cuts))
+                  lambda i, u=uniq: AtLeast(attr, cut_between(u[i], u[i + 1])), cnt.at_least(cuts))
     # ranges [lo, hi] between cut points (inclusive); lo/hi are data values
     pts = np.concatenate([uniq[:1], rcuts])
     los, his = np.triu_indices(pts.size, k=1)
@@ -106,8 +104,11 @@ def _numeric_families(fm, attr, v: np.ndarray, y: np.ndarray, modular: bool):
     lo_v, hi_v = pts[los], hi_vals[his]
     keep = (lo_v > uniq[0]) & (hi_v < uniq[-1]) & (hi_v >= lo_v)  # one-sided ranges are thresholds
     lo_v, hi_v = lo_v[keep], hi_v[keep]
+    li, hj = np.searchsorted(uniq, lo_v), np.searchsorted(uniq, hi_v)
     yield _Family(pos.between(lo_v, hi_v), neg.between(lo_v, hi_v), np.full(lo_v.size, 2.0),
-                  lambda i, a=lo_v, b=hi_v: Between(attr, float(a[i]), float(b[i])), cnt.between(lo_v, hi_v))
+                  lambda i, u=uniq, a=li, b=hj: Between(attr, cut_between(u[a[i] - 1], u[a[i]]),
+                                                        cut_upper(u[b[i]], u[b[i] + 1])),
+                  cnt.between(lo_v, hi_v))
     # modular ranges over integers
     if modular and np.all(np.mod(vals, 1) == 0) and uniq.size >= 8:
         iv = np.nan_to_num(v).astype(np.int64)
@@ -161,18 +162,32 @@ def _categorical_families(fm, attr: str, vals: list[str | None], y: np.ndarray):
                 P[ci, pidx[c[:L]]] = True
         parr = np.array(pre, dtype=object)
         yield _Family(cp @ P, cn @ P, np.ones(len(pre)), lambda i, p=parr: StartsWith(attr, str(p[i])), cc @ P)
-    # the best sets of categories: those with a higher share among positives than negatives
-    n_pos, n_neg = max(cp.sum(), 1e-300), max(cn.sum(), 1e-300)
+    yield from _set_families(fm, cp, cn, lambda sel, c=carr: OneOf(attr, tuple(sorted(str(c[i]) for i in sel))), None, cc)
+
+
+def _set_families(fm, cp: np.ndarray, cn: np.ndarray, make, M: np.ndarray | None = None,
+                  cc: np.ndarray | None = None):
+    """The best sets of categories, for each group: the categories with a higher share among
+    that group's exemplars than the other's, best first, as sets of 2 to ``max_set_size``.
+    ``cp``/``cn``: weighted counts per category; ``M``: the item-by-category 0/1 matrix when an
+    item may have several categories (then counts are of the union), else ``cc`` the counts."""
+    w, y = fm._w, fm._y
+    n_pos, n_neg = max(float(w[y].sum()), 1e-300), max(float(w[~y].sum()), 1e-300)
     gain = cp / n_pos - cn / n_neg
-    order = np.argsort(-gain, kind="stable")
-    chosen = [i for i in order[: fm.max_set_size] if gain[i] > 0]
-    if len(chosen) >= 2:
+    for sign in (1.0, -1.0):
+        order = np.argsort(-sign * gain, kind="stable")
+        chosen = [int(i) for i in order[: fm.max_set_size] if sign * gain[i] > 0]
+        if len(chosen) < 2:
+            continue
         sizes = np.arange(2, len(chosen) + 1)
-        sets = [tuple(sorted(str(carr[i]) for i in chosen[:s])) for s in sizes]
-        yield _Family(np.array([cp[chosen[:s]].sum() for s in sizes]),
-                      np.array([cn[chosen[:s]].sum() for s in sizes]),
-                      1.0 + 0.5 * sizes, lambda i, s=sets: OneOf(attr, s[i]),
-                      np.array([cc[chosen[:s]].sum() for s in sizes]))
+        if M is None:
+            tp = np.array([cp[chosen[:k]].sum() for k in sizes])
+            fp = np.array([cn[chosen[:k]].sum() for k in sizes])
+            sup = np.array([cc[chosen[:k]].sum() for k in sizes])
+        else:
+            cover = np.cumsum(M[:, chosen], axis=1)[:, 1:] > 0  # items × sizes
+            tp, fp, sup = cover[y].T @ w[y], cover[~y].T @ w[~y], cover.sum(axis=0)
+        yield _Family(tp, fp, 1.0 + 0.5 * sizes, lambda i, ch=chosen: make(ch[: i + 2]), sup)
 
 
 def _list_family(fm, attr: str, items: Sequence[Item], y: np.ndarray) -> _Family:
@@ -191,28 +206,3 @@ def _list_family(fm, attr: str, items: Sequence[Item], y: np.ndarray) -> _Family
     return _Family(np.array([counts_p[v] for v in vals], float), np.array([counts_n[v] for v in vals], float),
                    np.ones(len(vals)), lambda i, v=varr: Includes(attr, str(v[i])),
                    np.array([counts[v] for v in vals]))
-
-
-def _phrase_family(fm, texts: list[str], y: np.ndarray) -> _Family | None:
-    """Phrases of 1 to ``max_phrase_len`` words within one sentence, not ending in a
-    function word (so never only function words): see :func:`is_readable_phrase`."""
-    vec = CountVectorizer(
-        ngram_range=(1, fm.max_phrase_len), binary=True, min_df=fm.min_support,
-        token_pattern=r"(?u)\b[^\W\d_]\w*\b", preprocessor=_mark_sentences,  # words that start with a letter
-    )
-    try:
-        X = vec.fit_transform(texts)
-    except ValueError:  # empty vocabulary
-        return None
-    vocab = vec.get_feature_names_out()
-    keep = np.flatnonzero([is_readable_phrase(v) for v in vocab])
-    if keep.size == 0:
-        return None
-    X = X.tocsc()[:, keep]
-    vocab = vocab[keep]
-    w = fm._w
-    tp = np.asarray(X.T @ (w * y)).ravel()
-    fp = np.asarray(X.T @ (w * ~y)).ravel()
-    support = np.asarray(X.sum(axis=0)).ravel()
-    nwords = np.array([len(t.split()) for t in vocab], dtype=float)
-    return _Family(tp, fp, 1.0 + 0.25 * (nwords - 1), lambda i, v=vocab: Mentions(str(v[i])), support)

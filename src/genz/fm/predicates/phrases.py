@@ -1,5 +1,26 @@
 """Phrases a person would write: words within one sentence, never only function words, shown
-in the words around them."""
+in the words around them; a statement, not a fragment.
+
+The rules (docs/offline-engine.md):
+
+* **Words.** A word starts with a letter. *Function words* are scikit-learn's English stop
+  words less a few that carry content (:data:`FUNCTION_WORDS`); the others are content words.
+  *Vague words* (:data:`VAGUE_WORDS`: numbers in words, yes/no, and words whose meaning is
+  what they qualify, such as "good", "ages", "type", "all") say nothing on their own.
+* **A statement** (:func:`is_statement`) has at least two content words, at least one of them
+  not vague ("water damage", "good condition"), or one content word that is not vague and has
+  three letters or more ("sunroof", "overpriced"). "yes", "two", "ages", "all styles", "good"
+  and "of the" are fragments, never offered.
+* **Context.** A phrase is shown with the words that surround it in every text that has it
+  (:func:`phrase_in_context`); a fragment gets its context from any number of texts, a
+  statement only from :data:`_MIN_CONTEXT` or more. A fragment that stays a fragment is not
+  offered.
+* **Near-duplicates** (:func:`near_duplicates`): two phrases are near-duplicates when one
+  contains the other's words in order ("garage" / "attached garage") or their words differ
+  only in endings of at most two letters ("http" / "https", "garage" / "garages"), and they
+  hold on mostly the same items (Jaccard >= 0.8 on the exemplars): the phrase kept first stays,
+  the other is not offered.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +45,69 @@ def _function_words() -> frozenset[str]:
 
 
 FUNCTION_WORDS = _function_words()
+
+#: content words that say nothing on their own (a phrase of these alone is a fragment)
+VAGUE_WORDS = frozenset({
+    # numbers and order in words
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "fifteen", "twenty", "thirty", "forty", "fifty", "sixty", "hundred", "thousand", "million", "first", "second",
+    "third", "fourth", "fifth", "last", "single", "double", "triple",
+    # answers
+    "yes", "no", "none", "nope", "yeah", "na", "n/a", "true", "false",
+    # evaluations and sizes that qualify something else
+    "good", "bad", "poor", "fair", "average", "typical", "normal", "standard", "excellent", "great", "nice",
+    "fine", "ok", "okay", "new", "old", "high", "low", "big", "small", "large", "little", "long", "short", "best",
+    "better", "worse", "worst", "full", "half", "total", "overall", "general", "main", "other", "others", "same",
+    "different", "various", "several", "many", "much", "more", "most", "less", "least", "very", "really", "quite",
+    "well", "all", "both", "each", "every", "any", "some", "only", "just", "also", "even", "still", "non", "plus",
+    "etc", "misc", "unknown", "available", "included", "present", "applicable",
+    # nouns that name a slot, not a thing
+    "ages", "age", "styles", "style", "type", "types", "kind", "kinds", "sort", "thing", "things", "way", "ways",
+    "part", "parts", "side", "sides", "top", "bottom", "front", "back", "lot", "lots", "bit", "level", "levels",
+    "item", "items", "unit", "units", "area", "areas", "number", "amount", "value",
+})
+
+
+def content_words(phrase: str) -> list[str]:
+    """The phrase's content words (lower case): words that start with a letter and are not
+    function words."""
+    return [w for w in re.findall(_WORD_RE, phrase.lower()) if w not in FUNCTION_WORDS]
+
+
+def is_statement(phrase: str) -> bool:
+    """Whether a phrase says something on its own (see the module docstring): two content words
+    not all vague, or one content word, not vague, of three letters or more."""
+    words = content_words(phrase)
+    solid = [w for w in words if w not in VAGUE_WORDS]
+    if len(words) >= 2:
+        return bool(solid)
+    return len(solid) == 1 and len(solid[0]) >= 3
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Words equal up to an ending of at most two letters ("http"/"https", "garage"/"garages")."""
+    if a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2
+
+
+def related_phrases(a: str, b: str) -> bool:
+    """One phrase contains the other's words in order, or their words are the same up to short
+    endings (the word rule of near-duplicates)."""
+    wa, wb = a.lower().split(), b.lower().split()
+    if len(wa) == len(wb) and all(_same_word(x, y) for x, y in zip(wa, wb)):
+        return True
+    short, long_ = sorted((wa, wb), key=len)
+    return any(long_[i:i + len(short)] == short for i in range(len(long_) - len(short) + 1))
+
+
+def near_duplicates(a: str, b: str, col_a, col_b, jaccard: float = 0.8) -> bool:
+    """:func:`related_phrases` that also hold on mostly the same items (0/1 columns)."""
+    if not related_phrases(a, b):
+        return False
+    both, either = int((col_a & col_b).sum()), int((col_a | col_b).sum())
+    return either == 0 or both / either >= jaccard
 _WORD_RE = r"[^\W\d_]\w*"  # a word starts with a letter
 #: a sentence ends at . ! ? ; or : followed by a space or the end, or at a line break
 _SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|\n")
@@ -62,9 +146,12 @@ _MIN_CONTEXT = 10
 def phrase_in_context(phrase: str, texts: Sequence[str], max_words: int = 5) -> str:
     """The phrase with the words that surround it in every text that has it, within the
     sentence (``"sunroof"`` → ``"has a sunroof"`` when every listing says "Has a sunroof"), so
-    that it reads as written; it matches exactly the same texts."""
+    that it reads as written; it matches exactly the same texts. A statement is extended only
+    when :data:`_MIN_CONTEXT` or more texts have it; a fragment ("yes", "good") whatever the
+    number of texts (it may stay a fragment: the caller drops it then)."""
     words = phrase.split()
     while len(words) < max_words:
+        fragment = not is_statement(" ".join(words))
         pat = _phrase_pattern(" ".join(words))
         left: Counter = Counter()
         right: Counter = Counter()
@@ -80,7 +167,7 @@ def phrase_in_context(phrase: str, texts: Sequence[str], max_words: int = 5) -> 
             rm = _RIGHT.match(t[m.end():])
             if rm:
                 right[rm.group(1).lower()] += 1
-        if n < _MIN_CONTEXT:  # too few texts to claim the surrounding words always come with it
+        if n < (1 if fragment else _MIN_CONTEXT):  # too few texts to claim the words always come with it
             break
         lw = left.most_common(1)
         rw = right.most_common(1)

@@ -12,17 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...items import Item
+from .numfmt import fmt as _fmt
+from .numfmt import fmt_grouped
 from .phrases import _phrase_pattern
+from .textfields import NumberKey, number_values, quantity_of, text_structures
 from .values import _numeric_values, _string_mask
 
-
-def _fmt(x: float) -> str:
-    """A number exactly: integers as such, anything else as Python's shortest repr, which
-    parses back to the identical float (what is mined is what is judged)."""
-    x = float(x)
-    if x.is_integer() and abs(x) < 1e16:
-        return str(int(x))
-    return repr(x)
+Subject = str | None | NumberKey  # an attribute, the text read as a number, or a number in the text
 
 
 _PLAIN_ATTR = re.compile(r"^[^'\\\x00-\x1f\x7f\u0085\u2028\u2029\"]*$")
@@ -36,8 +32,40 @@ def _attr(attr: str) -> str:
     return "attribute " + json.dumps(attr, ensure_ascii=False)
 
 
-def _subject(attr: str | None) -> str:
-    return "the number" if attr is None else _attr(attr)
+def _subject(attr: Subject) -> str:
+    """``the number``, an attribute (``'area'``) or a number in the text: ``the text's 'year
+    built'`` (its label), ``the text's area`` (what its unit measures) or ``the text's number of
+    bedrooms`` (its unit)."""
+    if attr is None:
+        return "the number"
+    if isinstance(attr, NumberKey):
+        if attr.label:
+            return f"the text's '{attr.label}'"
+        q = quantity_of(attr.unit)
+        return f"the text's {q}" if q else f"the text's number of {attr.display_unit}"
+    return _attr(attr)
+
+
+def _value(attr: Subject, x: float, unit: bool = True) -> str:
+    """A threshold as the subject's values read: exact digits, and for a number in the text its
+    unit (``$400``, ``7/10``, ``15%``, ``1,500 sq ft``) and the text's thousands separators."""
+    if not isinstance(attr, NumberKey):
+        return _fmt(x)
+    s = fmt_grouped(x) if attr.grouped else _fmt(x)
+    u = attr.unit
+    if u.startswith("$"):
+        rest = attr.display_unit[1:].strip()
+        return "$" + s + (f" {rest}" if rest and unit else "")
+    if not unit or not u or (not attr.label and not quantity_of(u)):
+        return s
+    if u.startswith("/") or u == "%":
+        return s + u
+    return f"{s} {attr.display_unit}"
+
+
+def numbers_of(items: Sequence[Item], attr: Subject) -> np.ndarray:
+    """The subject's numbers for every item (NaN where there is none)."""
+    return number_values(items, attr) if isinstance(attr, NumberKey) else _numeric_values(items, attr)
 
 
 
@@ -58,46 +86,47 @@ class Predicate(ABC):
 
 @dataclass(frozen=True)
 class AtLeast(Predicate):
-    attr: str | None
+    attr: Subject
     t: float
     complexity = 1.0
 
     def render(self) -> str:
-        return f"{_subject(self.attr)} is at least {_fmt(self.t)}"
+        return f"{_subject(self.attr)} is at least {_value(self.attr, self.t)}"
 
     def evaluate(self, items):
-        v = _numeric_values(items, self.attr)
+        v = numbers_of(items, self.attr)
         return np.nan_to_num(v, nan=-np.inf) >= self.t
 
 
 @dataclass(frozen=True)
 class Below(Predicate):
-    attr: str | None
+    attr: Subject
     t: float
     complexity = 1.0
 
     def render(self) -> str:
-        return f"{_subject(self.attr)} is below {_fmt(self.t)}"
+        return f"{_subject(self.attr)} is below {_value(self.attr, self.t)}"
 
     def evaluate(self, items):
-        v = _numeric_values(items, self.attr)
+        v = numbers_of(items, self.attr)
         return np.nan_to_num(v, nan=np.inf) < self.t
 
 
 @dataclass(frozen=True)
 class Between(Predicate):
-    attr: str | None
+    attr: Subject
     lo: float
     hi: float
     complexity = 2.0
 
     def render(self) -> str:
         if self.lo == self.hi:
-            return f"{_subject(self.attr)} is {_fmt(self.lo)}"
-        return f"{_subject(self.attr)} is between {_fmt(self.lo)} and {_fmt(self.hi)}"
+            return f"{_subject(self.attr)} is {_value(self.attr, self.lo)}"
+        lo, hi = _value(self.attr, self.lo, unit=False), _value(self.attr, self.hi)
+        return f"{_subject(self.attr)} is between {lo} and {hi}"
 
     def evaluate(self, items):
-        v = _numeric_values(items, self.attr)
+        v = numbers_of(items, self.attr)
         with np.errstate(invalid="ignore"):
             return (v >= self.lo) & (v <= self.hi)
 
@@ -194,6 +223,71 @@ class Mentions(Predicate):
     def evaluate(self, items):
         pat = _phrase_pattern(self.phrase)
         return np.array([bool(pat.search(it.text)) for it in items], dtype=bool)
+
+
+def _field_parts(items: Sequence[Item], label: str) -> list[list[str]]:
+    return [s.fields.get(label, []) for s in text_structures(items)]
+
+
+def _label(label: str) -> str:
+    return f"the text's '{label}'"
+
+
+@dataclass(frozen=True)
+class FieldIs(Predicate):
+    """A field of the text has one of ``values`` as a part (``Parking: garage, 1 space`` has
+    the parts "garage" and "1 space"; case is ignored)."""
+
+    label: str
+    values: tuple[str, ...]
+
+    @property
+    def complexity(self) -> float:  # type: ignore[override]
+        return 1.0 if len(self.values) == 1 else 1.0 + 0.5 * len(self.values)
+
+    def render(self) -> str:
+        if len(self.values) == 1:
+            return f"{_label(self.label)} is {json.dumps(self.values[0], ensure_ascii=False)}"
+        return f"{_label(self.label)} is one of {json.dumps(list(self.values), ensure_ascii=False)}"
+
+    def evaluate(self, items):
+        want = {v.casefold() for v in self.values}
+        return np.array([any(p.casefold() in want for p in parts) for parts in _field_parts(items, self.label)],
+                        dtype=bool)
+
+
+@dataclass(frozen=True)
+class FieldMentions(Predicate):
+    """A field of the text mentions a phrase (within one of its parts)."""
+
+    label: str
+    phrase: str
+
+    @property
+    def complexity(self) -> float:  # type: ignore[override]
+        return 1.0 + 0.25 * (len(self.phrase.split()) - 1)
+
+    def render(self) -> str:
+        return f"{_label(self.label)} mentions {json.dumps(self.phrase, ensure_ascii=False)}"
+
+    def evaluate(self, items):
+        pat = _phrase_pattern(self.phrase)
+        return np.array([any(pat.search(p) for p in parts) for parts in _field_parts(items, self.label)],
+                        dtype=bool)
+
+
+@dataclass(frozen=True)
+class HasField(Predicate):
+    """The text has the field at all (``Pool: 512 sq ft`` only where there is a pool)."""
+
+    label: str
+    complexity = 1.0
+
+    def render(self) -> str:
+        return f"the text lists '{self.label}'"
+
+    def evaluate(self, items):
+        return np.array([self.label in s.fields for s in text_structures(items)], dtype=bool)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,123 @@
+"""Candidate families read from the text (see :mod:`.textfields`): thresholds and ranges on the
+numbers in the text, a field's values (single and sets), phrases within a field, whether the
+text lists a field, and phrases of the free text."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+
+from ...items import Item
+from .families import _Family, _numeric_families, _set_families
+from .phrases import _mark_sentences, is_readable_phrase
+from .predicate import FieldIs, FieldMentions, HasField, Mentions
+from .textfields import NumberKey, number_values, text_structures
+
+__all__ = ["text_families"]
+
+_TOKENS = r"(?u)\b[^\W\d_]\w*\b"  # words that start with a letter
+#: a field's parts are its values as categories only when at most this many distinct parts
+_MAX_FIELD_CATEGORIES = 200
+
+
+def text_families(fm, items: Sequence[Item], y: np.ndarray):
+    """Every text family for the exemplars ``items`` (labels ``y``, weights ``fm._w``)."""
+    structs = text_structures(items)
+    if not any(s.fields or s.numbers for s in structs):
+        fam = _free_phrase_family(fm, [it.text for it in items], y)
+        if fam is not None:
+            yield fam
+        return
+    yield from _number_families(fm, items, structs, y)
+    yield from _field_families(fm, structs, y)
+    fam = _free_phrase_family(fm, [". ".join(s.free) for s in structs], y)
+    if fam is not None:
+        yield fam
+
+
+def _number_families(fm, items, structs, y):
+    """Thresholds and ranges on every number key that at least ``min_support`` texts give."""
+    count: Counter = Counter()
+    shown: dict[NumberKey, Counter] = {}
+    grouped: Counter = Counter()
+    for s in structs:
+        for k in s.numbers:
+            count[k] += 1
+            shown.setdefault(k, Counter())[s.surface.get(k, "")] += 1
+            grouped[k] += k in s.grouped
+    for k, c in sorted(count.items(), key=lambda kv: (kv[0].label, kv[0].unit)):
+        if c < fm.min_support:
+            continue
+        key = NumberKey(k.label, k.unit, shown=shown[k].most_common(1)[0][0], grouped=grouped[k] > 0)
+        v = number_values(items, k)
+        yield from _numeric_families(fm, key, v, y, modular=False)
+
+
+def _field_families(fm, structs, y):
+    w = fm._w
+    n = len(structs)
+    labels: Counter = Counter(label for s in structs for label in s.fields)
+    for label, c in sorted(labels.items()):
+        if c < fm.min_support:
+            continue
+        has = np.array([label in s.fields for s in structs])
+        if c <= n - fm.min_support:  # the text lists the field or not
+            yield _Family(np.array([(w * (has & y)).sum()]), np.array([(w * (has & ~y)).sum()]), np.ones(1),
+                          lambda i, lab=label: HasField(lab), np.array([c]))
+        # its parts as categories ("Parking: garage, 1 space" has "garage" and "1 space")
+        parts = [{p.casefold() for p in s.fields.get(label, ())} for s in structs]
+        surface: dict[str, Counter] = {}
+        for s in structs:
+            for p in s.fields.get(label, ()):
+                surface.setdefault(p.casefold(), Counter())[p] += 1
+        cats = sorted(k for k, v in surface.items() if sum(v.values()) >= fm.min_support)
+        if 1 <= len(cats) <= _MAX_FIELD_CATEGORIES:
+            idx = {k: i for i, k in enumerate(cats)}
+            M = np.zeros((n, len(cats)))
+            for r, ps in enumerate(parts):
+                for p in ps:
+                    if p in idx:
+                        M[r, idx[p]] = 1.0
+            cp, cn, cc = M[y].T @ w[y], M[~y].T @ w[~y], M.sum(axis=0)
+            shown = np.array([surface[k].most_common(1)[0][0] for k in cats], dtype=object)
+            yield _Family(cp, cn, np.ones(len(cats)), lambda i, lab=label, s=shown: FieldIs(lab, (str(s[i]),)), cc)
+            # sets of parts (union of items): exact counts need the item-by-part matrix
+            yield from _set_families(fm, cp, cn, lambda sel, lab=label, s=shown: FieldIs(lab, tuple(sorted(
+                str(s[i]) for i in sel))), M)
+        # phrases within the field's parts
+        docs = [" qqgenzsentencebreakqq ".join(s.fields.get(label, ())) for s in structs]
+        fam = _phrase_counts(fm, docs, y, lambda p, lab=label: FieldMentions(lab, p))
+        if fam is not None:
+            yield fam
+
+
+def _phrase_counts(fm, docs: list[str], y: np.ndarray, make) -> _Family | None:
+    """n-gram counts (1 to ``max_phrase_len`` words within a sentence, not ending in a function
+    word) over ``docs``; ``make(phrase)`` the predicate."""
+    vec = CountVectorizer(ngram_range=(1, fm.max_phrase_len), binary=True, min_df=fm.min_support,
+                          token_pattern=_TOKENS, preprocessor=_mark_sentences)
+    try:
+        X = vec.fit_transform(docs)
+    except ValueError:  # empty vocabulary
+        return None
+    vocab = vec.get_feature_names_out()
+    keep = np.flatnonzero([is_readable_phrase(v) for v in vocab])
+    if keep.size == 0:
+        return None
+    X = X.tocsc()[:, keep]
+    vocab = vocab[keep]
+    w = fm._w
+    tp = np.asarray(X.T @ (w * y)).ravel()
+    fp = np.asarray(X.T @ (w * ~y)).ravel()
+    support = np.asarray(X.sum(axis=0)).ravel()
+    nwords = np.array([len(t.split()) for t in vocab], dtype=float)
+    return _Family(tp, fp, 1.0 + 0.25 * (nwords - 1), lambda i, v=vocab: make(str(v[i])), support)
+
+
+def _free_phrase_family(fm, docs: list[str], y: np.ndarray) -> _Family | None:
+    """Phrases of the free text (``docs``: each text's free parts; a phrase is judged on the
+    whole text, and offered only if it is mostly free: see :mod:`.readable`)."""
+    return _phrase_counts(fm, docs, y, Mentions)
