@@ -223,48 +223,44 @@ def ridge_ngrams(train: list[str], y: np.ndarray, test: list[str]) -> tuple[np.n
     return m.predict(vec.transform(test)), int(X.shape[1])
 
 
-def _int_alphas_ok() -> bool:
-    """scikit-learn >= 1.9 takes the number of alphas as ``alphas=N`` (``n_alphas`` is deprecated)."""
-    import sklearn
-
-    major, minor = (int(x) for x in sklearn.__version__.split(".")[:2])
-    return (major, minor) >= (1, 9)
-
-
 def lasso_ngrams(train: list[str], y: np.ndarray, test: list[str], max_terms: int = 30,
                  seed: int = 0) -> tuple[np.ndarray, int]:
-    """The same TF-IDF features and a lasso whose alpha is chosen by 5-fold CV among the path's
-    alphas that keep at most ``max_terms`` n-grams (on all training items)."""
+    """The same TF-IDF features and a lasso whose alpha is chosen by 5-fold CV among the alphas
+    of its path (60 on a log grid from the largest useful alpha down to 1/1000 of it) that keep
+    at most ``max_terms`` n-grams on all training items."""
     from sklearn.linear_model import Lasso, lasso_path
     from sklearn.model_selection import KFold
 
     vec = _tfidf()
     X = vec.fit_transform(train)
-    yc = y - y.mean()
     Xd = X.toarray()
-    Xd -= Xd.mean(axis=0)
-    import inspect
-
-    grid = {"alphas": 60} if "n_alphas" not in inspect.signature(lasso_path).parameters or \
-        _int_alphas_ok() else {"n_alphas": 60}
-    alphas, coefs, _ = lasso_path(Xd, yc, eps=1e-3, **grid)
-    nnz = (np.abs(coefs) > 0).sum(axis=0)
-    ok = alphas[nnz <= max_terms]
-    errs = np.zeros(ok.size)
+    Xc, yc = Xd - Xd.mean(axis=0), y - y.mean()
+    a_max = float(np.max(np.abs(Xc.T @ yc)) / len(yc))
+    grid = a_max * np.logspace(0, -3, 60)
+    ok: list[float] = []
+    coef = None
+    for a in grid:  # walk down the path until more than max_terms n-grams are in
+        _, c, _ = lasso_path(Xc, yc, alphas=[a], coef_init=coef)
+        coef = c[:, 0]
+        if np.count_nonzero(coef) > max_terms:
+            break
+        ok.append(a)
+    ok_arr = np.array(ok)
+    errs = np.zeros(ok_arr.size)
     for tr, va in KFold(5, shuffle=True, random_state=seed).split(Xd):
         mu_x, mu_y = Xd[tr].mean(axis=0), y[tr].mean()
-        _, c, _ = lasso_path(Xd[tr] - mu_x, y[tr] - mu_y, alphas=ok)
+        _, c, _ = lasso_path(Xd[tr] - mu_x, y[tr] - mu_y, alphas=ok_arr)
         pred = (Xd[va] - mu_x) @ c + mu_y
         errs += ((pred - y[va, None]) ** 2).sum(axis=0)
-    alpha = float(ok[int(np.argmin(errs))])
-    m = Lasso(alpha=alpha, max_iter=20000).fit(X, y)
+    alpha = float(ok_arr[int(np.argmin(errs))])
+    m = Lasso(alpha=alpha, max_iter=20000).fit(Xd, y)
     k = int(np.count_nonzero(m.coef_))
-    if k > max_terms:  # the path on centred dense data and the sparse fit can differ by a term
+    if k > max_terms:  # the single fit and the path can differ by a term at the boundary
         keep = np.argsort(-np.abs(m.coef_))[:max_terms]
         coef = np.zeros_like(m.coef_)
         coef[keep] = m.coef_[keep]
         return np.asarray(vec.transform(test) @ coef + m.intercept_).ravel(), max_terms
-    return m.predict(vec.transform(test)), k
+    return m.predict(vec.transform(test).toarray()), k
 
 
 # ----------------------------------------------------------------------------------------------

@@ -147,21 +147,24 @@ def _columns(rows: Sequence[Mapping[str, Any]], target_names: Sequence[str] | No
 
 
 def format_feature_table(rows: Sequence[Mapping[str, Any]], target_names: Sequence[str] | None = None,
-                         max_feature_width: int = 60) -> str:
+                         max_feature_width: int | None = 60) -> str:
     """The feature table as plain text (for ``genz fit`` and ``genz show``).
 
     ``rows`` are the ``model.json`` ``"feature_table"`` rows (or ``GenZRegressor.feature_table()``
     records); ``target`` may be an index into ``target_names`` or a name. With several targets a
     feature spans one line per target; its held-out gain, ε, share and origin are on its first
-    line. Ends with a legend line."""
+    line. Ends with a legend line. A feature longer than ``max_feature_width`` characters is cut
+    with "…" (a legend line says how to see it whole); ``None`` prints every feature whole."""
     rows = list(rows)
     if not rows:
         return "No features."
     header, cells = _columns(rows, target_names)
     fi = header.index("feature")
+    cut = False
     for c in cells:
-        if len(c[fi]) > max_feature_width:
+        if max_feature_width is not None and len(c[fi]) > max_feature_width:
             c[fi] = c[fi][: max_feature_width - 1] + "…"
+            cut = True
     widths = [max(len(h), *(len(c[k]) for c in cells)) for k, h in enumerate(header)]
     left = {"feature", "target", "origin", "significant"}
 
@@ -180,6 +183,9 @@ def format_feature_table(rows: Sequence[Mapping[str, Any]], target_names: Sequen
                    "threshold (they matter jointly, not one by one).")
     for n in notes:
         out.append(f"ε {n}: {_EPS_NOTES.get(n, n)}.")
+    if cut:
+        out.append(f"Features longer than {max_feature_width} characters are cut (…): "
+                   "`genz show RUN --full` prints them whole.")
     return "\n".join(out)
 
 

@@ -14,7 +14,8 @@ from ...items import Item
 from ..base import FMStats, Judgments
 from .families import _score, attribute_families
 from .grammar import parse_predicate
-from .predicate import And, AtLeast, Below, Not, Predicate
+from .numfmt import cut_between
+from .predicate import And, AtLeast, Below, Between, Equals, FieldIs, Not, OneOf, Predicate, numbers_of
 from .propose import generic_pool
 from .readable import Readability, scope_of
 from .textfamilies import text_families
@@ -164,6 +165,15 @@ class PredicateFM:
                 chosen_cols.append(col)
             rules.keep(pred)
             chosen.append(text)
+            simple = _simplest_part(pred, items, y, w, self.score) if len(chosen) < n else None
+            if simple is not None:  # let discovery weigh a range or a set against its simplest part
+                t2 = simple.render()
+                c2 = simple.evaluate(items)
+                if t2 not in excluded and t2 not in chosen and not rules.redundant(simple) and not any(
+                        max((c2 == c).mean(), (c2 != c).mean()) >= 0.98 for c in chosen_cols):
+                    chosen_cols.append(c2)
+                    rules.keep(simple)
+                    chosen.append(t2)
         if not chosen:
             raise MiningError("no predicate separates the positive group from the negative group")
         return chosen
@@ -218,6 +228,32 @@ def _build(maker: Any) -> Predicate:
         return And(maker[1], maker[2])
     make, i, _ = maker
     return make(i)
+
+
+def _simplest_part(p: Predicate, items: list[Item], y: np.ndarray, w: np.ndarray, kind: str) -> Predicate | None:
+    """For a range, the better of its two one-sided thresholds; for a set, its best single
+    value (by how well they separate the groups); None for other predicates."""
+    if isinstance(p, Between) and p.lo != p.hi:
+        v = numbers_of(items, p.attr)
+        above = v[np.isfinite(v) & (v > p.hi)]
+        parts: list[Predicate] = [AtLeast(p.attr, p.lo)]
+        if above.size:
+            below_hi = v[np.isfinite(v) & (v <= p.hi)]
+            if below_hi.size:
+                parts.append(Below(p.attr, cut_between(below_hi.max(), above.min())))
+    elif isinstance(p, OneOf) and len(p.values) > 1:
+        parts = [Equals(p.attr, x) for x in p.values]
+    elif isinstance(p, FieldIs) and len(p.values) > 1:
+        parts = [FieldIs(p.label, (x,)) for x in p.values]
+    else:
+        return None
+    n_pos, n_neg = float(w[y].sum()), float(w[~y].sum())
+
+    def sep(q: Predicate) -> float:
+        b = q.evaluate(items)
+        return abs(float(_score(np.array([w[y & b].sum()]), np.array([w[~y & b].sum()]), n_pos, n_neg, kind)[0]))
+
+    return max(parts, key=sep)
 
 
 def _oriented(maker: Any) -> Predicate | None:

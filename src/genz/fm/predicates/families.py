@@ -165,18 +165,39 @@ def _categorical_families(fm, attr: str, vals: list[str | None], y: np.ndarray):
     yield from _set_families(fm, cp, cn, lambda sel, c=carr: OneOf(attr, tuple(sorted(str(c[i]) for i in sel))), None, cc)
 
 
+#: a category joins a set only if its share differs between the groups by this many standard errors
+SET_Z = 1.0
+
+
 def _set_families(fm, cp: np.ndarray, cn: np.ndarray, make, M: np.ndarray | None = None,
                   cc: np.ndarray | None = None):
-    """The best sets of categories, for each group: the categories with a higher share among
-    that group's exemplars than the other's, best first, as sets of 2 to ``max_set_size``.
-    ``cp``/``cn``: weighted counts per category; ``M``: the item-by-category 0/1 matrix when an
-    item may have several categories (then counts are of the union), else ``cc`` the counts."""
+    """The best sets of categories, for each group: the categories whose share among that
+    group's exemplars exceeds the other's by more than :data:`SET_Z` standard errors (a
+    category that differs by chance would only add noise to a set), best first, as sets of 2 to
+    ``max_set_size``. ``cp``/``cn``: weighted counts per category; ``M``: the item-by-category
+    0/1 matrix when an item may have several categories (then counts are of the union), else
+    ``cc`` the counts."""
     w, y = fm._w, fm._y
     n_pos, n_neg = max(float(w[y].sum()), 1e-300), max(float(w[~y].sum()), 1e-300)
-    gain = cp / n_pos - cn / n_neg
+    # effective group sizes under the weights (Kish), for the standard error of the shares
+    e_pos = n_pos**2 / max(float((w[y] ** 2).sum()), 1e-300)
+    e_neg = n_neg**2 / max(float((w[~y] ** 2).sum()), 1e-300)
+    a, b = cp / n_pos, cn / n_neg
+    gain = a - b
+    se = np.sqrt(a * (1 - a) / max(e_pos, 1.0) + b * (1 - b) / max(e_neg, 1.0))
     for sign in (1.0, -1.0):
-        order = np.argsort(-sign * gain, kind="stable")
-        chosen = [int(i) for i in order[: fm.max_set_size] if sign * gain[i] > 0]
+        order = [int(i) for i in np.argsort(-sign * gain, kind="stable") if sign * gain[i] > SET_Z * se[i]]
+        if M is not None:  # a category whose items the better ones already cover adds nothing
+            chosen, covered = [], np.zeros(M.shape[0], dtype=bool)
+            for i in order:
+                if len(chosen) == fm.max_set_size:
+                    break
+                col = M[:, i] > 0
+                if (col & ~covered).any():
+                    chosen.append(i)
+                    covered |= col
+        else:
+            chosen = order[: fm.max_set_size]
         if len(chosen) < 2:
             continue
         sizes = np.arange(2, len(chosen) + 1)

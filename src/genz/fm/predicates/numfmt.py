@@ -59,16 +59,19 @@ def _shortest(lo: float, hi: float, lo_open: bool, hi_open: bool) -> float:
     top = math.floor(math.log10(hi)) if hi > 0 else 0
     for d in range(1, 20):
         step = Decimal(1).scaleb(top - d + 1)
-        kmin = (dlo / step).to_integral_value(ROUND_CEILING)
-        kmax = (dhi / step).to_integral_value(ROUND_FLOOR)
-        if kmin > kmax:
-            continue
-        k = min(max((mid / step).to_integral_value(), kmin), kmax)
-        for kk in sorted({k, kmin, kmax, k - 1, k + 1}, key=lambda v: abs(v - mid / step)):
-            if kmin - 1 <= kk <= kmax + 1:
-                t = float(kk * step)
-                if inside(t):
-                    return t
+        # grid points in the interval, one more on each side: the floats a decimal stands for
+        # may fall inside where the exact decimal does not (0.0101 is the float 0.01009999...)
+        kmin = (dlo / step).to_integral_value(ROUND_CEILING) - 1
+        kmax = (dhi / step).to_integral_value(ROUND_FLOOR) + 1
+        if kmax - kmin > 3:
+            k = min(max((mid / step).to_integral_value(), kmin), kmax)
+            cands = {k - 1, k, k + 1, kmin, kmin + 1, kmax - 1, kmax}
+        else:
+            cands = {kmin + j for j in range(int(kmax - kmin) + 1)}
+        for kk in sorted(cands, key=lambda v: (abs(v - mid / step), v)):
+            t = float(kk * step)
+            if inside(t):
+                return t
     return hi if not hi_open else lo  # unreachable for finite floats
 
 

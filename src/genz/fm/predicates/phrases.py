@@ -15,11 +15,15 @@ The rules (docs/offline-engine.md):
   (:func:`phrase_in_context`); a fragment gets its context from any number of texts, a
   statement only from :data:`_MIN_CONTEXT` or more. A fragment that stays a fragment is not
   offered.
-* **Near-duplicates** (:func:`near_duplicates`): two phrases are near-duplicates when one
-  contains the other's words in order ("garage" / "attached garage") or their words differ
-  only in endings of at most two letters ("http" / "https", "garage" / "garages"), and they
-  hold on mostly the same items (Jaccard >= 0.8 on the exemplars): the phrase kept first stays,
-  the other is not offered.
+* **Fixed expressions.** A phrase with a single content word that one content word accompanies
+  in at least half the texts having it (:func:`dominant_neighbour`: "damage" in "water damage"
+  and "damage deposit") is a piece of a longer phrase: not offered (the longer one is).
+* **Near-duplicates** (:func:`near_duplicates`): two phrases in the same place (the free text,
+  or one field) are near-duplicates when their content words differ only in endings of at
+  most two letters ("http" / "https", "garage" / "garages": one phrase written two ways), or
+  when one's content words appear in order in the other's ("garage" / "attached garage") and
+  they hold on mostly the same items (Jaccard >= 0.8 on the exemplars). The phrase offered
+  first stays; the other is not offered after it.
 """
 
 from __future__ import annotations
@@ -92,22 +96,41 @@ def _same_word(a: str, b: str) -> bool:
     return len(short) >= 3 and long_.startswith(short) and len(long_) - len(short) <= 2
 
 
-def related_phrases(a: str, b: str) -> bool:
-    """One phrase contains the other's words in order, or their words are the same up to short
-    endings (the word rule of near-duplicates)."""
-    wa, wb = a.lower().split(), b.lower().split()
-    if len(wa) == len(wb) and all(_same_word(x, y) for x, y in zip(wa, wb)):
-        return True
+def _aligned(a: str, b: str) -> list[tuple[str, str]] | None:
+    """The word pairs where the shorter phrase's content words appear in order in the longer
+    one's, equal up to short endings; None if they do not."""
+    wa, wb = content_words(a) or a.lower().split(), content_words(b) or b.lower().split()
     short, long_ = sorted((wa, wb), key=len)
-    return any(long_[i:i + len(short)] == short for i in range(len(long_) - len(short) + 1))
+    for i in range(len(long_) - len(short) + 1):
+        pairs = list(zip(short, long_[i:i + len(short)]))
+        if all(_same_word(x, y) for x, y in pairs):
+            return pairs
+    return None
+
+
+def related_phrases(a: str, b: str) -> bool:
+    """One phrase's content words appear in order in the other's, up to endings of at most two
+    letters ("garage" / "attached garage", "http" / "https", "http" / "docs at https site")."""
+    return _aligned(a, b) is not None
+
+
+def variants(a: str, b: str) -> bool:
+    """Related phrases with a word written two ways ("http"/"https", "garage"/"garages")."""
+    pairs = _aligned(a, b)
+    return pairs is not None and any(x != y for x, y in pairs)
 
 
 def near_duplicates(a: str, b: str, col_a, col_b, jaccard: float = 0.8) -> bool:
-    """:func:`related_phrases` that also hold on mostly the same items (0/1 columns)."""
+    """Variants of one phrase (whatever items they hold on), or related phrases that hold on
+    mostly the same items (``col_a``, ``col_b``: 0/1 columns; Jaccard >= ``jaccard``)."""
+    if variants(a, b):
+        return True
     if not related_phrases(a, b):
         return False
     both, either = int((col_a & col_b).sum()), int((col_a | col_b).sum())
     return either == 0 or both / either >= jaccard
+
+
 _WORD_RE = r"[^\W\d_]\w*"  # a word starts with a letter
 #: a sentence ends at . ! ? ; or : followed by a space or the end, or at a line break
 _SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|\n")
@@ -178,3 +201,32 @@ def phrase_in_context(phrase: str, texts: Sequence[str], max_words: int = 5) -> 
         else:
             break
     return " ".join(words)
+
+
+#: a one-word phrase is part of a fixed expression when one content word stands next to it in at
+#: least this share of the texts that have it ("damage" in "water damage")
+DOMINANT = 0.5
+
+
+def dominant_neighbour(phrase: str, texts: Sequence[str]) -> float:
+    """The largest share of the texts having ``phrase`` in which one same content word stands
+    right before it, or right after it (within the sentence); 0 when no text has it."""
+    pat = _phrase_pattern(phrase)
+    left: Counter = Counter()
+    right: Counter = Counter()
+    n = 0
+    for t in texts:
+        m = pat.search(t)
+        if not m:
+            continue
+        n += 1
+        lm = _LEFT.search(t, 0, m.start())
+        if lm and lm.group(1).lower() not in FUNCTION_WORDS:
+            left[lm.group(1).lower()] += 1
+        rm = _RIGHT.match(t[m.end():])
+        if rm and rm.group(1).lower() not in FUNCTION_WORDS:
+            right[rm.group(1).lower()] += 1
+    if n == 0:
+        return 0.0
+    top = max([c for _, c in left.most_common(1)] + [c for _, c in right.most_common(1)] + [0])
+    return top / n

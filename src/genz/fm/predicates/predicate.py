@@ -14,7 +14,7 @@ import numpy as np
 from ...items import Item
 from .numfmt import fmt as _fmt
 from .numfmt import fmt_grouped
-from .phrases import _phrase_pattern
+from .phrases import _phrase_pattern, content_words
 from .textfields import NumberKey, number_values, quantity_of, text_structures
 from .values import _numeric_values, _string_mask
 
@@ -212,10 +212,20 @@ class Includes(Predicate):
         return out
 
 
+def phrase_complexity(phrase: str) -> float:
+    """A phrase of one or two words costs 1, each further word ¼; a phrase with a single content
+    word ¼ more (between equally good phrases, "water damage" reads better than "damage")."""
+    words = phrase.split()
+    return 1.0 + 0.25 * max(0, len(words) - 2) + (0.25 if len(content_words(phrase)) < 2 else 0.0)
+
+
 @dataclass(frozen=True)
 class Mentions(Predicate):
     phrase: str
-    complexity = 1.0
+
+    @property
+    def complexity(self) -> float:  # type: ignore[override]
+        return phrase_complexity(self.phrase)
 
     def render(self) -> str:
         return f"mentions {json.dumps(self.phrase, ensure_ascii=False)}"
@@ -265,7 +275,7 @@ class FieldMentions(Predicate):
 
     @property
     def complexity(self) -> float:  # type: ignore[override]
-        return 1.0 + 0.25 * (len(self.phrase.split()) - 1)
+        return 1.0 + 0.25 * (len(self.phrase.split()) - 1)  # the field makes a single word a statement
 
     def render(self) -> str:
         return f"{_label(self.label)} mentions {json.dumps(self.phrase, ensure_ascii=False)}"

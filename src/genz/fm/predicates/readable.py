@@ -3,7 +3,8 @@
 :class:`Readability` turns a mined candidate into the descriptor shown, or refuses it:
 
 * a phrase of the free text is shown with the words around it (:func:`.phrases.phrase_in_context`);
-  if it is still a fragment (:func:`.phrases.is_statement`) it is not offered; a phrase that the
+  if it is still a fragment (:func:`.phrases.is_statement`), or a single word that is a piece of
+  a fixed expression (:func:`.phrases.dominant_neighbour`), it is not offered; a phrase that the
   texts mostly have inside a field (``Laundry: in unit``) is left to that field's descriptors;
 * a phrase within a field is shown with the words around it inside that field; the field makes
   it a statement;
@@ -23,7 +24,8 @@ import numpy as np
 from ...errors import FMError
 from ...items import Item
 from .grammar import parse_predicate
-from .phrases import _phrase_pattern, is_statement, near_duplicates, phrase_in_context, related_phrases
+from .phrases import (DOMINANT, _phrase_pattern, content_words, dominant_neighbour, is_statement, near_duplicates,
+                      phrase_in_context, related_phrases)
 from .predicate import And, FieldIs, FieldMentions, HasField, Mentions, Not, Predicate
 from .textfields import NumberKey, text_structures
 
@@ -101,6 +103,8 @@ class Readability:
             phrase = phrase_in_context(p.phrase, self.texts)
             if not is_statement(phrase):
                 return None
+            if len(content_words(phrase)) < 2 and dominant_neighbour(phrase, self.texts) >= DOMINANT:
+                return None  # a piece of a fixed expression
             q = Mentions(phrase)
             whole = int(self._col(q).sum())
             pat = _phrase_pattern(phrase)

@@ -4,6 +4,7 @@ text lists a field, and phrases of the free text."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -19,6 +20,9 @@ from .textfields import NumberKey, number_values, text_structures
 __all__ = ["text_families"]
 
 _TOKENS = r"(?u)\b[^\W\d_]\w*\b"  # words that start with a letter
+#: a part that is only a number with its unit or the word before it ("0.4 miles", "built 2003",
+#: "$250", "7/10") is that number's, not a category
+_NUMERIC_PART = re.compile(r"^(?:[^\W\d_]+\s+)?\$?\s?[\d,.]+(?:/\d+)?%?(?:[\s-]+[^\W\d_]+){0,2}$")
 #: a field's parts are its values as categories only when at most this many distinct parts
 _MAX_FIELD_CATEGORIES = 200
 
@@ -53,7 +57,17 @@ def _number_families(fm, items, structs, y):
             continue
         key = NumberKey(k.label, k.unit, shown=shown[k].most_common(1)[0][0], grouped=grouped[k] > 0)
         v = number_values(items, k)
+        if _identifier(k, v):
+            continue
         yield from _numeric_families(fm, key, v, y, modular=False)
+
+
+def _identifier(key: NumberKey, v: np.ndarray) -> bool:
+    """A number without a unit whose whole values almost never repeat ("Listing 12", "Lot
+    #40913") identifies an item: no thresholds on it."""
+    vals = v[np.isfinite(v)]
+    return (not key.unit and vals.size >= 20 and bool(np.all(np.mod(vals, 1) == 0))
+            and np.unique(vals).size >= 0.95 * vals.size)
 
 
 def _field_families(fm, structs, y):
@@ -73,7 +87,7 @@ def _field_families(fm, structs, y):
         for s in structs:
             for p in s.fields.get(label, ()):
                 surface.setdefault(p.casefold(), Counter())[p] += 1
-        cats = sorted(k for k, v in surface.items() if sum(v.values()) >= fm.min_support)
+        cats = sorted(k for k, v in surface.items() if sum(v.values()) >= fm.min_support and not _NUMERIC_PART.match(k))
         if 1 <= len(cats) <= _MAX_FIELD_CATEGORIES:
             idx = {k: i for i, k in enumerate(cats)}
             M = np.zeros((n, len(cats)))
@@ -113,8 +127,8 @@ def _phrase_counts(fm, docs: list[str], y: np.ndarray, make) -> _Family | None:
     tp = np.asarray(X.T @ (w * y)).ravel()
     fp = np.asarray(X.T @ (w * ~y)).ravel()
     support = np.asarray(X.sum(axis=0)).ravel()
-    nwords = np.array([len(t.split()) for t in vocab], dtype=float)
-    return _Family(tp, fp, 1.0 + 0.25 * (nwords - 1), lambda i, v=vocab: make(str(v[i])), support)
+    comp = np.array([make(str(t)).complexity for t in vocab], dtype=float)
+    return _Family(tp, fp, comp, lambda i, v=vocab: make(str(v[i])), support)
 
 
 def _free_phrase_family(fm, docs: list[str], y: np.ndarray) -> _Family | None:
