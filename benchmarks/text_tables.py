@@ -3,14 +3,17 @@ and free sentences. Does ``GenZRegressor()`` read them as well as ridge on word 
 than a lasso limited to 30 n-grams, find the planted terms (those that live only in numbers
 inside the text too), and write descriptors a person can read?
 
-Each item is only a text (no attributes), about 700-1,100 characters, e.g.::
+Each item is only a text (no attributes), about 800-1,100 characters, fields in a slightly
+shuffled order, e.g.::
 
     Two-bedroom apartment in a walk-up building. Neighborhood: Harbor Point. Floor area:
     1,120 sq ft. Built 1962, renovated 2015. Condition: 7/10. Bedrooms: 2; bathrooms: 1.5.
     Floor: 3 of 5. Heating: gas forced air. Parking: garage, 1 space. Laundry: in building.
     Pets: cats allowed. Balcony: no. Elevator: yes. Kitchen: updated, gas range, dishwasher.
-    Monthly fees: $250. Distance to transit: 0.4 miles. The living room gets morning light.
-    Some water damage in the bathroom ceiling. ...
+    Monthly fees: $250. Distance to transit: 0.4 miles. Ceiling height: 9 ft. Windows:
+    double-glazed, vinyl frames. Flooring: hardwood, good condition. Storage: 40 sq ft. Listed
+    12 days ago. Security deposit: $900. Internet: fiber, up to 500 Mbps. The living room gets
+    morning light. Some water damage in the bathroom ceiling. ...
 
 The target is a log monthly rent: a constant, ten planted binary terms with known effects, and
 Gaussian noise (sd 0.15). The terms (:data:`TERMS`):
@@ -32,8 +35,9 @@ trans  distance to transit below 0.5 miles                +0.15   a decimal with
 
 Five terms live only in numbers inside the text. Distractors share words with the terms
 ("Harbor Point" beside "Old Harbor", "in building" beside "in unit", "water pressure",
-"utilities are not included", "public garage nearby"); bedrooms follow the area (correlated,
-no effect of their own); other fields and sentences carry no signal.
+"utilities are not included", "public garage nearby", "Flooring: ..., good condition" beside
+"Condition: 7/10", a second "sq ft" number under "Storage"); bedrooms follow the area
+(correlated, no effect of their own); other fields and sentences carry no signal.
 
 Methods, all on the same split per seed (75% train, 25% test):
 
@@ -111,6 +115,11 @@ _PETS = ["cats allowed", "cats and dogs allowed", "no pets", "small dogs allowed
 _KITCHEN = ["updated, gas range, dishwasher", "original, electric range", "renovated, quartz counters",
             "galley, dishwasher", "open plan, island", "small, electric range"]
 _YES_NO = ["yes", "no"]
+_WINDOWS = ["double-glazed", "single-pane", "triple-glazed"]
+_FRAMES = ["vinyl frames", "wood frames", "aluminium frames"]
+_FLOORING = ["hardwood", "carpet", "tile", "laminate", "vinyl plank"]
+_CONDITION_WORDS = ["good condition", "fair condition", "excellent condition", "worn"]
+_INTERNET = ["fiber", "cable", "DSL"]
 
 _WATER = ["Some water damage in the bathroom ceiling.", "Signs of water damage under the kitchen sink.",
           "There is water damage in one bedroom closet.", "Old water damage stains on the hallway ceiling."]
@@ -187,8 +196,17 @@ def make_task(seed: int, n: int = 1200, test_share: float = 0.25) -> Task:
             f"Pets: {rng.choice(_PETS)}.", f"Balcony: {rng.choice(_YES_NO)}.", f"Elevator: {rng.choice(_YES_NO)}.",
             f"Kitchen: {rng.choice(_KITCHEN)}.", f"Monthly fees: {_money(int(fees[i]))}.",
             f"Distance to transit: {dist[i]:g} miles.",
+            # fields without signal
+            f"Ceiling height: {int(rng.integers(8, 13))} ft.",
+            f"Windows: {rng.choice(_WINDOWS)}, {rng.choice(_FRAMES)}.",
+            f"Flooring: {rng.choice(_FLOORING)}, {rng.choice(_CONDITION_WORDS)}.",
+            f"Storage: {int(rng.integers(2, 25)) * 5} sq ft.",
+            f"Listed {int(rng.integers(1, 90))} days ago.",
+            f"Security deposit: {_money(int(rng.integers(5, 40)) * 50)}.",
+            f"Internet: {rng.choice(_INTERNET)}, up to {int(rng.choice([100, 200, 300, 500, 1000]))} Mbps.",
         ]
-        free = list(rng.choice(_FREE, size=int(rng.integers(3, 7)), replace=False))
+        fields = [fields[j] for j in np.argsort(rng.random(len(fields)) + np.arange(len(fields)) / 8)]
+        free = list(rng.choice(_FREE, size=int(rng.integers(4, 9)), replace=False))
         if water[i]:
             free.append(_WATER[int(rng.integers(len(_WATER)))])
         if util[i]:

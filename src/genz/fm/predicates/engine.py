@@ -15,7 +15,7 @@ from ..base import FMStats, Judgments
 from .families import _score, attribute_families
 from .grammar import parse_predicate
 from .numfmt import cut_between
-from .predicate import And, AtLeast, Below, Between, Equals, FieldIs, Not, OneOf, Predicate, numbers_of
+from .predicate import And, AtLeast, Below, Between, Not, Predicate, numbers_of
 from .propose import generic_pool
 from .readable import Readability, scope_of
 from .textfamilies import text_families
@@ -166,7 +166,7 @@ class PredicateFM:
             rules.keep(pred)
             chosen.append(text)
             simple = _simplest_part(pred, items, y, w, self.score) if len(chosen) < n else None
-            if simple is not None:  # let discovery weigh a range or a set against its simplest part
+            if simple is not None:  # let discovery weigh a range against its simpler threshold
                 t2 = simple.render()
                 c2 = simple.evaluate(items)
                 if t2 not in excluded and t2 not in chosen and not rules.redundant(simple) and not any(
@@ -231,8 +231,9 @@ def _build(maker: Any) -> Predicate:
 
 
 def _simplest_part(p: Predicate, items: list[Item], y: np.ndarray, w: np.ndarray, kind: str) -> Predicate | None:
-    """For a range, the better of its two one-sided thresholds; for a set, its best single
-    value (by how well they separate the groups); None for other predicates."""
+    """For a range, the better of its two one-sided thresholds (by how well they separate the
+    groups); None for other predicates (a set's single value is another statement, not a
+    simpler form of it: sets keep only categories that differ beyond noise)."""
     if isinstance(p, Between) and p.lo != p.hi:
         v = numbers_of(items, p.attr)
         above = v[np.isfinite(v) & (v > p.hi)]
@@ -241,10 +242,6 @@ def _simplest_part(p: Predicate, items: list[Item], y: np.ndarray, w: np.ndarray
             below_hi = v[np.isfinite(v) & (v <= p.hi)]
             if below_hi.size:
                 parts.append(Below(p.attr, cut_between(below_hi.max(), above.min())))
-    elif isinstance(p, OneOf) and len(p.values) > 1:
-        parts = [Equals(p.attr, x) for x in p.values]
-    elif isinstance(p, FieldIs) and len(p.values) > 1:
-        parts = [FieldIs(p.label, (x,)) for x in p.values]
     else:
         return None
     n_pos, n_neg = float(w[y].sum()), float(w[~y].sum())

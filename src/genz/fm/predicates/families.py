@@ -103,6 +103,11 @@ def _numeric_families(fm, attr, v: np.ndarray, y: np.ndarray, modular: bool):
     hi_vals = uniq[np.searchsorted(uniq, pts) - 1]
     lo_v, hi_v = pts[los], hi_vals[his]
     keep = (lo_v > uniq[0]) & (hi_v < uniq[-1]) & (hi_v >= lo_v)  # one-sided ranges are thresholds
+    # a range that leaves out less than MIN_TAIL of the values on one side is that side's
+    # threshold with a sliver cut off: the sliver is noise, the threshold is the statement
+    n_vals = max(vals.size, 1)
+    tail = np.minimum(vals.size - cnt.at_least(lo_v), cnt.at_least(np.nextafter(hi_v, np.inf))) / n_vals
+    keep &= tail >= MIN_TAIL
     lo_v, hi_v = lo_v[keep], hi_v[keep]
     li, hj = np.searchsorted(uniq, lo_v), np.searchsorted(uniq, hi_v)
     yield _Family(pos.between(lo_v, hi_v), neg.between(lo_v, hi_v), np.full(lo_v.size, 2.0),
@@ -165,6 +170,8 @@ def _categorical_families(fm, attr: str, vals: list[str | None], y: np.ndarray):
     yield from _set_families(fm, cp, cn, lambda sel, c=carr: OneOf(attr, tuple(sorted(str(c[i]) for i in sel))), None, cc)
 
 
+#: the share of the values a range must leave out on each side (else it is a threshold)
+MIN_TAIL = 0.05
 #: a category joins a set only if its share differs between the groups by this many standard errors
 SET_Z = 1.0
 

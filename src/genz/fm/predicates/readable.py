@@ -29,7 +29,7 @@ from .phrases import (DOMINANT, _phrase_pattern, content_words, dominant_neighbo
 from .predicate import And, FieldIs, FieldMentions, HasField, Mentions, Not, Predicate
 from .textfields import NumberKey, text_structures
 
-__all__ = ["Readability", "scope_of"]
+__all__ = ["Readability", "scope_of", "bare_fragment"]
 
 #: agreement (with a descriptor or its complement) at which a candidate repeats it
 SAME = 0.98
@@ -160,3 +160,29 @@ class Readability:
         """``p`` is offered: later candidates of the same call are checked against it too."""
         if _scope(p) is not None:
             self.others().append(p)
+
+
+def bare_fragment(descriptor: str) -> bool:
+    """Whether a descriptor of this engine's grammar is a bare fragment: a free-text phrase that
+    says nothing on its own (:func:`.phrases.is_statement`: "yes", "two", "ages", "all styles",
+    "good"), or a field phrase of function words only, anywhere inside a conjunction or a
+    negation. Descriptors over an attribute, a field or a number of the text name what they are
+    about and are never fragments; a descriptor outside the grammar (an LLM's) is not judged
+    here (False)."""
+    try:
+        p = parse_predicate(descriptor)
+    except (FMError, ValueError):
+        return False
+    return _fragment(p)
+
+
+def _fragment(p: Predicate) -> bool:
+    if isinstance(p, And):
+        return _fragment(p.left) or _fragment(p.right)
+    if isinstance(p, Not):
+        return _fragment(p.inner)
+    if isinstance(p, Mentions):
+        return not is_statement(p.phrase)
+    if isinstance(p, FieldMentions):
+        return not content_words(p.phrase)
+    return False
