@@ -3,6 +3,7 @@ the zero-shot proposal pool."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,11 @@ from .predicate import And, AtLeast, Below, Between, Not, Predicate, numbers_of
 from .propose import generic_pool
 from .readable import Readability, scope_of
 from .textfamilies import text_families
+
+
+#: candidates of one mining call over the same attribute or field (four cut points of one number
+#: would crowd out every other characteristic)
+MAX_PER_SCOPE = 2
 
 
 @dataclass
@@ -106,7 +112,8 @@ class PredicateFM:
         """Up to ``n`` different characteristics that separate the two groups, best first: the
         top scores, in the form a person reads best (a descriptor that fits the *negative*
         group is offered as it is, never as ``not (...)``: discovery flips the feature's
-        polarity), skipping fragments (:mod:`.readable`), near-duplicates of an excluded or
+        polarity), at most :data:`MAX_PER_SCOPE` over one attribute or field (a range's simpler
+        threshold may come on top), skipping fragments (:mod:`.readable`), near-duplicates of an excluded or
         chosen phrase, a candidate that repeats an excluded descriptor over the same attribute
         or field (or its complement) on 98% of the exemplars, and any candidate that agrees with an earlier one (or its complement)
         on 98% of the exemplars."""
@@ -149,11 +156,12 @@ class PredicateFM:
         rules = Readability(items, excluded)
         chosen: list[str] = []
         chosen_cols: list[np.ndarray] = []
+        per_scope: Counter = Counter()
         for sc, _, maker in ranked:
             if sc <= 0 or len(chosen) >= n:
                 break
             pred = rules.shown(_build(maker))
-            if pred is None:
+            if pred is None or per_scope[scope_of(pred)] >= MAX_PER_SCOPE:
                 continue
             text = pred.render()
             if text in excluded or text in chosen or rules.near_duplicate(pred) or rules.redundant(pred):
@@ -165,6 +173,7 @@ class PredicateFM:
                 chosen_cols.append(col)
             rules.keep(pred)
             chosen.append(text)
+            per_scope[scope_of(pred)] += 1
             simple = _simplest_part(pred, items, y, w, self.score) if len(chosen) < n else None
             if simple is not None:  # let discovery weigh a range against its simpler threshold
                 t2 = simple.render()

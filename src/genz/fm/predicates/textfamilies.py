@@ -5,10 +5,12 @@ text lists a field, and phrases of the free text."""
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from ...items import Item
@@ -103,30 +105,72 @@ def _field_families(fm, structs, y):
                 str(s[i]) for i in sel))), M)
         # phrases within the field's parts
         docs = [" qqgenzsentencebreakqq ".join(s.fields.get(label, ())) for s in structs]
-        fam = _phrase_counts(fm, docs, y, lambda p, lab=label: FieldMentions(lab, p))
+        fam = _phrase_counts(fm, docs, y, lambda p, lab=label: FieldMentions(lab, p), f"field:{label}")
         if fam is not None:
             yield fam
 
 
-def _phrase_counts(fm, docs: list[str], y: np.ndarray, make) -> _Family | None:
+class _NgramIndex:
+    """The readable n-grams of documents, indexed once per distinct document (mining calls see
+    the same texts in ever new exemplar lists): a shared vocabulary and, per document, the sorted
+    ids of its n-grams. Bounded: cleared past :data:`_MAX_DOCS` documents."""
+
+    def __init__(self, max_len: int) -> None:
+        self.analyze = CountVectorizer(ngram_range=(1, max_len), binary=True, token_pattern=_TOKENS,
+                                       preprocessor=_mark_sentences).build_analyzer()
+        self.vocab: dict[str, int] = {}
+        self.words: list[str] = []
+        self.rows: dict[str, np.ndarray] = {}
+
+    def row(self, doc: str) -> np.ndarray:
+        r = self.rows.get(doc)
+        if r is None:
+            ids = set()
+            for g in self.analyze(doc):
+                i = self.vocab.get(g)
+                if i is None:
+                    i = self.vocab[g] = len(self.words)
+                    self.words.append(g)
+                ids.add(i)
+            r = self.rows[doc] = np.array(sorted(ids), dtype=np.int64)
+        return r
+
+    def matrix(self, docs: Sequence[str]) -> sp.csr_matrix:
+        rows = [self.row(d) for d in docs]
+        indptr = np.concatenate([[0], np.cumsum([r.size for r in rows])])
+        data = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        return sp.csr_matrix((np.ones(data.size), data, indptr), shape=(len(docs), len(self.words)))
+
+
+_MAX_DOCS = 200_000
+_INDEXES: dict[tuple[str, int], _NgramIndex] = {}
+_INDEX_LOCK = threading.Lock()
+
+
+def _index(scope: str, max_len: int) -> _NgramIndex:
+    with _INDEX_LOCK:
+        if sum(len(ix.rows) for ix in _INDEXES.values()) > _MAX_DOCS:
+            _INDEXES.clear()
+        return _INDEXES.setdefault((scope, max_len), _NgramIndex(max_len))
+
+
+def _phrase_counts(fm, docs: list[str], y: np.ndarray, make, scope: str) -> _Family | None:
     """n-gram counts (1 to ``max_phrase_len`` words within a sentence, not ending in a function
-    word) over ``docs``; ``make(phrase)`` the predicate."""
-    vec = CountVectorizer(ngram_range=(1, fm.max_phrase_len), binary=True, min_df=fm.min_support,
-                          token_pattern=_TOKENS, preprocessor=_mark_sentences)
-    try:
-        X = vec.fit_transform(docs)
-    except ValueError:  # empty vocabulary
-        return None
-    vocab = vec.get_feature_names_out()
-    keep = np.flatnonzero([is_readable_phrase(v) for v in vocab])
+    word, in at least ``min_support`` documents) over ``docs``; ``make(phrase)`` the predicate."""
+    ix = _index(scope, fm.max_phrase_len)
+    with _INDEX_LOCK:
+        X = ix.matrix(docs).tocsc()
+        words = list(ix.words)
+    support = np.asarray(X.sum(axis=0)).ravel()
+    keep = np.flatnonzero(support >= fm.min_support)
+    keep = keep[[is_readable_phrase(words[i]) for i in keep]] if keep.size else keep
     if keep.size == 0:
         return None
-    X = X.tocsc()[:, keep]
-    vocab = vocab[keep]
+    X, support = X[:, keep], support[keep]
+    vocab = np.array([words[i] for i in keep], dtype=object)
     w = fm._w
     tp = np.asarray(X.T @ (w * y)).ravel()
     fp = np.asarray(X.T @ (w * ~y)).ravel()
-    support = np.asarray(X.sum(axis=0)).ravel()
     comp = np.array([make(str(t)).complexity for t in vocab], dtype=float)
     return _Family(tp, fp, comp, lambda i, v=vocab: make(str(v[i])), support)
 
@@ -134,4 +178,4 @@ def _phrase_counts(fm, docs: list[str], y: np.ndarray, make) -> _Family | None:
 def _free_phrase_family(fm, docs: list[str], y: np.ndarray) -> _Family | None:
     """Phrases of the free text (``docs``: each text's free parts; a phrase is judged on the
     whole text, and offered only if it is mostly free: see :mod:`.readable`)."""
-    return _phrase_counts(fm, docs, y, Mentions)
+    return _phrase_counts(fm, docs, y, Mentions, "text")
