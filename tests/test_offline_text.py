@@ -233,3 +233,17 @@ def test_genz_show_full_prints_lists_whole(tmp_path):
     assert "--full" in short.output
     full = CliRunner().invoke(main, ["show", str(tmp_path), "--full"])
     assert full.exit_code == 0 and feat in full.output and "--full" not in full.output
+
+
+def test_a_rare_label_is_free_text():
+    """A title's colon ("Star Wars: Episode IV") is not a field: catches "the text lists 'star
+    wars'" in place of ``mentions "star wars"``."""
+    sw = ["Star Wars: Episode IV - A New Hope (1977)", "Star Wars: Episode V - The Empire Strikes Back (1980)",
+          "Star Wars: Episode VI - Return of the Jedi (1983)", "Star Wars: The Clone Wars (2008)"]
+    words = ["river", "night", "garden", "winter", "city", "dream", "road", "house", "storm", "light"]
+    other = [f"The {words[i % 10]} of {words[(i // 10) % 10]} {['I', 'II', 'III'][i % 3]} ({1950 + i % 60})"
+             for i in range(196)] + ["Alien: Resurrection (1997)", "Mission: Impossible (1996)"]
+    pos, neg = _groups(sw, other)
+    cands = PredicateFM(conjunctions=False).mine_candidates(pos, neg, 5)
+    assert 'mentions "star wars"' in cands[:2], cands
+    assert not any(c.startswith("the text lists") or "'star wars'" in c for c in cands), cands

@@ -153,7 +153,7 @@ class PredicateFM:
         if self.conjunctions:
             ranked = self._with_conjunctions(ranked, items, y, w, n_pos, n_neg)
         excluded = {e.strip() for e in exclude}
-        rules = Readability(items, excluded)
+        rules = Readability(items, excluded, self.min_support)
         chosen: list[str] = []
         chosen_cols: list[np.ndarray] = []
         per_scope: Counter = Counter()

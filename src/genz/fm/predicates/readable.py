@@ -5,7 +5,8 @@
 * a phrase of the free text is shown with the words around it (:func:`.phrases.phrase_in_context`);
   if it is still a fragment (:func:`.phrases.is_statement`), or a single word that is a piece of
   a fixed expression (:func:`.phrases.dominant_neighbour`), it is not offered; a phrase that the
-  texts mostly have inside a field (``Laundry: in unit``) is left to that field's descriptors;
+  texts mostly have inside a common field (``Laundry: in unit``) is left to that field's
+  descriptors (a rare "label: value", such as a title's "Star Wars: Episode IV", is free text);
 * a phrase within a field is shown with the words around it inside that field; the field makes
   it a statement;
 * a phrase that is a near-duplicate (:func:`.phrases.near_duplicates`) of an excluded descriptor
@@ -27,7 +28,7 @@ from .grammar import parse_predicate
 from .phrases import (DOMINANT, _phrase_pattern, content_words, dominant_neighbour, is_statement, near_duplicates,
                       phrase_in_context, related_phrases)
 from .predicate import And, FieldIs, FieldMentions, HasField, Mentions, Not, Predicate
-from .textfields import NumberKey, text_structures
+from .textfields import NumberKey, common_fields, free_docs, text_structures
 
 __all__ = ["Readability", "scope_of", "bare_fragment"]
 
@@ -70,8 +71,10 @@ def _scope(p: Predicate) -> tuple[str, str] | None:
 class Readability:
     """The readability rules for one mining call over ``items``, with ``excluded`` descriptors."""
 
-    def __init__(self, items: Sequence[Item], excluded: Collection[str]) -> None:
+    def __init__(self, items: Sequence[Item], excluded: Collection[str], min_support: int = 2) -> None:
         self.items = list(items)
+        self.min_support = min_support
+        self._free: list[str] | None = None
         self.texts = [it.text for it in self.items]
         self._structs = None
         self._excluded = list(excluded)
@@ -108,7 +111,9 @@ class Readability:
             q = Mentions(phrase)
             whole = int(self._col(q).sum())
             pat = _phrase_pattern(phrase)
-            free = sum(any(pat.search(part) for part in s.free) for s in self.structs)
+            if self._free is None:
+                self._free = free_docs(self.structs, common_fields(self.structs, self.min_support))
+            free = sum(bool(pat.search(doc)) for doc in self._free)
             return q if whole == 0 or free >= MOSTLY_FREE * whole else None
         if isinstance(p, FieldMentions):
             docs = [". ".join(s.fields.get(p.label, ())) for s in self.structs]

@@ -17,7 +17,7 @@ from ...items import Item
 from .families import _Family, _numeric_families, _set_families
 from .phrases import _mark_sentences, is_readable_phrase
 from .predicate import FieldIs, FieldMentions, HasField, Mentions
-from .textfields import NumberKey, number_values, text_structures
+from .textfields import COMMON_FIELD, NumberKey, common_fields, free_docs, number_values, text_structures
 
 __all__ = ["text_families"]
 
@@ -37,15 +37,17 @@ def text_families(fm, items: Sequence[Item], y: np.ndarray):
         if fam is not None:
             yield fam
         return
+    common = common_fields(structs, fm.min_support)
     yield from _number_families(fm, items, structs, y)
-    yield from _field_families(fm, structs, y)
-    fam = _free_phrase_family(fm, [". ".join(s.free) for s in structs], y)
+    yield from _field_families(fm, structs, y, common)
+    fam = _free_phrase_family(fm, free_docs(structs, common), y)
     if fam is not None:
         yield fam
 
 
 def _number_families(fm, items, structs, y):
-    """Thresholds and ranges on every number key that at least ``min_support`` texts give."""
+    """Thresholds and ranges on every number key that enough texts give (as for a field:
+    :data:`.textfields.COMMON_FIELD`), except identifiers."""
     count: Counter = Counter()
     shown: dict[NumberKey, Counter] = {}
     grouped: Counter = Counter()
@@ -54,8 +56,9 @@ def _number_families(fm, items, structs, y):
             count[k] += 1
             shown.setdefault(k, Counter())[s.surface.get(k, "")] += 1
             grouped[k] += k in s.grouped
+    need = max(fm.min_support, int(np.ceil(COMMON_FIELD * len(items))))
     for k, c in sorted(count.items(), key=lambda kv: (kv[0].label, kv[0].unit)):
-        if c < fm.min_support:
+        if c < need:
             continue
         key = NumberKey(k.label, k.unit, shown=shown[k].most_common(1)[0][0], grouped=grouped[k] > 0)
         v = number_values(items, k)
@@ -72,13 +75,13 @@ def _identifier(key: NumberKey, v: np.ndarray) -> bool:
             and np.unique(vals).size >= 0.95 * vals.size)
 
 
-def _field_families(fm, structs, y):
+def _field_families(fm, structs, y, common: set[str]):
+    """For every common field (:func:`.textfields.common_fields`): whether the text lists it,
+    its parts as categories and sets of them, and phrases within it."""
     w = fm._w
     n = len(structs)
-    labels: Counter = Counter(label for s in structs for label in s.fields)
+    labels: Counter = Counter(label for s in structs for label in s.fields if label in common)
     for label, c in sorted(labels.items()):
-        if c < fm.min_support:
-            continue
         has = np.array([label in s.fields for s in structs])
         if c <= n - fm.min_support:  # the text lists the field or not
             yield _Family(np.array([(w * (has & y)).sum()]), np.array([(w * (has & ~y)).sum()]), np.ones(1),

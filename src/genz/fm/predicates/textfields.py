@@ -234,3 +234,24 @@ def number_values(items: Sequence[Item], key: NumberKey) -> np.ndarray:
         return v
 
     return _memo("text-number", items, f"{key.label}\x00{key.unit}", make)
+
+
+#: a field is read as a field only where at least this share of the texts (and ``min_support``
+#: texts) have it; a rarer "label: value" ("Star Wars: Episode IV") is free text
+COMMON_FIELD = 0.02
+
+
+def common_fields(structs: Sequence[TextStructure], min_support: int) -> set[str]:
+    """The fields that enough texts have to be read as fields (:data:`COMMON_FIELD`)."""
+    count: dict[str, int] = {}
+    for st in structs:
+        for label in st.fields:
+            count[label] = count.get(label, 0) + 1
+    need = max(min_support, int(np.ceil(COMMON_FIELD * len(structs))))
+    return {label for label, c in count.items() if c >= need}
+
+
+def free_docs(structs: Sequence[TextStructure], common: set[str]) -> list[str]:
+    """Each text's free text: its free parts, and its rare fields written back as "label: value"."""
+    return [". ".join(list(st.free) + [f"{label}: {', '.join(v)}" for label, v in st.fields.items()
+                                       if label not in common]) for st in structs]
