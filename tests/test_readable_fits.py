@@ -150,3 +150,17 @@ def test_movie_items_are_read_without_fragments():
         cands = fm.mine_candidates([it for it, b in zip(items, y) if b], [it for it, b in zip(items, y) if not b], 5,
                                    weights=(w[y], w[~y]))
         check_descriptors(cands, items)
+
+
+def test_the_benchmark_readability_check():
+    """The benchmark's check follows the issue's rule (catches a check that passes everything)."""
+    tt = _bench("text_tables")
+    assert not tt.readable('mentions "yes"') and not tt.readable('mentions "damage"')
+    assert not tt.readable('mentions "all styles"') and not tt.readable("not (mentions \"good\")")
+    assert tt.readable('mentions "water damage"') and tt.readable("the text's 'condition' is at least 8/10")
+    assert tt.readable("the text's area is at least 1,500 sq ft") and tt.readable("'zip' is \"92880\"")
+    assert tt.readable("the text's 'parking' is \"garage\"") and tt.readable("the text lists 'pool'")
+    assert tt.readable("(mentions \"sea view\") and ('area' is at least 3000)")
+    items = tt.make_task(100, n=200).train_items
+    assert tt.threshold_digits(["the text's 'floor area' is at least 1,200 sq ft"], items)[1] == 0
+    assert tt.threshold_digits(["the text's 'floor area' is at least 1,201.5 sq ft"], items)[1] == 1
