@@ -16,14 +16,15 @@ from ..base import FMStats, Judgments
 from .families import _score, attribute_families
 from .grammar import parse_predicate
 from .numfmt import cut_between
-from .predicate import And, AtLeast, Below, Between, Not, Predicate, numbers_of
+from .predicate import And, AtLeast, Below, Between, FieldIs, Not, OneOf, Predicate, numbers_of
 from .propose import generic_pool
 from .readable import Readability, scope_of
 from .textfamilies import text_families
 
 
-#: candidates of one mining call over the same attribute or field (four cut points of one number
-#: would crowd out every other characteristic)
+#: candidates of one mining call that cut the same number, or that are sets of values of the same
+#: attribute or field (four cut points of one number would crowd out every other characteristic;
+#: single values, list members and phrases are each their own statement)
 MAX_PER_SCOPE = 2
 
 
@@ -112,10 +113,10 @@ class PredicateFM:
         """Up to ``n`` different characteristics that separate the two groups, best first: the
         top scores, in the form a person reads best (a descriptor that fits the *negative*
         group is offered as it is, never as ``not (...)``: discovery flips the feature's
-        polarity), at most :data:`MAX_PER_SCOPE` over one attribute or field (a range's simpler
-        threshold may come on top), skipping fragments (:mod:`.readable`), near-duplicates of an excluded or
+        polarity), at most :data:`MAX_PER_SCOPE` cuts of one number or sets of one attribute
+        or field (a range's simpler threshold may come on top), skipping fragments (:mod:`.readable`), near-duplicates of an excluded or
         chosen phrase, a candidate that repeats an excluded descriptor over the same attribute
-        or field (or its complement) on 98% of the exemplars, and any candidate that agrees with an earlier one (or its complement)
+        or field (or its complement: Jaccard >= 0.95 on the exemplars), and any candidate that agrees with an earlier one (or its complement)
         on 98% of the exemplars."""
         self.stats.add_call("mine")
         if not positives or not negatives:
@@ -161,7 +162,7 @@ class PredicateFM:
             if sc <= 0 or len(chosen) >= n:
                 break
             pred = rules.shown(_build(maker))
-            if pred is None or per_scope[scope_of(pred)] >= MAX_PER_SCOPE:
+            if pred is None or (_crowd(pred) is not None and per_scope[_crowd(pred)] >= MAX_PER_SCOPE):
                 continue
             text = pred.render()
             if text in excluded or text in chosen or rules.near_duplicate(pred) or rules.redundant(pred):
@@ -173,7 +174,8 @@ class PredicateFM:
                 chosen_cols.append(col)
             rules.keep(pred)
             chosen.append(text)
-            per_scope[scope_of(pred)] += 1
+            if _crowd(pred) is not None:
+                per_scope[_crowd(pred)] += 1
             simple = _simplest_part(pred, items, y, w, self.score) if len(chosen) < n else None
             if simple is not None:  # let discovery weigh a range against its simpler threshold
                 t2 = simple.render()
@@ -260,6 +262,15 @@ def _simplest_part(p: Predicate, items: list[Item], y: np.ndarray, w: np.ndarray
         return abs(float(_score(np.array([w[y & b].sum()]), np.array([w[~y & b].sum()]), n_pos, n_neg, kind)[0]))
 
     return max(parts, key=sep)
+
+
+def _crowd(p: Predicate) -> str | None:
+    """What a candidate competes with for :data:`MAX_PER_SCOPE` (None: nothing)."""
+    if isinstance(p, (AtLeast, Below, Between)):
+        return scope_of(p)
+    if isinstance(p, (OneOf, FieldIs)) and len(p.values) > 1:
+        return "set " + scope_of(p)
+    return None
 
 
 def _oriented(maker: Any) -> Predicate | None:

@@ -11,8 +11,8 @@
   it a statement;
 * a phrase that is a near-duplicate (:func:`.phrases.near_duplicates`) of an excluded descriptor
   (a feature already kept or discarded) or of one chosen earlier in the same call is not offered;
-* a candidate over the same attribute or field as an excluded descriptor that agrees with it, or
-  with its complement, on 98% of the exemplars is not offered (``'parking' is one of [4 values]``
+* a candidate over the same attribute or field as an excluded descriptor that holds on the same
+  exemplars as it, or as its complement, up to 5% (Jaccard >= 0.95) is not offered (``'parking' is one of [4 values]``
   after ``'parking' is "garage"``: the same feature in other words).
 """
 
@@ -32,8 +32,13 @@ from .textfields import NumberKey, common_fields, free_docs, text_structures
 
 __all__ = ["Readability", "scope_of", "bare_fragment"]
 
-#: agreement (with a descriptor or its complement) at which a candidate repeats it
-SAME = 0.98
+#: overlap (Jaccard, with a descriptor or its complement) at which a candidate repeats it
+SAME = 0.95
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    either = int((a | b).sum())
+    return 1.0 if either == 0 else int((a & b).sum()) / either
 
 
 def scope_of(p: Predicate) -> str:
@@ -139,12 +144,15 @@ class Readability:
         return self._others
 
     def redundant(self, p: Predicate) -> bool:
-        """Whether ``p`` repeats an excluded descriptor over the same attribute or field."""
+        """Whether ``p`` repeats an excluded descriptor over the same attribute or field: it holds
+        on the same exemplars as that descriptor or as its complement, up to :data:`SAME`
+        (Jaccard; two rare values that agree only by both being absent are not repeats)."""
         where = scope_of(p)
+        a = self._col(p)
         for q in self.parsed():
             if scope_of(q) == where:
-                agree = float((self._col(p) == self._col(q)).mean())
-                if max(agree, 1.0 - agree) >= SAME:
+                b = self._col(q)
+                if max(_jaccard(a, b), _jaccard(a, ~b)) >= SAME:
                     return True
         return False
 
