@@ -144,11 +144,17 @@ def _mark_sentences(text: str) -> str:
     return _SENTENCE_END.sub(_BREAK, text.lower())
 
 
+#: function words a phrase may start with: they turn what follows into a statement
+LEADING = frozenset({"no", "not", "never", "without", "nor", "non", "has", "have", "had", "very", "too"})
+
+
 def is_readable_phrase(phrase: str) -> bool:
-    """A phrase worth proposing: not only function words, and not ending in one
-    (``"of the"``, ``"a"`` and ``"sunroof and"`` are out; ``"no accidents"`` is in)."""
+    """A phrase worth proposing: not only function words, not ending in one, and not starting
+    with one other than a negation or "has" (``"of the"``, ``"a"``, ``"sunroof and"`` and ``"and
+    basement"`` are out; ``"no accidents"`` and ``"has a sunroof"`` are in)."""
     words = phrase.lower().split()
-    return bool(words) and words[-1] not in FUNCTION_WORDS and "qqgenzsentencebreakqq" not in words
+    return (bool(words) and words[-1] not in FUNCTION_WORDS and "qqgenzsentencebreakqq" not in words
+            and (words[0] not in FUNCTION_WORDS or words[0] in LEADING))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -4,7 +4,9 @@
 
 * a phrase of the free text is shown with the words around it (:func:`.phrases.phrase_in_context`);
   if it is still a fragment (:func:`.phrases.is_statement`), or a single word that is a piece of
-  a fixed expression (:func:`.phrases.dominant_neighbour`), it is not offered; a phrase that the
+  a fixed expression (:func:`.phrases.dominant_neighbour`), or a single word in descriptions made
+  of fields (where the statements are the fields and phrases of two content words), it is not
+  offered; a phrase that the
   texts mostly have inside a common field (``Laundry: in unit``) is left to that field's
   descriptors (a rare "label: value", such as a title's "Star Wars: Episode IV", is free text);
 * a phrase within a field is shown with the words around it inside that field; the field makes
@@ -80,6 +82,7 @@ class Readability:
         self.items = list(items)
         self.min_support = min_support
         self._free: list[str] | None = None
+        self._structured: bool | None = None
         self.texts = [it.text for it in self.items]
         self._structs = None
         self._excluded = list(excluded)
@@ -92,6 +95,16 @@ class Readability:
         if self._structs is None:
             self._structs = text_structures(self.items)
         return self._structs
+
+    @property
+    def structured(self) -> bool:
+        """Whether the texts are descriptions made of fields: at least half of them have a
+        common field (there a lone free word is a fragment: "room", "rent", "walk")."""
+        if self._structured is None:
+            common = common_fields(self.structs, self.min_support)
+            self._structured = bool(common) and 2 * sum(any(f in common for f in s.fields)
+                                                        for s in self.structs) >= len(self.structs)
+        return self._structured
 
     def _col(self, p: Predicate) -> np.ndarray:
         key = p.render()
@@ -111,8 +124,9 @@ class Readability:
             phrase = phrase_in_context(p.phrase, self.texts)
             if not is_statement(phrase):
                 return None
-            if len(content_words(phrase)) < 2 and dominant_neighbour(phrase, self.texts) >= DOMINANT:
-                return None  # a piece of a fixed expression
+            if len(content_words(phrase)) < 2 and (self.structured or
+                                                   dominant_neighbour(phrase, self.texts) >= DOMINANT):
+                return None  # a piece of a fixed expression, or a lone word beside the fields
             q = Mentions(phrase)
             whole = int(self._col(q).sum())
             pat = _phrase_pattern(phrase)
