@@ -356,21 +356,26 @@ def readable(descriptor: str) -> bool:
 
 def _fewest_digits(lo: float, hi: float, upper: bool = False) -> int:
     """The fewest significant digits of a float in (lo, hi] (``upper``: in [lo, hi)), by
-    scanning decimal grids from coarse to fine (independent of the engine's own rule)."""
+    scanning decimal grids from coarse to fine and counting the digits of the points inside
+    (independent of the engine's own rule)."""
     import math
     from decimal import ROUND_FLOOR, Decimal
+
+    from genz.fm.predicates.numfmt import digits
 
     inside = (lambda t: lo <= t < hi) if upper else (lambda t: lo < t <= hi)
     if inside(0.0):
         return 0
     top = math.floor(math.log10(max(abs(lo), abs(hi))))
+    found: list[int] = []
     for d in range(1, 19):
         step = Decimal(1).scaleb(top - d + 1)
         for x in (lo, hi):
             k = int((Decimal(x) / step).to_integral_value(ROUND_FLOOR))
-            if any(inside(float(j * step)) for j in range(k - 1, k + 3)):
-                return d
-    return 17
+            found += [digits(float(j * step)) for j in range(k - 1, k + 3) if inside(float(j * step))]
+        if found and d > min(found):
+            return min(found)
+    return min(found) if found else 17
 
 
 def threshold_digits(features: list[str], items: list[Item]) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genz import Item
-from genz.fm.predicates import (AtLeast, FieldIs, Mentions, PredicateFM, cut_between, cut_upper, is_statement,
+from genz.fm.predicates import (Mentions, PredicateFM, cut_between, cut_upper, is_statement,
                                 parse_predicate, parse_text)
 from genz.fm.predicates.numfmt import digits, fmt
 from genz.fm.predicates.phrases import dominant_neighbour, related_phrases
@@ -47,17 +47,20 @@ def test_money_percent_ratings_ordinals_and_decimals():
 # -- thresholds at the data's precision ---------------------------------------------------------
 
 def _fewest_digits_in(lo: float, hi: float) -> int:
-    """Independent check: the fewest significant digits of a number in (lo, hi], by scanning
-    decimal grids from coarse to fine (positive intervals)."""
+    """Independent check: the fewest significant digits of a float in (lo, hi], by scanning
+    decimal grids from coarse to fine and counting the digits of the points inside."""
     if lo < 0 < hi or lo < 0 == hi:
         return 0
-    top = math.floor(math.log10(abs(hi))) if hi > 0 else math.floor(math.log10(abs(lo)))
+    top = math.floor(math.log10(max(abs(lo), abs(hi))))
+    found: list[int] = []
     for d in range(1, 19):
         step = Decimal(1).scaleb(top - d + 1)
-        k = (Decimal(hi) / step).to_integral_value(ROUND_FLOOR)
-        if any(lo < float(j * step) <= hi for j in (k, k + 1)):  # as floats: what a descriptor writes
-            return d
-    return 17
+        for x in (lo, hi):
+            k = int((Decimal(x) / step).to_integral_value(ROUND_FLOOR))
+            found += [digits(float(j * step)) for j in range(k - 1, k + 3) if lo < float(j * step) <= hi]
+        if found and d > min(found):
+            return min(found)
+    return min(found) if found else 17
 
 
 @settings(max_examples=300, deadline=None)
