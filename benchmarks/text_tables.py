@@ -523,11 +523,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default="genz,ridge,lasso30")
     ap.add_argument("--json", help="write every number to this file")
     ap.add_argument("--show-features", action="store_true", help="print genz's features per seed")
+    ap.add_argument("--diag-se", metavar="KEEP,FINAL", default=None,
+                    help="diagnostic only, not genz's defaults: set genz.selection.KEEP_SE and FINAL_SE (a feature is "
+                         "kept when its cross-validated gain exceeds KEEP standard errors; the structure is the "
+                         "smallest within FINAL standard errors of the best step)")
     ap.add_argument("--target", choices=("planted", "smooth"), default="planted",
                     help="planted: ten binary terms (recall is measured); smooth: a log-linear target in the "
                          "numbers and per-category effects that no short list of terms writes exactly")
     a = ap.parse_args(argv)
     seeds = parse_seeds(a.seeds)
+    if a.diag_se:
+        import genz.selection as sel
+
+        sel.KEEP_SE, sel.FINAL_SE = (float(x) for x in a.diag_se.split(","))
+        print(f"DIAGNOSTIC: genz.selection.KEEP_SE={sel.KEEP_SE}, FINAL_SE={sel.FINAL_SE} (not the defaults)")
     kind = "reported" if set(seeds) <= set(REPORT_SEEDS) else "development"
     methods = tuple(m.strip() for m in a.methods.split(",") if m.strip())
     print(f"text tables ({a.target} target): {len(seeds)} {kind} seed(s), n={a.n}, methods {', '.join(methods)}",

@@ -15,7 +15,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from ...items import Item
 from .families import _Family, _numeric_families, _set_families
-from .phrases import _mark_sentences, is_readable_phrase
+from .phrases import FUNCTION_WORDS, _mark_sentences, is_readable_phrase
 from .predicate import FieldIs, FieldMentions, HasField, Mentions
 from .textfields import COMMON_FIELD, NumberKey, common_fields, free_docs, number_values, text_structures
 
@@ -23,7 +23,7 @@ __all__ = ["text_families"]
 
 _TOKENS = r"(?u)\b[^\W\d_]\w*\b"  # words that start with a letter
 #: a part that is only a number with its unit or the word before it ("0.4 miles", "built 2003",
-#: "$250", "7/10") is that number's, not a category
+#: "$250", "7/10") is that number's, not a category (see :func:`_numeric_part`)
 _NUMERIC_PART = re.compile(r"^(?:[^\W\d_]+\s+)?\$?\s?[\d,.]+(?:/\d+)?%?(?:[\s-]+[^\W\d_]+){0,2}$")
 #: a field's parts are its values as categories only when at most this many distinct parts
 _MAX_FIELD_CATEGORIES = 200
@@ -67,6 +67,15 @@ def _number_families(fm, items, structs, y):
         yield from _numeric_families(fm, key, v, y, modular=False)
 
 
+def _numeric_part(part: str) -> bool:
+    """A part that is a number's, not a category: a number with its unit or the word before it
+    ("0.4 miles", "built 2003", "$250", "7/10"), or numbers with function words only ("6 of 8")."""
+    if _NUMERIC_PART.match(part):
+        return True
+    return bool(re.search(r"\d", part)) and not [w for w in re.findall(r"[^\W\d_]+", part.lower())
+                                                 if w not in FUNCTION_WORDS]
+
+
 def _identifier(key: NumberKey, v: np.ndarray) -> bool:
     """A number without a unit whose whole values almost never repeat ("Listing 12", "Lot
     #40913") identifies an item: no thresholds on it."""
@@ -92,7 +101,7 @@ def _field_families(fm, structs, y, common: set[str]):
         for s in structs:
             for p in s.fields.get(label, ()):
                 surface.setdefault(p.casefold(), Counter())[p] += 1
-        cats = sorted(k for k, v in surface.items() if sum(v.values()) >= fm.min_support and not _NUMERIC_PART.match(k))
+        cats = sorted(k for k, v in surface.items() if sum(v.values()) >= fm.min_support and not _numeric_part(k))
         if 1 <= len(cats) <= _MAX_FIELD_CATEGORIES:
             idx = {k: i for i, k in enumerate(cats)}
             M = np.zeros((n, len(cats)))
