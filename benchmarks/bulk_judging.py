@@ -94,7 +94,7 @@ def main() -> None:
         import genz.fm.executors.batch as bmod
 
         real_ingest = bmod.ingest
-        bmod.ingest = lambda cache, files, manifest: _NoIngest(files)
+        bmod.ingest = lambda cache, files, manifest, **kw: _NoIngest(files)
         t = time.perf_counter()
         rep = ex.run(plan_judge_requests(fm, feats, items), fm.cache)
         bmod.ingest = real_ingest
@@ -185,8 +185,10 @@ def main() -> None:
 
 class _NoIngest:
     def __init__(self, files) -> None:
-        self.answered = 0
+        self.answered = self.judgments = self.prompt_tokens = self.completion_tokens = 0
         self.failed: dict = {}
+        self.conflicts: dict = {}
+        self.other_model: dict = {}
 
 
 if __name__ == "__main__":

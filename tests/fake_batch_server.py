@@ -9,11 +9,24 @@ shuffled order) and an error file. Scripting:
 * ``hold = True``: batches stay ``in_progress`` until :meth:`release` (for kill -9 tests);
 * ``fail_next(k)``: in the next batch created, every ``k``-th request fails (half in the error
   file with ``server_error``, half as HTTP 500 lines in the output file): a partly failed batch;
-* ``expire_next(fraction)``: the next batch expires after answering ``fraction`` of its lines;
-  the rest go to the error file with code ``batch_expired``.
+* ``expire_next(fraction, times=1)``: the next (``times``) batch(es) expire after answering ``fraction`` of its lines;
+  the rest go to the error file with code ``batch_expired``;
+* ``fail_batch_next(times=1)``: the next (``times``) batch(es) fail as a whole (``status: failed``, ``errors``, no
+  output), as a batch whose input the provider refuses;
+* ``reset_after_create(k)``: the next ``k`` ``batches.create`` calls create the batch, then drop
+  the connection without an answer (a reset after the provider acted);
+* ``duplicate_next(every)``: the next batch's output repeats every ``every``-th line with the
+  opposite answers, the wrong line first (conflicting duplicate custom_ids);
+* ``answer_model`` (a model name, or None): batches answer as that model (another model's
+  answers); ``forget(batch_id)``: the server no longer knows a batch (HTTP 404);
+* ``echo_auth``: every error the server sends (404s included) quotes the request's
+  ``Authorization`` header, as some proxies do; ``fail_route(method, prefix, code, times)``
+  answers the next ``times`` matching requests with that HTTP error (echoing the header).
 
 Everything received is logged in ``log`` (method, path) and every custom_id of every created
-batch in ``submitted`` (so a test can prove that nothing was submitted twice).
+batch in ``submitted`` (so a test can prove that nothing was submitted twice); ``paid`` counts
+the requests the server answered successfully (chat requests and batch lines: what a provider
+bills), ``paid_ids`` the custom_ids of the batch lines among them.
 """
 
 from __future__ import annotations
@@ -57,6 +70,18 @@ class FakeBatchServer:
         self.hold = False
         self._fail_every: int | None = None
         self._expire: float | None = None
+        self._fail_batch = False
+        self._expire_times = 0
+        self._fail_times = 0
+        self._reset_creates = 0
+        self._duplicate_every: int | None = None
+        self.answer_model: str | None = None
+        self.echo_auth = False
+        self._route_failures: list[list] = []  # [method, prefix, code, times left]
+        self.paid = 0
+        self.paid_ids: list[str] = []
+        self.auth: set = set()  # Authorization headers received
+        self.created = 0  # batches created (a request refused before creating one does not count)
         self._n = 0
         server = self
 
@@ -82,10 +107,24 @@ class FakeBatchServer:
                 raw = self.rfile.read(length) if length else b""
                 with server.lock:
                     server.log.append((method, path))
+                    server.auth.add(self.headers.get("Authorization"))
+                    scripted = server._scripted_failure(method, path)
+                echo = f" (request headers: Authorization: {self.headers.get('Authorization')})" \
+                    if server.echo_auth else ""
+                if scripted is not None:
+                    self._json(scripted, {"error": {"message": f"scripted error{echo}", "type": "server_error"}})
+                    return
                 try:
                     code, obj = server.dispatch(method, path, raw, self.headers.get("Content-Type", ""))
                 except KeyError:
-                    code, obj = 404, {"error": {"message": f"no such object: {path}", "type": "invalid_request_error"}}
+                    code, obj = 404, {"error": {"message": f"no such object: {path}{echo}",
+                                                "type": "invalid_request_error"}}
+                if code == "reset":  # the server acted, then the connection dropped: no answer
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if code >= 400 and echo and isinstance(obj, dict):
+                    obj = {"error": {**obj.get("error", {}), "message": str(obj.get("error", {}).get("message")) + echo}}
                 if isinstance(obj, bytes):
                     self._send(code, obj, "application/octet-stream")
                 else:
@@ -127,15 +166,52 @@ class FakeBatchServer:
     def fail_next(self, every: int) -> None:
         self._fail_every = every
 
-    def expire_next(self, fraction: float) -> None:
+    def expire_next(self, fraction: float, times: int = 1) -> None:
         self._expire = fraction
+        self._expire_times = times
+
+    def fail_batch_next(self, times: int = 1) -> None:
+        self._fail_batch = True
+        self._fail_times = times
+
+    def settle(self) -> None:
+        """Run every batch still open to its end, as the provider does whether or not anyone
+        polls (so ``paid`` counts what a provider would bill)."""
+        with self.lock:
+            for b in self.batches.values():
+                for _ in range(3):
+                    if b["status"] in ("completed", "failed", "expired", "cancelled"):
+                        break
+                    hold, self.hold = self.hold, False
+                    self._advance(b)
+                    self.hold = hold
+
+    def reset_after_create(self, k: int = 1) -> None:
+        self._reset_creates = k
+
+    def duplicate_next(self, every: int = 1) -> None:
+        self._duplicate_every = every
+
+    def forget(self, batch_id: str) -> None:
+        with self.lock:
+            self.batches.pop(batch_id, None)
+
+    def fail_route(self, method: str, prefix: str, code: int, times: int = 1) -> None:
+        self._route_failures.append([method, prefix, code, times])
+
+    def _scripted_failure(self, method: str, path: str) -> int | None:
+        for f in self._route_failures:
+            if f[0] == method and path.startswith(f[1]) and f[3] > 0:
+                f[3] -= 1
+                return int(f[2])
+        return None
 
     def count(self, method: str, path_prefix: str) -> int:
         return sum(1 for m, p in self.log if m == method and p.startswith(path_prefix))
 
     @property
     def n_batches_created(self) -> int:
-        return sum(1 for m, p in self.log if m == "POST" and p == "/v1/batches")
+        return self.created
 
     def submitted_twice(self) -> list[str]:
         return [c for c, k in Counter(self.submitted).items() if k > 1]
@@ -151,6 +227,8 @@ class FakeBatchServer:
             with self.lock:
                 self.chat_requests += 1
             content, refusal = self.correct_content(body)
+            with self.lock:
+                self.paid += 1
             return 200, self.completion(body, content, refusal=refusal)
         if method == "GET" and path.endswith("/models"):
             return 200, {"object": "list", "data": [{"id": "fake", "object": "model"}]}
@@ -162,7 +240,16 @@ class FakeBatchServer:
                 return 200, self.files[rest[: -len("/content")]]["data"]
             return 200, self.files[rest]["meta"]
         if method == "POST" and path == "/v1/batches":
-            return 200, self._create(json.loads(raw or b"{}"))
+            b = self._create(json.loads(raw or b"{}"))
+            with self.lock:
+                if self._reset_creates > 0:
+                    self._reset_creates -= 1
+                    return "reset", None  # type: ignore[return-value]
+            return 200, b
+        if method == "GET" and path == "/v1/files":
+            with self.lock:
+                data = [f["meta"] for f in self.files.values()]
+            return 200, {"object": "list", "data": data, "has_more": False}
         if method == "GET" and path == "/v1/batches":
             with self.lock:
                 data = [self._advance(b) for b in self.batches.values()]
@@ -205,6 +292,7 @@ class FakeBatchServer:
             data = self.files[req["input_file_id"]]["data"]
             lines = [x for x in data.decode().splitlines() if x.strip()]  # parsed when run (memory)
             self.submitted.extend(json.loads(x)["custom_id"] for x in lines)
+            self.created += 1
             bid = self._id("batch")
             b = {"id": bid, "object": "batch", "endpoint": req.get("endpoint"), "errors": None,
                  "input_file_id": req["input_file_id"], "completion_window": req.get("completion_window", "24h"),
@@ -215,7 +303,15 @@ class FakeBatchServer:
                  "request_counts": {"total": len(lines), "completed": 0, "failed": 0}}
             b["_lines"] = lines
             b["_fail_every"], self._fail_every = self._fail_every, None
-            b["_expire"], self._expire = self._expire, None
+            b["_expire"] = self._expire
+            self._expire_times -= 1
+            if self._expire_times <= 0:
+                self._expire = None
+            b["_fail"] = self._fail_batch
+            self._fail_times -= 1
+            if self._fail_times <= 0:
+                self._fail_batch = False
+            b["_duplicate"], self._duplicate_every = self._duplicate_every, None
             self.batches[bid] = b
             return self._public(b)
 
@@ -236,6 +332,12 @@ class FakeBatchServer:
 
     def _run(self, b: dict[str, Any], final: str) -> None:
         lines = b["_lines"]
+        if b["_fail"]:  # the whole batch fails (e.g. its input does not validate): no output
+            b["status"], b["failed_at"] = "failed", int(time.time())
+            b["errors"] = {"object": "list", "data": [{"code": "invalid_request", "line": 1, "param": "body",
+                                                        "message": "This line is not a valid request."}]}
+            b["request_counts"] = {"total": len(lines), "completed": 0, "failed": len(lines)}
+            return
         n_do = len(lines)
         if final == "cancelled":
             n_do = len(lines) // 2
@@ -263,14 +365,26 @@ class FakeBatchServer:
                                              "body": {"error": {"message": "Internal error", "type": "server_error"}}}})
                 continue
             content, refusal = self.correct_content(x["body"])
-            out.append({"id": rid, "custom_id": x["custom_id"], "error": None,
-                        "response": {"status_code": 200, "request_id": rid,
-                                     "body": self.completion(x["body"], content, refusal=refusal)}})
-            out[-1] = json.dumps(out[-1])  # keep serialized lines, not objects (memory)
+            body = self.completion(x["body"], content, refusal=refusal)
+            if self.answer_model:
+                body["model"] = self.answer_model
+            line = json.dumps({"id": rid, "custom_id": x["custom_id"], "error": None,
+                               "response": {"status_code": 200, "request_id": rid, "body": body}})
+            self.paid += 1
+            self.paid_ids.append(x["custom_id"])
+            if b["_duplicate"] and i % b["_duplicate"] == 0 and content:
+                flipped = content.replace('"yes"', '"tmp"').replace('"no"', '"yes"').replace('"tmp"', '"no"')
+                wrong = json.dumps({"id": rid + "b", "custom_id": x["custom_id"], "error": None,
+                                    "response": {"status_code": 200, "request_id": rid + "b",
+                                                 "body": self.completion(x["body"], flipped)}})
+                out.append("\x00first" + wrong)  # the wrong answer is written first
+            out.append(line)  # keep serialized lines, not objects (memory)
         out = [o if isinstance(o, str) else json.dumps(o) for o in out]
         err = [json.dumps(e) for e in err]
         self.rng.shuffle(out)
         self.rng.shuffle(err)
+        first = [o[len("\x00first"):] for o in out if o.startswith("\x00first")]
+        out = first + [o for o in out if not o.startswith("\x00first")]
         ok = sum(1 for o in out if '"status_code": 200' in o)
         b["request_counts"] = {"total": len(lines), "completed": ok, "failed": len(lines) - ok}
         for kind, rows in (("output_file_id", out), ("error_file_id", err)):

@@ -71,7 +71,7 @@ def test_fit_targeted_cycles_with_eval_set_and_history():
     est = GenZRegressor(cycles=3, random_state=0).fit(items[:300], y[:300], eval_set=(items[300:], y[300:]))
     h = est.history_
     assert h[0]["action"] == "init"
-    assert {r["action"] for r in h[1:]} <= {"add", "remove", "discard", "select"}
+    assert {r["action"] for r in h[1:]} <= {"add", "remove", "discard", "extend", "select"}
     assert all(r["test"] is not None for r in h)
     assert h[-1]["test"]["median_ae"] < h[0]["test"]["median_ae"] / 2
     assert len(est.features_) == h[-1]["n_features"]

@@ -72,7 +72,7 @@ def test_text_table_findings_first_one_notation_intervals_and_targets():
 
 def test_text_table_degrades_when_keys_are_missing():
     text = format_feature_table([{"feature": "old", "weight": 0.5}])
-    assert "+0.500" in text and "no findings were tested" in text
+    assert "+0.500" in text and "none was tested on rows set aside" in text
 
 
 def test_html_table_escapes_and_marks_intervals():

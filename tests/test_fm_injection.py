@@ -9,7 +9,7 @@ import pytest
 
 from tests.fake_openai_server import fake_server  # noqa: F401  (pytest fixture)
 from genz.errors import FMError, MiningError
-from genz.fm import openai_compat
+from genz.fm import judging
 from genz.fm.openai_compat import OpenAIFM
 from genz.fm.prompts import check_descriptor, descriptor_problem, looks_like_instructions
 from genz.items import Item, items_from_texts
@@ -48,7 +48,7 @@ def test_one_hostile_item_cannot_change_another_items_answer(fake_server, hostil
 def test_the_obeying_model_does_flip_a_batch_when_the_item_is_not_isolated(fake_server, monkeypatch):
     """The test above can fail: batched with the others, the hostile item flips them."""
     fake_server.obey = True
-    monkeypatch.setattr(openai_compat, "looks_like_instructions", lambda item: False)
+    monkeypatch.setattr(judging, "looks_like_instructions", lambda item: False)
     plain = _plain()
     items = plain[:5] + [Item(id="evil", text=HOSTILE[0])] + plain[5:]
     j = _fm(fake_server).judge("has a seven", items)

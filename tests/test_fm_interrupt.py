@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._signals import default_sigint
 from tests.fake_openai_server import FakeOpenAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +35,8 @@ def _start(server: FakeOpenAIServer, cache: Path, n: int = N_ITEMS) -> subproces
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     env.pop("OPENAI_BASE_URL", None)
     return subprocess.Popen([sys.executable, str(ENTRY), server.url, str(cache), str(n)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
 
 
 def _cached_texts(cache: Path, server_items: dict[str, str]) -> set[str]:
@@ -141,7 +143,7 @@ def test_processes_sharing_a_cache_do_not_ask_for_the_same_judgment_at_once(serv
     start = time.time() + 6  # all three start together, after their imports
     procs = [subprocess.Popen([sys.executable, str(ENTRY), server.url, str(cache), str(N_ITEMS),
                                "--start-at", str(start)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+                              stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint) for _ in range(3)]
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0 and "done" in out, err
@@ -172,7 +174,8 @@ def test_genz_fit_stops_within_2s_marks_the_run_interrupted_and_continues(server
     server.delay = 0.4
     arrivals: list[float] = []
     server.on_request = lambda n, body: arrivals.append(time.monotonic())
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     t_end = time.monotonic() + 60
     while len(server.delivered) < 9 and time.monotonic() < t_end:  # the mining answer + 8 judging answers
         time.sleep(0.01)
@@ -188,7 +191,8 @@ def test_genz_fit_stops_within_2s_marks_the_run_interrupted_and_continues(server
     assert RunDir.open(tmp_path / "run").status == "interrupted"
     server.on_request, server.delay = None, 0.0
     before = server.n_requests
-    assert subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120).returncode == 0
+    assert subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120,
+                          preexec_fn=default_sigint).returncode == 0
     assert RunDir.open(tmp_path / "run").status == "complete"
     asked = [t for r in server.requests[before:] for t in server.judged(r)]
     assert len(asked) == len(set(asked)) and len(asked) < N_ITEMS  # only the items not yet answered
@@ -200,7 +204,8 @@ def test_ctrl_c_during_a_mining_request_keeps_its_answer(server, tmp_path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     p = subprocess.Popen([sys.executable, str(ENTRY), server.url, str(cache), "20", "--mine"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
     t_end = time.monotonic() + 30
     while not server.requests and time.monotonic() < t_end:
         time.sleep(0.01)

@@ -49,7 +49,7 @@ def test_judge_mine_propose_and_cached_rerun(server_url, tmp_path):
     j = cached.judge("even number", items)
     assert j.values.dtype == bool and j.values.shape == (8,)
     # the server applies the JSON schema as a grammar and returns log-probabilities
-    assert fm._caps["smollm2-135m"]["response_format"] in ("json_object_schema", "json_schema")
+    assert fm.transport._caps["smollm2-135m"]["response_format"] in ("json_object_schema", "json_schema")
     assert j.prob is not None and np.all((j.prob >= 0) & (j.prob <= 1))
     try:  # a characteristic, or a clear "nothing usable" (the tiny model may parrot an example)
         d = cached.mine(items[:3], items[3:6])

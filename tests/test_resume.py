@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("genz.fm.cache", reason="the persistent FM cache (issue 3) is needed to keep answers across a kill")
 
 from genz.runs import RunDir, read_history  # noqa: E402
+from tests._signals import default_sigint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = ROOT / "tests" / "_resume_entry.py"
@@ -27,7 +28,8 @@ def _fit(tmp: Path, name: str, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, str(ENTRY), str(tmp / name), str(tmp / f"{name}.sqlite"),
-                           str(tmp / f"{name}.log"), *extra], env=env, capture_output=True, text=True, timeout=300)
+                           str(tmp / f"{name}.log"), *extra], env=env, capture_output=True, text=True, timeout=300,
+                          preexec_fn=default_sigint)
 
 
 def _requests(log: Path) -> list[tuple[str, str]]:

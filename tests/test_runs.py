@@ -14,6 +14,7 @@ import pytest
 
 from genz.errors import CorruptFileError, GenZInputError
 from genz.runs import RunDir, RunSummary, read_history, redact_secrets
+from tests._signals import sigint_raises
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -330,7 +331,7 @@ def test_ctrl_c_during_commit_is_held_until_the_step_is_written(tmp_path):
         real(record)
 
     run.append_history = slow_append
-    with pytest.raises(KeyboardInterrupt):
+    with sigint_raises(), pytest.raises(KeyboardInterrupt):
         run.commit_step(_record(0), *_payload(0, np.random.default_rng(0)))
     assert len(run.history()) == 1 and run.load_latest_checkpoint().step == 0
     run.close("interrupted")

@@ -196,9 +196,10 @@ def test_vllm_executor_runs_the_command_and_retries_inline_errors(tmp_path):
     cmd = f"{sys.executable} {Path(__file__).parent / 'fake_vllm_run_batch.py'} -i {{input}} -o {{output}} --model {{model}}"
     ex = VLLMExecutor(tmp_path / "v", command=cmd)
     fm = ExecutorFM(OpenAIFM("fake", base_url="http://127.0.0.1:9/v1", batch_size=4, progress=False),
-                    tmp_path / "c.sqlite", ex, fallback="error")
+                    tmp_path / "c.sqlite", ex, on_failure="stop")
     j = fm.judge("contains seven", items)  # round 1: 10 requests, 2 inline errors; round 2: those 2
-    assert fm.last_fill == {"rounds": 2, "submitted": 12, "answered": 10, "failed": 2, "missing": 0}
+    assert {k: fm.last_fill[k] for k in ("rounds", "submitted", "answered", "failed", "missing")} == \
+        {"rounds": 2, "submitted": 12, "answered": 10, "failed": 2, "missing": 0}
     assert np.array_equal(j.values, np.array(["seven" in it.text for it in items]))
     assert len(list((tmp_path / "v").glob("vllm-*.output.jsonl"))) == fm.last_fill["rounds"]
 
@@ -245,7 +246,7 @@ def test_packed_insert_equals_row_by_row_and_is_one_transaction(tmp_path):
 
 
 def test_ingest_interrupted_keeps_committed_flushes_and_completes_on_rerun(fake_server, tmp_path, monkeypatch):
-    import genz.fm.requests as rq
+    import genz.fm.ingest as rq
 
     items = _items(40)
     fm = CachedFM(OpenAIFM("fake", base_url=fake_server.url, batch_size=4, concurrency=1, progress=False),
@@ -257,11 +258,11 @@ def test_ingest_interrupted_keeps_committed_flushes_and_completes_on_rerun(fake_
     monkeypatch.setattr(rq, "_FLUSH_ROWS", 12)  # a transaction per 3 requests
     real, calls = FMCache.put_judgments_packed, []
 
-    def crash_on_second(self, packed):
+    def crash_on_second(self, packed, created=None):
         calls.append(len(packed))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(self, packed)
+        return real(self, packed, created)
 
     monkeypatch.setattr(FMCache, "put_judgments_packed", crash_on_second)
     with pytest.raises(KeyboardInterrupt):

@@ -14,11 +14,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .commands import GenzGroup, check_output_path, friendly, _DEBUG
+from .commands import GenzGroup, check_output_path, friendly, grouped, _DEBUG
 from .commands.fm import fm_from_options, fm_options
 from .commands.inputs import (check_fit_inputs, data_options, discovery_options, explain_features, load_inputs,
-                              SELECTION_OPTION_KEYS, selection_options,
-                              set_conjunctions)
+                              SELECTION_OPTION_KEYS, selection_options, set_conjunctions, target_outliers)
 from .commands.predict import predict_options
 from .commands.requests import EXECUTOR_OPTION_KEYS, executor_options, with_executor
 from .errors import GenZInputError
@@ -129,8 +128,31 @@ def _columns(spec: str | None) -> list[str]:
     return [c.strip() for c in (spec or "").split(",") if c.strip()]
 
 
-@main.command()
-@data_options(targets=True, test=True, categorical=True)
+_FM_OPTIONS = ["fm", "fm_model", "mining_model", "base_url", "api_key_env", "fm_cache", "no_cache", "prompts_dir",
+               "fm_concurrency", "fm_batch_size", "price_in", "price_out", "vision", "fm_timeout", "judge_mode",
+               "allow_other_host"]
+_EXECUTOR_OPTIONS = ["executor", "batch_dir", "poll_interval", "ray_endpoints", "vllm_command"]
+#: genz fit --help: what every fit needs first, then what tunes it, then the LLM and bulk-judging options
+FIT_HELP = [
+    ("Basic options", ["data_path", "target", "id_column", "text_columns", "out", "resume", "overwrite", "quiet"]),
+    ("Other inputs", ["items_path", "targets_path", "test_data", "test_items", "encoding", "delimiter", "categorical",
+                      "side_inputs", "allow_missing"]),
+    ("Discovery", ["cycles", "add_per_cycle", "remove_per_cycle", "n_features", "seed", "model", "algorithm",
+                   "n_candidates", "conjunctions", "discovery_sample", "hypotheses_path", "pin", "veto"]),
+    ("Selection and findings", ["folds", "patience", "holdout", "error_rate", "correction", "extend"]),
+    ("Foundation model (default: the offline engine; these matter for --fm openai)", _FM_OPTIONS),
+    ("Bulk judging (--executor; docs/scale.md)", _EXECUTOR_OPTIONS),
+]
+PREDICT_HELP = [
+    ("Basic options", ["data_path", "out_path", "id_column", "text_columns", "quiet"]),
+    ("Other inputs", ["items_path", "encoding", "delimiter", "side_inputs", "allow_missing", "safe_csv"]),
+    ("Foundation model (default: the one the model was trained with)", _FM_OPTIONS),
+    ("Bulk judging (--executor; docs/scale.md)", _EXECUTOR_OPTIONS),
+]
+
+
+@main.command(cls=grouped(FIT_HELP))
+@data_options(targets=True, test=True, categorical=True, delimiter=True, allow_missing=True)
 @click.option("--side-inputs", default="",
               help="Comma-separated numeric attributes (columns) used as side inputs u: they enter the predictor "
                    "directly, next to the discovered features.")
@@ -152,8 +174,8 @@ def _columns(spec: str | None) -> list[str]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress output and no summary.")
 @executor_options()
 @friendly
-def fit(data_path, items_path, target, targets_path, id_column, text_columns, encoding, categorical, test_data,
-        test_items,
+def fit(data_path, items_path, target, targets_path, id_column, text_columns, encoding, delimiter, allow_missing,
+        categorical, test_data, test_items,
         side_inputs, model, algorithm, cycles, add_per_cycle, remove_per_cycle, n_features, n_candidates,
         conjunctions, seed, hypotheses_path, discovery_sample, pin, veto, out, resume, overwrite, quiet,
         **fm_opts) -> None:
@@ -179,7 +201,7 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     if forced and not data_path:
         raise GenZInputError("--categorical goes with --data (a table); in JSONL items, write such values as strings")
     inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns, encoding,
-                      types=forced or None)
+                      types=forced or None, delimiter=delimiter)
     items, Y = inp.items, inp.Y
     unknown = [c for c in forced if c not in inp.table.get("types", {})]
     if unknown:
@@ -195,7 +217,9 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     if test_data:
         if not data_path:
             raise GenZInputError("--test-data goes with --data; with --items use --test-items")
-        t = load_inputs(test_data, None, target, None, id_column, text_columns, encoding, types=inp.table["types"])
+        t = load_inputs(test_data, None, target, None, id_column, inp.table.get("text") and ",".join(inp.table["text"]),
+                        encoding, types=inp.table["types"], delimiter=delimiter)
+        _check_test_columns(test_data, inp.table, t.table, allow_missing)
         Ut = side_inputs_from_attributes(t.items, cols) if cols else None
         eval_set = (t.items, t.Y[:, 0] if t.Y.shape[1] == 1 else t.Y, Ut)
     elif test_items:
@@ -209,6 +233,10 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         Ut = side_inputs_from_attributes(t_items, cols) if cols else None
         eval_set = (t_items, Yt[:, 0] if Yt.shape[1] == 1 else Yt, Ut)
     U = side_inputs_from_attributes(items, cols) if cols else None
+    if U is not None:
+        from .estimator_inputs import check_target_values
+
+        check_target_values(U, cols, what="side inputs")  # before the run directory exists
     from .settings import PriorKnowledge
 
     hyps = []
@@ -229,17 +257,28 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         extra.update(items=str(items_path), targets=str(targets_path))
         if test_items:
             extra["test_items"] = str(test_items)
+    from .commands.preflight import check_fm_ready
+
+    check_fm_ready(fm)  # the API key and the server, before the run directory exists
+    outliers = target_outliers(Y, [it.id for it in items], inp.target_names)
+    if outliers and not quiet:
+        click.echo(f"warning: {outliers}", err=True)
+
+    def kept_something(e) -> None:  # a fit that keeps nothing is a failed run, with the reason
+        if not e.features_:
+            notes = explain_features(e, items, fm_opts.get("fm", "predicates"), n_features, outliers=outliers)
+            raise GenZInputError(" ".join(notes) + f" (The run is saved in {out}, marked failed.)")
+
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
-                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names)
+                       overwrite=overwrite, progress=progress, config_extra=extra, target_names=inp.target_names,
+                       check=kept_something)
     sampled = est.discovery_sample_
     if sampled and not quiet:
         click.echo(f"discovery on {sampled['sample']} of {sampled['items']} items; the {len(est.features_)} kept "
                    f"features were judged on all of them and the predictor refitted on all "
                    f"({sampled['judgments_saved']:,} judgments saved)", err=True)
     _save_inputs(Path(out) / "model", extra)
-    notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features)
-    if not est.features_:
-        raise GenZInputError(" ".join(notes) + f" (The run is saved in {out}.)")
+    notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features, outliers=outliers)
     if not quiet:
         from .effects_table import build_feature_table
         from .report.feature_table import format_feature_table
@@ -268,6 +307,22 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
             click.echo(f"  EM stopped at max_iter without converging in {not_conv} phase(s) (see the report)")
         for line in notes:
             click.echo(line, err=True)
+
+
+def _check_test_columns(path, train: dict, test: dict, allow_missing: bool) -> None:
+    """``--test-data`` must have the training table's columns: a missing one would count as an
+    empty cell in every test item, and the test metrics would be wrong."""
+    have = set(test.get("columns") or [])
+    missing = [c for c in list(train.get("types") or {}) + list(train.get("text") or []) if c not in have]
+    if not missing:
+        return
+    if allow_missing:
+        click.echo(f"warning: {path} has no column {', '.join(missing)} (the training table has them); they count "
+                   "as empty cells in the test items", err=True)
+        return
+    raise GenZInputError(f"{path} has no column {missing[0]!r}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1
+                         else "") + ", which the training table has; the test metrics would treat it as empty in "
+                         "every test item: add the column, or pass --allow-missing")
 
 
 #: how a model's inputs were read, kept beside the model so that a copied model directory predicts alone
@@ -328,18 +383,42 @@ def _load_run_model(path: str, side_inputs: str | None, fm_overrides: dict | Non
 
 
 def _new_inputs(cfg: dict, data_path, items_path, id_column, text_columns, encoding, target=None, targets_path=None,
-                need_target=False):
+                need_target=False, *, est=None, cols=(), delimiter=None, allow_missing=False):
+    """New items read as the training table was (id, text, column types); a table or items
+    without a column the model's features test (or a side input) is refused, naming it,
+    unless ``allow_missing``."""
+    from .estimator_inputs import check_columns
+
     table = cfg.get("table") or {}
     if data_path and table:  # read the new table the way the training table was read
         id_column = id_column if id_column is not None else table.get("id")
         text_columns = text_columns if text_columns is not None else ",".join(table.get("text") or [])
     drop = list(table.get("target") or [])
+    if data_path and est is not None and table:
+        from .table_files import read_table
+
+        t = read_table(data_path, encoding=encoding, delimiter=delimiter)
+        have = [c for c in t.columns if c not in t.index_columns]
+        need = {"types": table.get("types") or {}, "text": list(table.get("text") or []), "id": table.get("id"),
+                "target": drop, "side_inputs": list(cols)}
+        missing = check_columns(have, need, est.features_, allow_missing=allow_missing, where=str(data_path),
+                                option="--allow-missing")
+        if missing:
+            click.echo(f"warning: {data_path} has no column {', '.join(missing)} (the model's features test "
+                       "them); they count as empty cells", err=True)
+            text_columns = ",".join(c for c in (text_columns or "").split(",") if c and c not in missing) or None
+        unused = [c for c in list(need["types"]) + need["text"] if c not in have and c not in missing]
+        if unused:
+            click.echo(f"warning: {data_path} has no column {', '.join(unused)} (the model was fitted with "
+                       f"{'them' if len(unused) > 1 else 'it'}; no kept feature tests "
+                       f"{'them' if len(unused) > 1 else 'it'}, so the predictions do not change)", err=True)
+            text_columns = ",".join(c for c in (text_columns or "").split(",") if c and c not in unused) or None
     inp = load_inputs(data_path, items_path, target, targets_path, id_column, text_columns or None, encoding,
-                      need_target=need_target, types=table.get("types"), drop=drop)
-    missing = sorted(set(table.get("types") or {}) - set(inp.table.get("types") or {}))
-    if data_path and missing:
-        click.echo(f"warning: {data_path} has no column {', '.join(missing)} (the model was fitted with them); "
-                   "these attributes count as missing", err=True)
+                      need_target=need_target, types=table.get("types"), drop=drop, delimiter=delimiter)
+    if items_path and est is not None and table.get("types") and not allow_missing:
+        have = sorted({k for it in inp.items for k in it.attributes})
+        check_columns(have, {"types": table["types"], "text": [], "side_inputs": list(cols)}, est.features_,
+                      allow_missing=False, where=str(items_path), option="--allow-missing")
     return inp
 
 
@@ -354,12 +433,13 @@ def _predict(est, items, cols, executor: str = "sync", **executor_opts):
     if executor != "sync" and est.features_:
         est.fm_ = with_executor(est.fm_, executor, **executor_opts)
         est.fm_.prefetch(list(est.features_), items)
-    return np.asarray(est.predict(items, U), dtype=float).reshape(len(items), -1)
+    # the columns were checked when the table was read (_new_inputs)
+    return np.asarray(est.predict(items, U, allow_missing=True), dtype=float).reshape(len(items), -1)
 
 
-@main.command()
+@main.command(cls=grouped(PREDICT_HELP))
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
-@data_options(targets=False)
+@data_options(targets=False, delimiter=True, allow_missing=True)
 @click.option("--side-inputs", default=None,
               help="Side-input attributes, comma-separated (only for a bare model directory: a run directory knows "
                    "them).")
@@ -369,8 +449,8 @@ def _predict(est, items, cols, executor: str = "sync", **executor_opts):
 @predict_options
 @executor_options()
 @friendly
-def predict(run, data_path, items_path, id_column, text_columns, encoding, side_inputs, out_path, quiet,
-            safe_csv, **fm_overrides) -> None:
+def predict(run, data_path, items_path, id_column, text_columns, encoding, delimiter, allow_missing, side_inputs,
+            out_path, quiet, safe_csv, **fm_overrides) -> None:
     """Predict the targets of new items with a fitted run (or its model/ directory), from the
     foundation model's judgments of the discovered features only, asked of the FM the model was
     trained with (the FM options override it; another host needs --allow-other-host).
@@ -389,7 +469,8 @@ def predict(run, data_path, items_path, id_column, text_columns, encoding, side_
         check_output_path(out_path)
     ex_opts = {k: fm_overrides.pop(k) for k in EXECUTOR_OPTION_KEYS}
     est, cfg, cols = _load_run_model(run, side_inputs, fm_overrides)
-    inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding)
+    inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding, est=est, cols=cols,
+                      delimiter=delimiter, allow_missing=allow_missing)
     P = _predict(est, inp.items, cols, **ex_opts)
     names = cfg.get("target_names") or getattr(est, "target_names_", None) or []
     if len(names) != P.shape[1]:
@@ -407,14 +488,14 @@ def predict(run, data_path, items_path, id_column, text_columns, encoding, side_
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False, exists=True))
-@data_options(targets=True)
+@data_options(targets=True, delimiter=True, allow_missing=True)
 @click.option("--side-inputs", default=None,
               help="Side-input attributes, comma-separated (only for a bare model directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the headline metric's value.")
 @friendly
-def score(run, data_path, items_path, target, targets_path, id_column, text_columns, encoding, side_inputs,
-          as_json, quiet) -> None:
+def score(run, data_path, items_path, target, targets_path, id_column, text_columns, encoding, delimiter,
+          allow_missing, side_inputs, as_json, quiet) -> None:
     """Score a fitted run's predictions against known targets: median and mean absolute error,
     RMSE and R² (cosine for a vector target).
 
@@ -427,7 +508,7 @@ def score(run, data_path, items_path, target, targets_path, id_column, text_colu
     if data_path and not target:
         target = ",".join((cfg.get("table") or {}).get("target") or []) or None
     inp = _new_inputs(cfg, data_path, items_path, id_column, text_columns, encoding, target, targets_path,
-                      need_target=True)
+                      need_target=True, est=est, cols=cols, delimiter=delimiter, allow_missing=allow_missing)
     P = _predict(est, inp.items, cols)
     if inp.Y.shape[1] != P.shape[1]:
         raise GenZInputError(f"the targets have {inp.Y.shape[1]} columns, the model predicts {P.shape[1]}")

@@ -12,7 +12,8 @@ advances it one *step* at a time. The four algorithms are four short methods:
 * :meth:`Discovery.algorithm_4` — the schedule: cycles of additions and removals.
 
 Each phase of an addition is a small method with explicit inputs and outputs. Recording a
-step, the evaluation on a held-out ``eval_set`` and checkpoints live in :mod:`genz.discovery_run`.
+step, the evaluation on a user's ``eval_set``, the two phases of a fit (cross-validated choices,
+findings on untouched rows) and checkpoints live in :mod:`genz.discovery_run`.
 """
 
 from __future__ import annotations

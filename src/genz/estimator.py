@@ -36,6 +36,9 @@ from .sampling import _Counting, judge_in_bulk, stratified_sample
 from .selection import MIN_CV_ROWS, split_indices
 from .settings import (Selection, advanced_settings, model_spec, prior_knowledge, selection_settings, to_json)
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
+from .estimator_inputs import (check_items as _check_items, check_sample_weight, check_target_values, is_table,
+                               load_inputs, new_items, remember_inputs, side_input_columns, side_matrix, table_items,
+                               validate_params)
 
 __all__ = ["GenZRegressor", "make_fm"]
 
@@ -61,32 +64,6 @@ def make_fm(fm: Any, **options: Any) -> FoundationModel:
 
         return PredicateFM(**options)
     raise GenZInputError(f"unknown foundation model {fm!r}")
-
-
-def _check_items(items: Any, name: str = "items", **table: Any) -> list[Item]:
-    """``items`` as a checked list of :class:`Item`; a table (a pandas DataFrame, a dict of
-    columns, a list of flat records) goes through :func:`genz.items_from_frame` with ``table``'s
-    keywords (``text``, ``id``, ``target``)."""
-    if hasattr(items, "columns") or isinstance(items, dict) or (  # a table: genz.tables
-            isinstance(items, list) and items and all(isinstance(r, dict) for r in items)):
-        from .tables import items_from_frame
-
-        return items_from_frame(items, **{k: v for k, v in table.items() if v is not None})
-    if isinstance(items, (str, bytes)) or not hasattr(items, "__len__"):
-        raise GenZInputError(f"{name} must be a sequence of genz.Item, got {type(items).__name__}")
-    items = list(items)
-    if not items:
-        raise GenZInputError(f"{name}: no items")
-    for pos, it in enumerate(items):
-        if not isinstance(it, Item):
-            raise GenZInputError(f"{name}[{pos}] is a {type(it).__name__}, not a genz.Item (see genz.items_from_texts, or "
-                                 "pass a pandas DataFrame: genz.items_from_frame)")
-    seen: dict[str, int] = {}
-    for pos, it in enumerate(items):
-        if it.id in seen:
-            raise GenZInputError(f"{name}: duplicate id {it.id!r} (positions {seen[it.id]} and {pos})")
-        seen[it.id] = pos
-    return items
 
 
 class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
@@ -129,12 +106,12 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         at the judgments themselves (``q = b``, the mode; the binary demo), or the EM θ itself.
     hypotheses : list of str, PriorKnowledge, dict or None
         What you already believe. A list of descriptors: hypotheses, judged like mined
-        features and kept only if they earn their place on held-out data (their evidence is in
-        ``hypotheses_`` either way). ``PriorKnowledge(hypotheses=[...], pin=[...], veto=[...])``
+        features and kept only if they lower the cross-validated loss (their evidence is in
+        ``hypotheses_`` either way; if kept, they are tested for findings like the others). ``PriorKnowledge(hypotheses=[...], pin=[...], veto=[...])``
         also pins features (kept whatever the evidence) and vetoes descriptors (never mined).
     discovery_sample : int or None, default None
-        Discovery on a sample (docs/scale.md): mining, candidate choice, EM and the held-out
-        selection run on this many training items, stratified by the first target's deciles
+        Discovery on a sample (docs/scale.md): mining, candidate choice, EM, the cross-validated
+        selection and the findings run on this many training items, stratified by the first target's deciles
         (each decile gives its share); the final features are then judged on all items (one
         bulk pass through an executor's ``prefetch``, :class:`genz.fm.executors.ExecutorFM`)
         and the predictor is refitted on all of them (θ on their FM priors, docs/equations.md
@@ -153,6 +130,21 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         NumPy's global random state at ``fit`` (so ``np.random.seed`` makes it reproducible).
     verbose : int, default 0
         1: one line per discovery step on standard error.
+    text, id : str (text: or a list of str) or None, default None
+        For a table ``X`` (a pandas DataFrame, a dict of columns, a list of records): the
+        free-text column(s) and the id column (:func:`genz.items_from_frame`); ``fit``'s
+        ``text=``/``id=`` override them. The columns of the fit are remembered (``inputs_``) and
+        used by ``predict``, ``predict_interval``, ``transform``, ``score`` and a saved model.
+    side_inputs : list of str, "numeric" or None, default None
+        Columns (attributes) that enter the predictor directly as side inputs ``u``, next to
+        the discovered features: a list of names, or ``"numeric"`` for every numeric column with
+        a value in every training row. Taken from ``X`` at ``fit`` and ``predict`` (instead of
+        ``U``).
+
+    Attributes (besides the results documented in the README and docs/architecture.md):
+    ``inputs_`` (the columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the
+    columns of a table ``X``, as scikit-learn sets them), ``get_feature_names_out()`` (the
+    descriptors: the columns of ``transform``).
     """
 
     def __init__(
@@ -174,6 +166,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         advanced: Any = None,
         random_state: Any = None,
         verbose: int = 0,
+        text: Any = None,
+        id: Any = None,
+        side_inputs: Any = None,
     ) -> None:
         self.fm = fm
         self.model = model
@@ -192,6 +187,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.advanced = advanced
         self.random_state = random_state
         self.verbose = verbose
+        self.text = text
+        self.id = id
+        self.side_inputs = side_inputs
 
     #: settings objects whose fields are reachable as ``name__field`` (scikit-learn's nested
     #: parameters: ``set_params(selection__folds=3)``, GridSearchCV grids)
@@ -266,13 +264,31 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
 
-    def _prepare(self, items, Y, U):
+    def _prepare(self, items, Y, U, types=None):
+        """Checked items (a table read with the ``text``/``id`` columns), targets (N×D) and side
+        inputs (``U``, or the ``side_inputs`` columns); the constructor arguments are checked
+        first, as ``genz fit`` checks its options."""
+        validate_params(self)
+        if isinstance(Y, str):
+            raise GenZInputError(f"y={Y!r} is a column name; pass the target values, e.g. "
+                                 f"fit(df.drop(columns={Y!r}), df[{Y!r}])")
+        if is_table(items):
+            items = table_items(items, text=self.text, id=self.id, target=Y, types=types)[0]
         items = _check_items(items)
         ids = [it.id for it in items]
         Y = check_targets(Y, ids)
         if Y.shape[0] != len(items):
             raise GenZInputError(f"targets: {Y.shape[0]} rows for {len(items)} items")
+        check_target_values(Y)
+        side = None
+        if U is None and self.side_inputs is not None:
+            side = side_input_columns(self.side_inputs, items, types)
+            U = side_matrix(items, side)
+        elif U is not None and self.side_inputs is not None:
+            raise GenZInputError("side inputs given twice: as U and as side_inputs columns; pass one of them")
         U = check_side_inputs(U, len(items), ids)
+        if U is not None:
+            check_target_values(U, side, what="side inputs")
         return items, Y, U
 
     def _sample_rows(self, Y: np.ndarray, seed: int) -> np.ndarray | None:
@@ -340,6 +356,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         target_names: Sequence[str] | None = None,
         text: Any = None,
         id: Any = None,
+        sample_weight: Any = None,
     ) -> "GenZRegressor":
         """Discover features for items ``X`` with targets ``y`` (N or N×D) and optional side
         inputs ``U`` (N×P). ``eval_set=(items, Y[, U])`` adds test metrics to every history
@@ -347,10 +364,21 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         ``on_step(run, record)`` is called after every step (run directories checkpoint
         there). ``discovery`` continues a run built by :meth:`make_discovery` (e.g. restored
         from a checkpoint). Target names come from ``target_names``, a DataFrame's columns or
-        a Series' name, else ``y0``, ``y1``... ``X`` may be a pandas DataFrame: ``text``/``id``
-        name its text and id columns (:func:`genz.items_from_frame`)."""
-        if discovery is None and (text is not None or id is not None or hasattr(X, "columns")):
-            X = _check_items(X, text=text, id=id, target=y)
+        a Series' name, else ``y0``, ``y1``... ``X`` may be a table (a pandas DataFrame):
+        ``text``/``id`` name its text and id columns (default: the constructor's), and the
+        columns are remembered for ``predict`` (:mod:`genz.estimator_inputs`).
+        ``sample_weight``: only equal weights (genz weighs every item equally)."""
+        info = None
+        if discovery is None:
+            if is_table(X):
+                validate_params(self)
+                X, info = table_items(X, text=text if text is not None else self.text,
+                                      id=id if id is not None else self.id, target=y)
+                if eval_set is not None and is_table(eval_set[0]):
+                    e_items = table_items(eval_set[0], text=info["text"], id=info["id"], types=info["types"],
+                                          target=eval_set[1], exclude=info["target"])[0]
+                    eval_set = (e_items, *tuple(eval_set)[1:])
+            check_sample_weight(sample_weight, len(X) if hasattr(X, "__len__") else 0)
         run = discovery if discovery is not None else self.make_discovery(X, y, U, eval_set, target_names)
         if callbacks is None and self.verbose:
             callbacks = _PrintProgress()
@@ -359,6 +387,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self._adopt(run)
         if run.sample is not None:
             self._judge_all(run)
+        remember_inputs(self, info, run.sample[0] if run.sample is not None else run.items)
         return self
 
     def _judge_all(self, run: DiscoveryRun) -> None:
@@ -435,10 +464,22 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         return params
 
     # ------------------------------------------------------------------------------------------
-    def transform(self, X: Sequence[Item], text: Any = None, id: Any = None) -> np.ndarray:
-        """The N×K matrix of FM judgments (0/1) of the discovered features for items X."""
+    def transform(self, X: Sequence[Item], text: Any = None, id: Any = None, allow_missing: bool = False) -> np.ndarray:
+        """The N×K matrix of FM judgments (0/1) of the discovered features for items X (a table
+        is read as in :meth:`predict`); its columns are :meth:`get_feature_names_out`."""
         check_is_fitted(self, "features_")
-        return self._judgments(_check_items(X, text=text, id=id))
+        return self._judgments(self._new_items(X, text, id, allow_missing)[0])
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The descriptors of the kept features: the names of :meth:`transform`'s columns."""
+        check_is_fitted(self, "features_")
+        return np.asarray(list(self.features_), dtype=object)
+
+    def _new_items(self, X: Any, text: Any = None, id: Any = None, allow_missing: bool = False
+                   ) -> tuple[list[Item], np.ndarray | None]:
+        """New items and their side inputs, read as the training table was
+        (:func:`genz.estimator_inputs.new_items`)."""
+        return new_items(self, X, text=text, id=id, allow_missing=allow_missing)
 
     def _judgments(self, items: list[Item]) -> np.ndarray:
         out = np.zeros((len(items), len(self.features_)), dtype=int)
@@ -447,14 +488,18 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         return out
 
     def predict(self, X: Sequence[Item], U: Any = None, return_std: bool = False, text: Any = None,
-                id: Any = None) -> Any:
+                id: Any = None, allow_missing: bool = False) -> Any:
         """Predict targets of new items from FM judgments only (docs/equations.md §5). With ``return_std``
         also the predictive standard deviation, ``sqrt(σ²_d + Σ_k w_dk² q_k(1 − q_k))``: the
         model's noise plus the spread from features the FM may have judged wrongly (``q`` the
-        FM prior; for the MLP ``w`` is its reference-point effect). A DataFrame ``X`` takes
-        ``text``/``id`` as in :meth:`fit`."""
+        FM prior; for the MLP ``w`` is its reference-point effect). A table ``X`` is read as
+        the training table was (its text, id and column types, ``inputs_``; ``text``/``id``
+        override); a table without a column the kept features test is an error naming it,
+        unless ``allow_missing=True`` (the column then counts as empty cells)."""
         check_is_fitted(self, "features_")
-        items = _check_items(X, text=text, id=id)
+        items, U_cols = self._new_items(X, text, id, allow_missing)
+        if U is None:
+            U = U_cols
         if self.n_side_inputs_ and U is None:
             raise GenZInputError(f"this model was fitted with {self.n_side_inputs_} side inputs; pass U")
         U = check_side_inputs(U, len(items), [it.id for it in items])
@@ -469,19 +514,26 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         W = np.asarray(self.predictor_.weights(), dtype=float).reshape(P.shape[1], -1)
         return flat(P), flat(predictive_std(self.predictor_.sigma2_, W, Q))
 
-    def predict_interval(self, X: Sequence[Item], U: Any = None, level: float = 0.9) -> tuple[Any, Any]:
+    def predict_interval(self, X: Sequence[Item], level: float = 0.9, U: Any = None, *, text: Any = None,
+                         id: Any = None, allow_missing: bool = False) -> tuple[Any, Any]:
         """A robust ``level`` prediction interval ``(low, high)``: ``ŷ ± c·sd`` with ``sd`` from
         ``predict(return_std=True)`` and ``c`` the conformal quantile (rank ⌈(n+1)·level⌉) of
-        the standardized absolute errors on the held-out items, which took no part in choosing
-        the descriptors or fitting their predictor. Unlike the Gaussian ``z·sd`` it adapts to
-        heavy tails; it assumes new items are exchangeable with the training items. Without
-        held-out selection the Gaussian quantile is used."""
+        the standardized out-of-fold errors of the final structure over every training row
+        (each row predicted by the structure fitted on the other folds; the structure itself
+        was chosen on those rows, so the quantile can be slightly optimistic). Unlike the
+        Gaussian ``z·sd`` it adapts to heavy tails; it assumes new items are exchangeable with
+        the training items. Without cross-validated selection (``add_only``, or too few items)
+        the Gaussian quantile is used. ``predict_interval(X, 0.9)`` and
+        ``predict_interval(X, level=0.9)`` are the same; side inputs go by keyword (``U=``)."""
         from scipy.stats import norm
 
         check_is_fitted(self, "features_")
+        if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
+            raise GenZInputError(f"level must be a number in (0, 1), not a {type(level).__name__}; pass side inputs "
+                                 "by keyword: predict_interval(X, level=0.9, U=U)")
         if not 0 < level < 1:
             raise GenZInputError(f"level must be in (0, 1), not {level}")
-        P, sd = self.predict(X, U, return_std=True)
+        P, sd = self.predict(X, U, return_std=True, text=text, id=id, allow_missing=allow_missing)
         Z = getattr(self, "calibration_", None)
         if Z is None or len(Z) == 0:
             c = np.full(self.n_targets_, norm.ppf(0.5 + level / 2))
@@ -517,9 +569,10 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             return rows
         return pd.DataFrame(rows, columns=list(FEATURE_TABLE_COLUMNS))
 
-    def evaluate(self, X: Sequence[Item], y: Any, U: Any = None) -> dict[str, float]:
-        """The metrics of :func:`genz.metrics.regression_metrics` on (X, y)."""
-        return regression_metrics(check_targets(y), self.predict(X, U))
+    def evaluate(self, X: Sequence[Item], y: Any, U: Any = None, **table: Any) -> dict[str, float]:
+        """The metrics of :func:`genz.metrics.regression_metrics` on (X, y) (``table``: the
+        keywords of :meth:`predict` for a table X)."""
+        return regression_metrics(check_targets(y), self.predict(X, U, **table))
 
     # ------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
@@ -552,6 +605,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             "share_yes": [float(v) for v in self.share_yes_],
             "eps_bounds": list(self.eps_bounds_),
             "hypotheses": _json_rows(self.hypotheses_),
+            "inputs": getattr(self, "inputs_", None),  # the columns of a table fit (estimator_inputs)
             # the sample's ids are train_ids
             "discovery_sample": {k: v for k, v in (getattr(self, "discovery_sample_", None) or {}).items()
                                  if k != "sample_ids"} or None,
@@ -631,6 +685,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         ds = meta.get("discovery_sample")
         est.discovery_sample_ = {**ds, "sample_ids": list(est.train_ids_)} if isinstance(ds, dict) else None
         est.calibration_ = arrays.get("calibration")
+        load_inputs(est, meta, path)  # the columns of a table fit (or of the genz fit run)
         est.coef_, est.intercept_, est.side_coef_ = coefficients(est.predictor_, len(est.features_))
         hist = path / "history.json"
         est.history_ = json.loads(hist.read_text()) if hist.exists() else []

@@ -85,13 +85,17 @@ class Item:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
     def render(self) -> str:
-        """The item as the text shown to a language model: text, then attributes as JSON."""
+        """The item as the text shown to a language model: text, then attributes as JSON (an
+        item with neither — a table row whose cells are all empty — says so; one with only
+        images is shown by its id)."""
         parts = []
         if self.text:
             parts.append(self.text)
         if self.attributes:
             parts.append(json.dumps(self.attributes, ensure_ascii=False, sort_keys=True))
-        return " ".join(parts) if parts else self.id
+        if parts:
+            return " ".join(parts)
+        return self.id if self.images else "(no text and no attribute values)"
 
 
 def _is_missing(v: Any) -> bool:

@@ -82,6 +82,8 @@ def format_record(record: Mapping[str, Any], total_cycles: int | None = None) ->
     """One plain log line for a finished step (its ``history.jsonl`` record)."""
     cyc = record.get("cycle")
     cyc_s = f"cycle {cyc}" + (f"/{total_cycles}" if total_cycles else "") if cyc is not None else ""
+    if record.get("phase") == 2:  # discovery over every row, after the findings were tested
+        cyc_s = f"phase 2 {cyc_s}"
     action = record.get("action", "?")
     feat = record.get("feature")
     head = f"step {record.get('step')} {cyc_s} {action}"

@@ -149,7 +149,8 @@ def screening_saved(history: Sequence[Mapping[str, Any]]) -> int:
 def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None, *,
             out: str | Path, resume: bool = False, overwrite: bool = False,
             progress: FitProgress | None = None, config_extra: Mapping[str, Any] | None = None,
-            target_names: Sequence[str] | None = None, keep_checkpoints: int = 3) -> tuple[Any, RunDir]:
+            target_names: Sequence[str] | None = None, keep_checkpoints: int = 3,
+            check: Any = None) -> tuple[Any, RunDir]:
     """Fit ``est`` inside the run directory ``out`` (see the module docstring).
 
     A new run where ``out`` holds none (or with ``overwrite``); otherwise the existing run
@@ -159,6 +160,8 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
     fitted estimator and the (closed) run directory. With ``discovery_sample`` the run's
     history, checkpoints and summary are the sample's; the saved model's predictor is refitted
     on all items (``GenZRegressor.fit`` judges the final features on all of them).
+    ``check(est)``, called once the model is saved, may raise to mark the run ``failed``
+    (``genz fit``: a fit that kept no feature).
     """
     config = run_config(est, items, Y, U, eval_set, config_extra)
     run, ckpt = RunDir.for_fit(out, config, resume=resume, overwrite=overwrite, keep_checkpoints=keep_checkpoints)
@@ -192,6 +195,8 @@ def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: An
                 f"{_one_line(failed[-1].get('reason'), 160)}). The model is saved in {run.path / 'model'}; "
                 f"fix the model or server and rerun with --overwrite"
             )
+        if check is not None:
+            check(est)
     return est, run
 
 

@@ -42,6 +42,7 @@ import os
 import re
 import secrets as _secrets
 import shutil
+import sys
 import signal
 import threading
 import zipfile
@@ -219,8 +220,11 @@ _BASIC_AUTH = re.compile(r"(?i)\b(basic)\s+[A-Za-z0-9+/=_\-]{4,}")
 
 def scrub_credentials(text: str) -> str:
     """``text`` with credentials in URLs (``https://user:pw@host``) and HTTP basic-auth values
-    masked: ``https://***@host``, ``Basic ***``."""
-    return _BASIC_AUTH.sub(r"\1 ***", _URL_CREDENTIALS.sub(r"\1***@", text))
+    masked: ``https://***@host``, ``Basic ***``; and every key, bearer token or echoed
+    ``Authorization`` header genz's one redaction routine knows (:func:`genz.fm.secrets.redact`)."""
+    from .fm.secrets import redact
+
+    return redact(_BASIC_AUTH.sub(r"\1 ***", _URL_CREDENTIALS.sub(r"\1***@", text)))
 
 
 def redact_secrets(obj: Any) -> Any:
@@ -539,14 +543,22 @@ def _pid_alive(pid: int) -> bool:
 
 def _clean_siblings(path: Path) -> None:
     """Remove ``.NAME.new-PID-*`` / ``.NAME.old-PID-*`` directories next to ``path`` left by a
-    process that was killed (its pid is gone) while creating or overwriting the run."""
+    process that was killed (its pid is gone) while creating or overwriting the run; an old run
+    moved aside by an ``--overwrite`` killed before the new run took its place is put back."""
     parent = path.parent
     if not parent.is_dir():
         return
     pat = re.compile(rf"^\.{re.escape(path.name)}\.(new|old)-(\d+)-[0-9a-f]+$")
-    for e in parent.iterdir():
+    for e in sorted(parent.iterdir(), key=lambda x: ".old-" not in x.name):  # a run moved aside first
         m = pat.match(e.name)
         if m and (int(m.group(2)) == os.getpid() or not _pid_alive(int(m.group(2)))):
+            if m.group(1) == "old" and not (path.is_dir() and any(path.iterdir())) and RunDir.is_run(e):
+                # killed between the two renames of --overwrite: this is the only run there is
+                if path.is_dir():
+                    path.rmdir()
+                os.rename(e, path)
+                print(f"genz: {path}: restored the run an interrupted --overwrite had moved aside", file=sys.stderr)
+                continue
             shutil.rmtree(e, ignore_errors=True)
 
 
@@ -731,6 +743,8 @@ class RunDir:
         path = Path(path)
         if resume and overwrite:
             raise GenZInputError("--resume and --overwrite exclude each other")
+        if not path.exists():
+            _clean_siblings(path)  # an --overwrite killed between its renames: its old run comes back
         if overwrite or not cls.is_run(path):
             if resume and not cls.is_run(path):
                 if cls.is_stub(path):
@@ -819,7 +833,7 @@ class RunDir:
         self._require_writable()
         info = self.info()
         info.pop("error", None)  # of an earlier attempt
-        info.update(extra)
+        info.update(redact_secrets(dict(extra)))
         info["status"] = status
         info["updated"] = _now()
         atomic_write_json(self.path / RUN_FILE, info)

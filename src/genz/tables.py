@@ -10,7 +10,17 @@ item with its type inferred:
 * ``true``/``false`` and ``yes``/``no`` (any case) become booleans;
 * empty cells, ``NA``, ``N/A``, ``NaN``, ``null`` and ``None`` are missing: the attribute is
   absent for that item;
-* a column of lists (JSONL, Parquet) stays a list of strings; anything else is text.
+* a column of lists (JSONL, Parquet) stays a list of strings;
+* a column of dates (``2021-06-15``, ``15.06.2021``, ``6/15/2021``, ``15 Jun 2021``, pandas
+  ``datetime64``) becomes a ``date`` (or ``datetime``, with times of day), written
+  ``2021-06-15`` / ``2021-06-15 08:30`` (:mod:`genz.dates`); the offline engine reads it as a
+  date (year, month, season, day of the week, time of day, thresholds on the date);
+* anything else is text.
+
+Files are read as their writers wrote them (:mod:`genz.table_files`): pandas' unnamed index
+column (``df.to_csv("t.csv")``) and Parquet's pandas index are left out with a note; the CSV
+delimiter (``, ; tab |``) and a decimal comma are sniffed (``--delimiter`` overrides); Excel
+workbooks are read with openpyxl when it is installed.
 
 Python::
 
@@ -28,9 +38,6 @@ with or without a byte-order mark unless an ``encoding`` is given. Every problem
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -40,39 +47,26 @@ from typing import Any
 
 import numpy as np
 
+from .dates import DateColumn, detect_dates, format_date, parse_date
 from .errors import GenZInputError
-from .items import Item, _is_missing, decode_text, read_bytes, to_plain
+from .items import Item, _is_missing, to_plain
+from .table_files import Table, from_records, read_table
 
-__all__ = ["Table", "TableData", "read_table", "load_table", "items_from_frame", "infer_types",
+__all__ = ["Table", "TableData", "read_table", "load_table", "items_from_frame", "frame_items", "infer_types",
            "describe_types", "MISSING"]
 
 #: cell values read as missing
-MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a"})
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "nat"})
 _TRUE = frozenset({"true", "yes"})
 _FALSE = frozenset({"false", "no"})
 # a number, optionally with a currency sign, thousands separators (groups of three), a
-# decimal part, an exponent, or a trailing percent sign
+# decimal part, an exponent
 _NUMBER = re.compile(r"^\s*(?P<sign>[-+]?)\s*[$€£]?\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?P<frac>\.\d+)?"
                      r"(?P<exp>[eE][-+]?\d+)?\s*$")
-TYPES = ("number", "integer", "boolean", "text", "list")
-
-
-@dataclass
-class Table:
-    """Columns of a table as read from a file: ``columns[name]`` is a list with one value per
-    row (strings for CSV/TSV; JSON values for JSONL; Python values for Parquet), ``lines[i]``
-    the file line where row ``i`` starts (for messages)."""
-
-    columns: dict[str, list[Any]]
-    n_rows: int
-    path: str = "table"
-    lines: list[int] | None = None
-    typed: bool = False  # values carry their own types (JSONL, Parquet, DataFrame)
-
-    def where(self, row: int) -> str:
-        if self.lines is not None:
-            return f"{self.path}:{self.lines[row]}"
-        return f"{self.path}: row {row + 1}"
+# the same with a decimal comma (``1.234,5``; ``12,50 €``)
+_NUMBER_COMMA = re.compile(r"^\s*(?P<sign>[-+]?)\s*[$€£]?\s*(?P<int>\d{1,3}(?:\.\d{3})+|\d+)?(?P<frac>,\d+)?"
+                           r"(?P<exp>[eE][-+]?\d+)?\s*€?\s*$")
+TYPES = ("number", "integer", "boolean", "text", "list", "date", "datetime")
 
 
 @dataclass
@@ -87,135 +81,7 @@ class TableData:
     summary: str
     id_column: str | None = None
     text_columns: list[str] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------------------------------------
-# reading files
-# ------------------------------------------------------------------------------------------------
-def _format_of(path: Path, head: bytes) -> str:
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    if head[:4] == b"PAR1" or name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".tsv", ".tab")):
-        return "tsv"
-    if name.endswith((".jsonl", ".ndjson", ".json")):
-        return "jsonl"
-    if name.endswith(".csv"):
-        return "csv"
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped[:1] in (b"{", b"["):
-        return "jsonl"
-    first = stripped.split(b"\n", 1)[0]
-    return "tsv" if first.count(b"\t") > first.count(b",") else "csv"
-
-
-def read_table(path: str | Path, encoding: str | None = None, fmt: str | None = None) -> Table:
-    """Read a table file (CSV, TSV, Parquet or JSONL of flat records; gzip recognised)."""
-    path = Path(path)
-    if not path.exists():
-        raise GenZInputError(f"{path}: no such data file")
-    if path.is_dir():
-        raise GenZInputError(f"{path}: is a directory, expected a table file (CSV, TSV, Parquet or JSONL)")
-    data = read_bytes(path)
-    fmt = fmt or _format_of(path, data[:4096])
-    if fmt == "parquet":
-        return _read_parquet(path, data)
-    text = decode_text(data, path, encoding)  # the bytes already read, not the file again
-    if fmt == "jsonl":
-        return _read_jsonl(path, text)
-    return _read_delimited(path, text, "\t" if fmt == "tsv" else ",")
-
-
-def _read_delimited(path: Path, text: str, delimiter: str) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    header: list[str] | None = None
-    start = 1
-    try:
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            if not row or not any(c.strip() for c in row):
-                continue
-            if header is None:
-                header = [h.strip() for h in row]
-                continue
-            rows.append(row)
-            lines.append(line)
-    except csv.Error as exc:
-        raise GenZInputError(f"{path}:{reader.line_num}: not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({exc})") from None
-    if header is None:
-        raise GenZInputError(f"{path}: the data file is empty")
-    _check_header(path, header)
-    if not rows:
-        raise GenZInputError(f"{path}: the data file has a header but no rows")
-    width = len(header)
-    cols: dict[str, list[Any]] = {h: [] for h in header}
-    for row, line in zip(rows, lines):
-        if len(row) != width:
-            if len(row) > width and not any(c.strip() for c in row[width:]):
-                row = row[:width]  # trailing empty cells (spreadsheets write them)
-            else:
-                sep = "tab" if delimiter == "\t" else "comma"
-                raise GenZInputError(
-                    f"{path}:{line}: {len(row)} cells, the header has {width}; quote values that contain a {sep}"
-                )
-        for h, cell in zip(header, row):
-            cols[h].append(cell)
-    return Table(cols, len(rows), str(path), lines, typed=False)
-
-
-def _check_header(path: Path, header: Sequence[str]) -> None:
-    seen: set[str] = set()
-    for i, h in enumerate(header):
-        if not h:
-            raise GenZInputError(f"{path}:1: column {i + 1} of the header has no name")
-        if h in seen:
-            raise GenZInputError(f"{path}:1: the column name {h!r} appears twice in the header")
-        seen.add(h)
-
-
-def _read_jsonl(path: Path, text: str) -> Table:
-    records: list[dict] = []
-    lines: list[int] = []
-    from .items import json_records
-
-    for lineno, obj in json_records(path, text, "a JSON object (one record per line)"):
-        for k, v in obj.items():
-            if isinstance(v, dict):
-                raise GenZInputError(f"{path}:{lineno}: column {k!r} holds an object; a table needs flat records "
-                                     "(for items with 'attributes' use --items)")
-        records.append(obj)
-        lines.append(lineno)
-    if not records:
-        raise GenZInputError(f"{path}: the data file is empty")
-    return _from_records(records, str(path), lines)
-
-
-def _from_records(records: Sequence[Mapping[str, Any]], path: str, lines: list[int] | None) -> Table:
-    names: dict[str, None] = {}
-    for r in records:
-        for k in r:
-            names.setdefault(str(k), None)
-    cols = {k: [r.get(k) for r in records] for k in names}
-    return Table(cols, len(records), path, lines, typed=True)
-
-
-def _read_parquet(path: Path, data: bytes) -> Table:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise GenZInputError(f"{path}: reading Parquet needs pyarrow: pip install 'genz[tables]'") from None
-    try:
-        t = pq.read_table(io.BytesIO(data))
-    except Exception as exc:  # pyarrow raises its own error types
-        raise GenZInputError(f"{path}: not a readable Parquet file ({' '.join(str(exc).split())[:200]})") from None
-    cols = {str(k): list(v) for k, v in t.to_pydict().items()}
-    if t.num_rows == 0:
-        raise GenZInputError(f"{path}: the data file has no rows")
-    return Table(cols, t.num_rows, str(path), None, typed=True)
+    columns: list[str] = field(default_factory=list)  # every column the file has
 
 
 def _from_frame(df: Any, name: str = "frame") -> Table:
@@ -226,7 +92,7 @@ def _from_frame(df: Any, name: str = "frame") -> Table:
         cols: dict[str, list[Any]] = {}
         for c in df.columns:
             if str(c) in cols:
-                raise GenZInputError(f"{name}: the column name {str(c)!r} appears twice")
+                raise GenZInputError(f"{name}: the column name {str(c)!r} appears twice; rename one")
             cols[str(c)] = df[c].tolist()
         return Table(cols, len(df), name, None, typed=True)
     if isinstance(df, Mapping):
@@ -236,7 +102,7 @@ def _from_frame(df: Any, name: str = "frame") -> Table:
             raise GenZInputError(f"{name}: columns of different lengths ({sorted(lens)})")
         return Table(cols, lens.pop() if lens else 0, name, None, typed=True)
     if isinstance(df, Sequence) and df and all(isinstance(r, Mapping) for r in df):
-        return _from_records(df, name, None)
+        return from_records(df, name, None)
     raise GenZInputError(f"{name}: expected a pandas DataFrame, a dict of columns or a list of records, "
                          f"not {type(df).__name__}")
 
@@ -248,22 +114,44 @@ def _missing(v: Any) -> bool:
     return _is_missing(v) or (isinstance(v, str) and v.strip().lower() in MISSING)
 
 
-def _parse_number(s: str) -> float | None:
-    m = _NUMBER.match(s)
+def _parse_number(s: str, decimal: str = ".") -> float | None:
+    """A number written as a string (thousands separators, a currency sign; with
+    ``decimal=","`` a decimal comma and dots between thousands), or None."""
+    m = (_NUMBER_COMMA if decimal == "," else _NUMBER).match(s)
     if not m or (m.group("int") is None and m.group("frac") is None):
         return None
-    digits = (m.group("int") or "0").replace(",", "") + (m.group("frac") or "") + (m.group("exp") or "")
+    sep = "." if decimal == "," else ","
+    digits = ((m.group("int") or "0").replace(sep, "") + (m.group("frac") or "").replace(",", ".")
+              + (m.group("exp") or ""))
     v = float(digits)
     return -v if m.group("sign") == "-" else v
 
 
-def _infer_column(values: Sequence[Any]) -> str:
-    """One column's type: integer, number, boolean, list or text (see the module docstring)."""
+def _date_column(present: Sequence[Any]) -> DateColumn | None:
+    """Dates, when every present value is one (strings in a form of :mod:`genz.dates`, or
+    date and datetime objects)."""
+    if not present:
+        return None
+    first = present[0]
+    if parse_date(first if isinstance(first, str) or hasattr(first, "isoformat") else to_plain(first)) is None:
+        return None  # most columns are not dates: one value says so
+    plain = [v if hasattr(v, "isoformat") and not isinstance(v, str) else to_plain(v) for v in present]
+    if not all(isinstance(v, str) or hasattr(v, "isoformat") for v in plain):
+        return None
+    return detect_dates(plain)
+
+
+def _infer_column(values: Sequence[Any], decimal: str = ".") -> str:
+    """One column's type: integer, number, boolean, list, date, datetime or text (see the
+    module docstring)."""
     present = [v for v in values if not _missing(v)]
     if not present:
         return "text"
     if all(isinstance(to_plain(v), list) for v in present):
         return "list"
+    dates = _date_column(present)
+    if dates is not None:
+        return dates.kind
     plain = [to_plain(v) for v in present]
     if all(isinstance(v, bool) or (isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE) for v in plain):
         return "boolean"
@@ -279,7 +167,7 @@ def _infer_column(values: Sequence[Any]) -> str:
         s = v.strip()
         if re.match(r"^[-+]?0\d", s):  # a code with a leading zero ("02134"): keep as text
             return "text"
-        x = _parse_number(s)
+        x = _parse_number(s, decimal)
         if x is None:
             return "text"
         nums.append(x)
@@ -292,13 +180,19 @@ def _infer_column(values: Sequence[Any]) -> str:
 def infer_types(table: Table | Any, columns: Sequence[str] | None = None) -> dict[str, str]:
     """Each column's inferred type (``integer``, ``number``, ``boolean``, ``list``, ``text``)."""
     t = _from_frame(table) if not isinstance(table, Table) else table
-    return {c: _infer_column(t.columns[c]) for c in (columns if columns is not None else t.columns)}
+    return {c: _infer_column(t.columns[c], t.decimal) for c in (columns if columns is not None else t.columns)}
 
 
-def _convert(v: Any, kind: str, where: str, col: str) -> Any:
+def _convert(v: Any, kind: str, where: str, col: str, decimal: str = ".", dayfirst: bool | None = None) -> Any:
     """A cell as the attribute value of its column type (None when missing)."""
     if _missing(v):
         return None
+    if kind in ("date", "datetime"):
+        got = parse_date(v, dayfirst)
+        if got is None:
+            raise GenZInputError(f"{where}: column {col!r} = {str(to_plain(v))!r} is not a date (the column holds "
+                                 "dates, e.g. 2021-06-15); fix the cell or leave it empty")
+        return format_date(got[0], kind == "datetime")
     v = to_plain(v)
     if kind in ("integer", "number"):
         if isinstance(v, bool):
@@ -306,7 +200,7 @@ def _convert(v: Any, kind: str, where: str, col: str) -> Any:
         if isinstance(v, (int, float)):
             x = float(v)
         else:
-            x = _parse_number(str(v))
+            x = _parse_number(str(v), decimal)
             if x is None:
                 raise GenZInputError(f"{where}: column {col!r} = {str(v)!r} is not a number (the column holds "
                                      "numbers); fix the cell or leave it empty")
@@ -337,10 +231,10 @@ def describe_types(types: Mapping[str, str], table: Table | None = None) -> str:
     groups: dict[str, list[str]] = {}
     for c, k in types.items():
         groups.setdefault({"integer": "numbers", "number": "numbers", "boolean": "booleans", "list": "lists",
-                           "text": "text"}[k], []).append(c)
+                           "text": "text", "date": "dates", "datetime": "dates and times"}[k], []).append(c)
     notes = []
     if table is not None:
-        conv = [c for c, k in types.items() if k in ("integer", "number")
+        conv = [c for c, k in types.items() if k in ("integer", "number") and table.decimal == "."
                 and any(isinstance(v, str) and not _missing(v) and ("," in v or "$" in v or "€" in v or "£" in v)
                         for v in table.columns[c])]
         if conv:
@@ -349,11 +243,18 @@ def describe_types(types: Mapping[str, str], table: Table | None = None) -> str:
             if k != "text":
                 continue
             present = [str(to_plain(v)).strip() for v in table.columns[c] if not _missing(v)]
-            bad = [v for v in present if _parse_number(v) is None]
+            bad = [v for v in present if _parse_number(v, table.decimal) is None]
             if bad and len(bad) <= 0.2 * len(present) and not any(re.match(r"^[-+]?0\d", v) for v in present):
                 notes.append(f"{c} is text because {len(bad)} value{'s' if len(bad) > 1 else ''} "
                              f"{'are' if len(bad) > 1 else 'is'} not a number (e.g. {bad[0]!r}): fix or empty "
                              "them to make it a number")
+                continue
+            if present and parse_date(present[0]) is not None:  # almost dates, likewise
+                bad = [v for v in present if parse_date(v) is None]
+                if bad and len(bad) <= 0.2 * len(present):
+                    notes.append(f"{c} is text because {len(bad)} value{'s' if len(bad) > 1 else ''} "
+                                 f"{'are' if len(bad) > 1 else 'is'} not a date (e.g. {bad[0]!r}): fix or empty "
+                                 "them to make it a date")
         missing = [c for c in types if any(_missing(v) for v in table.columns[c])]
         if missing:
             notes.append(f"missing cells left out in {', '.join(missing)}")
@@ -379,13 +280,34 @@ def _need_columns(t: Table, cols: Sequence[str], option: str) -> None:
             raise GenZInputError(f"{t.path}: no column {c!r} ({option}); the columns are: {have}")
 
 
+def _resolve_id(t: Table, id: str | None) -> str | None:
+    """``--id``: a column name; ``""`` names the file's unnamed index column. Without it, a
+    named Parquet index gives the ids."""
+    if id == "" or (id is not None and id not in t.columns and id.lower() == "index" and t.index_columns):
+        if not t.index_columns:
+            raise GenZInputError(f"{t.path}: --id \"\" names an unnamed first column, and this file has none; give "
+                                 f"the id column's name (columns: {', '.join(list(t.columns)[:40])})")
+        return t.index_columns[0]
+    if id is None:
+        return t.index_id
+    return id
+
+
 def _table_items(t: Table, id: str | None, text: str | Sequence[str] | None, exclude: Sequence[str],
-                 types: Mapping[str, str] | None) -> tuple[list[Item], dict[str, str]]:
+                 types: Mapping[str, str] | None) -> tuple[list[Item], dict[str, str], list[str]]:
+    """Items of a table, the attribute types, and notes for the user (what was decided)."""
     texts = _as_list(text)
     _need_columns(t, texts, "--text")
+    id = _resolve_id(t, id)
     if id is not None:
         _need_columns(t, [id], "--id")
-    skip = set(texts) | set(exclude) | ({id} if id is not None else set())
+    notes: list[str] = []
+    numeric = [c for c in texts if _infer_column(t.columns[c], t.decimal) in ("integer", "number")]
+    if numeric:  # a number is a number: thresholds that name the column, not "the number is below ..."
+        texts = [c for c in texts if c not in numeric]
+        notes.append(f"{', '.join(numeric)} hold{'s' if len(numeric) == 1 else ''} numbers only: used as a number "
+                     "attribute, not as free text")
+    skip = set(texts) | set(exclude) | ({id} if id is not None else set()) | (set(t.index_columns) - {id})
     attr_cols = [c for c in t.columns if c not in skip]
     inferred = infer_types(t, attr_cols)
     if types:  # the types a model was fitted with (prediction): the same conversion as training
@@ -404,10 +326,19 @@ def _table_items(t: Table, id: str | None, text: str | Sequence[str] | None, exc
     seen: dict[str, int] = {}
     for r, i in enumerate(ids):
         if i in seen:
-            raise GenZInputError(f"{t.where(r)}: duplicate id {i!r} (first in {t.where(seen[i])})")
+            raise GenZInputError(f"{t.where(r)}: duplicate id {i!r} in column {id!r} (first in {t.where(seen[i])}); "
+                                 "ids must be unique: name another --id column, or leave --id out to number the rows")
         seen[i] = r
+    converted = {}
+    for c in attr_cols:
+        kind = inferred[c]
+        dayfirst = None
+        if kind in ("date", "datetime"):
+            found = _date_column([v for v in t.columns[c] if not _missing(v)])
+            dayfirst = found.dayfirst if found is not None else None
+        converted[c] = [_convert(v, kind, t.where(r), c, t.decimal, dayfirst) for r, v in enumerate(t.columns[c])]
     items = []
-    converted = {c: [_convert(v, inferred[c], t.where(r), c) for r, v in enumerate(t.columns[c])] for c in attr_cols}
+    empty: list[int] = []
     for r in range(t.n_rows):
         parts = []
         for c in texts:
@@ -418,9 +349,18 @@ def _table_items(t: Table, id: str | None, text: str | Sequence[str] | None, exc
                     parts.append(s)
         attrs = {c: converted[c][r] for c in attr_cols if converted[c][r] is not None}
         if not parts and not attrs:
-            raise GenZInputError(f"{t.where(r)}: item {ids[r]!r} has no text and no attribute values")
+            empty.append(r)
         items.append(Item(id=ids[r], text="\n".join(parts), attributes=attrs))
-    return items, inferred
+    if empty and len(empty) == t.n_rows:
+        left = sorted(set(exclude) & set(t.columns))
+        raise GenZInputError(f"{t.path}: no row has a text or an attribute value, so there is nothing to learn from"
+                             + (f" (left out as the target: {', '.join(map(repr, left))})" if left else "")
+                             + "; give the table columns other than the target and the id")
+    if empty:
+        where = ", ".join(t.where(r) for r in empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3 else "")
+        notes.append(f"{len(empty)} row{'s have' if len(empty) > 1 else ' has'} no text and no attribute value "
+                     f"({where}): kept, every attribute missing")
+    return items, inferred, notes
 
 
 def items_from_frame(df: Any, id: str | None = None, text: str | Sequence[str] | None = None, *,
@@ -429,29 +369,50 @@ def items_from_frame(df: Any, id: str | None = None, text: str | Sequence[str] |
     """Items from a pandas DataFrame (or a dict of columns, or a list of flat records).
 
     ``id``: the id column (default: the DataFrame's index when it is not the default
-    0…N−1 range, else row numbers 1…N); ``text``: the free-text column(s), joined by line
-    breaks; ``exclude``: columns to leave out. ``target``: the targets being fitted; a column
-    holding them (by name, or with the same values) is left out, so that the target never
-    becomes an attribute. Every other column becomes an attribute, typed as in the module
-    docstring; missing values leave the attribute out.
+    0…N−1 range and has no duplicates, else row numbers 1…N); ``text``: the free-text
+    column(s), joined by line breaks (a column of numbers only is used as a number attribute,
+    with a warning); ``exclude``: columns to leave out. ``target``: the targets being fitted;
+    a column holding them (by name, or with the same values) is left out, so that the target
+    never becomes an attribute. Every other column becomes an attribute, typed as in the
+    module docstring (``types`` forces a type per column); missing values leave the attribute
+    out.
     """
+    return frame_items(df, id=id, text=text, exclude=exclude, types=types, target=target, stacklevel=4)[0]
+
+
+def frame_items(df: Any, id: str | None = None, text: str | Sequence[str] | None = None, *,
+                exclude: Sequence[str] = (), types: Mapping[str, str] | None = None, target: Any = None,
+                stacklevel: int = 3) -> tuple[list[Item], dict]:
+    """:func:`items_from_frame`, and how the table was read: ``{"types", "text", "id",
+    "target"}`` (the attribute types, the text columns used, the id column, the columns left
+    out as the target)."""
+    import warnings
+
     t = _from_frame(df)
-    exclude = list(exclude) + _target_columns(t, target)
+    targets = _target_columns(t, target)
+    exclude = list(exclude) + targets
+    id_col = id
     if id is None and hasattr(df, "index") and hasattr(df, "columns"):
         idx = df.index
         default = type(idx).__name__ == "RangeIndex" and idx.start == 0 and idx.step == 1
-        if not default:
+        if not default and not idx.is_unique:
+            warnings.warn("the DataFrame's index has duplicate values (as after pd.concat), so the items are "
+                          "numbered 1…N by position; pass id='column' to name an id column, or call "
+                          "df.reset_index(drop=True) first", stacklevel=stacklevel)
+        elif not default:
             t = Table(dict(t.columns), t.n_rows, t.path, t.lines, t.typed)
             t.columns["__index__"] = list(idx)
             id = "__index__"
-    items, inferred = _table_items(t, id, text, exclude, types)
+    items, inferred, notes = _table_items(t, id, text, exclude, types)
+    for note in notes:
+        if "numbers only" in note:
+            warnings.warn(f"text: {note}", stacklevel=stacklevel)
     prose = [c for c, k in inferred.items() if k == "text" and _looks_like_prose(t.columns[c])]
     if prose and text is None:
-        import warnings
-
         warnings.warn(f"column {prose[0]!r} looks like free text but is used as a category; pass "
-                      f"text={prose[0]!r} to use its words", stacklevel=3)
-    return items
+                      f"text={prose[0]!r} to use its words", stacklevel=stacklevel)
+    used_text = [c for c in _as_list(text) if c not in inferred]
+    return items, {"types": inferred, "text": used_text, "id": id_col, "target": targets}
 
 
 def _target_columns(t: Table, target: Any) -> list[str]:
@@ -483,14 +444,19 @@ def _looks_like_prose(values: Sequence[Any]) -> bool:
 
 def load_table(path: str | Path, target: str | Sequence[str] | None = None, *, id: str | None = None,
                text: str | Sequence[str] | None = None, encoding: str | None = None,
-               types: Mapping[str, str] | None = None, drop: Sequence[str] = ()) -> TableData:
+               types: Mapping[str, str] | None = None, drop: Sequence[str] = (),
+               delimiter: str | None = None) -> TableData:
     """Read a table file and split it into items and targets (see the module docstring).
 
     ``target``: the target column(s) (None when predicting; columns in ``drop`` — e.g. the
     target of a model being applied — are then left out if present). ``types``: force the
-    column types a model was fitted with."""
-    t = read_table(path, encoding=encoding)
+    column types a model was fitted with. ``delimiter``: the CSV delimiter (sniffed by
+    default)."""
+    t = read_table(path, encoding=encoding, delimiter=delimiter)
     targets = _as_list(target)
+    twice = sorted({c for c in targets if targets.count(c) > 1})
+    if twice:
+        raise GenZInputError(f"--target names {twice[0]!r} twice; name each target column once")
     _need_columns(t, targets, "--target")
     if id is not None and id in targets:
         raise GenZInputError(f"{path}: --id {id!r} is also a --target")
@@ -504,16 +470,22 @@ def load_table(path: str | Path, target: str | Sequence[str] | None = None, *, i
             for r, v in enumerate(t.columns[c]):
                 if _missing(v):
                     raise GenZInputError(f"{t.where(r)}: the target {c!r} is missing; fill it in or drop the row")
-                x = v if isinstance(to_plain(v), (int, float)) and not isinstance(v, bool) else _parse_number(str(v))
+                p = to_plain(v)
+                x = p if isinstance(p, (int, float)) and not isinstance(p, bool) else _parse_number(str(v), t.decimal)
                 if x is None or not math.isfinite(float(x)):
-                    raise GenZInputError(f"{t.where(r)}: the target {c!r} = {str(v)!r} is not a finite number")
+                    raise GenZInputError(f"{t.where(r)}: the target {c!r} = {str(v)!r} is not a finite number; fix "
+                                         "the cell or drop the row")
                 Y[r, j] = float(x)
     exclude = targets + [c for c in drop if c in t.columns]
-    items, inferred = _table_items(t, id, text, exclude, types)
-    summary = (f"{path}: {t.n_rows} rows; id: {id or 'row number'}; text: {', '.join(_as_list(text)) or 'none'}; "
+    items, inferred, notes = _table_items(t, id, text, exclude, types)
+    id_used = _resolve_id(t, id)
+    texts = [c for c in _as_list(text) if c not in inferred]
+    summary = (f"{path}: {t.n_rows} rows; id: {id_used or 'row number'}; text: {', '.join(texts) or 'none'}; "
                + (f"target: {', '.join(targets)}; " if targets else "")
                + describe_types(inferred, t))
-    if id is None:
+    for note in t.notes + notes:
+        summary += f"; {note}"
+    if id_used is None:
         ids = [c for c, k in inferred.items() if k == "text" and not _looks_like_prose(t.columns[c])
                and len({str(v) for v in t.columns[c]}) == t.n_rows and "id" in c.lower()]
         if ids:
@@ -521,4 +493,5 @@ def load_table(path: str | Path, target: str | Sequence[str] | None = None, *, i
     prose = [c for c, k in inferred.items() if k == "text" and _looks_like_prose(t.columns[c])]
     if prose:
         summary += f"; {', '.join(prose)} looks like free text: name it with --text {','.join(prose)}"
-    return TableData(items, Y, targets, inferred, summary, id, _as_list(text))
+    return TableData(items, Y, targets, inferred, summary, id_used, texts,
+                     [c for c in t.columns if c not in t.index_columns])

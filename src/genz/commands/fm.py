@@ -37,6 +37,7 @@ __all__ = ["fm_options", "fm_from_options", "FM_OPTION_KEYS", "default_cache_pat
 FM_OPTION_KEYS = (
     "fm", "fm_model", "mining_model", "base_url", "api_key_env", "fm_cache", "no_cache", "prompts_dir",
     "fm_concurrency", "fm_batch_size", "price_in", "price_out", "vision", "fm_timeout", "judge_mode",
+    "fm_retry_budget", "isolation",
 )
 
 
@@ -86,6 +87,13 @@ def fm_options(default_fm: str = "predicates", backends: tuple[str, ...] = ("pre
         click.option("--judge-mode", type=click.Choice(["batch", "single"]), default="batch", show_default=True,
                      help="Judging: numbered batches answered as JSON, or one item per request answered with one "
                           "yes/no token (log-probabilities; a shared prompt prefix for llama.cpp/vLLM prefix caches)."),
+        click.option("--fm-retry-budget", type=click.FloatRange(0), default=600.0, show_default=True,
+                     help="Seconds one FM request may spend on retries (429 rate limits, 5xx, timeouts) before it "
+                          "fails; a server's Retry-After is honoured up to 120 s per wait."),
+        click.option("--isolation", type=click.Choice(["none", "canary"]), default="none", show_default=True,
+                     help="Batched judging: canary checks every batch with items of another batch and judges a "
+                          "batch again item by item when an answer changed (untrusted item text; see "
+                          "docs/llm-backends.md)."),
     ]
 
     def deco(f):
@@ -113,6 +121,8 @@ def fm_from_options(
     fm_timeout: float = 120.0,
     progress: bool | None = None,
     judge_mode: str = "batch",
+    fm_retry_budget: float = 600.0,
+    isolation: str = "none",
 ) -> FoundationModel:
     """The FoundationModel the :func:`fm_options` values describe (wrapped in the cache)."""
     from ..fm.registry import make_fm
@@ -131,7 +141,8 @@ def fm_from_options(
         "openai", cache=cache, model=fm_model, mining_model=mining_model, base_url=base_url,
         api_key_env=api_key_env, prompts_dir=prompts_dir, concurrency=fm_concurrency,
         batch_size=fm_batch_size, price_in=price_in, price_out=price_out, vision=vision,
-        timeout=fm_timeout, progress=progress, judge_mode=judge_mode,
+        timeout=fm_timeout, progress=progress, judge_mode=judge_mode, retry_budget=fm_retry_budget,
+        isolation=isolation,
     )
 
 

@@ -15,14 +15,17 @@ import numpy as np
 from ..errors import GenZInputError
 from ..items import Item
 
-__all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS"]
+__all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS",
+           "target_outliers"]
 
 #: mining compares two groups of at least ``min_group`` (10) items
 MIN_ITEMS = 20
 
 
-def data_options(targets: bool = True, test: bool = False, categorical: bool = False):
-    """Decorator: ``--data/--items`` (+ ``--target/--targets``), ``--id``, ``--text``, ``--encoding``."""
+def data_options(targets: bool = True, test: bool = False, categorical: bool = False, delimiter: bool = False,
+                 allow_missing: bool = False):
+    """Decorator: ``--data/--items`` (+ ``--target/--targets``), ``--id``, ``--text``, ``--encoding``
+    (with ``delimiter``: ``--delimiter``; with ``allow_missing``: ``--allow-missing``)."""
     opts = [
         click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
                      help="A table, one row per item: CSV, TSV, Parquet or JSONL of flat records (gzip is "
@@ -46,6 +49,15 @@ def data_options(targets: bool = True, test: bool = False, categorical: bool = F
         click.option("--encoding", default=None,
                      help="Text encoding of the input files [default: UTF-8, with or without a byte-order mark]."),
     ]
+    if delimiter:
+        opts.append(click.option("--delimiter", default=None,
+                                 help="With --data: the CSV delimiter, e.g. ';' or tab [default: sniffed among , ; "
+                                      "tab |, with a decimal comma recognised]."))
+    if allow_missing:
+        opts.append(click.option("--allow-missing", is_flag=True,
+                                 help="Go on when a new table (predict's --data, fit's --test-data) lacks a column "
+                                      "the model uses: it counts as empty cells [default: refuse, naming the "
+                                      "column]."))
     if categorical:
         opts.append(click.option(
             "--categorical", default=None,
@@ -159,7 +171,7 @@ class Inputs:
 def load_inputs(data_path: str | None, items_path: str | None, target: str | None = None,
                 targets_path: str | None = None, id_column: str | None = None, text_columns: str | None = None,
                 encoding: str | None = None, *, need_target: bool = True, types: dict | None = None,
-                drop: Sequence[str] = ()) -> Inputs:
+                drop: Sequence[str] = (), delimiter: str | None = None) -> Inputs:
     """Items (and targets when ``need_target``) from ``--data`` or ``--items``."""
     if bool(data_path) == bool(items_path):
         raise GenZInputError("give your data with --data TABLE (CSV, TSV, Parquet, JSONL records) or with "
@@ -173,15 +185,18 @@ def load_inputs(data_path: str | None, items_path: str | None, target: str | Non
         if need_target and not target:
             raise GenZInputError(f"{data_path}: name the column to predict with --target COLUMN")
         t = load_table(data_path, target if need_target else None, id=id_column, text=text_columns,
-                       encoding=encoding, types=types, drop=drop)
-        table = {"id": t.id_column, "text": t.text_columns, "types": t.types, "target": t.target_names}
+                       encoding=encoding, types=types, drop=drop, delimiter=delimiter)
+        table = {"id": t.id_column, "text": t.text_columns, "types": t.types, "target": t.target_names,
+                 "columns": t.columns}
         return Inputs(t.items, t.Y, t.target_names or None, t.summary, table)
     from ..items import load_items, load_targets
 
-    for opt, v in (("--target", target), ("--id", id_column), ("--text", text_columns)):
+    for opt, v in (("--target", target), ("--id", id_column), ("--text", text_columns), ("--delimiter", delimiter)):
         if v and not (opt == "--target" and not need_target):
-            raise GenZInputError(f"{opt} goes with --data (a table); with --items use "
-                                 + ("--targets FILE" if opt == "--target" else "the JSONL fields id and text"))
+            raise GenZInputError(f"{opt} goes with --data (a table)" + (
+                "; with --items use --targets FILE" if opt == "--target" else
+                "; with --items use the JSONL fields id and text" if opt in ("--id", "--text") else
+                "; --items files are JSONL"))
     items = load_items(items_path, encoding=encoding)
     Y = None
     if need_target:
@@ -200,11 +215,51 @@ def check_fit_inputs(items: Sequence[Item], Y: np.ndarray, target_names: Sequenc
             f"{where}: only {n} items; genz needs at least {MIN_ITEMS} (mining contrasts two groups of at least 10 "
             "items): add items")
     Y = np.asarray(Y, dtype=float).reshape(n, -1)
+    from ..estimator_inputs import check_target_values
+
+    check_target_values(Y, target_names)  # 1e308 overflows the arithmetic: say so before a run exists
     if np.all(np.ptp(Y, axis=0) == 0):
         name = ", ".join(target_names) if target_names else "target"
         raise GenZInputError(
             f"{where}: the {name} is the same for every item ({Y[0, 0]:g}); there is nothing to predict: check "
             "the target column")
+
+
+def target_outliers(Y: np.ndarray, ids: Sequence[str], target_names: Sequence[str] | None = None,
+                    far: float = 100.0) -> str | None:
+    """A sentence about target values far outside the rest (more than ``far`` times the
+    robust spread, 1.4826 × the median absolute deviation, from the median), or None: one such
+    value dominates a least-squares fit, so that nothing else seems to matter."""
+    Y = np.asarray(Y, dtype=float).reshape(len(ids), -1)
+    for d in range(Y.shape[1]):
+        y = Y[:, d]
+        med = float(np.median(y))
+        dev = np.abs(y - med)
+        scale = 1.4826 * float(np.median(dev))
+        if scale <= 0:
+            rest = dev[dev > 0]
+            scale = float(np.min(rest)) if rest.size else 0.0
+        if scale <= 0:
+            continue
+        bad = np.flatnonzero(dev > far * scale)
+        if 0 < bad.size <= max(3, 0.01 * len(y)):
+            name = target_names[d] if target_names and d < len(target_names) else "target"
+            lo, hi = np.percentile(y, [25, 75])
+            shown = ", ".join(f"item {ids[i]!r} = {y[i]:.4g}" for i in bad[:3])
+            return (f"the target {name!r} has {bad.size} extreme value{'s' if bad.size > 1 else ''} ({shown}; the "
+                    f"middle half of the values lies between {lo:.4g} and {hi:.4g}); such a value dominates the fit: "
+                    f"check it (a typo?), drop the row, or fit the log of the target")
+    return None
+
+
+def _explained(est: Any) -> float:
+    """The share of the target's variance the final model explains on the training items (R²
+    of the last step, the mean over targets; 0 when not recorded)."""
+    for rec in reversed(getattr(est, "history_", None) or []):
+        r2 = (rec.get("train") or {}).get("r2")
+        if isinstance(r2, (int, float)) and np.isfinite(r2):
+            return float(r2)
+    return 0.0
 
 
 def _titles_only(items: Sequence[Item]) -> bool:
@@ -214,8 +269,10 @@ def _titles_only(items: Sequence[Item]) -> bool:
     return bool(words) and float(np.median(words)) <= 6
 
 
-def explain_features(est: Any, items: Sequence[Item], fm_name: str, requested: int | None) -> list[str]:
-    """Plain-words notes on a fit that kept no feature or very few (empty when all is well)."""
+def explain_features(est: Any, items: Sequence[Item], fm_name: str, requested: int | None,
+                     outliers: str | None = None) -> list[str]:
+    """Plain-words notes on a fit that kept no feature or very few (empty when all is well);
+    ``outliers``: :func:`target_outliers`' sentence, the likely reason when there is one."""
     K = len(est.features_)
     c = getattr(est, "counters_", {}) or {}
     failed = int(c.get("mining_failed", 0))
@@ -224,10 +281,14 @@ def explain_features(est: Any, items: Sequence[Item], fm_name: str, requested: i
     expected = requested if requested is not None else 3
     if K >= min(3, expected):
         return []
+    if K > 0 and _explained(est) >= 0.8:
+        return []  # a few features that explain the target are a result, not a problem
     lines = [f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}"
              + (f" ({failed} mining calls found nothing, {discarded} candidates were discarded; the run's history "
                 "says why for each)" if failed or discarded else "") + "."]
-    if offline and _titles_only(items):
+    if outliers:
+        lines.append(f"Why: {outliers}.")
+    elif offline and _titles_only(items):
         lines.append("Why: the offline engine (--fm predicates) can only use attributes and phrases that repeat "
                      "across items, and these items are short texts without attributes (titles, names).")
         lines.append("What to do: give the items attributes (a table with columns: genz fit --data TABLE "

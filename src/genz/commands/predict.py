@@ -42,7 +42,12 @@ def predict_options(f):
         click.option("--fm-concurrency", type=click.IntRange(1, 256), default=None, help="FM requests in flight."),
         click.option("--fm-timeout", type=click.FloatRange(1), default=None, help="Seconds before a request times out."),
         click.option("--allow-other-host", is_flag=True,
-                     help="Allow sending the items to a different FM host than the one the model was trained with."),
+                     help="Allow sending the items to a different FM host than the one the model was trained with, "
+                          "or to a host the model directory names that you have not configured (then without your "
+                          "key)."),
+        click.option("--rejudge", is_flag=True,
+                     help="Pay for new judgments even where the cache holds them from another FM (by default that is "
+                          "an error: e.g. answers to requests exported for another model)."),
         click.option("--safe-csv", is_flag=True,
                      help="Neutralise spreadsheet formulas: prefix ids starting with = + - @ with a quote (')."),
     ]
@@ -70,9 +75,11 @@ def write_predictions_csv(ids: list[str], P: np.ndarray, out: Any, *, safe: bool
 
 def load_model(model_dir: Path, *, fm_model=None, mining_model=None, base_url=None, api_key_env=None,
                fm_cache=None, no_cache=False, prompts_dir=None, fm_batch_size=None, fm_concurrency=None,
-               fm_timeout=None, allow_other_host=False, safe_csv=False):
+               fm_timeout=None, allow_other_host=False, safe_csv=False, rejudge=False):
     """A saved model, integrity-checked, with the FM it was trained with (``fm_spec`` in
-    model.json); the FM options override it, and another host needs ``allow_other_host``."""
+    model.json); the FM options override it, and another host needs ``allow_other_host``
+    (:func:`genz.fm.registry.make_fm_from_spec`). A model without features (its run failed
+    before it found any) is refused: it would predict one constant for every item."""
     from ..estimator import GenZRegressor
     from ..fm.registry import make_fm_from_spec, read_fm_spec
     from ..runs import verify_model_dir
@@ -84,11 +91,35 @@ def load_model(model_dir: Path, *, fm_model=None, mining_model=None, base_url=No
     spec = read_fm_spec(model_dir)
     fm = None
     if spec is not None:
-        fm = make_fm_from_spec(spec, overrides, allow_other_host=allow_other_host, no_cache=no_cache)
+        fm = make_fm_from_spec(spec, overrides, allow_other_host=allow_other_host, no_cache=no_cache, rejudge=rejudge)
     elif any(v is not None for v in overrides.values()):
         raise GenZInputError(f"{model_dir}: the model was saved without its FM description; FM options cannot apply")
     try:
-        return GenZRegressor.load(model_dir, fm=fm)
+        est = GenZRegressor.load(model_dir, fm=fm)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, OSError) as exc:
         raise CorruptFileError(f"{model_dir}: the saved model is damaged or incomplete "
                                f"({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not list(getattr(est, "features_", None) or []):
+        status = _run_status(Path(model_dir))
+        raise GenZInputError(f"{model_dir}: the model has no features{status}; it would predict the same constant "
+                             "for every item. Fit it again (genz fit ... --overwrite, or --resume)")
+    return est
+
+
+def _run_status(model_dir: Path) -> str:
+    """`` (its run failed: ...)`` for a model inside a run directory that did not complete."""
+    import json
+
+    for d in (model_dir, model_dir.parent):
+        p = d / "run.json"
+        if p.is_file():
+            try:
+                info = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return ""
+            st = info.get("status")
+            if st and st != "complete":
+                err = f": {info['error']}" if info.get("error") else ""
+                return f" (its run {st}{err})"
+            return ""
+    return ""

@@ -18,11 +18,12 @@ import click
 
 from ..errors import GenZInputError
 from . import friendly
-from .fm import fm_from_options, fm_options
+from .fm import fm_options
 
 __all__ = ["requests", "executor_options", "with_executor", "EXECUTOR_OPTION_KEYS"]
 
-EXECUTOR_OPTION_KEYS = ("executor", "batch_dir", "poll_interval", "ray_endpoints", "vllm_command")
+EXECUTOR_OPTION_KEYS = ("executor", "batch_dir", "poll_interval", "ray_endpoints", "vllm_command", "on_batch_failure",
+                        "batch_submissions")
 
 
 def executor_options():
@@ -43,6 +44,13 @@ def executor_options():
         click.option("--vllm-command", default=None,
                      help="Command run per shard for --executor vllm, with {input}, {output}, {model} "
                           "(default: vllm run-batch -i {input} -o {output} --model {model})."),
+        click.option("--on-batch-failure", type=click.Choice(["stop", "sync"]), default="stop", show_default=True,
+                     help="Requests an executor leaves unanswered (failed or expired batches, after their "
+                          "resubmission): stop with an error, or judge them synchronously at full price (its cost "
+                          "is counted apart in the summary)."),
+        click.option("--batch-submissions", type=click.IntRange(1, 10), default=2, show_default=True,
+                     help="Batches a request may be put in (--executor batch): once, and again for what an expired, "
+                          "cancelled or partly failed batch left unanswered."),
     ]
 
     def deco(f):
@@ -54,7 +62,8 @@ def executor_options():
 
 
 def with_executor(fm, executor: str = "sync", batch_dir: str | None = None, poll_interval: float = 30.0,
-                  ray_endpoints: str | None = None, vllm_command: str | None = None):
+                  ray_endpoints: str | None = None, vllm_command: str | None = None, on_batch_failure: str = "stop",
+                  batch_submissions: int = 2):
     """``fm`` judging through the chosen executor (an :class:`~genz.fm.executors.ExecutorFM`)."""
     if executor == "sync":
         return fm
@@ -69,7 +78,8 @@ def with_executor(fm, executor: str = "sync", batch_dir: str | None = None, poll
     state = Path(batch_dir) if batch_dir else Path(str(fm.cache.path) + ".batches")
     if executor == "batch":
         ex = make_executor("batch", state_dir=state, base_url=inner._base_url, api_key_env=inner.api_key_env,
-                           poll_interval=poll_interval)
+                           poll_interval=poll_interval, max_submissions=batch_submissions,
+                           retry_budget=getattr(inner, "retry_budget", 600.0))
     elif executor == "vllm":
         ex = make_executor("vllm", work_dir=state, command=vllm_command)
     else:
@@ -77,12 +87,18 @@ def with_executor(fm, executor: str = "sync", batch_dir: str | None = None, poll
         if not urls or urls[0] is None:
             raise GenZInputError("--executor ray needs --ray-endpoints or --base-url")
         ex = make_executor("ray", work_dir=state, endpoints=urls, api_key_env=inner.api_key_env)
-    return ExecutorFM(fm.inner, fm.cache, ex)
+    return ExecutorFM(fm.inner, fm.cache, ex, on_failure=on_batch_failure,
+                      guard_identity=getattr(fm, "guard_identity", False))
 
 
 @click.group("requests")
 def requests() -> None:
     """Judging requests as files: export for a Batch API or vllm run-batch, ingest the output."""
+
+
+def _model_dir(model_dir: str) -> Path:
+    d = Path(model_dir)
+    return d / "model" if (d / "model").is_dir() else d
 
 
 def _descriptors(features: str | None, model_dir: str | None) -> list[str]:
@@ -96,17 +112,48 @@ def _descriptors(features: str | None, model_dir: str | None) -> list[str]:
         return out
     from ..estimator import GenZRegressor
 
-    d = Path(model_dir)
-    if (d / "model").is_dir():
-        d = d / "model"
-    return list(GenZRegressor.load(d).features_)
+    return list(GenZRegressor.load(_model_dir(model_dir)).features_)
+
+
+#: fm_options names -> the FM-spec overrides of genz.fm.registry.make_fm_from_spec
+_SPEC_NAMES = {"fm_model": "model", "mining_model": "mining_model", "base_url": "base_url",
+               "api_key_env": "api_key_env", "fm_cache": "cache", "prompts_dir": "prompts_dir",
+               "fm_batch_size": "batch_size", "fm_concurrency": "concurrency", "fm_timeout": "timeout"}
+
+
+def _export_fm(model_dir: str | None, fm_opts: dict):
+    """The FM whose requests are exported: with ``--model``, the model's own FM (model, prompt
+    templates, batch size, cache) with only the options given explicitly overriding it, so the
+    requests are exactly those ``genz predict`` will look for; else the FM options."""
+    from click.core import ParameterSource
+
+    from ..fm.registry import make_fm_from_spec, read_fm_spec
+    from .fm import fm_from_options
+
+    spec = read_fm_spec(_model_dir(model_dir)) if model_dir else None
+    if spec is None:
+        if model_dir:
+            click.echo(f"note: {model_dir} was saved without its FM description; exporting for the FM options given",
+                       err=True)
+        return fm_from_options(**fm_opts, progress=False)
+    ctx = click.get_current_context()
+    given = {k for k in fm_opts if ctx.get_parameter_source(k) in (ParameterSource.COMMANDLINE,
+                                                                  ParameterSource.ENVIRONMENT)}
+    overrides = {_SPEC_NAMES[k]: fm_opts[k] for k in given if k in _SPEC_NAMES}
+    fm = make_fm_from_spec(spec, overrides, allow_other_host=True,  # nothing is sent: requests are written
+                           no_cache=bool(fm_opts.get("no_cache")))
+    if "model" in overrides and overrides["model"] != spec.get("model"):
+        click.echo(f"note: these requests are for {overrides['model']}; `genz predict {model_dir}` judges with "
+                   f"{spec.get('model')} unless you give it --fm-model {overrides['model']} too", err=True)
+    return fm
 
 
 @requests.command("export")
 @click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False), help="Items, JSONL.")
 @click.option("--features", type=click.Path(dir_okay=False), default=None, help="Features to judge, one per line.")
 @click.option("--model", "model_dir", type=click.Path(file_okay=False), default=None,
-              help="Judge the features of this saved model / run directory.")
+              help="Judge the features of this saved model / run directory, with its FM (model, prompts, batch "
+                   "size, cache) unless an FM option below is given explicitly.")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory for the shards.")
 @click.option("--max-requests", type=click.IntRange(1), default=50_000, show_default=True, help="Lines per shard.")
 @click.option("--max-mb", type=click.FloatRange(0.01), default=200.0, show_default=True, help="MB per shard.")
@@ -120,8 +167,9 @@ def export_cmd(items_path, features, model_dir, out_dir, max_requests, max_mb, l
     from ..fm.requests import export_requests
     from ..items import load_items
 
-    fm = fm_from_options(**fm_opts, progress=False)
-    shards = export_requests(fm, _descriptors(features, model_dir), load_items(items_path), out_dir,
+    descriptors = _descriptors(features, model_dir)
+    fm = _export_fm(model_dir, fm_opts)
+    shards = export_requests(fm, descriptors, load_items(items_path), out_dir,
                              max_requests=max_requests, max_bytes=int(max_mb * 1024 * 1024), line_format=line_format)
     if as_json:
         click.echo(json.dumps({"shards": [s.to_dict() for s in shards]}))
@@ -139,22 +187,37 @@ def export_cmd(items_path, features, model_dir, out_dir, max_requests, max_mb, l
               help="The export directory (or one manifest file).")
 @click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
               help="The FM cache (default $GENZ_FM_CACHE or ~/.cache/genz/fm-cache.sqlite).")
+@click.option("--accept-model", "accept_models", multiple=True,
+              help="A model name the server answers as, to accept as the requested model (repeatable); answers "
+                   "from any other model are refused.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @friendly
-def ingest_cmd(outputs, manifests, cache_path, as_json):
-    """Write the judgments in batch output files into the cache (idempotent; failures are left)."""
-    from ..fm.requests import ingest
+def ingest_cmd(outputs, manifests, cache_path, accept_models, as_json):
+    """Write the judgments in batch output files into the cache (idempotent; failures are left).
+    A custom_id answered twice with different answers is an error (neither answer is kept), and
+    answers from a model other than the one requested are refused."""
+    from ..fm.ingest import ingest
     from .fm import default_cache_path
 
-    r = ingest(cache_path or default_cache_path(), list(outputs), manifests)
+    r = ingest(cache_path or default_cache_path(), list(outputs), manifests, accept_models=accept_models)
     if as_json:
         click.echo(json.dumps(r.to_dict()))
-        return
-    click.echo(f"{r.lines} lines: {r.answered} requests answered ({r.judgments} judgments, {r.new_rows} new in "
-               f"the cache), {len(r.failed)} failed (left for a retry), {r.unknown} unknown, {r.bad_lines} unreadable; "
-               f"{r.seconds:.2f} s")
-    for cid, why in list(r.failed.items())[:5]:
-        click.echo(f"  failed {cid}: {why}")
+    else:
+        click.echo(f"{r.lines} lines: {r.answered} requests answered and kept ({r.judgments} judgments, {r.new_rows} "
+                   f"new in the cache), {len(r.failed)} failed (left for a retry), {len(r.conflicts)} answered twice "
+                   f"differently (refused), {len(r.other_model)} from another model (refused), {r.duplicates} repeated, "
+                   f"{r.unknown} unknown, {r.bad_lines} unreadable; {r.seconds:.2f} s")
+        for cid, why in list(r.failed.items())[:5]:
+            click.echo(f"  failed {cid}: {why}")
+        for cid, model in list(r.other_model.items())[:5]:
+            click.echo(f"  refused {cid}: answered by {model!r} (pass --accept-model {model} if that is the requested "
+                       "model under another name)")
+    if r.conflicts:
+        ids = list(r.conflicts)
+        raise GenZInputError(
+            f"{len(ids)} custom_id(s) answered twice with different answers: {', '.join(ids[:5])}"
+            + (f" and {len(ids) - 5} more" if len(ids) > 5 else "") + "; neither answer was cached. Check the output "
+            "files (were two runs merged?) and judge those requests again")
 
 
 def _batch_executor(batch_dir, base_url, api_key_env):

@@ -69,7 +69,7 @@ def _legacy_table(model_dir: Path) -> str:
         e = eps[k] if k < len(eps) else None
         lines.append(f"{k + 1:>3}  {'–' if e is None else f'{e:.3f}':>6}  {f}")
     lines.append("")
-    lines.append("This model was saved before feature tables existed: no weights with intervals or held-out "
+    lines.append("This model was saved before feature tables existed: no findings, intervals or cross-validated "
                  "contributions. Refit it with the current genz to see them.")
     return "\n".join(lines)
 

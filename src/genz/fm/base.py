@@ -67,6 +67,8 @@ class FMStats:
     rejections: list[dict] = field(default_factory=list)
     #: per call type: {"judge": {"prompt_tokens": .., "completion_tokens": .., "cost_usd": ..}}
     by_type: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: judging batches whose canary answers disagreed (re-judged one item per request)
+    flagged: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add_call(self, kind: str, n: int = 1) -> None:
@@ -92,6 +94,25 @@ class FMStats:
         with self._lock:
             self.rejected += len(records)
             self.rejections.extend(records)
+
+    def relabel(self, kind: str, new_kind: str, calls: int, by_type: dict | None = None) -> None:
+        """Count ``calls`` calls of ``kind`` (and their ``by_type`` tokens and dollars) as
+        ``new_kind`` instead (e.g. a synchronous fallback of a batch executor)."""
+        with self._lock:
+            self.calls[kind] = self.calls.get(kind, 0) - calls
+            if not self.calls[kind]:
+                del self.calls[kind]
+            self.calls[new_kind] = self.calls.get(new_kind, 0) + calls
+            if by_type:
+                old = self.by_type.setdefault(kind, {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
+                new = self.by_type.setdefault(new_kind, {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
+                for m, x in by_type.items():
+                    old[m] = old.get(m, 0) - x
+                    new[m] = new.get(m, 0) + x
+
+    def add_flagged(self, n: int = 1) -> None:
+        with self._lock:
+            self.flagged += n
 
     def add_cache_hits(self, n: int = 1) -> None:
         with self._lock:

@@ -9,15 +9,18 @@ runs on text only, with any text model.
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from ..errors import GenZInputError
 from ..items import Item
 
-__all__ = ["describe_items", "with_description"]
+__all__ = ["describe_items", "with_description", "image_data_url", "image_parts"]
 
 PREFIX = "Photos: "
 
@@ -66,3 +69,27 @@ def describe_items(
         if bar is not None:
             bar.stop()
     return out
+
+
+def image_data_url(path: str, item_id: str) -> str:
+    """A ``data:`` URL with the image's bytes (base64), for the chat API's ``image_url``."""
+    p = Path(path)
+    if not p.is_file():
+        raise GenZInputError(f"item {item_id!r}: image {path} does not exist")
+    mime = mimetypes.guess_type(p.name)[0] or "image/jpeg"
+    if not mime.startswith("image/"):
+        raise GenZInputError(f"item {item_id!r}: {path} is not an image file ({mime})")
+    return f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode('ascii')}"
+
+
+def image_parts(labelled: Sequence[tuple[str, Item]]) -> list[dict[str, Any]]:
+    """Chat content parts with the images of each item, introduced by how the prompt refers to
+    the item (``labelled``: (label, item) pairs)."""
+    parts: list[dict[str, Any]] = []
+    for label, it in labelled:
+        if not it.images:
+            continue
+        parts.append({"type": "text", "text": f"Images of {label}:"})
+        for p in it.images:
+            parts.append({"type": "image_url", "image_url": {"url": image_data_url(p, it.id)}})
+    return parts

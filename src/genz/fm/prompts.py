@@ -193,7 +193,16 @@ _INSTRUCTION = re.compile(
     r"\b(every|all|each|any|other|remaining)\b"
     r"|\b(every|all|each)\b[^.\n]{0,30}\b(items?|entries)\b[^.\n]{0,30}\b(yes|no)\b"
     r"|\bsystem\s+prompt\b|\bnew\s+instructions?\b|\byou\s+are\s+now\b|\bas\s+an?\s+ai\b"
-    r"|\binstructions?\s*:",
+    r"|\binstructions?\s*:"
+    # issue 22: verdicts on the whole set, addressed to whoever judges it
+    r"|\b(treat|consider|regard|count|mark|label|classify|flag|rate|score|tag)\b[^.;:\n]{0,40}"
+    r"\b(every|all|each|any|other|remaining|the\s+rest)\b"
+    r"|\b(every|all|each|other|remaining|the\s+rest)\b[^.;\n]{0,50}\b(as|should|is|are)\s+(a\s+)?"
+    r"(match(es|ing)?|positives?|affirmative|true|yes|qualif\w*|satisf\w*)\b"
+    r"|\b(correct|right|expected)\s+(answer|label|judg(e)?ment|response|verdict)s?\b"
+    r"|\b(note|message|guidance|heads-up|reminder)\s+(to|for)\s+(the\s+)?(reviewer|grader|annotator|labell?er|rater|"
+    r"assistant|model|judge|ai)\b"
+    r"|\b(reviewer|grader|annotator|labell?er|rater|assistant)(\s+note)?\s*[:,]",
     re.IGNORECASE,
 )
 

@@ -13,6 +13,7 @@ Any backend is wrapped in the persistent SQLite cache (:class:`genz.fm.cache.Cac
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +108,38 @@ def _host(url: str | None) -> tuple[str, str, int | None]:
     return (p.scheme or "").lower(), (p.hostname or "").lower(), port
 
 
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "ip6-localhost")
+
+
+def configured_hosts(override_url: str | None = None) -> list[tuple[str, str, int | None]]:
+    """The FM hosts this user configured: this machine (loopback), OpenAI's public API,
+    ``$OPENAI_BASE_URL`` and an explicit ``--base-url``."""
+    out = [_host(OPENAI_PUBLIC_URL)]
+    for url in (os.environ.get("OPENAI_BASE_URL"), override_url):
+        if url:
+            out.append(_host(url))
+    return out
+
+
+def _is_configured(url: str | None, override_url: str | None = None) -> bool:
+    scheme, host, port = _host(url)
+    if host in _LOOPBACK or host.startswith("127."):
+        return True
+    return (scheme, host, port) in configured_hosts(override_url)
+
+
 def make_fm_from_spec(spec: dict[str, Any], overrides: dict[str, Any] | None = None, *,
-                      allow_other_host: bool = False, no_cache: bool = False) -> FoundationModel:
+                      allow_other_host: bool = False, no_cache: bool = False, rejudge: bool = False) -> FoundationModel:
     """The FM a saved ``spec`` (see :func:`fm_spec`) describes, with ``overrides`` (keys of
-    :data:`SPEC_OVERRIDES`, None = keep). The environment's ``OPENAI_BASE_URL`` is never
-    consulted: items go to the host the model was trained with, and to another host only with
-    ``allow_other_host``. The judging prompt must be the one the model was trained with (its
-    hash) unless ``overrides`` names a ``prompts_dir``."""
+    :data:`SPEC_OVERRIDES`, None = keep). The environment's ``OPENAI_BASE_URL`` never redirects
+    the items: they go to the host the model was trained with, and to another host only with
+    ``allow_other_host``. A model directory is data, possibly from elsewhere: a host it names
+    that the user did not configure (not this machine, not OpenAI's API, not
+    ``$OPENAI_BASE_URL``, not ``base_url`` in ``overrides``) is refused, and with
+    ``allow_other_host`` it gets the items but never the user's key. The judging prompt must be
+    the one the model was trained with (its hash) unless ``overrides`` names a ``prompts_dir``.
+    The cache refuses to pay again for judgments it holds under another FM unless ``rejudge``
+    (:meth:`genz.fm.cache.CachedFM.refuse_other_identities`)."""
     from .openai_compat import sanitize_url
 
     if not isinstance(spec, dict) or "backend" not in spec:
@@ -134,17 +160,28 @@ def make_fm_from_spec(spec: dict[str, Any], overrides: dict[str, Any] | None = N
     if backend != "openai":  # another backend: by its name, as before FM specs existed
         return make_fm(backend, cache=cache)
     trained_url = spec.get("base_url")
-    url = ov.pop("base_url", None) or trained_url or OPENAI_PUBLIC_URL
-    if _host(url) != _host(trained_url) and not allow_other_host:
-        raise GenZInputError(
-            f"the model was trained with the FM at {trained_url or OPENAI_PUBLIC_URL}; "
-            f"{sanitize_url(url)} is another host. Pass --allow-other-host to send the items there"
-        )
+    override_url = ov.pop("base_url", None)
+    url = override_url or trained_url or OPENAI_PUBLIC_URL
+    send_key = True
+    if override_url is not None:
+        if _host(url) != _host(trained_url) and not allow_other_host:
+            raise GenZInputError(
+                f"the model was trained with the FM at {trained_url or OPENAI_PUBLIC_URL}; "
+                f"{sanitize_url(url)} is another host. Pass --allow-other-host to send the items there"
+            )
+    elif not _is_configured(url):
+        if not allow_other_host:
+            raise GenZInputError(
+                f"the model directory names the FM host {sanitize_url(url)}, which you have not configured (not this "
+                f"machine, OpenAI or $OPENAI_BASE_URL): pass --base-url {sanitize_url(url)} to use it with your key, "
+                "or --allow-other-host to send the items there without your key"
+            )
+        send_key = False  # items, yes (the user allowed it); the user's key, never
     opts: dict[str, Any] = {
         "model": spec.get("model"), "mining_model": spec.get("mining_model"), "base_url": url,
         "api_key_env": spec.get("api_key_env") or "OPENAI_API_KEY", "prompts_dir": spec.get("prompts_dir"),
         "batch_size": spec.get("batch_size", 10), "concurrency": spec.get("concurrency", 4),
-        "timeout": spec.get("timeout", 120.0),
+        "timeout": spec.get("timeout", 120.0), "send_key": send_key,
     }
     for k in ("structured", "logprobs", "temperature", "vision", "item_max_chars"):
         if k in spec:
@@ -163,6 +200,8 @@ def make_fm_from_spec(spec: dict[str, Any], overrides: dict[str, Any] | None = N
             f"the judging prompt differs from the one the model was trained with ({have} vs {want}); "
             "pass --prompts-dir with the training templates (or one you choose explicitly)"
         )
+    if hasattr(fm, "guard_identity"):
+        fm.guard_identity = not rejudge
     return fm
 
 

@@ -98,7 +98,7 @@ def load_run(path: str | Path, name: str | None = None) -> RunData:
     run = RunDir.open(path)
     history = run.history()
     data = RunData(
-        path=Path(path), name=name or Path(path).resolve().name, info=run.info(),
+        path=Path(path), name=name or Path(path).resolve().name, info=redact_secrets(run.info()),
         config=redact_secrets(run.config()), history=history, summary=run.load_summary(),
         results=run.load_results(),
     )

@@ -181,7 +181,7 @@ def _titles(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None) -
             str(info.get("correction")), str(info.get("correction")))
         how = f" (tested on {int(info['nobs'])} untouched rows; {corr} at {float(info.get('error_rate', 0.05)):g})"
     if not tested:
-        return {"findings": "Findings", "supporting": f"Features ({n}; no findings were tested: too few rows set aside)"}
+        return {"findings": "Findings", "supporting": f"Features ({n}; none was tested on rows set aside: no findings)"}
     return {"findings": f"Findings: {n_f} of {n} features{how}",
             "supporting": f"Supporting features ({n - n_f}): used by the predictor, not findings"}
 

@@ -17,6 +17,7 @@ import numpy as np
 from ..runs import redact_secrets
 from . import figures
 from .data import RunData, describe_config
+from .examples import example_text
 from .feature_table import evidence_section
 
 N_EXAMPLES = 2
@@ -215,11 +216,17 @@ def _example(text: str, phrases: list[str], n: int = 80) -> str:
     return f'<li><details class="item"><summary>{short}</summary><div class="full">{full}</div></details></li>'
 
 
+def _feature_example(text: str, feature: str, n: int = 80) -> str:
+    """An example item with what ``feature`` tests first and highlighted (tabular items:
+    :func:`genz.report.examples.example_text`; phrases: the words around the match)."""
+    shown, pieces = example_text(text, feature)
+    return _example(shown, _phrases(feature) + pieces, n)
+
+
 def _examples(texts: list[str], rows: np.ndarray, cls: str, feature: str = "") -> str:
     if rows.size == 0:
         return '<span class="empty">none</span>'
-    phrases = _phrases(feature)
-    lis = "".join(_example(texts[i], phrases) for i in rows[:N_EXAMPLES])
+    lis = "".join(_feature_example(texts[i], feature) for i in rows[:N_EXAMPLES])
     return f'<ul class="ex {cls}">{lis}</ul>'
 
 
@@ -319,7 +326,7 @@ def _overrides(d: RunData, prefix: str) -> str:
             yv = f'<td class="num">{_num(float(s.Y[n, 0]), 4)}</td>'
         said = "yes" if s.B[n, k] else "no"
         rows.append(
-            f'<tr><td>{_e(s.item_ids[n])}</td><td><ul class="ex">{_example(s.item_texts[n], _phrases(s.features[k]), 110)}</ul></td>'
+            f'<tr><td>{_e(s.item_ids[n])}</td><td><ul class="ex">{_feature_example(s.item_texts[n], s.features[k], 110)}</ul></td>'
             f'<td class="feat">{_e(s.features[k])}</td><td class="{"pos" if said == "yes" else "neg"}">{said}</td>'
             f'<td class="num">{float(s.Q[n, k]):.3f}</td>{yv}</tr>'
         )

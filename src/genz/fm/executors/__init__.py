@@ -18,6 +18,7 @@ hook that makes a fit or predict judge through one: before a judging pass it run
 on the requests the cache lacks, then answers from the cache.
 """
 
-from .base import EXECUTORS, Executor, ExecutorFM, RunReport, fill_cache, make_executor
+from .base import Executor, ExecutorFM, RunReport, fill_cache
+from .lookup import EXECUTORS, make_executor
 
 __all__ = ["EXECUTORS", "Executor", "ExecutorFM", "RunReport", "fill_cache", "make_executor"]

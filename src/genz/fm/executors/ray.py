@@ -1,83 +1,48 @@
 """A Ray Data pipeline over request shards against OpenAI-compatible endpoints (``genz[ray]``).
 
-``ray.data.read_text`` reads the shards line by line; ``map_batches`` with a pool of callers
-(one actor per endpoint slot) posts each line's ``body`` to ``/chat/completions`` of one of the
-``endpoints`` (chosen by the custom_id's hash) and returns an OpenAI batch output line
-(``custom_id``, ``response.status_code``, ``response.body``, ``error``), the same format the
-Batch API and ``vllm run-batch`` produce; the lines are written to ``ray-NNNNN.output.jsonl``
-and ingested into the cache. Rows done per second are reported as the output streams in.
+The shards are written here; the pipeline runs in a child process
+(:mod:`~genz.fm.executors.ray_worker`) under the supervisor of
+:mod:`~genz.fm.executors.children`: Ray's daemons and workers are that child's process group,
+stopped when the pass ends, fails, is interrupted, or genz dies (SIGKILL included), so no Ray
+process outlives genz. Each caller posts a request line's ``body`` to ``/chat/completions`` of
+one of the ``endpoints`` (chosen by the custom_id's hash) and stores its answer in the cache
+the moment it arrives; what a killed pass had received is therefore kept, and the rerun asks
+only for the rest. The output lines (OpenAI batch output format) are also written to
+``ray-NNNNN.output.jsonl``; rows done per second are reported as the output streams in.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
+import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-import zlib
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...errors import GenZInputError
-from ..cache import FMCache
-from ..requests import JudgeRequest, ingest, write_shards
+from ...errors import FMError, GenZInputError
+from ..cache_store import FMCache
+from ..requests import JudgeRequest, write_shards
+from ..secrets import redact
 from .base import Executor, RunReport
+from .children import supervised
+from .ray_worker import call_endpoint
 
 __all__ = ["RayExecutor", "call_endpoint"]
 
 
-def call_endpoint(url: str, body: dict[str, Any], key: str | None, timeout: float) -> dict[str, Any]:
-    """One chat-completions POST; ``{"status_code", "body"}`` (errors as their status)."""
-    req = urllib.request.Request(url.rstrip("/") + "/chat/completions", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json",
-                                          **({"Authorization": f"Bearer {key}"} if key else {})})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return {"status_code": r.status, "body": json.loads(r.read() or b"null")}
-    except urllib.error.HTTPError as exc:
-        try:
-            payload = json.loads(exc.read() or b"null")
-        except json.JSONDecodeError:
-            payload = None
-        return {"status_code": exc.code, "body": payload}
-
-
-class _Caller:
-    """A Ray Data UDF: request lines in, batch output lines out."""
-
-    def __init__(self, endpoints: list[str], key_env: str | None, timeout: float) -> None:
-        self.endpoints = endpoints
-        self.key = os.environ.get(key_env) if key_env else None
-        self.timeout = timeout
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        out = []
-        for line in batch["text"]:
-            req = json.loads(line)
-            cid = req["custom_id"]
-            url = self.endpoints[zlib.crc32(cid.encode()) % len(self.endpoints)]
-            try:
-                resp = call_endpoint(url, req["body"], self.key, self.timeout)
-                err = None if resp["status_code"] == 200 else {"code": str(resp["status_code"]),
-                                                                 "message": "endpoint error"}
-            except (OSError, ValueError) as exc:  # connection refused, timeout, bad JSON
-                resp, err = None, {"code": "connection_error", "message": str(exc)[:200]}
-            out.append(json.dumps({"id": f"ray-{cid}", "custom_id": cid, "response": resp, "error": err}))
-        return {"line": out}
-
-
 class RayExecutor(Executor):
-    """See the module docstring. ``num_cpus``: for ``ray.init`` when Ray is not running yet;
-    ``concurrency``: callers in flight."""
+    """See the module docstring. ``num_cpus``: for ``ray.init`` in the child; ``concurrency``:
+    callers in flight."""
 
     name = "ray"
 
     def __init__(self, work_dir: str | Path, endpoints: Sequence[str], *, api_key_env: str | None = "OPENAI_API_KEY",
                  num_cpus: int = 2, concurrency: int = 2, batch_size: int = 16, timeout: float = 120.0,
-                 progress: Callable[[dict[str, Any]], None] | None | str = "print") -> None:
+                 progress: Callable[[dict[str, Any]], None] | None | str = "print",
+                 accept_models: Iterable[str] = ()) -> None:
         if not endpoints:
             raise GenZInputError("the ray executor needs at least one endpoint URL")
         self.work_dir = Path(work_dir)
@@ -87,43 +52,58 @@ class RayExecutor(Executor):
         self.concurrency = int(concurrency)
         self.batch_size = int(batch_size)
         self.timeout = float(timeout)
+        self.accept_models = list(accept_models)
         self.progress = (lambda e: print(f"[genz ray] {e['rows']} rows, {e['rows_per_s']:.1f} rows/s",
                                          file=sys.stderr, flush=True)) if progress == "print" else progress
         self.last_rate: float | None = None
 
     def run(self, requests: Iterable[JudgeRequest], cache: FMCache) -> RunReport:
-        try:
-            import ray
-        except ImportError:
-            raise GenZInputError("the ray executor needs Ray: pip install 'genz[ray]'") from None
+        if importlib.util.find_spec("ray") is None:
+            raise GenZInputError("the ray executor needs Ray: pip install 'genz[ray]'")
         rep = RunReport()
-        if not ray.is_initialized():
-            ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False,
-                     ignore_reinit_error=True)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         start = len(list(self.work_dir.glob("ray-*.manifest.jsonl")))
         shards = write_shards(requests, self.work_dir, prefix="ray", start=start)
         rep.requests = rep.submitted = n_req = sum(s.n_requests for s in shards)
         if not shards:
             return rep
-        ds = ray.data.read_text([str(s.path) for s in shards])
-        ds = ds.map_batches(_Caller, fn_constructor_args=(self.endpoints, self.api_key_env, self.timeout),
-                            batch_size=self.batch_size, concurrency=self.concurrency, num_cpus=0.5)
         out = self.work_dir / f"ray-{start:05d}.output.jsonl"
-        t0 = time.perf_counter()
-        rows = 0
-        with open(out.with_suffix(".jsonl.part"), "w", encoding="utf-8") as fh:
-            for batch in ds.iter_batches(batch_format="numpy", batch_size=None):
-                for line in batch["line"]:
-                    fh.write(str(line) + "\n")
-                rows += len(batch["line"])
-                self.last_rate = rows / max(time.perf_counter() - t0, 1e-9)
-                if self.progress is not None:
-                    self.progress({"rows": rows, "rows_per_s": self.last_rate})
-        out.with_suffix(".jsonl.part").replace(out)
-        r = ingest(cache, out, [s.manifest for s in shards])
-        rep.answered = r.answered
-        rep.failed = n_req - r.answered
-        rep.batches.append({"shard": out.stem, "status": "completed", "answered": r.answered,
+        cfg = self.work_dir / f"ray-{start:05d}.config.json"
+        cfg.write_text(json.dumps({
+            "shards": [[str(s.path), str(s.manifest)] for s in shards], "output": str(out),
+            "cache": str(Path(cache.path).resolve()), "endpoints": self.endpoints, "api_key_env": self.api_key_env,
+            "num_cpus": self.num_cpus, "concurrency": self.concurrency, "batch_size": self.batch_size,
+            "timeout": self.timeout, "accept_models": self.accept_models}))
+        log_path = self.work_dir / f"ray-{start:05d}.log"
+        summary: dict[str, Any] = {}
+        with open(log_path, "wb") as log, supervised([sys.executable, "-m", "genz.fm.executors.ray_worker", str(cfg)],
+                                                     stdout=subprocess.PIPE, stderr=log) as proc:
+            reader = threading.Thread(target=self._read, args=(proc, summary), daemon=True)
+            reader.start()
+            code = proc.wait()
+            reader.join(timeout=5)
+        if code != 0 or not summary.get("done"):
+            tail = redact(log_path.read_text(errors="replace").strip()[-400:]) if log_path.exists() else ""
+            raise FMError(f"the Ray pipeline failed (exit {code}): {tail}; the answers it received are in the "
+                          "cache, rerun to judge the rest")
+        rep.answered = int(summary["answered"])
+        rep.judgments = int(summary["judgments"])
+        rep.prompt_tokens, rep.completion_tokens = int(summary["prompt_tokens"]), int(summary["completion_tokens"])
+        rep.failed = n_req - rep.answered
+        rep.batches.append({"shard": out.stem, "status": "completed", "answered": rep.answered,
                             "failed": rep.failed, "rows_per_s": self.last_rate})
         return rep
+
+    def _read(self, proc: subprocess.Popen, summary: dict[str, Any]) -> None:
+        """The child's progress lines (rows, rows/s) and its final summary."""
+        for raw in proc.stdout:  # type: ignore[union-attr]
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            if ev.get("done"):
+                summary.update(ev)
+            elif "rows" in ev:
+                self.last_rate = float(ev["rows_per_s"])
+                if self.progress is not None:
+                    self.progress(ev)

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.stats import norm
 
 from ...items import Item
+from ..date_predicates import date_families
 from .numfmt import cut_between, cut_upper
 from .predicate import AtLeast, Between, Equals, Includes, ModRange, OneOf, StartsWith
 from .values import _attribute_kinds, _numeric_values, _string_values
@@ -72,6 +73,10 @@ def attribute_families(fm, items: Sequence[Item], y: np.ndarray):
             yield from _numeric_families(fm, attr, _numeric_values(items, attr), y,
                                               modular=fm.modular_on_attributes)
         elif kind == "string":
+            dates = date_families(attr, _string_values(items, attr), y, fm._w, fm.n_thresholds)
+            if dates is not None:  # dates read as dates (issue 21)
+                yield from (_Family(*f) for f in dates)
+                continue
             yield from _categorical_families(fm, attr, _string_values(items, attr), y)
         elif kind == "list":
             yield _list_family(fm, attr, items, y)

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from ...errors import FMError
+from ..date_predicates import parse_date_predicate  # dates read as dates (issue 21)
 from .predicate import (And, AtLeast, Below, Between, Equals, FieldIs, FieldMentions, HasField, Includes, Mentions,
                         ModRange, Not, OneOf, Predicate, StartsWith)
 from .textfields import QUANTITIES, NumberKey, normalize_unit, quantity_of
@@ -119,6 +120,9 @@ def parse_predicate(text: str) -> Predicate:
                 return And(parse_predicate(s[1:end]), parse_predicate(right[1:-1]))
     if s.startswith("not (") and s.endswith(")") and _closing_paren(s, 4) == len(s) - 1:
         return Not(parse_predicate(s[5:-1]))
+    dated = parse_date_predicate(s)
+    if dated is not None:
+        return dated  # type: ignore[return-value]
     if s.startswith("the text"):
         for pat, make_text in _TEXT_PATTERNS:
             m = pat.match(s)
