@@ -88,7 +88,10 @@ def test_binary_bits_are_mined():
     for j in range(9):
         lab = np.array([(n >> j) & 1 for n in range(512)], bool)
         d = fm.mine([it for it, l in zip(items, lab) if l], [it for it, l in zip(items, lab) if not l])
-        assert (fm.judge(d, items).values == lab).all(), d
+        b = fm.judge(d, items).values
+        # the descriptor may fit either group (never as "not (...)": discovery flips polarity)
+        assert (b == lab).all() or (b == ~lab).all(), d
+        assert not d.startswith("not ("), d
 
 
 def test_propose_generic_pool():

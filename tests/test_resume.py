@@ -57,7 +57,9 @@ def reference(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig,kill_at", [("KILL", 16), ("INT", 8), ("KILL", 40)])  # 40: in phase 2
+# kill points in the middle of a cycle and of a step (43: in phase 2); how many requests a step
+# makes depends on the engine's candidates, so an engine change may move them (checked below)
+@pytest.mark.parametrize("sig,kill_at", [("KILL", 19), ("INT", 8), ("KILL", 43)])
 def test_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path, reference, sig, kill_at):
     ref_hist = read_history(reference / "ref")
     assert len(ref_hist) == N_STEPS

@@ -76,8 +76,9 @@ def _legacy_table(model_dir: Path) -> str:
 
 @click.command("show")
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--full", is_flag=True, help="Print every feature whole (long descriptors and lists are not cut).")
 @friendly
-def show(run: Path) -> None:
+def show(run: Path, full: bool = False) -> None:
     """Print the feature table of a run (findings first, with their effects and intervals on the
     untouched rows; then the supporting features; the predictor's weights, cross-validated
     contributions, ε, share judged yes, origin) and whether EM converged."""
@@ -93,7 +94,8 @@ def show(run: Path) -> None:
         rows, names = table
         n_feat = len({str(r.get("feature")) for r in rows})
         click.echo(f"{n_feat} features" + (f"; targets: {', '.join(names)}" if names else ""))
-        click.echo(format_feature_table(rows, names, info=load_inference_info(model_dir)))
+        click.echo(format_feature_table(rows, names, info=load_inference_info(model_dir),
+                                        max_feature_width=None if full else 60))
     em = format_em_convergence(history)
     if em:
         click.echo(em)

@@ -219,11 +219,13 @@ def format_feature_table(rows: Sequence[Mapping[str, Any]], target_names: Sequen
         return "No features."
     header, blocks = _blocks(rows, target_names)
     fi = header.index("feature")
+    cut = False
     if max_feature_width is not None:
         for _, cells in blocks:
             for c in cells:
                 if len(c[fi]) > max_feature_width:
                     c[fi] = c[fi][: max_feature_width - 1] + "…"
+                    cut = True
     every = [c for _, cells in blocks for c in cells]
     widths = [max(len(h), *(len(c[k]) for c in every)) for k, h in enumerate(header)]
 
@@ -234,7 +236,9 @@ def format_feature_table(rows: Sequence[Mapping[str, Any]], target_names: Sequen
     out = []
     for title, cells in blocks:
         out += [titles[title], line(header), "  ".join("-" * w for w in widths)] + [line(c) for c in cells] + [""]
-    return "\n".join(out + legend(rows, info))
+    cut_note = ([f"Features longer than {max_feature_width} characters are cut (…): "
+                 "`genz show RUN --full` prints them whole."] if cut else [])
+    return "\n".join(out + legend(rows, info) + cut_note)
 
 
 def feature_table_html(rows: Sequence[Mapping[str, Any]], target_names: Sequence[str] | None = None,
