@@ -167,6 +167,15 @@ class PriorTable:
             self.lo = self.a1 - self.a0
         return self
 
+    def set_eps(self, k: int, eps_k: float) -> None:
+        """Feature k's error rate changed to ``eps_k`` (a coupled feature, inside the sweep)."""
+        if self.hard_b:
+            a1, a0 = log_priors(np.array([0.0, 1.0]), np.float64(eps_k))
+        else:
+            a1, a0 = log_priors(self.B[:, k], np.float64(eps_k))
+        self.a1[:, k], self.a0[:, k] = a1, a0
+        self.lo[:, k] = a1 - a0
+
     def logodds(self, k: int) -> np.ndarray:
         """``a¹ − a⁰`` of feature k for every item."""
         if self.hard_b:
@@ -194,28 +203,90 @@ class PriorTable:
         return np.clip(((sq - s1) + (self.n1 - s1)) / Q.shape[0], eps_min, 0.5)
 
 
+# -- the joint update of (q_k, ε_k) ---------------------------------------------------------------
+
+def best_eps(b: np.ndarray, gap: np.ndarray, lo: float, hi: float = 0.5, eps0: float | None = None) -> float:
+    """The ε_k that maximises the bound over ``(q_k, ε_k)`` jointly, θ and the other features fixed.
+
+    With the data term ``ℓ_n = L⁺ᵏ_n − L⁻ᵏ_n`` (``gap``; eq. 27, exact for the linear model, whose
+    expected log-likelihood is linear in ``q_k``), maximising the bound over ``q_nk`` gives
+    ``log(p_n e^{ℓ_n} + 1 − p_n)`` per item, ``p_n = p(z = 1 | b_n, ε) = b_n + ε (1 − 2 b_n)``
+    (eq. 4-5), so the profile of the bound in ε is
+
+        F(ε) = Σ_n log(A_n + ε c_n),   c_n = (1 − 2b_n)(e^{ℓ_n} − 1),  A_n = 1 + b_n (e^{ℓ_n} − 1)
+
+    (both scaled by ``e^{−max(ℓ_n, 0)}``, which does not move the maximiser). F is concave in ε;
+    its maximiser on ``[lo, hi]`` is the root of ``F'(ε) = Σ c_n / (A_n + ε c_n)``, found by
+    safeguarded Newton steps. The q-step that follows (eq. 11) at this ε then completes an exact
+    coordinate ascent step of the bound in ``(q_k, ε_k)``: unlike eq. (14) after a separate E-step,
+    it does not creep towards a boundary one small step per EM iteration.
+    """
+    b = np.asarray(b, dtype=float)
+    pos = gap > 0
+    E = np.exp(-np.abs(gap))
+    c = (1.0 - 2.0 * b) * np.where(pos, 1.0 - E, E - 1.0)
+    A = np.where(pos, b + (1.0 - b) * E, b * E + 1.0 - b)
+
+    def d1(e: float) -> tuple[float, float]:
+        r = c / (A + e * c)
+        return float(r.sum()), float(-(r @ r))
+
+    g_lo, _ = d1(lo)
+    if g_lo <= 0.0:
+        return float(lo)
+    g_hi, _ = d1(hi)
+    if g_hi >= 0.0:
+        return float(hi)
+    a, z = float(lo), float(hi)  # F'(a) > 0 > F'(z)
+    e = min(max(float(eps0) if eps0 is not None else 0.5 * (a + z), a), z)
+    for _ in range(60):
+        g, h = d1(e)
+        if g > 0:
+            a = e
+        else:
+            z = e
+        if abs(g) <= 1e-10 * len(b) or z - a <= 1e-12:
+            break
+        step = e - g / h if h < 0 else np.nan
+        e = step if a < step < z else 0.5 * (a + z)
+    return float(e)
+
+
 # -- E-step, eq. (11) / (27) ----------------------------------------------------------------------
+
+EPS_UPDATES = ("joint", "em")
+
 
 def e_step(
     model: ObservationModel,
     st: LatentState,
     U: np.ndarray | None,
     Y: np.ndarray,
+    eps_joint: tuple[float, float] | None = None,
 ) -> None:
     """One sweep of coordinate ascent over features, updating ``st.Q`` in place:
-    ``q_nk = sigmoid((a¹_nk − a⁰_nk) + L⁺ᵏ_n − L⁻ᵏ_n)`` (eq. 11; eq. 27 for the linear model)."""
+    ``q_nk = sigmoid((a¹_nk − a⁰_nk) + L⁺ᵏ_n − L⁻ᵏ_n)`` (eq. 11; eq. 27 for the linear model).
+    With ``eps_joint=(eps_min, eps_max)`` each coupled feature's ε is updated with its q
+    (:func:`best_eps`)."""
     if st.K == 0:
         return
-    _sweep(model, st, PriorTable(st.B).update(st.eps, st.coupled), model.begin_e_step(st.Q, U, Y))
+    _sweep(model, st, PriorTable(st.B).update(st.eps, st.coupled), model.begin_e_step(st.Q, U, Y), eps_joint)
 
 
-def _sweep(model: ObservationModel, st: LatentState, priors: PriorTable, ctx: Any) -> float:
+def _sweep(model: ObservationModel, st: LatentState, priors: PriorTable, ctx: Any,
+           eps_joint: tuple[float, float] | None = None) -> float:
     """The coordinate-ascent sweep of :func:`e_step`; returns ``max |Δq|``."""
     dq = 0.0
     Q = st.Q
     for k in range(st.K):
         q_old = Q[:, k]  # a view, read before the column is overwritten
-        logit = priors.logodds(k) + model.loglik_gap(ctx, k, q_old)
+        gap = model.loglik_gap(ctx, k, q_old)
+        if eps_joint is not None and st.coupled[k] and not st.hard[k]:
+            e = best_eps(st.B[:, k], gap, eps_joint[0], eps_joint[1], st.eps[k])
+            if e != st.eps[k]:
+                st.eps[k] = e
+                priors.set_eps(k, e)
+        logit = priors.logodds(k) + gap
         q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit, out=logit)
         model.commit(ctx, k, q_old, q_new)
         dq = max(dq, float(np.max(np.abs(q_new - q_old))))
@@ -243,11 +314,12 @@ def m_step(
     Y: np.ndarray,
     eps_min: float,
     priors: PriorTable | None = None,
+    eps: bool = True,
 ) -> None:
-    """θ and σ² (eq. 12-13 / 29-30), then ε for the coupled features (eq. 14 / 31); ``priors``
-    (for ``st.B``) gives ε from counts when the judgments are hard."""
+    """θ and σ² (eq. 12-13 / 29-30), then (``eps``) ε for the coupled features (eq. 14 / 31);
+    ``priors`` (for ``st.B``) gives ε from counts when the judgments are hard."""
     model.fit(st.Q, U, Y)
-    if st.K:
+    if st.K and eps:
         hard = priors is not None and priors.hard_b and priors.B is st.B
         new = priors.error_rates(st.Q, eps_min) if hard else error_rates(st.Q, st.B, eps_min)
         st.eps = np.where(st.coupled, new, st.eps)
@@ -263,6 +335,9 @@ class EMResult:
     iterations: int
     bounds: list[float] = field(default_factory=list)
     converged: bool = False
+    last_dq: float = float("nan")  # max |Δq| of the last sweep
+    last_rel: float = float("nan")  # relative bound change of the last iteration
+    last_deps: float = float("nan")  # max |Δε| of the last M-step
 
 
 def run_em(
@@ -276,35 +351,55 @@ def run_em(
     min_iter: int = 5,
     tol: float = 1e-6,
     q_tol: float = 1e-3,
+    eps_update: str = "joint",
+    eps_fixed: float | None = None,
 ) -> EMResult:
     """Alternate M- and E-steps until the bound and the posteriors settle.
+
+    ``eps_update``: ``"joint"`` updates each coupled feature's ε together with its posteriors in
+    the E-step sweep (:func:`best_eps`, exact coordinate ascent of the bound); ``"em"`` is the
+    paper's order, ε from eq. (14) in the M-step after the E-step. ``eps_fixed``: every coupled
+    feature's ε is held at this value (0: the posterior is the judgment itself).
 
     Convergence needs all three: at least ``min_iter`` iterations, a relative bound change
     below ``tol``, and ``max |Δq| < q_tol`` (docs/equations.md §9: a bound test alone stops too early while
     a freshly added decoupled feature is still moving).
     """
+    if eps_update not in EPS_UPDATES:
+        raise ValueError(f"eps_update must be one of {EPS_UPDATES}, not {eps_update!r}")
+    joint = eps_update == "joint"
+    eps_joint = (eps_min, 0.5) if joint else None
+    learn = eps_fixed is None
+    if not learn:
+        st.eps = np.where(st.coupled, float(eps_fixed), st.eps)
+        joint, eps_joint = True, None  # no ε step in the M-step, none in the sweep
     res = EMResult(iterations=0)
     prev = None
     Q_caller = st.Q
     st.Q = np.asfortranarray(st.Q)  # the sweep works column by column
     priors = PriorTable(st.B)  # B is fixed during EM; ε changes in every M-step
     for it in range(1, max_iter + 1):
-        m_step(model, st, U, Y, eps_min, priors)
+        eps_before = st.eps.copy()
+        m_step(model, st, U, Y, eps_min, priors, eps=not joint)
         priors.update(st.eps, st.coupled)
         ctx, dq = None, 0.0
         if st.K:
             ctx = model.begin_e_step_after_fit(st.Q, U, Y)
-            dq = _sweep(model, st, priors, ctx)
+            dq = _sweep(model, st, priors, ctx, eps_joint)
+        res.last_deps = float(np.max(np.abs(st.eps - eps_before))) if st.K else 0.0
         b = _bound_total(model, st, U, Y, priors, ctx)
         res.bounds.append(b)
         res.iterations = it
+        res.last_dq = dq
+        if prev is not None:
+            res.last_rel = abs(b - prev) / (abs(prev) + 1.0)
         if prev is not None and it >= min_iter:
             if abs(b - prev) <= tol * (abs(prev) + 1.0) and dq < q_tol:
                 res.converged = True
                 break
         prev = b
-    # leave θ, σ² and ε consistent with the final posteriors
-    m_step(model, st, U, Y, eps_min, priors)
+    # leave θ, σ² (and ε) consistent with the final posteriors
+    m_step(model, st, U, Y, eps_min, priors, eps=not joint)
     if st.Q is not Q_caller:  # the caller's array, updated in place as before
         Q_caller[...] = st.Q
         st.Q = Q_caller
