@@ -236,6 +236,7 @@ class DiscoveryRun:
 
     def _refit_all(self, names: list[str], cols: list[int]) -> Discovery:
         """The chosen structure on all training items: EM from the FM priors, then the predictor."""
+        from .error_rates import refine_error_rates
         from .inference import LatentState, prior_mixture, run_em
 
         d, h = self.disc, self.heldout
@@ -249,6 +250,7 @@ class DiscoveryRun:
                              hard=np.zeros(len(cols), bool))
         fin.model.n_features_ = len(cols)
         fin.last_em = run_em(fin.model, fin.st, U, Y, **d.cfg.em_settings())
+        fin.refined = refine_error_rates(fin.model, fin.st, U, Y, d.cfg.advanced)  # docs/noise-model.md
         fin.predictor = fin.predictor_for_new_items()
         return fin
 

@@ -124,7 +124,7 @@ class HeldOut:
         m = LinearGaussian()
         m.set_scaling(self.U_fit, self.Y_fit)
         m.ridge = m.select_ridge(QA, self.U_fit, self.Y_fit)
-        m.fit(QA, self.U_fit, self.Y_fit)
+        m.fit_final(QA, self.U_fit, self.Y_fit)
         return m, QV
 
     def losses(self, cols: Sequence[int], extra: tuple | None = None) -> np.ndarray:

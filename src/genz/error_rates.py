@@ -1,0 +1,355 @@
+"""The judgments' error rates ε, estimated so that they mean what they say (docs/noise-model.md).
+
+Mean-field EM (docs/equations.md §3-§4) estimates ε badly when the target cannot tell *which*
+judgment of an item was wrong: with a scalar target and several features of similar effect, a
+residual of −1.4 is explained as well by feature 3's judgment being wrong as by feature 4's. The
+factorised posterior must pick one explanation per item; the coordinate sweep picks the feature
+updated first, its ε grows, its prior weakens, it absorbs more residuals, and the others' ε fall
+to the floor (measured on planted data with symmetric flips at 10%: learned ε 0.001, 0.001,
+0.137, 0.001 for four features whose judgments were each 11% wrong; the weights attenuated
+by the flips, as in a plain regression on the judgments).
+
+:func:`refine` replaces the factorised posterior by a *structured* one for the linear model:
+
+* the ``M`` features with the largest effects (``Σ_d W²_dk / σ²_d``), the *strong* set S, get an
+  exact joint posterior over every configuration that differs from the judgments ``b_S`` in at
+  most ``h`` places (a Hamming ball: ``Σ_{j≤h} C(M, j)`` configurations per item), so competing
+  explanations share the posterior mass as they should;
+* the other features keep their mean-field posteriors (for a feature with a small effect the
+  data barely move the posterior away from the prior, where mean field is exact);
+* the family ``q(z_S) Π_{k∉S} q(z_k)`` is a valid variational family, so the criterion is still
+  a lower bound of the marginal likelihood (eq. 1-2), tighter than mean field's, and each update
+  (exact over the ball for S, eq. 27 for the others, eq. 29-30 for θ, the ε step below) raises it;
+* the error rates are pooled: ``ε_k`` is shrunk towards the features' common rate ``ε̄`` by a
+  penalty ``κ · KL(Bern(ε̄) ‖ Bern(ε_k))`` (``κ`` pseudo-judgments; ε̄'s logit is the mean of the
+  ε_k's logits), which identifies the *total* amount of error even where the split between
+  features is weakly identified, and lets a feature whose data insist have its own rate. The
+  M-step for ε is ``ε_k = (F_k + κ ε̄)/(N + κ)`` with ``F_k`` the expected number of wrong
+  judgments (eq. 14 with pseudo-counts);
+* the likelihood has several modes (all features exact, noisy σ²; or flips explained, small σ²),
+  so :func:`refine` runs from the mean-field state and from ``ε = eps_start`` for every feature
+  and keeps the higher criterion.
+
+It also gives each ε a 95% interval (the observed information of ε_k by Louis' formula,
+conditional on θ, on the logit scale) and the posterior's verdict on each judgment
+(:func:`overruled`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, logsumexp
+
+from .inference import LatentState, entropy, prior_mixture
+from .observation.base import LOG_2PI
+from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
+
+__all__ = ["RefineResult", "refine", "refine_error_rates", "eps_interval", "overruled", "flip_sets"]
+
+#: defaults, chosen on development seeds (benchmarks/noise_model.py, docs/noise-model.md)
+MAX_STRONG = 8
+MAX_FLIPS = 4
+POOL = 200.0
+EPS_START = 0.25
+#: configurations × items × target dimensions per E-step above which the ball shrinks (memory, time)
+BUDGET = 4e7
+
+
+@dataclass
+class RefineResult:
+    """What :func:`refine` did: the criterion, the iterations, which start won, the strong set,
+    the ball's radius and the pooled rate ε̄."""
+
+    bound: float
+    iterations: int
+    converged: bool
+    start: str
+    strong: list[int] = field(default_factory=list)
+    flips: int = 0
+    pooled: float = float("nan")
+    starts: dict = field(default_factory=dict)
+
+
+def flip_sets(M: int, h: int) -> np.ndarray:
+    """C×M 0/1 matrix of every subset of ``range(M)`` with at most ``h`` members (the empty set first)."""
+    rows = [np.zeros(M)]
+    for j in range(1, min(h, M) + 1):
+        for c in itertools.combinations(range(M), j):
+            r = np.zeros(M)
+            r[list(c)] = 1.0
+            rows.append(r)
+    return np.array(rows).reshape(-1, M)
+
+
+def _radius(M: int, n: int, D: int, h: int) -> int:
+    """The largest radius ≤ h whose ball keeps n·C·D within :data:`BUDGET`."""
+    while h > 1 and len(flip_sets(M, h)) * n * D > BUDGET:
+        h -= 1
+    return h
+
+
+class _Structured:
+    """The state of the structured posterior for fixed judgments ``B`` (N×K, hard 0/1)."""
+
+    def __init__(self, model: LinearGaussian, B: np.ndarray, U: np.ndarray | None, Y: np.ndarray,
+                 strong: list[int], h: int, eps_min: float, pool: float) -> None:
+        self.model, self.B, self.U, self.Y = model, B, U, Y
+        self.N, self.K = B.shape
+        self.S = list(strong)
+        self.R = [k for k in range(self.K) if k not in self.S]
+        self.E = flip_sets(len(self.S), h)  # C×M
+        self.sign = 1.0 - 2.0 * B[:, self.S]  # a flip moves z_k by this
+        self.eps_min, self.pool = eps_min, pool
+        self.P = np.zeros((self.N, len(self.E)))  # posterior over the ball's configurations
+        self.P[:, 0] = 1.0
+        self._cov: np.ndarray | None = None  # Σ_n Cov(z_S) for this P
+
+    # -- moments of z under q --------------------------------------------------------------------
+    def means(self, Q: np.ndarray) -> np.ndarray:
+        """E[z] (N×K): the ball's marginals for S, q for the others (written into Q)."""
+        if self.S:
+            pi = self.P @ self.E  # P(feature flipped), N×M
+            Q[:, self.S] = self.B[:, self.S] + self.sign * pi
+        return Q
+
+    def flip_probs(self, Q: np.ndarray) -> np.ndarray:
+        """P(z_nk ≠ b_nk), N×K."""
+        return Q * (1.0 - self.B) + (1.0 - Q) * self.B
+
+    def second_moment(self, Q: np.ndarray) -> np.ndarray:
+        """Σ_n Cov_q(z_n) (K×K): the ball's covariance for S (pairs of flips), q(1 − q) for the others."""
+        C = np.zeros((self.K, self.K))
+        if self.R:
+            v = (Q[:, self.R] * (1.0 - Q[:, self.R])).sum(axis=0)
+            C[self.R, self.R] = v
+        if self.S and self._cov is not None:
+            C[np.ix_(self.S, self.S)] = self._cov
+        elif self.S:
+            pi = self.P @ self.E
+            # E[(s∘e)(s∘e)ᵀ] − E[s∘e]E[s∘e]ᵀ summed over items; s_j s_k is a constant per item
+            pair = np.einsum("nc,cj,ck->njk", self.P, self.E, self.E, optimize=True)
+            ss = self.sign[:, :, None] * self.sign[:, None, :]
+            cov = ((pair - pi[:, :, None] * pi[:, None, :]) * ss).sum(axis=0)
+            C[np.ix_(self.S, self.S)] = cov
+            self._cov = cov
+        return C
+
+    # -- updates -----------------------------------------------------------------------------------
+    def m_step(self, Q: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, float]:
+        """θ and σ² (eq. 29-30 with the structured second moments), then the pooled ε."""
+        m = self.model
+        M = m._design(Q, self.U)
+        Ck = self.second_moment(Q)
+        G = M.T @ M
+        G[: self.K, : self.K] += Ck
+        J = G.shape[0]
+        G[np.arange(J), np.arange(J)] += ridge_penalty(J, self.N, m.ridge)
+        rhs = M.T @ self.Y
+        W = _solve_psd(G, rhs).T
+        m.W_ = W
+        R = self.Y - M @ W.T
+        Wk = W[:, : self.K]
+        s2 = (R**2).mean(axis=0) + np.einsum("dj,jk,dk->d", Wk, Ck, Wk) / self.N
+        m.sigma2_ = m.floor_sigma2(s2)
+        m.n_features_ = self.K
+        F = self.flip_probs(Q).sum(axis=0)
+        return self.eps_step(F, eps)
+
+    def eps_step(self, F: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, float]:
+        """``ε_k = (F_k + κ ε̄)/(N + κ)`` with ``logit ε̄ = mean_k logit ε_k`` (a few rounds of the
+        two coordinate updates of the penalised criterion)."""
+        lo, hi = self.eps_min, 0.5
+        e = np.clip(F / self.N, lo, hi)
+        if not self.pool or self.K < 2:
+            return e, float(np.mean(e))
+        for _ in range(20):
+            lg = np.log(e) - np.log1p(-e)
+            bar = float(expit(lg.mean()))
+            new = np.clip((F + self.pool * bar) / (self.N + self.pool), lo, hi)
+            if np.max(np.abs(new - e)) < 1e-12:
+                e = new
+                break
+            e = new
+        lg = np.log(e) - np.log1p(-e)
+        return e, float(expit(lg.mean()))
+
+    def e_step(self, Q: np.ndarray, eps: np.ndarray, sweeps: int = 1) -> None:
+        """The ball's exact posterior for S given the others' means, then mean-field sweeps
+        (eq. 27) for the others given S's means; Q holds E[z] afterwards."""
+        m = self.model
+        W, s2 = m.W_, m.sigma2_
+        Winv = W[:, : self.K] / s2[:, None]
+        for _ in range(sweeps):
+            self.means(Q)
+            R = self.Y - m._design(Q, self.U) @ W.T  # residual at the means
+            if self.S:
+                WS = W[:, self.S]  # D×M
+                b_S = self.B[:, self.S]
+                r0 = R + (Q[:, self.S] - b_S) @ WS.T  # residual with S at its judgments
+                # configuration c moves the prediction by Σ_{k∈c} sign_k W_k
+                shift = np.einsum("nm,cm,dm->ncd", self.sign, self.E, WS, optimize=True)
+                ll = -0.5 * (((r0[:, None, :] - shift) ** 2) / s2).sum(axis=2)
+                le = np.log(eps[self.S]) - np.log1p(-eps[self.S])
+                lj = ll + (self.E @ le)[None, :]
+                lj -= lj.max(axis=1, keepdims=True)
+                np.exp(lj, out=lj)
+                lj /= lj.sum(axis=1, keepdims=True)
+                self.P = lj
+                self._cov = None
+                self.means(Q)
+                R = r0 - (Q[:, self.S] - b_S) @ WS.T
+            half_w2 = 0.5 * (W[:, : self.K] * Winv).sum(axis=0)
+            lo = np.log1p(-eps) - np.log(eps)
+            for k in self.R:
+                q_old = Q[:, k].copy()
+                gap = R @ Winv[:, k] + (2.0 * q_old - 1.0) * half_w2[k]
+                q_new = expit(np.where(self.B[:, k] > 0.5, lo[k], -lo[k]) + gap)
+                R -= np.outer(q_new - q_old, W[:, k])
+                Q[:, k] = q_new
+
+    def bound(self, Q: np.ndarray, eps: np.ndarray, bar: float) -> float:
+        """The criterion: eq. (1)-(2) under the structured q (observation part with its second
+        moments, the feature part, the entropy of the ball and of the others' q), minus the
+        pooling penalty."""
+        m = self.model
+        W, s2 = m.W_, m.sigma2_
+        R = self.Y - m._design(Q, self.U) @ W.T
+        Ck = self.second_moment(Q)
+        Wk = W[:, : self.K]
+        quad = (R**2).sum(axis=0) + np.einsum("dj,jk,dk->d", Wk, Ck, Wk)
+        obs = float(-0.5 * (quad / s2).sum() - 0.5 * self.N * np.sum(np.log(s2) + LOG_2PI))
+        F = self.flip_probs(Q).sum(axis=0)
+        feat = float(F @ np.log(eps) + (self.N - F) @ np.log1p(-eps))
+        ent = float(entropy(Q[:, self.R]).sum()) if self.R else 0.0
+        if self.S:
+            P = self.P
+            ent -= float(np.sum(P * np.log(np.maximum(P, 1e-300))))
+        pen = 0.0
+        if self.pool and self.K >= 2:
+            kl = bar * (np.log(bar) - np.log(eps)) + (1 - bar) * (np.log1p(-bar) - np.log1p(-eps))
+            pen = float(self.pool * kl.sum())
+        return obs + feat + ent - pen
+
+
+def _run(model: LinearGaussian, B: np.ndarray, U: np.ndarray | None, Y: np.ndarray, eps0: np.ndarray,
+         Q0: np.ndarray, strong: list[int], h: int, eps_min: float, pool: float, max_iter: int,
+         tol: float) -> tuple[float, int, bool, np.ndarray, np.ndarray, float, _Structured]:
+    s = _Structured(model, B, U, Y, strong, h, eps_min, pool)
+    eps, Q = eps0.copy(), Q0.copy()
+    bar = float(np.mean(eps))
+    # start the ball's posterior at the prior of the starting ε
+    if strong:
+        le = np.log(eps[strong]) - np.log1p(-eps[strong])
+        lp = s.E @ le
+        s.P = np.tile(np.exp(lp - logsumexp(lp)), (s.N, 1))
+        s._cov = None
+        s.means(Q)
+    prev, conv, it = -np.inf, False, 0
+    for it in range(1, max_iter + 1):
+        eps, bar = s.m_step(Q, eps)
+        s.e_step(Q, eps)
+        b = s.bound(Q, eps, bar)
+        if it > 3 and abs(b - prev) <= tol * (abs(prev) + 1.0):
+            conv = True
+            break
+        prev = b
+    eps, bar = s.m_step(Q, eps)
+    return s.bound(Q, eps, bar), it, conv, eps, Q, bar, s
+
+
+def refine(model: LinearGaussian, st: LatentState, U: np.ndarray | None, Y: np.ndarray, *,
+           eps_min: float = 1e-3, max_strong: int = MAX_STRONG, max_flips: int = MAX_FLIPS,
+           pool: float = POOL, eps_start: float = EPS_START, max_iter: int = 300,
+           tol: float = 1e-8) -> RefineResult:
+    """Re-estimate θ, σ², ε and the posteriors of the coupled features of ``st`` under the
+    structured posterior (module docstring), from the current state and from ``ε = eps_start``,
+    keeping the higher criterion; ``model`` and ``st`` are updated in place. Features that are
+    decoupled or evaluated at their mode, and soft judgments, are left to mean-field EM (the
+    state is returned unchanged)."""
+    if not isinstance(model, LinearGaussian) or st.K == 0 or not st.coupled.all() or st.hard.any():
+        return RefineResult(bound=float("nan"), iterations=0, converged=True, start="skipped")
+    B = st.B
+    if not np.all((B == 0.0) | (B == 1.0)):
+        return RefineResult(bound=float("nan"), iterations=0, converged=True, start="skipped (soft judgments)")
+    N, K = B.shape
+    D = Y.shape[1]
+    W0 = model.W_.copy()
+    strength = ((W0[:, :K] ** 2) / model.sigma2_[:, None]).sum(axis=0)
+    M = min(max_strong, K)
+    strong = sorted(np.argsort(-strength, kind="stable")[:M].tolist())
+    h = _radius(M, N, D, max_flips)
+    runs = {}
+    e_a = np.clip(st.eps, eps_min, 0.5)
+    starts = [("mean field", e_a, st.Q.copy(), W0, model.sigma2_.copy())]
+    e_b = np.full(K, max(eps_start, eps_min))
+    starts.append(("eps_start", e_b, prior_mixture(B, e_b), None, None))
+    best = None
+    for name, e0, Q0, W, s2 in starts:
+        m = _fresh(model, W, s2, Q0, U, Y)
+        out = _run(m, B, U, Y, e0, Q0, strong, h, eps_min, pool, max_iter, tol)
+        runs[name] = {"bound": out[0], "iterations": out[1], "converged": out[2], "eps": out[3].tolist()}
+        if best is None or out[0] > best[1][0] + 1e-9:
+            best = (name, out, m)
+    name, (bnd, it, conv, eps, Q, bar, _), m = best
+    model.W_, model.sigma2_, model.n_features_ = m.W_, m.sigma2_, K
+    model._clear_buffers()
+    st.eps, st.Q[...] = eps, Q
+    return RefineResult(bound=bnd, iterations=it, converged=conv, start=name, strong=strong, flips=h,
+                        pooled=bar, starts=runs)
+
+
+def refine_error_rates(model: Any, st: LatentState, U: np.ndarray | None, Y: np.ndarray,
+                       adv: Any) -> RefineResult | None:
+    """:func:`refine` with the estimator's settings (``genz.Advanced``: ``eps_estimator``,
+    ``eps_pool``, ``eps_strong``, ``eps_flips``, ``eps_min``); None when ε is held fixed or the
+    mean-field estimate is asked for."""
+    if getattr(adv, "eps_fixed", None) is not None or getattr(adv, "eps_estimator", "structured") != "structured":
+        return None
+    return refine(model, st, U, Y, eps_min=adv.eps_min, max_strong=adv.eps_strong, max_flips=adv.eps_flips,
+                  pool=adv.eps_pool)
+
+
+def _fresh(model: LinearGaussian, W: np.ndarray | None, s2: np.ndarray | None, Q: np.ndarray,
+           U: np.ndarray | None, Y: np.ndarray) -> LinearGaussian:
+    m = LinearGaussian(ridge=model.ridge, sigma2_floor_rel=model.sigma2_floor_rel)
+    m.u_mean_, m.u_std_, m.y_var_ = model.u_mean_, model.u_std_, model.y_var_
+    m.n_features_ = Q.shape[1]
+    if W is None:
+        m.fit(Q, U, Y)
+    else:
+        m.W_, m.sigma2_ = W.copy(), s2.copy()
+    return m
+
+
+# -- what the estimates mean ------------------------------------------------------------------------
+
+def eps_interval(Q: np.ndarray, B: np.ndarray, eps: np.ndarray, eps_min: float = 1e-3, pool: float = 0.0,
+                 pooled: float | None = None, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """A ``level`` interval for each ε_k: Wald on the logit scale with the observed information
+    of Louis' formula, ``I = Σ_n [π/ε² + (1−π)/(1−ε)²] − Σ_n π(1−π)/(ε(1−ε))²`` (π the posterior
+    probability that judgment n is wrong), plus the pooling penalty's curvature. It is
+    conditional on θ (the effects), so it is too narrow where ε and a weak feature's weight trade
+    off; at the floor the lower end is the floor."""
+    from scipy.stats import norm
+
+    pi = Q * (1.0 - B) + (1.0 - Q) * B
+    e = np.clip(eps, eps_min, 0.5)
+    info = (pi / e**2 + (1 - pi) / (1 - e) ** 2).sum(axis=0) - (pi * (1 - pi)).sum(axis=0) / (e * (1 - e)) ** 2
+    if pool and pooled is not None:
+        info = info + pool * (pooled / e**2 + (1 - pooled) / (1 - e) ** 2)
+    info = np.maximum(info, 1e-12)
+    se_logit = 1.0 / (np.sqrt(info) * e * (1 - e))
+    z = norm.ppf(0.5 + level / 2)
+    lg = np.log(e) - np.log1p(-e)
+    lo, hi = expit(lg - z * se_logit), expit(lg + z * se_logit)
+    return np.clip(lo, eps_min, 0.5), np.clip(hi, eps_min, 0.5)
+
+
+def overruled(Q: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """N×K: where the posterior's mode disagrees with the judgment (q > ½ against a "no", or
+    q < ½ against a "yes"): the judgments the model believes are wrong."""
+    return (Q > 0.5) != (B > 0.5)
