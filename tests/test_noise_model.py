@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from genz import GenZRegressor, Item, PriorKnowledge
-from genz.error_rates import eps_interval, flip_sets, overruled, refine
+from genz.error_rates import eps_interval, flip_sets, overruled, pooled_eps, refine
 from genz.fm.noisy import ErrorProfile, NoisyFM
 from genz.fm.predicates import PredicateFM
 from genz.inference import LatentState, best_eps, bound, prior_mixture, run_em
@@ -22,7 +22,7 @@ W_TRUE = np.array([1.2, -0.9, 0.7])
 def _planted(n: int, r: float, seed: int, D: int = 1, w: np.ndarray = W_TRUE, noise: float = 0.3):
     """Three independent binary terms, a target linear in them, judgments flipped at rate r."""
     rng = np.random.default_rng(seed)
-    T = (rng.random((n, len(w))) < np.array([0.35, 0.45, 0.3])[: len(w)]).astype(float)
+    T = (rng.random((n, len(w))) < np.resize([0.35, 0.45, 0.3], len(w))).astype(float)
     Wd = np.column_stack([w * (1 + 0.5 * d) * (-1) ** d for d in range(D)])
     Y = 1.0 + T @ Wd + rng.normal(scale=noise, size=(n, D))
     B = np.where(rng.random(T.shape) < r, 1 - T, T)
@@ -124,7 +124,8 @@ def test_posterior_repairs_judgments_the_target_contradicts():
     assert over[~wrong].mean() < 0.05  # right ones kept
 
 
-def test_posterior_keeps_the_judgment_where_the_target_is_silent():
+@pytest.mark.parametrize("strong", [8, 2])
+def test_posterior_keeps_the_judgment_where_the_target_is_silent(strong):
     """A feature with no effect on the target: its posterior is its prior, so no judgment is
     overruled and q follows b (catches a posterior that ignores the judgment: prior log-odds
     dropped from the E-step, or from the ball's configuration weights)."""
@@ -132,7 +133,7 @@ def test_posterior_keeps_the_judgment_where_the_target_is_silent():
     T, B, Y = _planted(1200, 0.1, 5)
     B = np.column_stack([B, (rng.random(len(B)) < 0.4).astype(float)])  # a fourth, irrelevant feature
     m, st, _ = _mean_field(B, Y)
-    refine(m, st, None, Y)
+    refine(m, st, None, Y, max_strong=strong)  # 2: the irrelevant one is left to mean field
     assert overruled(st.Q, B)[:, 3].mean() < 0.01
     assert np.corrcoef(st.Q[:, 3], B[:, 3])[0, 1] > 0.95
 
@@ -144,6 +145,19 @@ def test_deterministic_judgments_give_eps_at_the_floor():
     m, st, _ = _mean_field(B, Y)
     refine(m, st, None, Y)
     assert np.all(st.eps < 0.005) and overruled(st.Q, B).mean() < 0.002
+
+
+def test_pooled_eps_step():
+    """ε_k = (F_k + κ ε̄)/(N + κ) with logit ε̄ the mean logit (catches κ ignored, ε̄ the plain
+    mean, or the pseudo-counts added to one side only)."""
+    F, n = np.array([0.0, 200.0, 220.0, 180.0]), 1000
+    e, bar = pooled_eps(F, n, 200.0)
+    np.testing.assert_allclose(e, (F + 200.0 * bar) / (n + 200.0), rtol=1e-9)
+    lg = np.log(e) - np.log1p(-e)
+    assert bar == pytest.approx(1 / (1 + np.exp(-lg.mean())), rel=1e-9)
+    assert 0.01 < e[0] < 0.05 and np.all(np.abs(e[1:] - F[1:] / n) < 0.03)  # the exact one pulled up a little
+    e0, _ = pooled_eps(F, n, 0.0)
+    np.testing.assert_allclose(e0, np.clip(F / n, 1e-3, 0.5))
 
 
 def test_flip_sets():

@@ -48,7 +48,7 @@ from .inference import LatentState, entropy, prior_mixture
 from .observation.base import LOG_2PI
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
-__all__ = ["RefineResult", "refine", "refine_error_rates", "eps_interval", "overruled", "flip_sets"]
+__all__ = ["RefineResult", "refine", "refine_error_rates", "eps_interval", "overruled", "flip_sets", "pooled_eps"]
 
 #: defaults, chosen on development seeds (benchmarks/noise_model.py, docs/noise-model.md)
 MAX_STRONG = 8
@@ -160,22 +160,7 @@ class _Structured:
         return self.eps_step(F, eps)
 
     def eps_step(self, F: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, float]:
-        """``ε_k = (F_k + κ ε̄)/(N + κ)`` with ``logit ε̄ = mean_k logit ε_k`` (a few rounds of the
-        two coordinate updates of the penalised criterion)."""
-        lo, hi = self.eps_min, 0.5
-        e = np.clip(F / self.N, lo, hi)
-        if not self.pool or self.K < 2:
-            return e, float(np.mean(e))
-        for _ in range(20):
-            lg = np.log(e) - np.log1p(-e)
-            bar = float(expit(lg.mean()))
-            new = np.clip((F + self.pool * bar) / (self.N + self.pool), lo, hi)
-            if np.max(np.abs(new - e)) < 1e-12:
-                e = new
-                break
-            e = new
-        lg = np.log(e) - np.log1p(-e)
-        return e, float(expit(lg.mean()))
+        return pooled_eps(F, self.N, self.pool, self.eps_min)
 
     def e_step(self, Q: np.ndarray, eps: np.ndarray, sweeps: int = 1) -> None:
         """The ball's exact posterior for S given the others' means, then mean-field sweeps
@@ -233,6 +218,24 @@ class _Structured:
             kl = bar * (np.log(bar) - np.log(eps)) + (1 - bar) * (np.log1p(-bar) - np.log1p(-eps))
             pen = float(self.pool * kl.sum())
         return obs + feat + ent - pen
+
+
+def pooled_eps(F: np.ndarray, n: int, pool: float, eps_min: float = 1e-3) -> tuple[np.ndarray, float]:
+    """The ε step with pooling: ``ε_k = (F_k + κ ε̄)/(N + κ)`` and ``logit ε̄ = mean_k logit ε_k``
+    (the two coordinate updates of the criterion penalised by ``κ Σ_k KL(Bern(ε̄) ‖ Bern(ε_k))``,
+    alternated to their fixed point), clipped to ``[eps_min, ½]``; ``F_k`` the expected number of
+    wrong judgments of feature k among ``n``. Returns (ε, ε̄)."""
+    e = np.clip(np.asarray(F, dtype=float) / n, eps_min, 0.5)
+    if not pool or e.size < 2:
+        return e, float(np.mean(e)) if e.size else float("nan")
+    for _ in range(50):
+        bar = float(expit(np.mean(np.log(e) - np.log1p(-e))))
+        new = np.clip((F + pool * bar) / (n + pool), eps_min, 0.5)
+        done = np.max(np.abs(new - e)) < 1e-12
+        e = new
+        if done:
+            break
+    return e, float(expit(np.mean(np.log(e) - np.log1p(-e))))
 
 
 def _run(model: LinearGaussian, B: np.ndarray, U: np.ndarray | None, Y: np.ndarray, eps0: np.ndarray,
