@@ -6,6 +6,8 @@ Each test names the breakage it catches; they were checked by applying each brea
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -188,3 +190,42 @@ def test_fit_with_a_noisy_engine_learns_its_error_rate():
     err = np.array([fm.error_rates(d, items)["error"] for d in names])
     assert np.all(np.abs(est.epsilon_ - err) < 0.03), (est.epsilon_, err)
     assert np.all(np.abs(est.model_.W_[0, :3] - np.array([1.1, -0.9, 0.8])) < 0.12)
+
+
+# -- the report's judgments section ----------------------------------------------------------------------
+
+def test_report_shows_eps_intervals_and_overruled_judgments(tmp_path):
+    """A run with an engine wrong 15% of the time: the report's Judgments section shows each
+    feature's ε with an interval and the overruled judgments with examples (and nothing
+    overruled for an exact engine); item text is escaped."""
+    from click.testing import CliRunner
+
+    from genz.cli import main
+    from genz.report import build_report
+
+    rng = np.random.default_rng(0)
+    n = 400
+    a, c = rng.random(n) < 0.4, rng.random(n) < 0.5
+    y = 1.0 + 1.5 * a - 1.2 * c + rng.normal(scale=0.2, size=n)
+    rows = ["id,garden,pool,note,price"] + [f"r{i},{str(a[i]).lower()},{str(c[i]).lower()},<b>item {i}</b>,{y[i]:.4f}"
+                                            for i in range(n)]
+    data = tmp_path / "d.csv"
+    data.write_text("\n".join(rows) + "\n")
+    html = {}
+    for name, fm in (("noisy", "noisy:predicates?flip=0.15&seed=1"), ("clean", "predicates")):
+        res = CliRunner().invoke(main, ["fit", "--data", str(data), "--target", "price", "--fm", fm, "--cycles", "2",
+                                        "-o", str(tmp_path / name), "--seed", "0"])
+        assert res.exit_code == 0, res.output
+        html[name] = build_report([tmp_path / name]).read_text()
+    h = html["noisy"]
+    assert 'id="judgments"' in h and 'href="#judgments"' in h
+    sec = h[h.index('id="judgments"'):h.index('id="overrides"')]
+    eps = [float(x) for x in re.findall(r'<td class="num">(0\.\d{3}) <span class="ci">\[', sec)]
+    assert eps and any(0.08 < e < 0.25 for e in eps), sec[:2000]
+    over = [int(x.replace(",", "")) for x in re.findall(r'<td class="num">([\d,]+) \(\d+\.\d%\)</td>', sec)]
+    assert over and max(over) > 10
+    assert "judged yes, posterior says no" in sec and "&lt;b&gt;item" in sec and "<b>item" not in sec
+    clean = html["clean"]
+    csec = clean[clean.index('id="judgments"'):clean.index('id="overrides"')]
+    assert "at floor (no wrong judgment detected)" in csec
+    assert not [x for x in re.findall(r'<td class="num">([\d,]+) \(\d+\.\d%\)</td>', csec) if x != "0"]

@@ -48,7 +48,8 @@ from .inference import LatentState, entropy, prior_mixture
 from .observation.base import LOG_2PI
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
-__all__ = ["RefineResult", "refine", "refine_error_rates", "eps_interval", "overruled", "flip_sets", "pooled_eps"]
+__all__ = ["RefineResult", "refine", "refine_error_rates", "eps_interval", "overruled", "flip_sets", "pooled_eps",
+           "side_rates"]
 
 #: defaults, chosen on development seeds (benchmarks/noise_model.py, docs/noise-model.md)
 MAX_STRONG = 8
@@ -96,7 +97,8 @@ class _Structured:
     """The state of the structured posterior for fixed judgments ``B`` (N×K, hard 0/1)."""
 
     def __init__(self, model: LinearGaussian, B: np.ndarray, U: np.ndarray | None, Y: np.ndarray,
-                 strong: list[int], h: int, eps_min: float, pool: float) -> None:
+                 strong: list[int], h: int, eps_min: float, pool: float, sides: bool = True) -> None:
+        self.sides = sides
         self.model, self.B, self.U, self.Y = model, B, U, Y
         self.N, self.K = B.shape
         self.S = list(strong)
@@ -104,6 +106,8 @@ class _Structured:
         self.E = flip_sets(len(self.S), h)  # C×M
         self.sign = 1.0 - 2.0 * B[:, self.S]  # a flip moves z_k by this
         self.eps_min, self.pool = eps_min, pool
+        self.yes = B > 0.5
+        self.n_side = np.vstack([(~self.yes).sum(axis=0), self.yes.sum(axis=0)]).astype(float)  # 2×K
         self.P = np.zeros((self.N, len(self.E)))  # posterior over the ball's configurations
         self.P[:, 0] = 1.0
         self._cov: np.ndarray | None = None  # Σ_n Cov(z_S) for this P
@@ -112,7 +116,7 @@ class _Structured:
     def means(self, Q: np.ndarray) -> np.ndarray:
         """E[z] (N×K): the ball's marginals for S, q for the others (written into Q)."""
         if self.S:
-            pi = self.P @ self.E  # P(feature flipped), N×M
+            pi = np.clip(self.P @ self.E, 0.0, 1.0)  # P(feature flipped), N×M
             Q[:, self.S] = self.B[:, self.S] + self.sign * pi
         return Q
 
@@ -139,7 +143,7 @@ class _Structured:
         return C
 
     # -- updates -----------------------------------------------------------------------------------
-    def m_step(self, Q: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, float]:
+    def m_step(self, Q: np.ndarray, E2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """θ and σ² (eq. 29-30 with the structured second moments), then the pooled ε."""
         m = self.model
         M = m._design(Q, self.U)
@@ -156,13 +160,29 @@ class _Structured:
         s2 = (R**2).mean(axis=0) + np.einsum("dj,jk,dk->d", Wk, Ck, Wk) / self.N
         m.sigma2_ = m.floor_sigma2(s2)
         m.n_features_ = self.K
-        F = self.flip_probs(Q).sum(axis=0)
-        return self.eps_step(F, eps)
+        return self.eps_step(self.side_flips(Q))
 
-    def eps_step(self, F: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, float]:
-        return pooled_eps(F, self.N, self.pool, self.eps_min)
+    def side_flips(self, Q: np.ndarray) -> np.ndarray:
+        """2×K expected numbers of wrong judgments among the "no" (row 0) and the "yes" (row 1)."""
+        f = self.flip_probs(Q)
+        return np.vstack([np.where(self.yes, 0.0, f).sum(axis=0), np.where(self.yes, f, 0.0).sum(axis=0)])
 
-    def e_step(self, Q: np.ndarray, eps: np.ndarray, sweeps: int = 1) -> None:
+    def eps_step(self, F2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """2×K rates (row 0: P(z = 1 | b = 0), row 1: P(z = 0 | b = 1)), pooled per side across
+        features; with ``sides=False`` one rate per feature for both answers (eq. 4-5)."""
+        if not self.sides:
+            e, bar = pooled_eps(F2.sum(axis=0), self.N, self.pool, self.eps_min)
+            return np.vstack([e, e]), np.array([bar, bar])
+        out, bars = np.empty_like(F2), np.empty(2)
+        for side in (0, 1):
+            out[side], bars[side] = pooled_eps(F2[side], self.n_side[side], self.pool, self.eps_min)
+        return out, bars
+
+    def item_eps(self, E2: np.ndarray, cols: list[int] | slice = slice(None)) -> np.ndarray:
+        """N×K' error rate of each judgment: ε⁰ for a "no", ε¹ for a "yes"."""
+        return np.where(self.yes[:, cols], E2[1, cols], E2[0, cols])
+
+    def e_step(self, Q: np.ndarray, E2: np.ndarray, sweeps: int = 1) -> None:
         """The ball's exact posterior for S given the others' means, then mean-field sweeps
         (eq. 27) for the others given S's means; Q holds E[z] afterwards."""
         m = self.model
@@ -178,8 +198,9 @@ class _Structured:
                 # configuration c moves the prediction by Σ_{k∈c} sign_k W_k
                 shift = np.einsum("nm,cm,dm->ncd", self.sign, self.E, WS, optimize=True)
                 ll = -0.5 * (((r0[:, None, :] - shift) ** 2) / s2).sum(axis=2)
-                le = np.log(eps[self.S]) - np.log1p(-eps[self.S])
-                lj = ll + (self.E @ le)[None, :]
+                ei = self.item_eps(E2, self.S)  # N×M
+                le = np.log(ei) - np.log1p(-ei)  # a flip's prior log-odds, per item
+                lj = ll + le @ self.E.T
                 lj -= lj.max(axis=1, keepdims=True)
                 np.exp(lj, out=lj)
                 lj /= lj.sum(axis=1, keepdims=True)
@@ -188,15 +209,17 @@ class _Structured:
                 self.means(Q)
                 R = r0 - (Q[:, self.S] - b_S) @ WS.T
             half_w2 = 0.5 * (W[:, : self.K] * Winv).sum(axis=0)
-            lo = np.log1p(-eps) - np.log(eps)
+            # prior log-odds of z = 1: logit(1 − ε¹) after a "yes", logit(ε⁰) after a "no"
+            lo1 = np.log1p(-E2[1]) - np.log(E2[1])
+            lo0 = np.log(E2[0]) - np.log1p(-E2[0])
             for k in self.R:
                 q_old = Q[:, k].copy()
                 gap = R @ Winv[:, k] + (2.0 * q_old - 1.0) * half_w2[k]
-                q_new = expit(np.where(self.B[:, k] > 0.5, lo[k], -lo[k]) + gap)
+                q_new = expit(np.where(self.yes[:, k], lo1[k], lo0[k]) + gap)
                 R -= np.outer(q_new - q_old, W[:, k])
                 Q[:, k] = q_new
 
-    def bound(self, Q: np.ndarray, eps: np.ndarray, bar: float) -> float:
+    def bound(self, Q: np.ndarray, E2: np.ndarray, bars: np.ndarray) -> float:
         """The criterion: eq. (1)-(2) under the structured q (observation part with its second
         moments, the feature part, the entropy of the ball and of the others' q), minus the
         pooling penalty."""
@@ -207,24 +230,27 @@ class _Structured:
         Wk = W[:, : self.K]
         quad = (R**2).sum(axis=0) + np.einsum("dj,jk,dk->d", Wk, Ck, Wk)
         obs = float(-0.5 * (quad / s2).sum() - 0.5 * self.N * np.sum(np.log(s2) + LOG_2PI))
-        F = self.flip_probs(Q).sum(axis=0)
-        feat = float(F @ np.log(eps) + (self.N - F) @ np.log1p(-eps))
+        F2 = self.side_flips(Q)
+        feat = float((F2 * np.log(E2) + (self.n_side - F2) * np.log1p(-E2)).sum())
         ent = float(entropy(Q[:, self.R]).sum()) if self.R else 0.0
         if self.S:
             P = self.P
             ent -= float(np.sum(P * np.log(np.maximum(P, 1e-300))))
         pen = 0.0
         if self.pool and self.K >= 2:
-            kl = bar * (np.log(bar) - np.log(eps)) + (1 - bar) * (np.log1p(-bar) - np.log1p(-eps))
-            pen = float(self.pool * kl.sum())
+            for side in (0, 1) if self.sides else (0,):
+                bar, e = bars[side], E2[side]
+                kl = bar * (np.log(bar) - np.log(e)) + (1 - bar) * (np.log1p(-bar) - np.log1p(-e))
+                pen += float(self.pool * kl.sum())
         return obs + feat + ent - pen
 
 
-def pooled_eps(F: np.ndarray, n: int, pool: float, eps_min: float = 1e-3) -> tuple[np.ndarray, float]:
+def pooled_eps(F: np.ndarray, n: Any, pool: float, eps_min: float = 1e-3) -> tuple[np.ndarray, float]:
     """The ε step with pooling: ``ε_k = (F_k + κ ε̄)/(N + κ)`` and ``logit ε̄ = mean_k logit ε_k``
     (the two coordinate updates of the criterion penalised by ``κ Σ_k KL(Bern(ε̄) ‖ Bern(ε_k))``,
     alternated to their fixed point), clipped to ``[eps_min, ½]``; ``F_k`` the expected number of
-    wrong judgments of feature k among ``n``. Returns (ε, ε̄)."""
+    wrong judgments of feature k among ``n`` (one number, or one per feature). Returns (ε, ε̄)."""
+    n = np.maximum(np.asarray(n, dtype=float), 1e-12)
     e = np.clip(np.asarray(F, dtype=float) / n, eps_min, 0.5)
     if not pool or e.size < 2:
         return e, float(np.mean(e)) if e.size else float("nan")
@@ -240,34 +266,34 @@ def pooled_eps(F: np.ndarray, n: int, pool: float, eps_min: float = 1e-3) -> tup
 
 def _run(model: LinearGaussian, B: np.ndarray, U: np.ndarray | None, Y: np.ndarray, eps0: np.ndarray,
          Q0: np.ndarray, strong: list[int], h: int, eps_min: float, pool: float, max_iter: int,
-         tol: float) -> tuple[float, int, bool, np.ndarray, np.ndarray, float, _Structured]:
-    s = _Structured(model, B, U, Y, strong, h, eps_min, pool)
-    eps, Q = eps0.copy(), Q0.copy()
-    bar = float(np.mean(eps))
-    # start the ball's posterior at the prior of the starting ε
-    if strong:
-        le = np.log(eps[strong]) - np.log1p(-eps[strong])
-        lp = s.E @ le
-        s.P = np.tile(np.exp(lp - logsumexp(lp)), (s.N, 1))
+         tol: float, sides: bool) -> tuple[float, int, bool, np.ndarray, np.ndarray, np.ndarray, _Structured]:
+    s = _Structured(model, B, U, Y, strong, h, eps_min, pool, sides)
+    E2, Q = np.vstack([eps0, eps0]), Q0.copy()
+    bars = E2.mean(axis=1)
+    if strong:  # start the ball's posterior at the prior of the starting ε
+        ei = s.item_eps(E2, strong)
+        lj = (np.log(ei) - np.log1p(-ei)) @ s.E.T
+        lj -= lj.max(axis=1, keepdims=True)
+        s.P = np.exp(lj) / np.exp(lj).sum(axis=1, keepdims=True)
         s._cov = None
         s.means(Q)
     prev, conv, it = -np.inf, False, 0
     for it in range(1, max_iter + 1):
-        eps, bar = s.m_step(Q, eps)
-        s.e_step(Q, eps)
-        b = s.bound(Q, eps, bar)
+        E2, bars = s.m_step(Q, E2)
+        s.e_step(Q, E2)
+        b = s.bound(Q, E2, bars)
         if it > 3 and abs(b - prev) <= tol * (abs(prev) + 1.0):
             conv = True
             break
         prev = b
-    eps, bar = s.m_step(Q, eps)
-    return s.bound(Q, eps, bar), it, conv, eps, Q, bar, s
+    E2, bars = s.m_step(Q, E2)
+    return s.bound(Q, E2, bars), it, conv, E2, Q, bars, s
 
 
 def refine(model: LinearGaussian, st: LatentState, U: np.ndarray | None, Y: np.ndarray, *,
            eps_min: float = 1e-3, max_strong: int = MAX_STRONG, max_flips: int = MAX_FLIPS,
            pool: float = POOL, eps_start: float = EPS_START, max_iter: int = 300,
-           tol: float = 1e-8) -> RefineResult:
+           tol: float = 1e-8, sides: bool = True) -> RefineResult:
     """Re-estimate θ, σ², ε and the posteriors of the coupled features of ``st`` under the
     structured posterior (module docstring), from the current state and from ``ε = eps_start``,
     keeping the higher criterion; ``model`` and ``st`` are updated in place. Features that are
@@ -293,16 +319,19 @@ def refine(model: LinearGaussian, st: LatentState, U: np.ndarray | None, Y: np.n
     best = None
     for name, e0, Q0, W, s2 in starts:
         m = _fresh(model, W, s2, Q0, U, Y)
-        out = _run(m, B, U, Y, e0, Q0, strong, h, eps_min, pool, max_iter, tol)
+        out = _run(m, B, U, Y, e0, Q0, strong, h, eps_min, pool, max_iter, tol, sides)
         runs[name] = {"bound": out[0], "iterations": out[1], "converged": out[2], "eps": out[3].tolist()}
         if best is None or out[0] > best[1][0] + 1e-9:
             best = (name, out, m)
-    name, (bnd, it, conv, eps, Q, bar, _), m = best
+    name, (bnd, it, conv, E2, Q, bars, _), m = best
     model.W_, model.sigma2_, model.n_features_ = m.W_, m.sigma2_, K
     model._clear_buffers()
-    st.eps, st.Q[...] = eps, Q
+    F = (Q * (1.0 - B) + (1.0 - Q) * B).sum(axis=0)
+    st.eps = np.clip(F / N, eps_min, 0.5)  # the share of wrong judgments (what ε means in eq. 14)
+    st.eps_side = E2
+    st.Q[...] = np.clip(Q, 0.0, 1.0)
     return RefineResult(bound=bnd, iterations=it, converged=conv, start=name, strong=strong, flips=h,
-                        pooled=bar, starts=runs)
+                        pooled=float(expit(np.mean(np.log(st.eps) - np.log1p(-st.eps)))), starts=runs)
 
 
 def refine_error_rates(model: Any, st: LatentState, U: np.ndarray | None, Y: np.ndarray,
@@ -350,6 +379,19 @@ def eps_interval(Q: np.ndarray, B: np.ndarray, eps: np.ndarray, eps_min: float =
     lg = np.log(e) - np.log1p(-e)
     lo, hi = expit(lg - z * se_logit), expit(lg + z * se_logit)
     return np.clip(lo, eps_min, 0.5), np.clip(hi, eps_min, 0.5)
+
+
+def side_rates(Q: np.ndarray, B: np.ndarray, eps_min: float = 1e-3) -> np.ndarray:
+    """2×K error rates per answer from posteriors ``Q`` of items with judgments ``B``: row 0 the
+    share of "no" whose feature is on, ``mean(q | b = 0)``, row 1 the share of "yes" whose
+    feature is off, ``1 − mean(q | b = 1)`` (the M-step of the per-answer rates, unpooled). With
+    them ``prior_mixture(b, ε, side)`` is ``E[z | b]``, the FM prior in latent units."""
+    yes = B > 0.5
+    n1 = np.maximum(yes.sum(axis=0), 1)
+    n0 = np.maximum((~yes).sum(axis=0), 1)
+    e0 = np.where(~yes, Q, 0.0).sum(axis=0) / n0
+    e1 = np.where(yes, 1.0 - Q, 0.0).sum(axis=0) / n1
+    return np.clip(np.vstack([e0, e1]), eps_min, 0.5)
 
 
 def overruled(Q: np.ndarray, B: np.ndarray) -> np.ndarray:

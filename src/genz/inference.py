@@ -47,6 +47,9 @@ class LatentState:
     Q: np.ndarray
     coupled: np.ndarray
     hard: np.ndarray
+    #: 2×K error rates per answer where estimated (genz.error_rates.refine): row 0 P(z = 1 | b = 0),
+    #: row 1 P(z = 0 | b = 1); None: ε is the same for both answers (eq. 4-5)
+    eps_side: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n: int) -> "LatentState":
@@ -65,6 +68,7 @@ class LatentState:
         self.eps = np.append(self.eps, eps)
         self.coupled = np.append(self.coupled, coupled)
         self.hard = np.append(self.hard, hard)
+        self.eps_side = None
 
     def delete(self, k: int) -> None:
         self.B = np.delete(self.B, k, axis=1)
@@ -72,17 +76,24 @@ class LatentState:
         self.eps = np.delete(self.eps, k)
         self.coupled = np.delete(self.coupled, k)
         self.hard = np.delete(self.hard, k)
+        if self.eps_side is not None:
+            self.eps_side = np.delete(self.eps_side, k, axis=1)
 
     def copy(self) -> "LatentState":
-        return LatentState(self.B.copy(), self.eps.copy(), self.Q.copy(), self.coupled.copy(), self.hard.copy())
+        return LatentState(self.B.copy(), self.eps.copy(), self.Q.copy(), self.coupled.copy(), self.hard.copy(),
+                           None if self.eps_side is None else self.eps_side.copy())
 
 
 # -- the feature model, eq. (3)-(7) ------------------------------------------------------------
 
-def prior_mixture(B: np.ndarray, eps: np.ndarray) -> np.ndarray:
+def prior_mixture(B: np.ndarray, eps: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
     """The foundation model's prior ``p(z = 1 | b, ε) = (1 − ε) b + ε (1 − b)`` (eq. 4-5; for a
     soft judgment ``b`` ∈ [0, 1] the mixture). It is also the feature posterior of a new item,
-    which has no target (docs/equations.md §5)."""
+    which has no target (docs/equations.md §5). With ``side`` (2×K, :attr:`LatentState.eps_side`)
+    the rates differ by answer: ``(1 − ε¹) b + ε⁰ (1 − b)`` — ``E[z | b]``, whose slope
+    ``1 − ε⁰ − ε¹`` is the attenuation of a regression on the judgments."""
+    if side is not None:
+        return B * (1.0 - side[1]) + (1.0 - B) * side[0]
     return B * (1.0 - eps) + (1.0 - B) * eps
 
 
@@ -404,3 +415,20 @@ def run_em(
         Q_caller[...] = st.Q
         st.Q = Q_caller
     return res
+
+
+def convergence_note(phases: int, not_converged: int, mlp: bool = False) -> str | None:
+    """One sentence a user can act on about EM phases that stopped at their iteration limit
+    (None when every phase converged). The linear model's EM converges in a few dozen
+    iterations (the joint ε update, :func:`best_eps`); the MLP's runs a fixed number of
+    iterations of stochastic training, whose bound never settles to the tolerance."""
+    if not not_converged:
+        return None
+    if mlp:
+        return (f"EM with the MLP ran its full em_max_iter iterations in {not_converged} of {phases} phases: its "
+                "stochastic training moves the bound a little at every iteration, so the tolerance is rarely met; "
+                "this is expected. The predictor for new items is trained afterwards for the full epochs.")
+    return (f"EM reached max_iter before the bound settled in {not_converged} of {phases} phases. Every EM "
+            "iteration raises the bound, so the fit is usable: the features, weights and ε are those of the last "
+            "iteration. To let EM finish, raise max_iter (GenZRegressor(max_iter=300)); if it still does not settle, "
+            "some ε or weight is not identified by the data (see ε 'at floor' or 'at cap' in the feature table).")
