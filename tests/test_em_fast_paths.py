@@ -109,7 +109,7 @@ def test_run_em_equals_the_plain_iteration(rng, soft, eps_update):
     m2.set_scaling(U, Y)
     st2 = st.copy()
     Q_before = st.Q
-    res = run_em(m1, st, U, Y, max_iter=40, eps_update=eps_update)
+    res = run_em(m1, st, U, Y, max_iter=40, eps_update=eps_update, accelerate=False)
     bounds, conv = _plain_run_em(m2, st2, U, Y, max_iter=40, eps_update=eps_update)
     assert st.Q is Q_before and st.Q.flags.c_contiguous  # updated in place, as before
     assert res.iterations == len(bounds) and res.converged == conv

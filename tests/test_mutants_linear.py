@@ -508,7 +508,7 @@ def test_run_em_is_m_step_then_e_step_repeated(eps_update):
     ε update) × iterations, then a last M-step (catches ε not updated inside the loop)."""
     fresh, Y = _em_problem()
     m, st = fresh()
-    res = run_em(m, st, None, Y, max_iter=6, min_iter=6, tol=0.0, q_tol=0.0, eps_update=eps_update)
+    res = run_em(m, st, None, Y, max_iter=6, min_iter=6, tol=0.0, q_tol=0.0, eps_update=eps_update, accelerate=False)
     assert res.iterations == 6 and not res.converged
     m2, st2 = fresh()
     bounds = []
@@ -544,7 +544,7 @@ def test_run_em_stops_when_both_the_bound_and_q_have_settled():
     bound_only = [it for it in range(2, 81) if rel[it - 2] <= tol]
     assert rule and rule[0] > bound_only[0] + 3  # the bound alone would stop much earlier
     m2, st2 = fresh()
-    res = run_em(m2, st2, None, Y, max_iter=80, min_iter=2, tol=tol, q_tol=q_tol, eps_update="em")
+    res = run_em(m2, st2, None, Y, max_iter=80, min_iter=2, tol=tol, q_tol=q_tol, eps_update="em", accelerate=False)
     assert res.converged and res.iterations == rule[0]
 
 

@@ -49,7 +49,7 @@ from .observation.base import LOG_2PI
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["RefineResult", "refine", "refine_error_rates", "eps_interval", "overruled", "flip_sets", "pooled_eps",
-           "side_rates"]
+           "side_rates", "attenuation", "deattenuate"]
 
 #: defaults, chosen on development seeds (benchmarks/noise_model.py, docs/noise-model.md)
 MAX_STRONG = 8
@@ -392,6 +392,28 @@ def side_rates(Q: np.ndarray, B: np.ndarray, eps_min: float = 1e-3) -> np.ndarra
     e0 = np.where(~yes, Q, 0.0).sum(axis=0) / n0
     e1 = np.where(yes, 1.0 - Q, 0.0).sum(axis=0) / n1
     return np.clip(np.vstack([e0, e1]), eps_min, 0.5)
+
+
+def attenuation(Q: np.ndarray, B: np.ndarray, eps_min: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature ``a = E[z | b = 1] − E[z | b = 0] = 1 − ε⁰ − ε¹`` (:func:`side_rates`), the
+    factor by which a regression on the judgments shrinks the latent effect, and its standard
+    error ``sqrt(ε⁰(1 − ε⁰)/n₀ + ε¹(1 − ε¹)/n₁)`` (each rate a share of n₀ "no" or n₁ "yes").
+    A latent effect from judgments, ``β = β_b / a``, has by the delta method the variance
+    ``se_b² / a² + β_b² se_a² / a⁴`` (:func:`deattenuate`)."""
+    e0, e1 = side_rates(Q, B, eps_min)
+    yes = B > 0.5
+    n1 = np.maximum(yes.sum(axis=0), 1)
+    n0 = np.maximum((~yes).sum(axis=0), 1)
+    return 1.0 - e0 - e1, np.sqrt(e0 * (1 - e0) / n0 + e1 * (1 - e1) / n1)
+
+
+def deattenuate(coef_b: np.ndarray, se_b: np.ndarray, a: np.ndarray, se_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latent effects ``β_b / a`` (K×D, ``a`` per feature) and their standard errors, with the
+    uncertainty of ``a`` (delta method, :func:`attenuation`)."""
+    a = np.maximum(np.asarray(a, dtype=float), 1e-6)[:, None]
+    sa = np.asarray(se_a, dtype=float)[:, None]
+    beta = coef_b / a
+    return beta, np.sqrt(se_b**2 / a**2 + coef_b**2 * sa**2 / a**4)
 
 
 def overruled(Q: np.ndarray, B: np.ndarray) -> np.ndarray:

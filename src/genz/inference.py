@@ -349,6 +349,7 @@ class EMResult:
     last_dq: float = float("nan")  # max |Δq| of the last sweep
     last_rel: float = float("nan")  # relative bound change of the last iteration
     last_deps: float = float("nan")  # max |Δε| of the last M-step
+    accelerated: int = 0  # SQUAREM extrapolations kept
 
 
 def run_em(
@@ -364,13 +365,17 @@ def run_em(
     q_tol: float = 1e-3,
     eps_update: str = "joint",
     eps_fixed: float | None = None,
+    accelerate: bool = True,
 ) -> EMResult:
     """Alternate M- and E-steps until the bound and the posteriors settle.
 
     ``eps_update``: ``"joint"`` updates each coupled feature's ε together with its posteriors in
     the E-step sweep (:func:`best_eps`, exact coordinate ascent of the bound); ``"em"`` is the
     paper's order, ε from eq. (14) in the M-step after the E-step. ``eps_fixed``: every coupled
-    feature's ε is held at this value (0: the posterior is the judgment itself).
+    feature's ε is held at this value (0: the posterior is the judgment itself). ``accelerate``
+    (linear model): SQUAREM extrapolation of (q, ε) along pairs of EM steps, kept only where it
+    raises the bound — EM's slow creep along weakly identified directions (a feature drifting
+    towards ε = ½) takes a few steps instead of hundreds.
 
     Convergence needs all three: at least ``min_iter`` iterations, a relative bound change
     below ``tol``, and ``max |Δq| < q_tol`` (docs/equations.md §9: a bound test alone stops too early while
@@ -385,11 +390,13 @@ def run_em(
         st.eps = np.where(st.coupled, float(eps_fixed), st.eps)
         joint, eps_joint = True, None  # no ε step in the M-step, none in the sweep
     res = EMResult(iterations=0)
-    prev = None
     Q_caller = st.Q
     st.Q = np.asfortranarray(st.Q)  # the sweep works column by column
     priors = PriorTable(st.B)  # B is fixed during EM; ε changes in every M-step
-    for it in range(1, max_iter + 1):
+    learn_eps = st.coupled & (learn and joint)
+
+    def step() -> tuple[float, float]:
+        """One EM iteration F: M-step (θ, σ² from Q), then the sweep (q, and ε jointly); the bound."""
         eps_before = st.eps.copy()
         m_step(model, st, U, Y, eps_min, priors, eps=not joint)
         priors.update(st.eps, st.coupled)
@@ -398,23 +405,83 @@ def run_em(
             ctx = model.begin_e_step_after_fit(st.Q, U, Y)
             dq = _sweep(model, st, priors, ctx, eps_joint)
         res.last_deps = float(np.max(np.abs(st.eps - eps_before))) if st.K else 0.0
-        b = _bound_total(model, st, U, Y, priors, ctx)
+        return _bound_total(model, st, U, Y, priors, ctx), dq
+
+    def record(b: float, dq: float) -> bool:
+        """Append an iteration's bound; True when the convergence test holds."""
+        prev = res.bounds[-1] if res.bounds else None
         res.bounds.append(b)
-        res.iterations = it
+        res.iterations += 1
         res.last_dq = dq
-        if prev is not None:
-            res.last_rel = abs(b - prev) / (abs(prev) + 1.0)
-        if prev is not None and it >= min_iter:
-            if abs(b - prev) <= tol * (abs(prev) + 1.0) and dq < q_tol:
+        if prev is None:
+            return False
+        res.last_rel = abs(b - prev) / (abs(prev) + 1.0)
+        return res.iterations >= min_iter and abs(b - prev) <= tol * (abs(prev) + 1.0) and dq < q_tol
+
+    def snapshot() -> tuple[np.ndarray, np.ndarray]:
+        return st.Q.copy(order="F"), st.eps.copy()
+
+    def restore(x: tuple[np.ndarray, np.ndarray]) -> None:
+        st.Q[...] = x[0]
+        st.eps = x[1].copy()
+        _forget(model)
+
+    accel = accelerate and getattr(model, "name", "") == "linear" and st.K > 0
+    soft = ~st.hard
+    while res.iterations < max_iter:
+        if not accel or res.iterations < 2 or max_iter - res.iterations < 3:
+            if record(*step()):
                 res.converged = True
                 break
-        prev = b
+            continue
+        # SQUAREM (Varadhan & Roland 2008, SqS3) on (q, ε): two EM steps, an extrapolation
+        # along them, one EM step from there; kept only if the bound is at least that of the
+        # two plain steps (so the bound never falls)
+        x0 = snapshot()
+        if record(*step()):
+            res.converged = True
+            break
+        x1 = snapshot()
+        b2, dq2 = step()
+        if record(b2, dq2):
+            res.converged = True
+            break
+        x2 = snapshot()
+        r = np.concatenate([(x1[0] - x0[0])[:, soft].ravel(), (x1[1] - x0[1])[learn_eps]])
+        v = np.concatenate([(x2[0] - 2 * x1[0] + x0[0])[:, soft].ravel(), (x2[1] - 2 * x1[1] + x0[1])[learn_eps]])
+        nv = float(np.sqrt(v @ v))
+        if nv <= 0.0:
+            continue
+        alpha = min(-float(np.sqrt(r @ r)) / nv, -1.0)
+        Qx = x2[0].copy(order="F")
+        Qx[:, soft] = np.clip(x0[0] - 2 * alpha * (x1[0] - x0[0]) + alpha**2 * (x2[0] - 2 * x1[0] + x0[0]),
+                              0.0, 1.0)[:, soft]
+        ex = x2[1].copy()
+        ex[learn_eps] = np.clip(x0[1] - 2 * alpha * (x1[1] - x0[1]) + alpha**2 * (x2[1] - 2 * x1[1] + x0[1]),
+                                eps_min, 0.5)[learn_eps]
+        restore((Qx, ex))
+        b3, dq3 = step()
+        if b3 >= b2:
+            res.accelerated += 1
+            if record(b3, dq3):
+                res.converged = True
+                break
+        else:  # the extrapolation lost: go on from the second plain step
+            restore(x2)
     # leave θ, σ² (and ε) consistent with the final posteriors
     m_step(model, st, U, Y, eps_min, priors, eps=not joint)
     if st.Q is not Q_caller:  # the caller's array, updated in place as before
         Q_caller[...] = st.Q
         st.Q = Q_caller
     return res
+
+
+def _forget(model: ObservationModel) -> None:
+    """Drop what a model cached for the last Q it saw (the linear model's residuals and column
+    variances, keyed by the identity of Q): Q was changed in place."""
+    for key in ("_fit_R", "_vsum"):
+        if hasattr(model, key):
+            setattr(model, key, None)
 
 
 def convergence_note(phases: int, not_converged: int, mlp: bool = False) -> str | None:
