@@ -145,13 +145,18 @@ class LinearGaussian(ObservationModel):
         (as eq. 29 does inside EM) would shrink every noisy feature by about
         ``(1 − 2ε)² / ((1 − 2ε)² + ε(1 − ε))`` — a large, wrong shrinkage once ε is estimated
         well (measured: test RMSE 7-10% worse than a plain regression on the judgments at 10-20%
-        flips). σ² is the residual variance of this fit."""
+        flips). σ² is the residual variance of this fit less the part the features' own
+        uncertainty explains on average, ``mean_n Σ_k W²_dk q_nk(1 − q_nk)`` (at least a tenth of
+        the residual variance), so that the predictive variance ``σ² + Σ_k W²_dk q(1 − q)``
+        (:func:`genz.observation.base.predictive_std`) matches the residuals on average."""
         K = Q.shape[1]
         self.n_features_ = K
         M = self._design(Q, U)
         self.W_ = _solve_psd(*normal_equations(M, Y, ridge=self.ridge)).T
         R = Y - M @ self.W_.T
-        self.sigma2_ = self.floor_sigma2((R**2).mean(axis=0))
+        r2 = (R**2).mean(axis=0)
+        feat = ((Q * (1.0 - Q)) @ (self.W_[:, :K] ** 2).T).mean(axis=0) if K else 0.0
+        self.sigma2_ = self.floor_sigma2(np.maximum(r2 - feat, 0.1 * r2))
         self._fit_R = self._vsum = None
 
     def loo_errors(self, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray,
