@@ -453,14 +453,19 @@ def run_em(
         if nv <= 0.0:
             continue
         alpha = min(-float(np.sqrt(r @ r)) / nv, -1.0)
-        Qx = x2[0].copy(order="F")
-        Qx[:, soft] = np.clip(x0[0] - 2 * alpha * (x1[0] - x0[0]) + alpha**2 * (x2[0] - 2 * x1[0] + x0[0]),
-                              0.0, 1.0)[:, soft]
-        ex = x2[1].copy()
-        ex[learn_eps] = np.clip(x0[1] - 2 * alpha * (x1[1] - x0[1]) + alpha**2 * (x2[1] - 2 * x1[1] + x0[1]),
-                                eps_min, 0.5)[learn_eps]
-        restore((Qx, ex))
-        b3, dq3 = step()
+        for _ in range(3):  # backtrack towards α = −1 (the plain second step) while the bound falls
+            Qx = x2[0].copy(order="F")
+            Qx[:, soft] = np.clip(x0[0] - 2 * alpha * (x1[0] - x0[0]) + alpha**2 * (x2[0] - 2 * x1[0] + x0[0]),
+                                  0.0, 1.0)[:, soft]
+            ex = x2[1].copy()
+            ex[learn_eps] = np.clip(x0[1] - 2 * alpha * (x1[1] - x0[1]) + alpha**2 * (x2[1] - 2 * x1[1] + x0[1]),
+                                    eps_min, 0.5)[learn_eps]
+            restore((Qx, ex))
+            b3, dq3 = step()
+            if b3 >= b2 or res.iterations + 1 >= max_iter:
+                break
+            alpha = (alpha - 1.0) / 2.0
+            res.iterations += 1  # the rejected evaluation counts as an iteration
         if b3 >= b2:
             res.accelerated += 1
             if record(b3, dq3):
