@@ -104,6 +104,26 @@ def test_squarem_takes_fewer_iterations_to_at_least_the_same_bound():
     assert bound(m, st, None, Y) == pytest.approx(fast.bounds[-1], rel=1e-3)  # θ consistent with the final q
 
 
+@pytest.mark.parametrize("seed, max_iter", [(0, 11), (5, 8), (9, 8), (16, 8)])
+def test_squarem_rejected_extrapolations_leave_a_consistent_state(seed, max_iter):
+    """Problems where an extrapolation is given up (checked: rejected ≥ 1): the recorded bound
+    never falls (catches a worse extrapolation kept) and the final θ is the M-step of the final q
+    (catches residuals or column variances cached for the q before it was restored in place)."""
+    from genz.observation import LinearGaussian
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=6) * rng.choice([0.1, 1.0], size=6)
+    T, B, Y = _planted(300, rng.choice([0.0, 0.1, 0.2]), seed, w=w, noise=float(rng.choice([0.3, 1.0])))
+    m, st, res = _mean_field(B, Y, max_iter=max_iter)
+    assert res.rejected >= 1
+    assert np.all(np.diff(res.bounds) >= -1e-9 * np.abs(res.bounds[1:]))
+    ref = LinearGaussian()
+    ref.set_scaling(None, Y)
+    ref.fit(st.Q.copy(), None, Y)
+    np.testing.assert_allclose(m.W_, ref.W_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(m.sigma2_, ref.sigma2_, rtol=1e-9)
+
+
 # -- the structured estimator --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("r", [0.1, 0.2])

@@ -350,6 +350,7 @@ class EMResult:
     last_rel: float = float("nan")  # relative bound change of the last iteration
     last_deps: float = float("nan")  # max |Δε| of the last M-step
     accelerated: int = 0  # SQUAREM extrapolations kept
+    rejected: int = 0  # SQUAREM extrapolations given up (the bound would have fallen)
 
 
 def run_em(
@@ -472,6 +473,7 @@ def run_em(
                 res.converged = True
                 break
         else:  # the extrapolation lost: go on from the second plain step
+            res.rejected += 1
             restore(x2)
     # leave θ, σ² (and ε) consistent with the final posteriors
     m_step(model, st, U, Y, eps_min, priors, eps=not joint)
