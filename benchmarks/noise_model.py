@@ -202,20 +202,21 @@ def bh(p: np.ndarray, alpha: float = 0.05) -> np.ndarray:
 
 def latent_effects(est: Any, B_rows: np.ndarray, Y_rows: np.ndarray, eps: np.ndarray) -> tuple:
     """The effects in latent units on untouched rows: the estimator's ``inference_`` where it has
-    one (issue 18's API), else least squares on the FM priors ``E[z | b]`` (per-answer error
-    rates from the training posteriors, genz.error_rates.side_rates) of the test rows."""
-    from genz.error_rates import side_rates
-    from genz.inference import prior_mixture
+    one (issue 18's API), else least squares on the judgments of the test rows divided by each
+    feature's attenuation ``1 − ε⁰ − ε¹`` (per-answer error rates from the training posteriors),
+    with the delta-method standard error (genz.error_rates.attenuation, deattenuate)."""
+    from genz.error_rates import attenuation, deattenuate
 
     inf = getattr(est, "inference_", None)
     if inf is not None and hasattr(inf, "conf_int"):
         lo, hi = inf.conf_int()
         return np.asarray(inf.params), np.asarray(lo), np.asarray(hi), np.asarray(inf.pvalues), "inference_"
-    Q = prior_mixture(B_rows, eps, side_rates(est.posteriors_, est.judgments_))
-    coef, se, p, df = ols(Q, Y_rows)
+    coef, se, p, df = ols(B_rows, Y_rows)  # β = 0 exactly when β_b = 0: the test is the judgments' t-test
+    a, se_a = attenuation(est.posteriors_, est.judgments_)
+    beta, se_beta = deattenuate(coef, se, a, se_a)
     t = stats.t.ppf(0.975, df)
-    pk = np.minimum(p.min(axis=1) * p.shape[1], 1.0)  # Bonferroni over the target dimensions
-    return coef, coef - t * se, coef + t * se, pk, "test rows"
+    pk = np.minimum(np.nanmin(p, axis=1) * p.shape[1], 1.0)  # Bonferroni over the target dimensions
+    return beta, beta - t * se_beta, beta + t * se_beta, pk, "test rows"
 
 
 # -- one fit ------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from .inference import LatentState, entropy, prior_mixture
 from .observation.base import LOG_2PI
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
-__all__ = ["RefineResult", "refine", "refine_error_rates", "eps_interval", "overruled", "flip_sets", "pooled_eps",
+__all__ = ["RefineResult", "refine", "refine_error_rates", "structure_error_rates", "eps_interval", "overruled", "flip_sets", "pooled_eps",
            "side_rates", "attenuation", "deattenuate"]
 
 #: defaults, chosen on development seeds (benchmarks/noise_model.py, docs/noise-model.md)
@@ -343,6 +343,27 @@ def refine_error_rates(model: Any, st: LatentState, U: np.ndarray | None, Y: np.
         return None
     return refine(model, st, U, Y, eps_min=adv.eps_min, max_strong=adv.eps_strong, max_flips=adv.eps_flips,
                   pool=adv.eps_pool)
+
+
+def structure_error_rates(B: np.ndarray, U: np.ndarray | None, Y: np.ndarray, eps: np.ndarray,
+                          cfg: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """ε (and the per-answer rates, None where not estimated) of a fixed structure with
+    judgments ``B`` on the rows ``(U, Y)``: mean-field EM from the FM priors at ``eps``, then
+    :func:`refine_error_rates` with the run's settings ``cfg`` (a DiscoveryConfig). The findings
+    use them to put the judgments in latent units (``prior_mixture(b, ε, side)``)."""
+    from .inference import run_em
+
+    K = B.shape[1]
+    if K == 0:
+        return np.asarray(eps, dtype=float), None
+    st = LatentState(B=np.asarray(B, dtype=float).copy(), eps=np.asarray(eps, dtype=float).copy(),
+                     Q=prior_mixture(B, eps), coupled=np.ones(K, bool), hard=np.zeros(K, bool))
+    model = cfg.make_model()
+    model.set_scaling(U, Y)
+    model.n_features_ = K
+    run_em(model, st, U, Y, **cfg.em_settings())
+    refine_error_rates(model, st, U, Y, cfg.advanced)
+    return st.eps, st.eps_side
 
 
 def _fresh(model: LinearGaussian, W: np.ndarray | None, s2: np.ndarray | None, Q: np.ndarray,
