@@ -282,15 +282,21 @@ def run_fixed(task: Any, prof: str, r: float, seed: int, model: str, estimator: 
     W_em = np.asarray(est.model_.W_, float)[:, : len(task.terms)].T if hasattr(est.model_, "W_") else None
     Bte = est.transform(task.test_items).astype(float)
     lat, llo, lhi, _, where = latent_effects(est, Bte, Yte, eps)
-    b0, se0, _, df0 = ols(Bte, Yte)
-    t = stats.t.ppf(0.975, df0)
+    inf0 = getattr(fits["eps0"], "inference_", None)
+    if where == "inference_" and inf0 is not None:  # the ε = 0 fit's findings: least squares on b, same rows
+        b0 = np.asarray(inf0.params)
+        lo0, hi0 = inf0.conf_int()
+    else:
+        b0, se0, _, df0 = ols(Bte, Yte)
+        t = stats.t.ppf(0.975, df0)
+        lo0, hi0 = b0 - t * se0, b0 + t * se0
     nz = np.abs(Wp) > 0
     out.update({
         "where": where,
         "ratio_em": float(np.mean((W_em / Wp)[nz])) if W_em is not None else float("nan"),
         "ratio_latent": float(np.mean((lat / Wp)[nz])), "ratio_eps0": float(np.mean((b0 / Wp)[nz])),
         "cover_latent": float(np.mean((llo <= Wp) & (Wp <= lhi))),
-        "cover_eps0": float(np.mean((b0 - t * se0 <= Wp) & (Wp <= b0 + t * se0))),
+        "cover_eps0": float(np.mean((lo0 <= Wp) & (Wp <= hi0))),
     })
     # prediction
     o = planted._ols(task.T_train.astype(float), Ytr, task.T_test.astype(float))

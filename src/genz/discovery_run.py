@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .discovery import Callbacks, Discovery, Outcome, new_item_q
-from .error_rates import refine_error_rates, structure_error_rates
+from .error_rates import refine_error_rates, structure_error_rates, widen_for_attenuation
 from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
@@ -236,6 +236,7 @@ class DiscoveryRun:
             findings = fit_findings(prior_mixture(BI, eps, side), None if U is None else U[iu], Y[iu], names,
                                     self.target_names or [f"y{j}" for j in range(Y.shape[1])],
                                     self.sel.error_rate, self.sel.correction, ids=[it.id for it in its])
+            findings = widen_for_attenuation(findings, BA, side)
         B = np.zeros((len(items), len(names)))
         B[ia], B[iu] = BA, BI
         return {"features": names, "epsilon": eps, "B": B, "step": int(best["step"]), "findings": findings,

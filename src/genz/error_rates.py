@@ -49,7 +49,7 @@ from .observation.base import LOG_2PI
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["RefineResult", "refine", "refine_error_rates", "structure_error_rates", "eps_interval", "overruled", "flip_sets", "pooled_eps",
-           "side_rates", "attenuation", "deattenuate"]
+           "side_rates", "attenuation", "deattenuate", "widen_for_attenuation"]
 
 #: defaults, chosen on development seeds (benchmarks/noise_model.py, docs/noise-model.md)
 MAX_STRONG = 8
@@ -435,6 +435,24 @@ def deattenuate(coef_b: np.ndarray, se_b: np.ndarray, a: np.ndarray, se_a: np.nd
     sa = np.asarray(se_a, dtype=float)[:, None]
     beta = coef_b / a
     return beta, np.sqrt(se_b**2 / a**2 + coef_b**2 * sa**2 / a**4)
+
+
+def widen_for_attenuation(findings: Any, B: np.ndarray, side: np.ndarray | None) -> Any:
+    """Widen the findings' intervals for the uncertainty of the per-answer error rates that put
+    the judgments in latent units: an effect ``β = β_b / a`` with ``a = 1 − ε⁰ − ε¹`` estimated on
+    the discovery rows ``B`` has (delta method) ``se² = se_b²/a² + β² (se_a / a)²``. Only ``bse``
+    (hence ``conf_int``) changes; the p-values stay those of the judgments' own test (β = 0
+    exactly when β_b = 0). ``findings`` is a :class:`genz.findings.FindingsResult` or None."""
+    if findings is None or side is None or not len(findings.features):
+        return findings
+    e0, e1 = np.asarray(side, dtype=float)
+    yes = np.asarray(B) > 0.5
+    n1 = np.maximum(yes.sum(axis=0), 1)
+    n0 = np.maximum((~yes).sum(axis=0), 1)
+    a = np.maximum(1.0 - e0 - e1, 1e-6)
+    rel = np.sqrt(e0 * (1 - e0) / n0 + e1 * (1 - e1) / n1) / a
+    findings.bse = np.sqrt(findings.bse**2 + (findings.params * rel[:, None]) ** 2)
+    return findings
 
 
 def overruled(Q: np.ndarray, B: np.ndarray) -> np.ndarray:
