@@ -338,11 +338,28 @@ def refine_error_rates(model: Any, st: LatentState, U: np.ndarray | None, Y: np.
                        adv: Any) -> RefineResult | None:
     """:func:`refine` with the estimator's settings (``genz.Advanced``: ``eps_estimator``,
     ``eps_pool``, ``eps_strong``, ``eps_flips``, ``eps_min``); None when ε is held fixed or the
-    mean-field estimate is asked for."""
+    mean-field estimate is asked for. With the MLP (whose EM works at the posterior mode) ε, the
+    per-answer rates and the posteriors come from a linear working model of the same features
+    (mean-field EM, then :func:`refine`); the MLP's θ is kept."""
     if getattr(adv, "eps_fixed", None) is not None or getattr(adv, "eps_estimator", "structured") != "structured":
         return None
-    return refine(model, st, U, Y, eps_min=adv.eps_min, max_strong=adv.eps_strong, max_flips=adv.eps_flips,
-                  pool=adv.eps_pool)
+    kw = dict(eps_min=adv.eps_min, max_strong=adv.eps_strong, max_flips=adv.eps_flips, pool=adv.eps_pool)
+    if isinstance(model, LinearGaussian):
+        return refine(model, st, U, Y, **kw)
+    from .inference import run_em
+
+    if st.K == 0 or not st.coupled.all() or st.hard.any():
+        return None
+    lin, work = LinearGaussian(), st.copy()
+    lin.set_scaling(U, Y)
+    lin.n_features_ = st.K
+    run_em(lin, work, U, Y, eps_min=adv.eps_min)
+    res = refine(lin, work, U, Y, **kw)
+    if res.start.startswith("skipped"):
+        return res
+    st.eps, st.eps_side, st.Q[...] = work.eps, work.eps_side, work.Q
+    res.start = f"{res.start} (linear working model)"
+    return res
 
 
 def structure_error_rates(B: np.ndarray, U: np.ndarray | None, Y: np.ndarray, eps: np.ndarray,
@@ -350,7 +367,9 @@ def structure_error_rates(B: np.ndarray, U: np.ndarray | None, Y: np.ndarray, ep
     """ε (and the per-answer rates, None where not estimated) of a fixed structure with
     judgments ``B`` on the rows ``(U, Y)``: mean-field EM from the FM priors at ``eps``, then
     :func:`refine_error_rates` with the run's settings ``cfg`` (a DiscoveryConfig). The findings
-    use them to put the judgments in latent units (``prior_mixture(b, ε, side)``)."""
+    use them to put the judgments in latent units (``prior_mixture(b, ε, side)``); the findings
+    are a linear model of the latent features, so the working model is the linear one whatever
+    the predictor's ``g``."""
     from .inference import run_em
 
     K = B.shape[1]
@@ -358,10 +377,10 @@ def structure_error_rates(B: np.ndarray, U: np.ndarray | None, Y: np.ndarray, ep
         return np.asarray(eps, dtype=float), None
     st = LatentState(B=np.asarray(B, dtype=float).copy(), eps=np.asarray(eps, dtype=float).copy(),
                      Q=prior_mixture(B, eps), coupled=np.ones(K, bool), hard=np.zeros(K, bool))
-    model = cfg.make_model()
+    model = LinearGaussian()
     model.set_scaling(U, Y)
     model.n_features_ = K
-    run_em(model, st, U, Y, **cfg.em_settings())
+    run_em(model, st, U, Y, **cfg.em_settings(max_iter=cfg.max_iter, min_iter=min(cfg.advanced.em_min_iter, cfg.max_iter)))
     refine_error_rates(model, st, U, Y, cfg.advanced)
     return st.eps, st.eps_side
 
