@@ -269,3 +269,29 @@ def test_report_shows_eps_intervals_and_overruled_judgments(tmp_path):
     csec = clean[clean.index('id="judgments"'):clean.index('id="overrides"')]
     assert "at floor (no wrong judgment detected)" in csec
     assert not [x for x in re.findall(r'<td class="num">([\d,]+) \(\d+\.\d%\)</td>', csec) if x != "0"]
+
+
+def test_mlp_error_rates_come_from_a_linear_working_model():
+    """With the MLP (EM at the mode, which keeps ε at the floor) the error rates of the final
+    features are estimated with a linear working model; the MLP's θ is untouched (catches the
+    structured estimator skipped for the MLP)."""
+    pytest.importorskip("torch")
+    import copy
+
+    from genz.error_rates import refine_error_rates
+    from genz.observation import make_observation_model
+    from genz.settings import Advanced
+
+    T, B, Y = _planted(900, 0.15, 4, D=2)
+    K = B.shape[1]
+    st = LatentState(B=B.copy(), eps=np.full(K, 1e-3), Q=B.copy(), coupled=np.ones(K, bool), hard=np.zeros(K, bool))
+    mlp = make_observation_model("mlp", hidden=(8,), epochs=3, em_epochs=1, seed=0)
+    mlp.set_scaling(None, Y)
+    mlp.fit(st.Q, None, Y)
+    before = copy.deepcopy(mlp.get_state())
+    refine_error_rates(mlp, st, None, Y, Advanced())
+    err = (B != T).mean(axis=0)
+    assert np.all(np.abs(st.eps - err) < 0.03), (st.eps, err)
+    assert st.eps_side is not None and overruled(st.Q, B).mean() > 0.05
+    after = mlp.get_state()
+    assert before[0] == after[0] and all(np.array_equal(before[1][k], after[1][k]) for k in before[1])
