@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 
 from .inference import LatentState, entropy, prior_mixture
 from .observation.base import LOG_2PI
