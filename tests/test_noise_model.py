@@ -99,8 +99,6 @@ def test_squarem_takes_fewer_iterations_to_at_least_the_same_bound():
     assert fast.iterations * 3 < plain.iterations
     assert np.all(np.diff(fast.bounds) >= -1e-9 * np.abs(fast.bounds[1:]))
     assert fast.bounds[-1] >= plain.bounds[-1] - 1e-6 * abs(plain.bounds[-1])
-    from genz.inference import bound
-
     assert bound(m, st, None, Y) == pytest.approx(fast.bounds[-1], rel=1e-3)  # θ consistent with the final q
 
 
