@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 import genz.discovery as _disc
+import genz.discovery_run as _run
 import genz.inference as _inf
 
 ROOT = Path(__file__).resolve().parent
@@ -53,7 +54,9 @@ def _instrument(over: dict) -> None:
         return res
 
     _inf.run_em = run_em
-    _disc.run_em = run_em
+    for mod in (_disc, _run):  # the modules that imported run_em by name
+        if hasattr(mod, "run_em"):
+            mod.run_em = run_em
 
 
 def _summary(log: list[dict], seconds: float) -> dict[str, Any]:
@@ -136,7 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", dest="json_path", default=None)
     ap.add_argument("--eps-update", default=None, choices=["joint", "em"],
                     help="run_em's eps_update (default: the library's own); 'em' is the paper's order (before issue 20)")
-    ap.add_argument("--max-iter", type=int, default=None, help="override run_em's max_iter (default: the fit's own)")
     a = ap.parse_args(argv)
     from genz.experiments.runner import parse_seeds
 
