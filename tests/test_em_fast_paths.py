@@ -79,13 +79,15 @@ def test_bound_from_totals_matches_the_per_item_bound(rng, U_on):
     np.testing.assert_allclose(bound(m, st, U, Y), bound_per_item(m, st, U, Y).sum(), rtol=1e-12)
 
 
-def _plain_run_em(model, st, U, Y, *, eps_min=1e-3, max_iter=100, min_iter=5, tol=1e-6, q_tol=1e-3):
+def _plain_run_em(model, st, U, Y, *, eps_min=1e-3, max_iter=100, min_iter=5, tol=1e-6, q_tol=1e-3,
+                  eps_update="joint"):
     """run_em written with the plain formulas (the reference for the fast one)."""
     bounds, prev, conv = [], None, False
+    joint = eps_update == "joint"
     for it in range(1, max_iter + 1):
         q_before = st.Q.copy()
-        m_step(model, st, U, Y, eps_min)
-        e_step(model, st, U, Y)
+        m_step(model, st, U, Y, eps_min, eps=not joint)
+        e_step(model, st, U, Y, eps_joint=(eps_min, 0.5) if joint else None)
         b = float(bound_per_item(model, st, U, Y).sum())
         bounds.append(b)
         dq = float(np.max(np.abs(st.Q - q_before))) if st.K else 0.0
@@ -93,12 +95,13 @@ def _plain_run_em(model, st, U, Y, *, eps_min=1e-3, max_iter=100, min_iter=5, to
             conv = True
             break
         prev = b
-    m_step(model, st, U, Y, eps_min)
+    m_step(model, st, U, Y, eps_min, eps=not joint)
     return bounds, conv
 
 
+@pytest.mark.parametrize("eps_update", ["joint", "em"])
 @pytest.mark.parametrize("soft", [False, True])
-def test_run_em_equals_the_plain_iteration(rng, soft):
+def test_run_em_equals_the_plain_iteration(rng, soft, eps_update):
     st, Y = _state(rng, n=400, K=4, soft=soft, hard_cols=(3,))
     U = rng.normal(size=(len(Y), 2))
     m1, m2 = LinearGaussian(), LinearGaussian()
@@ -106,8 +109,8 @@ def test_run_em_equals_the_plain_iteration(rng, soft):
     m2.set_scaling(U, Y)
     st2 = st.copy()
     Q_before = st.Q
-    res = run_em(m1, st, U, Y, max_iter=40)
-    bounds, conv = _plain_run_em(m2, st2, U, Y, max_iter=40)
+    res = run_em(m1, st, U, Y, max_iter=40, eps_update=eps_update, accelerate=False)
+    bounds, conv = _plain_run_em(m2, st2, U, Y, max_iter=40, eps_update=eps_update)
     assert st.Q is Q_before and st.Q.flags.c_contiguous  # updated in place, as before
     assert res.iterations == len(bounds) and res.converged == conv
     np.testing.assert_allclose(res.bounds, bounds, rtol=1e-10)

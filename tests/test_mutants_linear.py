@@ -209,20 +209,33 @@ def test_run_em_convergence_rules():
     assert bound(m4, st, None, Y) == pytest.approx(bound(m4, st, None, Y))
 
 
-def test_loo_errors_use_the_m_step_with_variances():
-    """Soft posteriors: the leave-one-out residuals are r/(1 − h) with the residuals of the
-    eq. (29) fit (which includes Σ diag(v)) and h from the same G (catches G0 −= Σv, a sum
-    over both axes, the variance term dropped)."""
+def test_loo_errors_are_those_of_the_predictor_fit():
+    """Soft posteriors: the leave-one-out residuals are r/(1 − h) with the residuals of
+    fit_final (penalised least squares on m̃, no variance term: the predictor for new items) and h
+    from the same G (catches the variance term of eq. 29 left in, or a G from another fit)."""
     m, Q, U, Y = _soft_problem(seed=6, n=50, K=3, D=2)
-    m.fit(Q, U, Y)  # ridge 0: eq. (29) with Σ diag(v)
+    m.fit_final(Q, U, Y)  # ridge 0: least squares on [q, u, 1]
     n, K = Q.shape
     M = np.hstack([Q, m.scale_u(U, n), np.ones((n, 1))])
     G = M.T @ M
-    G[np.arange(K), np.arange(K)] += (Q * (1 - Q)).sum(axis=0)
     h = np.einsum("nj,nj->n", M, np.linalg.solve(G, M.T).T)
     R = Y - m.predict(Q, U)
     want = float((((R / (1 - h)[:, None]) ** 2) / Y.var(axis=0)).sum())
     assert m.loo_errors(Q, U, Y, grid=(0.0,))[0] == pytest.approx(want, rel=1e-9)
+
+
+def test_predictor_fit_is_least_squares_on_the_priors():
+    """fit_final is ordinary least squares of y on [q, u, 1] (E[y | b] is linear in the FM
+    priors), unlike the EM M-step, which adds Σ q(1 − q) to the diagonal (catches the variance
+    term in the predictor: it shrinks every noisy feature)."""
+    m, Q, U, Y = _soft_problem(seed=7, n=80, K=3, D=2)
+    m.fit_final(Q, U, Y)
+    M = np.hstack([Q, m.scale_u(U, len(Q)), np.ones((len(Q), 1))])
+    W = np.linalg.lstsq(M, Y, rcond=None)[0].T
+    np.testing.assert_allclose(m.W_, W, rtol=1e-8, atol=1e-10)
+    m2, *_ = _soft_problem(seed=7, n=80, K=3, D=2)
+    m2.fit(Q, U, Y)
+    assert np.abs(m2.W_[:, :3]).sum() < np.abs(m.W_[:, :3]).sum()  # the M-step shrinks
 
 
 def test_loo_errors_skip_items_with_full_leverage():
@@ -489,20 +502,22 @@ def _em_problem(seed=18):
     return fresh, Y
 
 
-def test_run_em_is_m_step_then_e_step_repeated():
-    """run_em equals the loop (M-step with ε, E-step) × iterations, then a last M-step
-    (catches ε not updated inside the loop)."""
+@pytest.mark.parametrize("eps_update", ["em", "joint"])
+def test_run_em_is_m_step_then_e_step_repeated(eps_update):
+    """run_em equals the loop (M-step with ε, E-step; or M-step without ε, E-step with the joint
+    ε update) × iterations, then a last M-step (catches ε not updated inside the loop)."""
     fresh, Y = _em_problem()
     m, st = fresh()
-    res = run_em(m, st, None, Y, max_iter=6, min_iter=6, tol=0.0, q_tol=0.0)
+    res = run_em(m, st, None, Y, max_iter=6, min_iter=6, tol=0.0, q_tol=0.0, eps_update=eps_update, accelerate=False)
     assert res.iterations == 6 and not res.converged
     m2, st2 = fresh()
     bounds = []
+    joint = eps_update == "joint"
     for _ in range(6):
-        m_step(m2, st2, None, Y, 1e-3)
-        e_step(m2, st2, None, Y)
+        m_step(m2, st2, None, Y, 1e-3, eps=not joint)
+        e_step(m2, st2, None, Y, eps_joint=(1e-3, 0.5) if joint else None)
         bounds.append(bound(m2, st2, None, Y))
-    m_step(m2, st2, None, Y, 1e-3)
+    m_step(m2, st2, None, Y, 1e-3, eps=not joint)
     np.testing.assert_allclose(st.Q, st2.Q, rtol=0, atol=1e-12)
     np.testing.assert_allclose(st.eps, st2.eps, rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.bounds, bounds, rtol=1e-12)
@@ -529,7 +544,7 @@ def test_run_em_stops_when_both_the_bound_and_q_have_settled():
     bound_only = [it for it in range(2, 81) if rel[it - 2] <= tol]
     assert rule and rule[0] > bound_only[0] + 3  # the bound alone would stop much earlier
     m2, st2 = fresh()
-    res = run_em(m2, st2, None, Y, max_iter=80, min_iter=2, tol=tol, q_tol=q_tol)
+    res = run_em(m2, st2, None, Y, max_iter=80, min_iter=2, tol=tol, q_tol=q_tol, eps_update="em", accelerate=False)
     assert res.converged and res.iterations == rule[0]
 
 

@@ -148,7 +148,7 @@ def test_predictor_is_refitted_on_fm_priors():
     ref = LinearGaussian()
     ref.set_scaling(None, y[:, None])
     ref.ridge = ref.select_ridge(Qp, None, y[:, None])
-    ref.fit(Qp, None, y[:, None])
+    ref.fit_final(Qp, None, y[:, None])
     np.testing.assert_allclose(est.predictor_.W_, ref.W_, atol=1e-8)
 
 

@@ -81,8 +81,9 @@ def test_features_that_help_are_not_removed():
 
 def test_cross_validated_losses_are_k_fold_refits():
     """Catches: wrong fold arithmetic (a fold's own rows left in its fit, the mean-field
-    variances q(1 − q) or the ridge convention dropped): every per-item loss must equal a
-    brute-force refit of the predictor (eq. 29 at the FM priors) on the other folds."""
+    variances q(1 − q) added back, or the ridge convention dropped): every per-item loss must
+    equal a brute-force refit of the predictor (fit_final: least squares at the FM priors,
+    docs/noise-model.md) on the other folds."""
     from genz.observation.linear import LinearGaussian
 
     rng = np.random.default_rng(3)
@@ -97,7 +98,7 @@ def test_cross_validated_losses_are_k_fold_refits():
         m = cv.fold_of == f
         ref = LinearGaussian(ridge=lam)
         ref.set_scaling(U, Y)  # scaling from every row, as the criterion does
-        ref.fit(Q[~m], U[~m], Y[~m])
+        ref.fit_final(Q[~m], U[~m], Y[~m])
         np.testing.assert_allclose(P[m], ref.predict(Q[m], U[m]), rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(cv.losses(Q), (((Y - P) ** 2) / Y.var(axis=0)).sum(axis=1))
 

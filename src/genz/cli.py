@@ -302,9 +302,14 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         saved = screening_saved(est.history_)
         if saved:
             click.echo(f"  candidate screening saved {saved:,} judgments (docs/scale.md)")
-        not_conv = sum(int(r.get("em_not_converged", 0)) for r in est.history_)
-        if not_conv:
-            click.echo(f"  EM stopped at max_iter without converging in {not_conv} phase(s) (see the report)")
+        from .inference import convergence_note
+        from .settings import MLP, model_spec
+
+        note = convergence_note(sum(len(r.get("em_phases") or []) for r in est.history_),
+                                sum(int(r.get("em_not_converged", 0)) for r in est.history_),
+                                isinstance(model_spec(est.model), MLP))
+        if note:
+            click.echo(f"  {note}")
         for line in notes:
             click.echo(line, err=True)
 

@@ -66,7 +66,7 @@ class DiscoveryConfig:
         adv = self.advanced
         max_iter = self.model.em_max_iter if isinstance(self.model, MLP) else self.max_iter
         kw = dict(eps_min=adv.eps_min, max_iter=max_iter, min_iter=min(adv.em_min_iter, max_iter), tol=self.tol,
-                  q_tol=adv.em_q_tol)
+                  q_tol=adv.em_q_tol, eps_fixed=adv.eps_fixed)
         kw.update(over)
         return kw
 

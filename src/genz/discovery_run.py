@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .discovery import Callbacks, Discovery, Outcome, new_item_q
+from .error_rates import refine_error_rates, structure_error_rates, widen_for_attenuation
 from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
@@ -221,6 +222,7 @@ class DiscoveryRun:
         best = self.best_record()
         names, eps = list(best["features"]), np.asarray(best["epsilon"], dtype=float)
         BA = self._judgments(names)
+        eps, side = structure_error_rates(BA, d.U, d.Y, eps, d.cfg)  # ε that mean what they say (docs/noise-model.md)
         QA = prior_mixture(BA, eps)
         items, Y, U, ia, iu = self.split
         BI = np.zeros((len(iu), len(names)))
@@ -231,9 +233,10 @@ class DiscoveryRun:
         findings = None
         if len(iu) and names:
             cb.on_selection("testing the findings")
-            findings = fit_findings(prior_mixture(BI, eps), None if U is None else U[iu], Y[iu], names,
+            findings = fit_findings(prior_mixture(BI, eps, side), None if U is None else U[iu], Y[iu], names,
                                     self.target_names or [f"y{j}" for j in range(Y.shape[1])],
                                     self.sel.error_rate, self.sel.correction, ids=[it.id for it in its])
+            findings = widen_for_attenuation(findings, BA, side)
         B = np.zeros((len(items), len(names)))
         B[ia], B[iu] = BA, BI
         return {"features": names, "epsilon": eps, "B": B, "step": int(best["step"]), "findings": findings,
@@ -397,6 +400,7 @@ class DiscoveryRun:
                              hard=np.zeros(len(names), bool))
         fin.model.n_features_ = len(names)
         fin.last_em = run_em(fin.model, fin.st, U, Y, **d.cfg.em_settings())
+        fin.refined = refine_error_rates(fin.model, fin.st, U, Y, d.cfg.advanced)  # docs/noise-model.md
         fin.predictor = fin.predictor_for_new_items()
         return fin
 

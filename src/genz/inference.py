@@ -47,6 +47,9 @@ class LatentState:
     Q: np.ndarray
     coupled: np.ndarray
     hard: np.ndarray
+    #: 2×K error rates per answer where estimated (genz.error_rates.refine): row 0 P(z = 1 | b = 0),
+    #: row 1 P(z = 0 | b = 1); None: ε is the same for both answers (eq. 4-5)
+    eps_side: np.ndarray | None = None
 
     @classmethod
     def empty(cls, n: int) -> "LatentState":
@@ -65,6 +68,7 @@ class LatentState:
         self.eps = np.append(self.eps, eps)
         self.coupled = np.append(self.coupled, coupled)
         self.hard = np.append(self.hard, hard)
+        self.eps_side = None
 
     def delete(self, k: int) -> None:
         self.B = np.delete(self.B, k, axis=1)
@@ -72,17 +76,24 @@ class LatentState:
         self.eps = np.delete(self.eps, k)
         self.coupled = np.delete(self.coupled, k)
         self.hard = np.delete(self.hard, k)
+        if self.eps_side is not None:
+            self.eps_side = np.delete(self.eps_side, k, axis=1)
 
     def copy(self) -> "LatentState":
-        return LatentState(self.B.copy(), self.eps.copy(), self.Q.copy(), self.coupled.copy(), self.hard.copy())
+        return LatentState(self.B.copy(), self.eps.copy(), self.Q.copy(), self.coupled.copy(), self.hard.copy(),
+                           None if self.eps_side is None else self.eps_side.copy())
 
 
 # -- the feature model, eq. (3)-(7) ------------------------------------------------------------
 
-def prior_mixture(B: np.ndarray, eps: np.ndarray) -> np.ndarray:
+def prior_mixture(B: np.ndarray, eps: np.ndarray, side: np.ndarray | None = None) -> np.ndarray:
     """The foundation model's prior ``p(z = 1 | b, ε) = (1 − ε) b + ε (1 − b)`` (eq. 4-5; for a
     soft judgment ``b`` ∈ [0, 1] the mixture). It is also the feature posterior of a new item,
-    which has no target (docs/equations.md §5)."""
+    which has no target (docs/equations.md §5). With ``side`` (2×K, :attr:`LatentState.eps_side`)
+    the rates differ by answer: ``(1 − ε¹) b + ε⁰ (1 − b)`` — ``E[z | b]``, whose slope
+    ``1 − ε⁰ − ε¹`` is the attenuation of a regression on the judgments."""
+    if side is not None:
+        return B * (1.0 - side[1]) + (1.0 - B) * side[0]
     return B * (1.0 - eps) + (1.0 - B) * eps
 
 
@@ -167,6 +178,15 @@ class PriorTable:
             self.lo = self.a1 - self.a0
         return self
 
+    def set_eps(self, k: int, eps_k: float) -> None:
+        """Feature k's error rate changed to ``eps_k`` (a coupled feature, inside the sweep)."""
+        if self.hard_b:
+            a1, a0 = log_priors(np.array([0.0, 1.0]), np.float64(eps_k))
+        else:
+            a1, a0 = log_priors(self.B[:, k], np.float64(eps_k))
+        self.a1[:, k], self.a0[:, k] = a1, a0
+        self.lo[:, k] = a1 - a0
+
     def logodds(self, k: int) -> np.ndarray:
         """``a¹ − a⁰`` of feature k for every item."""
         if self.hard_b:
@@ -194,28 +214,90 @@ class PriorTable:
         return np.clip(((sq - s1) + (self.n1 - s1)) / Q.shape[0], eps_min, 0.5)
 
 
+# -- the joint update of (q_k, ε_k) ---------------------------------------------------------------
+
+def best_eps(b: np.ndarray, gap: np.ndarray, lo: float, hi: float = 0.5, eps0: float | None = None) -> float:
+    """The ε_k that maximises the bound over ``(q_k, ε_k)`` jointly, θ and the other features fixed.
+
+    With the data term ``ℓ_n = L⁺ᵏ_n − L⁻ᵏ_n`` (``gap``; eq. 27, exact for the linear model, whose
+    expected log-likelihood is linear in ``q_k``), maximising the bound over ``q_nk`` gives
+    ``log(p_n e^{ℓ_n} + 1 − p_n)`` per item, ``p_n = p(z = 1 | b_n, ε) = b_n + ε (1 − 2 b_n)``
+    (eq. 4-5), so the profile of the bound in ε is
+
+        F(ε) = Σ_n log(A_n + ε c_n),   c_n = (1 − 2b_n)(e^{ℓ_n} − 1),  A_n = 1 + b_n (e^{ℓ_n} − 1)
+
+    (both scaled by ``e^{−max(ℓ_n, 0)}``, which does not move the maximiser). F is concave in ε;
+    its maximiser on ``[lo, hi]`` is the root of ``F'(ε) = Σ c_n / (A_n + ε c_n)``, found by
+    safeguarded Newton steps. The q-step that follows (eq. 11) at this ε then completes an exact
+    coordinate ascent step of the bound in ``(q_k, ε_k)``: unlike eq. (14) after a separate E-step,
+    it does not creep towards a boundary one small step per EM iteration.
+    """
+    b = np.asarray(b, dtype=float)
+    pos = gap > 0
+    E = np.exp(-np.abs(gap))
+    c = (1.0 - 2.0 * b) * np.where(pos, 1.0 - E, E - 1.0)
+    A = np.where(pos, b + (1.0 - b) * E, b * E + 1.0 - b)
+
+    def d1(e: float) -> tuple[float, float]:
+        r = c / (A + e * c)
+        return float(r.sum()), float(-(r @ r))
+
+    g_lo, _ = d1(lo)
+    if g_lo <= 0.0:
+        return float(lo)
+    g_hi, _ = d1(hi)
+    if g_hi >= 0.0:
+        return float(hi)
+    a, z = float(lo), float(hi)  # F'(a) > 0 > F'(z)
+    e = min(max(float(eps0) if eps0 is not None else 0.5 * (a + z), a), z)
+    for _ in range(60):
+        g, h = d1(e)
+        if g > 0:
+            a = e
+        else:
+            z = e
+        if abs(g) <= 1e-10 * len(b) or z - a <= 1e-12:
+            break
+        step = e - g / h if h < 0 else np.nan
+        e = step if a < step < z else 0.5 * (a + z)
+    return float(e)
+
+
 # -- E-step, eq. (11) / (27) ----------------------------------------------------------------------
+
+EPS_UPDATES = ("joint", "em")
+
 
 def e_step(
     model: ObservationModel,
     st: LatentState,
     U: np.ndarray | None,
     Y: np.ndarray,
+    eps_joint: tuple[float, float] | None = None,
 ) -> None:
     """One sweep of coordinate ascent over features, updating ``st.Q`` in place:
-    ``q_nk = sigmoid((a¹_nk − a⁰_nk) + L⁺ᵏ_n − L⁻ᵏ_n)`` (eq. 11; eq. 27 for the linear model)."""
+    ``q_nk = sigmoid((a¹_nk − a⁰_nk) + L⁺ᵏ_n − L⁻ᵏ_n)`` (eq. 11; eq. 27 for the linear model).
+    With ``eps_joint=(eps_min, eps_max)`` each coupled feature's ε is updated with its q
+    (:func:`best_eps`)."""
     if st.K == 0:
         return
-    _sweep(model, st, PriorTable(st.B).update(st.eps, st.coupled), model.begin_e_step(st.Q, U, Y))
+    _sweep(model, st, PriorTable(st.B).update(st.eps, st.coupled), model.begin_e_step(st.Q, U, Y), eps_joint)
 
 
-def _sweep(model: ObservationModel, st: LatentState, priors: PriorTable, ctx: Any) -> float:
+def _sweep(model: ObservationModel, st: LatentState, priors: PriorTable, ctx: Any,
+           eps_joint: tuple[float, float] | None = None) -> float:
     """The coordinate-ascent sweep of :func:`e_step`; returns ``max |Δq|``."""
     dq = 0.0
     Q = st.Q
     for k in range(st.K):
         q_old = Q[:, k]  # a view, read before the column is overwritten
-        logit = priors.logodds(k) + model.loglik_gap(ctx, k, q_old)
+        gap = model.loglik_gap(ctx, k, q_old)
+        if eps_joint is not None and st.coupled[k] and not st.hard[k]:
+            e = best_eps(st.B[:, k], gap, eps_joint[0], eps_joint[1], st.eps[k])
+            if e != st.eps[k]:
+                st.eps[k] = e
+                priors.set_eps(k, e)
+        logit = priors.logodds(k) + gap
         q_new = (logit > 0).astype(float) if st.hard[k] else expit(logit, out=logit)
         model.commit(ctx, k, q_old, q_new)
         dq = max(dq, float(np.max(np.abs(q_new - q_old))))
@@ -243,11 +325,12 @@ def m_step(
     Y: np.ndarray,
     eps_min: float,
     priors: PriorTable | None = None,
+    eps: bool = True,
 ) -> None:
-    """θ and σ² (eq. 12-13 / 29-30), then ε for the coupled features (eq. 14 / 31); ``priors``
-    (for ``st.B``) gives ε from counts when the judgments are hard."""
+    """θ and σ² (eq. 12-13 / 29-30), then (``eps``) ε for the coupled features (eq. 14 / 31);
+    ``priors`` (for ``st.B``) gives ε from counts when the judgments are hard."""
     model.fit(st.Q, U, Y)
-    if st.K:
+    if st.K and eps:
         hard = priors is not None and priors.hard_b and priors.B is st.B
         new = priors.error_rates(st.Q, eps_min) if hard else error_rates(st.Q, st.B, eps_min)
         st.eps = np.where(st.coupled, new, st.eps)
@@ -263,6 +346,11 @@ class EMResult:
     iterations: int
     bounds: list[float] = field(default_factory=list)
     converged: bool = False
+    last_dq: float = float("nan")  # max |Δq| of the last sweep
+    last_rel: float = float("nan")  # relative bound change of the last iteration
+    last_deps: float = float("nan")  # max |Δε| of the last M-step
+    accelerated: int = 0  # SQUAREM extrapolations kept
+    rejected: int = 0  # SQUAREM extrapolations given up (the bound would have fallen)
 
 
 def run_em(
@@ -276,36 +364,145 @@ def run_em(
     min_iter: int = 5,
     tol: float = 1e-6,
     q_tol: float = 1e-3,
+    eps_update: str = "joint",
+    eps_fixed: float | None = None,
+    accelerate: bool = True,
 ) -> EMResult:
     """Alternate M- and E-steps until the bound and the posteriors settle.
+
+    ``eps_update``: ``"joint"`` updates each coupled feature's ε together with its posteriors in
+    the E-step sweep (:func:`best_eps`, exact coordinate ascent of the bound); ``"em"`` is the
+    paper's order, ε from eq. (14) in the M-step after the E-step. ``eps_fixed``: every coupled
+    feature's ε is held at this value (0: the posterior is the judgment itself). ``accelerate``
+    (linear model): SQUAREM extrapolation of (q, ε) along pairs of EM steps, kept only where it
+    raises the bound — EM's slow creep along weakly identified directions (a feature drifting
+    towards ε = ½) takes a few steps instead of hundreds.
 
     Convergence needs all three: at least ``min_iter`` iterations, a relative bound change
     below ``tol``, and ``max |Δq| < q_tol`` (docs/equations.md §9: a bound test alone stops too early while
     a freshly added decoupled feature is still moving).
     """
+    if eps_update not in EPS_UPDATES:
+        raise ValueError(f"eps_update must be one of {EPS_UPDATES}, not {eps_update!r}")
+    joint = eps_update == "joint"
+    eps_joint = (eps_min, 0.5) if joint else None
+    learn = eps_fixed is None
+    if not learn:
+        st.eps = np.where(st.coupled, float(eps_fixed), st.eps)
+        joint, eps_joint = True, None  # no ε step in the M-step, none in the sweep
     res = EMResult(iterations=0)
-    prev = None
     Q_caller = st.Q
     st.Q = np.asfortranarray(st.Q)  # the sweep works column by column
     priors = PriorTable(st.B)  # B is fixed during EM; ε changes in every M-step
-    for it in range(1, max_iter + 1):
-        m_step(model, st, U, Y, eps_min, priors)
+    learn_eps = st.coupled & (learn and joint)
+
+    def step() -> tuple[float, float]:
+        """One EM iteration F: M-step (θ, σ² from Q), then the sweep (q, and ε jointly); the bound."""
+        eps_before = st.eps.copy()
+        m_step(model, st, U, Y, eps_min, priors, eps=not joint)
         priors.update(st.eps, st.coupled)
         ctx, dq = None, 0.0
         if st.K:
             ctx = model.begin_e_step_after_fit(st.Q, U, Y)
-            dq = _sweep(model, st, priors, ctx)
-        b = _bound_total(model, st, U, Y, priors, ctx)
+            dq = _sweep(model, st, priors, ctx, eps_joint)
+        res.last_deps = float(np.max(np.abs(st.eps - eps_before))) if st.K else 0.0
+        return _bound_total(model, st, U, Y, priors, ctx), dq
+
+    def record(b: float, dq: float) -> bool:
+        """Append an iteration's bound; True when the convergence test holds."""
+        prev = res.bounds[-1] if res.bounds else None
         res.bounds.append(b)
-        res.iterations = it
-        if prev is not None and it >= min_iter:
-            if abs(b - prev) <= tol * (abs(prev) + 1.0) and dq < q_tol:
+        res.iterations += 1
+        res.last_dq = dq
+        if prev is None:
+            return False
+        res.last_rel = abs(b - prev) / (abs(prev) + 1.0)
+        return res.iterations >= min_iter and abs(b - prev) <= tol * (abs(prev) + 1.0) and dq < q_tol
+
+    def snapshot() -> tuple[np.ndarray, np.ndarray]:
+        return st.Q.copy(order="F"), st.eps.copy()
+
+    def restore(x: tuple[np.ndarray, np.ndarray]) -> None:
+        st.Q[...] = x[0]
+        st.eps = x[1].copy()
+        _forget(model)
+
+    accel = accelerate and getattr(model, "name", "") == "linear" and st.K > 0
+    soft = ~st.hard
+    while res.iterations < max_iter:
+        if not accel or res.iterations < 2 or max_iter - res.iterations < 3:
+            if record(*step()):
                 res.converged = True
                 break
-        prev = b
-    # leave θ, σ² and ε consistent with the final posteriors
-    m_step(model, st, U, Y, eps_min, priors)
+            continue
+        # SQUAREM (Varadhan & Roland 2008, SqS3) on (q, ε): two EM steps, an extrapolation
+        # along them, one EM step from there; kept only if the bound is at least that of the
+        # two plain steps (so the bound never falls)
+        x0 = snapshot()
+        if record(*step()):
+            res.converged = True
+            break
+        x1 = snapshot()
+        b2, dq2 = step()
+        if record(b2, dq2):
+            res.converged = True
+            break
+        x2 = snapshot()
+        r = np.concatenate([(x1[0] - x0[0])[:, soft].ravel(), (x1[1] - x0[1])[learn_eps]])
+        v = np.concatenate([(x2[0] - 2 * x1[0] + x0[0])[:, soft].ravel(), (x2[1] - 2 * x1[1] + x0[1])[learn_eps]])
+        nv = float(np.sqrt(v @ v))
+        if nv <= 0.0:
+            continue
+        alpha = min(-float(np.sqrt(r @ r)) / nv, -1.0)
+        for _ in range(3):  # backtrack towards α = −1 (the plain second step) while the bound falls
+            Qx = x2[0].copy(order="F")
+            Qx[:, soft] = np.clip(x0[0] - 2 * alpha * (x1[0] - x0[0]) + alpha**2 * (x2[0] - 2 * x1[0] + x0[0]),
+                                  0.0, 1.0)[:, soft]
+            ex = x2[1].copy()
+            ex[learn_eps] = np.clip(x0[1] - 2 * alpha * (x1[1] - x0[1]) + alpha**2 * (x2[1] - 2 * x1[1] + x0[1]),
+                                    eps_min, 0.5)[learn_eps]
+            restore((Qx, ex))
+            b3, dq3 = step()
+            if b3 >= b2 or res.iterations + 1 >= max_iter:
+                break
+            alpha = (alpha - 1.0) / 2.0
+            res.iterations += 1  # the rejected evaluation counts as an iteration
+        if b3 >= b2:
+            res.accelerated += 1
+            if record(b3, dq3):
+                res.converged = True
+                break
+        else:  # the extrapolation lost: go on from the second plain step
+            res.rejected += 1
+            restore(x2)
+    # leave θ, σ² (and ε) consistent with the final posteriors
+    m_step(model, st, U, Y, eps_min, priors, eps=not joint)
     if st.Q is not Q_caller:  # the caller's array, updated in place as before
         Q_caller[...] = st.Q
         st.Q = Q_caller
     return res
+
+
+def _forget(model: ObservationModel) -> None:
+    """Drop what a model cached for the last Q it saw (the linear model's residuals and column
+    variances, keyed by the identity of Q): Q was changed in place."""
+    for key in ("_fit_R", "_vsum"):
+        if hasattr(model, key):
+            setattr(model, key, None)
+
+
+def convergence_note(phases: int, not_converged: int, mlp: bool = False) -> str | None:
+    """One sentence a user can act on about EM phases that stopped at their iteration limit
+    (None when every phase converged). The linear model's EM converges in a few dozen
+    iterations (the joint ε update, :func:`best_eps`); the MLP's runs a fixed number of
+    iterations of stochastic training, whose bound never settles to the tolerance."""
+    if not not_converged:
+        return None
+    if mlp:
+        return (f"EM with the MLP ran its full em_max_iter iterations in {not_converged} of {phases} phases: its "
+                "stochastic training moves the bound a little at every iteration, so the tolerance is rarely met; "
+                "this is expected. The predictor for new items is trained afterwards for the full epochs.")
+    return (f"EM reached max_iter before the bound settled in {not_converged} of {phases} phases. Every EM "
+            "iteration raises the bound, so the fit is usable: the features, weights and ε are those of the last "
+            "iteration. To let EM finish, raise max_iter (GenZRegressor(max_iter=300)); if it still does not settle, "
+            "some ε or weight is not identified by the data (see ε 'at floor' or 'at cap' in the feature table).")

@@ -158,13 +158,12 @@ class CrossValidation:
         the rows); each (fold, ridge) pair costs a J×J solve."""
         n = len(self.Y)
         M = np.hstack([Q, self.Us, np.ones((n, 1))])
-        J, K = M.shape[1], Q.shape[1]
-        V = Q * (1.0 - Q)
-        parts = []  # per fold: rows, design, targets, Gram, right-hand side
+        J = M.shape[1]
+        parts = []  # per fold: rows, design, targets, Gram, right-hand side (least squares on the
+        # priors, as the predictor's fit_final: no variance term)
         for idx in self._fold_rows():
             Mf, Yf = M[idx], self.Y[idx]
             G = Mf.T @ Mf
-            G[np.arange(K), np.arange(K)] += V[idx].sum(axis=0)
             parts.append((idx, Mf, Yf, G, Mf.T @ Yf))
         G_all, r_all = sum(p[3] for p in parts), sum(p[4] for p in parts)
         best, best_loss, best_lam = None, np.inf, 0.0

@@ -76,6 +76,14 @@ class Advanced:
         (experimental).
     EM (docs/equations.md §9): ``em_min_iter`` iterations at least; converged also needs
         ``max |Δq| < em_q_tol`` (besides ``tol`` on the bound).
+    Error rates of the final features (docs/noise-model.md): ``eps_estimator="structured"``
+        re-estimates ε, the weights and the posteriors of the final features with an exact
+        posterior over the ``eps_strong`` strongest features (within ``eps_flips`` wrong
+        judgments per item) and ε pooled across features with ``eps_pool`` pseudo-judgments
+        (``genz.error_rates``); ``"mean_field"`` keeps the mean-field EM's ε (the paper's, biased
+        towards the floor when the target cannot tell which judgment was wrong). ``eps_fixed``:
+        hold every ε at this value instead of learning it (0: the judgments are taken as exact,
+        the posterior is the judgment and the predictor a plain regression on the judgments).
     Mining (Algorithms 1-2): ``n_candidates`` characteristics asked of foundation models that
         offer several (the one lowering the cross-validated loss most is judged best);
         ``n_exemplars`` per side (None: the backend's ``max_exemplars``, else 20);
@@ -100,6 +108,11 @@ class Advanced:
     soft_judgments: bool = False
     em_min_iter: int = 5
     em_q_tol: float = 1e-3
+    eps_estimator: str = "structured"
+    eps_pool: float = 200.0
+    eps_strong: int = 8
+    eps_flips: int = 4
+    eps_fixed: float | None = None
     n_candidates: int = 5
     screen_sample: int | str | None = "auto"
     n_exemplars: int | None = None
@@ -114,6 +127,12 @@ class Advanced:
             raise GenZInputError(f"advanced eps_min must be in (0, 0.5), not {self.eps_min}")
         if not self.eps_min <= self.eps_init_max <= 0.5:
             raise GenZInputError(f"advanced eps_init_max must be in [eps_min, 0.5], not {self.eps_init_max}")
+        if self.eps_estimator not in ("structured", "mean_field"):
+            raise GenZInputError(f"advanced eps_estimator must be 'structured' or 'mean_field', not {self.eps_estimator!r}")
+        if self.eps_pool < 0 or self.eps_strong < 0 or self.eps_flips < 1:
+            raise GenZInputError("advanced eps_pool and eps_strong must be >= 0 and eps_flips >= 1")
+        if self.eps_fixed is not None and not 0 <= self.eps_fixed < 0.5:
+            raise GenZInputError(f"advanced eps_fixed must be in [0, 0.5) or None, not {self.eps_fixed}")
         if self.decoupled_init not in ("residual", "random"):
             raise GenZInputError(f"advanced decoupled_init must be 'residual' or 'random', not {self.decoupled_init!r}")
         if self.n_candidates < 1:

@@ -50,13 +50,23 @@ def default_cache_path() -> Path:
     return Path(base) / "genz" / "fm-cache.sqlite"
 
 
+class _FMName(click.Choice):
+    """One of the backends, or ``noisy:<backend>?flip=0.1&...`` (genz.fm.noisy: known errors)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.startswith("noisy:"):
+            return value
+        return super().convert(value, param, ctx)
+
+
 def fm_options(default_fm: str = "predicates", backends: tuple[str, ...] = ("predicates", "openai")):
     """Decorator: add the FM-choosing options (see the module docstring)."""
 
     opts = [
-        click.option("--fm", "fm", type=click.Choice(list(backends)), default=default_fm,
+        click.option("--fm", "fm", type=_FMName(list(backends)), default=default_fm,
                      show_default=True, envvar="GENZ_FM",
-                     help="Foundation model: the offline predicate engine, or any OpenAI-compatible server."
+                     help="Foundation model: the offline predicate engine, or any OpenAI-compatible server; "
+                          "noisy:predicates?flip=0.1 makes its judgments wrong on purpose (docs/noise-model.md)."
                      if "predicates" in backends else "Foundation model: an OpenAI-compatible server."),
         click.option("--fm-model", default=None,
                      help="Chat model for judging (default $GENZ_FM_MODEL or gpt-4o-mini)."),
@@ -127,6 +137,20 @@ def fm_from_options(
     """The FoundationModel the :func:`fm_options` values describe (wrapped in the cache)."""
     from ..fm.registry import make_fm
 
+    if fm.startswith("noisy:"):  # judgments made wrong by a known profile, cached as the noisy engine's
+        from ..fm.cache import CachedFM
+        from ..fm.noisy import NoisyFM, parse_query
+
+        inner_name, _, query = fm[len("noisy:"):].partition("?")
+        profile, seed = parse_query(query)
+        inner = fm_from_options(inner_name, fm_model=fm_model, mining_model=mining_model, base_url=base_url,
+                                api_key_env=api_key_env, no_cache=True, prompts_dir=prompts_dir,
+                                fm_concurrency=fm_concurrency, fm_batch_size=fm_batch_size, price_in=price_in,
+                                price_out=price_out, vision=vision, fm_timeout=fm_timeout, progress=progress,
+                                judge_mode=judge_mode)
+        noisy = NoisyFM(inner, profile, seed=seed)
+        cache = None if no_cache else (fm_cache or (default_cache_path() if inner_name.startswith("openai") else None))
+        return noisy if cache is None else CachedFM(noisy, cache)
     if fm == "predicates":
         used = [name for name, v in (("--fm-model", fm_model), ("--mining-model", mining_model),
                                      ("--base-url", base_url), ("--prompts-dir", prompts_dir)) if v]

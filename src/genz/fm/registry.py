@@ -3,6 +3,8 @@
 Names:
 
 * ``"predicates"`` — the offline predicate engine (:class:`genz.fm.predicates.PredicateFM`).
+* ``"noisy:<name>?flip=0.1&seed=0"`` — any of these with judgments made wrong by a known error
+  profile (:mod:`genz.fm.noisy`).
 * ``"openai"`` — any OpenAI-compatible server (:class:`genz.fm.openai_compat.OpenAIFM`);
   ``"openai:<model>"`` is shorthand for ``make_fm("openai", model="<model>")`` and
   ``"openai:<model>+<mining model>"`` (the backend's ``name``) also sets ``mining_model``.
@@ -22,7 +24,7 @@ from .base import FoundationModel
 
 __all__ = ["make_fm", "BACKENDS", "fm_spec", "make_fm_from_spec", "read_fm_spec"]
 
-BACKENDS = ("predicates", "openai")
+BACKENDS = ("predicates", "openai", "noisy")
 
 
 def make_fm(name: str, *, cache: str | Path | None = None, **options: Any) -> FoundationModel:
@@ -42,6 +44,10 @@ def make_fm(name: str, *, cache: str | Path | None = None, **options: Any) -> Fo
                 if plus and mining and "mining_model" not in options:
                     options["mining_model"] = mining
             fm: Any = OpenAIFM(**options)
+        elif backend == "noisy":
+            from .noisy import noisy_from_spec
+
+            fm = noisy_from_spec(suffix, **options)
         elif backend == "predicates":
             if suffix:
                 raise GenZInputError(f"foundation model {name!r}: 'predicates' takes no ':model'")

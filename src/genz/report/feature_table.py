@@ -326,8 +326,9 @@ def em_convergence(history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     return out
 
 
-def format_em_convergence(history: Sequence[Mapping[str, Any]]) -> str | None:
-    """One line: how many EM phases ran and how many stopped at their iteration limit; None
+def format_em_convergence(history: Sequence[Mapping[str, Any]], mlp: bool = False) -> str | None:
+    """One line: how many EM phases ran and how many stopped at their iteration limit, and what
+    to make of it (:func:`genz.inference.convergence_note`; ``mlp``: the model is the MLP); None
     when the history records no EM phases."""
     rows = em_convergence(history)
     if not rows:
@@ -337,17 +338,20 @@ def format_em_convergence(history: Sequence[Mapping[str, Any]]) -> str | None:
     nc = sum(r["not_converged"] for r in rows)
     if not nc:
         return f"EM: {n} phases over {len(rows)} steps, all converged."
+    from ..inference import convergence_note
+
     steps = ", ".join(str(r["step"]) for r in bad[:10]) + (" …" if len(bad) > 10 else "")
-    return f"EM: {n} phases over {len(rows)} steps; {nc} did not converge (stopped at max_iter) at steps {steps}."
+    return (f"EM: {n} phases over {len(rows)} steps; {nc} did not converge (stopped at max_iter) at steps {steps}. "
+            + (convergence_note(n, nc, mlp) or ""))
 
 
-def em_convergence_html(history: Sequence[Mapping[str, Any]]) -> str:
+def em_convergence_html(history: Sequence[Mapping[str, Any]], mlp: bool = False) -> str:
     """A table of EM convergence per step (only steps that recorded EM phases)."""
     rows = em_convergence(history)
     if not rows:
         return '<p class="empty">This run did not record EM convergence (an older run).</p>'
     e = lambda s: escape(str(s), quote=True)  # noqa: E731
-    summary = e(format_em_convergence(history) or "")
+    summary = e(format_em_convergence(history, mlp) or "")
     body = "".join(
         f'<tr class="{"notconv" if r["not_converged"] else ""}"><td class="num">{e(r["step"])}</td>'
         f'<td>{e(r["action"] or "")}</td><td class="feat">{e(r["feature"] or "")}</td>'
@@ -377,5 +381,7 @@ def evidence_section(data: Any, prefix: str = "") -> str:
     if cv and _f(cv.get("loss")) is not None:
         vline = (f'<p class="note">Cross-validated loss of the chosen structure on the discovery rows: '
                  f'{float(cv["loss"]):.4g} ± {float(cv.get("loss_se") or 0):.2g} (1 = predicting the mean).</p>')
-    em = f'<h4 id="{prefix}em">EM convergence</h4>' + em_convergence_html(data.history)
+    model = ((data.config or {}).get("estimator") or {}).get("model")
+    mlp = isinstance(model, dict) and model.get("kind") == "mlp"
+    em = f'<h4 id="{prefix}em">EM convergence</h4>' + em_convergence_html(data.history, mlp)
     return head + table + vline + em

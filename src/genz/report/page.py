@@ -19,6 +19,7 @@ from . import figures
 from .data import RunData, describe_config
 from .examples import example_text
 from .feature_table import evidence_section
+from .judgments import judgments_section
 
 N_EXAMPLES = 2
 N_OVERRIDES = 25
@@ -374,7 +375,8 @@ def run_section(d: RunData, out_dir: Path, prefix: str, idx: int) -> str:
         f'<section class="run" id="{prefix}run"><h2>Run {_e(d.name)} <span class="badge {status}">{status}</span></h2>'
         f'<p class="note">{_e(str(d.path))}</p>'
         + _cards(d) + _config_block(d) + _curves(d, out_dir, prefix) + _timeline(d, out_dir, prefix, idx) + _discards(d)
-        + _features_table(d, out_dir, prefix) + evidence_section(d, prefix) + _overrides(d, prefix)
+        + _features_table(d, out_dir, prefix) + evidence_section(d, prefix) + judgments_section(d, prefix)
+        + _overrides(d, prefix)
         + _results(d, out_dir, prefix)
         + "</section>"
     )
@@ -425,7 +427,7 @@ def render_page(runs: list[RunData], out_dir: Path) -> str:
         else:
             toc += [f'<a href="#{prefix}curves">Learning curves</a>', f'<a href="#{prefix}timeline">Feature timeline</a>',
                     f'<a href="#{prefix}features">Final features</a>', f'<a href="#{prefix}evidence">Evidence</a>',
-                    f'<a href="#{prefix}overrides">Overrides</a>']
+                    f'<a href="#{prefix}judgments">Judgments</a>', f'<a href="#{prefix}overrides">Overrides</a>']
             if d.results:
                 toc.append(f'<a href="#{prefix}experiment">Experiment</a>')
     title = "GenZ report — " + (", ".join(d.name for d in runs) if len(runs) <= 3 else f"{len(runs)} runs")
