@@ -203,7 +203,7 @@ def test_experiment_runs_on_the_movielens_fixture(tmp_path):
     res = run_two_sided(data, TwoSidedConfig(seeds=[0, 1], k=1, genz_settings={"cycles": 1}, both_readouts=True))
     s = res["summary"]
     assert set(s) == {"genz", "genz-ratings", "movie-side", "user-side", "global-mean", "group-genre-mean",
-                      "bilinear-ridge", "warm-svd"}
+                      "movie-ridge", "bilinear-ridge", "warm-svd"}
     assert s["bilinear-ridge"]["diff_rmse"]["n"] == 2 and "diff_rmse" not in s["genz"]
 
 
@@ -269,19 +269,77 @@ def test_any_entity_table_can_be_a_side(tmp_path):
 # --------------------------------------------------------------------------- ratings readout
 
 
-def test_fit_bilinear_recovers_a_planted_bilinear_form():
-    from genz.pairs import fit_bilinear
-
-    rng = np.random.default_rng(7)
-    Xu, Xi = (rng.random((60, 3)) < 0.5).astype(float), (rng.random((40, 4)) < 0.5).astype(float)
+def _planted_bilinear(seed=7, n_u=60, n_i=40, noise=0.01):
+    rng = np.random.default_rng(seed)
+    Xu, Xi = (rng.random((n_u, 3)) < 0.5).astype(float), (rng.random((n_i, 4)) < 0.5).astype(float)
     const, um, im, M = 3.0, rng.normal(size=3), rng.normal(size=4), rng.normal(size=(3, 4))
-    Y = const + (Xu @ um)[:, None] + (Xi @ im)[None, :] + Xu @ M @ Xi.T + 0.01 * rng.normal(size=(60, 40))
+    Y = const + (Xu @ um)[:, None] + (Xi @ im)[None, :] + Xu @ M @ Xi.T + noise * rng.normal(size=(n_u, n_i))
     mask = rng.random(Y.shape) < 0.8
     R = sp.csr_matrix((Y[mask], np.nonzero(mask)), shape=Y.shape)
+    return Xu, Xi, R, (const, um, im, M)
+
+
+def test_fit_bilinear_recovers_a_planted_bilinear_form():
+    """Catches: a dropped main effect, a transposed interaction block, a penalised intercept."""
+    from genz.pairs import fit_bilinear
+
+    Xu, Xi, R, (const, um, im, M) = _planted_bilinear()
     c2, um2, im2, M2, alpha = fit_bilinear(Xu, Xi, R, alphas=(1e-6, 1e3))
     assert alpha == 1e-6
     assert c2 == pytest.approx(const, abs=0.02) and np.allclose(um2, um, atol=0.02)
     assert np.allclose(im2, im, atol=0.02) and np.allclose(M2, M, atol=0.03)
+
+
+def test_fit_bilinear_is_ridge_on_the_raw_ratings():
+    """The (profile, item) cells give exactly the coefficients of scikit-learn's Ridge on every
+    raw rating at the chosen penalty (catches: unweighted cell means, a lost duplicate rating,
+    profiles merged wrongly), and the penalty is RidgeCV's choice on those cells."""
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from genz.pairs import bilinear_design, fit_bilinear
+
+    Xu, Xi, R, _ = _planted_bilinear(seed=3, n_u=80, n_i=30, noise=1.0)
+    Xu = Xu[np.random.default_rng(0).integers(0, 6, size=80)]  # few profiles: many users share one
+    R = sp.coo_matrix(R)
+    for alphas in ((30.0,), (0.1, 3.0, 30.0, 300.0)):
+        c, um, im, M, alpha = fit_bilinear(Xu, Xi, R, alphas=alphas)
+        X = bilinear_design(Xu, Xi, R.row, R.col)
+        raw = Ridge(alpha=alpha, solver="cholesky").fit(X.toarray(), R.data)
+        assert c == pytest.approx(raw.intercept_, abs=1e-8)
+        assert np.allclose(np.concatenate([um, im, M.ravel()]), raw.coef_, atol=1e-8)
+    # with one rating per cell the cells are the raw rows: RidgeCV's own choice
+    Xu1 = np.random.default_rng(1).random((80, 3))  # every user a profile of its own
+    c, um, im, M, alpha = fit_bilinear(Xu1, Xi, R, alphas=(0.1, 3.0, 30.0, 300.0))
+    cv = RidgeCV(alphas=[0.1, 3.0, 30.0, 300.0]).fit(bilinear_design(Xu1, Xi, R.row, R.col), R.data)
+    assert alpha == cv.alpha_ and c == pytest.approx(cv.intercept_)
+
+
+def test_movie_ridge_is_a_direct_sklearn_fit_and_ignores_users():
+    from sklearn.linear_model import RidgeCV
+
+    from genz.experiments.two_sided import PEER_ALPHAS, movie_ridge
+
+    rng = np.random.default_rng(5)
+    genres = ["Drama", "Comedy", "Action", "Horror"]
+    movies = [Item(id=f"m{j}", text=f"M{j}", attributes={"title": f"M{j}", "year": int(rng.integers(1950, 2000)),
+                                                          "genres": list(rng.choice(genres, size=2, replace=False))})
+              for j in range(40)]
+    users = [Item(id=f"u{n}", text=f"U{n}", attributes={"gender": "man"}) for n in range(3)]
+    R = sp.random(50, 30, density=0.4, random_state=1, format="coo")
+    R.data = rng.integers(1, 6, size=R.nnz).astype(float)
+    S, alpha = movie_ridge(movies[:30], R.tocsr(), users, movies[30:])
+    # the same model written directly: one row per rating, multi-hot genres + one-hot decade
+    levels = sorted({f"genre={g}" for m in movies[:30] for g in m.attributes["genres"]}
+                    | {f"decade={m.attributes['year'] // 10 * 10}s" for m in movies[:30]})
+
+    def row(m):
+        tags = {f"genre={g}" for g in m.attributes["genres"]} | {f"decade={m.attributes['year'] // 10 * 10}s"}
+        return [float(v in tags) for v in levels]
+
+    X = np.array([row(m) for m in movies[:30]])
+    direct = RidgeCV(alphas=list(PEER_ALPHAS)).fit(X[R.col], R.data)
+    assert alpha == direct.alpha_
+    assert np.allclose(S, np.tile(direct.predict(np.array([row(m) for m in movies[30:]])), (3, 1)))
 
 
 def test_ratings_readout_scores_new_pairs_from_judgments(fitted):
