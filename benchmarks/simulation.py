@@ -451,8 +451,8 @@ def format_summary(summary: dict[str, Any], seeds_label: str) -> str:
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in summary.items():
         e = s["excess_mse"]
-        lines.append(f"| {name} | {s['seeds']} | {e['genz'][0]:.3f} | {e['ridge'][0]:.3f} | {e['lasso'][0]:.3f} | "
-                     f"{e['oracle'][0]:.3f} | {_ci(s['paired']['ridge'])} | {_ci(s['paired']['lasso'])} | "
+        lines.append(f"| {name} | {s['seeds']} | {e['genz'][0]:.4f} | {e['ridge'][0]:.4f} | {e['lasso'][0]:.4f} | "
+                     f"{e['oracle'][0]:.4f} | {_ci(s['paired']['ridge'], 4)} | {_ci(s['paired']['lasso'], 4)} | "
                      f"{s['genz_worse_share']['ridge']:.0%} / {s['genz_worse_share']['lasso']:.0%} | {s['K']:.1f} |")
     lines += ["", "| setting | findings per fit | stated level | mean FDP [95% CI] | fits with no finding [95% CI] | "
               "95% intervals covering the planted effect [95% CI] (findings) | findings whose interval contains 0 (true ones) | source |",
@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         records.append(rec)
         e = rec["excess_mse"]
         print(f"[{time.perf_counter() - t0:7.0f}s] {i}/{len(jobs)} {rec['setting']} seed {rec['seed']}: excess MSE genz "
-              f"{e['genz']:.3f} ridge {e['ridge']:.3f} lasso {e['lasso']:.3f} oracle {e['oracle']:.3f}; K {rec['K']}, "
+              f"{e['genz']:.4f} ridge {e['ridge']:.4f} lasso {e['lasso']:.4f} oracle {e['oracle']:.4f}; K {rec['K']}, "
               f"findings {rec['n_findings']} ({rec['false_findings']} false); fit {rec['seconds']:.1f}s", flush=True)
     order = {s: j for j, s in enumerate(settings)}
     records.sort(key=lambda r: (order[r["setting"]], r["seed"]))

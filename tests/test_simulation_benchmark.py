@@ -93,7 +93,7 @@ def test_summary_counts_fdp_coverage_and_paired_differences(sim):
     assert s["genz_worse_share"]["ridge"] == pytest.approx(2 / 3)
     assert s["per_term"]["'organic' is \"true\""]["recall_findings"] == pytest.approx(2 / 3)
     text = sim.format_summary(sim.summarize(recs), "development seeds 1-3")
-    assert "| N300 | 3 |" in text and "0.167" in text
+    assert "| N300 | 3 | 0.2000 | 0.1333 |" in text and "0.167" in text
 
 
 def test_findings_come_from_findings_and_their_table_rows(sim):
