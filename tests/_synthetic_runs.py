@@ -20,7 +20,7 @@ EVIL = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 def make_run(path: Path, *, D: int = 1, cycles: int = 3, seed: int = 0, n_items: int = 60,
              with_summary: bool = True, with_results: bool = False, status: str = "complete",
              api_key: str | None = None, with_feature_table: bool = False) -> Path:
-    """``with_feature_table`` adds what the held-out core writes: EM phases and held-out
+    """``with_feature_table`` adds what the selection core writes: EM phases and cross-validated
     metrics in every history record, and ``model/model.json`` with a feature table."""
     rng = np.random.default_rng(seed)
     config = {"model": "linear", "algorithm": "targeted", "cycles": cycles, "add_per_cycle": 3,
@@ -64,7 +64,7 @@ def make_run(path: Path, *, D: int = 1, cycles: int = 3, seed: int = 0, n_items:
                 phases[1] = {"iterations": 100, "converged": False}
             rec["em_phases"] = phases
             rec["em_not_converged"] = sum(not p["converged"] for p in phases)
-            rec["valid"] = {k: 1.1 * v for k, v in train.items()}
+            rec["cv"] = {"loss": 0.42, "loss_se": 0.03}
         meta = {"features": list(features), "step": step}
         arrays = {"Q": rng.random((n_items, len(features))), "B": rng.random((n_items, len(features))) > 0.5}
         run.commit_step(rec, meta, arrays)
@@ -109,12 +109,15 @@ def make_run(path: Path, *, D: int = 1, cycles: int = 3, seed: int = 0, n_items:
         for k, f in enumerate(features):
             for d in range(D):
                 w = float(rng.normal(0, 0.5))
-                table.append({"feature": f, "target": d, "weight": w, "ci_low": w - 0.05, "ci_high": w + 0.05,
+                table.append({"feature": f, "target": d, "weight": w, "finding": bool(k), "effect": 1.1 * w,
+                              "ci_low": 1.1 * w - 0.05, "ci_high": 1.1 * w + 0.05, "p_value": 0.001 if k else 0.4,
+                              "q_value": 0.002 if k else 0.4, "cv_gain": 0.02 if k else 0.0004, "cv_gain_se": 0.003,
                               "epsilon": 0.001 if k == 0 else 0.1, "epsilon_note": "at floor" if k == 0 else "",
-                              "share_yes": 0.4, "heldout_gain": 0.02 if k else 0.0004, "heldout_gain_se": 0.003,
-                              "significant": bool(k), "origin": "hypothesis" if k == 1 else "mined"})
+                              "share_yes": 0.4, "origin": "hypothesis" if k == 1 else "mined"})
+        inference = {"nobs": 120, "error_rate": 0.05, "correction": "bh"}
         run.save_model(lambda d: (Path(d) / "model.json").write_text(
-            json.dumps({"format": "test", "features": features, "feature_table": table, "target_names": names})))
+            json.dumps({"format": "test", "features": features, "feature_table": table, "target_names": names,
+                        "inference": inference})))
     if with_results:
         run.save_results({"format": "genz-results", "experiment": "houses", "metric": "median_ae",
                           "higher_is_better": False, "rows": [

@@ -22,21 +22,22 @@ from genz.report.feature_table import (
 from tests._synthetic_runs import EVIL, make_run
 
 
-def _row(feature, target=0, weight=0.152, lo=0.101, hi=0.203, eps=0.05, note="", gain=0.0123, se=0.004, sig=True,
-         origin="mined", share=0.31):
-    return {"feature": feature, "target": target, "weight": weight, "ci_low": lo, "ci_high": hi, "epsilon": eps,
-            "epsilon_note": note, "share_yes": share, "heldout_gain": gain, "heldout_gain_se": se,
-            "significant": sig, "origin": origin}
+def _row(feature, target=0, weight=0.152, effect=0.16, lo=0.101, hi=0.203, eps=0.05, note="", gain=0.0123, se=0.004,
+         finding=True, q=0.002, origin="mined", share=0.31):
+    return {"feature": feature, "target": target, "weight": weight, "finding": finding, "effect": effect,
+            "ci_low": lo, "ci_high": hi, "p_value": q / 2, "q_value": q, "cv_gain": gain, "cv_gain_se": se,
+            "epsilon": eps, "epsilon_note": note, "share_yes": share, "origin": origin}
 
 
 ROWS = [
+    _row("has a pool", 0, weight=0.002, effect=0.002, lo=-0.03, hi=0.034, eps=0.001, note="at floor", gain=-0.0001,
+         se=0.002, finding=False, q=0.4, origin="hypothesis"),
+    _row("has a pool", 1, weight=0.01, effect=0.01, lo=-0.03, hi=0.05, eps=0.001, note="at floor", gain=-0.0001,
+         se=0.002, finding=False, q=0.4, origin="hypothesis"),
     _row("renovated", 0),
-    _row("renovated", 1, weight=-0.05, lo=-0.1, hi=0.0002),
-    _row("has a pool", 0, weight=0.002, lo=-0.03, hi=0.034, eps=0.001, note="at floor", gain=-0.0001, se=0.002,
-         sig=False, origin="hypothesis"),
-    _row("has a pool", 1, weight=0.01, lo=-0.03, hi=0.05, eps=0.001, note="at floor", gain=-0.0001, se=0.002,
-         sig=False, origin="hypothesis"),
+    _row("renovated", 1, weight=-0.05, effect=-0.06, lo=-0.1, hi=-0.02),
 ]
+INFO = {"nobs": 120, "error_rate": 0.05, "correction": "bh"}
 
 
 def test_decimals_give_three_significant_digits_to_the_largest():
@@ -46,33 +47,39 @@ def test_decimals_give_three_significant_digits_to_the_largest():
     assert decimals_for([None, float("nan")]) == 3
 
 
-def test_text_table_one_notation_intervals_and_targets():
-    text = format_feature_table(ROWS, ["rent", "size"])
+def test_text_table_findings_first_one_notation_intervals_and_targets():
+    text = format_feature_table(ROWS, ["rent", "size"], info=INFO)
     lines = text.splitlines()
-    assert lines[0].split()[:3] == ["#", "feature", "target"]
-    assert "+0.152 [0.101, 0.203]" in text
-    assert "-0.050 [-0.100, 0.000]" in text  # one number of decimals for every weight and interval end
-    assert "+0.002 [-0.030, 0.034]" in text
+    # the findings' block comes first, labelled with the error control, then the supporting features
+    assert lines[0] == "Findings: 1 of 2 features (tested on 120 untouched rows; Benjamini-Hochberg at 0.05)"
+    assert lines[1].split()[:3] == ["#", "feature", "target"]
+    f, s = next(k for k, ln in enumerate(lines) if "renovated" in ln), next(k for k, ln in enumerate(lines) if "pool" in ln)
+    assert f < next(k for k, ln in enumerate(lines) if ln.startswith("Supporting features (1)")) < s
+    assert "+0.160 [0.101, 0.203]" in text and "+0.152" in text  # the effect with its interval; the weight apart
+    assert "-0.060 [-0.100, -0.020]" in text  # one number of decimals for every weight, effect and interval end
     assert "+0.012 ± 0.004" in text and "-0.000" not in text
     assert "0.001 (at floor)" in text and "ε at floor:" in text
+    assert "weight: the predictor's coefficient" in text and "95% interval" in text
     # a feature's second target is on its own line, under the first, with the target's name
-    i = next(k for k, ln in enumerate(lines) if "renovated" in ln)
-    assert "rent" in lines[i] and "size" in lines[i + 1] and "renovated" not in lines[i + 1]
+    assert "rent" in lines[f] and "size" in lines[f + 1] and "renovated" not in lines[f + 1]
     assert "hypothesis" in text and "mined" in text
     one = format_feature_table(ROWS[::2])  # one target: no target column
-    assert "target" not in one.splitlines()[0]
+    assert "target" not in one.splitlines()[1]
     assert format_feature_table([]) == "No features."
+    long = [_row("x" * 100)]
+    assert "x" * 100 not in format_feature_table(long) and "x" * 100 in format_feature_table(long, max_feature_width=None)
 
 
 def test_text_table_degrades_when_keys_are_missing():
     text = format_feature_table([{"feature": "old", "weight": 0.5}])
-    assert "+0.500" in text and "[" not in text.splitlines()[2]
+    assert "+0.500" in text and "no findings were tested" in text
 
 
 def test_html_table_escapes_and_marks_intervals():
-    html = feature_table_html([_row(EVIL)] + ROWS[2:3], ["log price"])
+    html = feature_table_html([_row(EVIL)] + ROWS[:1], ["log price"], INFO)
     assert "<script>alert" not in html and "&lt;script&gt;" in html
-    assert '<td class="num ci">+0.152 [0.101, 0.203]</td>' in html
+    assert '<td class="num ci">+0.160 [0.101, 0.203]</td>' in html
+    assert html.index("Findings: 1 of 2") < html.index("Supporting features (1)")
     assert "epsnote" in html and "<b>" not in html and "<strong>" not in html
 
 
@@ -103,13 +110,15 @@ def test_show_prints_the_table_and_em(tmp_path):
     run = make_run(tmp_path / "run", D=2, with_feature_table=True)
     r = CliRunner().invoke(main, ["show", str(run)])
     assert r.exit_code == 0, r.output
-    assert "weight [95% CI]" in r.output and "targets: dim0, dim1" in r.output
+    assert "effect [CI]" in r.output and "targets: dim0, dim1" in r.output
+    assert r.output.index("Findings:") < r.output.index("Supporting features")
+    assert "tested on 120 untouched rows" in r.output
     assert "(at floor)" in r.output and "hypothesis" in r.output
     assert "EM:" in r.output and "2 did not converge" in r.output
-    assert "held-out metrics:" in r.output
+    assert "cross-validated loss on the discovery rows: 0.42" in r.output
     # the model directory itself works too
     r2 = CliRunner().invoke(main, ["show", str(run / "model")])
-    assert r2.exit_code == 0 and "weight [95% CI]" in r2.output
+    assert r2.exit_code == 0 and "effect [CI]" in r2.output
 
 
 def test_show_older_model_and_bad_paths(tmp_path):
@@ -128,13 +137,13 @@ def test_show_older_model_and_bad_paths(tmp_path):
     assert r.exit_code != 0 and "not a genz run directory" in r.output
 
 
-def test_report_shows_intervals_gain_and_em(tmp_path):
+def test_report_shows_findings_intervals_gain_and_em(tmp_path):
     run = make_run(tmp_path / "run", with_feature_table=True)
     html = Path(build_report([run])).read_text()
-    assert 'id="evidence"' in html and "weight [95% CI]" in html
-    assert 'class="num ci"' in html and "held-out gain ± se" in html
+    assert 'id="evidence"' in html and "effect [CI]" in html and "Findings:" in html
+    assert 'class="num ci"' in html and "cv gain ± se" in html
     assert "EM convergence" in html and "2 did not converge" in html and 'class="notconv"' in html
-    assert "Held-out metrics" in html
+    assert "Cross-validated loss of the chosen structure" in html
     older = make_run(tmp_path / "older")
     html = Path(build_report([older])).read_text()
     assert "saved without a feature table" in html and "did not record EM convergence" in html

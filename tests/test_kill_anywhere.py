@@ -42,7 +42,7 @@ def _fit(run: Path, cache: Path, url: str | None = None, **kw) -> None:
         inner = OpenAIFM("fake", base_url=url, batch_size=20, concurrency=2, progress=False, max_retries=1)
     tr, ty, te, tey = data()
     est = GenZRegressor(fm=CachedFM(inner, cache), cycles=1, add_per_cycle=2, remove_per_cycle=1, random_state=0,
-                        advanced={"validation": 0.0} if url is not None else None)
+                        selection={"holdout": 0.0} if url is not None else None)
     fit_run(est, tr, ty, eval_set=(te, tey), out=run, **kw)
 
 

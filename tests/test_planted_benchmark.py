@@ -73,6 +73,7 @@ class _OracleEstimator:
 
     def fit(self, items, y, U=None):
         self.features_ = list(self.terms)
+        self.findings_ = list(self.terms)
         X = self.transform(items).astype(float)
         A = np.hstack([np.ones((len(items), 1)), X] + ([U] if U is not None else []))
         self.coef, *_ = np.linalg.lstsq(A, y, rcond=None)

@@ -63,7 +63,7 @@ def test_losers_are_judged_on_the_sample_only_and_the_history_counts_it():
     assert len(screened) >= 3
     for rec, asked in screened:
         s = rec["screen"]
-        assert s["sample"] == n and s["sample_heldout"] == 0 and s["candidates"] == len(asked) > 1
+        assert s["sample"] == n and s["candidates"] == len(asked) > 1
         winner = rec["feature"] if rec["action"] == "add" else None
         for d, k in asked.items():
             assert k == (N if d == winner else n), (d, k)  # the winner on all, the others on the sample
@@ -84,34 +84,36 @@ def test_losers_are_judged_on_the_sample_only_and_the_history_counts_it():
     assert all(k == N for _, asked in log2.steps for k in asked.values())
 
 
-def test_screening_with_held_out_selection_uses_samples_of_both_parts():
+def test_screening_with_cross_validated_selection_judges_losers_on_the_sample_only():
+    """With the default selection (30% of the rows set aside for the findings, the rest
+    cross-validated), candidates are screened on a sample of the discovery rows; the untouched
+    rows are judged only for the final features, once."""
     items, y = _data(2000, seed=1)
     fm = PaidFM()
     log = PerStep(fm)
     est = GenZRegressor(fm=fm, cycles=2, add_per_cycle=3, remove_per_cycle=1, algorithm="simple",
                         advanced={"n_candidates": 4}, random_state=0)
     est.fit(items, y, callbacks=log)
-    from genz.settings import Advanced
+    from genz.settings import Selection
 
-    NV = round(Advanced().validation * 2000)  # the default share held out
-    NA, n = 2000 - NV, 500
-    n_v = round(n * NV / NA)
+    NU = round(Selection().holdout * 2000)  # the default share set aside
+    NA, n = 2000 - NU, 500
     screened = [(rec, asked) for rec, asked in log.steps if "screen" in rec]
     assert screened
     for rec, asked in screened:
         s = rec["screen"]
-        assert s["sample"] == n and s["sample_heldout"] == n_v
+        assert s["sample"] == n
+        rows = NA if rec["phase"] == 1 else 2000  # phase 2 goes on over every row
         winner = rec["candidates"][0] if rec.get("candidates") else None
-        full = 0
         for d, k in asked.items():
-            if d == winner:
-                assert k in (NA, NA + NV)  # NA alone when it failed the filter on all items
-                full += NA + (NV if k == NA + NV else 0)
-            else:
-                assert k in (n, n + n_v)  # held-out sample only for those passing the filter
-                full += NA + (NV if k == n + n_v else 0)
-        assert s["judgments_saved"] == full - sum(asked.values())
-    assert len(est.features_) >= 2
+            assert k == (rows if d == winner else n), (d, k)
+        assert s["judgments_saved"] == s["candidates"] * rows - sum(asked.values())
+    # the untouched rows are judged once, for the tested features only, when phase 2 starts
+    extend = [asked for rec, asked in log.steps if rec["action"] == "extend"]
+    assert extend and sorted(extend[0]) == sorted(est.inference_.features) and set(extend[0].values()) == {NU}
+    assert not any(rec["phase"] == 1 and set(asked.values()) & {NU, 2000} for rec, asked in log.steps
+                   if rec["action"] != "extend")
+    assert len(est.features_) >= 2 and est.inference_.nobs == NU
 
 
 def test_screening_is_off_for_free_judgments_and_when_asked():

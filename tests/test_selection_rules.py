@@ -1,5 +1,5 @@
-"""The held-out selection rules that keep junk out of the feature list (genz.selection,
-Discovery.main_effects_first): each test names the wrong implementation it catches."""
+"""The cross-validated selection rules (genz.selection, Discovery.main_effects_first): each test
+names the wrong implementation it catches."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 
 from genz import GenZRegressor, Item
 from genz.fm.predicates import PredicateFM
-from genz.selection import HeldOut
+from genz import PriorKnowledge
+from genz.selection import RIDGE_GRID, CrossValidation, keeps, removable, simplest_within_one_se
 
 CONJ = "('a' is \"yes\") and ('b' is \"yes\")"
 
@@ -67,9 +68,9 @@ def test_of_equally_good_candidates_the_simplest_is_chosen():
     assert fm.parts(CONJ) == ["'a' is \"yes\"", "'b' is \"yes\""] and fm.parts(thr) == []
 
 
-def test_features_that_help_held_out_items_are_not_removed():
-    """Catches: Algorithm 3 removing a feature every cycle whatever its held-out gain (true
-    features removed are never mined again)."""
+def test_features_that_help_are_not_removed():
+    """Catches: Algorithm 3 removing a feature every cycle whatever its cross-validated gain
+    (true features removed are never mined again)."""
     items, a, b, x = _ab_items(400, 6)
     y = a - b + 0.8 * (x >= 5) + np.random.default_rng(7).normal(0, 0.2, len(items))
     est = GenZRegressor(cycles=3, random_state=0).fit(items, y)
@@ -78,50 +79,55 @@ def test_features_that_help_held_out_items_are_not_removed():
         assert "'a'" not in f and "'b'" not in f and not f.startswith("'x' is at least 5"), removed
 
 
-class _Scripted(HeldOut):
-    """A held-out part whose per-item losses are given: feature 0 is strong, features 1 and 2
-    are weak; dropping 1 and 2 together costs 1.5 standard errors (between 1 and the
-    Bonferroni z)."""
+def test_cross_validated_losses_are_k_fold_refits():
+    """Catches: wrong fold arithmetic (a fold's own rows left in its fit, the mean-field
+    variances q(1 − q) or the ridge convention dropped): every per-item loss must equal a
+    brute-force refit of the predictor (eq. 29 at the FM priors) on the other folds."""
+    from genz.observation.linear import LinearGaussian
 
-    def __init__(self, n: int = 200) -> None:
-        rng = np.random.default_rng(0)
-        self.names = ["strong", "weak 1", "weak 2"]
-        z = rng.normal(0, 1, (3, n))
-        z = (z - z.mean(axis=1, keepdims=True)) / z.std(axis=1, ddof=1, keepdims=True)  # exact mean 0, sd 1
-        se = 1 / np.sqrt(n)
-        self.L = {frozenset({0, 1, 2}): np.ones(n),
-                  frozenset({0, 1}): 1 + 0.6 * se + z[0],
-                  frozenset({0, 2}): 1 + 0.5 * se + z[1],
-                  frozenset({0}): 1 + 1.5 * se + z[2]}
-        self.n = n
-
-    def losses(self, cols, extra=None):
-        key = frozenset(cols)
-        return self.L.get(key, np.full(self.n, 5.0))
-
-
-def test_weak_features_do_not_stay_on_a_one_standard_error_joint_gain():
-    """Catches: pruning stopped by a joint gain of one standard error (features chosen on the
-    held-out items pass that easily together); the joint test uses the same Bonferroni z."""
-    h = _Scripted()
-    assert h.threshold() > 1.5
-    assert h.prune([0, 1, 2], pinned=set()) == [0]
+    rng = np.random.default_rng(3)
+    n, K = 60, 3
+    Q = np.clip(rng.random((n, K)), 0.05, 0.95)
+    U = rng.normal(size=(n, 2))
+    Y = rng.normal(size=(n, 2)) + Q @ rng.normal(size=(K, 2))
+    cv = CrossValidation(Y, U, folds=4, seed=0)
+    P, lam = cv.predictions(Q)
+    assert lam in RIDGE_GRID
+    for f in range(4):
+        m = cv.fold_of == f
+        ref = LinearGaussian(ridge=lam)
+        ref.set_scaling(U, Y)  # scaling from every row, as the criterion does
+        ref.fit(Q[~m], U[~m], Y[~m])
+        np.testing.assert_allclose(P[m], ref.predict(Q[m], U[m]), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(cv.losses(Q), (((Y - P) ** 2) / Y.var(axis=0)).sum(axis=1))
 
 
-def test_a_conjunction_counts_as_its_parts_in_the_size_of_a_structure():
-    """Catches: the smallest-within-one-SE choice counting a conjunction as one feature (it then
-    beats its two parts side by side whenever it is nearly as good)."""
-    h = _Scripted()
-    fm = PredicateFM()
-    h.names = [CONJ, "'a' is \"yes\"", "'b' is \"yes\""]
-    h.parts = fm.parts
-    n = h.n
-    z = np.random.default_rng(1).normal(0, 1, n)
-    z = (z - z.mean()) / z.std(ddof=1)
-    # the conjunction is worse by half a standard error: within one SE of the best
-    h.L = {frozenset({0}): 1 + 0.5 / np.sqrt(n) + z, frozenset({1, 2}): np.ones(n)}
-    assert h.size([0]) == h.size([1, 2]) == 2
-    assert h.choose([[0], [1, 2]]) == [1, 2]
+def test_keep_and_remove_rules():
+    """Catches: a feature kept although it raises the cross-validated loss, or one removed
+    although dropping it raises the loss."""
+    up, down = np.full(50, 0.01) + np.linspace(-0.001, 0.001, 50), np.full(50, -0.01)
+    assert keeps(up) and not keeps(down) and not keeps(np.zeros(50))
+    assert removable(down) and not removable(up)
+    rng = np.random.default_rng(0)
+    g = rng.normal(0.01, 0.01, 200)
+    e = rng.normal(0, 0.01, 200)
+    close = g - 0.0002 + (e - e.mean())  # worse by far less than one paired SE
+    far = g - 0.01 + rng.normal(0, 0.001, 200)  # worse by many SEs
+    assert simplest_within_one_se(["a b", "a"], [g, close], complexity=len) == 1
+    assert simplest_within_one_se(["a b", "a"], [g, far], complexity=len) == 0
+    assert simplest_within_one_se(["x", "y"], [g, close]) == 0  # no complexity: the largest gain
+
+
+def test_discarded_parts_of_a_conjunction_never_come_back():
+    """Catches: main_effects_first offering a conjunction's part that discovery already
+    discarded (the parts bypassed the discard list, so rejected descriptors returned)."""
+    items, a, b, _ = _ab_items(400, 10)
+    y = a + 0.9 * b + np.random.default_rng(11).normal(0, 0.2, len(items))
+    part = "'a' is \"yes\""
+    est = GenZRegressor(fm=ScriptedMiner([CONJ]), cycles=1, random_state=0,
+                        hypotheses=PriorKnowledge(veto=(part,))).fit(items, y)
+    added = [r["feature"] for r in est.history_ if r["action"] == "add"]
+    assert part not in added and part not in est.features_
 
 
 def test_mining_sees_coupled_features_at_their_fm_priors():

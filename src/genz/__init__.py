@@ -3,7 +3,7 @@
 from .errors import CorruptFileError, FMError, GenZError, GenZInputError, MiningError
 from .estimator import GenZRegressor, make_fm
 from .items import Item, items_from_texts, load_items, load_targets, save_items
-from .settings import MLP, Advanced, Linear, PriorKnowledge
+from .settings import MLP, Advanced, Linear, PriorKnowledge, Selection
 from .tables import items_from_frame, load_table
 
 __version__ = "0.1.0"
@@ -13,6 +13,7 @@ __all__ = [
     "Linear",
     "MLP",
     "Advanced",
+    "Selection",
     "PriorKnowledge",
     "Item",
     "items_from_texts",

@@ -17,6 +17,7 @@ import numpy as np
 from .commands import GenzGroup, check_output_path, friendly, _DEBUG
 from .commands.fm import fm_from_options, fm_options
 from .commands.inputs import (check_fit_inputs, data_options, discovery_options, explain_features, load_inputs,
+                              SELECTION_OPTION_KEYS, selection_options,
                               set_conjunctions)
 from .commands.predict import predict_options
 from .commands.requests import EXECUTOR_OPTION_KEYS, executor_options, with_executor
@@ -134,10 +135,11 @@ def _columns(spec: str | None) -> list[str]:
               help="Comma-separated numeric attributes (columns) used as side inputs u: they enter the predictor "
                    "directly, next to the discovered features.")
 @discovery_options()
+@selection_options()
 @fm_options()
 @click.option("--hypotheses", "hypotheses_path", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Your hypotheses, one descriptor a line: judged like mined features, kept only if they earn their "
-                   "place on held-out data; the evidence is printed either way.")
+              help="Your hypotheses, one descriptor a line: judged like mined features, kept only if they lower the "
+                   "cross-validated loss; the evidence is printed either way.")
 @click.option("--discovery-sample", type=click.IntRange(20), default=None,
               help="Run discovery on a sample of N training items stratified by the target, then judge the kept "
                    "features on all items in one bulk pass and refit the predictor on everything (docs/scale.md).")
@@ -169,6 +171,7 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     if model == "mlp":
         _require_torch()
     ex_opts = {k: fm_opts.pop(k) for k in EXECUTOR_OPTION_KEYS}
+    selection = {k: fm_opts.pop(k) for k in SELECTION_OPTION_KEYS}
     fm = with_executor(fm_from_options(**fm_opts, progress=False), **ex_opts)
     set_conjunctions(fm, conjunctions)
     cols = _columns(side_inputs)
@@ -214,7 +217,8 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     know = PriorKnowledge(hypotheses=tuple(hyps), pin=tuple(pin), veto=tuple(veto)) if hyps or pin or veto else None
     est = GenZRegressor(fm=fm, model=model, algorithm=algorithm, cycles=cycles, add_per_cycle=add_per_cycle,
                         remove_per_cycle=remove_per_cycle, add_only=n_features, hypotheses=know,
-                        discovery_sample=discovery_sample, advanced={"n_candidates": n_candidates}, random_state=seed)
+                        discovery_sample=discovery_sample, advanced={"n_candidates": n_candidates},
+                        selection=selection, random_state=seed)
     progress = FitProgress(quiet=quiet, total_cycles=None if n_features else cycles)
     extra = {"side_inputs": cols, "conjunctions": conjunctions}
     if data_path:
@@ -237,12 +241,23 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     if not est.features_:
         raise GenZInputError(" ".join(notes) + f" (The run is saved in {out}.)")
     if not quiet:
+        from .effects_table import build_feature_table
         from .report.feature_table import format_feature_table
 
-        click.echo(f"{len(est.features_)} features; run saved to {out} (genz report {out}, genz show {out})")
-        click.echo(format_feature_table(est.feature_table_, est.target_names_))
+        inf = est.inference_
+        click.echo(f"{len(est.features_)} features, {len(est.findings_)} of them findings; run saved to {out} "
+                   f"(genz report {out}, genz show {out})")
+        click.echo(format_feature_table(build_feature_table(est), est.target_names_,
+                                        info=None if inf is None else {"nobs": inf.nobs, "error_rate": inf.error_rate,
+                                                                       "correction": inf.correction}))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
+        zs = est.baseline_
+        if zs:
+            say = {"genz": "predict worse than", "tie": "predict as well as", "zero-shot": "would predict BETTER than"}
+            click.echo(f"  zero-shot check: {zs['proposals']} features proposed without looking at the target "
+                       f"{say[zs['better']]} the discovered ones (cross-validated loss {zs['cv_loss']:.4g} vs "
+                       f"{zs['genz_cv_loss']:.4g})")
         from .runfit import screening_saved
 
         saved = screening_saved(est.history_)

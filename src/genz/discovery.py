@@ -29,6 +29,7 @@ from .fm.base import FoundationModel, Judgments, accepts_keyword
 from .inference import EMResult, LatentState, bound, prior_mixture, run_em
 from .items import Item
 from .observation import LinearGaussian, ObservationModel, make_observation_model
+from .selection import CrossValidation, keeps, paired, removable, simplest_within_one_se
 from .settings import MLP, Advanced, Linear
 
 __all__ = ["DiscoveryConfig", "Discovery", "schedule", "new_item_q"]
@@ -143,7 +144,9 @@ class Discovery:
         self.rng = np.random.default_rng(config.seed)
         self.given = list(given)  # (descriptor, "hypothesis" | "pinned"), added first
         self.origin: dict[str, str] = {}  # descriptor → "mined" | "hypothesis" | "pinned"
-        self.heldout: Any = None  # optional held-out criterion (genz.selection.HeldOut)
+        self.criterion: CrossValidation | None = None  # cross-validated choices (genz.selection), or the bound
+        self.protected: set[str] = set()  # never removed (the findings, in phase 2 of a fit)
+        self._base: tuple | None = None  # (key, per-item losses) of the current structure
         self.screened: dict[str, dict[str, tuple]] = {}  # this step's screening judgments: descriptor → id → (b, p)
         self.plan = schedule(config, len(self.given))
         self.step = 0  # steps of the plan done
@@ -213,8 +216,8 @@ class Discovery:
         em = run_em(self.model, self.st, self.U, self.Y, **self.cfg.em_settings())
         if len(candidates) <= 1:
             info.pop("candidates")
-        rejected = self.heldout.rejects_new(self) if self.heldout is not None else None
-        if rejected is not None:  # the new feature does not help held-out items: undo it
+        rejected = self.rejects_new()
+        if rejected is not None:  # the new feature does not lower the cross-validated loss: undo it
             (self.model, self.st), _ = before, self.features.pop()
             self.discarded.append(descriptor)
             return Outcome("discard", descriptor, [dec.em, em], {**info, "reason": rejected})
@@ -325,27 +328,20 @@ class Discovery:
 
     def screen_candidates(self, candidates: list[str], cb: Callbacks) -> tuple[list[str], dict | None]:
         """Screening several mined candidates (docs/scale.md): each is judged on a random sample
-        of the discovery items only (and, with held-out selection, on the same share of the
-        held-out items), filtered as in :meth:`choose_candidate` on the sample, and scored on
-        the sample alone with the same rule (the residual gain; or the held-out gain of the
-        predictor fitted on the sampled discovery items, on the sampled held-out items, the
-        simplest within one SE of the best). Only the winner goes on to :meth:`choose_candidate`,
-        which judges it on the other items (its sample judgments are reused). Returns the
-        candidates to judge in full and the step's record ``{sample, sample_heldout, candidates,
-        judgments_saved, ranked}``: the judgments saved are the losers' on the items outside
-        the samples (their held-out ones only for those passing the filter, as unscreened)."""
+        of the discovery items only, filtered as in :meth:`choose_candidate` on the sample, and
+        scored on the sample alone with the same rule (the residual gain; or the
+        cross-validated gain on the sampled rows, the simplest within one SE of the best).
+        Only the winner goes on to :meth:`choose_candidate`, which judges it on the other items
+        (its sample judgments are reused). Returns the candidates to judge in full and the
+        step's record ``{sample, candidates, judgments_saved, ranked}``: the judgments saved are
+        the losers' on the items outside the sample."""
         n = self.screen_size(len(candidates))
         if n is None:
             return candidates, None
         rng = np.random.default_rng([self.cfg.seed, 13, self.step])
         rows = np.sort(rng.choice(len(self.items), n, replace=False))
-        h, gains, names, usable = self.heldout, [], [], set()
-        if h is not None:
-            h.sync(self)
-            n_v = min(len(h.items), max(20, round(n * len(h.items) / len(self.items))))
-            rows_v = np.sort(rng.choice(len(h.items), n_v, replace=False))
-            sub, cols = h.restricted(rows, rows_v), h.cols_of(self.features)
-            base = sub.losses(cols)
+        crit = None if self.criterion is None else self.criterion.subset(rows)
+        gains, names, usable = [], [], set()
         for cand in candidates:
             cb.on_judging(cand, n)
             b = self.judgment_values(self._judge_sample(cand, [self.items[i] for i in rows]))
@@ -356,23 +352,16 @@ class Discovery:
                 self.counters[key] = self.counters.get(key, 0) + 1
                 continue
             usable.add(cand)
-            if h is None:
-                gains.append(self.residual_gain(b, rows))
-            else:
-                bV = self.judgment_values(self._judge_sample(cand, sub.items))
-                gains.append(base - sub.losses(cols, (b, bV, self.cfg.advanced.eps_min)))
+            gains.append(self.residual_gain(b, rows) if crit is None else self.cv_gain(b, rows, crit))
             names.append(cand)
         order = sorted(range(len(names)), key=lambda i: -float(np.mean(gains[i])))
-        if h is not None and names:
-            win = h.simplest_within_one_se(names, gains, getattr(self.fm, "complexity", None))
+        if crit is not None and names:
+            win = simplest_within_one_se(names, gains, getattr(self.fm, "complexity", None))
             order = [win] + [i for i in order if i != win]
         ranked = [names[i] for i in order]
-        n_v = len(sub.items) if h is not None else 0
-        n_V = len(h.items) if h is not None else 0
-        saved = sum((len(self.items) - n) + ((n_V - n_v) if c in usable else 0)
-                    for c in candidates if c not in ranked[:1])
-        return ranked[:1], {"sample": int(n), "sample_heldout": int(n_v), "candidates": len(candidates),
-                            "judgments_saved": int(saved), "ranked": ranked}
+        saved = sum(len(self.items) - n for c in candidates if c not in ranked[:1])
+        return ranked[:1], {"sample": int(n), "candidates": len(candidates), "judgments_saved": int(saved),
+                            "ranked": ranked}
 
     def _judge_sample(self, descriptor: str, items: list[Item]) -> Any:
         """Judge ``items`` for screening, remembering the answers for this step (the winner
@@ -385,8 +374,8 @@ class Discovery:
     def choose_candidate(self, candidates: list[str], why: str | None, cb: Callbacks) -> tuple[tuple | None, list, str | None]:
         """Phase 4: judge every training item for each candidate, drop those that repeat a
         feature or fail the activity filter, keep the one explaining most of the current
-        residual (the generalised M-step over descriptors), or with held-out selection the
-        simplest one whose held-out gain is within one standard error of the best, after
+        residual (the generalised M-step over descriptors), or with cross-validated selection
+        the simplest one whose cross-validated gain is within one standard error of the best, after
         :meth:`main_effects_first`. Returns (descriptor, b, judgments) or None, the usable
         candidates and why none was usable."""
         scored = []
@@ -396,7 +385,7 @@ class Discovery:
             b = self.judgment_values(judgments)
             reject = self.rejection(b)
             if reject is None:
-                gain = self.residual_gain(b) if self.heldout is None else self.heldout.candidate_gain(self, cand, b)
+                gain = self.residual_gain(b) if self.criterion is None else self.cv_gain(b)
                 scored.append((gain, cand, b, judgments))
                 continue
             self.discarded.append(cand)
@@ -404,13 +393,13 @@ class Discovery:
             self.counters[key] = self.counters.get(key, 0) + 1
             if len(candidates) == 1:
                 why = reject
-        if self.heldout is not None:
+        if self.criterion is not None:
             scored = self.main_effects_first(scored)
         if not scored:
             return None, [], why or "every mined candidate was redundant or failed the activity filter"
-        if self.heldout is not None:  # the simplest descriptor as good as the best on held-out items
-            i = self.heldout.simplest_within_one_se([t[1] for t in scored], [t[0] for t in scored],
-                                                    getattr(self.fm, "complexity", None))
+        if self.criterion is not None:  # the simplest descriptor as good as the best, cross-validated
+            i = simplest_within_one_se([t[1] for t in scored], [t[0] for t in scored],
+                                       getattr(self.fm, "complexity", None))
             scored.insert(0, scored.pop(i))
         else:
             scored.sort(key=lambda t: -t[0])
@@ -418,28 +407,31 @@ class Discovery:
 
     def main_effects_first(self, scored: list[tuple]) -> list[tuple]:
         """A conjunction ``(A) and (B)`` (where the FM says what a descriptor is made of) stays a
-        candidate only if it predicts held-out items better than A and B side by side; else
-        its parts replace it (main effects before interactions)."""
+        candidate only if its cross-validated gain beats A and B side by side by more than one
+        standard error; else its parts replace it (main effects before interactions). A part
+        that is already a feature or was discarded is never offered again (the conjunction
+        stays a candidate when no part is left)."""
         parts_of = getattr(self.fm, "parts", None)
         if parts_of is None:
             return scored
         known = {t[1]: t for t in scored}  # (gain or None, descriptor, b, judgments), judged once per step
         out, listed = [], {t[1] for t in scored}
         for t in scored:
-            judged = [known[p] for p in parts_of(t[1]) if p not in self.features and self._judge_part(p, known)]
+            judged = [known[p] for p in parts_of(t[1])
+                      if p not in self.features and p not in self.discarded and self._judge_part(p, known)]
             if not judged:
                 out.append(t)
                 continue
-            joint = self.heldout.candidate_gain(self, [u[1] for u in judged], np.column_stack([u[2] for u in judged]))
-            d = t[0] - joint  # per held-out item: what the conjunction adds over its parts
-            if d.mean() > d.std(ddof=1) / np.sqrt(len(d)):
+            joint = self.cv_gain(np.column_stack([u[2] for u in judged]))
+            m, se = paired(t[0] - joint)  # per item: what the conjunction adds over its parts
+            if m > se:
                 out.append(t)
                 continue
             self.discarded.append(t[1])
             for _, p, b, j in judged:
                 if p not in listed:
                     listed.add(p)
-                    out.append((self.heldout.candidate_gain(self, p, b), p, b, j))
+                    out.append((self.cv_gain(b), p, b, j))
         return out
 
     def _judge_part(self, p: str, known: dict) -> bool:
@@ -536,19 +528,70 @@ class Discovery:
         cc = float(c @ c)
         return float(((R.T @ c) ** 2).sum() / cc) if cc > 0 else 0.0
 
+    # -- the cross-validated criterion (genz.selection) ------------------------------------------
+    def priors(self) -> np.ndarray:
+        """Every feature at its FM prior ``(1 − ε) b + ε (1 − b)``: what a new item has, and
+        what the predictor and the criterion use."""
+        return prior_mixture(self.st.B, self.st.eps)
+
+    def cv_losses(self, extra: np.ndarray | None = None, rows: np.ndarray | None = None,
+                  crit: CrossValidation | None = None, drop: int | None = None) -> np.ndarray:
+        """Per-item cross-validated losses of the current structure (minus feature ``drop``;
+        plus the judgments ``extra`` as new features at ε = ``eps_min``), on the criterion's
+        rows or a subset ``rows`` scored by ``crit``."""
+        crit = self.criterion if crit is None else crit
+        Q = self.priors() if rows is None else self.priors()[rows]
+        if drop is not None:
+            Q = np.delete(Q, drop, axis=1)
+        if extra is not None:
+            Q = np.column_stack([Q, prior_mixture(np.reshape(extra, (len(Q), -1)), self.cfg.advanced.eps_min)])
+        return crit.losses(Q)
+
+    def base_losses(self) -> np.ndarray:
+        """:meth:`cv_losses` of the current structure, computed once per structure and ε."""
+        key = (tuple(self.features), self.st.eps.tobytes())
+        if self._base is None or self._base[0] != key:
+            self._base = (key, self.cv_losses())
+        return self._base[1]
+
+    def cv_gain(self, b: np.ndarray, rows: np.ndarray | None = None, crit: CrossValidation | None = None) -> np.ndarray:
+        """Per item, the cross-validated loss decrease from adding the judgments ``b`` (one
+        column, or several side by side) to the current structure."""
+        base = self.base_losses() if rows is None else self.cv_losses(rows=rows, crit=crit)
+        return base - self.cv_losses(extra=b, rows=rows, crit=crit)
+
+    def cv_drop_gain(self, k: int) -> np.ndarray:
+        """Per item, the cross-validated loss increase when feature ``k`` is dropped."""
+        return self.cv_losses(drop=k) - self.base_losses()
+
+    def rejects_new(self) -> str | None:
+        """With cross-validated selection: why the feature just added (the last one) is undone
+        (it does not lower the cross-validated loss), or None."""
+        if self.criterion is None:
+            return None
+        g = self.cv_drop_gain(self.st.K - 1)
+        if keeps(g):
+            return None
+        m, se = paired(g)
+        return f"does not lower the cross-validated loss ({m:+.4f} ± {se:.4f})"
+
     # -- Algorithm 3 -----------------------------------------------------------------------------------
     def algorithm_3(self) -> Outcome:
         """Remove the feature whose removal (after a brief refit) leaves the highest bound — or,
-        with a held-out criterion, the best held-out quality; pinned features stay. A removed
-        feature is not mined again (an update is remove-then-add). With held-out selection a
-        feature is removed only if it would not be kept were it added now."""
-        scores = self.heldout.removal_scores(self) if self.heldout is not None else self.removal_bounds()
-        scores = np.where([self.origin.get(f) == "pinned" for f in self.features], -np.inf, scores)
+        with cross-validated selection, the feature whose drop-one cross-validated gain is
+        smallest, and only if dropping it does not raise the loss; pinned features stay. A
+        removed feature is not mined again (an update is remove-then-add)."""
+        if self.criterion is None:
+            scores = self.removal_bounds()
+        else:  # minus each feature's drop-one cross-validated gain
+            gains = [self.cv_drop_gain(k) for k in range(self.st.K)]
+            scores = -np.array([g.mean() for g in gains]) if gains else np.zeros(0)
+        scores = np.where([self.origin.get(f) == "pinned" or f in self.protected for f in self.features], -np.inf, scores)
         if self.st.K == 0 or not np.isfinite(scores).any():
             return Outcome("remove", None, extra={"reason": "no feature to remove"})
         k = int(np.argmax(scores))
-        if self.heldout is not None and not self.heldout.removable(self, k):
-            return Outcome("remove", None, extra={"reason": "every feature lowers the held-out loss by more than one SE"})
+        if self.criterion is not None and not removable(gains[k]):
+            return Outcome("remove", None, extra={"reason": "dropping any feature would raise the cross-validated loss"})
         name = self.features.pop(k)
         self.discarded.append(name)
         self.model.remove_feature(k)

@@ -21,16 +21,19 @@ from typing import Any
 import numpy as np
 
 from .discovery import Callbacks, Discovery, Outcome, new_item_q
-from .selection import HeldOut
+from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
-from .inference import LatentState, bound
+from .inference import LatentState, bound, prior_mixture, run_em
+from .observation.base import predictive_std
+from .selection import CrossValidation, best_step, paired
+from .settings import Selection
 from .items import Item
 from .metrics import regression_metrics
 from .observation import observation_model_from_state
 
 __all__ = ["DiscoveryRun", "EvalTracker", "step_record"]
 
-CHECKPOINT_FORMAT = "genz-discovery/2"
+CHECKPOINT_FORMAT = "genz-discovery/3"
 
 
 class EvalTracker:
@@ -81,40 +84,42 @@ def step_record(disc: Discovery, out: Outcome, cycle: int, test: dict | None, se
     return rec
 
 
-def _equivalent(h: HeldOut, a: int, b: int) -> bool:
-    """Whether features a and b have the same (or complementary) judgments on every item."""
-    x = np.concatenate([h.bA[:, a], h.bV[:, a]]) > 0.5
-    y = np.concatenate([h.bA[:, b], h.bV[:, b]]) > 0.5
-    return bool(np.array_equal(x, y) or np.array_equal(x, ~y))
-
-
 class DiscoveryRun:
-    """A discovery run with its history, optional evaluation set, optional held-out selection
-    (:mod:`genz.selection`) and checkpoints.
+    """A discovery run with its history, optional evaluation set, the two answers of a fit and
+    checkpoints (docs/feature-table.md).
 
-    ``split=(items, Y, U, idx_fit, idx_valid)``: all training items and which of them the
-    algorithm sees (``disc`` is built on ``idx_fit``) and which are held out; after the
-    schedule the structure is chosen on the held-out items and refitted on all of them.
+    ``split=(items, Y, U, idx_discovery, idx_untouched)``: all training items, the rows the
+    algorithm sees (``disc`` is built on ``idx_discovery``) and those set aside for the findings
+    (possibly none). The run has up to two phases:
+
+    1. discovery on the discovery rows, every choice by cross-validation on them
+       (:mod:`genz.selection`); its best structure's features are judged on the untouched rows
+       and tested there (:mod:`genz.findings`) — the findings, final from then on;
+    2. with untouched rows and ``Selection.extend``: discovery goes on from that structure over
+       every training row (cross-validated on all of them; the findings stay in the model), so
+       the predictor learns from all the data.
+
+    The predictor's structure is the best step of the last phase, refitted on every training row.
     ``sample=(items, Y, U, idx)``: discovery runs on a sample (``discovery_sample``) of these
     items; the estimator judges the final features on all of them afterwards."""
 
     def __init__(self, disc: Discovery, eval_set: tuple | None = None, y_1d: bool = False,
                  split: tuple | None = None, target_names: Sequence[str] | None = None,
-                 sample: tuple | None = None) -> None:
+                 sample: tuple | None = None, selection: Selection | None = None) -> None:
         self.disc = disc
         self.sample = sample
         self.tracker = EvalTracker(*eval_set) if eval_set is not None else None
         self.y_1d = y_1d
         self.target_names = list(target_names) if target_names is not None else None
         self.split = split
-        self.heldout = None
+        self.sel = selection if selection is not None else Selection()
+        self.phase = 1
+        self.phase1: dict | None = None  # the structure tested for findings, and the findings
         self.final: Discovery | None = None  # the chosen structure refitted on all training items
         self.selection: dict | None = None
+        self.judged: dict[str, np.ndarray] = {}  # every feature ever in the model: its judgments on disc's rows
         if split is not None:
-            items, Y, U, ia, iv = split
-            self.heldout = HeldOut([items[i] for i in iv], Y[iv], None if U is None else U[iv], Y[ia],
-                                   None if U is None else U[ia], parts=getattr(disc.fm, "parts", None))
-            disc.heldout = self.heldout
+            disc.criterion = CrossValidation(disc.Y, disc.U, self.sel.folds, disc.cfg.seed)
 
     # the attributes run directories read (all training items)
     fm = property(lambda self: self.disc.fm)
@@ -124,9 +129,11 @@ class DiscoveryRun:
     history = property(lambda self: self.disc.history)
     done = property(lambda self: self.disc.done)
     result = property(lambda self: self.final if self.final is not None else self.disc)
+    untouched = property(lambda self: np.zeros(0, int) if self.split is None else self.split[4])
+    extends = property(lambda self: bool(self.sel.extend) and len(self.untouched) > 0)
 
     def run(self, callbacks: Any = None, on_step: Callable[["DiscoveryRun", dict], None] | None = None) -> None:
-        """Run the rest of Algorithm 4, recording each step; ``on_step(self, record)`` after each."""
+        """Run the rest of the phases, recording each step; ``on_step(self, record)`` after each."""
         cb = Callbacks(callbacks)
         clock = {"t": time.perf_counter(), "fm": self.fm.stats.snapshot()}
 
@@ -140,9 +147,12 @@ class DiscoveryRun:
                               FMStats.diff(now, clock["fm"]), now)
             if out.action != "init":
                 rec["plan_step"] = self.disc.step
-            if self.heldout is not None:
-                self.heldout.sync(self.disc)
-                rec["valid"] = self.heldout.summary(self.disc.features)
+            for k, f in enumerate(self.disc.features):
+                self.judged.setdefault(f, self.disc.st.B[:, k].copy())
+            if self.disc.criterion is not None:
+                m, se = paired(self.disc.base_losses())
+                rec["cv"] = {"loss": m, "loss_se": se}
+                rec["phase"] = self.phase
                 self._maybe_stop(rec)
             self.disc.history.append(rec)
             cb.on_step_end(rec)
@@ -154,52 +164,146 @@ class DiscoveryRun:
         if self.disc.history and self.disc.history[-1]["action"] == "select":
             done_select = self.disc.history.pop()  # a finished run: the selection is redone, not re-recorded
         self.disc.algorithm_4(cb, record)
-        if self.heldout is not None:
-            rec = self._select(cb, clock)
-            if done_select is not None:
-                self.disc.history[-1] = done_select
-            elif on_step is not None:
-                on_step(self, rec)
-
-    PATIENCE = 2  # cycles: one cycle's removals pay off only with the next cycle's additions
+        if self.disc.criterion is None:
+            return
+        if self.phase == 1:
+            self.phase1 = self._test_findings(cb)
+            if self.extends:
+                self._start_phase_2(record)
+                self.disc.algorithm_4(cb, record)
+        rec = self._select(cb, clock)
+        if done_select is not None:
+            self.disc.history[-1] = done_select
+        elif on_step is not None:
+            on_step(self, rec)
 
     def _maybe_stop(self, rec: dict) -> None:
-        """Early stop: when the last ``PATIENCE`` whole cycles brought no new best held-out
-        loss, the schedule ends (checked at the end of each cycle)."""
-        d = self.disc
+        """Early stop: when the last ``patience`` whole cycles of this phase brought no new best
+        cross-validated loss, the phase ends (checked at the end of each cycle)."""
+        d, patience = self.disc, self.sel.patience
         if d.done or d.step == 0 or d.plan[d.step - 1][1] == "given" or d.plan[d.step][0] == d.plan[d.step - 1][0]:
             return
         cycle = d.plan[d.step - 1][0]
-        first = cycle - self.PATIENCE + 1
-        past = [r for r in d.history if "valid" in r] + [rec]
-        before = [r["valid"]["loss"] for r in past if r["cycle"] < first or r["action"] == "init"]
-        during = [r["valid"]["loss"] for r in past if r["cycle"] >= first and r["action"] != "init"]
-        if first >= 0 and before and min(during) >= min(before):
+        first = cycle - patience + 1
+        past = [r for r in d.history if "cv" in r and r.get("phase", 1) == self.phase] + [rec]
+        start = ("init", "given", "extend")
+        before = [r["cv"]["loss"] for r in past if r["cycle"] < first or r["action"] in start]
+        during = [r["cv"]["loss"] for r in past if r["cycle"] >= first and r["action"] not in start]
+        if first >= 0 and before and during and min(during) >= min(before):
             d.step = len(d.plan)
-            rec["stopped_early"] = f"cycles {first + 1}-{cycle + 1} brought no held-out gain"
+            rec["stopped_early"] = f"cycles {first + 1}-{cycle + 1} brought no new best cross-validated loss"
 
+    def best_record(self) -> dict:
+        """The step of this phase chosen by its cross-validated loss
+        (:func:`genz.selection.best_step`; a step without every pinned feature is not a candidate)."""
+        pinned = {f for f, o in self.disc.origin.items() if o == "pinned"}
+        steps = [r for r in self.disc.history if "cv" in r and r["action"] != "select"
+                 and r.get("phase", 1) == self.phase and pinned <= set(r["features"])]
+        seen: dict[tuple, np.ndarray] = {}
+        for r in steps:
+            key = (tuple(r["features"]), tuple(r["epsilon"]))
+            if key not in seen:
+                seen[key] = self.disc.criterion.losses(prior_mixture(self._judgments(r["features"]),
+                                                                     np.asarray(r["epsilon"], dtype=float)))
+        losses = [seen[(tuple(r["features"]), tuple(r["epsilon"]))] for r in steps]
+        return steps[best_step(losses, [len(r["features"]) for r in steps])]
+
+    def _judgments(self, names: Sequence[str]) -> np.ndarray:
+        """The judgments on this phase's rows of features that were in the model at some step."""
+        return np.column_stack([self.judged[f] for f in names]) if names else np.zeros((len(self.disc.items), 0))
+
+    # -- phase 1's end: the findings ---------------------------------------------------------------
+    def _test_findings(self, cb: Callbacks) -> dict:
+        """Phase 1's best structure: its features judged on the untouched rows and tested there;
+        the user's hypotheses' cross-validated evidence against it."""
+        d = self.disc
+        cb.on_selection("choosing the structure tested for findings")
+        best = self.best_record()
+        names, eps = list(best["features"]), np.asarray(best["epsilon"], dtype=float)
+        BA = self._judgments(names)
+        QA = prior_mixture(BA, eps)
+        items, Y, U, ia, iu = self.split
+        BI = np.zeros((len(iu), len(names)))
+        its = [items[i] for i in iu]
+        for k, f in enumerate(names):
+            cb.on_selection(f"judging {f!r} on the {len(iu)} untouched rows")
+            BI[:, k] = d.judgment_values(d.judge(f, its))
+        findings = None
+        if len(iu) and names:
+            cb.on_selection("testing the findings")
+            findings = fit_findings(prior_mixture(BI, eps), None if U is None else U[iu], Y[iu], names,
+                                    self.target_names or [f"y{j}" for j in range(Y.shape[1])],
+                                    self.sel.error_rate, self.sel.correction, ids=[it.id for it in its])
+        B = np.zeros((len(items), len(names)))
+        B[ia], B[iu] = BA, BI
+        return {"features": names, "epsilon": eps, "B": B, "step": int(best["step"]), "findings": findings,
+                "hypotheses": self._hypothesis_evidence(names, QA, d.criterion.losses(QA))}
+
+    def _start_phase_2(self, record: Callable[[Outcome, int], None]) -> None:
+        """Phase 2 starts from phase 1's tested structure on every training row: EM there, a
+        fresh schedule, the cross-validation over all rows; the findings are never removed."""
+        self.disc = self._phase_2_discovery()
+        p1, e = self.phase1, self.disc
+        e.st = LatentState(B=p1["B"].copy(), Q=prior_mixture(p1["B"], p1["epsilon"]), eps=p1["epsilon"].copy(),
+                           coupled=np.ones(len(p1["features"]), bool), hard=np.zeros(len(p1["features"]), bool))
+        e.features = list(p1["features"])
+        e.model.n_features_ = len(e.features)
+        em = run_em(e.model, e.st, e.U, e.Y, **e.cfg.em_settings())
+        e.predictor = e.predictor_for_new_items()
+        self.judged = {f: e.st.B[:, k].copy() for k, f in enumerate(e.features)}
+        n_f = len(e.protected)
+        record(Outcome("extend", None, [em], {"reason": f"discovery goes on over all {len(e.items)} training rows "
+                                                        f"from the {len(e.features)} features tested for findings "
+                                                        f"({n_f} finding(s), kept)"}), 0)
+
+    def _phase_2_discovery(self) -> Discovery:
+        """A phase-2 discovery over every training row, carrying phase 1's history, counters,
+        discarded descriptors and origins (its state is set by the caller)."""
+        d = self.disc
+        items, Y, U, _, _ = self.split
+        e = Discovery(d.fm, d.cfg, items, Y, U)
+        e.history, e.counters, e.discarded, e.origin = d.history, d.counters, d.discarded, d.origin
+        f1 = self.phase1["findings"]
+        pinned = {f for f, o in d.origin.items() if o == "pinned"}
+        e.protected = set([] if f1 is None else f1.findings) | pinned
+        e.rng = np.random.default_rng([int(d.cfg.seed), 2])
+        e.criterion = CrossValidation(Y, U, self.sel.folds, d.cfg.seed)
+        self.phase = 2
+        return e
+
+    # -- the end: the predictor --------------------------------------------------------------------
     def _select(self, cb: Callbacks, clock: dict) -> dict:
-        """Choose the structure on the held-out items, prune it, estimate its effects with
-        bootstrap intervals, and refit it on all training items (see :mod:`genz.selection`)."""
-        d, h = self.disc, self.heldout
-        paths = list({tuple(h.cols_of(r["features"])): None for r in d.history if "valid" in r})
-        paths = [list(p) for p in paths]
-        pinned = {h.names.index(f) for f, o in d.origin.items() if o == "pinned" and f in h.names}
-        chosen = h.choose(paths)
-        final = h.prune(chosen, pinned)
-        adv = d.cfg.advanced
+        """The predictor's structure (the best step of the last phase), refitted on every
+        training row; its cross-validated gains, the calibration of predictive intervals, and the
+        select step's record."""
+        d, p1 = self.disc, self.phase1
+        cb.on_selection("choosing the predictor's structure")
+        best = self.best_record()
+        names, eps = list(best["features"]), np.asarray(best["epsilon"], dtype=float)
+        if self.phase == 2:
+            B = self._judgments(names)
+        else:  # the structure tested for findings (it is the best step of phase 1)
+            B = p1["B"]
+        Q = prior_mixture(self._judgments(names), eps)
+        base = d.criterion.losses(Q)
+        gains = [paired(d.criterion.losses(np.delete(Q, k, axis=1)) - base) for k in range(len(names))]
+        cb.on_selection("refitting on every training row")
+        self.final = self._refit_all(names, B, eps)
+        findings = p1["findings"]
+        hyps = [dict(h, kept=h["feature"] in names or h["kept"] and h["note"].startswith("kept as")
+                     and h["note"].split("'")[1] in names) for h in p1["hypotheses"]]
         self.selection = {
-            "names": list(h.names), "chosen": chosen, "final": final, "threshold": h.threshold(),
-            "gains": [h.gain(final, c) for c in final], "effects": h.effects(final) if final else None,
-            "boot": h.bootstrap(paths, final, pinned, adv.n_bootstrap, d.cfg.seed) if final else None,
-            "origin": dict(d.origin), "hypotheses": self._hypothesis_evidence(final),
-            "calibration": h.standardized_residuals(final),
+            "features": names, "step": int(best["step"]), "cv": best["cv"], "cv_gains": gains,
+            "findings": findings, "tested": p1["features"], "origin": dict(d.origin), "hypotheses": hyps,
+            "calibration": self._calibration(self.final), "baseline": self._zero_shot_check(base, cb),
         }
-        self.final = self._refit_all([h.names[c] for c in final], final)
+        n_f = 0 if findings is None else len(findings.findings)
+        why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"
+        if findings is not None:
+            why += f"; {n_f} finding(s) among {len(p1['features'])} features tested on {len(self.untouched)} untouched rows"
         out = Outcome("select", None, [self.final.last_em],
-                      {"reason": f"held-out choice of {len(chosen)} features, {len(final)} kept after pruning",
-                       "chosen": [h.names[c] for c in chosen], "kept": [h.names[c] for c in final],
-                       "hypotheses": self.selection["hypotheses"]})
+                      {"reason": why, "kept": names, "findings": [] if findings is None else findings.findings,
+                       "hypotheses": hyps})
         test = None
         if self.tracker is not None:
             self.tracker.sync(self.final, cb)
@@ -207,47 +311,91 @@ class DiscoveryRun:
         now = self.fm.stats.snapshot()
         rec = step_record(self.final, out, d.history[-1]["cycle"], test, time.perf_counter() - clock["t"],
                           FMStats.diff(now, clock["fm"]), now)
-        rec["valid"] = h.summary([h.names[c] for c in final])
+        rec["cv"], rec["phase"] = best["cv"], self.phase
         d.history.append(rec)
         cb.on_step_end(rec)
         return rec
 
-    def _hypothesis_evidence(self, final: list[int]) -> list[dict]:
-        """For every user-given descriptor: its held-out gain in (or added to) the final set."""
-        d, h = self.disc, self.heldout
+    ZERO_SHOT_PROPOSALS = 50
+
+    def _zero_shot_check(self, base: np.ndarray, cb: Callbacks) -> dict | None:
+        """Would a cheaper route have predicted better? The foundation model's zero-shot proposals
+        (``fm.propose``: features written without looking at the target, docs/equations.md §6),
+        all of them in the same ridge predictor, cross-validated on the same rows and folds as the
+        chosen structure (per-item losses ``base``). Only when judging is free (the offline
+        engine): with an LLM it would cost about 50 judgments per row. None when not run."""
+        d = self.disc
+        if not getattr(d.fm, "free_judgments", False) or not hasattr(d.fm, "propose"):
+            return None
+        cb.on_selection("comparing with zero-shot features")
+        rng = np.random.default_rng([int(d.cfg.seed), 23])
+        sample = [d.items[i] for i in rng.choice(len(d.items), min(40, len(d.items)), replace=False)]
+        try:
+            proposals = list(dict.fromkeys(d.fm.propose("", sample, n=self.ZERO_SHOT_PROPOSALS)))
+        except Exception:  # noqa: BLE001 - a backend without proposals: nothing to compare
+            return None
+        cols = []
+        for f in proposals:
+            b = d.judgment_values(d.judge(f, d.items))
+            if 0 < (b > 0.5).mean() < 1:
+                cols.append(b)
+        if not cols:
+            return None
+        zs = d.criterion.losses(prior_mixture(np.column_stack(cols), d.cfg.advanced.eps_min))
+        m, se = paired(zs - base)
+        verdict = "genz" if m > se else "zero-shot" if m < -se else "tie"
+        return {"proposals": len(cols), "cv_loss": float(zs.mean()), "genz_cv_loss": float(base.mean()),
+                "diff": m, "se": se, "better": verdict}
+
+    def _calibration(self, fin: Discovery) -> np.ndarray:
+        """Standardised out-of-fold errors ``|y − ŷ| / sd`` (N×D) of the final structure over every
+        training row (``sd`` as ``predict(return_std=True)``): the scores behind
+        :meth:`genz.GenZRegressor.predict_interval`."""
+        Q = fin.priors()
+        P, _ = CrossValidation(fin.Y, fin.U, self.sel.folds, fin.cfg.seed).predictions(Q)
+        W = np.asarray(fin.predictor.weights(), dtype=float).reshape(fin.Y.shape[1], -1)
+        sd = predictive_std(fin.predictor.sigma2_, W, new_item_q(fin.st.B, fin.st.eps, fin.cfg.predictor))
+        return np.abs(fin.Y - P) / sd
+
+    def _hypothesis_evidence(self, names: list[str], QA: np.ndarray, base: np.ndarray) -> list[dict]:
+        """For every user-given descriptor: its drop-one (or add-one) cross-validated gain
+        against the structure tested for findings, on the discovery rows."""
+        d = self.disc
         rows = []
         for f, origin in d.given:
-            if f not in h.names:
+            if f not in self.judged:
                 why = next((r.get("reason") for r in d.history if r.get("feature") == f and r["action"] == "discard"), "")
                 rows.append({"feature": f, "origin": origin, "kept": False, "gain": float("nan"),
                              "gain_se": float("nan"), "note": f"not usable: {why}"})
                 continue
-            j = h.names.index(f)
-            same = [c for c in final if c != j and _equivalent(h, c, j)]
+            b = self.judged[f] > 0.5
+            same = [g for g in names if g != f and (np.array_equal(self.judged[g] > 0.5, b)
+                                                     or np.array_equal(self.judged[g] > 0.5, ~b))]
             if same:  # e.g. removed, then its complement mined back: the hypothesis is in the model
-                g, se = h.gain(final, same[0])
-                d.origin[h.names[same[0]]] = origin
+                k = names.index(same[0])
+                g, se = paired(d.criterion.losses(np.delete(QA, k, axis=1)) - base)
+                d.origin[same[0]] = origin
                 rows.append({"feature": f, "origin": origin, "kept": True, "gain": g, "gain_se": se,
-                             "note": f"kept as the equivalent feature {h.names[same[0]]!r}"})
+                             "note": f"kept as the equivalent feature {same[0]!r}"})
                 continue
-            g, se = h.gain(final, j) if j in final else h.gain(final + [j], j)
-            rows.append({"feature": f, "origin": origin, "kept": j in final, "gain": g, "gain_se": se, "note": ""})
+            if f in names:
+                g, se = paired(d.criterion.losses(np.delete(QA, names.index(f), axis=1)) - base)
+            else:
+                q = prior_mixture(self.judged[f][:, None], np.array([d.cfg.advanced.eps_init_max]))
+                g, se = paired(base - d.criterion.losses(np.column_stack([QA, q])))
+            rows.append({"feature": f, "origin": origin, "kept": f in names, "gain": g, "gain_se": se, "note": ""})
         return rows
 
-    def _refit_all(self, names: list[str], cols: list[int]) -> Discovery:
+    def _refit_all(self, names: list[str], B: np.ndarray, eps: np.ndarray) -> Discovery:
         """The chosen structure on all training items: EM from the FM priors, then the predictor."""
-        from .inference import LatentState, prior_mixture, run_em
-
-        d, h = self.disc, self.heldout
-        items, Y, U, ia, iv = self.split
-        B = np.zeros((len(items), len(cols)))
-        B[ia], B[iv] = h.bA[:, cols], h.bV[:, cols]
-        eps = h.eps[cols].copy()
+        d = self.disc
+        items, Y, U, _, _ = self.split
         fin = Discovery(d.fm, d.cfg, items, Y, U)
         fin.features, fin.origin, fin.history, fin.counters = list(names), dict(d.origin), d.history, d.counters
-        fin.st = LatentState(B=B, Q=prior_mixture(B, eps), eps=eps, coupled=np.ones(len(cols), bool),
-                             hard=np.zeros(len(cols), bool))
-        fin.model.n_features_ = len(cols)
+        eps = eps.copy()
+        fin.st = LatentState(B=B, Q=prior_mixture(B, eps), eps=eps, coupled=np.ones(len(names), bool),
+                             hard=np.zeros(len(names), bool))
+        fin.model.n_features_ = len(names)
         fin.last_em = run_em(fin.model, fin.st, U, Y, **d.cfg.em_settings())
         fin.predictor = fin.predictor_for_new_items()
         return fin
@@ -264,14 +412,21 @@ class DiscoveryRun:
             "n_eval": len(self.tracker.items) if self.tracker else 0,
             "eval_features": self.tracker.features if self.tracker else [],
             "origin": d.origin,
-            "heldout_features": self.heldout.names if self.heldout else [],
+            "judged_features": list(self.judged),
             "judged": dict(getattr(d.fm, "judged", None) or {}),  # discovery on a sample: candidates judged
+            "phase": self.phase,
         }
         arrays = {f"model.{k}": v for k, v in marr.items()}
         arrays.update(B=d.st.B, Q=d.st.Q, eps=d.st.eps, coupled=d.st.coupled, hard=d.st.hard,
                       B_eval=self.tracker.B if self.tracker else np.zeros((0, 0)))
-        if self.heldout is not None:
-            arrays.update(heldout_bA=self.heldout.bA, heldout_bV=self.heldout.bV, heldout_eps=self.heldout.eps)
+        arrays["judged"] = (np.column_stack(list(self.judged.values())) if self.judged
+                            else np.zeros((len(d.items), 0)))
+        if self.phase == 2:
+            p1 = self.phase1
+            f1 = p1["findings"]
+            meta["phase1"] = {"features": p1["features"], "step": p1["step"], "hypotheses": p1["hypotheses"],
+                              "findings": None if f1 is None else f1.to_json()}
+            arrays.update(phase1_B=p1["B"], phase1_eps=p1["epsilon"])
         return meta, arrays
 
     def load_payload(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -279,6 +434,14 @@ class DiscoveryRun:
         if meta.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"checkpoint format {meta.get('format')!r} is not {CHECKPOINT_FORMAT} "
                              "(made by another genz version: start the run again with --overwrite)")
+        if meta.get("phase", 1) == 2:
+            p1 = meta["phase1"]
+            self.phase1 = {"features": list(p1["features"]), "step": int(p1["step"]), "hypotheses": p1["hypotheses"],
+                           "findings": None if p1["findings"] is None else FindingsResult.from_json(p1["findings"]),
+                           "B": arrays["phase1_B"], "epsilon": arrays["phase1_eps"]}
+            given = self.disc.given
+            self.disc = self._phase_2_discovery()
+            self.disc.given = given
         n_eval = len(self.tracker.items) if self.tracker else 0
         if meta["n_items"] != len(self.disc.items) or meta["n_eval"] != n_eval:
             raise ValueError("the checkpoint was made for a different number of items")
@@ -295,7 +458,5 @@ class DiscoveryRun:
             d.fm.judged.update(meta.get("judged") or {})
         if self.tracker is not None:
             self.tracker.features, self.tracker.B = list(meta["eval_features"]), arrays["B_eval"]
-        if self.heldout is not None:
-            h = self.heldout
-            h.names, h.bA, h.bV, h.eps = list(meta["heldout_features"]), arrays["heldout_bA"], arrays["heldout_bV"], arrays["heldout_eps"]
+        self.judged = {f: arrays["judged"][:, k].copy() for k, f in enumerate(meta.get("judged_features", []))}
         d.predictor = d.predictor_for_new_items()

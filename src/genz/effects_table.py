@@ -1,10 +1,18 @@
-"""The feature table of a fitted :class:`genz.GenZRegressor` (issue 9).
+"""The feature table of a fitted :class:`genz.GenZRegressor` (docs/feature-table.md).
 
-One row per (feature, target) with the keys of :data:`FEATURE_TABLE_COLUMNS`; how the weight,
-its interval and the held-out gain are computed is in :mod:`genz.selection`. Without held-out
-selection (``add_only``, ``Advanced(validation=0)`` or too few items) the weight is the
-predictor's coefficient and the interval, the gain and the significance are missing (NaN /
-False).
+One row per (feature, target) with the keys of :data:`FEATURE_TABLE_COLUMNS`, findings first
+(in ``features_`` order), then the features that support the predictor only. Two numbers per
+feature answer two questions and are named apart:
+
+* ``weight`` — the predictor's coefficient (``coef_``): refitted on every training row, shrunk
+  by the ridge; what ``predict`` uses;
+* ``effect [ci_low, ci_high]``, ``p_value``, ``q_value``, ``finding`` — the effect of the latent
+  property on the untouched rows and its test (:mod:`genz.findings`, all from one fit), NaN /
+  False where no rows were set aside, or for a feature added after the test (phase 2 of a fit,
+  :class:`genz.discovery_run.DiscoveryRun`).
+
+``cv_gain`` ± ``cv_gain_se`` is the drop-one cross-validated gain on the discovery rows
+(:mod:`genz.selection`).
 """
 
 from __future__ import annotations
@@ -15,8 +23,8 @@ import numpy as np
 
 __all__ = ["FEATURE_TABLE_COLUMNS", "build_feature_table", "hypothesis_rows", "epsilon_note"]
 
-FEATURE_TABLE_COLUMNS = ("feature", "target", "weight", "ci_low", "ci_high", "epsilon", "epsilon_note", "share_yes",
-                         "heldout_gain", "heldout_gain_se", "significant", "origin")
+FEATURE_TABLE_COLUMNS = ("feature", "target", "weight", "finding", "effect", "ci_low", "ci_high", "p_value", "q_value",
+                         "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin")
 
 
 def epsilon_note(eps: float, eps_min: float, eps_cap: float) -> str:
@@ -29,46 +37,52 @@ def epsilon_note(eps: float, eps_min: float, eps_cap: float) -> str:
     return ""
 
 
-def build_feature_table(est: Any, disc: Any, selection: dict | None) -> list[dict]:
-    """The rows for the fitted estimator ``est`` whose final state is ``disc``."""
+def build_feature_table(est: Any) -> list[dict]:
+    """The rows for the fitted estimator ``est`` (findings first)."""
     K, D = len(est.features_), est.n_targets_
-    adv = disc.cfg.advanced
-    weight, lo, hi = est.coef_.copy(), np.full((K, D), np.nan), np.full((K, D), np.nan)
-    gain, gain_se, sig = np.full(K, np.nan), np.full(K, np.nan), np.zeros(K, bool)
-    if selection is not None and K:
-        g = np.array(selection["gains"], dtype=float).reshape(K, 2)
-        gain, gain_se = g[:, 0], g[:, 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sig = np.where(gain_se > 0, gain / gain_se, np.where(gain > 0, np.inf, -np.inf)) >= selection["threshold"]
-        weight = np.asarray(selection["effects"], dtype=float)
-        lo, hi = np.percentile(selection["boot"], [2.5, 97.5], axis=0)
+    nan = np.full((K, D), np.nan)
+    effect, lo, hi, p, q, finding = nan, nan, nan, np.full(K, np.nan), np.full(K, np.nan), np.zeros(K, bool)
+    inf = getattr(est, "inference_", None)
+    if inf is not None and K:  # the tested structure may differ from the predictor's: match by name
+        idx = {f: i for i, f in enumerate(inf.features)}
+        rows_of = [idx.get(f) for f in est.features_]
+        lo_all, hi_all = inf.conf_int()
+        effect, lo, hi = nan.copy(), nan.copy(), nan.copy()
+        for k, i in enumerate(rows_of):
+            if i is not None:
+                effect[k], lo[k], hi[k] = inf.params[i], lo_all[i], hi_all[i]
+                p[k], q[k], finding[k] = inf.pvalues[i], inf.qvalues[i], inf.significant[i]
+    gains = getattr(est, "cv_gains_", np.full((K, 2), np.nan))
+    eps_min, eps_cap = getattr(est, "eps_bounds_", (1e-3, 0.25))
+    share = getattr(est, "share_yes_", np.full(K, np.nan))
     rows = []
-    for k, f in enumerate(est.features_):
+    for k in sorted(range(K), key=lambda k: not finding[k]):
         eps = float(est.epsilon_[k])
         for d, name in enumerate(est.target_names_):
             rows.append({
-                "feature": f, "target": name, "weight": float(weight[k, d]),
+                "feature": est.features_[k], "target": name, "weight": float(est.coef_[k, d]),
+                "finding": bool(finding[k]), "effect": float(effect[k, d]),
                 "ci_low": float(lo[k, d]), "ci_high": float(hi[k, d]),
-                "epsilon": eps, "epsilon_note": epsilon_note(eps, adv.eps_min, adv.eps_init_max),
-                "share_yes": float((disc.st.B[:, k] > 0.5).mean()),
-                "heldout_gain": float(gain[k]), "heldout_gain_se": float(gain_se[k]),
-                "significant": bool(sig[k]), "origin": est.origins_[k],
+                "p_value": float(p[k]), "q_value": float(q[k]),
+                "cv_gain": float(gains[k, 0]), "cv_gain_se": float(gains[k, 1]),
+                "epsilon": eps, "epsilon_note": epsilon_note(eps, eps_min, eps_cap),
+                "share_yes": float(share[k]), "origin": est.origins_[k],
             })
     return rows
 
 
 def hypothesis_rows(selection: dict | None) -> list[dict]:
-    """The user's hypotheses and pinned features with their held-out evidence and a sentence."""
+    """The user's hypotheses and pinned features with their cross-validated evidence and a sentence."""
     out = []
     for r in (selection or {}).get("hypotheses", []):
         who = "your hypothesis" if r["origin"] == "hypothesis" else "your pinned feature"
         if r["note"] and r["kept"]:
-            msg = f"{who} {r['feature']!r}: held-out gain {r['gain']:.3f} ± {r['gain_se']:.3f}, {r['note']}"
+            msg = f"{who} {r['feature']!r}: cross-validated gain {r['gain']:.3f} ± {r['gain_se']:.3f}, {r['note']}"
         elif r["note"]:
             msg = f"{who} {r['feature']!r}: {r['note']}, not kept"
         else:
             verdict = "kept" if r["kept"] else "not kept"
-            msg = f"{who} {r['feature']!r}: held-out gain {r['gain']:.3f} ± {r['gain_se']:.3f}, {verdict}"
+            msg = f"{who} {r['feature']!r}: cross-validated gain {r['gain']:.3f} ± {r['gain_se']:.3f}, {verdict}"
         out.append({"feature": r["feature"], "origin": r["origin"], "kept": bool(r["kept"]),
-                    "heldout_gain": float(r["gain"]), "heldout_gain_se": float(r["gain_se"]), "message": msg})
+                    "cv_gain": float(r["gain"]), "cv_gain_se": float(r["gain_se"]), "message": msg})
     return out

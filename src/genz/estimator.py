@@ -8,6 +8,7 @@ binary judgments. ``save(dir)`` / ``GenZRegressor.load(dir)`` use JSON and ``.np
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -27,17 +28,18 @@ from .fm.base import FoundationModel
 from .inference import blas_threads
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
+from .findings import FindingsResult
 from .observation import observation_model_from_state
-from .observation.base import predictive_std
+from .observation.base import coefficients, predictive_std
 from .runs import atomic_write_bytes
 from .sampling import _Counting, judge_in_bulk, stratified_sample
-from .selection import split_indices
-from .settings import advanced_settings, model_spec, prior_knowledge, to_json
+from .selection import MIN_CV_ROWS, split_indices
+from .settings import (Selection, advanced_settings, model_spec, prior_knowledge, selection_settings, to_json)
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 
 __all__ = ["GenZRegressor", "make_fm"]
 
-MODEL_FORMAT = "genz-model/2"
+MODEL_FORMAT = "genz-model/3"
 PREDICTORS = ("priors", "judgments", "em")
 
 
@@ -139,6 +141,10 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         §5). None, or at least as many as there are items: discovery on all items. The sample
         and the judgments it saved are in ``discovery_sample_``; ``posteriors_``,
         ``judgments_`` and ``train_ids_`` are the sample's.
+    selection : Selection, dict or None
+        How features are kept for the predictor and how findings are tested, documented in
+        :class:`genz.Selection` (``folds``, ``patience``, ``holdout``, ``error_rate``,
+        ``correction``); ``set_params(selection__folds=3)`` and GridSearchCV grids reach each.
     advanced : Advanced, dict or None
         Rarely changed settings, documented in :class:`genz.Advanced` (ε floor and start, soft
         judgments, exemplars, candidates, EM's minor stopping rules).
@@ -164,6 +170,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         predictor: str = "priors",
         hypotheses: Any = None,
         discovery_sample: int | None = None,
+        selection: Any = None,
         advanced: Any = None,
         random_state: Any = None,
         verbose: int = 0,
@@ -181,9 +188,45 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.predictor = predictor
         self.hypotheses = hypotheses
         self.discovery_sample = discovery_sample
+        self.selection = selection
         self.advanced = advanced
         self.random_state = random_state
         self.verbose = verbose
+
+    #: settings objects whose fields are reachable as ``name__field`` (scikit-learn's nested
+    #: parameters: ``set_params(selection__folds=3)``, GridSearchCV grids)
+    _NESTED = {"selection": selection_settings, "advanced": advanced_settings, "model": model_spec}
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor parameters; with ``deep`` also every field of the settings objects
+        as ``selection__folds``, ``advanced__eps_min``, ``model__ridge``..."""
+        out = super().get_params(deep=False)
+        if deep:
+            for name, coerce in self._NESTED.items():
+                try:
+                    spec = coerce(out[name])
+                except GenZInputError:  # an invalid value: fit will say so; get_params never raises
+                    continue
+                out.update({f"{name}__{f.name}": getattr(spec, f.name) for f in dataclasses.fields(spec)})
+        return out
+
+    def set_params(self, **params: Any) -> "GenZRegressor":
+        """Set constructor parameters; ``selection__folds=3`` replaces one field of a settings
+        object (the others keep their values)."""
+        nested: dict[str, dict] = {}
+        for key in [k for k in params if "__" in k]:
+            name, sub = key.split("__", 1)
+            if name in self._NESTED:
+                nested.setdefault(name, {})[sub] = params.pop(key)
+        super().set_params(**params)
+        for name, sub in nested.items():
+            spec = self._NESTED[name](getattr(self, name))
+            known = {f.name for f in dataclasses.fields(spec)}
+            bad = sorted(set(sub) - known)
+            if bad:
+                raise GenZInputError(f"{name}: unknown setting(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+            setattr(self, name, dataclasses.replace(spec, **sub))
+        return self
 
     def __sklearn_tags__(self):
         """X is a sequence of :class:`genz.Item` (not an array); ``transform`` gives the N×K
@@ -243,8 +286,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
 
     def make_discovery(self, items, Y, U=None, eval_set=None, target_names=None) -> DiscoveryRun:
         """Validate the inputs and build (without running) the discovery run behind ``fit``;
-        the estimator itself is not changed. With held-out selection (the default, see
-        :mod:`genz.selection`) the algorithm runs on a discovery share of the items; with
+        the estimator itself is not changed. The algorithm runs on the discovery rows (all
+        training rows but the ``Selection.holdout`` share set aside for the findings); with
         ``discovery_sample`` on a stratified sample of them (the run keeps all of them in
         ``sample`` for the bulk judging that follows)."""
         items, Y_arr, U = self._prepare(items, Y, U)
@@ -271,15 +314,19 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             fm = _Counting(fm)  # which candidates discovery judged (judgments_saved)
         know = prior_knowledge(self.hypotheses)
         given = [(h, "hypothesis") for h in know.hypotheses] + [(p, "pinned") for p in know.pin]
-        share = cfg.advanced.validation
+        sel = selection_settings(self.selection)
         split = None
-        if cfg.add_only is None and share > 0 and round(share * len(items)) >= 20:
-            ia, iv = split_indices(len(items), cfg.seed, share)
-            split = (items, Y_arr, U, ia, iv)
-            items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
+        if cfg.add_only is None:  # cross-validated choices; findings on untouched rows when there are enough
+            n = len(items)
+            n_u = int(round(sel.holdout * n))
+            n_u = n_u if n_u >= Selection.MIN_HOLDOUT and n - n_u >= MIN_CV_ROWS else 0
+            if n - n_u >= MIN_CV_ROWS:
+                ia, iu = split_indices(n, cfg.seed, n_u / n) if n_u else (np.arange(n), np.zeros(0, int))
+                split = (items, Y_arr, U, ia, iu)
+                items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
         disc = Discovery(fm, cfg, items, Y_arr, U, given=given, veto=know.veto)
         return DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names,
-                            sample=sample)
+                            sample=sample, selection=sel)
 
     def fit(
         self,
@@ -349,8 +396,15 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = max((p["iterations"] for r in disc.history for p in r.get("em_phases", [])), default=0)
         self.target_names_ = list(run.target_names or [f"y{d}" for d in range(self.n_targets_)])
         self.origins_ = [disc.origin.get(f, "mined") for f in self.features_]
-        self.coef_, self.intercept_, self.side_coef_ = _effects(self.predictor_, len(self.features_))
-        self.feature_table_ = build_feature_table(self, disc, run.selection)
+        self.coef_, self.intercept_, self.side_coef_ = coefficients(self.predictor_, len(self.features_))
+        sel = run.selection or {}
+        self.inference_ = sel.get("findings")
+        self.baseline_ = sel.get("baseline")
+        self.findings_ = [] if self.inference_ is None else self.inference_.findings
+        self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)
+        self.cv_gains_ = self.cv_gains_.reshape(len(self.features_), 2)
+        self.share_yes_ = (disc.st.B > 0.5).mean(axis=0) if len(self.features_) else np.zeros(0)
+        self.eps_bounds_ = (disc.cfg.advanced.eps_min, disc.cfg.advanced.eps_init_max)
         self.hypotheses_ = hypothesis_rows(run.selection)
         self.calibration_ = None if run.selection is None else np.asarray(run.selection["calibration"], dtype=float)
 
@@ -374,6 +428,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         params["fm"] = fm if isinstance(fm, str) else getattr(getattr(self, "fm_", fm), "name", "custom")
         params["model"] = to_json(model_spec(self.model))
         params["advanced"] = to_json(advanced_settings(self.advanced))
+        params["selection"] = to_json(selection_settings(self.selection))
         params["hypotheses"] = to_json(prior_knowledge(self.hypotheses))
         if not isinstance(params["random_state"], (int, np.integer, type(None))):
             params["random_state"] = None
@@ -438,13 +493,24 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         return P - c * sd, P + c * sd
 
     def feature_table(self) -> Any:
-        """One row per (feature, target): ``feature``, ``target``, ``weight`` with its 95%
-        interval ``ci_low`` / ``ci_high``, ``epsilon`` and ``epsilon_note`` (``"at floor"`` /
-        ``"at cap"``: ε not identified), ``share_yes``, ``heldout_gain`` ± ``heldout_gain_se``
-        (drop-one held-out loss increase), ``significant``, ``origin``. How each is computed:
-        :mod:`genz.selection`. A pandas DataFrame when pandas is installed, else a list."""
+        """One row per (feature, target), findings first (docs/feature-table.md):
+
+        * ``weight``: the predictor's coefficient (``coef_``; refitted on every training row,
+          shrunk by its ridge) — what ``predict`` uses;
+        * ``finding``: whether the feature is a finding (``findings_``): its effect survives the
+          stated error control (``Selection.error_rate``, ``correction``) on the untouched rows;
+        * ``effect``, ``ci_low``, ``ci_high``, ``p_value``, ``q_value``: the effect of the latent
+          property estimated by least squares on the untouched rows, its interval (95% by
+          default), the test's p-value and its adjusted value (``inference_``; NaN without
+          untouched rows);
+        * ``cv_gain`` ± ``cv_gain_se``: how much the cross-validated loss on the discovery rows
+          rises when the feature alone is dropped (in units of the target's variance);
+        * ``epsilon``, ``epsilon_note`` (``"at floor"`` / ``"at cap"``: ε not identified),
+          ``share_yes``, ``origin``.
+
+        A pandas DataFrame when pandas is installed, else a list of dicts."""
         check_is_fitted(self, "features_")
-        rows = [dict(r) for r in self.feature_table_]
+        rows = build_feature_table(self)
         try:
             import pandas as pd
         except ImportError:
@@ -479,7 +545,12 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             "fm_spec": _fm_registry().fm_spec(self.fm_),  # where the FM lives (issue 10)
             "target_names": self.target_names_,
             "origins": self.origins_,
-            "feature_table": _json_rows(self.feature_table_),
+            "feature_table": _json_rows(build_feature_table(self)),
+            "inference": None if self.inference_ is None else self.inference_.to_json(),
+            "baseline": getattr(self, "baseline_", None),
+            "cv_gains": _json_rows([{"gain": float(g), "se": float(e)} for g, e in self.cv_gains_]),
+            "share_yes": [float(v) for v in self.share_yes_],
+            "eps_bounds": list(self.eps_bounds_),
             "hypotheses": _json_rows(self.hypotheses_),
             # the sample's ids are train_ids
             "discovery_sample": {k: v for k, v in (getattr(self, "discovery_sample_", None) or {}).items()
@@ -513,9 +584,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             meta = json.loads(mfile.read_text())
         except json.JSONDecodeError as exc:
             raise CorruptFileError(f"{mfile}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-        if meta.get("format") == "genz-model/1":
-            raise GenZInputError(f"{mfile}: saved by an older genz (format genz-model/1, before the grouped "
-                                 "settings); refit it with `genz fit` on the same data")
+        if meta.get("format") in ("genz-model/1", "genz-model/2"):
+            raise GenZInputError(f"{mfile}: saved by an older genz (format {meta.get('format')}, before "
+                                 "cross-validated selection and findings); refit it with `genz fit` on the same data")
         if meta.get("format") != MODEL_FORMAT:
             raise CorruptFileError(f"{mfile}: not a genz model file (format {meta.get('format')!r})")
         try:
@@ -526,6 +597,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         params = dict(meta["params"])
         params["model"] = model_spec(params["model"])
         params["advanced"] = advanced_settings(params["advanced"])
+        params["selection"] = selection_settings(params.get("selection"))
         params["hypotheses"] = prior_knowledge(params["hypotheses"])
         if fm is not None:
             params["fm"] = fm
@@ -547,12 +619,19 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         est.train_ids_ = meta.get("train_ids", [])
         est.target_names_ = list(meta["target_names"])
         est.origins_ = list(meta["origins"])
-        est.feature_table_ = [{k: (np.nan if v is None else v) for k, v in r.items()} for r in meta["feature_table"]]
+        inf = meta.get("inference")
+        est.inference_ = FindingsResult.from_json(inf) if isinstance(inf, dict) else None
+        est.findings_ = [] if est.inference_ is None else est.inference_.findings
+        est.baseline_ = meta.get("baseline")
+        est.cv_gains_ = np.array([[np.nan if r["gain"] is None else r["gain"], np.nan if r["se"] is None else r["se"]]
+                                  for r in meta.get("cv_gains", [])], dtype=float).reshape(len(est.features_), 2)
+        est.share_yes_ = np.array(meta.get("share_yes", []), dtype=float)
+        est.eps_bounds_ = tuple(meta.get("eps_bounds", (1e-3, 0.25)))
         est.hypotheses_ = meta["hypotheses"]
         ds = meta.get("discovery_sample")
         est.discovery_sample_ = {**ds, "sample_ids": list(est.train_ids_)} if isinstance(ds, dict) else None
         est.calibration_ = arrays.get("calibration")
-        est.coef_, est.intercept_, est.side_coef_ = _effects(est.predictor_, len(est.features_))
+        est.coef_, est.intercept_, est.side_coef_ = coefficients(est.predictor_, len(est.features_))
         hist = path / "history.json"
         est.history_ = json.loads(hist.read_text()) if hist.exists() else []
         return est
@@ -568,24 +647,6 @@ def _target_names(Y: Any, names: Sequence[str] | None, D: int) -> list[str]:
     if getattr(Y, "name", None) is not None and D == 1:
         return [str(Y.name)]
     return [f"y{d}" for d in range(D)]
-
-
-def _effects(pred: Any, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``coef_`` (K×D), ``intercept_`` (D) and ``side_coef_`` (P×D) in the inputs' own units:
-    ``ŷ = intercept_ + qᵀ coef_ + uᵀ side_coef_`` (exact for the linear predictor; for the MLP
-    the reference-point effects, the prediction at no feature, and no side coefficients)."""
-    W = getattr(pred, "W_", None)
-    if W is None:
-        coef = np.asarray(pred.weights(), dtype=float).reshape(-1, K).T
-        D = coef.shape[1]
-        P = pred.u_mean_.size if pred.u_mean_ is not None else 0
-        base = np.zeros((1, K + P + 1))
-        base[0, -1] = 1.0
-        icpt = pred._forward(base)[0] if getattr(pred, "net_", None) is not None else np.zeros(D)
-        return coef, icpt, np.full((P, D), np.nan)
-    side = (W[:, K:-1] / pred.u_std_).T
-    icpt = W[:, -1] - side.T @ pred.u_mean_
-    return W[:, :K].T.copy(), icpt, side
 
 
 def _json_rows(rows: list[dict]) -> list[dict]:

@@ -9,8 +9,8 @@ Three modes, chosen by :class:`FitProgress`:
   step, nothing else, no control characters;
 * ``quiet`` — nothing at all (``genz fit --quiet``, scripts).
 
-The discovery loop calls :meth:`FitProgress.on_step_start`, :meth:`FitProgress.on_mining` and
-:meth:`FitProgress.on_step_end` (with the step's history record, the same dict as a line of
+The discovery loop calls :meth:`FitProgress.on_step_start`, :meth:`FitProgress.on_mining`,
+:meth:`FitProgress.on_judging`, :meth:`FitProgress.on_selection` and :meth:`FitProgress.on_step_end` (with the step's history record, the same dict as a line of
 ``history.jsonl``), and :meth:`FitProgress.close` at the end.
 """
 
@@ -159,6 +159,15 @@ class FitProgress:
         self.phase = "judging" + (f" {n_items} items" if n_items is not None else "")
         self._refresh()
 
+    def on_selection(self, what: str) -> None:
+        """The final selection step is at ``what`` (choosing the structure, judging a feature on
+        the untouched rows, testing the findings, refitting): it can take a large share of a
+        fit, so each part is shown (and printed as a line when the output is not a terminal)."""
+        self.kind, self.mining, self.phase = "select", None, what
+        if self.mode == "plain":
+            print(f"[{self.title}] select: {_short(what, 100)}", file=self.file, flush=True)
+        self._refresh()
+
     def on_step_end(self, record: Mapping[str, Any]) -> None:
         """A step finished; ``record`` is its history record."""
         self.last = dict(record)
@@ -207,7 +216,9 @@ class FitProgress:
             self._bar = Progress(TextColumn("steps"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                  console=self.console)
             self._task = self._bar.add_task("steps", total=self.total_steps)
-            self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
+            # get_renderable: the panel is rebuilt at every refresh, so the clock keeps running
+            self._live = Live(console=self.console, refresh_per_second=4, transient=False,
+                              get_renderable=self._render)
             self._live.start()
 
     def _refresh(self) -> None:

@@ -4,7 +4,8 @@
 1. :func:`stratified_sample` draws ``N`` training items stratified by target quantiles (each of
    ``bins`` quantile bins of the first target column gives its share), so the tails of ``y``
    are in the sample;
-2. the estimator runs discovery (mining, candidate choice, EM, the held-out selection) on the
+2. the estimator runs discovery (mining, candidate choice, EM, the cross-validated selection and
+   the findings) on the
    sample only, its foundation model wrapped in :class:`_Counting` (which candidates it judged);
 3. :func:`judge_in_bulk` judges the final features on all items (through the FM's ``prefetch``
    when it has one, so an executor does it in one bulk pass:
@@ -77,7 +78,7 @@ def judge_in_bulk(est: Any, items: Sequence[Item], y: Any, U: Any = None, *, rec
     items as ``judgments_`` / ``train_ids_`` (a run directory keeps the discovery sample's,
     beside its posteriors). Returns ``est``."""
     from .discovery import new_item_q
-    from .estimator import _effects
+    from .observation.base import coefficients
     from .observation.linear import LinearGaussian
 
     items = list(items)
@@ -94,7 +95,7 @@ def judge_in_bulk(est: Any, items: Sequence[Item], y: Any, U: Any = None, *, rec
             pred.ridge = pred.select_ridge(Qp, U_arr, Y2)
         pred.fit_final(Qp, U_arr, Y2)
         est.predictor_ = pred
-        est.coef_, est.intercept_, est.side_coef_ = _effects(pred, len(est.features_))
+        est.coef_, est.intercept_, est.side_coef_ = coefficients(pred, len(est.features_))
     if record:
         est.judgments_ = B
         est.train_ids_ = [it.id for it in items]

@@ -3,8 +3,10 @@
 * :class:`Linear` and :class:`MLP` choose the observation model ``g(z, u; θ)`` (docs/equations.md §3-§4);
   ``GenZRegressor(model="linear")`` / ``"mlp"`` mean ``Linear()`` / ``MLP()``.
 * :class:`Advanced` holds the switches that a user rarely needs: the ε floor and start,
-  experiments with soft judgments, the exemplar and candidate counts, EM's minor stopping rules,
-  the internal held-out split. Pass an ``Advanced(...)`` or a dict of its fields.
+  experiments with soft judgments, the exemplar and candidate counts, EM's minor stopping rules.
+  Pass an ``Advanced(...)`` or a dict of its fields.
+* :class:`Selection` says how features are kept for the predictor (cross-validation) and how
+  the findings are tested (on rows no choice touched).
 * :class:`PriorKnowledge` holds what the user already believes: hypotheses to test, features to
   pin, descriptors to veto.
 
@@ -18,9 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import numpy as np
+
 from .errors import GenZInputError
 
-__all__ = ["Linear", "MLP", "Advanced", "PriorKnowledge", "model_spec", "advanced_settings", "prior_knowledge"]
+__all__ = ["Linear", "MLP", "Advanced", "Selection", "PriorKnowledge", "model_spec", "advanced_settings",
+           "selection_settings", "prior_knowledge"]
 
 
 @dataclass(frozen=True)
@@ -72,27 +77,21 @@ class Advanced:
     EM (docs/equations.md §9): ``em_min_iter`` iterations at least; converged also needs
         ``max |Δq| < em_q_tol`` (besides ``tol`` on the bound).
     Mining (Algorithms 1-2): ``n_candidates`` characteristics asked of foundation models that
-        offer several (the one explaining most of the residual is judged best);
+        offer several (the one lowering the cross-validated loss most is judged best);
         ``n_exemplars`` per side (None: the backend's ``max_exemplars``, else 20);
         ``weighted_mining`` passes |L⁺ − L⁻| as exemplar weights; ``decoupled_init`` starts the
         decoupled feature from the main residual direction (``"residual"``) or a fair coin
         (``"random"``); a targeted group needs ``min_group`` items and ``min_group_side`` on
         each side, else the addition falls back to all items.
-    Screening (docs/scale.md): ``screen_sample`` items of the discovery part (and the same
-        share of the held-out part) on which several mined candidates are judged first; only
-        the winner, by the same rule as without screening, is then judged on every item.
+    Screening (docs/scale.md): ``screen_sample`` items of the discovery rows on which several
+        mined candidates are judged (and cross-validated) first; only the winner, by the same rule as without screening, is then judged on every item.
         ``"auto"``: 500 items when the foundation model's judgments cost (an LLM, not the
         offline engine) and there are at least 1,000 discovery items; a number: that many
         whatever the backend; None: every candidate judged on every item.
     Removal (Algorithm 3): ``remove_refit_iter`` EM iterations to score each candidate
         removal by the bound (None: 3 for the linear model, 0 for the MLP); used only without
-        held-out selection.
-    Held-out selection (:mod:`genz.selection`): ``validation`` is the share of the training
-        items kept out of discovery to decide removals, the stop, the structure and the pruning
-        (0 turns held-out selection off; it is also off with ``add_only`` and when fewer than
-        20 items would be held out; default 0.4, chosen on development seeds: against 0.25 it
-        raised recall on weak planted effects from 0.74 to 0.90 and helped houses and movies);
-        ``n_bootstrap`` replicates give the 95% intervals.
+        cross-validated selection (``add_only``, or too few items).
+    How features are kept, and which are findings, is :class:`Selection`.
     """
 
     eps_min: float = 1e-3
@@ -109,8 +108,6 @@ class Advanced:
     min_group: int = 10
     min_group_side: int = 3
     remove_refit_iter: int | None = None
-    validation: float = 0.4
-    n_bootstrap: int = 200
 
     def check(self) -> None:
         if not 0 < self.eps_min < 0.5:
@@ -119,13 +116,71 @@ class Advanced:
             raise GenZInputError(f"advanced eps_init_max must be in [eps_min, 0.5], not {self.eps_init_max}")
         if self.decoupled_init not in ("residual", "random"):
             raise GenZInputError(f"advanced decoupled_init must be 'residual' or 'random', not {self.decoupled_init!r}")
-        if not 0 <= self.validation < 0.9:
-            raise GenZInputError(f"advanced validation must be in [0, 0.9), not {self.validation}")
         if self.n_candidates < 1:
             raise GenZInputError("advanced n_candidates must be at least 1")
         s = self.screen_sample
         if not (s is None or s == "auto" or (isinstance(s, int) and not isinstance(s, bool) and s >= 20)):
             raise GenZInputError(f"advanced screen_sample must be 'auto', None or a number of at least 20 items, not {s!r}")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How a fit chooses its features, and how it tests which of them are findings
+    (docs/feature-table.md).
+
+    One fit gives two answers. **The predictor** (``features_``, ``coef_``, ``predict``) keeps
+    what lowers the K-fold cross-validated loss of the predictor at the FM priors, with its
+    ridge shrinkage, over the discovery rows (:mod:`genz.selection`):
+
+    ``folds`` (default 5): folds of that cross-validation; every keep / remove / stop / size
+        decision uses it.
+    ``patience`` (default 2): whole cycles without a new best cross-validated loss before
+        discovery stops (one cycle's removals pay off only with the next cycle's additions).
+
+    **The findings** (``findings_``, ``inference_``) are the features whose effect survives a
+    stated error control on rows that no choice touched (:mod:`genz.findings`):
+
+    ``holdout`` (default 0.3): the share of the training rows set aside before discovery; the
+        findings are tested there by least squares, and those rows join the others only for the
+        predictor's final refit. 0: no findings (discovery and the predictor use every row).
+        Also no findings when fewer than 30 rows would be set aside.
+    ``error_rate`` (default 0.05): α, the stated error level of the findings.
+    ``correction`` (default ``"bh"``): ``"bh"``, Benjamini-Hochberg: the expected share of
+        false findings among the findings is at most α; ``"holm"``: the probability of any false
+        finding is at most α; ``"bonferroni"``: the same, more conservative.
+    ``extend`` (default True): once the findings are tested, discovery goes on over every
+        training row (the set-aside ones included), from the tested structure, to improve the
+        predictor; the findings stay as tested and stay in the model. False: the predictor is
+        the tested structure refitted on every row (faster; fewer foundation-model calls).
+    """
+
+    folds: int = 5
+    patience: int = 2
+    holdout: float = 0.3
+    error_rate: float = 0.05
+    correction: str = "bh"
+    extend: bool = True
+
+    MIN_HOLDOUT = 30  # fewest rows set aside for findings
+
+    def check(self) -> None:
+        def whole(v: Any) -> bool:
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+        if not whole(self.folds) or not 2 <= self.folds <= 20:
+            raise GenZInputError(f"selection folds must be a whole number from 2 to 20, not {self.folds!r}")
+        if not whole(self.patience) or self.patience < 1:
+            raise GenZInputError(f"selection patience must be a whole number of cycles, at least 1, not {self.patience!r}")
+        if not isinstance(self.holdout, (int, float, np.floating)) or isinstance(self.holdout, bool) \
+                or not 0 <= self.holdout <= 0.6:
+            raise GenZInputError(f"selection holdout must be a share from 0 to 0.6 of the training rows, not {self.holdout!r}")
+        if not isinstance(self.error_rate, (int, float, np.floating)) or not 0 < self.error_rate < 0.5:
+            raise GenZInputError(f"selection error_rate must be in (0, 0.5), not {self.error_rate!r}")
+        if not isinstance(self.extend, (bool, np.bool_)):
+            raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
+        if self.correction not in ("bh", "holm", "bonferroni"):
+            raise GenZInputError(f"selection correction must be 'bh', 'holm' or 'bonferroni', not {self.correction!r}")
+
 
 
 @dataclass(frozen=True)
@@ -173,10 +228,25 @@ def model_spec(model: Any) -> Linear | MLP:
     raise GenZInputError(f"model must be 'linear', 'mlp', genz.Linear(...) or genz.MLP(...), not {model!r}")
 
 
+MOVED_TO_SELECTION = {"validation": "holdout", "n_bootstrap": None}
+
+
 def advanced_settings(value: Any) -> Advanced:
+    if isinstance(value, Mapping) and set(value) & set(MOVED_TO_SELECTION):
+        old = sorted(set(value) & set(MOVED_TO_SELECTION))[0]
+        new = MOVED_TO_SELECTION[old]
+        raise GenZInputError(f"advanced {old} is gone: how features are kept and tested is now genz.Selection "
+                             f"(folds, patience, holdout, error_rate, correction)"
+                             + (f"; the share of rows set aside is Selection(holdout=...)" if new else ""))
     adv = _coerce(Advanced, value, "advanced")
     adv.check()
     return adv
+
+
+def selection_settings(value: Any) -> Selection:
+    sel = _coerce(Selection, value, "selection")
+    sel.check()
+    return sel
 
 
 def prior_knowledge(value: Any) -> PriorKnowledge:

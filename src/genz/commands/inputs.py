@@ -104,6 +104,39 @@ def discovery_options(note: str = ""):
     return deco
 
 
+SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "extend")
+
+
+def selection_options():
+    """Decorator: how ``genz fit`` keeps features and tests findings (genz.Selection; docs/feature-table.md):
+    ``--folds``, ``--patience``, ``--holdout``, ``--error-rate``, ``--correction``, ``--extend``."""
+    opts = [
+        click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+                     help="Cross-validation folds over the discovery rows: every keep, remove, stop and size "
+                          "decision of the predictor."),
+        click.option("--patience", type=click.IntRange(1), default=2, show_default=True,
+                     help="Cycles without a new best cross-validated loss before discovery stops."),
+        click.option("--holdout", type=click.FloatRange(0, 0.6), default=0.3, show_default=True,
+                     help="Share of the training rows set aside before discovery; the findings are tested there "
+                          "(0: no findings)."),
+        click.option("--error-rate", type=click.FloatRange(0, 0.5, min_open=True, max_open=True), default=0.05,
+                     show_default=True, help="The stated error level of the findings."),
+        click.option("--correction", type=click.Choice(["bh", "holm", "bonferroni"]), default="bh", show_default=True,
+                     help="bh: at most --error-rate of the findings are false, in expectation (Benjamini-Hochberg); "
+                          "holm / bonferroni: the chance of any false finding is at most --error-rate."),
+        click.option("--extend/--no-extend", default=True, show_default=True,
+                     help="After the findings are tested, let discovery go on over every training row to improve "
+                          "the predictor (the findings stay as tested)."),
+    ]
+
+    def deco(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
 def set_conjunctions(fm: Any, conjunctions: bool) -> None:
     """``--no-conjunctions``: the offline engine proposes no ``(A) and (B)`` features."""
     if conjunctions:

@@ -78,9 +78,11 @@ def _legacy_table(model_dir: Path) -> str:
 @click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @friendly
 def show(run: Path) -> None:
-    """Print the feature table of a run (weights with 95% intervals, held-out contribution, ε,
-    share judged yes, origin) and whether EM converged."""
-    from ..report.feature_table import format_em_convergence, format_feature_table, load_feature_table
+    """Print the feature table of a run (findings first, with their effects and intervals on the
+    untouched rows; then the supporting features; the predictor's weights, cross-validated
+    contributions, ε, share judged yes, origin) and whether EM converged."""
+    from ..report.feature_table import (format_em_convergence, format_feature_table, load_feature_table,
+                                        load_inference_info)
 
     model_dir = _model_dir(run)
     table = load_feature_table(model_dir)
@@ -91,11 +93,11 @@ def show(run: Path) -> None:
         rows, names = table
         n_feat = len({str(r.get("feature")) for r in rows})
         click.echo(f"{n_feat} features" + (f"; targets: {', '.join(names)}" if names else ""))
-        click.echo(format_feature_table(rows, names))
+        click.echo(format_feature_table(rows, names, info=load_inference_info(model_dir)))
     em = format_em_convergence(history)
     if em:
         click.echo(em)
-    valid = next((r.get("valid") for r in reversed(history) if isinstance(r.get("valid"), dict)), None)
-    if valid:
-        click.echo("held-out metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in valid.items()
-                                                     if isinstance(v, (int, float))))
+    cv = next((r.get("cv") for r in reversed(history) if isinstance(r.get("cv"), dict)), None)
+    if cv and isinstance(cv.get("loss"), (int, float)):
+        click.echo(f"cross-validated loss on the discovery rows: {cv['loss']:.4g} ± {cv.get('loss_se', 0):.2g} "
+                   "(1 = predicting the mean)")

@@ -110,7 +110,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _slim_history(history: Sequence[dict]) -> list[dict]:
-    keep = ("step", "cycle", "action", "feature", "n_features", "train", "test", "valid", "seconds", "targeted",
+    keep = ("step", "cycle", "action", "feature", "n_features", "train", "test", "cv", "seconds", "targeted",
             "fallback", "em_not_converged")
     out = []
     for rec in history:

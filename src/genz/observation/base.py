@@ -136,3 +136,21 @@ class ObservationModel(ABC):
         for key in ("sigma2_", "u_mean_", "u_std_", "y_var_"):
             if key in arrays:
                 setattr(self, key, np.asarray(arrays[key], dtype=float))
+
+
+def coefficients(pred: Any, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``coef_`` (K×D), ``intercept_`` (D) and ``side_coef_`` (P×D) in the inputs' own units:
+    ``ŷ = intercept_ + qᵀ coef_ + uᵀ side_coef_`` (exact for the linear predictor; for the MLP
+    the reference-point effects, the prediction at no feature, and no side coefficients)."""
+    W = getattr(pred, "W_", None)
+    if W is None:
+        coef = np.asarray(pred.weights(), dtype=float).reshape(-1, K).T
+        D = coef.shape[1]
+        P = pred.u_mean_.size if pred.u_mean_ is not None else 0
+        base = np.zeros((1, K + P + 1))
+        base[0, -1] = 1.0
+        icpt = pred._forward(base)[0] if getattr(pred, "net_", None) is not None else np.zeros(D)
+        return coef, icpt, np.full((P, D), np.nan)
+    side = (W[:, K:-1] / pred.u_std_).T
+    icpt = W[:, -1] - side.T @ pred.u_mean_
+    return W[:, :K].T.copy(), icpt, side

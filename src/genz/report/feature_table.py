@@ -1,11 +1,12 @@
 """The feature table: what a fitted model found, with its evidence, in one notation.
 
 A saved model's ``model.json`` may hold ``"feature_table"``: one row per (feature, target)
-with the keys ``feature``, ``target``, ``weight``, ``ci_low``, ``ci_high`` (95% interval of the
-weight), ``epsilon``, ``epsilon_note`` (``""``, ``"at floor"`` or ``"at cap"``), ``share_yes``
-(share of training items the FM judged yes), ``heldout_gain`` and ``heldout_gain_se`` (the
-held-out drop-one contribution and its standard error), ``significant`` (bool) and ``origin``
-(``"mined"``, ``"hypothesis"`` or ``"pinned"``); and ``"target_names"``.
+with the keys of :data:`genz.effects_table.FEATURE_TABLE_COLUMNS` — ``weight`` (the predictor's
+coefficient), ``finding``, ``effect``, ``ci_low``, ``ci_high``, ``p_value``, ``q_value`` (the test on
+the untouched rows), ``cv_gain`` ± ``cv_gain_se`` (the drop-one cross-validated gain),
+``epsilon``, ``epsilon_note`` (``""``, ``"at floor"`` or ``"at cap"``), ``share_yes`` and
+``origin`` (``"mined"``, ``"hypothesis"`` or ``"pinned"``); ``"target_names"``; and
+``"inference"`` (the untouched rows' count, error rate and correction).
 
 * :func:`format_feature_table` renders those rows as plain text for the terminal (``genz fit``
   ends with it; ``genz show RUN`` prints it again).
@@ -17,7 +18,7 @@ Older models and runs lack these keys; every function degrades to what is presen
 
 Number notation (one per table): weights and interval ends share one number of decimals, chosen
 from the largest magnitude in the table (three significant digits for it), written
-``+0.152 [0.101, 0.203]``; held-out gains likewise ``+0.0123 ± 0.0040``; ε with three decimals;
+``+0.152 [0.101, 0.203]``; cross-validated gains likewise ``+0.0123 ± 0.0040``; ε with three decimals;
 the share of yes as a percentage.
 """
 
@@ -41,6 +42,8 @@ __all__ = [
     "format_em_convergence",
     "decimals_for",
     "evidence_section",
+    "legend",
+    "load_inference_info",
 ]
 
 _EPS_NOTES = {
@@ -77,18 +80,30 @@ def _num(v: Any, dec: int, sign: bool = False) -> str:
 
 
 def _weight_cell(r: Mapping[str, Any], dec: int) -> str:
-    w = _num(r.get("weight"), dec, sign=True)
+    return _num(r.get("weight"), dec, sign=True)
+
+
+def _effect_cell(r: Mapping[str, Any], dec: int) -> str:
+    eff = _f(r.get("effect"))
+    if eff is None:
+        return "–"
     lo, hi = _f(r.get("ci_low")), _f(r.get("ci_high"))
-    if lo is None or hi is None:
-        return w
-    return f"{w} [{_num(lo, dec)}, {_num(hi, dec)}]"
+    w = _num(eff, dec, sign=True)
+    return w if lo is None or hi is None else f"{w} [{_num(lo, dec)}, {_num(hi, dec)}]"
+
+
+def _q_cell(r: Mapping[str, Any]) -> str:
+    q = _f(r.get("q_value"))
+    if q is None:
+        return "–"
+    return "<0.001" if q < 0.001 else f"{q:.3f}"
 
 
 def _gain_cell(r: Mapping[str, Any], dec: int) -> str:
-    g = _f(r.get("heldout_gain"))
+    g = _f(r.get("cv_gain"))
     if g is None:
         return "–"
-    se = _f(r.get("heldout_gain_se"))
+    se = _f(r.get("cv_gain_se"))
     return _num(g, dec, sign=True) + ("" if se is None else f" ± {_num(se, dec)}")
 
 
@@ -103,11 +118,6 @@ def _eps_cell(r: Mapping[str, Any]) -> str:
 def _share_cell(r: Mapping[str, Any]) -> str:
     s = _f(r.get("share_yes"))
     return "–" if s is None else f"{100 * s:.1f}%"
-
-
-def _sig_cell(r: Mapping[str, Any]) -> str:
-    sig = r.get("significant")
-    return "" if sig is None else ("yes" if sig else "no")
 
 
 def _target_name(r: Mapping[str, Any], target_names: Sequence[str] | None) -> str:
@@ -125,91 +135,136 @@ def _grouped(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[
     return list(groups.items())
 
 
-def _columns(rows: Sequence[Mapping[str, Any]], target_names: Sequence[str] | None) -> tuple[list[str], list[list[str]]]:
-    """Header and cells shared by the text and HTML renderings."""
-    wdec = decimals_for([r.get(k) for r in rows for k in ("weight", "ci_low", "ci_high")])
-    gdec = decimals_for([r.get(k) for r in rows for k in ("heldout_gain", "heldout_gain_se")], significant=2)
+HEADER = ["#", "feature", "target", "weight", "effect [CI]", "q", "cv gain ± se", "ε", "FM yes", "origin"]
+NUMERIC = {"#", "weight", "effect [CI]", "q", "cv gain ± se", "ε", "FM yes"}
+LEFT = {"feature", "target", "origin"}
+
+
+def _blocks(rows: Sequence[Mapping[str, Any]], target_names: Sequence[str] | None
+            ) -> tuple[list[str], list[tuple[str, list[list[str]]]]]:
+    """The header and the cells of the two blocks: findings first, then the features that
+    support the predictor only (each block's features numbered on)."""
+    wdec = decimals_for([r.get(k) for r in rows for k in ("weight", "effect", "ci_low", "ci_high")])
+    gdec = decimals_for([r.get(k) for r in rows for k in ("cv_gain", "cv_gain_se")], significant=2)
     multi = len({_target_name(r, target_names) for r in rows}) > 1
-    header = ["#", "feature"] + (["target"] if multi else []) + [
-        "weight [95% CI]", "held-out gain ± se", "significant", "ε", "FM yes", "origin"]
-    cells = []
-    for i, (feat, group) in enumerate(_grouped(rows)):
-        for j, r in enumerate(group):
-            first = j == 0
-            cells.append(
-                [str(i + 1) if first else "", feat if first else ""]
-                + ([_target_name(r, target_names)] if multi else [])
-                + [_weight_cell(r, wdec), _gain_cell(r, gdec) if first else "", _sig_cell(r) if first else "",
-                   _eps_cell(r) if first else "", _share_cell(r) if first else "",
-                   str(r.get("origin") or "") if first else ""]
-            )
-    return header, cells
+    header = [h for h in HEADER if multi or h != "target"]
+    groups = _grouped(rows)
+    found = [(f, g) for f, g in groups if g[0].get("finding") is True]
+    rest = [(f, g) for f, g in groups if g[0].get("finding") is not True]
+    blocks, i = [], 0
+    for title, part in (("findings", found), ("supporting", rest)):
+        cells = []
+        for feat, group in part:
+            i += 1
+            for j, r in enumerate(group):
+                first = j == 0
+                cells.append(
+                    [str(i) if first else "", feat if first else ""]
+                    + ([_target_name(r, target_names)] if multi else [])
+                    + [_weight_cell(r, wdec), _effect_cell(r, wdec), _q_cell(r) if first else "",
+                       _gain_cell(r, gdec) if first else "", _eps_cell(r) if first else "",
+                       _share_cell(r) if first else "", str(r.get("origin") or "") if first else ""])
+        if cells:
+            blocks.append((title, cells))
+    return header, blocks
+
+
+def _titles(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None) -> dict[str, str]:
+    """The two blocks' titles, with the error control when it is known."""
+    info = info or {}
+    n_f = len({r.get("feature") for r in rows if r.get("finding") is True})
+    n = len({r.get("feature") for r in rows})
+    tested = any(_f(r.get("q_value")) is not None for r in rows)
+    how = ""
+    if info.get("nobs"):
+        corr = {"bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}.get(
+            str(info.get("correction")), str(info.get("correction")))
+        how = f" (tested on {int(info['nobs'])} untouched rows; {corr} at {float(info.get('error_rate', 0.05)):g})"
+    if not tested:
+        return {"findings": "Findings", "supporting": f"Features ({n}; no findings were tested: too few rows set aside)"}
+    return {"findings": f"Findings: {n_f} of {n} features{how}",
+            "supporting": f"Supporting features ({n - n_f}): used by the predictor, not findings"}
+
+
+def legend(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None = None) -> list[str]:
+    """The legend lines under the table (one source for the text and the HTML table)."""
+    info = info or {}
+    lvl = 1.0 - max(float(info.get("error_rate", 0.05)), 0.05)
+    out = ["weight: the predictor's coefficient (refitted on every training row, shrunk by its ridge): what "
+           "predictions use.",
+           f"effect [CI]: the effect of the feature holding, estimated on rows set aside before discovery (no choice "
+           f"used them), with its {100 * lvl:g}% interval; q: its p-value adjusted over the features tested there. "
+           "A finding has q at most the stated error rate; a supporting feature helps predictions without that proof.",
+           "cv gain: how much the cross-validated loss on the discovery rows rises when the feature alone is dropped "
+           "(± standard error; in units of the target's variance)."]
+    if any(_f(r.get("q_value")) is None for r in rows) and any(_f(r.get("q_value")) is not None for r in rows):
+        out.append("effect –: a feature added after the findings were tested (discovery went on over every row, the "
+                   "set-aside ones included), so no untouched rows are left to test it on.")
+    for n in sorted({str(r.get("epsilon_note")) for r in rows if r.get("epsilon_note")}):
+        out.append(f"ε {n}: {_EPS_NOTES.get(n, n)}.")
+    return out
 
 
 def format_feature_table(rows: Sequence[Mapping[str, Any]], target_names: Sequence[str] | None = None,
-                         max_feature_width: int = 60) -> str:
-    """The feature table as plain text (for ``genz fit`` and ``genz show``).
+                         max_feature_width: int | None = 60, info: Mapping[str, Any] | None = None) -> str:
+    """The feature table as plain text (for ``genz fit`` and ``genz show``): the findings, then
+    the supporting features, each block under its title, and a legend.
 
     ``rows`` are the ``model.json`` ``"feature_table"`` rows (or ``GenZRegressor.feature_table()``
     records); ``target`` may be an index into ``target_names`` or a name. With several targets a
-    feature spans one line per target; its held-out gain, ε, share and origin are on its first
-    line. Ends with a legend line."""
+    feature spans one line per target. ``info`` (``nobs``, ``error_rate``, ``correction``) names
+    the error control in the titles. ``max_feature_width=None`` shows descriptors whole."""
     rows = list(rows)
     if not rows:
         return "No features."
-    header, cells = _columns(rows, target_names)
+    header, blocks = _blocks(rows, target_names)
     fi = header.index("feature")
-    for c in cells:
-        if len(c[fi]) > max_feature_width:
-            c[fi] = c[fi][: max_feature_width - 1] + "…"
-    widths = [max(len(h), *(len(c[k]) for c in cells)) for k, h in enumerate(header)]
-    left = {"feature", "target", "origin", "significant"}
+    if max_feature_width is not None:
+        for _, cells in blocks:
+            for c in cells:
+                if len(c[fi]) > max_feature_width:
+                    c[fi] = c[fi][: max_feature_width - 1] + "…"
+    every = [c for _, cells in blocks for c in cells]
+    widths = [max(len(h), *(len(c[k]) for c in every)) for k, h in enumerate(header)]
 
     def line(vals: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) if h in left else v.rjust(w) for v, w, h in zip(vals, widths, header)).rstrip()
+        return "  ".join(v.ljust(w) if h in LEFT else v.rjust(w) for v, w, h in zip(vals, widths, header)).rstrip()
 
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out += [line(c) for c in cells]
-    notes = sorted({str(r.get("epsilon_note")) for r in rows if r.get("epsilon_note")})
-    out.append("")
-    out.append("weight: effect on the target when the feature holds, with its 95% interval; held-out gain: "
-               "loss increase on held-out items when the feature is dropped (± standard error).")
-    if any(r.get("significant") is False and r.get("origin") != "pinned" for r in rows):
-        out.append("significant: the held-out gain exceeds the Bonferroni threshold over every feature tried; "
-                   "'no' features stay because dropping them together loses held-out loss beyond that same "
-                   "threshold (they matter jointly, not one by one).")
-    for n in notes:
-        out.append(f"ε {n}: {_EPS_NOTES.get(n, n)}.")
-    return "\n".join(out)
+    titles = _titles(rows, info)
+    out = []
+    for title, cells in blocks:
+        out += [titles[title], line(header), "  ".join("-" * w for w in widths)] + [line(c) for c in cells] + [""]
+    return "\n".join(out + legend(rows, info))
 
 
-def feature_table_html(rows: Sequence[Mapping[str, Any]], target_names: Sequence[str] | None = None) -> str:
-    """The feature table as an HTML ``<table>`` (every cell escaped; no cell emphasised)."""
+def feature_table_html(rows: Sequence[Mapping[str, Any]], target_names: Sequence[str] | None = None,
+                       info: Mapping[str, Any] | None = None) -> str:
+    """The feature table as HTML: the findings' table, then the supporting features' (every
+    cell escaped; no cell emphasised), and the legend."""
     rows = list(rows)
     if not rows:
         return '<p class="empty">No features.</p>'
-    header, cells = _columns(rows, target_names)
+    header, blocks = _blocks(rows, target_names)
     e = lambda s: escape(str(s), quote=True)  # noqa: E731
-    numeric = {"#", "weight [95% CI]", "held-out gain ± se", "ε", "FM yes"}
-    th = "".join(f'<th class="num">{e(h)}</th>' if h in numeric else f"<th>{e(h)}</th>" for h in header)
-    body = []
-    for c in cells:
-        tds = []
-        for h, v in zip(header, c):
-            cls = "num" if h in numeric else ("feat" if h == "feature" else "")
-            if h == "weight [95% CI]":
-                cls += " ci"
-            if h == "ε" and "(" in v:
-                cls += " epsnote"
-            tds.append(f'<td class="{cls.strip()}">{e(v)}</td>' if cls.strip() else f"<td>{e(v)}</td>")
-        body.append("<tr>" + "".join(tds) + "</tr>")
-    notes = sorted({str(r.get("epsilon_note")) for r in rows if r.get("epsilon_note")})
-    legend = ("<p class=\"note\">Weight: effect on the target when the feature holds, with its 95% interval. "
-              "Held-out gain: increase of the held-out loss when the feature is dropped, ± its standard error; "
-              "<i>significant</i>: distinguishable from zero. Origin: mined by GenZ, a user's hypothesis, or pinned "
-              "by the user.</p>"
-              + "".join(f'<p class="note">ε {e(n)}: {e(_EPS_NOTES.get(n, n))}.</p>' for n in notes))
-    return f'<table class="feature-table"><tr>{th}</tr>{"".join(body)}</table>' + legend
+    th = "".join(f'<th class="num">{e(h)}</th>' if h in NUMERIC else f"<th>{e(h)}</th>" for h in header)
+    titles = _titles(rows, info)
+    out = []
+    for title, cells in blocks:
+        body = []
+        for c in cells:
+            tds = []
+            for h, v in zip(header, c):
+                cls = "num" if h in NUMERIC else ("feat" if h == "feature" else "")
+                if h == "effect [CI]":
+                    cls += " ci"
+                if h == "ε" and "(" in v:
+                    cls += " epsnote"
+                tds.append(f'<td class="{cls.strip()}">{e(v)}</td>' if cls.strip() else f"<td>{e(v)}</td>")
+            body.append("<tr>" + "".join(tds) + "</tr>")
+        out.append(f'<h4 class="table-title">{e(titles[title])}</h4>'
+                   f'<table class="feature-table {title}"><tr>{th}</tr>{"".join(body)}</table>')
+    out.append("".join(f'<p class="note">{e(x)}</p>' for x in legend(rows, info)))
+    return "".join(out)
 
 
 def load_feature_table(model_dir: str | Path) -> tuple[list[dict], list[str] | None] | None:
@@ -233,6 +288,18 @@ def load_feature_table(model_dir: str | Path) -> tuple[list[dict], list[str] | N
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise CorruptFileError(f"{path}: 'feature_table' must be a list of objects")
     return rows, names
+
+
+def load_inference_info(model_dir: str | Path) -> dict | None:
+    """``{nobs, error_rate, correction}`` of a saved model's findings test, or None."""
+    path = Path(model_dir) / "model.json"
+    try:
+        inf = json.loads(path.read_text(encoding="utf-8")).get("inference")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(inf, dict):
+        return None
+    return {k: inf.get(k) for k in ("nobs", "error_rate", "correction")}
 
 
 # ----------------------------------------------------------------------------- EM convergence
@@ -291,20 +358,20 @@ def em_convergence_html(history: Sequence[Mapping[str, Any]]) -> str:
 
 def evidence_section(data: Any, prefix: str = "") -> str:
     """The report's "Feature evidence" section of a run (``RunData``): the feature table with
-    intervals and held-out contributions (when the model has one) and EM convergence per step."""
+    findings first and the cross-validated contributions (when the model has one) and EM
+    convergence per step."""
     head = f'<h3 id="{prefix}evidence">Feature evidence</h3>'
     if data.feature_table is not None:
-        table = feature_table_html(data.feature_table, data.target_names)
+        table = feature_table_html(data.feature_table, data.target_names, getattr(data, "inference", None))
     elif data.summary is not None:
-        table = ('<p class="empty">This model was saved without a feature table (an older genz): no intervals or '
-                 "held-out contributions. Refit to see them.</p>")
+        table = ('<p class="empty">This model was saved without a feature table (an older genz): no findings or '
+                 "cross-validated contributions. Refit to see them.</p>")
     else:
         table = '<p class="empty">Available once the run has written its final model.</p>'
-    valid = next((r.get("valid") for r in reversed(data.history) if isinstance(r.get("valid"), dict)), None)
+    cv = next((r.get("cv") for r in reversed(data.history) if isinstance(r.get("cv"), dict)), None)
     vline = ""
-    if valid:
-        vals = ", ".join(f"{escape(str(k))} {float(v):.4g}" for k, v in valid.items()
-                         if isinstance(v, (int, float)) and math.isfinite(float(v)))
-        vline = f'<p class="note">Held-out metrics (internal validation split) at the last step: {vals}.</p>'
+    if cv and _f(cv.get("loss")) is not None:
+        vline = (f'<p class="note">Cross-validated loss of the chosen structure on the discovery rows: '
+                 f'{float(cv["loss"]):.4g} ± {float(cv.get("loss_se") or 0):.2g} (1 = predicting the mean).</p>')
     em = f'<h4 id="{prefix}em">EM convergence</h4>' + em_convergence_html(data.history)
     return head + table + vline + em

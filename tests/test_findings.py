@@ -1,0 +1,201 @@
+"""The findings test (genz.findings) and the findings of a fit: each test names the wrong
+implementation it catches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from genz import GenZRegressor, Item, Selection
+from genz.findings import FindingsResult, adjust_pvalues, fit_findings
+
+
+def test_adjusted_pvalues_match_the_textbook_procedures():
+    """Catches: a step-up written as step-down (or the reverse), ranks off by one, no cap at 1."""
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.5])
+    # Benjamini-Hochberg: sorted 0.005 0.01 0.03 0.04 0.5 → ×5/rank → 0.025 0.025 0.05 0.05 0.5, then
+    # the running minimum from the top
+    np.testing.assert_allclose(adjust_pvalues(p, "bh"), [0.025, 0.05, 0.05, 0.025, 0.5])
+    # Holm: ×(m − rank + 1) → 0.025 0.04 0.09 0.08 0.5, running maximum → 0.025 0.04 0.09 0.09 0.5
+    np.testing.assert_allclose(adjust_pvalues(p, "holm"), [0.04, 0.09, 0.09, 0.025, 0.5])
+    np.testing.assert_allclose(adjust_pvalues(p, "bonferroni"), [0.05, 0.2, 0.15, 0.025, 1.0])
+    assert adjust_pvalues([], "bh").size == 0
+    with pytest.raises(ValueError):
+        adjust_pvalues(p, "fdr")
+
+
+def _design(rng, n, K, eps=0.05):
+    B = (rng.random((n, K)) < 0.4).astype(float)
+    return B, B * (1 - eps) + (1 - B) * eps
+
+
+def test_one_target_is_ordinary_least_squares_with_t_tests():
+    """Catches: wrong standard errors (no s², wrong degrees of freedom), side inputs left out,
+    effects on the judgments instead of the latent property (missing the 1/(1 − 2ε) scale)."""
+    rng = np.random.default_rng(0)
+    n, K = 200, 3
+    B, Q = _design(rng, n, K, eps=0.1)
+    U = rng.normal(size=(n, 2))
+    y = 1.0 + Q @ [0.8, 0.0, -0.5] + U @ [0.3, -0.2] + rng.normal(0, 0.7, n)
+    r = fit_findings(Q, U, y[:, None], ["a", "b", "c"], ["y"])
+    X = np.column_stack([Q, U, np.ones(n)])
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    res = y - X @ beta
+    df = n - X.shape[1]
+    cov = res @ res / df * np.linalg.inv(X.T @ X)
+    se = np.sqrt(np.diag(cov))[:K]
+    np.testing.assert_allclose(r.params[:, 0], beta[:K])
+    np.testing.assert_allclose(r.bse[:, 0], se)
+    np.testing.assert_allclose(r.pvalues, 2 * stats.t.sf(np.abs(beta[:K] / se), df))
+    assert r.df_resid == df and r.nobs == n and r.test == "t"
+    # the same fit on the judgments gives coefficients (1 − 2ε) times smaller
+    rb = fit_findings(B, U, y[:, None], ["a", "b", "c"], ["y"])
+    np.testing.assert_allclose(rb.params[:, 0] * 0.8 ** -1, r.params[:, 0], rtol=1e-9)
+    np.testing.assert_allclose(rb.pvalues, r.pvalues, rtol=1e-9)
+
+
+def test_intervals_cover_at_their_level():
+    """Catches: intervals collapsed to the estimate ([w, w]), or built from the wrong quantile."""
+    rng = np.random.default_rng(1)
+    truth = np.array([0.6, 0.0, -0.3])
+    hits = []
+    for _ in range(400):
+        _, Q = _design(rng, 80, 3)
+        y = Q @ truth + rng.normal(0, 1.0, 80)
+        lo, hi = fit_findings(Q, None, y[:, None], ["a", "b", "c"], ["y"]).conf_int()
+        hits.append((lo[:, 0] <= truth) & (truth <= hi[:, 0]))
+    cover = np.mean(hits)
+    assert 0.93 <= cover <= 0.97, cover
+
+
+def test_a_null_target_gives_findings_at_most_at_the_stated_rate():
+    """Catches: every feature marked a finding, the adjustment skipped, or p-values that are not
+    uniform under the null."""
+    rng = np.random.default_rng(2)
+    any_finding, pvals = [], []
+    for _ in range(400):
+        _, Q = _design(rng, 100, 6)
+        r = fit_findings(Q, None, rng.normal(size=(100, 1)), list("abcdef"), ["y"])
+        any_finding.append(r.significant.any())
+        pvals.extend(r.pvalues)
+    assert np.mean(any_finding) <= 0.08  # BH at 0.05 under the global null: the family-wise rate is 0.05
+    assert stats.kstest(pvals, "uniform").pvalue > 0.001
+
+
+def test_several_targets_use_one_f_test_per_feature_calibrated_under_the_null():
+    """Catches: a multi-target test that is not calibrated (e.g. the smallest per-target p-value
+    used as is), or one that ignores a feature's effect spread over the targets."""
+    rng = np.random.default_rng(3)
+    pvals = []
+    for _ in range(300):
+        _, Q = _design(rng, 120, 2)
+        r = fit_findings(Q, None, rng.normal(size=(120, 5)), ["a", "b"], list("vwxyz"))
+        assert r.test == "F"
+        pvals.extend(r.pvalues)
+    assert stats.kstest(pvals, "uniform").pvalue > 0.001
+    _, Q = _design(rng, 200, 2)
+    Y = rng.normal(size=(200, 5)) + np.outer(Q[:, 0], [0.4] * 5)  # a modest effect on every target
+    r = fit_findings(Q, None, Y, ["a", "b"], list("vwxyz"))
+    assert r.pvalues[0] < 1e-3 and r.pvalues[1] > 1e-3
+
+
+def test_a_finding_never_has_an_interval_containing_zero():
+    """Catches: significance and interval from different tests (they contradicted each other)."""
+    rng = np.random.default_rng(4)
+    for alpha in (0.01, 0.05, 0.1, 0.2):
+        for _ in range(100):
+            _, Q = _design(rng, 60, 4)
+            y = Q @ rng.normal(0, 0.5, 4) + rng.normal(size=60)
+            r = fit_findings(Q, None, y[:, None], list("abcd"), ["y"], error_rate=alpha)
+            lo, hi = r.conf_int()
+            assert not np.any(r.significant & (lo[:, 0] <= 0) & (hi[:, 0] >= 0))
+
+
+def test_unidentified_features_are_not_tested_and_json_round_trips():
+    """Catches: a constant or duplicated column on the untouched rows given a p-value."""
+    rng = np.random.default_rng(5)
+    _, Q = _design(rng, 80, 2)
+    Q = np.column_stack([Q, Q[:, 0], np.full(80, 0.05)])  # a duplicate and a constant
+    y = Q[:, 0] + rng.normal(size=80)
+    r = fit_findings(Q, None, y[:, None], list("abcd"), ["y"])
+    assert r.identified.tolist() == [True, True, False, False]
+    assert r.pvalues[2] == r.pvalues[3] == 1.0 and not r.significant[2:].any()
+    back = FindingsResult.from_json(r.to_json())
+    np.testing.assert_allclose(back.params, r.params)
+    np.testing.assert_allclose(back.conf_int()[0], r.conf_int()[0])
+    assert back.findings == r.findings
+    assert fit_findings(Q[:12], None, y[:12, None], list("abcd"), ["y"]) is None  # too few rows
+
+
+def _null_items(n, seed):
+    rng = np.random.default_rng(seed)
+    items = [Item(id=f"n{i}", text=str(rng.choice(["quiet street", "busy road", "near a park", "by the river"])),
+                  attributes={"x": float(rng.normal()), "c": str(rng.choice(list("abcde"))),
+                              "flag": bool(rng.random() < 0.5)}) for i in range(n)]
+    return items, rng.normal(size=n)
+
+
+def test_a_fit_on_a_pure_noise_target_reports_no_finding():
+    """Catches, end to end: every kept feature marked a finding, or findings tested on the rows
+    that chose them (a fit on noise then finds "effects")."""
+    found = 0
+    for seed in range(6):
+        items, y = _null_items(300, seed)
+        est = GenZRegressor(cycles=3, random_state=seed).fit(items, y)
+        found += bool(est.findings_)
+        assert est.inference_ is None or est.inference_.nobs == 90
+    assert found <= 1
+
+
+def test_findings_are_tested_on_rows_discovery_never_saw():
+    """Catches: the untouched rows leaking into the choice of what is tested (mining, EM or a
+    choice before the test; phase 2, after it, may use them for the predictor)."""
+    items, y = _null_items(200, 7)
+    y = y + np.array([2.0 * (it.attributes["c"] == "a") for it in items])
+    est = GenZRegressor(cycles=2, random_state=0).fit(items, y)
+    untouched = set(est.inference_.ids)
+    assert len(untouched) == 60
+    # changing the untouched rows' targets changes no choice
+    ids = [it.id for it in items]
+    y2 = y.copy()
+    for i, it in enumerate(ids):
+        if it in untouched:
+            y2[i] = -y2[i] * 3
+    est2 = GenZRegressor(cycles=2, random_state=0).fit(items, y2)
+    assert est2.inference_.features == est.inference_.features  # what was tested: chosen without them
+    assert est2.inference_.ids == est.inference_.ids
+    assert not np.allclose(est2.inference_.params, est.inference_.params)
+
+
+def test_holdout_zero_means_no_findings_and_selection_is_a_nested_parameter():
+    from sklearn.base import clone
+
+    est = GenZRegressor(cycles=1)
+    assert est.get_params()["selection__folds"] == 5
+    est.set_params(selection__folds=3, selection__holdout=0.0, advanced__eps_min=0.01)
+    assert est.selection == Selection(folds=3, holdout=0.0) and est.advanced.eps_min == 0.01
+    assert clone(est).get_params()["selection__folds"] == 3
+    items, y = _null_items(120, 8)
+    est.fit(items, y + np.array([1.5 * it.attributes["flag"] for it in items]))
+    assert est.inference_ is None and est.findings_ == []
+    with pytest.raises(Exception, match="unknown setting"):
+        est.set_params(selection__fold=3)
+    with pytest.raises(Exception, match="advanced validation is gone"):
+        GenZRegressor(advanced={"validation": 0}).fit(items, y)
+
+
+def test_the_fit_says_when_zero_shot_features_would_predict_better():
+    """Catches: a zero-shot comparison that is not made, or compared on other rows or with the
+    sign reversed: a target spread over eight categories is predicted better by the engine's
+    generic proposals (every frequent category) than by two mined features."""
+    rng = np.random.default_rng(9)
+    cats = list("abcdefgh")
+    effect = dict(zip(cats, rng.normal(0, 1, 8)))
+    items = [Item(id=f"z{i}", attributes={"c": str(rng.choice(cats))}) for i in range(400)]
+    y = np.array([effect[it.attributes["c"]] for it in items]) + rng.normal(0, 0.3, 400)
+    small = GenZRegressor(cycles=1, add_per_cycle=2, remove_per_cycle=0, random_state=0,
+                          selection={"extend": False}).fit(items, y)
+    assert small.baseline_["better"] == "zero-shot" and small.baseline_["cv_loss"] < small.baseline_["genz_cv_loss"]
+    full = GenZRegressor(random_state=0).fit(items, y)
+    assert full.baseline_["better"] in ("tie", "genz")
