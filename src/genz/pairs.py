@@ -51,6 +51,7 @@ from .items import Item
 from .pairs_io import PAIRS_RUN_FILE, _as_matrix, fit_pairs_run, interactions_from_csv
 
 __all__ = [
+    "OFFSETS",
     "Factors",
     "offsets",
     "split_svd",
@@ -410,6 +411,9 @@ def fit_bilinear(Xu: np.ndarray, Xi: np.ndarray, R: sp.spmatrix,
 
 # --------------------------------------------------------------------------- the model
 
+#: ``GenZPairs(offsets=...)``: which sides' offsets get a GenZ model of their own
+OFFSETS = ("joint", "items", "users", "both")
+
 
 def _default_estimator(random_state: int | None) -> Any:
     from .estimator import GenZRegressor
@@ -433,11 +437,21 @@ class GenZPairs:
       with ``M`` and the main effects refitted by ridge on the observed cells (the first term of
       eq. 34 with the features fixed; :func:`fit_bilinear`). The features are still the ones
       each side's GenZ model discovered on its embeddings.
+
+    ``offsets`` says which sides' offsets get a GenZ model of their own (:data:`OFFSETS`):
+    ``"items"`` (default), ``"users"``, ``"both"`` or ``"joint"`` (the offset is just the first
+    dimension of the side's target, as in one model per side). A side's model weighs its
+    ``k + 1`` target dimensions equally (each by its variance), but for a new pair the offset
+    matters far more than any one embedding dimension: within a user the items are ranked by
+    ``ĉ_i + û·v̂_i``, and ``û`` predicted from a user's semantics varies little. A separate
+    model, built with the side's settings, discovers the features that predict the offset alone;
+    the side's embedding model is unchanged and still gives ``v̂`` (chosen on development seeds:
+    docs/experiments.md, "Two sides").
     """
 
     def __init__(self, users: Any = None, items: Any = None, *, k: int = 16, alpha: float = 0.5, fill: str = "svd",
                  n_iter: int = 15, damping_user: float = 5.0, damping_item: float = 25.0, readout: str = "embeddings",
-                 random_state: int | None = None) -> None:
+                 offsets: str = "items", random_state: int | None = None) -> None:
         self.users = users
         self.items = items
         self.k = k
@@ -447,6 +461,7 @@ class GenZPairs:
         self.damping_user = damping_user
         self.damping_item = damping_item
         self.readout = readout
+        self.offsets = offsets
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------------
@@ -459,6 +474,35 @@ class GenZPairs:
         """The side's estimator, fitted in place (not cloned: its foundation model may hold an
         open cache); ``None`` gives ``GenZRegressor(random_state=random_state)``."""
         return est if est is not None else _default_estimator(self.random_state)
+
+    def _like(self, est: Any) -> Any:
+        """A new, unfitted estimator with ``est``'s settings (sharing its foundation model and
+        cache, not copies of them), for a side's offset model."""
+        if est is None:
+            return _default_estimator(self.random_state)
+        return type(est)(**est.get_params(deep=False))
+
+    def _separate(self, side: str) -> bool:
+        if self.offsets not in OFFSETS:
+            raise GenZInputError(f"offsets must be one of {', '.join(OFFSETS)}, not {self.offsets!r}")
+        return self.offsets in (side, "both")
+
+    def _offset_model(self, side: str) -> Any:
+        """The fitted offset model of ``side`` (``"users"`` / ``"items"``), or ``None``."""
+        return getattr(self, f"{side[:-1]}_offsets_", None)
+
+    def judgments(self, side: str, its: Sequence[Item]) -> np.ndarray:
+        """The side's judgments for ``its``: its embedding model's features, then its offset
+        model's (the columns of :attr:`interactions_`' feature lists)."""
+        est, off = (self.users_, self._offset_model("users")) if side == "users" else (self.items_, self._offset_model("items"))
+        B = np.asarray(est.transform(list(its)), dtype=float).reshape(len(its), -1)
+        if off is not None:
+            B = np.hstack([B, np.asarray(off.transform(list(its)), dtype=float).reshape(len(its), -1)])
+        return B
+
+    def _side_features(self, side: str) -> list[str]:
+        est, off = (self.users_, self._offset_model("users")) if side == "users" else (self.items_, self._offset_model("items"))
+        return _features(est) + (_features(off) if off is not None else [])
 
     def fit(self, user_items: Sequence[Item], item_items: Sequence[Item], interactions: Any,
             *, fit_side: Any = None) -> "GenZPairs":
@@ -475,6 +519,11 @@ class GenZPairs:
         fit_side = fit_side or (lambda name, est, its, Y: est.fit(its, Y))
         self.users_ = fit_side("users", self._side(self.users), user_items, f.user_targets())
         self.items_ = fit_side("items", self._side(self.items), item_items, f.item_targets())
+        self.user_offsets_ = self.item_offsets_ = None
+        if self._separate("users"):
+            self.user_offsets_ = fit_side("user_offsets", self._like(self.users_), user_items, f.user_targets()[:, :1])
+        if self._separate("items"):
+            self.item_offsets_ = fit_side("item_offsets", self._like(self.items_), item_items, f.item_targets()[:, :1])
         if self.readout == "ratings":
             self.interactions_ = self.rating_readout(user_items, item_items, R)
         elif self.readout == "embeddings":
@@ -486,46 +535,69 @@ class GenZPairs:
     def rating_readout(self, user_items: Sequence[Item], item_items: Sequence[Item], R: sp.spmatrix) -> Interactions:
         """The ``"ratings"`` readout: ridge of the observed cells of ``R`` on the two sides'
         judgments and their products (:func:`fit_bilinear`)."""
-        a = np.asarray(self.users_.transform(list(user_items)), dtype=float)
-        b = np.asarray(self.items_.transform(list(item_items)), dtype=float)
+        a, b = self.judgments("users", user_items), self.judgments("items", item_items)
         const, um, im, M, alpha = fit_bilinear(a, b, R)
-        return Interactions(_features(self.users_), _features(self.items_), const, um, im, M,
+        return Interactions(self._side_features("users"), self._side_features("items"), const, um, im, M,
                             exact={"readout": "ratings", "ridge_alpha": alpha})
 
+    def _side_map(self, side: str, its: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+        """``(A, a0, err, se)``: the side's predicted ``[offset, embedding]`` as an affine map of
+        :meth:`_judgments` (D × K), its largest deviation from ``predict``, and the standard
+        errors of A where the models report intervals (else ``None``). With a separate offset
+        model, row 0 comes from it and the embedding model's own offset row is unused."""
+        est, off = (self.users_, self._offset_model("users")) if side == "users" else (self.items_, self._offset_model("items"))
+        A, a0, err = affine_map(est, its)
+        D = A.shape[0]
+        se = _effect_intervals(est, D)
+        if off is None:
+            return A, a0, err, se
+        Ao, ao0, err_o = affine_map(off, its)
+        Ko = Ao.shape[1]
+        A = np.hstack([A, np.zeros((D, Ko))])
+        A[0] = np.concatenate([np.zeros(A.shape[1] - Ko), Ao[0]])
+        a0 = a0.copy()
+        a0[0] = ao0[0]
+        if se is not None:  # the offset row's errors from the offset model, where it reports them
+            se_o = _effect_intervals(off, 1)
+            se = np.hstack([se, np.zeros((D, Ko))])  # structural zeros of A have no error
+            se[0] = np.concatenate([np.zeros(A.shape[1] - Ko), se_o[0] if se_o is not None else np.full(Ko, np.nan)])
+        return A, a0, max(err, err_o), se
+
     def _interactions(self, user_items: Sequence[Item], item_items: Sequence[Item]) -> Interactions:
-        Au, au0, err_u = affine_map(self.users_, user_items)
-        Ai, ai0, err_i = affine_map(self.items_, item_items)
+        Au, au0, err_u, se_u = self._side_map("users", user_items)
+        Ai, ai0, err_i, se_i = self._side_map("items", item_items)
         mu = self.factors_.mu
         # [b̂, û] = Au a + au0 ; [ĉ, v̂] = Ai b + ai0 ; y = μ + b̂ + ĉ + ûᵀ v̂
         M = Au[1:].T @ Ai[1:]
         user_main = Au[0] + Au[1:].T @ ai0[1:]
         item_main = Ai[0] + Ai[1:].T @ au0[1:]
         const = float(mu + au0[0] + ai0[0] + au0[1:] @ ai0[1:])
-        D = Au.shape[0]
-        se_u, se_i = _effect_intervals(self.users_, D), _effect_intervals(self.items_, D)
         M_se = um_se = im_se = None
         if se_u is not None and se_i is not None:
             M_se = _delta_se(Au[1:], Ai[1:], se_u[1:], se_i[1:])
             um_se = np.sqrt(se_u[0] ** 2 + (se_u[1:] ** 2).T @ (ai0[1:] ** 2))
             im_se = np.sqrt(se_i[0] ** 2 + (se_i[1:] ** 2).T @ (au0[1:] ** 2))
-        return Interactions(_features(self.users_), _features(self.items_), const, user_main, item_main, M,
+        return Interactions(self._side_features("users"), self._side_features("items"), const, user_main, item_main, M,
                             M_se, um_se, im_se, {"user_side_max_error": err_u, "item_side_max_error": err_i})
 
     # ------------------------------------------------------------------------------------------
     def side_predictions(self, user_items: Sequence[Item] | None = None, item_items: Sequence[Item] | None = None,
                          *, use_known: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Predicted ``[offset, embedding]`` rows of each side (eq. 37 at the priors). With
-        ``use_known``, items seen in training keep their fitted factors instead."""
+        """Predicted ``[offset, embedding]`` rows of each side (eq. 37 at the priors; the offset
+        from the side's offset model when it has one). With ``use_known``, items seen in training
+        keep their fitted factors instead."""
         self._check_fitted()
         f = self.factors_
         out = []
-        for its, est, ids, T in ((user_items, self.users_, self.user_ids_, f.user_targets),
-                                 (item_items, self.items_, self.item_ids_, f.item_targets)):
+        for its, est, off, ids, T in ((user_items, self.users_, self._offset_model("users"), self.user_ids_, f.user_targets),
+                                      (item_items, self.items_, self._offset_model("items"), self.item_ids_, f.item_targets)):
             if its is None:
                 out.append(None)
                 continue
             its = list(its)
             P = np.asarray(est.predict(its), dtype=float).reshape(len(its), -1)
+            if off is not None:
+                P[:, 0] = np.asarray(off.predict(its), dtype=float).reshape(len(its), -1)[:, 0]
             if use_known:
                 pos = {i: n for n, i in enumerate(ids)}
                 known = [(j, pos[it.id]) for j, it in enumerate(its) if it.id in pos]
@@ -542,7 +614,7 @@ class GenZPairs:
         refitted bilinear form of the judgments (``use_known`` then does not apply)."""
         self._check_fitted()
         if self.readout == "ratings":
-            return self.interactions_.value(self.users_.transform(list(user_items)), self.items_.transform(list(item_items)))
+            return self.interactions_.value(self.judgments("users", user_items), self.judgments("items", item_items))
         Pu, Pi = self.side_predictions(user_items, item_items, use_known=use_known)
         return self.factors_.mu + Pu[:, :1] + Pi[:, 0][None, :] + Pu[:, 1:] @ Pi[:, 1:].T
 
@@ -568,6 +640,10 @@ class GenZPairs:
         path.mkdir(parents=True, exist_ok=True)
         self.users_.save(path / "users" / "model")
         self.items_.save(path / "items" / "model")
+        for side in ("users", "items"):
+            off = self._offset_model(side)
+            if off is not None:
+                off.save(path / f"{side[:-1]}_offsets" / "model")
         self._save_pairs(path)
         return path
 
@@ -584,7 +660,7 @@ class GenZPairs:
                 "user_ids": self.user_ids_, "item_ids": self.item_ids_,
                 "params": {"k": self.k, "alpha": self.alpha, "fill": self.fill, "n_iter": self.n_iter,
                            "damping_user": self.damping_user, "damping_item": self.damping_item,
-                           "readout": self.readout},
+                           "readout": self.readout, "offsets": self.offsets},
                 "interactions": self.interactions_.to_json()}
         atomic_write_bytes(path / "pairs.json", json.dumps(meta, indent=1).encode())
 
@@ -606,10 +682,13 @@ class GenZPairs:
             raise CorruptFileError(f"{mfile}: not a genz two-sided model file")
         with np.load(path / "factors.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        self = cls(**meta["params"])
+        self = cls(**{"offsets": "joint", **meta["params"]})  # files before separate offsets: joint
         self.factors_ = Factors(mu=float(meta["mu"]), alpha=float(meta["alpha"]), fill=meta["fill"], **arrays)
         self.user_ids_, self.item_ids_ = list(meta["user_ids"]), list(meta["item_ids"])
         self.users_ = GenZRegressor.load(path / "users" / "model")
         self.items_ = GenZRegressor.load(path / "items" / "model")
+        for side in ("users", "items"):
+            where = path / f"{side[:-1]}_offsets" / "model"
+            setattr(self, f"{side[:-1]}_offsets_", GenZRegressor.load(where) if self._separate(side) else None)
         self.interactions_ = Interactions.from_json(meta["interactions"])
         return self

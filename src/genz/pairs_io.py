@@ -127,7 +127,7 @@ def fit_pairs_run(model: Any, user_items: Sequence[Item], item_items: Sequence[I
     config = {"format": "genz-pairs-run/1",
               "params": {"k": model.k, "alpha": model.alpha, "fill": model.fill, "n_iter": model.n_iter,
                          "damping_user": model.damping_user, "damping_item": model.damping_item,
-                         "readout": model.readout},
+                         "readout": model.readout, "offsets": model.offsets},
               "data": {"sha256": _fingerprint(user_items, item_items, R), "n_users": len(user_items),
                        "n_items": len(item_items), "n_interactions": int(R.nnz)}}
     config.update(config_extra or {})

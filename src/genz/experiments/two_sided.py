@@ -13,7 +13,8 @@ held-out movies, both sides new):
 Methods, in the same splits:
 
 * ``genz``: :class:`genz.pairs.GenZPairs` — offsets + rank-k SVD of the training block, one GenZ
-  model per side, rating ``μ + b̂_u + ĉ_i + û·v̂``;
+  model per side (and one for the movies' offsets, ``offsets="items"``), rating
+  ``μ + b̂_u + ĉ_i + û·v̂``;
 * ``movie-side``: the same model's movie side with the mean training user;
 * ``user-side``: its user side with the mean training movie (constant within a user: AUC ½);
 * ``global-mean``: the training mean rating;
@@ -70,6 +71,9 @@ DEFAULT_ITEM_SETTINGS: dict[str, Any] = {"cycles": 15, "advanced": {"n_candidate
 DEFAULT_K = 4
 #: which readout is "genz" (the other is reported as a second row): "embeddings" or "ratings"
 DEFAULT_READOUT = "embeddings"
+#: which sides' offsets get a GenZ model of their own (:data:`genz.pairs.OFFSETS`); chosen on
+#: development seeds 100-104 (docs/experiments.md)
+DEFAULT_OFFSETS = "items"
 
 
 @dataclass
@@ -320,6 +324,7 @@ class TwoSidedConfig:
     keep_predictions: bool = False
     readout: str = DEFAULT_READOUT
     both_readouts: bool = False
+    offsets: str = DEFAULT_OFFSETS
 
 
 def make_side_estimator(seed: int, settings: dict[str, Any], fm: str = "predicates") -> Any:
@@ -378,7 +383,7 @@ def run_two_sided(
         if cfg.run_genz:
             t0 = time.perf_counter()
             model = GenZPairs(make_estimator(seed, "users"), make_estimator(seed, "items"), k=cfg.k, alpha=cfg.alpha,
-                              fill=cfg.fill)
+                              fill=cfg.fill, offsets=cfg.offsets)
             say(f"seed {seed}: genz ({len(utr)} users × {len(mtr)} movies, {bl.R_train.nnz} ratings)")
             model.fit(utr, mtr, bl.R_train)
             secs = time.perf_counter() - t0
@@ -388,12 +393,13 @@ def run_two_sided(
             if cfg.keep_predictions:
                 methods_pred["genz" if cfg.readout == "embeddings" else "genz-embeddings"] = S
             emb_name, rat_name = ("genz", "genz-ratings") if cfg.readout == "embeddings" else ("genz-embeddings", "genz")
+            extra = {"item_offset_features": list(model.item_offsets_.features_)} if model.item_offsets_ is not None else {}
             score(emb_name, S, secs, user_features=list(model.users_.features_),
-                  item_features=list(model.items_.features_), interactions=model.interactions_.table(15))
+                  item_features=list(model.items_.features_), interactions=model.interactions_.table(15), **extra)
             if cfg.both_readouts or cfg.readout == "ratings":
                 t0 = time.perf_counter()
                 inter_r = model.rating_readout(utr, mtr, bl.R_train)
-                S_r = inter_r.value(model.users_.transform(ute), model.items_.transform(mte))
+                S_r = inter_r.value(model.judgments("users", ute), model.judgments("items", mte))
                 if cfg.keep_predictions:
                     methods_pred[rat_name] = S_r
                 score(rat_name, S_r, secs + time.perf_counter() - t0, interactions=inter_r.table(15),
