@@ -92,7 +92,7 @@ def test_movies_runner_on_fixture(tmp_path):
                            minilm=False, run_genz=False)  # fmt: skip
     res = run_experiment(ds, cfg)
     methods = res["seeds"][0]["methods"]
-    assert set(methods) == {"zero-shot", "zero-shot-oracle", "ridge-genres-decade", "train-mean"}
+    assert set(methods) == {"zero-shot", "zero-shot-oracle", "ridge-genres-decade", "ridge-genre-pairs", "gbm", "train-mean"}
     assert -1.0 <= methods["train-mean"]["test"]["cosine"] <= 1.0
     out = write_json(res, tmp_path / "r.json")
     back = json.loads(out.read_text())

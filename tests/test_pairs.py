@@ -112,20 +112,27 @@ def fitted():
 
 def test_pair_predictions_are_the_bilinear_form_of_the_predicted_embeddings(fitted):
     model, users, items, R = fitted
+    assert model.offsets == "items" and model.user_offsets_ is None and model.item_offsets_ is not None
     new_u, new_i = users[60:], items[30:]  # both sides new
     S = model.predict(new_u, new_i)
     Pu = np.asarray(model.users_.predict(new_u)).reshape(len(new_u), -1)
     Pi = np.asarray(model.items_.predict(new_i)).reshape(len(new_i), -1)
-    assert Pu.shape[1] == Pi.shape[1] == model.k + 1
+    c = np.asarray(model.item_offsets_.predict(new_i)).reshape(len(new_i), -1)
+    assert Pu.shape[1] == Pi.shape[1] == model.k + 1 and c.shape[1] == 1
     mu = model.factors_.mu
-    assert np.allclose(S, mu + Pu[:, :1] + Pi[:, :1].T + Pu[:, 1:] @ Pi[:, 1:].T)
+    # eq. 37 with the items' offset from their own model (catches: the embedding model's offset used)
+    assert np.allclose(S, mu + Pu[:, :1] + c.T + Pu[:, 1:] @ Pi[:, 1:].T)
+    assert not np.allclose(c[:, 0], Pi[:, 0])
     # ... and the readable form: const + user main + item main + aᵀ M b over the judgments
     inter = model.interactions_
     assert inter.exact["user_side_max_error"] < 1e-8 and inter.exact["item_side_max_error"] < 1e-8
     a = model.users_.transform(new_u)
-    b = model.items_.transform(new_i)
+    b = np.hstack([model.items_.transform(new_i), model.item_offsets_.transform(new_i)])
     assert np.allclose(S, inter.value(a, b), atol=1e-8)
-    assert inter.M.shape == (len(model.users_.features_), len(model.items_.features_))
+    K_i = len(model.items_.features_)
+    assert inter.item_features == list(model.items_.features_) + list(model.item_offsets_.features_)
+    assert inter.M.shape == (len(model.users_.features_), b.shape[1])
+    assert np.all(inter.M[:, K_i:] == 0)  # the offset model's features carry no interaction
     # the planted interaction is found: group A users prefer kind x items, and AUC is high
     gA = np.array([u.attributes["group"] == "A" for u in new_u])
     kx = np.array([i.attributes["kind"] == "x" for i in new_i])
@@ -137,6 +144,26 @@ def test_pair_predictions_are_the_bilinear_form_of_the_predicted_embeddings(fitt
     assert [abs(r["effect"]) for r in table] == sorted((abs(r["effect"]) for r in table), reverse=True)
     assert abs(table[0]["effect"]) == pytest.approx(np.abs(inter.M).max())
     assert "low" not in table[0]  # no intervals unless the sides' estimators report them
+
+
+def test_joint_offsets_are_the_first_dimension_of_each_side():
+    """``offsets="joint"``: one model per side, eq. 37 from its predictions alone; ``"both"``
+    gives each side an offset model."""
+    users, items, R = _world(seed=1)
+    model = GenZPairs(_small_est(), _small_est(), k=2, offsets="joint").fit(users[:60], items[:30], R[:60][:, :30])
+    assert model.user_offsets_ is None and model.item_offsets_ is None
+    S = model.predict(users[60:], items[30:])
+    Pu = np.asarray(model.users_.predict(users[60:])).reshape(20, -1)
+    Pi = np.asarray(model.items_.predict(items[30:])).reshape(10, -1)
+    assert np.allclose(S, model.factors_.mu + Pu[:, :1] + Pi[:, :1].T + Pu[:, 1:] @ Pi[:, 1:].T)
+    inter = model.interactions_
+    assert np.allclose(S, inter.value(model.users_.transform(users[60:]), model.items_.transform(items[30:])), atol=1e-8)
+    both = GenZPairs(_small_est(), _small_est(), k=2, offsets="both").fit(users[:60], items[:30], R[:60][:, :30])
+    b = np.asarray(both.user_offsets_.predict(users[60:])).reshape(20, -1)
+    Pu, Pi = both.side_predictions(users[60:], items[30:])
+    assert np.allclose(Pu[:, 0], b[:, 0])
+    with pytest.raises(GenZInputError, match="offsets must be one of"):
+        GenZPairs(_small_est(), _small_est(), k=2, offsets="separate").fit(users[:60], items[:30], R[:60][:, :30])
 
 
 def test_rank_and_known_items(fitted):
@@ -155,8 +182,17 @@ def test_save_and_load_round_trip(fitted, tmp_path):
     model, users, items, _ = fitted
     model.save(tmp_path / "m")
     back = GenZPairs.load(tmp_path / "m")
+    assert back.item_offsets_ is not None and back.user_offsets_ is None
     assert np.allclose(back.predict(users[60:], items[30:]), model.predict(users[60:], items[30:]))
     assert np.allclose(back.interactions_.M, model.interactions_.M)
+    # a model saved before separate offsets (no "offsets" in pairs.json) loads as joint
+    import json
+
+    meta = json.loads((tmp_path / "m" / "pairs.json").read_text())
+    del meta["params"]["offsets"]
+    (tmp_path / "m" / "pairs.json").write_text(json.dumps(meta))
+    old = GenZPairs.load(tmp_path / "m")
+    assert old.offsets == "joint" and old.item_offsets_ is None
 
 
 # --------------------------------------------------------------------------- doubly cold
@@ -203,7 +239,7 @@ def test_experiment_runs_on_the_movielens_fixture(tmp_path):
     res = run_two_sided(data, TwoSidedConfig(seeds=[0, 1], k=1, genz_settings={"cycles": 1}, both_readouts=True))
     s = res["summary"]
     assert set(s) == {"genz", "genz-ratings", "movie-side", "user-side", "global-mean", "group-genre-mean",
-                      "bilinear-ridge", "warm-svd"}
+                      "movie-ridge", "bilinear-ridge", "warm-svd"}
     assert s["bilinear-ridge"]["diff_rmse"]["n"] == 2 and "diff_rmse" not in s["genz"]
 
 
@@ -269,28 +305,86 @@ def test_any_entity_table_can_be_a_side(tmp_path):
 # --------------------------------------------------------------------------- ratings readout
 
 
-def test_fit_bilinear_recovers_a_planted_bilinear_form():
-    from genz.pairs import fit_bilinear
-
-    rng = np.random.default_rng(7)
-    Xu, Xi = (rng.random((60, 3)) < 0.5).astype(float), (rng.random((40, 4)) < 0.5).astype(float)
+def _planted_bilinear(seed=7, n_u=60, n_i=40, noise=0.01):
+    rng = np.random.default_rng(seed)
+    Xu, Xi = (rng.random((n_u, 3)) < 0.5).astype(float), (rng.random((n_i, 4)) < 0.5).astype(float)
     const, um, im, M = 3.0, rng.normal(size=3), rng.normal(size=4), rng.normal(size=(3, 4))
-    Y = const + (Xu @ um)[:, None] + (Xi @ im)[None, :] + Xu @ M @ Xi.T + 0.01 * rng.normal(size=(60, 40))
+    Y = const + (Xu @ um)[:, None] + (Xi @ im)[None, :] + Xu @ M @ Xi.T + noise * rng.normal(size=(n_u, n_i))
     mask = rng.random(Y.shape) < 0.8
     R = sp.csr_matrix((Y[mask], np.nonzero(mask)), shape=Y.shape)
+    return Xu, Xi, R, (const, um, im, M)
+
+
+def test_fit_bilinear_recovers_a_planted_bilinear_form():
+    """Catches: a dropped main effect, a transposed interaction block, a penalised intercept."""
+    from genz.pairs import fit_bilinear
+
+    Xu, Xi, R, (const, um, im, M) = _planted_bilinear()
     c2, um2, im2, M2, alpha = fit_bilinear(Xu, Xi, R, alphas=(1e-6, 1e3))
     assert alpha == 1e-6
     assert c2 == pytest.approx(const, abs=0.02) and np.allclose(um2, um, atol=0.02)
     assert np.allclose(im2, im, atol=0.02) and np.allclose(M2, M, atol=0.03)
 
 
+def test_fit_bilinear_is_ridge_on_the_raw_ratings():
+    """The (profile, item) cells give exactly the coefficients of scikit-learn's Ridge on every
+    raw rating at the chosen penalty (catches: unweighted cell means, a lost duplicate rating,
+    profiles merged wrongly), and the penalty is RidgeCV's choice on those cells."""
+    from sklearn.linear_model import Ridge, RidgeCV
+
+    from genz.pairs import bilinear_design, fit_bilinear
+
+    Xu, Xi, R, _ = _planted_bilinear(seed=3, n_u=80, n_i=30, noise=1.0)
+    Xu = Xu[np.random.default_rng(0).integers(0, 6, size=80)]  # few profiles: many users share one
+    R = sp.coo_matrix(R)
+    for alphas in ((30.0,), (0.1, 3.0, 30.0, 300.0)):
+        c, um, im, M, alpha = fit_bilinear(Xu, Xi, R, alphas=alphas)
+        X = bilinear_design(Xu, Xi, R.row, R.col)
+        raw = Ridge(alpha=alpha, solver="cholesky").fit(X.toarray(), R.data)
+        assert c == pytest.approx(raw.intercept_, abs=1e-8)
+        assert np.allclose(np.concatenate([um, im, M.ravel()]), raw.coef_, atol=1e-8)
+    # with one rating per cell the cells are the raw rows: RidgeCV's own choice
+    Xu1 = np.random.default_rng(1).random((80, 3))  # every user a profile of its own
+    c, um, im, M, alpha = fit_bilinear(Xu1, Xi, R, alphas=(0.1, 3.0, 30.0, 300.0))
+    cv = RidgeCV(alphas=[0.1, 3.0, 30.0, 300.0]).fit(bilinear_design(Xu1, Xi, R.row, R.col), R.data)
+    assert alpha == cv.alpha_ and c == pytest.approx(cv.intercept_)
+
+
+def test_movie_ridge_is_a_direct_sklearn_fit_and_ignores_users():
+    from sklearn.linear_model import RidgeCV
+
+    from genz.experiments.two_sided import PEER_ALPHAS, movie_ridge
+
+    rng = np.random.default_rng(5)
+    genres = ["Drama", "Comedy", "Action", "Horror"]
+    movies = [Item(id=f"m{j}", text=f"M{j}", attributes={"title": f"M{j}", "year": int(rng.integers(1950, 2000)),
+                                                          "genres": list(rng.choice(genres, size=2, replace=False))})
+              for j in range(40)]
+    users = [Item(id=f"u{n}", text=f"U{n}", attributes={"gender": "man"}) for n in range(3)]
+    R = sp.random(50, 30, density=0.4, random_state=1, format="coo")
+    R.data = rng.integers(1, 6, size=R.nnz).astype(float)
+    S, alpha = movie_ridge(movies[:30], R.tocsr(), users, movies[30:])
+    # the same model written directly: one row per rating, multi-hot genres + one-hot decade
+    levels = sorted({f"genre={g}" for m in movies[:30] for g in m.attributes["genres"]}
+                    | {f"decade={m.attributes['year'] // 10 * 10}s" for m in movies[:30]})
+
+    def row(m):
+        tags = {f"genre={g}" for g in m.attributes["genres"]} | {f"decade={m.attributes['year'] // 10 * 10}s"}
+        return [float(v in tags) for v in levels]
+
+    X = np.array([row(m) for m in movies[:30]])
+    direct = RidgeCV(alphas=list(PEER_ALPHAS)).fit(X[R.col], R.data)
+    assert alpha == direct.alpha_
+    assert np.allclose(S, np.tile(direct.predict(np.array([row(m) for m in movies[30:]])), (3, 1)))
+
+
 def test_ratings_readout_scores_new_pairs_from_judgments(fitted):
     model, users, items, R = fitted
     inter = model.rating_readout(users[:60], items[:30], R[:60][:, :30])
-    S = inter.value(model.users_.transform(users[60:]), model.items_.transform(items[30:]))
+    S = inter.value(model.judgments("users", users[60:]), model.judgments("items", items[30:]))
     auc, n = mean_user_auc(R[60:][:, 30:], S)
     assert n > 0 and auc > 0.95
-    assert inter.M.shape == (len(model.users_.features_), len(model.items_.features_))
+    assert inter.M.shape == (len(model.users_.features_), len(model.items_.features_) + len(model.item_offsets_.features_))
 
 
 def test_interaction_intervals_come_from_the_sides_feature_tables(fitted):
@@ -316,7 +410,9 @@ def test_interaction_intervals_come_from_the_sides_feature_tables(fitted):
     Au, _, _ = affine_map(users_, users[:60])
     Ai, _, _ = affine_map(items_, items[:30])
     expect = np.sqrt((se["users"][1:] ** 2).T @ Ai[1:] ** 2 + (Au[1:] ** 2).T @ se["items"][1:] ** 2)
-    assert inter.M_se is not None and np.allclose(inter.M_se, expect)
+    K_i = len(items_.features_)
+    assert inter.M_se is not None and np.allclose(inter.M_se[:, :K_i], expect)
+    assert np.allclose(inter.M_se[:, K_i:], 0.0)  # the items' offset features interact with nothing
     rec = inter.table(1)[0]
     assert rec["low"] < rec["effect"] < rec["high"]
     assert model._interactions(users[:60], items[:30]).M_se is None

@@ -3,8 +3,12 @@ import pytest
 
 from genz.experiments.metrics import mean_cosine, median_abs_error, median_relative_error, regression_metrics
 from genz.experiments.peers import (
+    ALPHAS,
+    GenrePairsRidgePeer,
     GenresDecadeRidgePeer,
     GradientBoostingPeer,
+    MoviesGradientBoostingPeer,
+    RidgeLocationPeer,
     RidgeZipPeer,
     TrainMeanPeer,
     houses_peers,
@@ -40,6 +44,51 @@ def test_ridge_zip_recovers_a_log_linear_market():
     # an unseen zip code gets no premium but still a prediction
     new = Item(id="x", attributes={"zipcode": "00001", "area": 2000.0, "bedrooms": 3, "bathrooms": 2.0})
     assert np.isfinite(peer.predict([new])).all()
+
+
+def test_ridge_location_is_a_direct_sklearn_pipeline_and_uses_the_county():
+    """ridge-location equals the five lines a practitioner writes (standardised numbers, one-hot
+    places ignoring unseen levels, RidgeCV); a new zip code in a known county gets the county's
+    premium, which ridge-zip cannot give (catches a dropped place column)."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(2)
+    counties = {"A": 0.8, "B": -0.6, "C": 0.0}
+    items, y = [], []
+    for i in range(300):
+        c = str(rng.choice(list(counties)))
+        z = f"{c}{rng.integers(40)}"  # many rare zip codes per county
+        area = float(rng.integers(800, 4000))
+        items.append(Item(id=str(i), attributes={"zipcode": z, "area": area, "bedrooms": int(rng.integers(1, 6)),
+                                                 "bathrooms": float(rng.integers(1, 4)), "city": f"city {z}",
+                                                 "county": f"{c} County", "state": "AZ"}))
+        y.append(5.0 + 0.9 * np.log(area) + counties[c] + 0.05 * rng.standard_normal())
+    y = np.array(y)[:, None]
+    tr, te = np.arange(240), np.arange(240, 300)
+    itr, ite = [items[i] for i in tr], [items[i] for i in te]
+    peer = RidgeLocationPeer().fit(itr, y[tr])
+
+    def frame(its):
+        return pd.DataFrame({"log_area": [np.log(it.attributes["area"]) for it in its],
+                             "beds": [it.attributes["bedrooms"] for it in its],
+                             "baths": [it.attributes["bathrooms"] for it in its],
+                             **{k: [it.attributes[k] for it in its] for k in ("zipcode", "city", "county", "state")}})
+
+    direct = make_pipeline(
+        ColumnTransformer([("num", StandardScaler(), ["log_area", "beds", "baths"]),
+                           ("cat", OneHotEncoder(handle_unknown="ignore"), ["zipcode", "city", "county", "state"])]),
+        RidgeCV(alphas=ALPHAS)).fit(frame(itr), y[tr])
+    np.testing.assert_allclose(peer.predict(ite).ravel(), np.ravel(direct.predict(frame(ite))), atol=1e-8)
+    new_zip = [Item(id=f"n{c}", attributes={"zipcode": f"{c}999", "area": 2000.0, "bedrooms": 3, "bathrooms": 2.0,
+                                            "county": f"{c} County", "state": "AZ"}) for c in counties]
+    gaps = peer.predict(new_zip).ravel() - (5.0 + 0.9 * np.log(2000.0) + np.array(list(counties.values())))
+    assert np.abs(gaps).max() < 0.15
+    zip_only = RidgeZipPeer().fit(itr, y[tr]).predict(new_zip).ravel()
+    assert np.ptp(zip_only) < 0.1 < np.ptp(peer.predict(new_zip).ravel())
 
 
 def test_gbm_peers_fit_and_predict():
@@ -80,7 +129,25 @@ def test_genres_decade_ridge_and_mean():
     assert gd.shape == mean.shape == (len(te), 8)
     assert mean_cosine(Y[te], gd) > 0.95
     assert mean_cosine(Y[te], gd) > mean_cosine(Y[te], mean)
-    assert [p.name for p in movies_peers(minilm=False)] == ["ridge-genres-decade", "train-mean"]
+    assert [p.name for p in movies_peers(minilm=False)] == ["ridge-genres-decade", "ridge-genre-pairs", "gbm",
+                                                             "train-mean"]
+
+
+def test_genre_pairs_ridge_learns_a_genre_by_decade_interaction():
+    """A comedy of the 1990s differs from comedies and from the 1990s: the pairs ridge fits it,
+    the main-effects ridge cannot (catches: the products dropped or built from the wrong columns)."""
+    items, Y = _movies(200, seed=3)
+    bump = np.random.default_rng(4).standard_normal(8) * 4
+    for n, it in enumerate(items):
+        if "Comedy" in it.attributes["genres"] and it.attributes["year"] == 1996:
+            Y[n] += bump
+    tr, te = train_test_split_indices(len(items), 0)
+    itr, ite = [items[i] for i in tr], [items[i] for i in te]
+    pairs = GenrePairsRidgePeer().fit(itr, Y[tr]).predict(ite)
+    main = GenresDecadeRidgePeer().fit(itr, Y[tr]).predict(ite)
+    assert mean_cosine(Y[te], pairs) > 0.99 > 0.95 > mean_cosine(Y[te], main)
+    gbm = MoviesGradientBoostingPeer(0).fit(itr, Y[tr]).predict(ite)
+    assert gbm.shape == (len(te), 8) and mean_cosine(Y[te], gbm) > 0.8
 
 
 @pytest.mark.slow  # loads the 90 MB sentence-transformer (a few seconds)

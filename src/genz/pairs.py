@@ -30,7 +30,7 @@ have them (an estimator with ``feature_table()`` reporting 95% intervals); other
 has estimates only and says so.
 
 ``GenZPairs(readout="ratings")`` keeps the discovered features but refits that bilinear form
-directly on the observed cells by ridge (:func:`fit_bilinear`). :func:`fit_pairs_run` fits
+directly on the observed cells by ridge (:func:`fit_bilinear`). :func:`fit_pairs_run` (:mod:`genz.pairs_io`) fits
 inside a run directory (``genz fit-pairs --out RUN``): each side is a resumable ``genz fit`` run.
 """
 
@@ -48,8 +48,10 @@ import scipy.sparse as sp
 
 from .errors import GenZInputError
 from .items import Item
+from .pairs_io import PAIRS_RUN_FILE, _as_matrix, fit_pairs_run, interactions_from_csv
 
 __all__ = [
+    "OFFSETS",
     "Factors",
     "offsets",
     "split_svd",
@@ -59,7 +61,10 @@ __all__ = [
     "GenZPairs",
     "interactions_from_csv",
     "fit_bilinear",
+    "bilinear_design",
+    "BILINEAR_ALPHAS",
     "fit_pairs_run",
+    "PAIRS_RUN_FILE",
 ]
 
 
@@ -361,34 +366,53 @@ def _rowkron(A: sp.csr_matrix, B: sp.csr_matrix) -> sp.csr_matrix:
                          shape=(A.shape[0], A.shape[1] * B.shape[1]))
 
 
-def fit_bilinear(Xu: np.ndarray, Xi: np.ndarray, R: sp.spmatrix, alphas: Sequence[float] = (1, 10, 100, 1000, 10000),
-                 seed: int = 0) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
-    """Ridge regression of the observed cells ``y_ui`` of ``R`` on ``[x_u, 1] ⊗ [x_i, 1]``:
-    ``y ≈ const + x_uᵀ m_u + x_iᵀ m_i + x_uᵀ M x_i``. The constant is not penalised; the penalty
-    is chosen from ``alphas`` on a validation fifth of the users, then refitted on all.
+#: the penalty grid of the bilinear ridge (:func:`fit_bilinear`): wide enough for one-hot designs
+#: with hundreds of thousands of ratings (the chosen value is reported; it never sits at an end
+#: on MovieLens 1M)
+BILINEAR_ALPHAS = tuple(float(a) for a in np.logspace(-2, 6, 17))
+
+
+def bilinear_design(Xu: np.ndarray, Xi: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
+    """The rows ``[x_u, x_i, x_u ⊗ x_i]`` of the pairs ``(rows[j], cols[j])``: both sides' main
+    effects and every user-feature × item-feature product (the intercept is the model's)."""
+    a = sp.csr_matrix(np.asarray(Xu, dtype=float)[rows])
+    b = sp.csr_matrix(np.asarray(Xi, dtype=float)[cols])
+    return sp.hstack([a, b, _rowkron(a, b)], format="csr")
+
+
+def fit_bilinear(Xu: np.ndarray, Xi: np.ndarray, R: sp.spmatrix,
+                 alphas: Sequence[float] = BILINEAR_ALPHAS) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Ridge regression of the observed cells ``y_ui`` of ``R`` on ``[x_u, x_i, x_u ⊗ x_i]``:
+    ``y ≈ const + x_uᵀ m_u + x_iᵀ m_i + x_uᵀ M x_i`` (the intercept is not penalised; main
+    effects and products share one penalty), as a practitioner writes it with scikit-learn's
+    ``RidgeCV(alphas)``.
+
+    Users with the same features are one *profile*: every rating of a profile for an item has
+    the same row, so the fit runs on the (profile, item) cells with their mean rating, weighted
+    by their number of ratings. At any penalty this gives exactly the coefficients of the fit on
+    the raw ratings; the penalty is chosen by ``RidgeCV``'s efficient leave-one-out over cells
+    (a cell's ratings are left out together, as identical rows should be).
     Returns ``(const, m_u, m_i, M, alpha)``."""
+    from sklearn.linear_model import RidgeCV
+
     R = sp.coo_matrix(R)
-    Xu1 = np.hstack([np.asarray(Xu, dtype=float), np.ones((Xu.shape[0], 1))])
-    Xi1 = np.hstack([np.asarray(Xi, dtype=float), np.ones((Xi.shape[0], 1))])
-    du, di = Xu1.shape[1], Xi1.shape[1]
-    X = _rowkron(sp.csr_matrix(Xu1[R.row]), sp.csr_matrix(Xi1[R.col]))
-    y = R.data.astype(float)
-    mu = float(y.mean())
-    pen = np.ones(du * di)
-    pen[-1] = 0.0
-
-    def solve(Xs: sp.csr_matrix, ys: np.ndarray, alpha: float) -> np.ndarray:
-        G = (Xs.T @ Xs).toarray() + alpha * np.diag(pen) + 1e-9 * np.eye(du * di)
-        return np.linalg.solve(G, Xs.T @ (ys - mu))
-
-    val = (np.random.default_rng(seed).random(R.shape[0]) < 0.2)[R.row]
-    errs = [float(np.mean((X[val] @ solve(X[~val], y[~val], a) + mu - y[val]) ** 2)) for a in alphas] if val.any() and (~val).any() else [0.0]
-    alpha = float(alphas[int(np.argmin(errs))])
-    W = solve(X, y, alpha).reshape(du, di)
-    return mu + float(W[-1, -1]), W[:-1, -1].copy(), W[-1, :-1].copy(), W[:-1, :-1].copy(), alpha
+    Xu, Xi = np.asarray(Xu, dtype=float), np.asarray(Xi, dtype=float)
+    du, di = Xu.shape[1], Xi.shape[1]
+    profiles, pid = np.unique(Xu, axis=0, return_inverse=True)
+    key = pid.ravel()[R.row].astype(np.int64) * R.shape[1] + R.col
+    cells, inv, count = np.unique(key, return_inverse=True, return_counts=True)
+    ybar = np.bincount(inv.ravel(), weights=R.data.astype(float)) / count
+    X = bilinear_design(profiles, Xi, cells // R.shape[1], cells % R.shape[1])
+    model = RidgeCV(alphas=list(alphas)).fit(X, ybar, sample_weight=count.astype(float))
+    w = np.asarray(model.coef_, dtype=float).ravel()
+    return (float(model.intercept_), w[:du].copy(), w[du:du + di].copy(), w[du + di:].reshape(du, di).copy(),
+            float(model.alpha_))
 
 
 # --------------------------------------------------------------------------- the model
+
+#: ``GenZPairs(offsets=...)``: which sides' offsets get a GenZ model of their own
+OFFSETS = ("joint", "items", "users", "both")
 
 
 def _default_estimator(random_state: int | None) -> Any:
@@ -413,11 +437,21 @@ class GenZPairs:
       with ``M`` and the main effects refitted by ridge on the observed cells (the first term of
       eq. 34 with the features fixed; :func:`fit_bilinear`). The features are still the ones
       each side's GenZ model discovered on its embeddings.
+
+    ``offsets`` says which sides' offsets get a GenZ model of their own (:data:`OFFSETS`):
+    ``"items"`` (default), ``"users"``, ``"both"`` or ``"joint"`` (the offset is just the first
+    dimension of the side's target, as in one model per side). A side's model weighs its
+    ``k + 1`` target dimensions equally (each by its variance), but for a new pair the offset
+    matters far more than any one embedding dimension: within a user the items are ranked by
+    ``ĉ_i + û·v̂_i``, and ``û`` predicted from a user's semantics varies little. A separate
+    model, built with the side's settings, discovers the features that predict the offset alone;
+    the side's embedding model is unchanged and still gives ``v̂`` (chosen on development seeds:
+    docs/experiments.md, "Two sides").
     """
 
     def __init__(self, users: Any = None, items: Any = None, *, k: int = 16, alpha: float = 0.5, fill: str = "svd",
                  n_iter: int = 15, damping_user: float = 5.0, damping_item: float = 25.0, readout: str = "embeddings",
-                 random_state: int | None = None) -> None:
+                 offsets: str = "items", random_state: int | None = None) -> None:
         self.users = users
         self.items = items
         self.k = k
@@ -427,6 +461,7 @@ class GenZPairs:
         self.damping_user = damping_user
         self.damping_item = damping_item
         self.readout = readout
+        self.offsets = offsets
         self.random_state = random_state
 
     # ------------------------------------------------------------------------------------------
@@ -439,6 +474,35 @@ class GenZPairs:
         """The side's estimator, fitted in place (not cloned: its foundation model may hold an
         open cache); ``None`` gives ``GenZRegressor(random_state=random_state)``."""
         return est if est is not None else _default_estimator(self.random_state)
+
+    def _like(self, est: Any) -> Any:
+        """A new, unfitted estimator with ``est``'s settings (sharing its foundation model and
+        cache, not copies of them), for a side's offset model."""
+        if est is None:
+            return _default_estimator(self.random_state)
+        return type(est)(**est.get_params(deep=False))
+
+    def _separate(self, side: str) -> bool:
+        if self.offsets not in OFFSETS:
+            raise GenZInputError(f"offsets must be one of {', '.join(OFFSETS)}, not {self.offsets!r}")
+        return self.offsets in (side, "both")
+
+    def _offset_model(self, side: str) -> Any:
+        """The fitted offset model of ``side`` (``"users"`` / ``"items"``), or ``None``."""
+        return getattr(self, f"{side[:-1]}_offsets_", None)
+
+    def judgments(self, side: str, its: Sequence[Item]) -> np.ndarray:
+        """The side's judgments for ``its``: its embedding model's features, then its offset
+        model's (the columns of :attr:`interactions_`' feature lists)."""
+        est, off = (self.users_, self._offset_model("users")) if side == "users" else (self.items_, self._offset_model("items"))
+        B = np.asarray(est.transform(list(its)), dtype=float).reshape(len(its), -1)
+        if off is not None:
+            B = np.hstack([B, np.asarray(off.transform(list(its)), dtype=float).reshape(len(its), -1)])
+        return B
+
+    def _side_features(self, side: str) -> list[str]:
+        est, off = (self.users_, self._offset_model("users")) if side == "users" else (self.items_, self._offset_model("items"))
+        return _features(est) + (_features(off) if off is not None else [])
 
     def fit(self, user_items: Sequence[Item], item_items: Sequence[Item], interactions: Any,
             *, fit_side: Any = None) -> "GenZPairs":
@@ -455,6 +519,11 @@ class GenZPairs:
         fit_side = fit_side or (lambda name, est, its, Y: est.fit(its, Y))
         self.users_ = fit_side("users", self._side(self.users), user_items, f.user_targets())
         self.items_ = fit_side("items", self._side(self.items), item_items, f.item_targets())
+        self.user_offsets_ = self.item_offsets_ = None
+        if self._separate("users"):
+            self.user_offsets_ = fit_side("user_offsets", self._like(self.users_), user_items, f.user_targets()[:, :1])
+        if self._separate("items"):
+            self.item_offsets_ = fit_side("item_offsets", self._like(self.items_), item_items, f.item_targets()[:, :1])
         if self.readout == "ratings":
             self.interactions_ = self.rating_readout(user_items, item_items, R)
         elif self.readout == "embeddings":
@@ -466,46 +535,69 @@ class GenZPairs:
     def rating_readout(self, user_items: Sequence[Item], item_items: Sequence[Item], R: sp.spmatrix) -> Interactions:
         """The ``"ratings"`` readout: ridge of the observed cells of ``R`` on the two sides'
         judgments and their products (:func:`fit_bilinear`)."""
-        a = np.asarray(self.users_.transform(list(user_items)), dtype=float)
-        b = np.asarray(self.items_.transform(list(item_items)), dtype=float)
-        const, um, im, M, alpha = fit_bilinear(a, b, R, seed=self.random_state or 0)
-        return Interactions(_features(self.users_), _features(self.items_), const, um, im, M,
+        a, b = self.judgments("users", user_items), self.judgments("items", item_items)
+        const, um, im, M, alpha = fit_bilinear(a, b, R)
+        return Interactions(self._side_features("users"), self._side_features("items"), const, um, im, M,
                             exact={"readout": "ratings", "ridge_alpha": alpha})
 
+    def _side_map(self, side: str, its: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+        """``(A, a0, err, se)``: the side's predicted ``[offset, embedding]`` as an affine map of
+        :meth:`_judgments` (D × K), its largest deviation from ``predict``, and the standard
+        errors of A where the models report intervals (else ``None``). With a separate offset
+        model, row 0 comes from it and the embedding model's own offset row is unused."""
+        est, off = (self.users_, self._offset_model("users")) if side == "users" else (self.items_, self._offset_model("items"))
+        A, a0, err = affine_map(est, its)
+        D = A.shape[0]
+        se = _effect_intervals(est, D)
+        if off is None:
+            return A, a0, err, se
+        Ao, ao0, err_o = affine_map(off, its)
+        Ko = Ao.shape[1]
+        A = np.hstack([A, np.zeros((D, Ko))])
+        A[0] = np.concatenate([np.zeros(A.shape[1] - Ko), Ao[0]])
+        a0 = a0.copy()
+        a0[0] = ao0[0]
+        if se is not None:  # the offset row's errors from the offset model, where it reports them
+            se_o = _effect_intervals(off, 1)
+            se = np.hstack([se, np.zeros((D, Ko))])  # structural zeros of A have no error
+            se[0] = np.concatenate([np.zeros(A.shape[1] - Ko), se_o[0] if se_o is not None else np.full(Ko, np.nan)])
+        return A, a0, max(err, err_o), se
+
     def _interactions(self, user_items: Sequence[Item], item_items: Sequence[Item]) -> Interactions:
-        Au, au0, err_u = affine_map(self.users_, user_items)
-        Ai, ai0, err_i = affine_map(self.items_, item_items)
+        Au, au0, err_u, se_u = self._side_map("users", user_items)
+        Ai, ai0, err_i, se_i = self._side_map("items", item_items)
         mu = self.factors_.mu
         # [b̂, û] = Au a + au0 ; [ĉ, v̂] = Ai b + ai0 ; y = μ + b̂ + ĉ + ûᵀ v̂
         M = Au[1:].T @ Ai[1:]
         user_main = Au[0] + Au[1:].T @ ai0[1:]
         item_main = Ai[0] + Ai[1:].T @ au0[1:]
         const = float(mu + au0[0] + ai0[0] + au0[1:] @ ai0[1:])
-        D = Au.shape[0]
-        se_u, se_i = _effect_intervals(self.users_, D), _effect_intervals(self.items_, D)
         M_se = um_se = im_se = None
         if se_u is not None and se_i is not None:
             M_se = _delta_se(Au[1:], Ai[1:], se_u[1:], se_i[1:])
             um_se = np.sqrt(se_u[0] ** 2 + (se_u[1:] ** 2).T @ (ai0[1:] ** 2))
             im_se = np.sqrt(se_i[0] ** 2 + (se_i[1:] ** 2).T @ (au0[1:] ** 2))
-        return Interactions(_features(self.users_), _features(self.items_), const, user_main, item_main, M,
+        return Interactions(self._side_features("users"), self._side_features("items"), const, user_main, item_main, M,
                             M_se, um_se, im_se, {"user_side_max_error": err_u, "item_side_max_error": err_i})
 
     # ------------------------------------------------------------------------------------------
     def side_predictions(self, user_items: Sequence[Item] | None = None, item_items: Sequence[Item] | None = None,
                          *, use_known: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Predicted ``[offset, embedding]`` rows of each side (eq. 37 at the priors). With
-        ``use_known``, items seen in training keep their fitted factors instead."""
+        """Predicted ``[offset, embedding]`` rows of each side (eq. 37 at the priors; the offset
+        from the side's offset model when it has one). With ``use_known``, items seen in training
+        keep their fitted factors instead."""
         self._check_fitted()
         f = self.factors_
         out = []
-        for its, est, ids, T in ((user_items, self.users_, self.user_ids_, f.user_targets),
-                                 (item_items, self.items_, self.item_ids_, f.item_targets)):
+        for its, est, off, ids, T in ((user_items, self.users_, self._offset_model("users"), self.user_ids_, f.user_targets),
+                                      (item_items, self.items_, self._offset_model("items"), self.item_ids_, f.item_targets)):
             if its is None:
                 out.append(None)
                 continue
             its = list(its)
             P = np.asarray(est.predict(its), dtype=float).reshape(len(its), -1)
+            if off is not None:
+                P[:, 0] = np.asarray(off.predict(its), dtype=float).reshape(len(its), -1)[:, 0]
             if use_known:
                 pos = {i: n for n, i in enumerate(ids)}
                 known = [(j, pos[it.id]) for j, it in enumerate(its) if it.id in pos]
@@ -522,7 +614,7 @@ class GenZPairs:
         refitted bilinear form of the judgments (``use_known`` then does not apply)."""
         self._check_fitted()
         if self.readout == "ratings":
-            return self.interactions_.value(self.users_.transform(list(user_items)), self.items_.transform(list(item_items)))
+            return self.interactions_.value(self.judgments("users", user_items), self.judgments("items", item_items))
         Pu, Pi = self.side_predictions(user_items, item_items, use_known=use_known)
         return self.factors_.mu + Pu[:, :1] + Pi[:, 0][None, :] + Pu[:, 1:] @ Pi[:, 1:].T
 
@@ -548,6 +640,10 @@ class GenZPairs:
         path.mkdir(parents=True, exist_ok=True)
         self.users_.save(path / "users" / "model")
         self.items_.save(path / "items" / "model")
+        for side in ("users", "items"):
+            off = self._offset_model(side)
+            if off is not None:
+                off.save(path / f"{side[:-1]}_offsets" / "model")
         self._save_pairs(path)
         return path
 
@@ -564,7 +660,7 @@ class GenZPairs:
                 "user_ids": self.user_ids_, "item_ids": self.item_ids_,
                 "params": {"k": self.k, "alpha": self.alpha, "fill": self.fill, "n_iter": self.n_iter,
                            "damping_user": self.damping_user, "damping_item": self.damping_item,
-                           "readout": self.readout},
+                           "readout": self.readout, "offsets": self.offsets},
                 "interactions": self.interactions_.to_json()}
         atomic_write_bytes(path / "pairs.json", json.dumps(meta, indent=1).encode())
 
@@ -586,176 +682,13 @@ class GenZPairs:
             raise CorruptFileError(f"{mfile}: not a genz two-sided model file")
         with np.load(path / "factors.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        self = cls(**meta["params"])
+        self = cls(**{"offsets": "joint", **meta["params"]})  # files before separate offsets: joint
         self.factors_ = Factors(mu=float(meta["mu"]), alpha=float(meta["alpha"]), fill=meta["fill"], **arrays)
         self.user_ids_, self.item_ids_ = list(meta["user_ids"]), list(meta["item_ids"])
         self.users_ = GenZRegressor.load(path / "users" / "model")
         self.items_ = GenZRegressor.load(path / "items" / "model")
+        for side in ("users", "items"):
+            where = path / f"{side[:-1]}_offsets" / "model"
+            setattr(self, f"{side[:-1]}_offsets_", GenZRegressor.load(where) if self._separate(side) else None)
         self.interactions_ = Interactions.from_json(meta["interactions"])
         return self
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-def _as_matrix(interactions: Any, user_items: Sequence[Item], item_items: Sequence[Item]) -> sp.csr_matrix:
-    if sp.issparse(interactions):
-        R = sp.csr_matrix(interactions, dtype=float)
-        if R.shape != (len(user_items), len(item_items)):
-            raise GenZInputError(f"interactions are {R.shape[0]}×{R.shape[1]}, for {len(user_items)} users × {len(item_items)} items")
-        return R
-    try:
-        users, items, values = interactions
-    except (TypeError, ValueError):
-        raise GenZInputError("interactions must be a sparse users × items matrix or (user_ids, item_ids, values)") from None
-    upos = {it.id: n for n, it in enumerate(user_items)}
-    ipos = {it.id: n for n, it in enumerate(item_items)}
-    users, items = [str(u) for u in users], [str(i) for i in items]
-    for name, ids, pos in (("user", users, upos), ("item", items, ipos)):
-        missing = [x for x in ids if x not in pos]
-        if missing:
-            raise GenZInputError(f"interactions name {len(set(missing))} unknown {name} id(s), e.g. {missing[0]!r}")
-    r = np.array([upos[u] for u in users], dtype=np.int64)
-    c = np.array([ipos[i] for i in items], dtype=np.int64)
-    v = np.asarray(values, dtype=float)
-    if not np.isfinite(v).all():
-        raise GenZInputError("interactions: values must be finite numbers")
-    key = r * len(item_items) + c
-    if np.unique(key).size != key.size:
-        raise GenZInputError("interactions: a (user, item) pair appears more than once")
-    return sp.csr_matrix((v, (r, c)), shape=(len(user_items), len(item_items)))
-
-
-def interactions_from_csv(path: str | Path) -> tuple[list[str], list[str], np.ndarray]:
-    """``user,item,value`` rows (a header naming the columns first, e.g. ``user,item,rating``):
-    ``(user_ids, item_ids, values)``. Malformed lines are reported as ``file:line:``."""
-    import csv
-
-    path = Path(path)
-    if not path.is_file():
-        raise GenZInputError(f"{path}: no such interactions file")
-    users, items, values = [], [], []
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = None
-        for row in reader:
-            if not row or not any(c.strip() for c in row):
-                continue
-            if header is None:
-                header = row
-                if len(row) < 3:
-                    raise GenZInputError(f"{path}:{reader.line_num}: expected a header 'user,item,value'")
-                continue
-            if len(row) < 3:
-                raise GenZInputError(f"{path}:{reader.line_num}: expected 'user,item,value', got {len(row)} fields")
-            try:
-                v = float(row[2])
-            except ValueError:
-                raise GenZInputError(f"{path}:{reader.line_num}: value {row[2]!r} is not a number") from None
-            if not math.isfinite(v):
-                raise GenZInputError(f"{path}:{reader.line_num}: value {row[2]!r} is not finite")
-            users.append(row[0].strip())
-            items.append(row[1].strip())
-            values.append(v)
-    if not values:
-        raise GenZInputError(f"{path}: no interactions")
-    return users, items, np.asarray(values)
-
-
-# --------------------------------------------------------------------------- run directories
-
-PAIRS_RUN_FILE = "pairs-run.json"
-
-
-def _fingerprint(user_items: Sequence[Item], item_items: Sequence[Item], R: sp.csr_matrix) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for its in (user_items, item_items):
-        for it in its:
-            h.update(it.id.encode() + b"\0" + it.content_hash().encode() + b"\n")
-        h.update(b"|")
-    R = sp.csr_matrix(R)
-    R.sort_indices()
-    for a in (R.indptr, R.indices, R.data):
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:32]
-
-
-def fit_pairs_run(model: GenZPairs, user_items: Sequence[Item], item_items: Sequence[Item], interactions: Any, *,
-                  out: str | Path, resume: bool = False, overwrite: bool = False, progress: Any = None,
-                  config_extra: dict[str, Any] | None = None) -> GenZPairs:
-    """Fit ``model`` inside the run directory ``out``: ``out/users`` and ``out/items`` are the two
-    sides' GenZ runs (``genz fit`` run directories: checkpoint after every step, resumable),
-    ``out/pairs.json`` + ``out/factors.npz`` the factorisation and the interaction table, and
-    ``out/pairs-run.json`` the configuration and status. ``resume`` continues an interrupted run
-    (each side from its last checkpoint; a finished side is not refitted) on the same data and
-    settings; ``overwrite`` replaces a previous two-sided run in ``out``."""
-    import shutil
-
-    from .progress import FitProgress
-    from .runfit import fit_run
-    from .runs import atomic_write_bytes
-
-    out = Path(out)
-    user_items, item_items = list(user_items), list(item_items)
-    R = _as_matrix(interactions, user_items, item_items)
-    config = {"format": "genz-pairs-run/1",
-              "params": {"k": model.k, "alpha": model.alpha, "fill": model.fill, "n_iter": model.n_iter,
-                         "damping_user": model.damping_user, "damping_item": model.damping_item,
-                         "readout": model.readout},
-              "data": {"sha256": _fingerprint(user_items, item_items, R), "n_users": len(user_items),
-                       "n_items": len(item_items), "n_interactions": int(R.nnz)}}
-    config.update(config_extra or {})
-    marker = out / PAIRS_RUN_FILE
-    if resume and overwrite:
-        raise GenZInputError("--resume and --overwrite exclude each other")
-    if out.exists() and not out.is_dir():
-        raise GenZInputError(f"{out}: exists and is not a directory")
-    if marker.exists():
-        if overwrite:
-            shutil.rmtree(out)
-        elif not resume:
-            raise GenZInputError(f"{out}: already holds a two-sided genz run; pass --resume to continue it or --overwrite to start over")
-        else:
-            try:
-                old = json.loads(marker.read_text())
-            except json.JSONDecodeError as exc:
-                from .errors import CorruptFileError
-
-                raise CorruptFileError(f"{marker}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-            for key in ("params", "data"):
-                if old.get(key) != config[key]:
-                    raise GenZInputError(f"{out}: the run was started with different {'settings' if key == 'params' else 'data'}; "
-                                         "use another --out or --overwrite")
-    elif resume:
-        raise GenZInputError(f"{out}: nothing to resume (no {PAIRS_RUN_FILE})")
-    elif out.exists() and any(out.iterdir()):
-        raise GenZInputError(f"{out}: directory is not empty and is not a two-sided genz run; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-
-    def status(s: str) -> None:
-        atomic_write_bytes(marker, json.dumps({**config, "status": s}, indent=1).encode())
-
-    status("running")
-
-    def fit_side(name: str, est: Any, its: Sequence[Item], Y: np.ndarray) -> Any:
-        side = out / name
-        names = ["offset"] + [f"dim{d + 1}" for d in range(Y.shape[1] - 1)]
-        again = resume and side.exists() and any(side.iterdir())
-        prog = progress(name) if callable(progress) else FitProgress(quiet=True)
-        fitted, _ = fit_run(est, its, Y, out=side, resume=again, progress=prog, target_names=names,
-                            config_extra={"side": name})
-        return fitted
-
-    try:
-        model.fit(user_items, item_items, R, fit_side=fit_side)
-        model._save_pairs(out)
-    except KeyboardInterrupt:
-        status("interrupted")
-        raise
-    except BaseException:
-        status("failed")
-        raise
-    status("complete")
-    return model

