@@ -200,6 +200,12 @@ class Discovery:
         P, N, weights = self.exemplars(dec, pool)
         cb.on_mining(len(P), len(N))
         candidates, why = self.mine(P, N, weights)
+        if not candidates and info["targeted"]:  # the group has nothing new left to say: all items
+            self.counters["fallback"] += 1
+            pool, info = np.ones(len(self.items), dtype=bool), {"targeted": False, "fallback": True}
+            P, N, weights = self.exemplars(dec, pool)
+            cb.on_mining(len(P), len(N))
+            candidates, why = self.mine(P, N, weights)
         judged, screen = self.screen_candidates(candidates, cb)
         chosen, info["candidates"], why = self.choose_candidate(judged, why, cb)
         self.screened = {}

@@ -116,8 +116,9 @@ class PredicateFM:
         polarity), at most :data:`MAX_PER_SCOPE` cuts of one number or sets of one attribute
         or field (a range's simpler threshold may come on top), skipping fragments (:mod:`.readable`), near-duplicates of an excluded or
         chosen phrase, a candidate that repeats an excluded descriptor over the same attribute
-        or field (or its complement: Jaccard >= 0.95 on the exemplars), and any candidate that agrees with an earlier one (or its complement)
-        on 98% of the exemplars."""
+        or field (or its complement: Jaccard >= 0.95 on the exemplars), and any candidate that agrees with an earlier one, a known or an
+        excluded descriptor (or its complement) on 98% of the exemplars (``the text's area is at least 2615 square feet``
+        after ``'area' is at least 2615``)."""
         self.stats.add_call("mine")
         if not positives or not negatives:
             raise MiningError("mining needs at least one positive and one negative item")
@@ -156,7 +157,8 @@ class PredicateFM:
         excluded = {e.strip() for e in exclude}
         rules = Readability(items, excluded, self.min_support)
         chosen: list[str] = []
-        chosen_cols: list[np.ndarray] = []
+        chosen_cols: list[np.ndarray] = _excluded_columns(excluded, items)  # same judgments as a known one: skip
+        n_known = len(chosen_cols)
         per_scope: Counter = Counter()
         for sc, _, maker in ranked:
             if sc <= 0 or len(chosen) >= n:
@@ -167,7 +169,7 @@ class PredicateFM:
             text = pred.render()
             if text in excluded or text in chosen or rules.near_duplicate(pred) or rules.redundant(pred):
                 continue
-            if n > 1:
+            if n > 1 or n_known:
                 col = pred.evaluate(items)
                 if any(max((col == c).mean(), (col != c).mean()) >= 0.98 for c in chosen_cols):
                     continue
@@ -284,3 +286,17 @@ def _oriented(maker: Any) -> Predicate | None:
     if isinstance(pred, Below):
         return AtLeast(pred.attr, pred.t)
     return None
+
+
+def _excluded_columns(excluded: Collection[str], items: Sequence[Item]) -> list[np.ndarray]:
+    """The judgments on the exemplars of every excluded descriptor the engine can read (others
+    are skipped), to leave out candidates that would only repeat one of them in other words."""
+    cols = []
+    for e in excluded:
+        try:
+            pred = parse_predicate(e)
+        except Exception:  # a descriptor in free text (an LLM's, a hypothesis): nothing to compare
+            continue
+        if pred is not None:
+            cols.append(np.asarray(pred.evaluate(items), dtype=bool))
+    return cols

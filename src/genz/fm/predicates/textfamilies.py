@@ -62,9 +62,27 @@ def _number_families(fm, items, structs, y):
             continue
         key = NumberKey(k.label, k.unit, shown=shown[k].most_common(1)[0][0], grouped=grouped[k] > 0)
         v = number_values(items, k)
-        if _identifier(k, v):
+        if _identifier(k, v) or _restates_attribute(items, v):
             continue
         yield from _numeric_families(fm, key, v, y, modular=False)
+
+
+def _restates_attribute(items, v: np.ndarray) -> bool:
+    """Whether a number of the text only repeats a numeric attribute of the same items (``4053
+    square feet`` beside ``area: 4053``): equal on 98% of the items that have both. Its
+    thresholds would be the attribute's in other words, crowding out other candidates."""
+    has = np.isfinite(v)
+    if has.sum() < 2:
+        return False
+    names = {a for it in items for a, x in it.attributes.items()
+             if isinstance(x, (int, float)) and not isinstance(x, bool)}
+    for a in names:
+        col = np.array([float(x) if isinstance(x := it.attributes.get(a), (int, float)) and not isinstance(x, bool)
+                        else np.nan for it in items])
+        both = has & np.isfinite(col)
+        if both.sum() >= 0.9 * has.sum() and np.mean(np.isclose(col[both], v[both])) >= 0.98:
+            return True
+    return False
 
 
 def _numeric_part(part: str) -> bool:

@@ -16,7 +16,10 @@ A number (``1,656``, ``0.4``, ``$250``, ``6/10``, ``15%``, ``2-car``) is kept wi
   ``full``, ...; ``years old``), singular (``2 cars`` → ``car``); none after a function word.
 
 A number with neither a label nor a unit says nothing on its own and is dropped, as are dates
-(``2/2008``), times (``10:30``) and parts of codes (``A-113``). Where a text has a key twice,
+(``2/2008``), times (``10:30``), parts of codes (``A-113``) and identifiers: a number whose label
+ends in a word such as ``code``, ``zip``, ``id`` or ``phone`` (``zip code 85255``) names
+something, it does not measure it, so ranges of it mean nothing. A whole number from 1800 to 2100
+right before a capitalised word (``2008 Subaru for sale``) is a year: its label is ``year``. Where a text has a key twice,
 the first number counts.
 """
 
@@ -69,6 +72,12 @@ _NUMBER = re.compile(r"(?<![\w.,/$-])(?:(\$)[ \t]?)?(\d{1,3}(?:,\d{3})+|\d+)(\.\
                      r"(?![\w,/]*\d)(?![.:\-]\d)")
 _WORD = re.compile(r"[^\W\d_]+")
 _ORDINAL = re.compile(r"(?<=\d)(?:st|nd|rd|th)\b")
+
+
+#: last words of a label that make its number an identifier, not a quantity
+IDENTIFIER_WORDS = frozenset({"code", "zip", "zipcode", "postcode", "postal", "id", "phone", "tel", "telephone",
+                              "fax", "vin", "serial", "sku", "isbn", "ref", "reference", "account", "no", "ticket",
+                              "order", "invoice", "lot", "parcel", "extension", "ext"})
 
 
 def normalize_label(label: str) -> str:
@@ -176,6 +185,11 @@ def _numbers(part: str, label: str, out: TextStructure) -> None:
         lab = normalize_label(" ".join(s for s in (label, before) if s))
         if o and unit and not before:  # "3rd floor": the word names the number
             lab, unit = normalize_label(" ".join(s for s in (label, unit) if s)), ""
+        if lab and lab.split()[-1] in IDENTIFIER_WORDS:
+            continue  # an identifier (zip code 85255): it names, it does not measure
+        if (not lab and not dollar and not pct and den is None and frac is None and "," not in whole
+                and 1800 <= value <= 2100 and unit and unit[:1].isupper() and quantity_of(normalize_unit(unit)) is None):
+            lab, unit = "year", ""  # "2008 Subaru for sale": a year, not a count of Subarus
         key = NumberKey(lab, normalize_unit(unit))
         if not key.label and not key.unit:
             continue  # a bare number says nothing on its own
