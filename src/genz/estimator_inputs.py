@@ -58,7 +58,9 @@ def _real(name: str, value: Any, low: float, high: float | None, low_open: bool 
 def validate_params(est: Any) -> None:
     """The constructor arguments, checked as ``genz fit`` checks its options (``cycles=0`` and
     ``cycles="3"`` are refused with one line saying what is expected)."""
-    _whole("cycles", est.cycles, 1, "--cycles N (N ≥ 1)")
+    pinned = bool(getattr(getattr(est, "hypotheses", None), "pin", None))
+    # no discovery at all only makes sense when pinned features are given to fit
+    _whole("cycles", est.cycles, 0 if pinned else 1, "--cycles N (N ≥ 1; 0 only with pinned features)")
     _whole("add_per_cycle", est.add_per_cycle, 1, "--add N (N ≥ 1)")
     _whole("remove_per_cycle", est.remove_per_cycle, 0, "--remove N (N ≥ 0)")
     _whole("add_only", est.add_only, 1, "--n-features N", none_ok=True)

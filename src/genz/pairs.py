@@ -403,6 +403,8 @@ def fit_bilinear(Xu: np.ndarray, Xi: np.ndarray, R: sp.spmatrix,
     cells, inv, count = np.unique(key, return_inverse=True, return_counts=True)
     ybar = np.bincount(inv.ravel(), weights=R.data.astype(float)) / count
     X = bilinear_design(profiles, Xi, cells // R.shape[1], cells % R.shape[1])
+    if X.shape[1] == 0:  # neither side kept a feature: the weighted mean rating
+        return (float(np.average(ybar, weights=count)), np.zeros(du), np.zeros(di), np.zeros((du, di)), 0.0)
     model = RidgeCV(alphas=list(alphas)).fit(X, ybar, sample_weight=count.astype(float))
     w = np.asarray(model.coef_, dtype=float).ravel()
     return (float(model.intercept_), w[:du].copy(), w[du:du + di].copy(), w[du + di:].reshape(du, di).copy(),

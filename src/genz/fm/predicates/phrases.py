@@ -149,12 +149,19 @@ LEADING = frozenset({"no", "not", "never", "without", "nor", "non", "has", "have
 
 
 def is_readable_phrase(phrase: str) -> bool:
-    """A phrase worth proposing: not only function words, not ending in one, and not starting
-    with one other than a negation or "has" (``"of the"``, ``"a"``, ``"sunroof and"`` and ``"and
+    """A phrase worth proposing: not only function words, not ending in one, not starting
+    with one other than a negation or "has", not starting or ending with what an apostrophe
+    left of a word (``"building s"``) (``"of the"``, ``"a"``, ``"sunroof and"`` and ``"and
     basement"`` are out; ``"no accidents"`` and ``"has a sunroof"`` are in)."""
     words = phrase.lower().split()
     return (bool(words) and words[-1] not in FUNCTION_WORDS and "qqgenzsentencebreakqq" not in words
-            and (words[0] not in FUNCTION_WORDS or words[0] in LEADING))
+            and (words[0] not in FUNCTION_WORDS or words[0] in LEADING)
+            and words[0] not in CLITICS and words[-1] not in CLITICS)
+
+
+#: what is left of a word after its apostrophe ("building's" → "building s"): a phrase never
+#: starts or ends with one ("building s" is a fragment)
+CLITICS = frozenset({"s", "t", "d", "ll", "re", "ve", "m"})
 
 
 @functools.lru_cache(maxsize=4096)
