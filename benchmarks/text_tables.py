@@ -42,6 +42,8 @@ Five terms live only in numbers inside the text. Distractors share words with th
 Methods, all on the same split per seed (75% train, 25% test):
 
 * ``genz``: ``GenZRegressor()`` with default settings on the texts;
+* ``genz30``: the same with a budget of 30 features (``Selection(max_features=30)``), to compare
+  with the 30-n-gram lasso at equal budget;
 * ``ridge``: TF-IDF of word 1-2-grams (``token_pattern`` keeps one-character tokens such as the
   "7" of "7/10", ``min_df=2``, ``sublinear_tf``) and ``RidgeCV`` over 30 alphas from 1e-2 to 1e3
   (efficient leave-one-out), as a practitioner would write it;
@@ -439,9 +441,11 @@ def run_seed(seed: int, n: int, methods: tuple[str, ...] = ("genz", "ridge", "la
         p, k = lasso_ngrams(tr, task.y_train, te, seed=seed)
         out["lasso30"] = {"median_abs": median_abs(task.y_test, p), "rmse": rmse(task.y_test, p), "K": k,
                           "seconds": time.perf_counter() - t0}
-    if "genz" in methods:
+    for name, params in (("genz", {}), ("genz30", {"selection": {"max_features": 30}})):
+        if name not in methods:
+            continue
         np.random.seed(seed)  # random_state=None draws from NumPy's global state, as scikit-learn does
-        est = GenZRegressor()
+        est = GenZRegressor(**params)
         t0 = time.perf_counter()
         est.fit(task.train_items, task.y_train)
         secs = time.perf_counter() - t0
@@ -459,7 +463,7 @@ def run_seed(seed: int, n: int, methods: tuple[str, ...] = ("genz", "ridge", "la
             fs = score_features(B[:, idx], task.T_train) if idx else {"recall": 0.0, "precision": 0.0}
             g.update(findings=[str(f) for f in findings], findings_recall=fs["recall"],
                      findings_precision=fs["precision"])
-        out["genz"] = g
+        out[name] = g
     return out
 
 
@@ -477,12 +481,14 @@ def paired(d: np.ndarray) -> tuple[float, float, float]:
 
 def summarize(results: list[dict]) -> dict[str, Any]:
     out: dict[str, Any] = {"seeds": [r["seed"] for r in results]}
-    for m in ("genz", "ridge", "lasso30", "oracle"):
+    for m in ("genz", "genz30", "ridge", "lasso30", "oracle"):
         if all(m in r for r in results):
             out[m] = {k: float(np.mean([r[m][k] for r in results])) for k in ("median_abs", "rmse", "K")}
-    if all("genz" in r for r in results):
-        g = [r["genz"] for r in results]
-        out["genz"].update(recall=float(np.mean([x["recall"] for x in g])),
+    for gm in ("genz", "genz30"):
+        if not all(gm in r for r in results):
+            continue
+        g = [r[gm] for r in results]
+        out[gm].update(recall=float(np.mean([x["recall"] for x in g])),
                            recall_numbers=float(np.mean([x["recall_numbers"] for x in g])),
                            precision=float(np.mean([x["precision"] for x in g])),
                            unreadable=sum(len(x["unreadable"]) for x in g),
@@ -491,11 +497,11 @@ def summarize(results: list[dict]) -> dict[str, Any]:
                            max_K=int(max(x["K"] for x in g)))
         for peer in ("ridge", "lasso30"):
             if all(peer in r for r in results):
-                d = np.array([r["genz"]["median_abs"] - r[peer]["median_abs"] for r in results])
+                d = np.array([r[gm]["median_abs"] - r[peer]["median_abs"] for r in results])
                 mean, lo, hi = paired(d)
-                ratio = np.array([r["genz"]["median_abs"] / r[peer]["median_abs"] for r in results])
-                verdict = "tie" if not (hi < 0 or lo > 0) else ("genz better" if hi < 0 else "genz worse")
-                out[f"vs_{peer}"] = {"diff": mean, "ci": [lo, hi], "verdict": verdict,
+                ratio = np.array([r[gm]["median_abs"] / r[peer]["median_abs"] for r in results])
+                verdict = "tie" if not (hi < 0 or lo > 0) else (f"{gm} better" if hi < 0 else f"{gm} worse")
+                out[f"{gm}_vs_{peer}" if gm != "genz" else f"vs_{peer}"] = {"diff": mean, "ci": [lo, hi], "verdict": verdict,
                                      "ratio_mean": float(ratio.mean()), "ratio_max": float(ratio.max())}
     return out
 
@@ -520,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="dev", help="dev (100-109, default), report (0-4), or e.g. 100-102")
     ap.add_argument("--n", type=int, default=1200, help="items per data set (default 1200)")
-    ap.add_argument("--methods", default="genz,ridge,lasso30")
+    ap.add_argument("--methods", default="genz,genz30,ridge,lasso30")
     ap.add_argument("--json", help="write every number to this file")
     ap.add_argument("--show-features", action="store_true", help="print genz's features per seed")
     ap.add_argument("--diag-se", metavar="KEEP,FINAL", default=None,
@@ -546,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         r = run_seed(s, a.n, methods, kind=a.target)
         results.append(r)
         cells = [f"seed {s}"]
-        for m in ("genz", "ridge", "lasso30", "oracle"):
+        for m in ("genz", "genz30", "ridge", "lasso30", "oracle"):
             if m in r:
                 cells.append(f"{m} {r[m]['median_abs']:.4f} (K={r[m]['K']})")
         if "genz" in r:
@@ -561,19 +567,22 @@ def main(argv: list[str] | None = None) -> int:
                 print("      unreadable: " + "; ".join(r["genz"]["unreadable"]))
     summ = summarize(results)
     print(f"\nsummary over {kind} seeds {a.seeds}:")
-    for m in ("genz", "ridge", "lasso30", "oracle"):
+    for m in ("genz", "genz30", "ridge", "lasso30", "oracle"):
         if m in summ:
             print(f"  {m:8s} median |error| {summ[m]['median_abs']:.4f}  rmse {summ[m]['rmse']:.4f}  K {summ[m]['K']:.1f}")
-    if "genz" in summ and "recall" in summ["genz"]:
-        g = summ["genz"]
-        print(f"  genz recall {g['recall']:.3f} (number terms {g['recall_numbers']:.3f}), precision {g['precision']:.3f}, "
+    for gm in ("genz", "genz30"):
+        if gm not in summ or "recall" not in summ[gm]:
+            continue
+        g = summ[gm]
+        print(f"  {gm} recall {g['recall']:.3f} (number terms {g['recall_numbers']:.3f}), precision {g['precision']:.3f}, "
               f"max K {g['max_K']}, unreadable descriptors {g['unreadable']}, thresholds with more digits than "
               f"their neighbours need {g['threshold_excess_digits']} of {g['thresholds']}")
-    for peer in ("ridge", "lasso30"):
-        v = summ.get(f"vs_{peer}")
-        if v:
-            print(f"  genz - {peer}: {v['diff']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] ({v['verdict']}); "
-                  f"ratio genz/{peer} mean {v['ratio_mean']:.3f}, max {v['ratio_max']:.3f}")
+    for gm in ("genz", "genz30"):
+        for peer in ("ridge", "lasso30"):
+            v = summ.get(f"vs_{peer}" if gm == "genz" else f"{gm}_vs_{peer}")
+            if v:
+                print(f"  {gm} - {peer}: {v['diff']:+.4f} [{v['ci'][0]:+.4f}, {v['ci'][1]:+.4f}] ({v['verdict']}); "
+                      f"ratio {gm}/{peer} mean {v['ratio_mean']:.3f}, max {v['ratio_max']:.3f}")
     if a.json:
         with open(a.json, "w", encoding="utf-8") as fh:
             json.dump({"kind": kind, "results": results, "summary": summ}, fh, indent=1)

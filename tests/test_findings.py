@@ -199,3 +199,18 @@ def test_the_fit_says_when_zero_shot_features_would_predict_better():
     assert small.baseline_["better"] == "zero-shot" and small.baseline_["cv_loss"] < small.baseline_["genz_cv_loss"]
     full = GenZRegressor(random_state=0).fit(items, y)
     assert full.baseline_["better"] in ("tie", "genz")
+
+
+def test_a_budget_of_features_is_never_exceeded_and_keeps_the_strongest():
+    """Catches: a budget ignored by phase 1 or phase 2, or one that stops discovery before the
+    budget is used (the strong effect must be among the kept features)."""
+    items, y = _null_items(300, 5)
+    y = 0.5 * y + np.array([3.0 * it.attributes["flag"] + 1.0 * (it.attributes["c"] == "a")
+                            + 1.0 * (it.attributes["x"] > 0.5) + 0.8 * (it.attributes["c"] == "b") for it in items])
+    free = GenZRegressor(random_state=0).fit(items, y)
+    est = GenZRegressor(random_state=0, selection={"max_features": 2}).fit(items, y)
+    assert len(free.features_) > 2
+    assert 1 <= len(est.features_) <= 2
+    assert any("flag" in f for f in est.features_)
+    with pytest.raises(Exception, match="max_features"):
+        GenZRegressor(selection={"max_features": 0}).fit(items, y)

@@ -145,6 +145,7 @@ class Discovery:
         self.rng = np.random.default_rng(config.seed)
         self.given = list(given)  # (descriptor, "hypothesis" | "pinned"), added first
         self.origin: dict[str, str] = {}  # descriptor → "mined" | "hypothesis" | "pinned"
+        self.max_features: int | None = None  # Selection.max_features: no addition beyond it
         self.criterion: CrossValidation | None = None  # cross-validated choices (genz.selection), or the bound
         self.protected: set[str] = set()  # never removed (the findings, in phase 2 of a fit)
         self._base: tuple | None = None  # (key, per-item losses) of the current structure
@@ -195,6 +196,8 @@ class Discovery:
         return self._add(self.target_group(), cb)
 
     def _add(self, group: np.ndarray | None, cb: Callbacks) -> Outcome:
+        if self.max_features is not None and self.st.K >= self.max_features:
+            return Outcome("discard", None, [], {"reason": f"the budget of {self.max_features} features is reached"})
         dec = self.decoupled_feature()
         pool, info = self.exemplar_pool(group, dec.q > 0.5)
         P, N, weights = self.exemplars(dec, pool)

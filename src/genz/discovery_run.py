@@ -121,6 +121,7 @@ class DiscoveryRun:
         self.judged: dict[str, np.ndarray] = {}  # every feature ever in the model: its judgments on disc's rows
         if split is not None:
             disc.criterion = CrossValidation(disc.Y, disc.U, self.sel.folds, disc.cfg.seed)
+            disc.max_features = self.sel.max_features
 
     # the attributes run directories read (all training items)
     fm = property(lambda self: self.disc.fm)
@@ -271,6 +272,7 @@ class DiscoveryRun:
         e.protected = set([] if f1 is None else f1.findings) | pinned
         e.rng = np.random.default_rng([int(d.cfg.seed), 2])
         e.criterion = CrossValidation(Y, U, self.sel.folds, d.cfg.seed)
+        e.max_features = self.sel.max_features
         self.phase = 2
         return e
 

@@ -171,6 +171,9 @@ class Selection:
         training row (the set-aside ones included), from the tested structure, to improve the
         predictor; the findings stay as tested and stay in the model. False: the predictor is
         the tested structure refitted on every row (faster; fewer foundation-model calls).
+    ``max_features`` (default None: no limit): a budget of features. Once the model holds
+        that many, discovery mines no more until a removal makes room, so the predictor never
+        uses more (for a comparison at equal budget with a sparse model, or a short list to read).
     """
 
     folds: int = 5
@@ -179,6 +182,7 @@ class Selection:
     error_rate: float = 0.05
     correction: str = "bh"
     extend: bool = True
+    max_features: int | None = None
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
@@ -197,6 +201,8 @@ class Selection:
             raise GenZInputError(f"selection error_rate must be in (0, 0.5), not {self.error_rate!r}")
         if not isinstance(self.extend, (bool, np.bool_)):
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
+        if self.max_features is not None and (not whole(self.max_features) or self.max_features < 1):
+            raise GenZInputError(f"selection max_features must be None or a whole number, at least 1, not {self.max_features!r}")
         if self.correction not in ("bh", "holm", "bonferroni"):
             raise GenZInputError(f"selection correction must be 'bh', 'holm' or 'bonferroni', not {self.correction!r}")
 

@@ -116,7 +116,7 @@ def discovery_options(note: str = ""):
     return deco
 
 
-SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "extend")
+SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "extend", "max_features")
 
 
 def selection_options():
@@ -139,6 +139,9 @@ def selection_options():
         click.option("--extend/--no-extend", default=True, show_default=True,
                      help="After the findings are tested, let discovery go on over every training row to improve "
                           "the predictor (the findings stay as tested)."),
+        click.option("--max-features", type=click.IntRange(1), default=None,
+                     help="A budget of features: discovery mines no more once the model holds this many "
+                          "(default: no limit)."),
     ]
 
     def deco(f):
