@@ -38,7 +38,9 @@ def _fmt(v: Any) -> str:
         if v != v:
             return "nan"
         a = abs(v)
-        if a != 0 and (a >= 1e5 or a < 1e-3):
+        if a < 1e-12:  # rounding noise (an R² of -2.2e-16 at the start) reads as 0
+            return "0"
+        if a >= 1e5 or a < 1e-3:
             return f"{v:.3e}"
         return f"{v:.4g}" if a < 100 else f"{v:.1f}"
     return str(v)
