@@ -197,7 +197,9 @@ def test_cli_accepts_a_noisy_engine(tmp_path):
 
 
 def test_noisy_from_spec_keeps_the_inner_options():
-    fm = noisy_from_spec("predicates?flip=0.1", conjunctions=False)
+    from genz.fm.registry import make_fm
+
+    fm = noisy_from_spec("predicates?flip=0.1", make_fm, conjunctions=False)
     assert fm.inner.conjunctions is False and fm.conjunctions is False
     fm.conjunctions = True
     assert fm.inner.conjunctions is True

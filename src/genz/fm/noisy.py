@@ -53,7 +53,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -314,19 +314,18 @@ def _as_text(v: Any) -> str | None:
     return str(v)
 
 
-def noisy_from_spec(spec: str, **options: Any) -> NoisyFM:
-    """``<inner name>?key=value&...`` → a :class:`NoisyFM` around ``make_fm(<inner name>, **options)``
-    (module docstring; keys: flip, false_yes (yes), false_no (no), items, wrong_on
+def noisy_from_spec(spec: str, make_inner: Callable[..., Any], **options: Any) -> NoisyFM:
+    """``<inner name>?key=value&...`` → a :class:`NoisyFM` around ``make_inner(<inner name>, **options)``
+    (``genz.fm.registry.make_fm``, passed in so that this module does not import the registry that
+    imports it; module docstring; keys: flip, false_yes (yes), false_no (no), items, wrong_on
     (``attribute:value|value``), soft, overconfidence, seed)."""
-    from .registry import make_fm
-
     inner_name, _, query = spec.partition("?")
     if not inner_name.strip():
         raise GenZInputError("noisy engine: name the model to wrap, e.g. noisy:predicates?flip=0.1")
     if inner_name.strip().lower().startswith("noisy"):
         raise GenZInputError("noisy engine: wrap a real engine (noisy:predicates?...), not another noisy one")
     profile, seed = parse_query(query)
-    return NoisyFM(make_fm(inner_name.strip(), **options), profile, seed=seed)
+    return NoisyFM(make_inner(inner_name.strip(), **options), profile, seed=seed)
 
 
 def parse_query(query: str) -> tuple[ErrorProfile, int]:

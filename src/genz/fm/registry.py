@@ -47,7 +47,7 @@ def make_fm(name: str, *, cache: str | Path | None = None, **options: Any) -> Fo
         elif backend == "noisy":
             from .noisy import noisy_from_spec
 
-            fm = noisy_from_spec(suffix, **options)
+            fm = noisy_from_spec(suffix, make_fm, **options)
         elif backend == "predicates":
             if suffix:
                 raise GenZInputError(f"foundation model {name!r}: 'predicates' takes no ':model'")
