@@ -553,8 +553,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
           stated error control (``Selection.error_rate``, ``correction``) on the untouched rows;
         * ``effect``, ``ci_low``, ``ci_high``, ``p_value``, ``q_value``: the effect of the latent
           property estimated by least squares on the untouched rows, its interval (95% by
-          default), the test's p-value and its adjusted value (``inference_``; NaN without
-          untouched rows);
+          default; a finding's interval is adjusted for its selection,
+          :attr:`genz.findings.FindingsResult.levels`), the test's p-value and its adjusted
+          value (``inference_``; NaN without untouched rows);
         * ``cv_gain`` ± ``cv_gain_se``: how much the cross-validated loss on the discovery rows
           rises when the feature alone is dropped (in units of the target's variance);
         * ``epsilon``, ``epsilon_note`` (``"at floor"`` / ``"at cap"``: ε not identified),

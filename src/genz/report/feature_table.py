@@ -193,7 +193,8 @@ def legend(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None = N
     out = ["weight: the predictor's coefficient (refitted on every training row, shrunk by its ridge): what "
            "predictions use.",
            f"effect [CI]: the effect of the feature holding, estimated on rows set aside before discovery (no choice "
-           f"used them), with its {100 * lvl:g}% interval; q: its p-value adjusted over the features tested there. "
+           f"used them), with its {100 * lvl:g}% interval (the findings' intervals widened for having been selected: "
+           f"at most {100 * (1 - lvl):g}% of them miss, on average); q: its p-value adjusted over the features tested there. "
            "A finding has q at most the stated error rate; a supporting feature helps predictions without that proof.",
            "cv gain: how much the cross-validated loss on the discovery rows rises when the feature alone is dropped "
            "(± standard error; in units of the target's variance)."]
