@@ -468,15 +468,13 @@ def run_seed(seed: int, n: int, methods: tuple[str, ...] = ("genz", "ridge", "la
 
 
 def paired(d: np.ndarray) -> tuple[float, float, float]:
-    """Mean of paired differences and its 95% t-interval."""
-    from scipy import stats
+    """Mean of paired differences and its 95% t-interval (the experiments' own
+    :func:`genz.experiments.runner.paired_difference`; NaN bounds with fewer than 2 seeds)."""
+    from genz.experiments.runner import paired_difference
 
-    d = np.asarray(d, float)
-    m = float(d.mean())
-    if d.size < 2:
-        return m, float("nan"), float("nan")
-    h = float(stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
-    return m, m - h, m + h
+    r = paired_difference(d, np.zeros(len(d)), higher_is_better=False)
+    nan = float("nan")
+    return r["mean"], nan if r["low"] is None else r["low"], nan if r["high"] is None else r["high"]
 
 
 def summarize(results: list[dict]) -> dict[str, Any]:

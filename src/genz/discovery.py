@@ -30,7 +30,7 @@ from .fm.base import FoundationModel, Judgments, accepts_keyword
 from .inference import EMResult, LatentState, bound, prior_mixture, run_em
 from .items import Item
 from .observation import LinearGaussian, ObservationModel, make_observation_model
-from .selection import CrossValidation, keeps, paired, removable, simplest_within_one_se
+from .selection import CrossValidatedChoices, CrossValidation, paired, removable, simplest_within_one_se
 from .settings import MLP, Advanced, Linear
 
 __all__ = ["DiscoveryConfig", "Discovery", "schedule", "new_item_q"]
@@ -128,7 +128,7 @@ class Decoupled:
     em: EMResult
 
 
-class Discovery:
+class Discovery(CrossValidatedChoices):
     """A GenZ discovery run over the training items."""
 
     def __init__(self, fm: FoundationModel, config: DiscoveryConfig, items: Sequence[Item], Y: np.ndarray,
@@ -200,15 +200,10 @@ class Discovery:
             return Outcome("discard", None, [], {"reason": f"the budget of {self.max_features} features is reached"})
         dec = self.decoupled_feature()
         pool, info = self.exemplar_pool(group, dec.q > 0.5)
-        P, N, weights = self.exemplars(dec, pool)
-        cb.on_mining(len(P), len(N))
-        candidates, why = self.mine(P, N, weights)
+        candidates, why = self.mine_pool(dec, pool, cb)
         if not candidates and info["targeted"]:  # the group has nothing new left to say: all items
-            self.counters["fallback"] += 1
-            pool, info = np.ones(len(self.items), dtype=bool), {"targeted": False, "fallback": True}
-            P, N, weights = self.exemplars(dec, pool)
-            cb.on_mining(len(P), len(N))
-            candidates, why = self.mine(P, N, weights)
+            pool, info = self.fallback_pool()
+            candidates, why = self.mine_pool(dec, pool, cb)
         judged, screen = self.screen_candidates(candidates, cb)
         chosen, info["candidates"], why = self.choose_candidate(judged, why, cb)
         self.screened = {}
@@ -286,10 +281,22 @@ class Discovery:
         if group is None:
             return np.ones(len(self.items), dtype=bool), {"targeted": False, "fallback": False}
         small = group.sum() < adv.min_group or min((pos & group).sum(), (~pos & group).sum()) < adv.min_group_side
-        self.counters["fallback" if small else "targeted"] += 1
         if small:
-            return np.ones(len(self.items), dtype=bool), {"targeted": False, "fallback": True}
+            return self.fallback_pool()
+        self.counters["targeted"] += 1
         return group, {"targeted": True, "fallback": False}
+
+    def fallback_pool(self) -> tuple[np.ndarray, dict]:
+        """All items, counted as a fallback from a targeted group (too small, or with nothing
+        new left to mine)."""
+        self.counters["fallback"] += 1
+        return np.ones(len(self.items), dtype=bool), {"targeted": False, "fallback": True}
+
+    def mine_pool(self, dec: Decoupled, pool: np.ndarray, cb: Callbacks) -> tuple[list[str], str | None]:
+        """Phases 2-3 on one pool: its exemplars of the decoupled split, then mining."""
+        P, N, weights = self.exemplars(dec, pool)
+        cb.on_mining(len(P), len(N))
+        return self.mine(P, N, weights)
 
     def exemplars(self, dec: Decoupled, pool: np.ndarray) -> tuple[list[Item], list[Item], tuple | None]:
         """Up to ``n_exemplars`` positive and negative items of the pool, drawn with
@@ -537,53 +544,6 @@ class Discovery:
         c = b - b.mean()
         cc = float(c @ c)
         return float(((R.T @ c) ** 2).sum() / cc) if cc > 0 else 0.0
-
-    # -- the cross-validated criterion (genz.selection) ------------------------------------------
-    def priors(self) -> np.ndarray:
-        """Every feature at its FM prior ``(1 − ε) b + ε (1 − b)``: what a new item has, and
-        what the predictor and the criterion use."""
-        return prior_mixture(self.st.B, self.st.eps)
-
-    def cv_losses(self, extra: np.ndarray | None = None, rows: np.ndarray | None = None,
-                  crit: CrossValidation | None = None, drop: int | None = None) -> np.ndarray:
-        """Per-item cross-validated losses of the current structure (minus feature ``drop``;
-        plus the judgments ``extra`` as new features at ε = ``eps_min``), on the criterion's
-        rows or a subset ``rows`` scored by ``crit``."""
-        crit = self.criterion if crit is None else crit
-        Q = self.priors() if rows is None else self.priors()[rows]
-        if drop is not None:
-            Q = np.delete(Q, drop, axis=1)
-        if extra is not None:
-            Q = np.column_stack([Q, prior_mixture(np.reshape(extra, (len(Q), -1)), self.cfg.advanced.eps_min)])
-        return crit.losses(Q)
-
-    def base_losses(self) -> np.ndarray:
-        """:meth:`cv_losses` of the current structure, computed once per structure and ε."""
-        key = (tuple(self.features), self.st.eps.tobytes())
-        if self._base is None or self._base[0] != key:
-            self._base = (key, self.cv_losses())
-        return self._base[1]
-
-    def cv_gain(self, b: np.ndarray, rows: np.ndarray | None = None, crit: CrossValidation | None = None) -> np.ndarray:
-        """Per item, the cross-validated loss decrease from adding the judgments ``b`` (one
-        column, or several side by side) to the current structure."""
-        base = self.base_losses() if rows is None else self.cv_losses(rows=rows, crit=crit)
-        return base - self.cv_losses(extra=b, rows=rows, crit=crit)
-
-    def cv_drop_gain(self, k: int) -> np.ndarray:
-        """Per item, the cross-validated loss increase when feature ``k`` is dropped."""
-        return self.cv_losses(drop=k) - self.base_losses()
-
-    def rejects_new(self) -> str | None:
-        """With cross-validated selection: why the feature just added (the last one) is undone
-        (it does not lower the cross-validated loss), or None."""
-        if self.criterion is None:
-            return None
-        g = self.cv_drop_gain(self.st.K - 1)
-        if keeps(g):
-            return None
-        m, se = paired(g)
-        return f"does not lower the cross-validated loss ({m:+.4f} ± {se:.4f})"
 
     # -- Algorithm 3 -----------------------------------------------------------------------------------
     def algorithm_3(self) -> Outcome:

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .inference import prior_mixture
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
@@ -198,3 +199,56 @@ class CrossValidation:
         whose FM priors are the columns of ``Q``."""
         P, _ = self.predictions(Q)
         return ((self.Y - P) ** 2 / self.y_var).sum(axis=1)
+
+
+class CrossValidatedChoices:
+    """The cross-validated criterion as discovery asks it (:class:`genz.discovery.Discovery`
+    mixes this in): losses and gains of the current structure (``self.st``, ``self.features``,
+    ``self.cfg``) under ``self.criterion`` (a :class:`CrossValidation`, or None: the bound
+    decides), with the current structure's losses cached in ``self._base``."""
+
+    def priors(self) -> np.ndarray:
+        """Every feature at its FM prior ``(1 − ε) b + ε (1 − b)``: what a new item has, and
+        what the predictor and the criterion use."""
+        return prior_mixture(self.st.B, self.st.eps)
+
+    def cv_losses(self, extra: np.ndarray | None = None, rows: np.ndarray | None = None,
+                  crit: CrossValidation | None = None, drop: int | None = None) -> np.ndarray:
+        """Per-item cross-validated losses of the current structure (minus feature ``drop``;
+        plus the judgments ``extra`` as new features at ε = ``eps_min``), on the criterion's
+        rows or a subset ``rows`` scored by ``crit``."""
+        crit = self.criterion if crit is None else crit
+        Q = self.priors() if rows is None else self.priors()[rows]
+        if drop is not None:
+            Q = np.delete(Q, drop, axis=1)
+        if extra is not None:
+            Q = np.column_stack([Q, prior_mixture(np.reshape(extra, (len(Q), -1)), self.cfg.advanced.eps_min)])
+        return crit.losses(Q)
+
+    def base_losses(self) -> np.ndarray:
+        """:meth:`cv_losses` of the current structure, computed once per structure and ε."""
+        key = (tuple(self.features), self.st.eps.tobytes())
+        if self._base is None or self._base[0] != key:
+            self._base = (key, self.cv_losses())
+        return self._base[1]
+
+    def cv_gain(self, b: np.ndarray, rows: np.ndarray | None = None, crit: CrossValidation | None = None) -> np.ndarray:
+        """Per item, the cross-validated loss decrease from adding the judgments ``b`` (one
+        column, or several side by side) to the current structure."""
+        base = self.base_losses() if rows is None else self.cv_losses(rows=rows, crit=crit)
+        return base - self.cv_losses(extra=b, rows=rows, crit=crit)
+
+    def cv_drop_gain(self, k: int) -> np.ndarray:
+        """Per item, the cross-validated loss increase when feature ``k`` is dropped."""
+        return self.cv_losses(drop=k) - self.base_losses()
+
+    def rejects_new(self) -> str | None:
+        """With cross-validated selection: why the feature just added (the last one) is undone
+        (it does not lower the cross-validated loss), or None."""
+        if self.criterion is None:
+            return None
+        g = self.cv_drop_gain(self.st.K - 1)
+        if keeps(g):
+            return None
+        m, se = paired(g)
+        return f"does not lower the cross-validated loss ({m:+.4f} ± {se:.4f})"

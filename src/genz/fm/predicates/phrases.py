@@ -188,21 +188,7 @@ def phrase_in_context(phrase: str, texts: Sequence[str], max_words: int = 5) -> 
     words = phrase.split()
     while len(words) < max_words:
         fragment = not is_statement(" ".join(words))
-        pat = _phrase_pattern(" ".join(words))
-        left: Counter = Counter()
-        right: Counter = Counter()
-        n = 0
-        for t in texts:
-            m = pat.search(t)
-            if not m:
-                continue
-            n += 1
-            lm = _LEFT.search(t, 0, m.start())
-            if lm:
-                left[lm.group(1).lower()] += 1
-            rm = _RIGHT.match(t[m.end():])
-            if rm:
-                right[rm.group(1).lower()] += 1
+        left, right, n = _neighbours(" ".join(words), texts, content_only=False)
         if n < (1 if fragment else _MIN_CONTEXT):  # too few texts to claim the words always come with it
             break
         lw = left.most_common(1)
@@ -224,6 +210,17 @@ DOMINANT = 0.5
 def dominant_neighbour(phrase: str, texts: Sequence[str]) -> float:
     """The largest share of the texts having ``phrase`` in which one same content word stands
     right before it, or right after it (within the sentence); 0 when no text has it."""
+    left, right, n = _neighbours(phrase, texts, content_only=True)
+    if n == 0:
+        return 0.0
+    top = max([c for _, c in left.most_common(1)] + [c for _, c in right.most_common(1)] + [0])
+    return top / n
+
+
+def _neighbours(phrase: str, texts: Sequence[str], content_only: bool) -> tuple[Counter, Counter, int]:
+    """The words right before and right after ``phrase`` (within its sentence) in the texts
+    that have it, counted (``content_only``: function words left out), and how many texts have
+    it; the first occurrence in each text counts."""
     pat = _phrase_pattern(phrase)
     left: Counter = Counter()
     right: Counter = Counter()
@@ -233,13 +230,7 @@ def dominant_neighbour(phrase: str, texts: Sequence[str]) -> float:
         if not m:
             continue
         n += 1
-        lm = _LEFT.search(t, 0, m.start())
-        if lm and lm.group(1).lower() not in FUNCTION_WORDS:
-            left[lm.group(1).lower()] += 1
-        rm = _RIGHT.match(t[m.end():])
-        if rm and rm.group(1).lower() not in FUNCTION_WORDS:
-            right[rm.group(1).lower()] += 1
-    if n == 0:
-        return 0.0
-    top = max([c for _, c in left.most_common(1)] + [c for _, c in right.most_common(1)] + [0])
-    return top / n
+        for w, bag in ((_LEFT.search(t, 0, m.start()), left), (_RIGHT.match(t[m.end():]), right)):
+            if w and not (content_only and w.group(1).lower() in FUNCTION_WORDS):
+                bag[w.group(1).lower()] += 1
+    return left, right, n

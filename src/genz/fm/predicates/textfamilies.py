@@ -17,6 +17,7 @@ from ...items import Item
 from .families import _Family, _numeric_families, _set_families
 from .phrases import FUNCTION_WORDS, _mark_sentences, is_readable_phrase
 from .predicate import FieldIs, FieldMentions, HasField, Mentions
+from .values import _attribute_kinds, _numeric_values
 from .textfields import COMMON_FIELD, NumberKey, common_fields, free_docs, number_values, text_structures
 
 __all__ = ["text_families"]
@@ -57,28 +58,26 @@ def _number_families(fm, items, structs, y):
             shown.setdefault(k, Counter())[s.surface.get(k, "")] += 1
             grouped[k] += k in s.grouped
     need = max(fm.min_support, int(np.ceil(COMMON_FIELD * len(items))))
+    numeric = [a for a, kind in _attribute_kinds(items).items() if kind == "numeric"]
     for k, c in sorted(count.items(), key=lambda kv: (kv[0].label, kv[0].unit)):
         if c < need:
             continue
         key = NumberKey(k.label, k.unit, shown=shown[k].most_common(1)[0][0], grouped=grouped[k] > 0)
         v = number_values(items, k)
-        if _identifier(k, v) or _restates_attribute(items, v):
+        if _identifier(k, v) or _restates_attribute(items, v, numeric):
             continue
         yield from _numeric_families(fm, key, v, y, modular=False)
 
 
-def _restates_attribute(items, v: np.ndarray) -> bool:
+def _restates_attribute(items, v: np.ndarray, numeric: list[str]) -> bool:
     """Whether a number of the text only repeats a numeric attribute of the same items (``4053
     square feet`` beside ``area: 4053``): equal on 98% of the items that have both. Its
     thresholds would be the attribute's in other words, crowding out other candidates."""
     has = np.isfinite(v)
     if has.sum() < 2:
         return False
-    names = {a for it in items for a, x in it.attributes.items()
-             if isinstance(x, (int, float)) and not isinstance(x, bool)}
-    for a in names:
-        col = np.array([float(x) if isinstance(x := it.attributes.get(a), (int, float)) and not isinstance(x, bool)
-                        else np.nan for it in items])
+    for a in numeric:
+        col = _numeric_values(items, a)  # memoised per list of items: mining reads it anyway
         both = has & np.isfinite(col)
         if both.sum() >= 0.9 * has.sum() and np.mean(np.isclose(col[both], v[both])) >= 0.98:
             return True
