@@ -8,7 +8,6 @@ binary judgments. ``save(dir)`` / ``GenZRegressor.load(dir)`` use JSON and ``.np
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
@@ -34,7 +33,8 @@ from .observation.base import coefficients, predictive_std
 from .runs import atomic_write_bytes
 from .sampling import _Counting, judge_in_bulk, stratified_sample
 from .selection import MIN_CV_ROWS, split_indices
-from .settings import (Selection, advanced_settings, model_spec, prior_knowledge, selection_settings, to_json)
+from .settings import (Selection, advanced_settings, model_spec, nested_fields, prior_knowledge, replace_fields,
+                       selection_settings, split_nested, to_json)
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 from .estimator_inputs import (check_items as _check_items, check_sample_weight, check_target_values, is_table,
                                load_inputs, new_items, remember_inputs, side_input_columns, side_matrix, table_items,
@@ -199,31 +199,15 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         """The constructor parameters; with ``deep`` also every field of the settings objects
         as ``selection__folds``, ``advanced__eps_min``, ``model__ridge``..."""
         out = super().get_params(deep=False)
-        if deep:
-            for name, coerce in self._NESTED.items():
-                try:
-                    spec = coerce(out[name])
-                except GenZInputError:  # an invalid value: fit will say so; get_params never raises
-                    continue
-                out.update({f"{name}__{f.name}": getattr(spec, f.name) for f in dataclasses.fields(spec)})
-        return out
+        return {**out, **nested_fields(out, self._NESTED)} if deep else out
 
     def set_params(self, **params: Any) -> "GenZRegressor":
         """Set constructor parameters; ``selection__folds=3`` replaces one field of a settings
         object (the others keep their values)."""
-        nested: dict[str, dict] = {}
-        for key in [k for k in params if "__" in k]:
-            name, sub = key.split("__", 1)
-            if name in self._NESTED:
-                nested.setdefault(name, {})[sub] = params.pop(key)
-        super().set_params(**params)
-        for name, sub in nested.items():
-            spec = self._NESTED[name](getattr(self, name))
-            known = {f.name for f in dataclasses.fields(spec)}
-            bad = sorted(set(sub) - known)
-            if bad:
-                raise GenZInputError(f"{name}: unknown setting(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
-            setattr(self, name, dataclasses.replace(spec, **sub))
+        plain, nested = split_nested(params, self._NESTED)
+        super().set_params(**plain)
+        for name, changes in nested.items():
+            setattr(self, name, replace_fields(self._NESTED[name](getattr(self, name)), name, changes))
         return self
 
     def __sklearn_tags__(self):

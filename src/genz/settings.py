@@ -17,7 +17,7 @@ All of them are plain dataclasses (compared by value, so scikit-learn's ``clone`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -289,3 +289,38 @@ def to_json(spec: Any) -> dict | None:
         d = {"kind": spec.kind, **d}
     return d
 
+
+# -- settings objects as nested estimator parameters (``selection__folds``) -------------------------
+def nested_fields(params: dict, nested: dict) -> dict:
+    """``{"selection__folds": 5, ...}``: every field of each settings object in ``params``
+    (``nested``: parameter name → its coercion, e.g. :func:`selection_settings`); an invalid
+    value is skipped (fit will say so; ``get_params`` never raises)."""
+    out: dict = {}
+    for name, coerce in nested.items():
+        try:
+            spec = coerce(params[name])
+        except GenZInputError:
+            continue
+        out.update({f"{name}__{f.name}": getattr(spec, f.name) for f in fields(spec)})
+    return out
+
+
+def split_nested(params: dict, nested: dict) -> tuple[dict, dict[str, dict]]:
+    """``params`` without the ``name__field`` keys of the settings objects in ``nested``, and
+    those keys grouped by object: ``{"selection": {"folds": 3}}``."""
+    plain, grouped = dict(params), {}
+    for key in [k for k in params if "__" in k]:
+        name, field_name = key.split("__", 1)
+        if name in nested:
+            grouped.setdefault(name, {})[field_name] = plain.pop(key)
+    return plain, grouped
+
+
+def replace_fields(spec: Any, name: str, changes: dict) -> Any:
+    """``spec`` with the fields ``changes`` replaced; an unknown field is one line naming the
+    known ones."""
+    known = {f.name for f in fields(spec)}
+    bad = sorted(set(changes) - known)
+    if bad:
+        raise GenZInputError(f"{name}: unknown setting(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    return replace(spec, **changes)
