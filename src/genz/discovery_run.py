@@ -234,10 +234,16 @@ class DiscoveryRun:
         findings = None
         if len(iu) and names:
             cb.on_selection("testing the findings")
-            findings = fit_findings(prior_mixture(BI, eps, side), None if U is None else U[iu], Y[iu], names,
+            # latent units (E[z | b]) unless the judgments are exact by construction: then the
+            # latent property is the judgment, and an ε learned from the target's misfit (heavy
+            # tails read as flips) would only inflate the effects (docs/feature-table.md)
+            exact = bool(getattr(d.fm, "exact_judgments", False))
+            QI = BI if exact else prior_mixture(BI, eps, side)
+            findings = fit_findings(QI, None if U is None else U[iu], Y[iu], names,
                                     self.target_names or [f"y{j}" for j in range(Y.shape[1])],
                                     self.sel.error_rate, self.sel.correction, ids=[it.id for it in its])
-            findings = widen_for_attenuation(findings, BA, side)
+            if not exact:
+                findings = widen_for_attenuation(findings, BA, side)
         B = np.zeros((len(items), len(names)))
         B[ia], B[iu] = BA, BI
         return {"features": names, "epsilon": eps, "B": B, "step": int(best["step"]), "findings": findings,

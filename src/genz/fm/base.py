@@ -9,6 +9,12 @@
 
 Backends (the offline predicate engine, OpenAI-compatible LLMs, a cache wrapped around either)
 implement :class:`FoundationModel`; discovery and inference never look behind it.
+
+Optional attributes a backend may declare (read with ``getattr(fm, name, False)``):
+``free_judgments`` (judging costs nothing: no candidate screening by default) and
+``exact_judgments`` (a judgment *is* the descriptor's meaning — a rule evaluated on the item, as
+the offline engine's — so its error rate is 0 by construction and the findings report the
+judgment's effect as it is, with no conversion to latent units; :mod:`genz.findings`).
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ class PredicateFM:
     max_exemplars: int = 100_000
     stats: FMStats = field(default_factory=FMStats)
     free_judgments = True  # (not a field) judging costs nothing: no candidate screening by default
+    exact_judgments = True  # (not a field) a descriptor is a rule evaluated on the item: ε = 0 by construction
 
     # -- judging -------------------------------------------------------------------------------
     def judge(self, descriptor: str, items: Sequence[Item]) -> Judgments:
