@@ -427,6 +427,11 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         allf = [x for r in rs for x in r["findings"] if x["covers"] is not None]
         cov = sum(1 for x in allf if x["covers"])
         s["coverage"] = (cov / len(allf) if allf else float("nan"), *wilson(cov, len(allf)), len(allf))
+        true_f = [x for x in allf if x["term"] is not None]
+        tc = sum(1 for x in true_f if x["covers"])
+        s["coverage_true"] = (tc / len(true_f) if true_f else float("nan"), *wilson(tc, len(true_f)), len(true_f))
+        ratios = [x["effect"] / x["truth"] for x in true_f if x.get("truth") and x.get("effect") is not None]
+        s["effect_ratio_true"] = float(np.median(ratios)) if ratios else float("nan")
         s["findings_with_zero_in_interval"] = sum(1 for x in allf if x["interval_has_zero"])
         s["true_findings_with_zero_in_interval"] = sum(1 for x in allf if x["interval_has_zero"] and x["term"] is not None)
         false = [x for r in rs for x in r["findings"] if x["term"] is None]
@@ -466,14 +471,18 @@ def format_summary(summary: dict[str, Any], seeds_label: str) -> str:
                      f"{e['oracle'][0]:.4f} | {_ci(s['paired']['ridge'], 4)} | {_ci(s['paired']['lasso'], 4)} | "
                      f"{s['genz_worse_share']['ridge']:.0%} / {s['genz_worse_share']['lasso']:.0%} | {s['K']:.1f} |")
     lines += ["", "| setting | findings per fit | stated level | mean FDP [95% CI] | fits with no finding [95% CI] | "
-              "95% intervals covering the planted effect [95% CI] (findings) | findings whose interval contains 0 (true ones) | "
+              "95% intervals covering the planted effect [95% CI] (findings) | of the true findings [95% CI] (n) | "
+              "true findings' effect ÷ planted (median) | findings whose interval contains 0 (true ones) | "
               "false findings (of them proxies, ≥ 85% agreement) | source |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, s in summary.items():
         fdp, nf, cov = s["fdp"], s["no_finding"], s["coverage"]
         cov_s = f"{cov[0]:.3f} [{cov[1]:.3f}, {cov[2]:.3f}] ({cov[3]})" if cov[3] else "– (0)"
+        ct = s.get("coverage_true", (float("nan"), 0.0, 0.0, 0))
+        ct_s = f"{ct[0]:.3f} [{ct[1]:.3f}, {ct[2]:.3f}] ({ct[3]})" if ct[3] else "– (0)"
         lines.append(f"| {name} | {s['findings_per_fit']:.2f} | {s['level']:.2f} | {fdp[0]:.3f} [{max(fdp[1], 0):.3f}, {fdp[2]:.3f}] | "
-                     f"{nf[0]:.0%} [{nf[1]:.0%}, {nf[2]:.0%}] | {cov_s} | {s['findings_with_zero_in_interval']} "
+                     f"{nf[0]:.0%} [{nf[1]:.0%}, {nf[2]:.0%}] | {cov_s} | {ct_s} | {s.get('effect_ratio_true', float('nan')):.2f} | "
+                     f"{s['findings_with_zero_in_interval']} "
                      f"({s['true_findings_with_zero_in_interval']}) | {s['false_findings']} ({s['false_proxies']}) | "
                      f"{', '.join(s['findings_source'])} |")
     lines += ["", "| setting | term | planted | mean abs. effect | recall (predictor) | recall (findings) |",

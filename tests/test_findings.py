@@ -239,3 +239,29 @@ def test_a_budget_of_features_is_never_exceeded_and_keeps_the_strongest():
     assert any("flag" in f for f in est.features_)
     with pytest.raises(Exception, match="max_features"):
         GenZRegressor(selection={"max_features": 0}).fit(items, y)
+
+
+def test_an_exact_engine_reports_the_judgments_effect_and_a_noisy_one_the_latent_effect():
+    """Catches: the offline engine's findings divided by a 1 − ε⁰ − ε¹ learned from the target's
+    misfit (heavy-tailed noise read as flips inflates every effect), or a noisy engine's findings
+    left in judgment units. With an exact engine the finding is plain OLS of the target on the
+    untouched rows' judgments."""
+    from genz.fm.predicates import PredicateFM
+    from genz.fm.noisy import ErrorProfile, NoisyFM
+
+    rng = np.random.default_rng(3)
+    n = 600
+    items = [Item(id=f"e{i}", attributes={"flag": bool(rng.random() < 0.5), "c": str(rng.choice(list("abc")))})
+             for i in range(n)]
+    f = np.array([1.0 * it.attributes["flag"] for it in items])
+    y = f + rng.standard_t(3, n) * 0.5  # heavy tails: a flip model would absorb the outliers
+    fm = PredicateFM()
+    assert fm.exact_judgments and not getattr(NoisyFM(fm, ErrorProfile()), "exact_judgments", False)
+    est = GenZRegressor(fm=fm, cycles=2, random_state=0, selection={"extend": False}).fit(items, y)
+    inf = est.inference_
+    k = inf.features.index("'flag' is \"true\"")
+    rows = {it.id: i for i, it in enumerate(items)}
+    idx = np.array([rows[i] for i in inf.ids])
+    B = np.column_stack([fm.judge(d, [items[i] for i in idx]).values for d in inf.features] + [np.ones(len(idx))])
+    ols = np.linalg.lstsq(B.astype(float), y[idx], rcond=None)[0]
+    np.testing.assert_allclose(inf.params[k, 0], ols[k], rtol=1e-8)

@@ -35,6 +35,9 @@ from .settings import MLP, Advanced, Linear
 
 __all__ = ["DiscoveryConfig", "Discovery", "schedule", "new_item_q"]
 
+#: a kept cut is moved (:meth:`Discovery.refine_cut`) only when its cross-validated gain is this
+#: many standard errors above 0 (a cut of a weak feature would be fitted to the noise)
+POLISH_Z = 2.0
 SCREEN_AUTO = 500  # Advanced.screen_sample="auto": items of the discovery part a candidate is screened on
 
 
@@ -226,6 +229,10 @@ class Discovery(CrossValidatedChoices):
             (self.model, self.st), _ = before, self.features.pop()
             self.discarded.append(descriptor)
             return Outcome("discard", descriptor, [dec.em, em], {**info, "reason": rejected})
+        polished = self.refine_cut(descriptor)
+        if polished is not None:
+            info["refined_from"], descriptor = descriptor, polished
+            em = run_em(self.model, self.st, self.U, self.Y, **self.cfg.em_settings())
         return Outcome("add", descriptor, [dec.em, em], {**info, "eps_start": eps})
 
     # -- the phases of an addition -------------------------------------------------------------------
@@ -311,6 +318,38 @@ class Discovery(CrossValidatedChoices):
             idx.append(side)
         weights = (dec.strength[idx[0]], dec.strength[idx[1]]) if self.cfg.advanced.weighted_mining else None
         return [self.items[i] for i in idx[0]], [self.items[i] for i in idx[1]], weights
+
+    def refine_cut(self, descriptor: str) -> str | None:
+        """After a mined feature is kept (decided on the descriptor as mined) with a cross-validated
+        gain of at least :data:`POLISH_Z` standard errors, where the foundation model can (``fm.refine``: the offline engine) its cut of a number moves to
+        where it explains the residual of the *other* features best, by least squares over every
+        discovery row (genz.fm.predicates.cuts): the exemplars only place it near the true cut,
+        and the items it misplaces would be explained later by more cuts of the same number.
+        The keep decision is not made on the moved cut (a cut searched on every row would make
+        its own cross-validated gain look better than it is). Returns the new descriptor (the
+        feature's judgments replaced) or None."""
+        refine = getattr(self.fm, "refine", None)
+        if refine is None or self.model.sigma2_ is None or self.criterion is None:
+            return None
+        k = self.features.index(descriptor)
+        m, se = paired(self.cv_drop_gain(k))
+        if m < POLISH_Z * se:  # a weak feature's cut would only be fitted to the noise
+            return None
+        Q = self.mining_q().copy()
+        Q[:, k] = 0.0
+        R = (self.Y - self.model.predict(Q, self.U)) / np.sqrt(self.model.sigma2_)
+        new = refine(descriptor, self.items, R)
+        if new == descriptor or new in self.features or new in self.discarded:
+            return None
+        b = self.judgment_values(self.judge(new, self.items))
+        if self.rejection(b) is not None:
+            return None
+        self.features[k] = new
+        self.origin[new] = self.origin.pop(descriptor, "mined")
+        self.st.B[:, k] = b
+        self.st.Q[:, k] = prior_mixture(b[:, None], self.st.eps[k:k + 1])[:, 0]
+        self.counters["refined"] = self.counters.get("refined", 0) + 1
+        return new
 
     def mine(self, P: list[Item], N: list[Item], weights: tuple | None) -> tuple[list[str], str | None]:
         """Phase 3 (paper Fig. 2): one characteristic, or a short list of candidates, that the

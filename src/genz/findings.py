@@ -10,7 +10,9 @@ alone. On ``I`` one ordinary least-squares fit
 
 (the FM priors of docs/equations.md §5, so ``β_k`` is the effect of the *latent* property
 ``z_k``: the judgments' regression coefficient divided by ``1 − 2ε_k``; side inputs ``u``
-included) gives everything a finding has, from one covariance ``s² (XᵀX)⁻¹``:
+included; for a foundation model whose judgments are exact by construction, the offline engine's
+``exact_judgments``, ``q_nk = b_nk``: there is nothing latent to convert to) gives everything a
+finding has, from one covariance ``s² (XᵀX)⁻¹``:
 
 * the effect ``β_k`` (per target) with its standard error and a ``1 − max(α, 0.05)`` t-interval
   (95% by default);

@@ -14,7 +14,10 @@ Optional attributes a backend may declare (read with ``getattr(fm, name, False)`
 ``free_judgments`` (judging costs nothing: no candidate screening by default) and
 ``exact_judgments`` (a judgment *is* the descriptor's meaning — a rule evaluated on the item, as
 the offline engine's — so its error rate is 0 by construction and the findings report the
-judgment's effect as it is, with no conversion to latent units; :mod:`genz.findings`).
+judgment's effect as it is, with no conversion to latent units; :mod:`genz.findings`), and
+the method ``refine(descriptor, items, residual) -> str`` (the descriptor with its cut of a
+number moved to where it explains the residual best; discovery calls it on a feature it has
+just kept).
 """
 
 from __future__ import annotations

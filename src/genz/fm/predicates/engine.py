@@ -13,6 +13,7 @@ import numpy as np
 from ...errors import FMError, MiningError
 from ...items import Item
 from ..base import FMStats, Judgments
+from .cuts import refine_cut
 from .families import _score, attribute_families
 from .grammar import parse_predicate
 from .numfmt import cut_between
@@ -77,6 +78,17 @@ class PredicateFM:
         except (FMError, ValueError):
             return []
         return [pred.left.render(), pred.right.render()] if isinstance(pred, And) else []
+
+    def refine(self, descriptor: str, items: Sequence[Item], residual: np.ndarray) -> str:
+        """The descriptor with its cut of a number moved to where it explains ``residual``
+        (N×D, one row per item) best by least squares (:mod:`.cuts`); any other descriptor as
+        it is. Discovery calls it on each mined candidate with the current model's residual."""
+        try:
+            pred = parse_predicate(descriptor)
+        except (FMError, ValueError):
+            return descriptor
+        better = refine_cut(pred, items, residual, self.min_support)
+        return descriptor if better is None else better.render()
 
     def complexity(self, descriptor: str) -> float:
         """How complex a descriptor is (a threshold or a category 1, a range 2, a set 1 + ½ per
