@@ -321,9 +321,10 @@ class Discovery(CrossValidatedChoices):
 
     def refine_cut(self, descriptor: str) -> str | None:
         """After a mined feature is kept (decided on the descriptor as mined) with a cross-validated
-        gain of at least :data:`POLISH_Z` standard errors, where the foundation model can (``fm.refine``: the offline engine) its cut of a number moves to
-        where it explains the residual of the *other* features best, by least squares over every
-        discovery row (genz.fm.predicates.cuts): the exemplars only place it near the true cut,
+        gain of at least :data:`POLISH_Z` standard errors, where the foundation model can
+        (``fm.refine``: the offline engine) its cut of a number moves to where it explains the
+        residual of the *other* features best, by least squares over every discovery row, within
+        10% of the items (genz.fm.predicates.cuts): the exemplars only place it near the true cut,
         and the items it misplaces would be explained later by more cuts of the same number.
         The keep decision is not made on the moved cut (a cut searched on every row would make
         its own cross-validated gain look better than it is). Returns the new descriptor (the
