@@ -77,6 +77,7 @@ from typing import Any, Callable
 import numpy as np
 
 from genz import GenZRegressor, Item
+from genz.experiments.runner import parse_seeds as _parse_seeds
 
 TASKS = ("attributes", "text", "multi", "mixed")
 #: further tasks, written apart from the four above (other domains, other structure), to check
@@ -738,16 +739,8 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
 # ----------------------------------------------------------------------------------------------
 
 def parse_seeds(spec: str) -> list[int]:
-    """``"0-4"`` → [0..4]; ``"1,3,7"``; ``"100-109"``."""
-    out: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if "-" in part[1:]:
-            a, b = part.split("-", 1)
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
+    """``"0-4"`` → [0..4]; ``"1,3,7"``; ``"100-109"``; ``dev`` (100-109); ``report`` (0-4)."""
+    return _parse_seeds(spec)
 
 
 def parse_tasks(spec: str) -> list[str]:

@@ -80,6 +80,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from genz import GenZRegressor, Item  # noqa: E402
+from genz.experiments.runner import parse_seeds as _parse_seeds  # noqa: E402
 
 DEV_SEEDS = list(range(1000, 1040))
 REPORT_SEEDS = list(range(0, 40))
@@ -496,19 +497,7 @@ def format_summary(summary: dict[str, Any], seeds_label: str) -> str:
 
 def parse_seeds(spec: str) -> list[int]:
     """``dev`` (1000-1039), ``report`` (0-39), ``"1000-1009"``, ``"1,3,7"``."""
-    if spec == "dev":
-        return list(DEV_SEEDS)
-    if spec == "report":
-        return list(REPORT_SEEDS)
-    out: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = part.split("-", 1)
-            out += list(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
+    return _parse_seeds(spec, {"dev": DEV_SEEDS, "report": REPORT_SEEDS})
 
 
 def main(argv: list[str] | None = None) -> int:

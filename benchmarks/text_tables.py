@@ -86,6 +86,7 @@ from typing import Any
 import numpy as np
 
 from genz import GenZRegressor, Item
+from genz.experiments.runner import parse_seeds as _parse_seeds
 
 DEV_SEEDS = list(range(100, 110))
 REPORT_SEEDS = list(range(5))
@@ -505,19 +506,8 @@ def summarize(results: list[dict]) -> dict[str, Any]:
 
 
 def parse_seeds(spec: str) -> list[int]:
-    if spec == "dev":
-        return DEV_SEEDS
-    if spec in ("report", "reported"):
-        return REPORT_SEEDS
-    out: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if "-" in part[1:]:
-            a, b = part.split("-", 1)
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
+    """``dev`` (100-109), ``report`` (0-4), ``"0-4"``, ``"1,3,7"``."""
+    return _parse_seeds(spec, {"dev": DEV_SEEDS, "report": REPORT_SEEDS, "reported": REPORT_SEEDS})
 
 
 def main(argv: list[str] | None = None) -> int:

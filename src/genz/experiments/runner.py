@@ -82,10 +82,11 @@ class ExperimentConfig:
         return ("median_ae", False) if self.kind == "houses" else ("cosine", True)
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str, aliases: dict[str, list[int]] | None = None) -> list[int]:
     """``"0-4"`` → [0, 1, 2, 3, 4]; ``"0,2,5"`` → [0, 2, 5]; ``"3"`` → [3]; ``"dev"`` →
-    :data:`DEV_SEEDS` (100-109); ``"report"`` → :data:`REPORT_SEEDS` (0-4)."""
-    alias = SEED_ALIASES.get(str(text).strip().lower())
+    :data:`DEV_SEEDS` (100-109); ``"report"`` → :data:`REPORT_SEEDS` (0-4); a benchmark with other
+    development or reported seeds passes its own ``aliases``."""
+    alias = (SEED_ALIASES if aliases is None else aliases).get(str(text).strip().lower())
     if alias is not None:
         return list(alias)
     out: list[int] = []
