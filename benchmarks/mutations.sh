@@ -1,0 +1,34 @@
+#!/bin/bash
+# Hand-written mutations of the core mathematics, each applied to a scratch copy of the committed
+# tree (git archive HEAD), with the tests that must catch it; every line should end in "failed".
+# Run from the repository root: bash benchmarks/mutations.sh   (about a minute on 2 cores)
+set -u
+ROOT=$(git rev-parse --show-toplevel)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+git -C "$ROOT" archive HEAD | tar -x -C "$WORK"
+cd "$WORK"; export PYTHONPATH="$WORK/src" OMP_NUM_THREADS=1
+run() { name="$1"; file="$2"; from="$3"; to="$4"; tests="$5"
+  cp "$file" "$WORK/.mut_backup"
+  python - "$file" "$from" "$to" <<'PY'
+import sys; p,a,b=sys.argv[1:4]; s=open(p).read(); assert a in s, a; open(p,'w').write(s.replace(a,b,1))
+PY
+  if [ $? -ne 0 ]; then echo "MUTATION $name: NOT APPLIED (the code changed: update this line)"; return; fi
+  out=$(timeout 1200 python -m pytest -q -p no:cacheprovider -x $tests 2>&1 | tail -1)
+  cp "$WORK/.mut_backup" "$file"
+  echo "MUTATION $name: $out"
+}
+run "intervals collapsed to [w, w]" src/genz/findings.py "return self.params - t * self.bse, self.params + t * self.bse" "return self.params.copy(), self.params.copy()" "tests/test_findings.py tests/test_selection.py"
+run "every feature a finding" src/genz/findings.py "return self.identified & (self.qvalues <= self.error_rate)" "return self.identified | True" "tests/test_findings.py tests/test_selection.py"
+run "no multiplicity correction" src/genz/findings.py "    q = adjust_pvalues(p, correction)" "    q = p.copy()" "tests/test_findings.py"
+run "findings tested on the discovery rows" src/genz/discovery_run.py "findings = fit_findings(QI, None if U is None else U[iu], Y[iu], names," "findings = fit_findings(BA if exact else prior_mixture(BA, eps, side), None if U is None else U[ia], Y[ia], names," "tests/test_findings.py"
+run "discard list bypassed by conjunction parts" src/genz/discovery.py "if p not in self.features and p not in self.discarded and self._judge_part(p, known)]" "if p not in self.features and self._judge_part(p, known)]" "tests/test_selection_rules.py"
+run "cv folds leak (fold's own rows in its fit)" src/genz/selection.py "                    G = G_all - Gf" "                    G = G_all.copy()" "tests/test_selection_rules.py"
+run "keep rule always true" src/genz/selection.py "    return m > 0.0 and m > KEEP_SE * se" "    return True" "tests/test_selection_rules.py tests/test_findings.py"
+run "epsilon never updated in the E-step" src/genz/inference.py "            if e != st.eps[k]:" "            if False:" "tests/test_noise_model.py tests/test_em_fast_paths.py"
+run "posterior ignores the judgment" src/genz/inference.py "        logit = priors.logodds(k) + gap" "        logit = gap" "tests/test_noise_model.py tests/test_em_fast_paths.py"
+run "exact engine's findings converted by a learned epsilon" src/genz/discovery_run.py 'exact = bool(getattr(d.fm, "exact_judgments", False))' 'exact = False' "tests/test_findings.py"
+run "cut refinement not local" src/genz/fm/predicates/cuts.py "        g = np.where(np.abs(CC[i] - CC[i0]) <= moved_max, g, -np.inf)" "        g = g" "tests/test_cuts.py"
+run "cut refinement one value off" src/genz/fm/predicates/cuts.py "        k = int(i[np.argmax(g)])" "        k = min(int(i[np.argmax(g)]) + 1, V - 1)" "tests/test_cuts.py"
+run "cut refinement flips the direction" src/genz/fm/predicates/cuts.py "        return AtLeast(pred.attr, t) if isinstance(pred, AtLeast) else Below(pred.attr, t)" "        return Below(pred.attr, t) if isinstance(pred, AtLeast) else AtLeast(pred.attr, t)" "tests/test_cuts.py"
+run "range refinement ignores the residual's centring" src/genz/fm/predicates/cuts.py "    Rc = R - R.mean(axis=0)" "    Rc = R" "tests/test_cuts.py"
