@@ -152,7 +152,6 @@ def run_experiment(
     seed and method, so FM-call counts are per run. ``make_estimator(seed, fm)`` builds the
     GenZ estimator (default: :class:`genz.GenZRegressor` with the config's schedule)."""
     from .peers import houses_peers, movies_peers
-    from .zeroshot import zero_shot_baseline
 
     if cfg.kind not in ("houses", "movies"):
         raise GenZInputError(f"experiment kind must be 'houses' or 'movies', not {cfg.kind!r}")
