@@ -3,8 +3,6 @@ person can read. Each test names the wrong implementation it catches."""
 
 from __future__ import annotations
 
-import math
-from decimal import ROUND_FLOOR, Decimal
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from genz.fm.predicates import (Mentions, PredicateFM, cut_between, cut_upper, i
 from genz.fm.predicates.numfmt import digits, fmt
 from genz.fm.predicates.phrases import dominant_neighbour, related_phrases
 from genz.fm.predicates.textfields import NumberKey
+from tests._digits import fewest_digits
 
 
 # -- reading a text ---------------------------------------------------------------------------
@@ -46,23 +45,6 @@ def test_money_percent_ratings_ordinals_and_decimals():
 
 # -- thresholds at the data's precision ---------------------------------------------------------
 
-def _fewest_digits_in(lo: float, hi: float) -> int:
-    """Independent check: the fewest significant digits of a float in (lo, hi], by scanning
-    decimal grids from coarse to fine and counting the digits of the points inside."""
-    if lo < 0 < hi or lo < 0 == hi:
-        return 0
-    top = math.floor(math.log10(max(abs(lo), abs(hi))))
-    found: list[int] = []
-    for d in range(1, 19):
-        step = Decimal(1).scaleb(top - d + 1)
-        for x in (lo, hi):
-            k = int((Decimal(x) / step).to_integral_value(ROUND_FLOOR))
-            found += [digits(float(j * step)) for j in range(k - 1, k + 3) if lo < float(j * step) <= hi]
-        if found and d > min(found):
-            return min(found)
-    return min(found) if found else 17
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.floats(1e-6, 1e12), st.floats(1e-9, 10.0))
 def test_a_cut_separates_its_neighbours_with_the_fewest_digits(a, rel):
@@ -73,7 +55,7 @@ def test_a_cut_separates_its_neighbours_with_the_fewest_digits(a, rel):
         return
     t = cut_between(a, b)
     assert a < t <= b
-    assert digits(t) == _fewest_digits_in(a, b), (a, b, t)
+    assert digits(t) == fewest_digits(a, b), (a, b, t)
     assert float(fmt(t)) == t  # written exactly
     u = cut_upper(a, b)
     assert a <= u < b
@@ -98,7 +80,7 @@ def test_mined_thresholds_print_with_the_digits_that_separate_the_data():
         p = parse_predicate(d)
         t = p.t if hasattr(p, "t") else p.lo
         lo, hi = x[x < t].max(), x[x >= t].min()
-        assert digits(t) == _fewest_digits_in(lo, hi), d
+        assert digits(t) == fewest_digits(lo, hi), d
 
 
 # -- statements, not fragments ------------------------------------------------------------------

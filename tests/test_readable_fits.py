@@ -6,10 +6,8 @@ movies experiments' items (the real data where it is present, else skipped)."""
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import sys
-from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from genz import GenZRegressor
 from genz.fm.predicates import And, AtLeast, Below, Between, Not, bare_fragment, parse_predicate
 from genz.fm.predicates.numfmt import digits
 from genz.fm.predicates.predicate import numbers_of
+from tests._digits import fewest_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 #: what these tests check is the engine's writing; a shorter discovery keeps them quick
@@ -37,25 +36,6 @@ def _data(sub: str) -> Path | None:
     cands = [Path(os.environ["GENZ_DATA"])] if os.environ.get("GENZ_DATA") else []
     cands += [ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data"]
     return next((c / sub for c in cands if (c / sub).is_dir()), None)
-
-
-def _fewest(lo: float, hi: float, lo_open: bool = True) -> int:
-    """The fewest significant digits of a float in (lo, hi] (or [lo, hi) with ``lo_open=False``),
-    by scanning decimal grids from coarse to fine and counting the digits of the points inside
-    (a point of a finer grid below the top magnitude can have as few: 700 in [500, 1000))."""
-    inside = (lambda t: lo < t <= hi) if lo_open else (lambda t: lo <= t < hi)
-    if inside(0.0):
-        return 0
-    top = math.floor(math.log10(max(abs(lo), abs(hi))))
-    found: list[int] = []
-    for d in range(1, 19):
-        step = Decimal(1).scaleb(top - d + 1)
-        for x in (lo, hi):
-            k = int((Decimal(x) / step).to_integral_value(ROUND_FLOOR))
-            found += [digits(float(j * step)) for j in range(k - 1, k + 3) if inside(float(j * step))]
-        if found and d > min(found):
-            return min(found)
-    return min(found) if found else 17
 
 
 def _thresholds(p):
@@ -84,12 +64,12 @@ def check_descriptors(features, items) -> int:
             if kind == "cut":
                 lo, hi = v[v < t], v[v >= t]
                 if lo.size and hi.size:
-                    assert digits(t) == _fewest(lo.max(), hi.min()), (f, lo.max(), hi.min())
+                    assert digits(t) == fewest_digits(lo.max(), hi.min()), (f, lo.max(), hi.min())
                     n += 1
             else:
                 lo, hi = v[v <= t], v[v > t]
                 if lo.size and hi.size:
-                    assert digits(t) == _fewest(lo.max(), hi.min(), lo_open=False), (f, lo.max(), hi.min())
+                    assert digits(t) == fewest_digits(lo.max(), hi.min(), lo_open=False), (f, lo.max(), hi.min())
                     n += 1
     return n
 
