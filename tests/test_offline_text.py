@@ -15,7 +15,7 @@ from genz.fm.predicates import (Mentions, PredicateFM, cut_between, cut_upper, i
 from genz.fm.predicates.numfmt import digits, fmt
 from genz.fm.predicates.phrases import dominant_neighbour, related_phrases
 from genz.fm.predicates.textfields import NumberKey
-from tests._digits import fewest_digits
+from tests._bench import fewest_digits
 
 
 # -- reading a text ---------------------------------------------------------------------------

@@ -5,9 +5,7 @@ movies experiments' items (the real data where it is present, else skipped)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +15,11 @@ from genz import GenZRegressor
 from genz.fm.predicates import And, AtLeast, Below, Between, Not, bare_fragment, parse_predicate
 from genz.fm.predicates.numfmt import digits
 from genz.fm.predicates.predicate import numbers_of
-from tests._digits import fewest_digits
+from tests._bench import fewest_digits, load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 #: what these tests check is the engine's writing; a shorter discovery keeps them quick
 QUICK = {"cycles": 4, "selection": {"extend": False}}
-
-
-def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_bench_for_tests", ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _data(sub: str) -> Path | None:
@@ -76,7 +66,7 @@ def check_descriptors(features, items) -> int:
 
 @pytest.mark.slow
 def test_text_table_fit_is_readable():
-    tt = _bench("text_tables")
+    tt = load_benchmark("text_tables")
     task = tt.make_task(100, n=400)
     est = GenZRegressor(random_state=100, **QUICK).fit(task.train_items, task.y_train)
     feats = [str(f) for f in est.features_]
@@ -88,7 +78,7 @@ def test_text_table_fit_is_readable():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["text", "reviews", "attributes"])
 def test_planted_fits_are_readable(name):
-    planted = _bench("planted")
+    planted = load_benchmark("planted")
     task = planted.make_task(name, 100, n=300)
     est = GenZRegressor(random_state=100, **QUICK).fit(task.train_items, task.y_train)
     feats = [str(f) for f in est.features_]
@@ -135,7 +125,7 @@ def test_movie_items_are_read_without_fragments():
 
 def test_the_benchmark_readability_check():
     """The benchmark's check follows the issue's rule (catches a check that passes everything)."""
-    tt = _bench("text_tables")
+    tt = load_benchmark("text_tables")
     assert not tt.readable('mentions "yes"') and not tt.readable('mentions "damage"')
     assert not tt.readable('mentions "all styles"') and not tt.readable("not (mentions \"good\")")
     assert tt.readable('mentions "water damage"') and tt.readable("the text's 'condition' is at least 8/10")

@@ -224,12 +224,13 @@ class Discovery(CrossValidatedChoices):
         em = run_em(self.model, self.st, self.U, self.Y, **self.cfg.em_settings())
         if len(candidates) <= 1:
             info.pop("candidates")
-        rejected = self.rejects_new()
+        gain = self.new_feature_gain()
+        rejected = self.rejects(gain)
         if rejected is not None:  # the new feature does not lower the cross-validated loss: undo it
             (self.model, self.st), _ = before, self.features.pop()
             self.discarded.append(descriptor)
             return Outcome("discard", descriptor, [dec.em, em], {**info, "reason": rejected})
-        polished = self.refine_cut(descriptor)
+        polished = self.refine_cut(gain)
         if polished is not None:
             info["refined_from"], descriptor = descriptor, polished
             em = run_em(self.model, self.st, self.U, self.Y, **self.cfg.em_settings())
@@ -319,23 +320,21 @@ class Discovery(CrossValidatedChoices):
         weights = (dec.strength[idx[0]], dec.strength[idx[1]]) if self.cfg.advanced.weighted_mining else None
         return [self.items[i] for i in idx[0]], [self.items[i] for i in idx[1]], weights
 
-    def refine_cut(self, descriptor: str) -> str | None:
-        """After a mined feature is kept (decided on the descriptor as mined) with a cross-validated
-        gain of at least :data:`POLISH_Z` standard errors, where the foundation model can
-        (``fm.refine``: the offline engine) its cut of a number moves to where it explains the
-        residual of the *other* features best, by least squares over every discovery row, within
-        10% of the items (genz.fm.predicates.cuts): the exemplars only place it near the true cut,
-        and the items it misplaces would be explained later by more cuts of the same number.
-        The keep decision is not made on the moved cut (a cut searched on every row would make
-        its own cross-validated gain look better than it is). Returns the new descriptor (the
-        feature's judgments replaced) or None."""
+    def refine_cut(self, gain: np.ndarray | None) -> str | None:
+        """The feature just kept, if it is a cut of a number and its cross-validated ``gain``
+        is at least :data:`POLISH_Z` standard errors, with its cut moved by the FM's ``refine``
+        (the offline engine: genz.fm.predicates.cuts) to where it explains the residual of the
+        other features best. The keep decision was made on the cut as mined (a cut searched on
+        every row would overstate its own gain). Returns the new descriptor (its judgments
+        replace the old ones) or None."""
         refine = getattr(self.fm, "refine", None)
-        if refine is None or self.model.sigma2_ is None or self.criterion is None:
+        if refine is None or gain is None or self.model.sigma2_ is None:
             return None
-        k = self.features.index(descriptor)
-        m, se = paired(self.cv_drop_gain(k))
+        m, se = paired(gain)
         if m < POLISH_Z * se:  # a weak feature's cut would only be fitted to the noise
             return None
+        k = self.st.K - 1
+        descriptor = self.features[k]
         Q = self.mining_q().copy()
         Q[:, k] = 0.0
         R = (self.Y - self.model.predict(Q, self.U)) / np.sqrt(self.model.sigma2_)

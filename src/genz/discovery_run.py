@@ -234,16 +234,17 @@ class DiscoveryRun:
         findings = None
         if len(iu) and names:
             cb.on_selection("testing the findings")
-            # latent units (E[z | b]) unless the judgments are exact by construction: then the
-            # latent property is the judgment, and an ε learned from the target's misfit (heavy
-            # tails read as flips) would only inflate the effects (docs/feature-table.md)
-            exact = bool(getattr(d.fm, "exact_judgments", False))
-            QI = BI if exact else prior_mixture(BI, eps, side)
-            findings = fit_findings(QI, None if U is None else U[iu], Y[iu], names,
+            # latent units E[z | b]; judgments exact by construction have error rates 0 (the
+            # judgment is the property; an ε learned from the target's misfit, heavy tails read
+            # as flips, would only inflate the effects: docs/feature-table.md)
+            if getattr(d.fm, "exact_judgments", False):
+                eps_f, side_f = np.zeros(len(names)), None
+            else:
+                eps_f, side_f = eps, side
+            findings = fit_findings(prior_mixture(BI, eps_f, side_f), None if U is None else U[iu], Y[iu], names,
                                     self.target_names or [f"y{j}" for j in range(Y.shape[1])],
                                     self.sel.error_rate, self.sel.correction, ids=[it.id for it in its])
-            if not exact:
-                findings = widen_for_attenuation(findings, BA, side)
+            findings = widen_for_attenuation(findings, BA, side_f)
         B = np.zeros((len(items), len(names)))
         B[ia], B[iu] = BA, BI
         return {"features": names, "epsilon": eps, "B": B, "step": int(best["step"]), "findings": findings,

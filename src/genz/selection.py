@@ -242,13 +242,16 @@ class CrossValidatedChoices:
         """Per item, the cross-validated loss increase when feature ``k`` is dropped."""
         return self.cv_losses(drop=k) - self.base_losses()
 
-    def rejects_new(self) -> str | None:
-        """With cross-validated selection: why the feature just added (the last one) is undone
-        (it does not lower the cross-validated loss), or None."""
-        if self.criterion is None:
+    def new_feature_gain(self) -> np.ndarray | None:
+        """Per item, the cross-validated gain of the feature just added (the last one); None
+        without cross-validated selection."""
+        return None if self.criterion is None else self.cv_drop_gain(self.st.K - 1)
+
+    @staticmethod
+    def rejects(gain: np.ndarray | None) -> str | None:
+        """Why a feature with this :meth:`new_feature_gain` is undone (it does not lower the
+        cross-validated loss), or None (kept, or no cross-validated selection)."""
+        if gain is None or keeps(gain):
             return None
-        g = self.cv_drop_gain(self.st.K - 1)
-        if keeps(g):
-            return None
-        m, se = paired(g)
+        m, se = paired(gain)
         return f"does not lower the cross-validated loss ({m:+.4f} ± {se:.4f})"

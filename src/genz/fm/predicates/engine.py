@@ -82,7 +82,7 @@ class PredicateFM:
     def refine(self, descriptor: str, items: Sequence[Item], residual: np.ndarray) -> str:
         """The descriptor with its cut of a number moved to where it explains ``residual``
         (N×D, one row per item) best by least squares (:mod:`.cuts`); any other descriptor as
-        it is. Discovery calls it on each mined candidate with the current model's residual."""
+        it is. Discovery calls it on a feature it has just kept, with the other features' residual."""
         try:
             pred = parse_predicate(descriptor)
         except (FMError, ValueError):
