@@ -265,3 +265,36 @@ def test_an_exact_engine_reports_the_judgments_effect_and_a_noisy_one_the_latent
     B = np.column_stack([fm.judge(d, [items[i] for i in idx]).values for d in inf.features] + [np.ones(len(idx))])
     ols = np.linalg.lstsq(B.astype(float), y[idx], rcond=None)[0]
     np.testing.assert_allclose(inf.params[k, 0], ols[k], rtol=1e-8)
+
+
+def test_the_structure_tested_for_findings_has_its_cuts_moved_on_the_discovery_rows():
+    """Catches: a tested cut left where mining put it (a proxy of the true cut then tested as a
+    finding), a cut moved against a residual that still contains the feature itself (no step
+    left to find) or the target itself with the other features' effects in it, and a user's
+    hypothesis rewritten."""
+    from genz.discovery import Callbacks, Discovery, DiscoveryConfig
+    from genz.discovery_run import DiscoveryRun
+    from genz.fm.predicates import PredicateFM
+    from genz.fm.predicates.grammar import parse_predicate
+
+    rng = np.random.default_rng(4)
+    n = 400
+    w = np.round(rng.uniform(0, 10, n), 2)
+    flag = rng.random(n) < 0.5
+    items = [Item(id=f"s{i}", attributes={"w": float(w[i]), "flag": bool(flag[i] if w[i] < 5 else not flag[i])})
+             for i in range(n)]
+    flag = np.array([it.attributes["flag"] for it in items])
+    y = 1.0 * (w >= 4.2) + 2.0 * flag + rng.normal(0, 0.3, n)
+    fm = PredicateFM()
+    d = Discovery(fm, DiscoveryConfig(seed=0), items, y[:, None])
+    names = ["'w' is at least 4.8", "'flag' is \"true\"", "'w' is below 1"]
+    d.origin = {names[0]: "mined", names[1]: "mined", names[2]: "hypothesis"}
+    BA = np.column_stack([fm.judge(f, items).values for f in names]).astype(float)
+    new, B2 = DiscoveryRun(d)._settle_cuts(names, BA, Callbacks())
+    moved = parse_predicate(new[0])
+    assert type(moved).__name__ == "AtLeast"
+    assert np.mean(moved.evaluate(items) == (w >= 4.2)) >= 0.99
+    assert new[1:] == names[1:]
+    np.testing.assert_array_equal(B2[:, 0], moved.evaluate(items))
+    np.testing.assert_array_equal(B2[:, 1:], BA[:, 1:])
+    assert d.origin[new[0]] == "mined" and names[0] not in d.origin

@@ -222,7 +222,7 @@ class DiscoveryRun:
         cb.on_selection("choosing the structure tested for findings")
         best = self.best_record()
         names, eps = list(best["features"]), np.asarray(best["epsilon"], dtype=float)
-        BA = self._judgments(names)
+        names, BA = self._settle_cuts(names, self._judgments(names), cb)
         eps, side = structure_error_rates(BA, d.U, d.Y, eps, d.cfg)  # ε that mean what they say (docs/noise-model.md)
         QA = prior_mixture(BA, eps)
         items, Y, U, ia, iu = self.split
@@ -249,6 +249,42 @@ class DiscoveryRun:
         B[ia], B[iu] = BA, BI
         return {"features": names, "epsilon": eps, "B": B, "step": int(best["step"]), "findings": findings,
                 "hypotheses": self._hypothesis_evidence(names, QA, d.criterion.losses(QA))}
+
+    def _settle_cuts(self, names: list[str], BA: np.ndarray, cb: Callbacks) -> tuple[list[str], np.ndarray]:
+        """The structure to be tested, each cut of a number moved by the FM's ``refine`` (the
+        offline engine's least-squares cut, a local search: genz.fm.predicates.cuts) to where it
+        explains the residual of the others (least squares on the discovery rows) best. During
+        discovery only a strong feature's cut is moved (a weak one's would be fitted to the
+        noise of the rows that also judge it); here every cut is, since the findings are then
+        tested on rows that played no part (a cut moved to noise loses its evidence there), and
+        phase 2 starts from the moved cuts (docs/feature-table.md: measured on development
+        seeds). Features the user gave are kept as given; returns the names and their judgments
+        on these rows."""
+        d = self.disc
+        refine = getattr(d.fm, "refine", None)
+        if refine is None or not names:
+            return names, BA
+        names, BA = list(names), np.asarray(BA, dtype=float).copy()
+        Y = d.Y.reshape(len(BA), -1)
+        for k, old in enumerate(list(names)):
+            if d.origin.get(old, "mined") != "mined":
+                continue
+            X = np.column_stack([np.ones(len(BA)), np.delete(BA, k, axis=1)] + ([d.U] if d.U is not None else []))
+            R = Y - X @ np.linalg.lstsq(X, Y, rcond=None)[0]
+            new = refine(old, d.items, R / np.maximum(R.std(axis=0), 1e-12))
+            if new == old or new in names or new in d.discarded:
+                continue
+            cb.on_selection(f"moving the cut of {old!r} to {new!r}")
+            b = d.judgment_values(d.judge(new, d.items))
+            hb, others = b > 0.5, np.delete(BA, k, axis=1) > 0.5
+            if hb.all() or not hb.any() or any((others == hb[:, None]).all(axis=0)) \
+                    or any((others != hb[:, None]).all(axis=0)):
+                continue
+            names[k], BA[:, k] = new, b
+            self.judged[new] = b.copy()
+            d.origin[new] = d.origin.pop(old, "mined")
+            d.counters["settled"] = d.counters.get("settled", 0) + 1
+        return names, BA
 
     def _start_phase_2(self, record: Callable[[Outcome, int], None]) -> None:
         """Phase 2 starts from phase 1's tested structure on every training row: EM there, a
@@ -294,8 +330,8 @@ class DiscoveryRun:
         names, eps = list(best["features"]), np.asarray(best["epsilon"], dtype=float)
         if self.phase == 2:
             B = self._judgments(names)
-        else:  # the structure tested for findings (it is the best step of phase 1)
-            B = p1["B"]
+        else:  # the structure tested for findings (phase 1's best step, its cuts settled)
+            names, B = list(p1["features"]), p1["B"]
         Q = prior_mixture(self._judgments(names), eps)
         base = d.criterion.losses(Q)
         gains = [paired(d.criterion.losses(np.delete(Q, k, axis=1)) - base) for k in range(len(names))]

@@ -67,7 +67,7 @@ def adjust_pvalues(p: Sequence[float], method: str = "bh") -> np.ndarray:
     else:  # holm
         adj = np.maximum.accumulate(ps * (m - rank + 1))
     out = np.empty(m)
-    out[order] = np.minimum(adj, 1.0)
+    out[order] = np.minimum(np.maximum(adj, ps), 1.0)  # never below p (p·m/m can round under p)
     return out
 
 
