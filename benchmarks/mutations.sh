@@ -33,4 +33,4 @@ run "cut refinement one value off" src/genz/fm/predicates/cuts.py "        k = i
 run "cut refinement flips the direction" src/genz/fm/predicates/cuts.py "        return AtLeast(pred.attr, t) if isinstance(pred, AtLeast) else Below(pred.attr, t)" "        return Below(pred.attr, t) if isinstance(pred, AtLeast) else AtLeast(pred.attr, t)" "tests/test_cuts.py"
 run "cut refinement does not centre the residual" src/genz/fm/predicates/cuts.py "    Rc = R - R.mean(axis=0)" "    Rc = R" "tests/test_cuts.py"
 run "tested cuts not settled" src/genz/discovery_run.py "        names, BA = self._settle_cuts(names, self._judgments(names), cb)" "        BA = self._judgments(names)" "tests/test_findings.py"
-run "tested cuts settled on the target, not the others' residual" src/genz/discovery_run.py "            R = Y - X @ np.linalg.lstsq(X, Y, rcond=None)[0]" "            R = Y - Y.mean(axis=0)" "tests/test_findings.py"
+run "tested cuts settled on the target, not the others' residual" src/genz/discovery_run.py "            R = d.Y - X @ np.linalg.lstsq(X, d.Y, rcond=None)[0]" "            R = d.Y - d.Y.mean(axis=0)" "tests/test_findings.py"

@@ -321,35 +321,34 @@ class Discovery(CrossValidatedChoices):
         return [self.items[i] for i in idx[0]], [self.items[i] for i in idx[1]], weights
 
     def refine_cut(self, gain: np.ndarray | None) -> str | None:
-        """The feature just kept, if it is a cut of a number and its cross-validated ``gain``
-        is at least :data:`POLISH_Z` standard errors, with its cut moved by the FM's ``refine``
-        (the offline engine: genz.fm.predicates.cuts) to where it explains the residual of the
-        other features best. The keep decision was made on the cut as mined (a cut searched on
-        every row would overstate its own gain). Returns the new descriptor (its judgments
-        replace the old ones) or None."""
-        refine = getattr(self.fm, "refine", None)
-        if refine is None or gain is None or self.model.sigma2_ is None:
+        """The feature just kept, if its cross-validated ``gain`` is at least :data:`POLISH_Z` SEs,
+        with its cut moved (:meth:`moved_cut`); the keep decision was made on the cut as mined (a
+        cut searched on every row would overstate its own gain). The new descriptor, or None."""
+        if getattr(self.fm, "refine", None) is None or gain is None or self.model.sigma2_ is None:
             return None
         m, se = paired(gain)
         if m < POLISH_Z * se:  # a weak feature's cut would only be fitted to the noise
             return None
         k = self.st.K - 1
-        descriptor = self.features[k]
         Q = self.mining_q().copy()
         Q[:, k] = 0.0
-        R = (self.Y - self.model.predict(Q, self.U)) / np.sqrt(self.model.sigma2_)
-        new = refine(descriptor, self.items, R)
-        if new == descriptor or new in self.features or new in self.discarded:
+        R = (self.Y - self.model.predict(Q, self.U)) / np.sqrt(self.model.sigma2_)  # the other features' residual
+        moved = self.moved_cut(self.features[k], R, (self.features, self.st.B))
+        if moved is not None:
+            self.origin[moved[0]] = self.origin.pop(self.features[k], "mined")
+            self.features[k], self.st.B[:, k] = moved
+            self.st.Q[:, k] = prior_mixture(moved[1][:, None], self.st.eps[k:k + 1])[:, 0]
+            self.counters["refined"] = self.counters.get("refined", 0) + 1
+        return None if moved is None else moved[0]
+
+    def moved_cut(self, descriptor: str, R: np.ndarray, against: tuple) -> tuple[str, np.ndarray] | None:
+        """``descriptor`` with its cut moved by ``fm.refine`` to explain the residual ``R`` best, and
+        its judgments; None if unmoved, known, discarded or refused beside ``against`` (:meth:`rejection`)."""
+        new = self.fm.refine(descriptor, self.items, R)
+        if new == descriptor or new in against[0] or new in self.discarded:
             return None
         b = self.judgment_values(self.judge(new, self.items))
-        if self.rejection(b) is not None:
-            return None
-        self.features[k] = new
-        self.origin[new] = self.origin.pop(descriptor, "mined")
-        self.st.B[:, k] = b
-        self.st.Q[:, k] = prior_mixture(b[:, None], self.st.eps[k:k + 1])[:, 0]
-        self.counters["refined"] = self.counters.get("refined", 0) + 1
-        return new
+        return None if self.rejection(b, against=against) is not None else (new, b)
 
     def mine(self, P: list[Item], N: list[Item], weights: tuple | None) -> tuple[list[str], str | None]:
         """Phase 3 (paper Fig. 2): one characteristic, or a short list of candidates, that the
@@ -560,12 +559,13 @@ class Discovery(CrossValidatedChoices):
             return np.clip(j.prob, 0.0, 1.0)
         return j.values.astype(float)
 
-    def rejection(self, b: np.ndarray, rows: np.ndarray | None = None) -> str | None:
-        """Why a new feature's judgments cannot be used (or None); ``b`` on the items ``rows``
-        only (screening) or on all."""
+    def rejection(self, b: np.ndarray, rows: np.ndarray | None = None, against: tuple | None = None) -> str | None:
+        """Why a new feature's judgments cannot be used (or None); ``b`` on the items ``rows`` only
+        (screening) or on all; beside the model's features, or ``against`` = (features, judgments)."""
         hard_b = b > 0.5
-        B = self.st.B if rows is None else self.st.B[rows]
-        for k, f in enumerate(self.features):
+        features, B = (self.features, self.st.B) if against is None else against
+        B = B if rows is None else B[rows]
+        for k, f in enumerate(features):
             col = B[:, k] > 0.5
             if np.array_equal(hard_b, col) or np.array_equal(hard_b, ~col):
                 return f"same judgments on every training item as {f!r} (or its complement)"

@@ -257,32 +257,26 @@ class DiscoveryRun:
         discovery only a strong feature's cut is moved (a weak one's would be fitted to the
         noise of the rows that also judge it); here every cut is, since the findings are then
         tested on rows that played no part (a cut moved to noise loses its evidence there), and
-        phase 2 starts from the moved cuts (docs/feature-table.md: measured on development
+        phase 2 starts from the moved cuts (docs/offline-engine.md: measured on development
         seeds). Features the user gave are kept as given; returns the names and their judgments
         on these rows."""
         d = self.disc
-        refine = getattr(d.fm, "refine", None)
-        if refine is None or not names:
+        if getattr(d.fm, "refine", None) is None or not names:
             return names, BA
         names, BA = list(names), np.asarray(BA, dtype=float).copy()
-        Y = d.Y.reshape(len(BA), -1)
         for k, old in enumerate(list(names)):
             if d.origin.get(old, "mined") != "mined":
                 continue
-            X = np.column_stack([np.ones(len(BA)), np.delete(BA, k, axis=1)] + ([d.U] if d.U is not None else []))
-            R = Y - X @ np.linalg.lstsq(X, Y, rcond=None)[0]
-            new = refine(old, d.items, R / np.maximum(R.std(axis=0), 1e-12))
-            if new == old or new in names or new in d.discarded:
+            others, B_others = names[:k] + names[k + 1:], np.delete(BA, k, axis=1)
+            X = np.column_stack([np.ones(len(BA)), B_others] + ([d.U] if d.U is not None else []))
+            R = d.Y - X @ np.linalg.lstsq(X, d.Y, rcond=None)[0]
+            moved = d.moved_cut(old, R / np.maximum(R.std(axis=0), 1e-12), (others, B_others))
+            if moved is None:
                 continue
-            cb.on_selection(f"moving the cut of {old!r} to {new!r}")
-            b = d.judgment_values(d.judge(new, d.items))
-            hb, others = b > 0.5, np.delete(BA, k, axis=1) > 0.5
-            if hb.all() or not hb.any() or any((others == hb[:, None]).all(axis=0)) \
-                    or any((others != hb[:, None]).all(axis=0)):
-                continue
-            names[k], BA[:, k] = new, b
-            self.judged[new] = b.copy()
-            d.origin[new] = d.origin.pop(old, "mined")
+            cb.on_selection(f"moved the cut of {old!r} to {moved[0]!r}")
+            names[k], BA[:, k] = moved
+            self.judged[names[k]] = BA[:, k].copy()
+            d.origin[names[k]] = d.origin.pop(old, "mined")
             d.counters["settled"] = d.counters.get("settled", 0) + 1
         return names, BA
 
