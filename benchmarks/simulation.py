@@ -330,8 +330,9 @@ def findings_of(est: Any) -> tuple[list[str], dict[str, dict[str, Any]], float, 
     return sig, rows, 0.05, "significant"
 
 
-def run_one(setting: str, seed: int) -> dict[str, Any]:
-    """Fit genz (defaults), ridge, lasso and the oracle on one simulated data set; score them."""
+def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fit genz (defaults, or ``params`` for a development comparison), ridge, lasso and the
+    oracle on one simulated data set; score them."""
     from threadpoolctl import threadpool_limits
 
     sim = make_simulation(setting, seed)
@@ -339,7 +340,7 @@ def run_one(setting: str, seed: int) -> dict[str, Any]:
                            "effects": sim.effects.tolist()}
     with threadpool_limits(limits=1):
         np.random.seed(seed)  # GenZRegressor(random_state=None) draws from the global state, as sklearn does
-        est = GenZRegressor()
+        est = GenZRegressor(**(params or {}))
         t0 = time.perf_counter()
         est.fit(sim.train_items, sim.y_train)
         rec["seconds"] = time.perf_counter() - t0
@@ -506,7 +507,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated: {', '.join(SETTINGS)}")
     ap.add_argument("--jobs", type=int, default=2, help="parallel fits (processes; at most 2 on this machine)")
     ap.add_argument("--json", dest="json_path", default=None, help="write every fit's record and the summary here")
+    ap.add_argument("--params", default=None,
+                    help='GenZRegressor arguments as JSON, for development comparisons only (e.g. \'{"side_inputs": "numeric"}\')')
     args = ap.parse_args(argv)
+    params = json.loads(args.params) if args.params else None
     seeds = parse_seeds(args.seeds)
     settings = [s.strip() for s in args.settings.split(",") if s.strip()]
     unknown = [s for s in settings if s not in SETTINGS]
@@ -524,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     records: list[dict[str, Any]] = []
     parallel = Parallel(n_jobs=max(1, min(args.jobs, 2)), return_as="generator_unordered")
-    for i, rec in enumerate(parallel(delayed(run_one)(s, seed) for s, seed in jobs), 1):
+    for i, rec in enumerate(parallel(delayed(run_one)(s, seed, params) for s, seed in jobs), 1):
         records.append(rec)
         e = rec["excess_mse"]
         print(f"[{time.perf_counter() - t0:7.0f}s] {i}/{len(jobs)} {rec['setting']} seed {rec['seed']}: excess MSE genz "

@@ -319,3 +319,22 @@ def test_categorical_keeps_number_columns_as_categories(tmp_path):
     line = error_line(run("fit", "--data", tmp_path / "h.csv", "--target", "price", "--categorical", "zipp",
                           "-o", tmp_path / "r2", ok=False))
     assert "--categorical 'zipp': no such attribute column (attributes: zip, rooms)" in line
+
+
+def test_side_inputs_numeric(tmp_path):
+    """`--side-inputs numeric` takes every numeric column with a value in every row, and a
+    model fitted so predicts from the same columns, also when the side inputs explain the
+    target and no feature is kept (a result, not a failed run). Catches: 'numeric' read as a
+    column name; a fit with side inputs and no feature marked failed or refused by predict."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 10, 300)
+    df = pd.DataFrame({"id": [f"r{i}" for i in range(300)], "x": x.round(3),
+                       "c": rng.choice(["a", "b"], 300), "y": x + rng.normal(0, 0.3, 300)})
+    df.iloc[:250].to_csv(tmp_path / "train.csv", index=False)
+    df.iloc[250:].drop(columns=["y"]).to_csv(tmp_path / "new.csv", index=False)
+    side = run("fit", "--data", tmp_path / "train.csv", "--target", "y", "--id", "id", "--cycles", "2",
+               "--side-inputs", "numeric", "-o", tmp_path / "side").output
+    assert "side inputs: x" in side
+    run("predict", tmp_path / "side", "--data", tmp_path / "new.csv", "-o", tmp_path / "p.csv")
+    p = pd.read_csv(tmp_path / "p.csv")
+    assert np.sqrt(np.mean((p["y"].to_numpy() - x[250:]) ** 2)) < 0.6

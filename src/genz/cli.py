@@ -155,7 +155,9 @@ PREDICT_HELP = [
 @data_options(targets=True, test=True, categorical=True, delimiter=True, allow_missing=True)
 @click.option("--side-inputs", default="",
               help="Comma-separated numeric attributes (columns) used as side inputs u: they enter the predictor "
-                   "directly, next to the discovered features.")
+                   "directly, next to the discovered features; 'numeric': every numeric column with a value in "
+                   "every row. Default: none (numbers enter as thresholds and ranges that discovery finds; "
+                   "docs/user-guide.md says when to choose side inputs).")
 @discovery_options()
 @selection_options()
 @fm_options()
@@ -211,6 +213,12 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         click.echo(inp.summary, err=True)
     where = data_path or items_path
     check_fit_inputs(items, Y, inp.target_names, where=str(where))
+    if cols == ["numeric"] and "numeric" not in inp.table.get("types", {}):
+        from .estimator_inputs import side_input_columns
+
+        cols = side_input_columns("numeric", items, inp.table.get("types"))
+        if not quiet:
+            click.echo(f"side inputs: {', '.join(cols)}", err=True)
     eval_set = None
     if test_data and test_items:
         raise GenZInputError("give the held-out items with --test-data or --test-items, not both")
@@ -265,8 +273,9 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         click.echo(f"warning: {outliers}", err=True)
 
     def kept_something(e) -> None:  # a fit that keeps nothing is a failed run, with the reason
-        if not e.features_:
-            notes = explain_features(e, items, fm_opts.get("fm", "predicates"), n_features, outliers=outliers)
+        notes = [] if e.features_ else explain_features(e, items, fm_opts.get("fm", "predicates"), n_features,
+                                                         outliers=outliers)
+        if notes:  # (side inputs that explain the target without any feature are a result)
             raise GenZInputError(" ".join(notes) + f" (The run is saved in {out}, marked failed.)")
 
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,

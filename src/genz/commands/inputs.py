@@ -284,8 +284,8 @@ def explain_features(est: Any, items: Sequence[Item], fm_name: str, requested: i
     expected = requested if requested is not None else 3
     if K >= min(3, expected):
         return []
-    if K > 0 and _explained(est) >= 0.8:
-        return []  # a few features that explain the target are a result, not a problem
+    if (K > 0 or getattr(est, "n_side_inputs_", 0)) and _explained(est) >= 0.8:
+        return []  # a few features (or the side inputs alone) that explain the target are a result, not a problem
     lines = [f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}"
              + (f" ({failed} mining calls found nothing, {discarded} candidates were discarded; the run's history "
                 "says why for each)" if failed or discarded else "") + "."]

@@ -99,7 +99,7 @@ def load_model(model_dir: Path, *, fm_model=None, mining_model=None, base_url=No
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, EOFError, OSError) as exc:
         raise CorruptFileError(f"{model_dir}: the saved model is damaged or incomplete "
                                f"({type(exc).__name__}: {str(exc)[:120]})") from None
-    if not list(getattr(est, "features_", None) or []):
+    if not list(getattr(est, "features_", None) or []) and not getattr(est, "n_side_inputs_", 0):
         status = _run_status(Path(model_dir))
         raise GenZInputError(f"{model_dir}: the model has no features{status}; it would predict the same constant "
                              "for every item. Fit it again (genz fit ... --overwrite, or --resume)")
