@@ -251,8 +251,9 @@ class DiscoveryRun:
                 "hypotheses": self._hypothesis_evidence(names, QA, d.criterion.losses(QA))}
 
     def _settle_cuts(self, names: list[str], BA: np.ndarray, cb: Callbacks) -> tuple[list[str], np.ndarray]:
-        """The structure to be tested, each cut of a number moved by the FM's ``refine`` (the
-        offline engine's least-squares cut, a local search: genz.fm.predicates.cuts) to where it
+        """The structure to be tested, each cut of a number (or phrase) moved by the FM's
+        ``refine`` (the offline engine's least-squares cut, a local search:
+        genz.fm.predicates.cuts; a phrase: genz.fm.predicates.phrase_refine) to where it
         explains the residual of the others (least squares on the discovery rows) best. During
         discovery only a strong feature's cut is moved (a weak one's would be fitted to the
         noise of the rows that also judge it); here every cut is, since the findings are then

@@ -17,7 +17,8 @@ from .cuts import refine_cut
 from .families import _score, attribute_families
 from .grammar import parse_predicate
 from .numfmt import cut_between
-from .predicate import And, AtLeast, Below, Between, FieldIs, Not, OneOf, Predicate, numbers_of
+from .phrase_refine import refine_phrase
+from .predicate import And, AtLeast, Below, Between, FieldIs, Mentions, Not, OneOf, Predicate, numbers_of
 from .propose import generic_pool
 from .readable import Readability, scope_of
 from .textfamilies import text_families
@@ -81,13 +82,18 @@ class PredicateFM:
 
     def refine(self, descriptor: str, items: Sequence[Item], residual: np.ndarray) -> str:
         """The descriptor with its cut of a number moved to where it explains ``residual``
-        (N×D, one row per item) best by least squares (:mod:`.cuts`); any other descriptor as
+        (N×D, one row per item) best by least squares (:mod:`.cuts`), or its phrase moved to
+        the phrase of its sentences that does (:mod:`.phrase_refine`); any other descriptor as
         it is. Discovery calls it on a feature it has just kept, with the other features' residual."""
         try:
             pred = parse_predicate(descriptor)
         except (FMError, ValueError):
             return descriptor
-        better = refine_cut(pred, items, residual, self.min_support)
+        if isinstance(pred, Mentions) or isinstance(pred, Not) and isinstance(pred.inner, Mentions):
+            inner = refine_phrase(pred if isinstance(pred, Mentions) else pred.inner, items, residual, self.min_support)
+            better = None if inner is None else inner if isinstance(pred, Mentions) else Not(inner)
+        else:
+            better = refine_cut(pred, items, residual, self.min_support)
         return descriptor if better is None else better.render()
 
     def complexity(self, descriptor: str) -> float:

@@ -1,0 +1,93 @@
+"""Which phrase a mined phrase stands for: the least-squares phrase of its own sentences.
+
+Mining picks a phrase by how well it separates over- from under-predicted *exemplars*; when
+the property is written in several sentences, the phrase that separates best on the exemplars
+can be a piece of one of them ("windows face", from "Windows face a noisy street.") or a
+word they share with others ("call", for "on call rotation"). The piece misses the items that
+say it otherwise, and the residual it leaves is explained by more pieces: extra features and
+false findings, as a misplaced cut of a number leaves (:mod:`.cuts`).
+
+:func:`refine_phrase` moves ``mentions "P"`` to the phrase of 1-4 words, taken from the
+sentences that contain P, whose indicator explains the residual ``R`` best (the between-group
+sum of squares of :mod:`.cuts`), among those that share at least half of the smaller one's
+items with P (a neighbour of P, not any phrase): a longer phrase that holds on a subset, a
+shorter or different one of the same sentences that holds on a superset. Candidates are
+readable statements (:func:`.phrases.is_readable_phrase`, :func:`.phrases.is_statement`), said
+in at least ``min_support`` texts; the :data:`MAX_CANDIDATES` most frequent are scored. Of
+phrases that hold on the same items (equal gains), the simplest is taken
+(:func:`.predicate.phrase_complexity`: "noisy street" over "noisy"); the mined phrase stays
+unless another explains the residual strictly better.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from ...items import Item
+from .cuts import MIN_SHARE, _gain
+from .phrases import _BREAK, _WORD_RE, _mark_sentences, _phrase_pattern, is_readable_phrase, is_statement
+from .predicate import Mentions
+
+__all__ = ["refine_phrase", "MAX_CANDIDATES", "MAX_WORDS", "MIN_OVERLAP"]
+
+#: most candidate phrases scored per refinement (the most frequent)
+MAX_CANDIDATES = 60
+#: longest candidate phrase, in words
+MAX_WORDS = 4
+#: a candidate shares at least this share of the smaller item set with the mined phrase
+MIN_OVERLAP = 0.5
+
+
+def _sentence_phrases(texts: Sequence[str], pat: re.Pattern) -> Counter:
+    """Phrases of 1-:data:`MAX_WORDS` words of the sentences that match ``pat``, counted once
+    per text."""
+    grams: Counter = Counter()
+    for text in texts:
+        seen: set[str] = set()
+        for sentence in _mark_sentences(text).split(_BREAK.strip()):
+            if not pat.search(sentence):
+                continue
+            words = re.findall(_WORD_RE, sentence)
+            for n in range(1, MAX_WORDS + 1):
+                for j in range(len(words) - n + 1):
+                    seen.add(" ".join(words[j:j + n]))
+        grams.update(seen)
+    return grams
+
+
+def refine_phrase(pred: Mentions, items: Sequence[Item], R: np.ndarray, min_support: int = 2) -> Mentions | None:
+    """``pred`` moved to the phrase of its sentences that explains the residual ``R`` (N×D)
+    best (module doc), or None when no other phrase does better."""
+    N = len(items)
+    R = np.asarray(R, dtype=float).reshape(N, -1)
+    Rc = R - R.mean(axis=0)
+    cur = pred.evaluate(items)
+    m = max(int(min_support), int(math.ceil(MIN_SHARE * N)))
+    n_cur = int(cur.sum())
+    if n_cur < m or N - n_cur < m:
+        return None
+    best_gain = float(_gain(Rc[cur].sum(axis=0), np.array(float(n_cur)), N, m))
+    own = pred.phrase.lower()
+    grams = _sentence_phrases([items[i].text for i in np.flatnonzero(cur)], _phrase_pattern(pred.phrase))
+    cands = [g for g, c in grams.most_common() if c >= min_support and g != own
+             and is_readable_phrase(g) and is_statement(g)][:MAX_CANDIDATES]
+    floor, scored = best_gain * (1 + 1e-9), []
+    for g in cands:
+        b = Mentions(g).evaluate(items)
+        n1 = int(b.sum())
+        if n1 < m or N - n1 < m or (b & cur).sum() < MIN_OVERLAP * min(n1, n_cur):
+            continue
+        gain = float(_gain(Rc[b].sum(axis=0), np.array(float(n1)), N, m))
+        if gain > floor:
+            scored.append((gain, g))
+    if not scored:
+        return None
+    top = max(g for g, _ in scored)
+    # of the phrases that hold on the same items equally well, the simplest reads best
+    tied = [p for g, p in scored if g >= top * (1 - 1e-9)]
+    return Mentions(min(tied, key=lambda p: (Mentions(p).complexity, -grams[p])))
