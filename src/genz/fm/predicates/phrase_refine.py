@@ -16,7 +16,10 @@ readable statements (:func:`.phrases.is_readable_phrase`, :func:`.phrases.is_sta
 in at least ``min_support`` texts; the :data:`MAX_CANDIDATES` most frequent are scored. Of
 phrases that hold on the same items (equal gains), the simplest is taken
 (:func:`.predicate.phrase_complexity`: "noisy street" over "noisy"); the mined phrase stays
-unless another explains the residual strictly better.
+unless another explains the residual strictly better. A candidate passes the readability rules
+mining's candidates pass (:class:`.readable.Readability`: shown in its context, a statement,
+not a lone word of a fixed expression or beside the fields of structured texts) and is scored
+as shown.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ...items import Item
 from .cuts import MIN_SHARE, _gain
 from .phrases import _BREAK, _WORD_RE, _mark_sentences, _phrase_pattern, is_readable_phrase, is_statement
 from .predicate import Mentions
+from .readable import Readability
 
 __all__ = ["refine_phrase", "MAX_CANDIDATES", "MAX_WORDS", "MIN_OVERLAP"]
 
@@ -85,9 +89,17 @@ def refine_phrase(pred: Mentions, items: Sequence[Item], R: np.ndarray, min_supp
         gain = float(_gain(Rc[b].sum(axis=0), np.array(float(n1)), N, m))
         if gain > floor:
             scored.append((gain, g))
-    if not scored:
-        return None
-    top = max(g for g, _ in scored)
-    # of the phrases that hold on the same items equally well, the simplest reads best
-    tied = [p for g, p in scored if g >= top * (1 - 1e-9)]
-    return Mentions(min(tied, key=lambda p: (Mentions(p).complexity, -grams[p])))
+    # best first; of phrases that hold on the same items (equal gains) the simplest reads best
+    scored.sort(key=lambda t: (-t[0], Mentions(t[1]).complexity, -grams[t[1]]))
+    rules = Readability(items, (), min_support)
+    for _, g in scored:
+        shown = rules.shown(Mentions(g))  # what mining would offer: the same readability rules
+        if not isinstance(shown, Mentions):
+            continue
+        if shown.phrase != g:  # shown in its context: score what is shown
+            b = shown.evaluate(items)
+            n1 = int(b.sum())
+            if n1 < m or N - n1 < m or float(_gain(Rc[b].sum(axis=0), np.array(float(n1)), N, m)) <= floor:
+                continue
+        return None if shown.phrase.lower() == own else shown
+    return None
