@@ -31,7 +31,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,10 +49,12 @@ def _ridge(tr, ytr, te, cats, nums, text=None):
     return model.fit(tr, ytr).predict(te)
 
 
-def _ci(d) -> str:
-    d = np.asarray(d, dtype=float)
-    h = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
-    return f"{d.mean():+.4g} [{d.mean() - h:+.4g}, {d.mean() + h:+.4g}]"
+def _ci(a, b) -> str:
+    """``a − b`` per seed, its mean and 95% t-interval (:func:`genz.experiments.runner.paired_difference`)."""
+    from genz.experiments.runner import paired_difference
+
+    p = paired_difference(a, b, higher_is_better=False)
+    return f"{p['mean']:+.4g} [{p['low']:+.4g}, {p['high']:+.4g}]"
 
 
 def houses(data: str, seeds: list[int]) -> list[dict]:
@@ -117,22 +118,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cars-seeds", default="100-104")
     args = ap.parse_args(argv)
 
-    def seeds(spec: str) -> list[int]:
-        a, _, b = spec.partition("-")
-        return list(range(int(a), int(b or a) + 1))
-
     from threadpoolctl import threadpool_limits
+
+    from genz.experiments.runner import parse_seeds
 
     with threadpool_limits(1):
         for name in [t.strip() for t in args.tables.split(",") if t.strip()]:
             if name == "houses" and not args.data:
                 ap.error("--tables houses needs --data (the folder with HousesInfo.txt)")
-            rows = houses(args.data, seeds(args.houses_seeds)) if name == "houses" else cars(seeds(args.cars_seeds))
+            rows = houses(args.data, parse_seeds(args.houses_seeds)) if name == "houses" else cars(parse_seeds(args.cars_seeds))
             col = {k: [r[k] for r in rows] for k in ("None", "numeric", "ridge")}
             print(f"{name}: defaults {np.mean(col['None']):.4g}, side_inputs='numeric' {np.mean(col['numeric']):.4g}, "
-                  f"ridge {np.mean(col['ridge']):.4g}; numeric − defaults {_ci(np.subtract(col['numeric'], col['None']))}; "
-                  f"defaults − ridge {_ci(np.subtract(col['None'], col['ridge']))}; numeric − ridge "
-                  f"{_ci(np.subtract(col['numeric'], col['ridge']))}", flush=True)
+                  f"ridge {np.mean(col['ridge']):.4g}; numeric − defaults {_ci(col['numeric'], col['None'])}; "
+                  f"defaults − ridge {_ci(col['None'], col['ridge'])}; numeric − ridge "
+                  f"{_ci(col['numeric'], col['ridge'])}", flush=True)
     return 0
 
 

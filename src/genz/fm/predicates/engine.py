@@ -89,12 +89,13 @@ class PredicateFM:
             pred = parse_predicate(descriptor)
         except (FMError, ValueError):
             return descriptor
-        if isinstance(pred, Mentions) or isinstance(pred, Not) and isinstance(pred.inner, Mentions):
-            inner = refine_phrase(pred if isinstance(pred, Mentions) else pred.inner, items, residual, self.min_support)
-            better = None if inner is None else inner if isinstance(pred, Mentions) else Not(inner)
-        else:
-            better = refine_cut(pred, items, residual, self.min_support)
-        return descriptor if better is None else better.render()
+        negated = isinstance(pred, Not) and isinstance(pred.inner, Mentions)  # "not (mentions P)" moves P
+        core = pred.inner if negated else pred
+        move = refine_phrase if isinstance(core, Mentions) else refine_cut
+        better = move(core, items, residual, self.min_support)
+        if better is None:
+            return descriptor
+        return (Not(better) if negated else better).render()
 
     def complexity(self, descriptor: str) -> float:
         """How complex a descriptor is (a threshold or a category 1, a range 2, a set 1 + ½ per

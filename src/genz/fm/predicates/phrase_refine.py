@@ -70,25 +70,25 @@ def refine_phrase(pred: Mentions, items: Sequence[Item], R: np.ndarray, min_supp
     N = len(items)
     R = np.asarray(R, dtype=float).reshape(N, -1)
     Rc = R - R.mean(axis=0)
-    cur = pred.evaluate(items)
     m = max(int(min_support), int(math.ceil(MIN_SHARE * N)))
+
+    def gain(b: np.ndarray) -> float:  # -inf when a side has fewer than m items
+        return float(_gain(Rc[b].sum(axis=0), np.array(float(b.sum())), N, m))
+
+    cur = pred.evaluate(items)
     n_cur = int(cur.sum())
-    if n_cur < m or N - n_cur < m:
+    floor = gain(cur) * (1 + 1e-9)
+    if not np.isfinite(floor):
         return None
-    best_gain = float(_gain(Rc[cur].sum(axis=0), np.array(float(n_cur)), N, m))
     own = pred.phrase.lower()
     grams = _sentence_phrases([items[i].text for i in np.flatnonzero(cur)], _phrase_pattern(pred.phrase))
     cands = [g for g, c in grams.most_common() if c >= min_support and g != own
              and is_readable_phrase(g) and is_statement(g)][:MAX_CANDIDATES]
-    floor, scored = best_gain * (1 + 1e-9), []
+    scored = []
     for g in cands:
         b = Mentions(g).evaluate(items)
-        n1 = int(b.sum())
-        if n1 < m or N - n1 < m or (b & cur).sum() < MIN_OVERLAP * min(n1, n_cur):
-            continue
-        gain = float(_gain(Rc[b].sum(axis=0), np.array(float(n1)), N, m))
-        if gain > floor:
-            scored.append((gain, g))
+        if (b & cur).sum() >= MIN_OVERLAP * min(int(b.sum()), n_cur) and (v := gain(b)) > floor:
+            scored.append((v, g))
     # best first; of phrases that hold on the same items (equal gains) the simplest reads best
     scored.sort(key=lambda t: (-t[0], Mentions(t[1]).complexity, -grams[t[1]]))
     rules = Readability(items, (), min_support)
@@ -96,10 +96,7 @@ def refine_phrase(pred: Mentions, items: Sequence[Item], R: np.ndarray, min_supp
         shown = rules.shown(Mentions(g))  # what mining would offer: the same readability rules
         if not isinstance(shown, Mentions):
             continue
-        if shown.phrase != g:  # shown in its context: score what is shown
-            b = shown.evaluate(items)
-            n1 = int(b.sum())
-            if n1 < m or N - n1 < m or float(_gain(Rc[b].sum(axis=0), np.array(float(n1)), N, m)) <= floor:
-                continue
+        if shown.phrase != g and gain(shown.evaluate(items)) <= floor:  # shown in its context: score what is shown
+            continue
         return None if shown.phrase.lower() == own else shown
     return None
