@@ -19,8 +19,8 @@ PY
   echo "MUTATION $name: $out"
 }
 run "intervals collapsed to [w, w]" src/genz/findings.py "return self.params - t * self.bse, self.params + t * self.bse" "return self.params.copy(), self.params.copy()" "tests/test_findings.py tests/test_selection.py"
-run "every feature a finding" src/genz/findings.py "return self.identified & (self.qvalues <= self.error_rate)" "return self.identified | True" "tests/test_findings.py tests/test_selection.py"
-run "no multiplicity correction" src/genz/findings.py "    q = adjust_pvalues(p, correction)" "    q = p.copy()" "tests/test_findings.py"
+run "every feature a finding" src/genz/findings.py "return self.testable & (self.qvalues <= self.error_rate)" "return self.testable | True" "tests/test_findings.py tests/test_selection.py"
+run "no multiplicity correction" src/genz/findings.py "    q[fam] = adjust_pvalues(p[fam], correction)" "    q[fam] = p[fam]" "tests/test_findings.py"
 run "findings tested on the discovery rows" src/genz/discovery_run.py "findings = fit_findings(prior_mixture(BI, eps_f, side_f), None if U is None else U[iu], Y[iu], names," "findings = fit_findings(prior_mixture(BA, eps_f, side_f), None if U is None else U[ia], Y[ia], names," "tests/test_findings.py"
 run "discard list bypassed by conjunction parts" src/genz/discovery.py "if p not in self.features and p not in self.discarded and self._judge_part(p, known)]" "if p not in self.features and self._judge_part(p, known)]" "tests/test_selection_rules.py"
 run "cv folds leak (fold's own rows in its fit)" src/genz/selection.py "                    G = G_all - Gf" "                    G = G_all.copy()" "tests/test_selection_rules.py"
@@ -38,3 +38,7 @@ run "phrase move does not centre the residual" src/genz/fm/predicates/phrase_ref
 run "phrase move to any phrase of the sentences" src/genz/fm/predicates/phrase_refine.py "MIN_OVERLAP = 0.5" "MIN_OVERLAP = 0.0" "tests/test_phrase_refine.py"
 run "phrase move skips the readability rules" src/genz/fm/predicates/phrase_refine.py "        shown = rules.shown(Mentions(g))" "        shown = Mentions(g)" "tests/test_phrase_refine.py"
 run "phrase move never made" src/genz/fm/predicates/engine.py "        move = refine_phrase if isinstance(core, Mentions) else refine_cut" "        move = refine_cut" "tests/test_phrase_refine.py"
+run "unplaced cuts tested anyway" src/genz/discovery_run.py "tested=None if located is None else located >= self.sel.located)" "tested=None)" "tests/test_findings.py"
+run "untested features counted in the correction" src/genz/findings.py "    fam = np.ones(K, bool) if tested is None else np.asarray(tested, bool)" "    fam = np.ones(K, bool)" "tests/test_findings.py"
+run "a cut's place not resampled" src/genz/fm/predicates/cuts.py "        idx = rng.integers(0, N, N)" "        idx = np.arange(N)" "tests/test_cuts.py"
+run "a phrase's place not resampled" src/genz/fm/predicates/phrase_refine.py "        w = np.bincount(rng.integers(0, N, N), minlength=N).astype(float)" "        w = np.ones(N)" "tests/test_phrase_refine.py"

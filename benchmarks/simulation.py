@@ -359,6 +359,9 @@ def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> di
     rec["term_found"] = [any(m == j for m, _ in matched) for j in range(len(sim.terms))]
     found, rows, level, source = findings_of(est)
     rec["level"], rec["findings_source"] = level, source
+    inf = getattr(est, "inference_", None)
+    located = dict(zip(inf.features, np.asarray(inf.located, float).tolist())) \
+        if inf is not None and getattr(inf, "located", None) is not None else {}
     fnd = []
     for f in found:
         m, truth = matched[features.index(f)] if f in features else (None, 0.0)
@@ -371,7 +374,8 @@ def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> di
                     "effect": None if r.get("effect") is None else float(r["effect"]),
                     "ci_low": float(lo) if ok else None, "ci_high": float(hi) if ok else None,
                     "covers": (float(lo) <= truth <= float(hi)) if ok else None,
-                    "interval_has_zero": (float(lo) <= 0.0 <= float(hi)) if ok else None})
+                    "interval_has_zero": (float(lo) <= 0.0 <= float(hi)) if ok else None,
+                    "located": located.get(f)})
     rec["findings"] = fnd
     rec["n_findings"] = len(fnd)
     rec["false_findings"] = sum(1 for x in fnd if x["term"] is None)

@@ -72,3 +72,27 @@ def test_a_cut_never_isolates_a_few_items_and_missing_numbers_stay_outside():
     inside = out.evaluate(items)
     assert 10 <= inside.sum() <= 490
     assert not inside[::10].any()
+
+
+def test_located_says_whether_the_rows_place_a_cut():
+    """``cut_located``: a sharp step on 210 rows is placed in nearly every resample; the same cut
+    against a residual of pure noise (or a weak step) is not. Catches: a share that ignores the
+    resamples (always 1 or always 0), resamples that reuse the rows unchanged, or an agreement
+    measured on the resample instead of the rows."""
+    from genz.fm.predicates.cuts import cut_located
+
+    rng = np.random.default_rng(5)
+    w = np.round(rng.uniform(1990, 2020, 210))
+    items = _items("vintage", w.tolist())
+    sharp = (w < 2008) * 1.0 + rng.normal(0, 0.3, w.size)
+    noise = rng.normal(0, 1.0, w.size)
+    fm = PredicateFM()
+    cut = fm.refine("'vintage' is below 2009", items, sharp[:, None])
+    assert parse_predicate(cut).evaluate(items).tolist() == (w < 2008).tolist()
+    assert fm.locate(cut, items, sharp[:, None], seed=0) >= 0.9
+    assert fm.locate(cut, items, noise[:, None], seed=0) < 0.5
+    weak = (w < 2008) * 0.25 + rng.normal(0, 1.0, w.size)
+    assert fm.locate(cut, items, weak[:, None], seed=0) < fm.locate(cut, items, sharp[:, None], seed=0)
+    # not a cut of a number: nothing to say
+    assert fm.locate('mentions "oak barrels"', items, noise[:, None]) is None
+    assert cut_located(parse_predicate('mentions "oak"'), items, noise[:, None]) is None

@@ -105,3 +105,19 @@ def test_other_descriptors_and_items_without_the_phrase_are_left_alone():
     fm = PredicateFM()
     for d in ('mentions "sea view"', "'price' is at least 3", '(mentions "noisy street") and (mentions "shops")'):
         assert fm.refine(d, items, r) == d
+
+
+def test_located_says_whether_the_rows_place_a_phrase():
+    """``phrase_located`` (the engine's ``locate`` for a phrase): with the signal on "noisy
+    street", that phrase is placed in nearly every resample and "windows face" (a piece of one
+    of its sentences) in almost none; against pure noise "noisy street" is placed in some
+    resamples and not others. Catches: a share that ignores the resamples (always 0 or 1), or
+    a neighbour counted as the phrase itself."""
+    items, R = _listings(n=210, seed=3)
+    fm = PredicateFM()
+    assert fm.locate('mentions "noisy street"', items, R, seed=0) >= 0.9
+    assert fm.locate('mentions "windows face"', items, R, seed=0) <= 0.1
+    assert fm.locate('not (mentions "windows face")', items, R, seed=0) <= 0.1
+    noise = np.random.default_rng(0).normal(size=(210, 1))
+    shares = [fm.locate('mentions "noisy street"', items, noise, seed=s) for s in range(3)]
+    assert all(0.05 < s < 0.95 for s in shares), shares

@@ -15,7 +15,7 @@ from genz.observation import LinearGaussian
 
 from .conftest import make_attr_items
 
-COLUMNS = ["feature", "target", "weight", "finding", "effect", "ci_low", "ci_high", "p_value", "q_value",
+COLUMNS = ["feature", "target", "weight", "finding", "effect", "ci_low", "ci_high", "p_value", "q_value", "located",
            "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin"]
 
 
@@ -59,7 +59,10 @@ def test_feature_table_contract(fitted):
         if tested:
             assert r["ci_low"] < r["effect"] < r["ci_high"]
             assert not r["finding"] or not r["ci_low"] <= 0 <= r["ci_high"]  # a finding's interval excludes 0
-            assert r["finding"] == (r["q_value"] <= 0.05) and r["q_value"] >= r["p_value"]
+            if r["located"] >= 0.7:
+                assert r["finding"] == (r["q_value"] <= 0.05) and r["q_value"] >= r["p_value"]
+            else:  # a cut the discovery rows could not place: a control, not tested
+                assert np.isnan(r["q_value"]) and not r["finding"] and 0 <= r["located"] < 0.7
         else:
             assert np.isnan(r["effect"]) and np.isnan(r["q_value"]) and not r["finding"]
         assert 0 < r["share_yes"] < 1

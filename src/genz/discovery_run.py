@@ -37,6 +37,7 @@ __all__ = ["DiscoveryRun", "EvalTracker", "step_record"]
 CHECKPOINT_FORMAT = "genz-discovery/3"
 
 
+
 class EvalTracker:
     """The user's evaluation set: its judgments for the current features and its metrics."""
 
@@ -223,6 +224,7 @@ class DiscoveryRun:
         best = self.best_record()
         names, eps = list(best["features"]), np.asarray(best["epsilon"], dtype=float)
         names, BA = self._settle_cuts(names, self._judgments(names), cb)
+        located = self._located(names, BA)
         eps, side = structure_error_rates(BA, d.U, d.Y, eps, d.cfg)  # ε that mean what they say (docs/noise-model.md)
         QA = prior_mixture(BA, eps)
         items, Y, U, ia, iu = self.split
@@ -243,11 +245,15 @@ class DiscoveryRun:
                 eps_f, side_f = eps, side
             findings = fit_findings(prior_mixture(BI, eps_f, side_f), None if U is None else U[iu], Y[iu], names,
                                     self.target_names or [f"y{j}" for j in range(Y.shape[1])],
-                                    self.sel.error_rate, self.sel.correction, ids=[it.id for it in its])
+                                    self.sel.error_rate, self.sel.correction, ids=[it.id for it in its],
+                                    tested=None if located is None else located >= self.sel.located)
+            if findings is not None and located is not None:
+                findings.located = located
             findings = widen_for_attenuation(findings, BA, side_f)
         B = np.zeros((len(items), len(names)))
         B[ia], B[iu] = BA, BI
         return {"features": names, "epsilon": eps, "B": B, "step": int(best["step"]), "findings": findings,
+                "located": None if located is None else located.tolist(),
                 "hypotheses": self._hypothesis_evidence(names, QA, d.criterion.losses(QA))}
 
     def _settle_cuts(self, names: list[str], BA: np.ndarray, cb: Callbacks) -> tuple[list[str], np.ndarray]:
@@ -280,6 +286,24 @@ class DiscoveryRun:
             d.origin[names[k]] = d.origin.pop(old, "mined")
             d.counters["settled"] = d.counters.get("settled", 0) + 1
         return names, BA
+
+    def _located(self, names: list[str], BA: np.ndarray) -> np.ndarray | None:
+        """Per feature, how well the discovery rows place its cut of a number (the FM's
+        ``locate``: the share of bootstrap resamples whose least-squares cut for the residual of
+        the others is the same cut; 1 for any other feature). None when the FM cannot say."""
+        d = self.disc
+        if getattr(d.fm, "locate", None) is None or not names:
+            return None
+        out = np.ones(len(names))
+        for k, f in enumerate(names):
+            if d.origin.get(f, "mined") != "mined":
+                continue
+            X = np.column_stack([np.ones(len(BA)), np.delete(BA, k, axis=1)] + ([d.U] if d.U is not None else []))
+            R = d.Y - X @ np.linalg.lstsq(X, d.Y, rcond=None)[0]
+            share = d.fm.locate(f, d.items, R / np.maximum(R.std(axis=0), 1e-12), int(d.cfg.seed) + k)
+            if share is not None:
+                out[k] = share
+        return out
 
     def _start_phase_2(self, record: Callable[[Outcome, int], None]) -> None:
         """Phase 2 starts from phase 1's tested structure on every training row: EM there, a

@@ -9,7 +9,9 @@ feature answer two questions and are named apart:
 * ``effect [ci_low, ci_high]``, ``p_value``, ``q_value``, ``finding`` — the effect of the latent
   property on the untouched rows and its test (:mod:`genz.findings`, all from one fit), NaN /
   False where no rows were set aside, or for a feature added after the test (phase 2 of a fit,
-  :class:`genz.discovery_run.DiscoveryRun`).
+  :class:`genz.discovery_run.DiscoveryRun`); ``q_value`` NaN beside an effect: a cut or phrase
+  the discovery rows could not place (``located``, the share of bootstrap resamples that put it
+  where it is, below ``Selection.located``), estimated as a control and not tested.
 
 ``cv_gain`` ± ``cv_gain_se`` is the drop-one cross-validated gain on the discovery rows
 (:mod:`genz.selection`).
@@ -24,7 +26,7 @@ import numpy as np
 __all__ = ["FEATURE_TABLE_COLUMNS", "build_feature_table", "hypothesis_rows", "epsilon_note"]
 
 FEATURE_TABLE_COLUMNS = ("feature", "target", "weight", "finding", "effect", "ci_low", "ci_high", "p_value", "q_value",
-                         "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin")
+                         "located", "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin")
 
 
 def epsilon_note(eps: float, eps_min: float, eps_cap: float) -> str:
@@ -42,6 +44,7 @@ def build_feature_table(est: Any) -> list[dict]:
     K, D = len(est.features_), est.n_targets_
     nan = np.full((K, D), np.nan)
     effect, lo, hi, p, q, finding = nan, nan, nan, np.full(K, np.nan), np.full(K, np.nan), np.zeros(K, bool)
+    located = np.full(K, np.nan)
     inf = getattr(est, "inference_", None)
     if inf is not None and K:  # the tested structure may differ from the predictor's: match by name
         idx = {f: i for i, f in enumerate(inf.features)}
@@ -52,6 +55,10 @@ def build_feature_table(est: Any) -> list[dict]:
             if i is not None:
                 effect[k], lo[k], hi[k] = inf.params[i], lo_all[i], hi_all[i]
                 p[k], q[k], finding[k] = inf.pvalues[i], inf.qvalues[i], inf.significant[i]
+                if getattr(inf, "located", None) is not None:
+                    located[k] = inf.located[i]
+                if not inf.testable[i]:
+                    q[k] = np.nan  # estimated as a control, not tested (genz.findings.FindingsResult.tested)
     gains = getattr(est, "cv_gains_", np.full((K, 2), np.nan))
     eps_min, eps_cap = getattr(est, "eps_bounds_", (1e-3, 0.25))
     share = getattr(est, "share_yes_", np.full(K, np.nan))
@@ -63,7 +70,7 @@ def build_feature_table(est: Any) -> list[dict]:
                 "feature": est.features_[k], "target": name, "weight": float(est.coef_[k, d]),
                 "finding": bool(finding[k]), "effect": float(effect[k, d]),
                 "ci_low": float(lo[k, d]), "ci_high": float(hi[k, d]),
-                "p_value": float(p[k]), "q_value": float(q[k]),
+                "p_value": float(p[k]), "q_value": float(q[k]), "located": float(located[k]),
                 "cv_gain": float(gains[k, 0]), "cv_gain_se": float(gains[k, 1]),
                 "epsilon": eps, "epsilon_note": epsilon_note(eps, eps_min, eps_cap),
                 "share_yes": float(share[k]), "origin": est.origins_[k],

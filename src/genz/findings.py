@@ -96,6 +96,14 @@ class FindingsResult:
     correction: str
     test: str  # "t", "F" or "bonferroni-t"
     ids: list[str] = field(default_factory=list)  # the untouched rows' item ids
+    #: K: False where the feature is in the regression (its effect estimated, as a control) but
+    #: not tested as a finding: a cut of a number the discovery rows could not place
+    #: (:func:`genz.fm.predicates.cuts.cut_located`); such a feature is never significant and is
+    #: not counted in the correction's family
+    tested: np.ndarray | None = None
+    #: K: the share of bootstrap resamples of the discovery rows that put the feature's cut of a
+    #: number where it is (1 for any other feature; None: not measured)
+    located: np.ndarray | None = None
 
     @property
     def ci_level(self) -> float:
@@ -109,8 +117,14 @@ class FindingsResult:
             return self.params / self.bse
 
     @property
+    def testable(self) -> np.ndarray:
+        """K: identified and tested (the correction's family)."""
+        t = np.ones(len(self.features), bool) if self.tested is None else np.asarray(self.tested, bool)
+        return self.identified & t
+
+    @property
     def significant(self) -> np.ndarray:
-        return self.identified & (self.qvalues <= self.error_rate)
+        return self.testable & (self.qvalues <= self.error_rate)
 
     @property
     def findings(self) -> list[str]:
@@ -134,7 +148,7 @@ class FindingsResult:
         a = 1.0 - self.ci_level
         out = np.full(len(self.features), self.ci_level)
         sig = self.significant
-        m, R = int(self.identified.sum()), int(sig.sum())
+        m, R = int(self.testable.sum()), int(sig.sum())
         if R and m:
             out[sig] = 1.0 - (R * a / m if self.correction == "bh" else a / m)
         return out
@@ -156,7 +170,9 @@ class FindingsResult:
                 "qvalues": arr(self.qvalues), "identified": self.identified.astype(bool).tolist(),
                 "xtx_inv": arr(self.xtx_inv), "sigma": arr(self.sigma), "nobs": int(self.nobs),
                 "df_resid": int(self.df_resid), "error_rate": float(self.error_rate),
-                "correction": self.correction, "test": self.test, "ids": list(self.ids)}
+                "correction": self.correction, "test": self.test, "ids": list(self.ids),
+                **({} if self.tested is None else {"tested": np.asarray(self.tested, bool).tolist()}),
+                **({} if self.located is None else {"located": arr(np.asarray(self.located, float))})}
 
     @classmethod
     def from_json(cls, d: dict) -> "FindingsResult":
@@ -171,7 +187,9 @@ class FindingsResult:
                    identified=np.array(d["identified"], dtype=bool).reshape(K),
                    xtx_inv=arr("xtx_inv"), sigma=arr("sigma").reshape(D, D), nobs=int(d["nobs"]),
                    df_resid=int(d["df_resid"]), error_rate=float(d["error_rate"]), correction=d["correction"],
-                   test=d["test"], ids=list(d.get("ids", [])))
+                   test=d["test"], ids=list(d.get("ids", [])),
+                   tested=None if d.get("tested") is None else np.array(d["tested"], dtype=bool).reshape(K),
+                   located=None if d.get("located") is None else arr("located").reshape(K))
 
 
 def _identified_columns(X: np.ndarray, K: int) -> np.ndarray:
@@ -190,11 +208,12 @@ def _identified_columns(X: np.ndarray, K: int) -> np.ndarray:
 
 def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: Sequence[str],
                   target_names: Sequence[str], error_rate: float = 0.05, correction: str = "bh",
-                  ids: Sequence[str] = ()) -> FindingsResult | None:
+                  ids: Sequence[str] = (), tested: np.ndarray | None = None) -> FindingsResult | None:
     """The findings test (module doc) of the features whose FM priors on the untouched rows are
     the columns of ``Q`` (N×K), with side inputs ``U`` and targets ``Y`` (N×D). None when the
     rows are too few for a regression with these columns (fewer than :data:`MIN_ROWS` residual
-    degrees of freedom)."""
+    degrees of freedom). ``tested`` (K, default all): the features tested as findings; the others
+    are controls, estimated but outside the correction's family."""
     Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
     n, K, D = Q.shape[0], Q.shape[1], Y.shape[1]
     parts = [Q] + ([np.asarray(U, dtype=float)] if U is not None else []) + [np.ones((n, 1))]
@@ -239,8 +258,10 @@ def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: S
             p[k] = float(stats.f.sf(F, D, df2))
         else:
             p[k] = min(1.0, D * float(p_t[k].min()))
-    q = adjust_pvalues(p, correction)
+    fam = np.ones(K, bool) if tested is None else np.asarray(tested, bool)
+    q = np.ones(K)
+    q[fam] = adjust_pvalues(p[fam], correction)
     return FindingsResult(features=list(features), target_names=list(target_names), params=params, bse=bse,
                           pvalues=p, qvalues=q, identified=ok, xtx_inv=xtx_inv, sigma=sigma, nobs=n,
                           df_resid=int(df), error_rate=float(error_rate), correction=correction, test=test,
-                          ids=list(ids))
+                          ids=list(ids), tested=None if tested is None else np.asarray(tested, bool).copy())

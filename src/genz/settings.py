@@ -167,6 +167,12 @@ class Selection:
     ``correction`` (default ``"bh"``): ``"bh"``, Benjamini-Hochberg: the expected share of
         false findings among the findings is at most α; ``"holm"``: the probability of any false
         finding is at most α; ``"bonferroni"``: the same, more conservative.
+    ``located`` (default 0.7): a cut of a number (``'vintage' is at least 2008``, alone or in a
+        conjunction) or a phrase is tested as a finding only when at least this share of
+        bootstrap resamples of the discovery rows put its cut (phrase) where it is, give or take
+        5% of the items (the offline engine's ``locate``); otherwise its position is noise and
+        it stays a supporting feature, estimated on the untouched rows as a control beside the
+        findings but not tested. 0: every feature is tested.
     ``extend`` (default True): once the findings are tested, discovery goes on over every
         training row (the set-aside ones included), from the tested structure, to improve the
         predictor; the findings stay as tested and stay in the model. False: the predictor is
@@ -181,6 +187,7 @@ class Selection:
     holdout: float = 0.3
     error_rate: float = 0.05
     correction: str = "bh"
+    located: float = 0.7
     extend: bool = True
     max_features: int | None = None
 
@@ -199,6 +206,9 @@ class Selection:
             raise GenZInputError(f"selection holdout must be a share from 0 to 0.6 of the training rows, not {self.holdout!r}")
         if not isinstance(self.error_rate, (int, float, np.floating)) or not 0 < self.error_rate < 0.5:
             raise GenZInputError(f"selection error_rate must be in (0, 0.5), not {self.error_rate!r}")
+        if not isinstance(self.located, (int, float, np.floating)) or isinstance(self.located, bool) \
+                or not 0 <= self.located <= 1:
+            raise GenZInputError(f"selection located must be a share from 0 to 1, not {self.located!r}")
         if not isinstance(self.extend, (bool, np.bool_)):
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
         if self.max_features is not None and (not whole(self.max_features) or self.max_features < 1):

@@ -116,12 +116,12 @@ def discovery_options(note: str = ""):
     return deco
 
 
-SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "extend", "max_features")
+SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "extend", "max_features")
 
 
 def selection_options():
     """Decorator: how ``genz fit`` keeps features and tests findings (genz.Selection; docs/feature-table.md):
-    ``--folds``, ``--patience``, ``--holdout``, ``--error-rate``, ``--correction``, ``--extend``."""
+    ``--folds``, ``--patience``, ``--holdout``, ``--error-rate``, ``--correction``, ``--located``, ``--extend``."""
     opts = [
         click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
                      help="Cross-validation folds over the discovery rows: every keep, remove, stop and size "
@@ -136,6 +136,9 @@ def selection_options():
         click.option("--correction", type=click.Choice(["bh", "holm", "bonferroni"]), default="bh", show_default=True,
                      help="bh: at most --error-rate of the findings are false, in expectation (Benjamini-Hochberg); "
                           "holm / bonferroni: the chance of any false finding is at most --error-rate."),
+        click.option("--located", type=click.FloatRange(0, 1), default=0.7, show_default=True,
+                     help="A cut of a number or a phrase is tested as a finding only when this share of bootstrap "
+                          "resamples of the discovery rows put it where it is (0: test every feature)."),
         click.option("--extend/--no-extend", default=True, show_default=True,
                      help="After the findings are tested, let discovery go on over every training row to improve "
                           "the predictor (the findings stay as tested)."),

@@ -17,7 +17,9 @@ the offline engine's — so its error rate is 0 by construction and the findings
 judgment's effect as it is, with no conversion to latent units; :mod:`genz.findings`), and
 the method ``refine(descriptor, items, residual) -> str`` (the descriptor with its cut of a
 number moved to where it explains the residual best; discovery calls it on a feature it has
-just kept).
+just kept), and ``locate(descriptor, items, residual, seed) -> float | None`` (the share of
+bootstrap resamples of the items that put the descriptor's cut or phrase where it is; the
+findings test only features it places: :attr:`genz.Selection.located`).
 """
 
 from __future__ import annotations

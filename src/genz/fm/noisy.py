@@ -177,7 +177,7 @@ class NoisyFM:
     def __getattr__(self, attr: str) -> Any:
         # optional parts of the protocol that do not judge (judging must go through judge();
         # a streaming ``judge_batches`` of the inner model would bypass the noise)
-        if attr in ("free_judgments", "parts", "complexity", "mine_candidates", "refine", "describe_images", "model",
+        if attr in ("free_judgments", "parts", "complexity", "mine_candidates", "refine", "locate", "describe_images", "model",
                     "batch_size"):
             return getattr(self.__dict__["inner"], attr)
         raise AttributeError(attr)

@@ -174,7 +174,7 @@ def _titles(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None) -
     info = info or {}
     n_f = len({r.get("feature") for r in rows if r.get("finding") is True})
     n = len({r.get("feature") for r in rows})
-    tested = any(_f(r.get("q_value")) is not None for r in rows)
+    tested = any(_f(r.get("effect")) is not None for r in rows)
     how = ""
     if info.get("nobs"):
         corr = {"bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}.get(
@@ -198,7 +198,11 @@ def legend(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None = N
            "A finding has q at most the stated error rate; a supporting feature helps predictions without that proof.",
            "cv gain: how much the cross-validated loss on the discovery rows rises when the feature alone is dropped "
            "(± standard error; in units of the target's variance)."]
-    if any(_f(r.get("q_value")) is None for r in rows) and any(_f(r.get("q_value")) is not None for r in rows):
+    if any(_f(r.get("q_value")) is None and _f(r.get("effect")) is not None for r in rows):
+        out.append("q – beside an effect: a cut of a number or a phrase whose place the discovery rows could not fix "
+                   "(too few bootstrap resamples of them put it where it is: 'located'); its effect is estimated beside "
+                   "the others as a control, but it is not tested as a finding.")
+    if any(_f(r.get("effect")) is None for r in rows) and any(_f(r.get("effect")) is not None for r in rows):
         out.append("effect –: a feature added after the findings were tested (discovery went on over every row, the "
                    "set-aside ones included), so no untouched rows are left to test it on.")
     for n in sorted({str(r.get("epsilon_note")) for r in rows if r.get("epsilon_note")}):

@@ -32,9 +32,10 @@ import numpy as np
 from ...items import Item
 from .families import MIN_TAIL
 from .numfmt import cut_between, cut_upper
-from .predicate import AtLeast, Below, Between, Predicate, numbers_of
+from .predicate import And, AtLeast, Below, Between, Predicate, numbers_of
 
-__all__ = ["refine_cut", "MIN_SHARE", "MAX_RANGE_CUTS", "MAX_MOVED"]
+__all__ = ["refine_cut", "cut_located", "MIN_SHARE", "MAX_RANGE_CUTS", "MAX_MOVED", "LOCATE_BOOT", "LOCATE_AGREEMENT",
+           "LOCATE_MOVED"]
 
 #: smallest share of the items on each side of a refined cut
 MIN_SHARE = 0.02
@@ -43,6 +44,13 @@ MAX_RANGE_CUTS = 400
 #: largest share of the items a refined cut may move across (the search is local: a cut is
 #: moved to the true one nearby, not to wherever the residual's noise fits best)
 MAX_MOVED = 0.10
+#: bootstrap resamples :func:`cut_located` draws
+LOCATE_BOOT = 100
+#: a resample's cut is "the same cut" when it agrees with the cut on at least this share of items
+LOCATE_AGREEMENT = 0.95
+#: how far a resample's cut may move (wider than :data:`MAX_MOVED`: the question is where the
+#: rows put the cut, not whether a nearby one is better)
+LOCATE_MOVED = 0.30
 
 
 def _gain(S: np.ndarray, n1: np.ndarray, N: int, m: int) -> np.ndarray:
@@ -61,9 +69,14 @@ def refine_cut(pred: Predicate, items: Sequence[Item], R: np.ndarray, min_suppor
     ``pred`` is not a cut of a number or no cut qualifies."""
     if not isinstance(pred, (AtLeast, Below, Between)):
         return None
-    N = len(items)
+    return _best_cut(pred, numbers_of(items, pred.attr), R, min_support, max_moved)
+
+
+def _best_cut(pred: AtLeast | Below | Between, v: np.ndarray, R: np.ndarray, min_support: int,
+              max_moved: float) -> Predicate | None:
+    """:func:`refine_cut` on the values ``v`` of the number (NaN: the item has none)."""
+    N = len(v)
     R = np.asarray(R, dtype=float).reshape(N, -1)
-    v = numbers_of(items, pred.attr)
     ok = np.isfinite(v)
     uniq, inv = np.unique(v[ok], return_inverse=True)
     V = uniq.size
@@ -107,3 +120,48 @@ def refine_cut(pred: Predicate, items: Sequence[Item], R: np.ndarray, min_suppor
         return None
     j = int(np.argmax(g))
     return Between(pred.attr, cut_between(uniq[a[j] - 1], uniq[a[j]]), cut_upper(uniq[b[j]], uniq[b[j] + 1]))
+
+
+def cut_located(pred: Predicate, items: Sequence[Item], R: np.ndarray, seed: int = 0, min_support: int = 2,
+                n_boot: int = LOCATE_BOOT, agreement: float = LOCATE_AGREEMENT,
+                max_moved: float = LOCATE_MOVED) -> float | None:
+    """How well the rows place ``pred``'s cut of a number: the share of ``n_boot`` bootstrap
+    resamples of the items whose least-squares cut for the residual ``R`` (:func:`refine_cut`'s
+    search, moving at most ``max_moved`` of the items) agrees with ``pred`` on at least
+    ``agreement`` of the items. Near 1: the rows put the cut here; low: a cut some way off
+    explains the residual as well, so where the cut falls is noise (docs/feature-table.md). A
+    conjunction's cut is placed among the items its other part holds for (its least located
+    cut counts). None when ``pred`` has no cut of a number."""
+    if isinstance(pred, (AtLeast, Below, Between)):
+        return _located(pred, items, R, None, seed, min_support, n_boot, agreement, max_moved)
+    if isinstance(pred, And):
+        shares = [_located(cut, items, R, other.evaluate(items), seed, min_support, n_boot, agreement, max_moved)
+                  for cut, other in ((pred.left, pred.right), (pred.right, pred.left))
+                  if isinstance(cut, (AtLeast, Below, Between))]
+        return min(shares) if shares else None
+    return None
+
+
+def _located(pred: AtLeast | Below | Between, items: Sequence[Item], R: np.ndarray, within: np.ndarray | None,
+             seed: int, min_support: int, n_boot: int, agreement: float, max_moved: float) -> float:
+    """:func:`cut_located` of one cut; ``within``: the items the rest of a conjunction holds for
+    (the others are outside whatever the cut)."""
+    v = numbers_of(items, pred.attr)
+    if within is not None:
+        v = np.where(within, v, np.nan)  # outside, as a missing number is
+    N = len(v)
+    R = np.asarray(R, dtype=float).reshape(N, -1)
+    ins = np.ones(N, bool) if within is None else np.asarray(within, bool)
+    b = pred.evaluate(items) & ins
+    rng = np.random.default_rng(seed)
+    same, seen = 0, {}
+    for _ in range(int(n_boot)):
+        idx = rng.integers(0, N, N)
+        new = _best_cut(pred, v[idx], R[idx], min_support, max_moved)
+        if new is None:
+            continue
+        key = new.render()
+        if key not in seen:
+            seen[key] = float(np.mean((new.evaluate(items) & ins) == b)) >= agreement
+        same += seen[key]
+    return same / max(int(n_boot), 1)

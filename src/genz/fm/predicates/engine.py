@@ -13,11 +13,11 @@ import numpy as np
 from ...errors import FMError, MiningError
 from ...items import Item
 from ..base import FMStats, Judgments
-from .cuts import refine_cut
+from .cuts import cut_located, refine_cut
 from .families import _score, attribute_families
 from .grammar import parse_predicate
 from .numfmt import cut_between
-from .phrase_refine import refine_phrase
+from .phrase_refine import phrase_located, refine_phrase
 from .predicate import And, AtLeast, Below, Between, FieldIs, Mentions, Not, OneOf, Predicate, numbers_of
 from .propose import generic_pool
 from .readable import Readability, scope_of
@@ -96,6 +96,20 @@ class PredicateFM:
         if better is None:
             return descriptor
         return (Not(better) if negated else better).render()
+
+    def locate(self, descriptor: str, items: Sequence[Item], residual: np.ndarray, seed: int = 0) -> float | None:
+        """How well ``items`` place the descriptor's cut of a number (or its phrase) for
+        ``residual``: the share of bootstrap resamples whose least-squares cut (phrase) is the
+        same (:func:`.cuts.cut_located`, :func:`.phrase_refine.phrase_located`); None for any
+        other descriptor."""
+        try:
+            pred = parse_predicate(descriptor)
+        except (FMError, ValueError):
+            return None
+        core = pred.inner if isinstance(pred, Not) and isinstance(pred.inner, Mentions) else pred
+        if isinstance(core, Mentions):
+            return phrase_located(core, items, residual, seed, self.min_support)
+        return cut_located(pred, items, residual, seed, self.min_support)
 
     def complexity(self, descriptor: str) -> float:
         """How complex a descriptor is (a threshold or a category 1, a range 2, a set 1 + ½ per

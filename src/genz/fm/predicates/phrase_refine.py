@@ -32,12 +32,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...items import Item
-from .cuts import MIN_SHARE, _gain
+from .cuts import LOCATE_AGREEMENT, LOCATE_BOOT, MIN_SHARE, _gain
 from .phrases import _BREAK, _WORD_RE, _mark_sentences, _phrase_pattern, is_readable_phrase, is_statement
 from .predicate import Mentions
 from .readable import Readability
 
-__all__ = ["refine_phrase", "MAX_CANDIDATES", "MAX_WORDS", "MIN_OVERLAP"]
+__all__ = ["refine_phrase", "phrase_located", "MAX_CANDIDATES", "MAX_WORDS", "MIN_OVERLAP"]
 
 #: most candidate phrases scored per refinement (the most frequent)
 MAX_CANDIDATES = 60
@@ -100,3 +100,45 @@ def refine_phrase(pred: Mentions, items: Sequence[Item], R: np.ndarray, min_supp
             continue
         return None if shown.phrase.lower() == own else shown
     return None
+
+
+def phrase_located(pred: Mentions, items: Sequence[Item], R: np.ndarray, seed: int = 0, min_support: int = 2,
+                   n_boot: int = LOCATE_BOOT, agreement: float = LOCATE_AGREEMENT) -> float | None:
+    """How well the rows place the phrase: the share of ``n_boot`` bootstrap resamples of the
+    items in which, of P and its neighbours (the candidates of :func:`refine_phrase` that pass
+    the readability rules), the phrase that explains the residual ``R`` best agrees with P on at
+    least ``agreement`` of the items (as :func:`.cuts.cut_located` places a cut). None when P
+    holds for too few items to say."""
+    N = len(items)
+    R = np.asarray(R, dtype=float).reshape(N, -1)
+    m = max(int(min_support), int(math.ceil(MIN_SHARE * N)))
+    cur = pred.evaluate(items)
+    n_cur = int(cur.sum())
+    if n_cur < m or N - n_cur < m:
+        return None
+    own = pred.phrase.lower()
+    grams = _sentence_phrases([items[i].text for i in np.flatnonzero(cur)], _phrase_pattern(pred.phrase))
+    rules = Readability(items, (), min_support)
+    cols = [cur]
+    for g, c in grams.most_common():
+        if len(cols) > MAX_CANDIDATES:
+            break
+        if c < min_support or g == own or not (is_readable_phrase(g) and is_statement(g)):
+            continue
+        b = Mentions(g).evaluate(items)
+        if (b & cur).sum() < MIN_OVERLAP * min(int(b.sum()), n_cur):
+            continue
+        shown = rules.shown(Mentions(g))
+        if isinstance(shown, Mentions) and shown.phrase == g:
+            cols.append(b)
+    Bc = np.column_stack(cols).astype(float)  # N×C, P first (ties keep P)
+    same = (Bc == cur[:, None]).mean(axis=0) >= agreement
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(int(n_boot)):
+        w = np.bincount(rng.integers(0, N, N), minlength=N).astype(float)
+        Rc = R - (w @ R) / N
+        S = (Bc * w[:, None]).T @ Rc  # C×D
+        n1 = w @ Bc
+        hits += bool(same[int(np.argmax(_gain(S, n1, N, m)))])
+    return hits / max(int(n_boot), 1)
