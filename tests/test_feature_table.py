@@ -147,3 +147,18 @@ def test_report_shows_findings_intervals_gain_and_em(tmp_path):
     older = make_run(tmp_path / "older")
     html = Path(build_report([older])).read_text()
     assert "saved without a feature table" in html and "did not record EM convergence" in html
+
+
+def test_an_unplaced_cut_shows_its_effect_with_no_q_and_the_legend_says_why():
+    """A feature estimated as a control but not tested (``located`` below the setting): its
+    effect is printed, q is '–', it sits with the supporting features and the legend explains
+    it; the phase-2 legend does not appear for it. Catches: the two blank kinds confused, or the
+    title saying nothing was tested when only untested controls and findings are present."""
+    rows = [_row("renovated"), _row("'area' is at least 93", effect=0.05, lo=0.01, hi=0.09, finding=False,
+                                    q=float("nan"))]
+    text = format_feature_table(rows, ["rent"], info=INFO)
+    assert text.splitlines()[0].startswith("Findings: 1 of 2 features")
+    line = next(ln for ln in text.splitlines() if "'area'" in ln)
+    assert "+0.050 [0.010, 0.090]" in line and "–" in line
+    assert any(ln.startswith("q – beside an effect") for ln in text.splitlines())
+    assert not any(ln.startswith("effect –") for ln in text.splitlines())
