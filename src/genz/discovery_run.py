@@ -37,7 +37,6 @@ __all__ = ["DiscoveryRun", "EvalTracker", "step_record"]
 CHECKPOINT_FORMAT = "genz-discovery/3"
 
 
-
 class EvalTracker:
     """The user's evaluation set: its judgments for the current features and its metrics."""
 
@@ -288,9 +287,12 @@ class DiscoveryRun:
         return names, BA
 
     def _located(self, names: list[str], BA: np.ndarray) -> np.ndarray | None:
-        """Per feature, how well the discovery rows place its cut of a number (the FM's
-        ``locate``: the share of bootstrap resamples whose least-squares cut for the residual of
-        the others is the same cut; 1 for any other feature). None when the FM cannot say."""
+        """Per feature, how well the discovery rows place its cut of a number or its phrase (the
+        FM's ``locate``: the share of bootstrap resamples whose least-squares cut, or best
+        neighbouring phrase, for the residual of the others is the same; 1 for any other
+        feature and for the user's hypotheses and pinned features). None when the FM cannot say.
+        Below ``Selection.located`` a feature is a control on the untouched rows, not tested
+        (docs/feature-table.md)."""
         d = self.disc
         if getattr(d.fm, "locate", None) is None or not names:
             return None

@@ -26,7 +26,11 @@ finding has, from one covariance ``s² (XᵀX)⁻¹``:
   mined and scored during discovery was chosen with the discovery rows only, which are
   independent of ``I``, so choosing them does not bias the tests (sample splitting).
 
-A finding is a feature whose adjusted p-value (``q``) is at most α. Because the interval's
+A feature is tested only when the discovery rows place it (a cut of a number or a phrase that
+at least ``Selection.located`` of bootstrap resamples of those rows put where it is,
+:func:`genz.fm.predicates.cuts.cut_located`); the others stay in the regression as controls,
+outside the family (``tested``). A finding is a tested feature whose adjusted p-value (``q``)
+is at most α. Because the interval's
 level is ``1 − max(α, 0.05)`` and an adjusted p-value is never below the raw one, a finding's
 interval never contains 0 for one target (for several targets the F-test may find an effect
 spread over dimensions whose intervals each contain 0; the table says so).
@@ -97,12 +101,12 @@ class FindingsResult:
     test: str  # "t", "F" or "bonferroni-t"
     ids: list[str] = field(default_factory=list)  # the untouched rows' item ids
     #: K: False where the feature is in the regression (its effect estimated, as a control) but
-    #: not tested as a finding: a cut of a number the discovery rows could not place
-    #: (:func:`genz.fm.predicates.cuts.cut_located`); such a feature is never significant and is
-    #: not counted in the correction's family
+    #: not tested as a finding: a cut of a number or a phrase the discovery rows could not place
+    #: (:attr:`genz.Selection.located`); such a feature is never significant and is not counted
+    #: in the correction's family
     tested: np.ndarray | None = None
     #: K: the share of bootstrap resamples of the discovery rows that put the feature's cut of a
-    #: number where it is (1 for any other feature; None: not measured)
+    #: number or phrase where it is (1 for any other feature; None: not measured)
     located: np.ndarray | None = None
 
     @property
