@@ -154,11 +154,11 @@ def test_an_unplaced_cut_shows_its_effect_with_no_q_and_the_legend_says_why():
     effect is printed, q is '–', it sits with the supporting features and the legend explains
     it; the phase-2 legend does not appear for it. Catches: the two blank kinds confused, or the
     title saying nothing was tested when only untested controls and findings are present."""
-    rows = [_row("renovated"), _row("'area' is at least 93", effect=0.05, lo=0.01, hi=0.09, finding=False,
-                                    q=float("nan"))]
+    rows = [_row("renovated"), dict(_row("'area' is at least 93", effect=0.05, lo=0.01, hi=0.09, finding=False,
+                                         q=float("nan")), located=0.42)]
     text = format_feature_table(rows, ["rent"], info=INFO)
     assert text.splitlines()[0].startswith("Findings: 1 of 2 features")
     line = next(ln for ln in text.splitlines() if "'area'" in ln)
-    assert "+0.050 [0.010, 0.090]" in line and "–" in line
-    assert any(ln.startswith("q – beside an effect") for ln in text.splitlines())
+    assert "+0.050 [0.010, 0.090]" in line and "– (42%)" in line
+    assert any(ln.startswith("q – (n%) beside an effect") for ln in text.splitlines())
     assert not any(ln.startswith("effect –") for ln in text.splitlines())

@@ -95,7 +95,9 @@ def _effect_cell(r: Mapping[str, Any], dec: int) -> str:
 def _q_cell(r: Mapping[str, Any]) -> str:
     q = _f(r.get("q_value"))
     if q is None:
-        return "–"
+        loc = _f(r.get("located"))
+        placed = loc is not None and _f(r.get("effect")) is not None
+        return f"– ({100 * loc:.0f}%)" if placed else "–"  # not tested: the share of resamples that placed it
     return "<0.001" if q < 0.001 else f"{q:.3f}"
 
 
@@ -199,9 +201,9 @@ def legend(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None = N
            "cv gain: how much the cross-validated loss on the discovery rows rises when the feature alone is dropped "
            "(± standard error; in units of the target's variance)."]
     if any(_f(r.get("q_value")) is None and _f(r.get("effect")) is not None for r in rows):
-        out.append("q – beside an effect: a cut of a number or a phrase whose place the discovery rows could not fix "
-                   "(too few bootstrap resamples of them put it where it is: 'located'); its effect is estimated beside "
-                   "the others as a control, but it is not tested as a finding.")
+        out.append("q – (n%) beside an effect: a cut of a number or a phrase whose place the discovery rows could not "
+                   "fix: only n% of bootstrap resamples of them put it where it is (a test needs --located, 70% by "
+                   "default); its effect is estimated beside the others as a control, but it is not tested as a finding.")
     if any(_f(r.get("effect")) is None for r in rows) and any(_f(r.get("effect")) is not None for r in rows):
         out.append("effect –: a feature added after the findings were tested (discovery went on over every row, the "
                    "set-aside ones included), so no untouched rows are left to test it on.")
