@@ -33,7 +33,7 @@ run "cut refinement one value off" src/genz/fm/predicates/cuts.py "        k = i
 run "cut refinement flips the direction" src/genz/fm/predicates/cuts.py "        return AtLeast(pred.attr, t) if isinstance(pred, AtLeast) else Below(pred.attr, t)" "        return Below(pred.attr, t) if isinstance(pred, AtLeast) else AtLeast(pred.attr, t)" "tests/test_cuts.py"
 run "cut refinement does not centre the residual" src/genz/fm/predicates/cuts.py "    Rc = R - R.mean(axis=0)" "    Rc = R" "tests/test_cuts.py"
 run "tested cuts not settled" src/genz/discovery_run.py "        names, BA = self._settle_cuts(names, self._judgments(names), cb)" "        BA = self._judgments(names)" "tests/test_findings.py"
-run "tested cuts settled on the target, not the others' residual" src/genz/discovery_run.py "            R = d.Y - X @ np.linalg.lstsq(X, d.Y, rcond=None)[0]" "            R = d.Y - d.Y.mean(axis=0)" "tests/test_findings.py"
+run "tested cuts settled on the target, not the others' residual" src/genz/discovery_run.py "        R = d.Y - X @ np.linalg.lstsq(X, d.Y, rcond=None)[0]" "        R = d.Y - d.Y.mean(axis=0)" "tests/test_findings.py"
 run "phrase move does not centre the residual" src/genz/fm/predicates/phrase_refine.py "    Rc = R - R.mean(axis=0)" "    Rc = R" "tests/test_phrase_refine.py"
 run "phrase move to any phrase of the sentences" src/genz/fm/predicates/phrase_refine.py "MIN_OVERLAP = 0.5" "MIN_OVERLAP = 0.0" "tests/test_phrase_refine.py"
 run "phrase move skips the readability rules" src/genz/fm/predicates/phrase_refine.py "        shown = rules.shown(Mentions(g))" "        shown = Mentions(g)" "tests/test_phrase_refine.py"

@@ -223,7 +223,6 @@ class DiscoveryRun:
         best = self.best_record()
         names, eps = list(best["features"]), np.asarray(best["epsilon"], dtype=float)
         names, BA = self._settle_cuts(names, self._judgments(names), cb)
-        located = self._located(names, BA)
         eps, side = structure_error_rates(BA, d.U, d.Y, eps, d.cfg)  # ε that mean what they say (docs/noise-model.md)
         QA = prior_mixture(BA, eps)
         items, Y, U, ia, iu = self.split
@@ -242,17 +241,15 @@ class DiscoveryRun:
                 eps_f, side_f = np.zeros(len(names)), None
             else:
                 eps_f, side_f = eps, side
+            located = self._located(names, BA)
             findings = fit_findings(prior_mixture(BI, eps_f, side_f), None if U is None else U[iu], Y[iu], names,
                                     self.target_names or [f"y{j}" for j in range(Y.shape[1])],
                                     self.sel.error_rate, self.sel.correction, ids=[it.id for it in its],
-                                    tested=None if located is None else located >= self.sel.located)
-            if findings is not None and located is not None:
-                findings.located = located
+                                    tested=None if located is None else located >= self.sel.located, located=located)
             findings = widen_for_attenuation(findings, BA, side_f)
         B = np.zeros((len(items), len(names)))
         B[ia], B[iu] = BA, BI
         return {"features": names, "epsilon": eps, "B": B, "step": int(best["step"]), "findings": findings,
-                "located": None if located is None else located.tolist(),
                 "hypotheses": self._hypothesis_evidence(names, QA, d.criterion.losses(QA))}
 
     def _settle_cuts(self, names: list[str], BA: np.ndarray, cb: Callbacks) -> tuple[list[str], np.ndarray]:
@@ -274,9 +271,7 @@ class DiscoveryRun:
             if d.origin.get(old, "mined") != "mined":
                 continue
             others, B_others = names[:k] + names[k + 1:], np.delete(BA, k, axis=1)
-            X = np.column_stack([np.ones(len(BA)), B_others] + ([d.U] if d.U is not None else []))
-            R = d.Y - X @ np.linalg.lstsq(X, d.Y, rcond=None)[0]
-            moved = d.moved_cut(old, R / np.maximum(R.std(axis=0), 1e-12), (others, B_others))
+            moved = d.moved_cut(old, self._residual_of_others(B_others), (others, B_others))
             if moved is None:
                 continue
             cb.on_selection(f"moved the cut of {old!r} to {moved[0]!r}")
@@ -300,12 +295,19 @@ class DiscoveryRun:
         for k, f in enumerate(names):
             if d.origin.get(f, "mined") != "mined":
                 continue
-            X = np.column_stack([np.ones(len(BA)), np.delete(BA, k, axis=1)] + ([d.U] if d.U is not None else []))
-            R = d.Y - X @ np.linalg.lstsq(X, d.Y, rcond=None)[0]
-            share = d.fm.locate(f, d.items, R / np.maximum(R.std(axis=0), 1e-12), int(d.cfg.seed) + k)
+            share = d.fm.locate(f, d.items, self._residual_of_others(np.delete(BA, k, axis=1)), int(d.cfg.seed) + k)
             if share is not None:
                 out[k] = share
         return out
+
+    def _residual_of_others(self, B_others: np.ndarray) -> np.ndarray:
+        """The target's residual on the discovery rows after least squares on the other
+        features' judgments ``B_others`` (and the side inputs), each column scaled to unit sd:
+        what a feature's cut or phrase is placed against."""
+        d = self.disc
+        X = np.column_stack([np.ones(len(B_others)), B_others] + ([d.U] if d.U is not None else []))
+        R = d.Y - X @ np.linalg.lstsq(X, d.Y, rcond=None)[0]
+        return R / np.maximum(R.std(axis=0), 1e-12)
 
     def _start_phase_2(self, record: Callable[[Outcome, int], None]) -> None:
         """Phase 2 starts from phase 1's tested structure on every training row: EM there, a

@@ -55,10 +55,10 @@ def build_feature_table(est: Any) -> list[dict]:
             if i is not None:
                 effect[k], lo[k], hi[k] = inf.params[i], lo_all[i], hi_all[i]
                 p[k], q[k], finding[k] = inf.pvalues[i], inf.qvalues[i], inf.significant[i]
-                if getattr(inf, "located", None) is not None:
+                if inf.located is not None:
                     located[k] = inf.located[i]
                 if not inf.testable[i]:
-                    q[k] = np.nan  # estimated as a control, not tested (genz.findings.FindingsResult.tested)
+                    q[k] = np.nan  # no test: unidentified, or a control the discovery rows did not place
     gains = getattr(est, "cv_gains_", np.full((K, 2), np.nan))
     eps_min, eps_cap = getattr(est, "eps_bounds_", (1e-3, 0.25))
     share = getattr(est, "share_yes_", np.full(K, np.nan))

@@ -212,12 +212,14 @@ def _identified_columns(X: np.ndarray, K: int) -> np.ndarray:
 
 def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: Sequence[str],
                   target_names: Sequence[str], error_rate: float = 0.05, correction: str = "bh",
-                  ids: Sequence[str] = (), tested: np.ndarray | None = None) -> FindingsResult | None:
+                  ids: Sequence[str] = (), tested: np.ndarray | None = None,
+                  located: np.ndarray | None = None) -> FindingsResult | None:
     """The findings test (module doc) of the features whose FM priors on the untouched rows are
     the columns of ``Q`` (N×K), with side inputs ``U`` and targets ``Y`` (N×D). None when the
     rows are too few for a regression with these columns (fewer than :data:`MIN_ROWS` residual
     degrees of freedom). ``tested`` (K, default all): the features tested as findings; the others
-    are controls, estimated but outside the correction's family."""
+    are controls, estimated but outside the correction's family. ``located`` (K): how well the
+    discovery rows placed each feature, kept for the table."""
     Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
     n, K, D = Q.shape[0], Q.shape[1], Y.shape[1]
     parts = [Q] + ([np.asarray(U, dtype=float)] if U is not None else []) + [np.ones((n, 1))]
@@ -268,4 +270,5 @@ def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: S
     return FindingsResult(features=list(features), target_names=list(target_names), params=params, bse=bse,
                           pvalues=p, qvalues=q, identified=ok, xtx_inv=xtx_inv, sigma=sigma, nobs=n,
                           df_resid=int(df), error_rate=float(error_rate), correction=correction, test=test,
-                          ids=list(ids), tested=None if tested is None else np.asarray(tested, bool).copy())
+                          ids=list(ids), tested=None if tested is None else np.asarray(tested, bool).copy(),
+                          located=None if located is None else np.asarray(located, float).copy())

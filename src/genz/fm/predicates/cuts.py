@@ -34,7 +34,7 @@ from .families import MIN_TAIL
 from .numfmt import cut_between, cut_upper
 from .predicate import And, AtLeast, Below, Between, Predicate, numbers_of
 
-__all__ = ["refine_cut", "cut_located", "MIN_SHARE", "MAX_RANGE_CUTS", "MAX_MOVED", "LOCATE_BOOT", "LOCATE_AGREEMENT",
+__all__ = ["refine_cut", "cut_located", "min_side", "MIN_SHARE", "MAX_RANGE_CUTS", "MAX_MOVED", "LOCATE_BOOT", "LOCATE_AGREEMENT",
            "LOCATE_MOVED"]
 
 #: smallest share of the items on each side of a refined cut
@@ -51,6 +51,12 @@ LOCATE_AGREEMENT = 0.95
 #: how far a resample's cut may move (wider than :data:`MAX_MOVED`: the question is where the
 #: rows put the cut, not whether a nearby one is better)
 LOCATE_MOVED = 0.30
+
+
+def min_side(N: int, min_support: int) -> int:
+    """Fewest items on each side of an indicator over ``N`` items: ``min_support``, and
+    :data:`MIN_SHARE` of them."""
+    return max(int(min_support), int(math.ceil(MIN_SHARE * N)))
 
 
 def _gain(S: np.ndarray, n1: np.ndarray, N: int, m: int) -> np.ndarray:
@@ -87,7 +93,7 @@ def _best_cut(pred: AtLeast | Below | Between, v: np.ndarray, R: np.ndarray, min
     np.add.at(G, inv, Rc[ok])
     CS = np.vstack([np.zeros((1, R.shape[1])), np.cumsum(G, axis=0)])  # CS[i]: sum over values < uniq[i]
     CC = np.concatenate([[0], np.cumsum(np.bincount(inv, minlength=V))])
-    m = max(int(min_support), int(math.ceil(MIN_SHARE * N)))
+    m = min_side(N, min_support)
     moved_max = max_moved * N
     if isinstance(pred, (AtLeast, Below)):
         i = np.arange(1, V)  # the cut between uniq[i-1] and uniq[i]

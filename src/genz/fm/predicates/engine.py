@@ -30,6 +30,18 @@ from .textfamilies import text_families
 MAX_PER_SCOPE = 2
 
 
+def _movable(descriptor: str) -> tuple[Predicate, bool] | None:
+    """The part of a descriptor that ``refine`` moves and ``locate`` places, and whether it
+    came negated: "not (mentions P)" moves P; any other descriptor is its own part. None when
+    the descriptor is not in the engine's grammar."""
+    try:
+        pred = parse_predicate(descriptor)
+    except (FMError, ValueError):
+        return None
+    negated = isinstance(pred, Not) and isinstance(pred.inner, Mentions)
+    return (pred.inner if negated else pred), negated
+
+
 @dataclass
 class PredicateFM:
     """The offline predicate engine; see the module docstring.
@@ -85,12 +97,10 @@ class PredicateFM:
         (N×D, one row per item) best by least squares (:mod:`.cuts`), or its phrase moved to
         the phrase of its sentences that does (:mod:`.phrase_refine`); any other descriptor as
         it is. Discovery calls it on a feature it has just kept, with the other features' residual."""
-        try:
-            pred = parse_predicate(descriptor)
-        except (FMError, ValueError):
+        parsed = _movable(descriptor)
+        if parsed is None:
             return descriptor
-        negated = isinstance(pred, Not) and isinstance(pred.inner, Mentions)  # "not (mentions P)" moves P
-        core = pred.inner if negated else pred
+        core, negated = parsed
         move = refine_phrase if isinstance(core, Mentions) else refine_cut
         better = move(core, items, residual, self.min_support)
         if better is None:
@@ -102,14 +112,12 @@ class PredicateFM:
         ``residual``: the share of bootstrap resamples whose least-squares cut (phrase) is the
         same (:func:`.cuts.cut_located`, :func:`.phrase_refine.phrase_located`); None for any
         other descriptor."""
-        try:
-            pred = parse_predicate(descriptor)
-        except (FMError, ValueError):
+        parsed = _movable(descriptor)
+        if parsed is None:
             return None
-        core = pred.inner if isinstance(pred, Not) and isinstance(pred.inner, Mentions) else pred
-        if isinstance(core, Mentions):
-            return phrase_located(core, items, residual, seed, self.min_support)
-        return cut_located(pred, items, residual, seed, self.min_support)
+        core = parsed[0]
+        place = phrase_located if isinstance(core, Mentions) else cut_located
+        return place(core, items, residual, seed, self.min_support)
 
     def complexity(self, descriptor: str) -> float:
         """How complex a descriptor is (a threshold or a category 1, a range 2, a set 1 + ½ per

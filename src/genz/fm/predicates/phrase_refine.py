@@ -24,7 +24,6 @@ as shown.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ...items import Item
-from .cuts import LOCATE_AGREEMENT, LOCATE_BOOT, MIN_SHARE, _gain
+from .cuts import LOCATE_AGREEMENT, LOCATE_BOOT, _gain, min_side
 from .phrases import _BREAK, _WORD_RE, _mark_sentences, _phrase_pattern, is_readable_phrase, is_statement
 from .predicate import Mentions
 from .readable import Readability
@@ -64,30 +63,43 @@ def _sentence_phrases(texts: Sequence[str], pat: re.Pattern) -> Counter:
     return grams
 
 
+def _neighbour_phrases(pred: Mentions, items: Sequence[Item], cur: np.ndarray, min_support: int
+                       ) -> tuple[Counter, list[str]]:
+    """The phrases of the sentences that contain P (``cur``: P's indicator), counted once per
+    text, and those said in at least ``min_support`` texts that are readable statements other
+    than P, most frequent first: the candidates before the overlap rule (:func:`_overlaps`)."""
+    own = pred.phrase.lower()
+    grams = _sentence_phrases([items[i].text for i in np.flatnonzero(cur)], _phrase_pattern(pred.phrase))
+    return grams, [g for g, c in grams.most_common() if c >= min_support and g != own
+                   and is_readable_phrase(g) and is_statement(g)]
+
+
+def _overlaps(b: np.ndarray, cur: np.ndarray) -> bool:
+    """Whether a candidate's indicator ``b`` shares at least :data:`MIN_OVERLAP` of the smaller
+    item set with P's (``cur``): a neighbour of P, not any phrase."""
+    return bool((b & cur).sum() >= MIN_OVERLAP * min(int(b.sum()), int(cur.sum())))
+
+
 def refine_phrase(pred: Mentions, items: Sequence[Item], R: np.ndarray, min_support: int = 2) -> Mentions | None:
     """``pred`` moved to the phrase of its sentences that explains the residual ``R`` (N×D)
     best (module doc), or None when no other phrase does better."""
     N = len(items)
     R = np.asarray(R, dtype=float).reshape(N, -1)
     Rc = R - R.mean(axis=0)
-    m = max(int(min_support), int(math.ceil(MIN_SHARE * N)))
+    m = min_side(N, min_support)
 
     def gain(b: np.ndarray) -> float:  # -inf when a side has fewer than m items
         return float(_gain(Rc[b].sum(axis=0), np.array(float(b.sum())), N, m))
 
     cur = pred.evaluate(items)
-    n_cur = int(cur.sum())
     floor = gain(cur) * (1 + 1e-9)
     if not np.isfinite(floor):
         return None
-    own = pred.phrase.lower()
-    grams = _sentence_phrases([items[i].text for i in np.flatnonzero(cur)], _phrase_pattern(pred.phrase))
-    cands = [g for g, c in grams.most_common() if c >= min_support and g != own
-             and is_readable_phrase(g) and is_statement(g)][:MAX_CANDIDATES]
+    grams, cands = _neighbour_phrases(pred, items, cur, min_support)
     scored = []
-    for g in cands:
+    for g in cands[:MAX_CANDIDATES]:
         b = Mentions(g).evaluate(items)
-        if (b & cur).sum() >= MIN_OVERLAP * min(int(b.sum()), n_cur) and (v := gain(b)) > floor:
+        if _overlaps(b, cur) and (v := gain(b)) > floor:
             scored.append((v, g))
     # best first; of phrases that hold on the same items (equal gains) the simplest reads best
     scored.sort(key=lambda t: (-t[0], Mentions(t[1]).complexity, -grams[t[1]]))
@@ -98,7 +110,7 @@ def refine_phrase(pred: Mentions, items: Sequence[Item], R: np.ndarray, min_supp
             continue
         if shown.phrase != g and gain(shown.evaluate(items)) <= floor:  # shown in its context: score what is shown
             continue
-        return None if shown.phrase.lower() == own else shown
+        return None if shown.phrase.lower() == pred.phrase.lower() else shown
     return None
 
 
@@ -111,22 +123,18 @@ def phrase_located(pred: Mentions, items: Sequence[Item], R: np.ndarray, seed: i
     holds for too few items to say."""
     N = len(items)
     R = np.asarray(R, dtype=float).reshape(N, -1)
-    m = max(int(min_support), int(math.ceil(MIN_SHARE * N)))
+    m = min_side(N, min_support)
     cur = pred.evaluate(items)
     n_cur = int(cur.sum())
     if n_cur < m or N - n_cur < m:
         return None
-    own = pred.phrase.lower()
-    grams = _sentence_phrases([items[i].text for i in np.flatnonzero(cur)], _phrase_pattern(pred.phrase))
     rules = Readability(items, (), min_support)
     cols = [cur]
-    for g, c in grams.most_common():
+    for g in _neighbour_phrases(pred, items, cur, min_support)[1]:
         if len(cols) > MAX_CANDIDATES:
             break
-        if c < min_support or g == own or not (is_readable_phrase(g) and is_statement(g)):
-            continue
         b = Mentions(g).evaluate(items)
-        if (b & cur).sum() < MIN_OVERLAP * min(int(b.sum()), n_cur):
+        if not _overlaps(b, cur):
             continue
         shown = rules.shown(Mentions(g))
         if isinstance(shown, Mentions) and shown.phrase == g:
