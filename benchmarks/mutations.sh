@@ -38,7 +38,7 @@ run "phrase move does not centre the residual" src/genz/fm/predicates/phrase_ref
 run "phrase move to any phrase of the sentences" src/genz/fm/predicates/phrase_refine.py "MIN_OVERLAP = 0.5" "MIN_OVERLAP = 0.0" "tests/test_phrase_refine.py"
 run "phrase move skips the readability rules" src/genz/fm/predicates/phrase_refine.py "        shown = rules.shown(Mentions(g))" "        shown = Mentions(g)" "tests/test_phrase_refine.py"
 run "phrase move never made" src/genz/fm/predicates/engine.py "        move = refine_phrase if isinstance(core, Mentions) else refine_cut" "        move = refine_cut" "tests/test_phrase_refine.py"
-run "unplaced cuts tested anyway" src/genz/discovery_run.py "tested=None if located is None else located >= self.sel.located)" "tested=None)" "tests/test_findings.py"
+run "unplaced cuts tested anyway" src/genz/discovery_run.py "tested=None if located is None else located >= self.sel.located, located=located)" "tested=None, located=located)" "tests/test_findings.py"
 run "untested features counted in the correction" src/genz/findings.py "    fam = np.ones(K, bool) if tested is None else np.asarray(tested, bool)" "    fam = np.ones(K, bool)" "tests/test_findings.py"
 run "a cut's place not resampled" src/genz/fm/predicates/cuts.py "        idx = rng.integers(0, N, N)" "        idx = np.arange(N)" "tests/test_cuts.py"
 run "a phrase's place not resampled" src/genz/fm/predicates/phrase_refine.py "        w = np.bincount(rng.integers(0, N, N), minlength=N).astype(float)" "        w = np.ones(N)" "tests/test_phrase_refine.py"
