@@ -43,7 +43,12 @@ Printed per setting:
   (``ci_low``/``ci_high`` of ``feature_table()``) of the planted effect of the matched term
   (sign flipped when the finding is the term's complement; 0 for a finding matching no term);
   the number of findings whose interval contains 0; and the false findings, with how many of
-  them are proxies of a true term (agreement 85-95%);
+  them are proxies of a true term (agreement 85-95%). Two references beside the coverage: the
+  coverage of the *parameter each interval estimates* (the least-squares coefficient of the
+  noiseless mean on the tested structure over the untouched rows, ``projection_truth``: the
+  planted effect when the structure holds every true term, a proxy's share of it otherwise), and
+  the coverage of the planted effects by the *oracle's* 95% intervals (least squares on the true
+  terms) on the same untouched rows, which says how lucky those rows were;
 * ``K`` (the predictor's features) and, per pool term, how often it was planted and its
   recall by the predictor and by the findings.
 
@@ -330,6 +335,49 @@ def findings_of(est: Any) -> tuple[list[str], dict[str, dict[str, Any]], float, 
     return sig, rows, 0.05, "significant"
 
 
+def projection_truth(est: Any, sim: Simulation) -> dict[str, float]:
+    """What each tested feature's interval estimates: the least-squares coefficient of the
+    *noiseless* mean ``f`` on the tested structure (its judgments on the untouched rows, with a
+    constant), ``(XᵀX)⁻¹Xᵀf``. The least-squares estimate on those rows is unbiased for it
+    whatever the structure; it equals the planted effect when the structure holds every true term
+    and nothing that changes it. Empty without untouched rows."""
+    inf = getattr(est, "inference_", None)
+    if inf is None or not list(inf.features) or not list(inf.ids):
+        return {}
+    pos = {it.id: i for i, it in enumerate(sim.train_items)}
+    iu = np.array([pos[i] for i in inf.ids])
+    its = [sim.train_items[i] for i in iu]
+    ok = np.asarray(inf.identified, bool)
+    feats = [f for f, k in zip(inf.features, ok) if k]
+    if not feats:
+        return {}
+    Q = np.column_stack([np.asarray(est.fm_.judge(f, its).values, dtype=float) for f in feats])
+    X = np.column_stack([Q, np.ones(len(iu))])
+    f_u = INTERCEPT + sim.T_train[iu] @ sim.effects
+    beta = np.linalg.lstsq(X, f_u, rcond=None)[0]
+    return {f: float(b) for f, b in zip(feats, beta[:-1])}
+
+
+def oracle_row_coverage(est: Any, sim: Simulation) -> list[bool]:
+    """For reference: whether the 95% t-interval of ordinary least squares on the *true* terms,
+    on the same untouched rows, covers each planted effect (what the best possible structure's
+    intervals would do on these rows). Empty without untouched rows or terms."""
+    from scipy.stats import t as student
+
+    inf = getattr(est, "inference_", None)
+    if inf is None or not list(inf.ids) or not len(sim.effects):
+        return []
+    pos = {it.id: i for i, it in enumerate(sim.train_items)}
+    iu = np.array([pos[i] for i in inf.ids])
+    X = np.column_stack([sim.T_train[iu].astype(float), np.ones(len(iu))])
+    y = sim.y_train[iu]
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    df = len(iu) - np.linalg.matrix_rank(X)
+    r = y - X @ beta
+    se = np.sqrt(np.maximum(np.diag(np.linalg.pinv(X.T @ X)) * float(r @ r) / df, 0.0))[:-1]
+    return [bool(abs(b - e) <= student.ppf(0.975, df) * s) for b, e, s in zip(beta[:-1], sim.effects, se)]
+
+
 def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit genz (defaults, or ``params`` for a development comparison), ridge, lasso and the
     oracle on one simulated data set; score them."""
@@ -362,6 +410,7 @@ def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> di
     inf = getattr(est, "inference_", None)
     located = dict(zip(inf.features, np.asarray(inf.located, float).tolist())) \
         if inf is not None and getattr(inf, "located", None) is not None else {}
+    proj = projection_truth(est, sim)
     fnd = []
     for f in found:
         m, truth = matched[features.index(f)] if f in features else (None, 0.0)
@@ -375,8 +424,10 @@ def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> di
                     "ci_low": float(lo) if ok else None, "ci_high": float(hi) if ok else None,
                     "covers": (float(lo) <= truth <= float(hi)) if ok else None,
                     "interval_has_zero": (float(lo) <= 0.0 <= float(hi)) if ok else None,
-                    "located": located.get(f)})
+                    "located": located.get(f), "truth_projection": proj.get(f),
+                    "covers_projection": (float(lo) <= proj[f] <= float(hi)) if ok and f in proj else None})
     rec["findings"] = fnd
+    rec["oracle_covers"] = oracle_row_coverage(est, sim)
     rec["n_findings"] = len(fnd)
     rec["false_findings"] = sum(1 for x in fnd if x["term"] is None)
     rec["fdp"] = rec["false_findings"] / len(fnd) if fnd else 0.0
@@ -436,6 +487,11 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         true_f = [x for x in allf if x["term"] is not None]
         tc = sum(1 for x in true_f if x["covers"])
         s["coverage_true"] = (tc / len(true_f) if true_f else float("nan"), *wilson(tc, len(true_f)), len(true_f))
+        pf = [x for x in allf if x.get("covers_projection") is not None]
+        pc = sum(1 for x in pf if x["covers_projection"])
+        s["coverage_projection"] = (pc / len(pf) if pf else float("nan"), *wilson(pc, len(pf)), len(pf))
+        oc = [c for r in rs for c in r.get("oracle_covers", [])]
+        s["coverage_oracle_rows"] = (float(np.mean(oc)) if oc else float("nan"), *wilson(sum(oc), len(oc)), len(oc))
         ratios = [x["effect"] / x["truth"] for x in true_f if x.get("truth") and x.get("effect") is not None]
         s["effect_ratio_true"] = float(np.median(ratios)) if ratios else float("nan")
         s["findings_with_zero_in_interval"] = sum(1 for x in allf if x["interval_has_zero"])
@@ -478,16 +534,22 @@ def format_summary(summary: dict[str, Any], seeds_label: str) -> str:
                      f"{s['genz_worse_share']['ridge']:.0%} / {s['genz_worse_share']['lasso']:.0%} | {s['K']:.1f} |")
     lines += ["", "| setting | findings per fit | stated level | mean FDP [95% CI] | fits with no finding [95% CI] | "
               "95% intervals covering the planted effect [95% CI] (findings) | of the true findings [95% CI] (n) | "
+              "covering the estimated parameter [95% CI] (n) | oracle's 95% intervals on the same rows [95% CI] (n) | "
               "true findings' effect ÷ planted (median) | findings whose interval contains 0 (true ones) | "
               "false findings (of them proxies, ≥ 85% agreement) | source |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, s in summary.items():
         fdp, nf, cov = s["fdp"], s["no_finding"], s["coverage"]
         cov_s = f"{cov[0]:.3f} [{cov[1]:.3f}, {cov[2]:.3f}] ({cov[3]})" if cov[3] else "– (0)"
         ct = s.get("coverage_true", (float("nan"), 0.0, 0.0, 0))
         ct_s = f"{ct[0]:.3f} [{ct[1]:.3f}, {ct[2]:.3f}] ({ct[3]})" if ct[3] else "– (0)"
+        cp = s.get("coverage_projection", (float("nan"), 0.0, 0.0, 0))
+        cp_s = f"{cp[0]:.3f} [{cp[1]:.3f}, {cp[2]:.3f}] ({cp[3]})" if cp[3] else "– (0)"
+        co = s.get("coverage_oracle_rows", (float("nan"), 0.0, 0.0, 0))
+        co_s = f"{co[0]:.3f} [{co[1]:.3f}, {co[2]:.3f}] ({co[3]})" if co[3] else "– (0)"
         lines.append(f"| {name} | {s['findings_per_fit']:.2f} | {s['level']:.2f} | {fdp[0]:.3f} [{max(fdp[1], 0):.3f}, {fdp[2]:.3f}] | "
-                     f"{nf[0]:.0%} [{nf[1]:.0%}, {nf[2]:.0%}] | {cov_s} | {ct_s} | {s.get('effect_ratio_true', float('nan')):.2f} | "
+                     f"{nf[0]:.0%} [{nf[1]:.0%}, {nf[2]:.0%}] | {cov_s} | {ct_s} | {cp_s} | {co_s} | "
+                     f"{s.get('effect_ratio_true', float('nan')):.2f} | "
                      f"{s['findings_with_zero_in_interval']} "
                      f"({s['true_findings_with_zero_in_interval']}) | {s['false_findings']} ({s['false_proxies']}) | "
                      f"{', '.join(s['findings_source'])} |")

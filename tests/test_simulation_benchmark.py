@@ -117,3 +117,30 @@ def test_practitioner_peers_fit_the_catalogue(sim):
         p = model.predict(sim._frame(s.test_items))
         excess = float(np.mean((p - s.f_test) ** 2))
         assert math.isfinite(excess) and excess < np.var(s.f_test)  # better than the mean
+
+
+def test_the_parameter_an_interval_estimates_is_the_planted_effect_only_for_a_complete_structure(sim):
+    """``projection_truth`` regresses the noiseless mean (not the noisy target) on the tested
+    structure over the untouched rows (not all rows): with every true term it returns the planted
+    effects exactly; dropping a term correlated with another shifts that other's parameter.
+    ``oracle_row_coverage`` scores the true terms' own 95% intervals on the same rows."""
+
+    class Engine:
+        def judge(self, f, items):
+            return SimpleNamespace(values=parse_predicate(f).evaluate(items))
+
+    s = sim.make_simulation("N1000", 1003)
+    ids = [it.id for it in s.train_items[::3]]
+
+    def est(features):
+        inf = SimpleNamespace(features=list(features), ids=ids, identified=np.ones(len(features), bool))
+        return SimpleNamespace(inference_=inf, fm_=Engine())
+
+    full = sim.projection_truth(est(s.terms), s)
+    np.testing.assert_allclose([full[t] for t in s.terms], s.effects, atol=1e-9)
+    short = sim.projection_truth(est(s.terms[1:]), s)
+    assert set(short) == set(s.terms[1:])
+    assert max(abs(short[t] - e) for t, e in zip(s.terms[1:], s.effects[1:])) > 1e-3
+    covers = sim.oracle_row_coverage(est(s.terms), s)
+    assert len(covers) == len(s.terms) and all(isinstance(c, bool) for c in covers)
+    assert sim.projection_truth(SimpleNamespace(inference_=None), s) == {}
