@@ -51,15 +51,15 @@ def _sentence_phrases(texts: Sequence[str], pat: re.Pattern) -> Counter:
     per text."""
     grams: Counter = Counter()
     for text in texts:
-        seen: set[str] = set()
-        for sentence in _mark_sentences(text).split(_BREAK.strip()):
+        seen: dict[str, None] = {}  # in the order said: a set's order changes with the hash seed, and ties
+        for sentence in _mark_sentences(text).split(_BREAK.strip()):  # among equal counts follow it
             if not pat.search(sentence):
                 continue
             words = re.findall(_WORD_RE, sentence)
             for n in range(1, MAX_WORDS + 1):
                 for j in range(len(words) - n + 1):
-                    seen.add(" ".join(words[j:j + n]))
-        grams.update(seen)
+                    seen[" ".join(words[j:j + n])] = None
+        grams.update(list(seen))
     return grams
 
 

@@ -50,7 +50,7 @@ def generic_pool(items: Sequence[Item], n: int = 50) -> list[str]:
             for it in items:
                 x = it.attributes.get(attr)
                 if isinstance(x, list):
-                    cnt.update(set(str(e) for e in x))
+                    cnt.update(list(dict.fromkeys(str(e) for e in x)))  # once per item, in order (not a set's)
             pools.append([Includes(attr, c).render() for c, _ in cnt.most_common(10)])
     structs = text_structures(items) if items else ()
     keys: Counter = Counter(k for s in structs for k in s.numbers)
@@ -60,7 +60,7 @@ def generic_pool(items: Sequence[Item], n: int = 50) -> list[str]:
                                         number_values(items, k)))
     fields: Counter = Counter(label for s in structs for label in s.fields)
     for label, _ in fields.most_common(10):
-        parts = Counter(p for s in structs for p in set(s.fields.get(label, ())))
+        parts = Counter(p for s in structs for p in dict.fromkeys(s.fields.get(label, ())))
         pools.append([FieldIs(label, (p,)).render() for p, c in parts.most_common(3) if c >= 2])
     texts = [". ".join(s.free) for s in structs] if any(s.fields for s in structs) else \
         [it.text for it in items if it.text and not _NUM_RE.match(it.text)]
