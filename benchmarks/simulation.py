@@ -335,17 +335,25 @@ def findings_of(est: Any) -> tuple[list[str], dict[str, dict[str, Any]], float, 
     return sig, rows, 0.05, "significant"
 
 
+def _untouched_rows(est: Any, sim: Simulation) -> np.ndarray | None:
+    """The indices, among the training items, of the rows the findings were tested on (None
+    without untouched rows)."""
+    inf = getattr(est, "inference_", None)
+    if inf is None or not list(inf.ids):
+        return None
+    pos = {it.id: i for i, it in enumerate(sim.train_items)}
+    return np.array([pos[i] for i in inf.ids])
+
+
 def projection_truth(est: Any, sim: Simulation) -> dict[str, float]:
     """What each tested feature's interval estimates: the least-squares coefficient of the
     *noiseless* mean ``f`` on the tested structure (its judgments on the untouched rows, with a
     constant), ``(XᵀX)⁻¹Xᵀf``. The least-squares estimate on those rows is unbiased for it
     whatever the structure; it equals the planted effect when the structure holds every true term
     and nothing that changes it. Empty without untouched rows."""
-    inf = getattr(est, "inference_", None)
-    if inf is None or not list(inf.features) or not list(inf.ids):
+    inf, iu = getattr(est, "inference_", None), _untouched_rows(est, sim)
+    if iu is None or not list(inf.features):
         return {}
-    pos = {it.id: i for i, it in enumerate(sim.train_items)}
-    iu = np.array([pos[i] for i in inf.ids])
     its = [sim.train_items[i] for i in iu]
     ok = np.asarray(inf.identified, bool)
     feats = [f for f, k in zip(inf.features, ok) if k]
@@ -364,11 +372,9 @@ def oracle_row_coverage(est: Any, sim: Simulation) -> list[bool]:
     intervals would do on these rows). Empty without untouched rows or terms."""
     from scipy.stats import t as student
 
-    inf = getattr(est, "inference_", None)
-    if inf is None or not list(inf.ids) or not len(sim.effects):
+    iu = _untouched_rows(est, sim)
+    if iu is None or not len(sim.effects):
         return []
-    pos = {it.id: i for i, it in enumerate(sim.train_items)}
-    iu = np.array([pos[i] for i in inf.ids])
     X = np.column_stack([sim.T_train[iu].astype(float), np.ones(len(iu))])
     y = sim.y_train[iu]
     beta = np.linalg.lstsq(X, y, rcond=None)[0]
@@ -521,6 +527,14 @@ def _ci(t: tuple[float, float, float], digits: int = 3) -> str:
     return f"{m:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
 
 
+def _share_cell(t: tuple[float, float, float, int] | None) -> str:
+    """A share with its Wilson interval and count, ``0.938 [0.864, 0.973] (81)``; ``– (0)`` when
+    nothing was counted."""
+    if not t or not t[3]:
+        return "– (0)"
+    return f"{t[0]:.3f} [{t[1]:.3f}, {t[2]:.3f}] ({t[3]})"
+
+
 def format_summary(summary: dict[str, Any], seeds_label: str) -> str:
     """The printed tables (also Markdown)."""
     lines = [f"Seeds: {seeds_label}. Excess test MSE = mean (ŷ − f)² over {N_TEST} test items; "
@@ -539,14 +553,9 @@ def format_summary(summary: dict[str, Any], seeds_label: str) -> str:
               "false findings (of them proxies, ≥ 85% agreement) | source |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, s in summary.items():
-        fdp, nf, cov = s["fdp"], s["no_finding"], s["coverage"]
-        cov_s = f"{cov[0]:.3f} [{cov[1]:.3f}, {cov[2]:.3f}] ({cov[3]})" if cov[3] else "– (0)"
-        ct = s.get("coverage_true", (float("nan"), 0.0, 0.0, 0))
-        ct_s = f"{ct[0]:.3f} [{ct[1]:.3f}, {ct[2]:.3f}] ({ct[3]})" if ct[3] else "– (0)"
-        cp = s.get("coverage_projection", (float("nan"), 0.0, 0.0, 0))
-        cp_s = f"{cp[0]:.3f} [{cp[1]:.3f}, {cp[2]:.3f}] ({cp[3]})" if cp[3] else "– (0)"
-        co = s.get("coverage_oracle_rows", (float("nan"), 0.0, 0.0, 0))
-        co_s = f"{co[0]:.3f} [{co[1]:.3f}, {co[2]:.3f}] ({co[3]})" if co[3] else "– (0)"
+        fdp, nf = s["fdp"], s["no_finding"]
+        cov_s, ct_s, cp_s, co_s = (_share_cell(s.get(k)) for k in
+                                   ("coverage", "coverage_true", "coverage_projection", "coverage_oracle_rows"))
         lines.append(f"| {name} | {s['findings_per_fit']:.2f} | {s['level']:.2f} | {fdp[0]:.3f} [{max(fdp[1], 0):.3f}, {fdp[2]:.3f}] | "
                      f"{nf[0]:.0%} [{nf[1]:.0%}, {nf[2]:.0%}] | {cov_s} | {ct_s} | {cp_s} | {co_s} | "
                      f"{s.get('effect_ratio_true', float('nan')):.2f} | "

@@ -51,8 +51,9 @@ def _sentence_phrases(texts: Sequence[str], pat: re.Pattern) -> Counter:
     per text."""
     grams: Counter = Counter()
     for text in texts:
-        seen: dict[str, None] = {}  # in the order said: a set's order changes with the hash seed, and ties
-        for sentence in _mark_sentences(text).split(_BREAK.strip()):  # among equal counts follow it
+        # in the order said, not a set's: that order changes with the hash seed, and ties among equal counts follow it
+        seen: dict[str, None] = {}
+        for sentence in _mark_sentences(text).split(_BREAK.strip()):
             if not pat.search(sentence):
                 continue
             words = re.findall(_WORD_RE, sentence)
