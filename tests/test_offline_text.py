@@ -259,3 +259,30 @@ def test_numbers_that_name_restate_or_date_get_no_thresholds():
     cands = PredicateFM(conjunctions=False).mine_candidates(pos, neg, 5)
     assert any(c.startswith("'area'") for c in cands)
     assert not any("the text's" in c for c in cands), cands
+
+
+def test_a_phrase_mostly_said_freely_is_offered_whole():
+    """The planted text task's "noisy street", said freely in three of its four sentences and
+    once after a label ("Be aware: a noisy street runs past ..."): the free phrase holds on every
+    text that has it, and is offered. Catches a free phrase refused as soon as a quarter of its
+    texts have it inside a field (the rule was 75% free, so a draw with 74% lost the term)."""
+    free = ["It sits on a noisy street.", "The noisy street can be heard at night.", "Windows face a noisy street."]
+    pos_texts = [f"{free[i % 3]} Bright rooms." if i % 5 < 3 else "Be aware: a noisy street runs past. Bright rooms."
+                 for i in range(40)]  # 60% free
+    neg_texts = ["Be aware: the stairs are steep. Bright rooms." if i % 3 == 0 else "A quiet flat. Bright rooms."
+                 for i in range(40)]
+    pos, neg = _groups(pos_texts, neg_texts)
+    cands = PredicateFM(conjunctions=False).mine_candidates(pos, neg, 5)
+    assert 'mentions "noisy street"' in cands[:2], cands  # beside its equal, the negatives' "a quiet flat"
+
+
+def test_a_phrase_mostly_inside_a_field_is_offered_with_its_field():
+    """Catches a free phrase offered whatever share of its texts has it inside a field:
+    "garden view" said after "Outlook:" in 70% of the texts that have it is the field's value."""
+    pos_texts = ["Outlook: garden view. Bright rooms." if i % 10 < 7 else "A garden view from the kitchen. Bright rooms."
+                 for i in range(40)]
+    neg_texts = ["Outlook: street. Bright rooms." if i % 2 else "A quiet flat. Bright rooms." for i in range(40)]
+    pos, neg = _groups(pos_texts, neg_texts)
+    cands = PredicateFM(conjunctions=False).mine_candidates(pos, neg, 5)
+    assert 'mentions "garden view"' not in cands, cands
+    assert any(c.startswith("the text's 'outlook'") and "garden view" in c for c in cands), cands
