@@ -47,4 +47,3 @@ def test_zero_shot_proposals_are_the_same_under_every_hash_seed():
     """
     a, b = _run(code, 1), _run(code, 2)
     assert a.strip() and a == b
-
