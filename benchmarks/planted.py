@@ -730,7 +730,7 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
         "K": sc["K"], "rmse": r, "oracle_rmse": o, "ratio": r / o, "seconds": seconds,
         "findings": findings, "finding_term": fsc["feature_term"],
         "terms": task.terms, "term_found": sc["term_found"], "features": features,
-        "feature_term": sc["feature_term"],
+        "feature_term": sc["feature_term"], "zero_shot": getattr(est, "baseline_", None),
     }
 
 

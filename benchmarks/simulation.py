@@ -398,6 +398,7 @@ def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> di
         t0 = time.perf_counter()
         est.fit(sim.train_items, sim.y_train)
         rec["seconds"] = time.perf_counter() - t0
+        rec["zero_shot"] = getattr(est, "baseline_", None)  # the fit's zero-shot check (README)
         preds = {"genz": np.asarray(est.predict(sim.test_items), dtype=float).ravel()}
         for kind in ("ridge", "lasso"):
             frame_tr, frame_te = _frame(sim.train_items), _frame(sim.test_items)

@@ -210,20 +210,44 @@ def test_holdout_zero_means_no_findings_and_selection_is_a_nested_parameter():
         GenZRegressor(advanced={"validation": 0}).fit(items, y)
 
 
-def test_the_fit_says_when_zero_shot_features_would_predict_better():
-    """Catches: a zero-shot comparison that is not made, or compared on other rows or with the
-    sign reversed: a target spread over eight categories is predicted better by the engine's
+def test_the_fit_says_when_zero_shot_features_would_predict_better_and_then_uses_them():
+    """Catches: a zero-shot comparison that is not made, made on the rows the structure was
+    mined on, or with the sign reversed; proposals that lower the untouched rows' loss left out
+    of the predictor: a target spread over eight categories is predicted better by the engine's
     generic proposals (every frequent category) than by two mined features."""
     rng = np.random.default_rng(9)
     cats = list("abcdefgh")
     effect = dict(zip(cats, rng.normal(0, 1, 8)))
-    items = [Item(id=f"z{i}", attributes={"c": str(rng.choice(cats))}) for i in range(400)]
-    y = np.array([effect[it.attributes["c"]] for it in items]) + rng.normal(0, 0.3, 400)
-    small = GenZRegressor(cycles=1, add_per_cycle=2, remove_per_cycle=0, random_state=0,
-                          selection={"extend": False}).fit(items, y)
-    assert small.baseline_["better"] == "zero-shot" and small.baseline_["cv_loss"] < small.baseline_["genz_cv_loss"]
-    full = GenZRegressor(random_state=0).fit(items, y)
+    items = [Item(id=f"z{i}", attributes={"c": str(rng.choice(cats)), "x": float(rng.normal())}) for i in range(600)]
+    y = np.array([effect[it.attributes["c"]] for it in items]) + rng.normal(0, 0.3, 600)
+    train, test = items[:400], items[400:]
+    kw = dict(cycles=1, add_per_cycle=2, remove_per_cycle=0, random_state=0, selection={"extend": False})
+    small = GenZRegressor(**kw).fit(train, y[:400])
+    zs = small.baseline_
+    assert zs["better"] == "zero-shot" and zs["zero_shot_loss"] < zs["genz_loss"] and zs["rows"] == 120
+    assert zs["added"] and zs["union_loss"] < zs["genz_loss"]
+    assert "zero-shot" in small.origins_ and len(small.features_) > 2
+    assert set(small.findings_) <= {f for f, o in zip(small.features_, small.origins_) if o != "zero-shot"}
+    # the same fit without the proposals predicts the new items worse
+    mined = np.array([o != "zero-shot" for o in small.origins_])
+    A_tr = np.column_stack([np.asarray(small.transform(train), float)[:, mined], np.ones(400)])
+    A_te = np.column_stack([np.asarray(small.transform(test), float)[:, mined], np.ones(200)])
+    alone = A_te @ np.linalg.lstsq(A_tr, y[:400], rcond=None)[0]
+    rmse = lambda p: float(np.sqrt(np.mean((np.ravel(p) - y[400:]) ** 2)))
+    assert rmse(small.predict(test)) < 0.8 * rmse(alone)
+    full = GenZRegressor(random_state=0).fit(train, y[:400])
     assert full.baseline_["better"] in ("tie", "genz")
+
+
+def test_zero_shot_proposals_that_do_not_help_stay_out_of_the_predictor():
+    """Catches: the proposals added whatever the untouched rows say (or the comparison's sign
+    reversed): a target with one strong flag is not predicted better with generic proposals."""
+    items, y = _null_items(400, 3)
+    y = 0.3 * y + np.array([2.0 * it.attributes["flag"] for it in items])
+    est = GenZRegressor(random_state=0).fit(items, y)
+    zs = est.baseline_
+    assert zs is not None and not zs["added"] and zs["union_loss"] >= zs["genz_loss"]
+    assert "zero-shot" not in est.origins_
 
 
 def test_a_budget_of_features_is_never_exceeded_and_keeps_the_strongest():

@@ -52,7 +52,7 @@ def test_feature_table_contract(fitted):
     assert len(rows) == len(est.features_) * est.n_targets_ > 0
     for r in rows:
         assert list(r) == COLUMNS
-        assert r["target"] == "y0" and r["origin"] in ("mined", "hypothesis", "pinned")
+        assert r["target"] == "y0" and r["origin"] in ("mined", "hypothesis", "pinned", "zero-shot")
         assert r["epsilon_note"] in ("", "at floor", "at cap") and isinstance(r["finding"], (bool, np.bool_))
         tested = r["feature"] in est.inference_.features  # phase 2 may add features after the test
         assert tested or r["feature"] not in est.findings_

@@ -8,7 +8,7 @@ import numpy as np
 from genz import GenZRegressor, Item
 from genz.fm.predicates import PredicateFM
 from genz import PriorKnowledge
-from genz.selection import RIDGE_GRID, CrossValidation, keeps, removable, simplest_within_one_se
+from genz.selection import RIDGE_GRID, CrossValidation, holdout_losses, keeps, removable, simplest_within_one_se
 
 CONJ = "('a' is \"yes\") and ('b' is \"yes\")"
 
@@ -101,6 +101,31 @@ def test_cross_validated_losses_are_k_fold_refits():
         ref.fit_final(Q[~m], U[~m], Y[~m])
         np.testing.assert_allclose(P[m], ref.predict(Q[m], U[m]), rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(cv.losses(Q), (((Y - P) ** 2) / Y.var(axis=0)).sum(axis=1))
+
+
+def test_holdout_losses_fit_on_the_training_rows_alone():
+    """Catches: the held-out rows' targets entering the fit (their loss must be that of a
+    predictor fitted without them: changing them moves the loss, never the prediction), the
+    ridge chosen on other rows than the training ones, or the loss scaled by another variance."""
+    from genz.observation.linear import LinearGaussian
+
+    rng = np.random.default_rng(5)
+    n, K = 90, 4
+    Q = np.clip(rng.random((n, K)), 0.05, 0.95)
+    U = rng.normal(size=(n, 2))
+    Y = rng.normal(size=(n, 2)) + Q @ rng.normal(size=(K, 2))
+    train, test = np.arange(60), np.arange(60, 90)
+    L = holdout_losses(Q, U, Y, train, test, folds=5, seed=1)
+    _, lam = CrossValidation(Y[train], U[train], 5, 1).predictions(Q[train])
+    ref = LinearGaussian(ridge=lam)
+    ref.set_scaling(U[train], Y[train])
+    ref.fit_final(Q[train], U[train], Y[train])
+    P = ref.predict(Q[test], U[test])
+    np.testing.assert_allclose(L, ((Y[test] - P) ** 2 / Y[train].var(axis=0)).sum(axis=1), rtol=1e-7)
+    Y2 = Y.copy()
+    Y2[test] += 5.0
+    np.testing.assert_allclose(holdout_losses(Q, U, Y2, train, test, folds=5, seed=1),
+                               ((Y2[test] - P) ** 2 / Y[train].var(axis=0)).sum(axis=1), rtol=1e-7)
 
 
 def test_keep_and_remove_rules():

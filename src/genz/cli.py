@@ -302,10 +302,9 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
             click.echo(f"  {h['message']}")
         zs = est.baseline_
         if zs:
-            say = {"genz": "predict worse than", "tie": "predict as well as", "zero-shot": "would predict BETTER than"}
-            click.echo(f"  zero-shot check: {zs['proposals']} features proposed without looking at the target "
-                       f"{say[zs['better']]} the discovered ones (cross-validated loss {zs['cv_loss']:.4g} vs "
-                       f"{zs['genz_cv_loss']:.4g})")
+            from .runfit import zero_shot_line
+
+            click.echo("  " + zero_shot_line(zs))
         from .runfit import screening_saved
 
         saved = screening_saved(est.history_)

@@ -26,7 +26,7 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import CrossValidation, best_step, paired
+from .selection import UNION_SE, CrossValidation, best_step, holdout_losses, paired
 from .settings import Selection
 from .items import Item
 from .metrics import regression_metrics
@@ -355,18 +355,27 @@ class DiscoveryRun:
             B = self._judgments(names)
         else:  # the structure tested for findings (phase 1's best step, its cuts settled)
             names, B = list(p1["features"]), p1["B"]
+        discovered = list(names)
+        baseline, extra = self._zero_shot_check(names, cb)
+        if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
+            props, BZ = extra
+            for j, f in enumerate(props):
+                self.judged[f] = BZ[:, j] if self.phase == 2 else BZ[self.split[3], j]
+                d.origin[f] = "zero-shot"
+            names, B = names + props, np.hstack([B, BZ])
+            eps = np.concatenate([eps, np.full(len(props), d.cfg.advanced.eps_min)])
         Q = prior_mixture(self._judgments(names), eps)
         base = d.criterion.losses(Q)
         gains = [paired(d.criterion.losses(np.delete(Q, k, axis=1)) - base) for k in range(len(names))]
         cb.on_selection("refitting on every training row")
         self.final = self._refit_all(names, B, eps)
         findings = p1["findings"]
-        hyps = [dict(h, kept=h["feature"] in names or h["kept"] and h["note"].startswith("kept as")
-                     and h["note"].split("'")[1] in names) for h in p1["hypotheses"]]
+        hyps = [dict(h, kept=h["feature"] in discovered or h["kept"] and h["note"].startswith("kept as")
+                     and h["note"].split("'")[1] in discovered) for h in p1["hypotheses"]]
         self.selection = {
             "features": names, "step": int(best["step"]), "cv": best["cv"], "cv_gains": gains,
             "findings": findings, "tested": p1["features"], "origin": dict(d.origin), "hypotheses": hyps,
-            "calibration": self._calibration(self.final), "baseline": self._zero_shot_check(base, cb),
+            "calibration": self._calibration(self.final), "baseline": baseline,
         }
         n_f = 0 if findings is None else len(findings.findings)
         why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"
@@ -389,34 +398,69 @@ class DiscoveryRun:
 
     ZERO_SHOT_PROPOSALS = 50
 
-    def _zero_shot_check(self, base: np.ndarray, cb: Callbacks) -> dict | None:
+    def _zero_shot_check(self, names: list[str], cb: Callbacks) -> tuple[dict | None, tuple[list[str], np.ndarray] | None]:
         """Would a cheaper route have predicted better? The foundation model's zero-shot proposals
         (``fm.propose``: features written without looking at the target, docs/equations.md §6),
-        all of them in the same ridge predictor, cross-validated on the same rows and folds as the
-        chosen structure (per-item losses ``base``). Only when judging is free (the offline
-        engine): with an LLM it would cost about 50 judgments per row. None when not run."""
+        scored on the untouched rows against the structure tested for findings, each fitted on the
+        discovery rows (:func:`genz.selection.holdout_losses`): the proposals alone, and the
+        structure with the proposals beside it. The second decides whether the predictor takes the
+        proposals too (they lower the untouched rows' loss by more than
+        :data:`genz.selection.UNION_SE` standard errors; a linear model; within
+        ``Selection.max_features``). Only when judging is free (the offline engine): with an LLM it
+        would cost about 50 judgments per row. Returns the report (None when not made: no
+        untouched rows, no proposals) and, when they join, the proposals not already in
+        ``names`` (nor their complements) with their judgments on every training row."""
         d = self.disc
-        if not getattr(d.fm, "free_judgments", False) or not hasattr(d.fm, "propose"):
-            return None
-        cb.on_selection("comparing with zero-shot features")
+        if self.split is None or not len(self.split[4]) or not getattr(d.fm, "free_judgments", False) \
+                or not hasattr(d.fm, "propose"):
+            return None, None
+        items, Y, U, ia, iu = self.split
+        cb.on_selection("comparing with zero-shot features on the untouched rows")
         rng = np.random.default_rng([int(d.cfg.seed), 23])
         sample = [d.items[i] for i in rng.choice(len(d.items), min(40, len(d.items)), replace=False)]
         try:
             proposals = list(dict.fromkeys(d.fm.propose("", sample, n=self.ZERO_SHOT_PROPOSALS)))
         except Exception:  # noqa: BLE001 - a backend without proposals: nothing to compare
-            return None
-        cols = []
+            return None, None
+        seen = {self._pattern(self.phase1["B"][:, k]) for k in range(len(self.phase1["features"]))}
+        seen |= {self._pattern(self.judged[f]) for f in names if len(self.judged[f]) == len(items)}
+        props, cols = [], []
         for f in proposals:
-            b = d.judgment_values(d.judge(f, d.items))
-            if 0 < (b > 0.5).mean() < 1:
+            if f in names:
+                continue
+            b = d.judgment_values(d.judge(f, items))
+            key = self._pattern(b)
+            if 0 < (b[ia] > 0.5).mean() < 1 and key not in seen:
+                seen.add(key)
+                props.append(f)
                 cols.append(b)
         if not cols:
-            return None
-        zs = d.criterion.losses(prior_mixture(np.column_stack(cols), d.cfg.advanced.eps_min))
-        m, se = paired(zs - base)
-        verdict = "genz" if m > se else "zero-shot" if m < -se else "tie"
-        return {"proposals": len(cols), "cv_loss": float(zs.mean()), "genz_cv_loss": float(base.mean()),
-                "diff": m, "se": se, "better": verdict}
+            return None, None
+        BZ = np.column_stack(cols)
+        QZ = prior_mixture(BZ, d.cfg.advanced.eps_min)
+        Q1 = prior_mixture(self.phase1["B"], self.phase1["epsilon"])
+        folds, seed = self.sel.folds, int(d.cfg.seed)
+        genz, alone, both = (holdout_losses(Q, U, Y, ia, iu, folds, seed)
+                             for Q in (Q1, QZ, np.hstack([Q1, QZ])))
+        m, se = paired(genz - alone)
+        gain, gain_se = paired(genz - both)
+        budget = self.sel.max_features is None or len(names) + len(props) <= self.sel.max_features
+        linear = getattr(d.model, "name", "") == "linear"
+        added = bool(gain > 0 and gain > UNION_SE * gain_se and budget and linear)
+        report = {"proposals": len(props), "rows": int(len(iu)), "genz_loss": float(genz.mean()),
+                  "zero_shot_loss": float(alone.mean()), "union_loss": float(both.mean()),
+                  "diff": m, "se": se, "better": "zero-shot" if m > se else "genz" if m < -se else "tie",
+                  "union_gain": gain, "union_se": gain_se, "added": added,
+                  "note": "" if added or gain <= UNION_SE * gain_se else
+                  "not added: " + ("beyond Selection.max_features" if not budget else "not a linear model")}
+        return report, ((props, BZ) if added else None)
+
+    @staticmethod
+    def _pattern(b: np.ndarray) -> bytes:
+        """A feature's yes/no pattern up to complement (a proposal equal to a feature, or to its
+        complement, adds nothing)."""
+        yes = np.asarray(b) > 0.5
+        return (yes if not yes[0] else ~yes).tobytes() if yes.size else b""
 
     def _calibration(self, fin: Discovery) -> np.ndarray:
         """Standardised out-of-fold errors ``|y − ŷ| / sd`` (N×D) of the final structure over every

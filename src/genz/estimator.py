@@ -144,7 +144,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
     Attributes (besides the results documented in the README and docs/architecture.md):
     ``inputs_`` (the columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the
     columns of a table ``X``, as scikit-learn sets them), ``get_feature_names_out()`` (the
-    descriptors: the columns of ``transform``).
+    descriptors), ``baseline_`` (the zero-shot check, README; origin ``"zero-shot"``).
     """
 
     def __init__(

@@ -29,7 +29,7 @@ from .items import Item
 from .progress import FitProgress
 from .runs import PATH_KEYS, RunDir, RunSummary, terminate_as_interrupt
 
-__all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator", "screening_saved"]
+__all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator", "screening_saved", "zero_shot_line"]
 
 
 def data_fingerprint(items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None) -> str:
@@ -144,6 +144,21 @@ def screening_saved(history: Sequence[Mapping[str, Any]]) -> int:
     """The judgments candidate screening saved over a run (each step's ``screen`` record,
     :meth:`genz.discovery.Discovery.screen_candidates`)."""
     return int(sum(int((r.get("screen") or {}).get("judgments_saved", 0)) for r in history))
+
+
+def zero_shot_line(zs: Mapping[str, Any]) -> str:
+    """One line on the fit's zero-shot check (``GenZRegressor.baseline_``): the foundation model's
+    proposals, written without the target, against the discovered structure on the untouched
+    rows, and whether the predictor took them."""
+    if "union_loss" not in zs:  # a run saved before the check moved to the untouched rows
+        return f"zero-shot check: {zs.get('proposals')} proposals, verdict {zs.get('better')!r}"
+    say = {"genz": "predict worse than", "tie": "predict as well as", "zero-shot": "would predict BETTER than"}
+    line = (f"zero-shot check on {zs['rows']} untouched rows: {zs['proposals']} features proposed without looking "
+            f"at the target {say[zs['better']]} the discovered ones (loss {zs['zero_shot_loss']:.4g} vs "
+            f"{zs['genz_loss']:.4g}); beside them, {zs['union_loss']:.4g}")
+    if zs["added"]:
+        return line + ": the predictor uses both (origin 'zero-shot' in the feature table; findings unchanged)"
+    return line + (f": {zs['note']}" if zs.get("note") else ": the predictor does not use them")
 
 
 def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None, *,

@@ -29,7 +29,14 @@ decision that shapes the predictor:
 * **the predictor's structure**: the step of the whole path with the smallest cross-validated
   loss (:func:`best_step`). No pruning: the predictor may keep many small effects, each
   shrunk by the ridge. Which of them are *findings* is a different question, answered on rows
-  that none of these choices touched (:mod:`genz.findings`).
+  that none of these choices touched (:mod:`genz.findings`);
+* **the foundation model's zero-shot proposals beside the structure**: when the fit has
+  untouched rows, the structure tested for findings and the same structure plus the zero-shot
+  proposals are each fitted on the discovery rows and scored on the untouched rows
+  (:func:`holdout_losses`); the predictor takes the proposals too when that lowers the
+  untouched rows' loss by more than :data:`UNION_SE` standard errors (:mod:`genz.discovery_run`).
+  Cross-validation cannot make this comparison: the structure was mined on the rows it would
+  be scored on, so its cross-validated loss is optimistic, the proposals' is not.
 
 The same fold assignment serves every decision of a fit, so differences between structures
 are paired per item (:func:`paired`).
@@ -45,7 +52,7 @@ from .inference import prior_mixture
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
-           "split_indices", "RIDGE_GRID", "MIN_CV_ROWS"]
+           "split_indices", "holdout_losses", "RIDGE_GRID", "MIN_CV_ROWS", "UNION_SE"]
 
 #: the ridge values (``ridge · N`` on every column but the constant) tried in each structure
 RIDGE_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
@@ -79,6 +86,12 @@ KEEP_SE = 0.5
 #: the predictor's structure: the smallest step within this many standard errors of the best one
 #: (0: the best step itself)
 FINAL_SE = 0.0
+#: the predictor takes the zero-shot proposals beside its structure when they lower the untouched
+#: rows' loss by more than this many paired standard errors: the rule that keeps any feature
+#: (:data:`KEEP_SE`). Chosen on development seeds (docs/experiments.md, "The zero-shot proposals
+#: beside the structure"): 0 let a gain of 0.01 standard errors add 30 proposals to a planted task
+#: the structure already explained; 1 left out houses seeds where they helped
+UNION_SE = KEEP_SE
 
 
 def keeps(gain: np.ndarray) -> bool:
@@ -119,6 +132,27 @@ def best_step(losses: Sequence[np.ndarray], sizes: Sequence[int]) -> int:
     ok = [(sizes[i], means[i], i) for i, L in enumerate(losses)
           if (lambda m_se: m_se[0] <= FINAL_SE * m_se[1])(paired(L - losses[best]))]
     return min(ok)[2]
+
+
+def holdout_losses(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                   folds: int, seed: int) -> np.ndarray:
+    """Per-item loss ``Σ_d (y_nd − ŷ_nd)² / var(y_d)`` on the rows ``test`` of the predictor at the
+    FM priors ``Q`` (N×K, with side inputs ``U``) fitted on the rows ``train`` alone: its ridge
+    chosen by :class:`CrossValidation` over ``train`` (``folds`` folds), the side inputs scaled and
+    ``var(y)`` taken on ``train``. Nothing about ``test`` but its judgments enters the fit."""
+    Y = np.asarray(Y, dtype=float)
+    tr, te = np.asarray(train), np.asarray(test)
+    U_tr, U_te = (None, None) if U is None else (U[tr], U[te])
+    cv = CrossValidation(Y[tr], U_tr, folds, seed)
+    _, lam = cv.predictions(Q[tr])
+    scaler = LinearGaussian()
+    scaler.set_scaling(U_tr, Y[tr])
+    M_tr = np.hstack([Q[tr], scaler.scale_u(U_tr, len(tr)), np.ones((len(tr), 1))])
+    M_te = np.hstack([Q[te], scaler.scale_u(U_te, len(te)), np.ones((len(te), 1))])
+    G = M_tr.T @ M_tr
+    G[np.arange(G.shape[0]), np.arange(G.shape[0])] += ridge_penalty(G.shape[0], len(tr), lam)
+    P = M_te @ _solve_psd(G, M_tr.T @ Y[tr])
+    return ((Y[te] - P) ** 2 / cv.y_var).sum(axis=1)
 
 
 class CrossValidation:

@@ -206,6 +206,7 @@ def run_experiment(
                 "fm_calls": int(stats.get("total_calls", sum((stats.get("calls") or {}).values()))),
                 "fm_stats": stats,
                 "seconds": seconds,
+                "zero_shot_check": getattr(est, "baseline_", None),
                 "history": history,
             }
             methods["genz"]["coverage90"] = cov

@@ -5,7 +5,7 @@ with the keys of :data:`genz.effects_table.FEATURE_TABLE_COLUMNS` — ``weight``
 coefficient), ``finding``, ``effect``, ``ci_low``, ``ci_high``, ``p_value``, ``q_value`` (the test on
 the untouched rows), ``cv_gain`` ± ``cv_gain_se`` (the drop-one cross-validated gain),
 ``epsilon``, ``epsilon_note`` (``""``, ``"at floor"`` or ``"at cap"``), ``share_yes`` and
-``origin`` (``"mined"``, ``"hypothesis"`` or ``"pinned"``); ``"target_names"``; and
+``origin`` (``"mined"``, ``"hypothesis"``, ``"pinned"`` or ``"zero-shot"``); ``"target_names"``; and
 ``"inference"`` (the untouched rows' count, error rate and correction).
 
 * :func:`format_feature_table` renders those rows as plain text for the terminal (``genz fit``
@@ -206,7 +206,9 @@ def legend(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None = N
                    "default); its effect is estimated beside the others as a control, but it is not tested as a finding.")
     if any(_f(r.get("effect")) is None for r in rows) and any(_f(r.get("effect")) is not None for r in rows):
         out.append("effect –: a feature added after the findings were tested (discovery went on over every row, the "
-                   "set-aside ones included), so no untouched rows are left to test it on.")
+                   "set-aside ones included; or, origin zero-shot, a proposal the foundation model wrote without the "
+                   "target, taken by the predictor because it lowered the untouched rows' loss), so it is not tested "
+                   "as a finding.")
     for n in sorted({str(r.get("epsilon_note")) for r in rows if r.get("epsilon_note")}):
         out.append(f"ε {n}: {_EPS_NOTES.get(n, n)}.")
     return out
