@@ -42,6 +42,6 @@ run "unplaced cuts tested anyway" src/genz/discovery_run.py "tested=None if loca
 run "untested features counted in the correction" src/genz/findings.py "    fam = np.ones(K, bool) if tested is None else np.asarray(tested, bool)" "    fam = np.ones(K, bool)" "tests/test_findings.py"
 run "a cut's place not resampled" src/genz/fm/predicates/cuts.py "        idx = rng.integers(0, N, N)" "        idx = np.arange(N)" "tests/test_cuts.py"
 run "a phrase's place not resampled" src/genz/fm/predicates/phrase_refine.py "        w = np.bincount(rng.integers(0, N, N), minlength=N).astype(float)" "        w = np.ones(N)" "tests/test_phrase_refine.py"
-run "zero-shot proposals always added" src/genz/discovery_run.py "added = bool(gain > 0 and gain > UNION_SE * gain_se and budget and linear)" "added = bool(budget and linear)" "tests/test_findings.py"
-run "zero-shot proposals never added" src/genz/discovery_run.py "added = bool(gain > 0 and gain > UNION_SE * gain_se and budget and linear)" "added = False" "tests/test_findings.py"
+run "zero-shot proposals always added" src/genz/discovery_run.py "added = bool(helps and budget and linear)" "added = bool(budget and linear)" "tests/test_findings.py"
+run "zero-shot proposals never added" src/genz/discovery_run.py "added = bool(helps and budget and linear)" "added = False" "tests/test_findings.py"
 run "holdout losses fitted on the held-out rows" src/genz/selection.py "    tr, te = np.asarray(train), np.asarray(test)" "    tr, te = np.asarray(test), np.asarray(test)" "tests/test_selection_rules.py"

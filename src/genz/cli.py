@@ -300,12 +300,10 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
                                                                        "correction": inf.correction}))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
-        zs = est.baseline_
-        if zs:
-            from .runfit import zero_shot_line
+        from .runfit import screening_saved, zero_shot_line
 
-            click.echo("  " + zero_shot_line(zs))
-        from .runfit import screening_saved
+        if est.baseline_:
+            click.echo("  " + zero_shot_line(est.baseline_))
 
         saved = screening_saved(est.history_)
         if saved:

@@ -356,7 +356,7 @@ class DiscoveryRun:
         else:  # the structure tested for findings (phase 1's best step, its cuts settled)
             names, B = list(p1["features"]), p1["B"]
         discovered = list(names)
-        baseline, extra = self._zero_shot_check(names, cb)
+        baseline, extra = self._zero_shot_check(names, B, cb)
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -398,7 +398,8 @@ class DiscoveryRun:
 
     ZERO_SHOT_PROPOSALS = 50
 
-    def _zero_shot_check(self, names: list[str], cb: Callbacks) -> tuple[dict | None, tuple[list[str], np.ndarray] | None]:
+    def _zero_shot_check(self, names: list[str], B: np.ndarray,
+                         cb: Callbacks) -> tuple[dict | None, tuple[list[str], np.ndarray] | None]:
         """Would a cheaper route have predicted better? The foundation model's zero-shot proposals
         (``fm.propose``: features written without looking at the target, docs/equations.md §6),
         scored on the untouched rows against the structure tested for findings, each fitted on the
@@ -409,7 +410,8 @@ class DiscoveryRun:
         ``Selection.max_features``). Only when judging is free (the offline engine): with an LLM it
         would cost about 50 judgments per row. Returns the report (None when not made: no
         untouched rows, no proposals) and, when they join, the proposals not already in
-        ``names`` (nor their complements) with their judgments on every training row."""
+        ``names`` (judgments ``B`` on every training row) or phase 1's structure, nor their
+        complements, with their judgments on every training row."""
         d = self.disc
         if self.split is None or not len(self.split[4]) or not getattr(d.fm, "free_judgments", False) \
                 or not hasattr(d.fm, "propose"):
@@ -422,8 +424,7 @@ class DiscoveryRun:
             proposals = list(dict.fromkeys(d.fm.propose("", sample, n=self.ZERO_SHOT_PROPOSALS)))
         except Exception:  # noqa: BLE001 - a backend without proposals: nothing to compare
             return None, None
-        seen = {self._pattern(self.phase1["B"][:, k]) for k in range(len(self.phase1["features"]))}
-        seen |= {self._pattern(self.judged[f]) for f in names if len(self.judged[f]) == len(items)}
+        seen = {self._pattern(b) for b in np.hstack([self.phase1["B"], B]).T}
         props, cols = [], []
         for f in proposals:
             if f in names:
@@ -446,13 +447,14 @@ class DiscoveryRun:
         gain, gain_se = paired(genz - both)
         budget = self.sel.max_features is None or len(names) + len(props) <= self.sel.max_features
         linear = getattr(d.model, "name", "") == "linear"
-        added = bool(gain > 0 and gain > UNION_SE * gain_se and budget and linear)
+        helps = gain > 0 and gain > UNION_SE * gain_se
+        added = bool(helps and budget and linear)
+        note = "" if added or not helps else \
+            "not added: " + ("beyond Selection.max_features" if not budget else "not a linear model")
         report = {"proposals": len(props), "rows": int(len(iu)), "genz_loss": float(genz.mean()),
                   "zero_shot_loss": float(alone.mean()), "union_loss": float(both.mean()),
                   "diff": m, "se": se, "better": "zero-shot" if m > se else "genz" if m < -se else "tie",
-                  "union_gain": gain, "union_se": gain_se, "added": added,
-                  "note": "" if added or gain <= UNION_SE * gain_se else
-                  "not added: " + ("beyond Selection.max_features" if not budget else "not a linear model")}
+                  "union_gain": gain, "union_se": gain_se, "added": added, "note": note}
         return report, ((props, BZ) if added else None)
 
     @staticmethod

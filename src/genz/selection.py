@@ -89,7 +89,7 @@ FINAL_SE = 0.0
 #: the predictor takes the zero-shot proposals beside its structure when they lower the untouched
 #: rows' loss by more than this many paired standard errors: the rule that keeps any feature
 #: (:data:`KEEP_SE`). Chosen on development seeds (docs/experiments.md, "The zero-shot proposals
-#: beside the structure"): 0 let a gain of 0.01 standard errors add 30 proposals to a planted task
+#: beside the structure"): 0 let a gain of 0.006 standard errors add 30 proposals to a planted task
 #: the structure already explained; 1 left out houses seeds where they helped
 UNION_SE = KEEP_SE
 
@@ -144,15 +144,10 @@ def holdout_losses(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np
     tr, te = np.asarray(train), np.asarray(test)
     U_tr, U_te = (None, None) if U is None else (U[tr], U[te])
     cv = CrossValidation(Y[tr], U_tr, folds, seed)
-    _, lam = cv.predictions(Q[tr])
-    scaler = LinearGaussian()
-    scaler.set_scaling(U_tr, Y[tr])
-    M_tr = np.hstack([Q[tr], scaler.scale_u(U_tr, len(tr)), np.ones((len(tr), 1))])
-    M_te = np.hstack([Q[te], scaler.scale_u(U_te, len(te)), np.ones((len(te), 1))])
-    G = M_tr.T @ M_tr
-    G[np.arange(G.shape[0]), np.arange(G.shape[0])] += ridge_penalty(G.shape[0], len(tr), lam)
-    P = M_te @ _solve_psd(G, M_tr.T @ Y[tr])
-    return ((Y[te] - P) ** 2 / cv.y_var).sum(axis=1)
+    model = LinearGaussian(ridge=cv.predictions(Q[tr])[1])
+    model.set_scaling(U_tr, Y[tr])
+    model.fit_final(Q[tr], U_tr, Y[tr])
+    return ((Y[te] - model.predict(Q[te], U_te)) ** 2 / cv.y_var).sum(axis=1)
 
 
 class CrossValidation:
