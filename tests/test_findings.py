@@ -20,6 +20,8 @@ def test_adjusted_pvalues_match_the_textbook_procedures():
     # Holm: ×(m − rank + 1) → 0.025 0.04 0.09 0.08 0.5, running maximum → 0.025 0.04 0.09 0.09 0.5
     np.testing.assert_allclose(adjust_pvalues(p, "holm"), [0.04, 0.09, 0.09, 0.025, 0.5])
     np.testing.assert_allclose(adjust_pvalues(p, "bonferroni"), [0.05, 0.2, 0.15, 0.025, 1.0])
+    # Benjamini-Yekutieli: Benjamini-Hochberg's times c_5 = 1 + 1/2 + 1/3 + 1/4 + 1/5 = 137/60, capped at 1
+    np.testing.assert_allclose(adjust_pvalues(p, "by"), np.minimum(np.array([0.025, 0.05, 0.05, 0.025, 0.5]) * 137 / 60, 1))
     assert adjust_pvalues([], "bh").size == 0
     with pytest.raises(ValueError):
         adjust_pvalues(p, "fdr")
@@ -92,6 +94,38 @@ def test_the_findings_intervals_cover_as_a_set_after_their_selection():
             out.append(np.mean(~((lo[sig, 0] <= truth[sig]) & (truth[sig] <= hi[sig, 0]))))
     assert np.mean(miss_adj) <= 0.06, np.mean(miss_adj)
     assert np.mean(miss_plain) > np.mean(miss_adj) + 0.02, (np.mean(miss_plain), np.mean(miss_adj))
+
+
+def test_the_default_correction_holds_under_any_dependence_and_its_intervals_agree_with_it():
+    """Benjamini-Yekutieli (the default): q = Benjamini-Hochberg's q times c_m = Σ 1/i over the
+    m features tested, and a finding's interval is at level 1 − R·a/(m·c_m). Catches: c_m left
+    out of the q-values (BH's findings) or of the intervals (narrower, so the findings' intervals
+    cover less than they say when the estimates are correlated), an interval that contains 0 for
+    a finding (the two would contradict each other), or m counted over untested features."""
+    from genz.findings import harmonic
+
+    rng = np.random.default_rng(21)
+    n_checked = 0
+    for _ in range(40):
+        base = rng.random((150, 1)) < 0.5  # proxies of one property: correlated estimates
+        B = np.where(rng.random((150, 6)) < 0.85, base, rng.random((150, 6)) < 0.5).astype(float)
+        y = 0.7 * B[:, 0] - 0.6 * B[:, 3] + rng.normal(0, 1.0, 150)
+        tested = np.array([True, True, True, True, True, False])
+        by = fit_findings(B, None, y[:, None], list("abcdef"), ["y"], tested=tested)
+        bh = fit_findings(B, None, y[:, None], list("abcdef"), ["y"], tested=tested, correction="bh")
+        assert by.correction == "by"
+        m = 5
+        np.testing.assert_allclose(by.qvalues[:m], np.minimum(bh.qvalues[:m] * harmonic(m), 1.0))
+        assert set(by.findings) <= set(bh.findings)
+        sig = by.significant
+        R = int(sig.sum())
+        if R:
+            n_checked += 1
+            np.testing.assert_allclose(by.levels[sig], 1 - R * 0.05 / (m * harmonic(m)))
+            lo, hi = by.conf_int()
+            assert np.all((lo[sig, 0] > 0) | (hi[sig, 0] < 0))
+    assert n_checked >= 10, n_checked
+    assert harmonic(1) == 1.0 and abs(harmonic(5) - 137 / 60) < 1e-12
 
 
 def test_a_null_target_gives_findings_at_most_at_the_stated_rate():
@@ -357,7 +391,7 @@ def test_a_feature_not_tested_is_a_control_never_a_finding_and_outside_the_famil
     np.testing.assert_allclose(part.params, full.params)
     np.testing.assert_allclose(part.pvalues, full.pvalues)
     assert full.significant[0] and not part.significant[0] and "a" not in part.findings
-    np.testing.assert_allclose(part.qvalues[1:], adjust_pvalues(full.pvalues[1:], "bh"))
+    np.testing.assert_allclose(part.qvalues[1:], adjust_pvalues(full.pvalues[1:], "by"))
     assert part.testable.tolist() == [False, True, True]
     back = FindingsResult.from_json(part.to_json())
     assert back.testable.tolist() == [False, True, True] and back.findings == part.findings
@@ -375,8 +409,10 @@ def test_the_fit_tests_only_cuts_its_discovery_rows_place():
     flag = rng.random(n) < 0.5
     items = [Item(id=f"s{i}", attributes={"w": float(w[i]), "flag": bool(flag[i])}) for i in range(n)]
     y = 1.0 * flag + 0.25 * (w >= 4.2) + rng.normal(0, 1.0, n)
-    on = GenZRegressor(cycles=2, random_state=0, selection={"extend": False}).fit(items, y)
-    off = GenZRegressor(cycles=2, random_state=0, selection={"extend": False, "located": 0}).fit(items, y)
+    # Benjamini-Hochberg: under the default Benjamini-Yekutieli the range's p 0.034 is no finding either way
+    on = GenZRegressor(cycles=2, random_state=0, selection={"extend": False, "correction": "bh"}).fit(items, y)
+    off = GenZRegressor(cycles=2, random_state=0,
+                        selection={"extend": False, "located": 0, "correction": "bh"}).fit(items, y)
     assert on.inference_.features == off.inference_.features
     loc = np.asarray(on.inference_.located)
     assert on.inference_.testable.tolist() == (loc >= 0.7).tolist() and not on.inference_.testable.all()

@@ -292,12 +292,22 @@ class DiscoveryRun:
         if getattr(d.fm, "locate", None) is None or not names:
             return None
         out = np.ones(len(names))
-        for k, f in enumerate(names):
-            if d.origin.get(f, "mined") != "mined":
-                continue
-            share = d.fm.locate(f, d.items, self._residual_of_others(np.delete(BA, k, axis=1)), int(d.cfg.seed) + k)
+        mined = [k for k, f in enumerate(names) if d.origin.get(f, "mined") == "mined"]
+        for k in mined:
+            share = d.fm.locate(names[k], d.items, self._residual_of_others(np.delete(BA, k, axis=1)),
+                                int(d.cfg.seed) + k)
             if share is not None:
                 out[k] = share
+        # a crowd of unplaced cuts of the same number can hide the one that is real (each takes
+        # part of its step): an unplaced feature is placed again against the residual of the
+        # features that are placed, and is placed if either says so
+        placed = out >= self.sel.located
+        unplaced = [k for k in mined if not placed[k]]
+        if len(unplaced) > 1:
+            for k in unplaced:
+                share = d.fm.locate(names[k], d.items, self._residual_of_others(BA[:, placed]), int(d.cfg.seed) + k)
+                if share is not None:
+                    out[k] = max(out[k], share)
         return out
 
     def _residual_of_others(self, B_others: np.ndarray) -> np.ndarray:

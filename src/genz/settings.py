@@ -164,9 +164,13 @@ class Selection:
         predictor's final refit. 0: no findings (discovery and the predictor use every row).
         Also no findings when fewer than 30 rows would be set aside.
     ``error_rate`` (default 0.05): α, the stated error level of the findings.
-    ``correction`` (default ``"bh"``): ``"bh"``, Benjamini-Hochberg: the expected share of
-        false findings among the findings is at most α; ``"holm"``: the probability of any false
-        finding is at most α; ``"bonferroni"``: the same, more conservative.
+    ``correction`` (default ``"by"``): ``"by"``, Benjamini-Yekutieli: the expected share of
+        false findings among the findings is at most α whatever the dependence between the
+        features' estimates (features over the same rows are correlated: proxies of each other,
+        cuts of one number); ``"bh"``, Benjamini-Hochberg: the same for independent (or
+        positively dependent) estimates, more findings; ``"holm"``: the probability of any false
+        finding is at most α; ``"bonferroni"``: the same, more conservative. The findings'
+        intervals follow the correction (:attr:`genz.findings.FindingsResult.levels`).
     ``located`` (default 0.7): a cut of a number (``'vintage' is at least 2008``, alone or in a
         conjunction) or a phrase is tested as a finding only when at least this share of
         bootstrap resamples of the discovery rows put its cut (phrase) where it is, give or take
@@ -186,7 +190,7 @@ class Selection:
     patience: int = 2
     holdout: float = 0.3
     error_rate: float = 0.05
-    correction: str = "bh"
+    correction: str = "by"
     located: float = 0.7
     extend: bool = True
     max_features: int | None = None
@@ -213,8 +217,8 @@ class Selection:
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
         if self.max_features is not None and (not whole(self.max_features) or self.max_features < 1):
             raise GenZInputError(f"selection max_features must be None or a whole number, at least 1, not {self.max_features!r}")
-        if self.correction not in ("bh", "holm", "bonferroni"):
-            raise GenZInputError(f"selection correction must be 'bh', 'holm' or 'bonferroni', not {self.correction!r}")
+        if self.correction not in ("by", "bh", "holm", "bonferroni"):
+            raise GenZInputError(f"selection correction must be 'by', 'bh', 'holm' or 'bonferroni', not {self.correction!r}")
 
 
 

@@ -133,8 +133,10 @@ def selection_options():
                           "(0: no findings)."),
         click.option("--error-rate", type=click.FloatRange(0, 0.5, min_open=True, max_open=True), default=0.05,
                      show_default=True, help="The stated error level of the findings."),
-        click.option("--correction", type=click.Choice(["bh", "holm", "bonferroni"]), default="bh", show_default=True,
-                     help="bh: at most --error-rate of the findings are false, in expectation (Benjamini-Hochberg); "
+        click.option("--correction", type=click.Choice(["by", "bh", "holm", "bonferroni"]), default="by", show_default=True,
+                     help="by: at most --error-rate of the findings are false, in expectation, whatever the "
+                          "dependence between the features (Benjamini-Yekutieli); bh: the same for independent "
+                          "features (Benjamini-Hochberg); "
                           "holm / bonferroni: the chance of any false finding is at most --error-rate."),
         click.option("--located", type=click.FloatRange(0, 1), default=0.7, show_default=True,
                      help="A cut of a number or a phrase is tested as a finding only when this share of bootstrap "

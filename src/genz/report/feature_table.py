@@ -179,7 +179,7 @@ def _titles(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None) -
     tested = any(_f(r.get("effect")) is not None for r in rows)
     how = ""
     if info.get("nobs"):
-        corr = {"bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}.get(
+        corr = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}.get(
             str(info.get("correction")), str(info.get("correction")))
         how = f" (tested on {int(info['nobs'])} untouched rows; {corr} at {float(info.get('error_rate', 0.05)):g})"
     if not tested:
