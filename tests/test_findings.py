@@ -423,3 +423,34 @@ def test_the_fit_tests_only_cuts_its_discovery_rows_place():
     table = on.feature_table().set_index("feature")
     assert np.isnan(table.loc[ranges[0], "q_value"]) and not table.loc[ranges[0], "finding"]
     assert np.isfinite(table.loc[ranges[0], "effect"]) and table.loc[ranges[0], "located"] < 0.7
+
+
+def test_an_unplaced_cut_is_placed_again_against_the_placed_features():
+    """``DiscoveryRun._located``: beside the true cut ('w' is at least 9) the structure holds two
+    chance cuts of the same number that together repeat its step; against the residual of all
+    the others the true cut's place is noise, against the residual of the placed features (the
+    flag) it is sharp. Catches: the second pass missing (the true cut would stay a control), or
+    a second pass whose residual still holds the unplaced cuts."""
+    from types import SimpleNamespace
+
+    from genz.discovery_run import DiscoveryRun
+    from genz.fm.predicates import PredicateFM
+    from genz.fm.predicates.grammar import parse_predicate
+
+    rng = np.random.default_rng(3)
+    n = 300
+    w = np.round(rng.uniform(6, 16, n), 1)
+    flag = rng.random(n) < 0.5
+    items = [Item(id=f"s{i}", attributes={"w": float(w[i]), "flag": bool(flag[i])}) for i in range(n)]
+    y = 1.0 * (w >= 9) + 0.8 * flag + rng.normal(0, 0.5, n)
+    names = ["'w' is at least 9", "'w' is between 6 and 8.9", "'w' is below 8.5", "'flag' is \"true\""]
+    BA = np.column_stack([parse_predicate(f).evaluate(items) for f in names]).astype(float)
+    disc = SimpleNamespace(fm=PredicateFM(), items=items, cfg=SimpleNamespace(seed=0), U=None, Y=y[:, None],
+                           origin={f: "mined" for f in names})
+    run = SimpleNamespace(disc=disc, sel=Selection())
+    run._residual_of_others = lambda B: DiscoveryRun._residual_of_others(run, B)
+    first = disc.fm.locate(names[0], items, run._residual_of_others(BA[:, 1:]), 0)
+    assert first < 0.7  # the crowd hides it
+    located = DiscoveryRun._located(run, names, BA)
+    assert located[0] >= 0.9 and located[3] == 1.0
+    assert located[1] < 0.7  # the chance range is no better placed for it
