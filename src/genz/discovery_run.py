@@ -285,7 +285,9 @@ class DiscoveryRun:
         """Per feature, how well the discovery rows place its cut of a number or its phrase (the
         FM's ``locate``: the share of bootstrap resamples whose least-squares cut, or best
         neighbouring phrase, for the residual of the others is the same; 1 for any other
-        feature and for the user's hypotheses and pinned features). None when the FM cannot say.
+        feature and for the user's hypotheses and pinned features); when two or more are below
+        ``Selection.located``, each of those is placed again against the residual of the placed
+        features alone, and keeps the larger share. None when the FM cannot say.
         Below ``Selection.located`` a feature is a control on the untouched rows, not tested
         (docs/feature-table.md)."""
         d = self.disc

@@ -20,14 +20,16 @@ finding has, from one covariance ``s² (XᵀX)⁻¹``:
   the F-test of ``β_k = 0`` in every target at once (Hotelling's T², residual covariance
   estimated on ``I``), or, when ``I`` has too few rows for that, Bonferroni over the ``D``
   t-tests;
-* the correction over every feature tested on ``I``: Benjamini-Hochberg (the expected share of
-  false findings among the findings is at most α, the default) or Holm (the probability of any
-  false finding is at most α). The family is the features tested on ``I``: every descriptor
+* the correction over every feature tested on ``I``: Benjamini-Yekutieli (the default: the
+  expected share of false findings among the findings is at most α whatever the dependence
+  between the features' estimates), Benjamini-Hochberg (the same for independent or positively
+  dependent estimates) or Holm (the probability of any false finding is at most α). The family is the features tested on ``I``: every descriptor
   mined and scored during discovery was chosen with the discovery rows only, which are
   independent of ``I``, so choosing them does not bias the tests (sample splitting).
 
 A feature is tested only when the discovery rows place it (a cut of a number or a phrase that
-at least ``Selection.located`` of bootstrap resamples of those rows put where it is,
+at least ``Selection.located`` of bootstrap resamples of those rows put where it is, against
+the residual of the other features or, failing that, of the placed ones,
 :func:`genz.fm.predicates.cuts.cut_located`); the others stay in the regression as controls,
 outside the family (``tested``). A finding is a tested feature whose adjusted p-value (``q``)
 is at most α. Because the interval's
