@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+from genz.findings import CORRECTIONS
 
-CORRECTIONS = ("by", "bh", "holm", "bonferroni")
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 def design(args: tuple[str, int]) -> dict[str, Any]:
@@ -51,11 +51,10 @@ def design(args: tuple[str, int]) -> dict[str, Any]:
     if inf is None or iu is None or not len(inf.features):
         return out
     feats = list(inf.features)
-    its = [sim.train_items[i] for i in iu]
-    Q = np.column_stack([np.asarray(est.fm_.judge(f, its).values, float) for f in feats])
+    # judged once on every training row; the untouched rows are some of them
     B = np.column_stack([np.asarray(est.fm_.judge(f, sim.train_items).values, float) for f in feats])
     matched = S.match_terms(B, sim.T_train, sim.effects)
-    out.update(features=feats, Q=Q, y=np.asarray(sim.y_train[iu], float),
+    out.update(features=feats, Q=B[iu], y=np.asarray(sim.y_train[iu], float),
                tested=None if inf.tested is None else np.asarray(inf.tested, bool),
                term=[m for m, _ in matched], truth=[t for _, t in matched])
     return out

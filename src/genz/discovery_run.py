@@ -294,22 +294,26 @@ class DiscoveryRun:
         if getattr(d.fm, "locate", None) is None or not names:
             return None
         out = np.ones(len(names))
+
+        def share(k: int, R: np.ndarray) -> float | None:
+            return d.fm.locate(names[k], d.items, R, int(d.cfg.seed) + k)
+
         mined = [k for k, f in enumerate(names) if d.origin.get(f, "mined") == "mined"]
         for k in mined:
-            share = d.fm.locate(names[k], d.items, self._residual_of_others(np.delete(BA, k, axis=1)),
-                                int(d.cfg.seed) + k)
-            if share is not None:
-                out[k] = share
+            s = share(k, self._residual_of_others(np.delete(BA, k, axis=1)))
+            if s is not None:
+                out[k] = s
         # a crowd of unplaced cuts of the same number can hide the one that is real (each takes
         # part of its step): an unplaced feature is placed again against the residual of the
-        # features that are placed, and is placed if either says so
+        # features that are placed (one residual for all of them), and is placed if either says so
         placed = out >= self.sel.located
         unplaced = [k for k in mined if not placed[k]]
         if len(unplaced) > 1:
+            R_placed = self._residual_of_others(BA[:, placed])
             for k in unplaced:
-                share = d.fm.locate(names[k], d.items, self._residual_of_others(BA[:, placed]), int(d.cfg.seed) + k)
-                if share is not None:
-                    out[k] = max(out[k], share)
+                s = share(k, R_placed)
+                if s is not None:
+                    out[k] = max(out[k], s)
         return out
 
     def _residual_of_others(self, B_others: np.ndarray) -> np.ndarray:

@@ -46,9 +46,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-__all__ = ["FindingsResult", "fit_findings", "adjust_pvalues", "harmonic", "CORRECTIONS", "MIN_ROWS"]
+__all__ = ["FindingsResult", "fit_findings", "adjust_pvalues", "harmonic", "dependence_price", "CORRECTIONS",
+           "MIN_ROWS"]
 
-CORRECTIONS = ("by", "bh", "holm", "bonferroni")
+#: the corrections over the features tested, by the name ``Selection.correction`` takes, with the
+#: name the feature table prints
+CORRECTIONS = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}
 #: fewest untouched rows (beyond the regression's parameters) for a test
 MIN_ROWS = 10
 
@@ -71,8 +74,7 @@ def adjust_pvalues(p: Sequence[float], method: str = "bh") -> np.ndarray:
     ps = p[order]
     rank = np.arange(1, m + 1)
     if method in ("bh", "by"):
-        c = harmonic(m) if method == "by" else 1.0
-        adj = np.minimum.accumulate((ps * m * c / rank)[::-1])[::-1]
+        adj = np.minimum.accumulate((ps * m * dependence_price(method, m) / rank)[::-1])[::-1]
     else:  # holm
         adj = np.maximum.accumulate(ps * (m - rank + 1))
     out = np.empty(m)
@@ -83,6 +85,12 @@ def adjust_pvalues(p: Sequence[float], method: str = "bh") -> np.ndarray:
 def harmonic(m: int) -> float:
     """``c_m = Σ_{i=1}^{m} 1/i``: Benjamini-Yekutieli's price of arbitrary dependence."""
     return float(np.sum(1.0 / np.arange(1, m + 1))) if m > 0 else 1.0
+
+
+def dependence_price(method: str, m: int) -> float:
+    """The factor a step-up correction pays over ``m`` tests: ``c_m`` for Benjamini-Yekutieli,
+    1 for Benjamini-Hochberg (the q-values and the findings' interval levels both use it)."""
+    return harmonic(m) if method == "by" else 1.0
 
 
 @dataclass
@@ -166,8 +174,8 @@ class FindingsResult:
         sig = self.significant
         m, R = int(self.testable.sum()), int(sig.sum())
         if R and m:
-            fcr = {"bh": R * a / m, "by": R * a / (m * harmonic(m))}
-            out[sig] = 1.0 - fcr.get(self.correction, a / m)
+            step_up = self.correction in ("bh", "by")
+            out[sig] = 1.0 - (R * a / (m * dependence_price(self.correction, m)) if step_up else a / m)
         return out
 
     def conf_int(self, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:

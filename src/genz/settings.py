@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GenZInputError
+from .findings import CORRECTIONS
 
 __all__ = ["Linear", "MLP", "Advanced", "Selection", "PriorKnowledge", "model_spec", "advanced_settings",
            "selection_settings", "prior_knowledge"]
@@ -217,8 +218,9 @@ class Selection:
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
         if self.max_features is not None and (not whole(self.max_features) or self.max_features < 1):
             raise GenZInputError(f"selection max_features must be None or a whole number, at least 1, not {self.max_features!r}")
-        if self.correction not in ("by", "bh", "holm", "bonferroni"):
-            raise GenZInputError(f"selection correction must be 'by', 'bh', 'holm' or 'bonferroni', not {self.correction!r}")
+        if self.correction not in CORRECTIONS:
+            raise GenZInputError(f"selection correction must be one of {', '.join(map(repr, CORRECTIONS))}, "
+                                 f"not {self.correction!r}")
 
 
 

@@ -13,6 +13,7 @@ import click
 import numpy as np
 
 from ..errors import GenZInputError
+from ..findings import CORRECTIONS
 from ..items import Item
 
 __all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS",
@@ -133,7 +134,7 @@ def selection_options():
                           "(0: no findings)."),
         click.option("--error-rate", type=click.FloatRange(0, 0.5, min_open=True, max_open=True), default=0.05,
                      show_default=True, help="The stated error level of the findings."),
-        click.option("--correction", type=click.Choice(["by", "bh", "holm", "bonferroni"]), default="by", show_default=True,
+        click.option("--correction", type=click.Choice(list(CORRECTIONS)), default="by", show_default=True,
                      help="by: at most --error-rate of the findings are false, in expectation, whatever the "
                           "dependence between the features (Benjamini-Yekutieli); bh: the same for independent "
                           "features (Benjamini-Hochberg); "

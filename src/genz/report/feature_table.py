@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFileError
+from ..findings import CORRECTIONS
 
 __all__ = [
     "format_feature_table",
@@ -179,8 +180,7 @@ def _titles(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None) -
     tested = any(_f(r.get("effect")) is not None for r in rows)
     how = ""
     if info.get("nobs"):
-        corr = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}.get(
-            str(info.get("correction")), str(info.get("correction")))
+        corr = CORRECTIONS.get(str(info.get("correction")), str(info.get("correction")))
         how = f" (tested on {int(info['nobs'])} untouched rows; {corr} at {float(info.get('error_rate', 0.05)):g})"
     if not tested:
         return {"findings": "Findings", "supporting": f"Features ({n}; none was tested on rows set aside: no findings)"}
