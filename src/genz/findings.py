@@ -46,12 +46,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from .settings import CORRECTIONS
+
 __all__ = ["FindingsResult", "fit_findings", "adjust_pvalues", "harmonic", "dependence_price", "CORRECTIONS",
            "MIN_ROWS"]
 
-#: the corrections over the features tested, by the name ``Selection.correction`` takes, with the
-#: name the feature table prints
-CORRECTIONS = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}
 #: fewest untouched rows (beyond the regression's parameters) for a test
 MIN_ROWS = 10
 

@@ -23,7 +23,10 @@ from typing import Any
 import numpy as np
 
 from .errors import GenZInputError
-from .findings import CORRECTIONS
+
+#: the findings' corrections over the features tested (:mod:`genz.findings`), by the name
+#: ``Selection.correction`` takes, with the name the feature table prints
+CORRECTIONS = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}
 
 __all__ = ["Linear", "MLP", "Advanced", "Selection", "PriorKnowledge", "model_spec", "advanced_settings",
            "selection_settings", "prior_knowledge"]

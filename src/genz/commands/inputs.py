@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from ..errors import GenZInputError
-from ..findings import CORRECTIONS
+from ..settings import CORRECTIONS
 from ..items import Item
 
 __all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS",

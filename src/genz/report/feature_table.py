@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptFileError
-from ..findings import CORRECTIONS
+from ..settings import CORRECTIONS
 
 __all__ = [
     "format_feature_table",
