@@ -162,3 +162,16 @@ def test_an_unplaced_cut_shows_its_effect_with_no_q_and_the_legend_says_why():
     assert "+0.050 [0.010, 0.090]" in line and "– (42%)" in line
     assert any(ln.startswith("q – (n%) beside an effect") for ln in text.splitlines())
     assert not any(ln.startswith("effect –") for ln in text.splitlines())
+
+
+def test_a_screened_out_feature_shows_its_discovery_p_and_the_legend_says_why():
+    """A feature the screen left out (its p-value on the discovery rows above ``--discovery-p``): its
+    effect is printed, q is '– (p₁ n)', and the legend explains the screen, not the placing.
+    Catches: a screened-out feature shown as unplaced ('– (100%)'), or with no reason."""
+    rows = [_row("renovated"), dict(_row("'city' is \"Evora\"", effect=0.05, lo=-0.1, hi=0.2, finding=False,
+                                         q=float("nan")), located=1.0, discovery_p=0.035, untested="screened out")]
+    text = format_feature_table(rows, ["rent"], info=INFO)
+    line = next(ln for ln in text.splitlines() if "Evora" in ln)
+    assert "– (p₁ 0.035)" in line and "(100%)" not in line
+    assert any(ln.startswith("q – (p₁ n) beside an effect") for ln in text.splitlines())
+    assert not any(ln.startswith("q – (n%) beside an effect") for ln in text.splitlines())

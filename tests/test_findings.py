@@ -224,6 +224,8 @@ def test_findings_are_tested_on_rows_discovery_never_saw():
     est2 = GenZRegressor(cycles=2, random_state=0).fit(items, y2)
     assert est2.inference_.features == est.inference_.features  # what was tested: chosen without them
     assert est2.inference_.ids == est.inference_.ids
+    assert est2.inference_.testable.tolist() == est.inference_.testable.tolist()  # the screen too
+    np.testing.assert_array_equal(est2.inference_.discovery_p, est.inference_.discovery_p)
     assert not np.allclose(est2.inference_.params, est.inference_.params)
 
 
@@ -479,3 +481,44 @@ def test_the_corrections_benchmark_scores_findings_against_the_planted_effects()
     strong = [x for x in by["findings"] if x["term"] == 0]
     assert strong and strong[0]["covers"]
     assert "| toy | by |" in mod.table([rec])
+
+
+def test_the_screen_tests_only_what_the_discovery_rows_support():
+    """Screen and clean: a feature is tested on the untouched rows only when the same test on the
+    discovery rows gives it p ≤ ``Selection.discovery_p``. Here the predictor keeps 'c' is "d" (p 0.93
+    on the discovery rows) beside the two true effects: screened out, it is a control outside the
+    family, so the two true effects pay for m = 2 tests, not 3, and are findings (without the
+    screen, neither is). Catches: the screen computed on the untouched rows or on every training row, the screen ignored, a screened-out feature counted
+    in the correction's family or shown with a q-value."""
+    items, y = _null_items(300, 4)
+    y = y + np.array([0.8 * (it.attributes["c"] == "a") + 0.5 * it.attributes["flag"] for it in items])
+    est = GenZRegressor(cycles=3, random_state=0, selection={"extend": False, "discovery_p": 0.01}).fit(items, y)
+    off = GenZRegressor(cycles=3, random_state=0, selection={"extend": False, "discovery_p": 1.0}).fit(items, y)
+    inf = est.inference_
+    assert inf.features == off.inference_.features
+    # the screen's p-values: the findings test (exact judgments) on the discovery rows alone
+    seen = set(inf.ids)
+    disc = [i for i, it in enumerate(items) if it.id not in seen]
+    Q = np.column_stack([np.asarray(est.fm_.judge(f, [items[i] for i in disc]).values, float) for f in inf.features])
+    ref = fit_findings(Q, None, y[disc], inf.features, ["y0"])
+    np.testing.assert_allclose(inf.discovery_p, ref.pvalues, rtol=1e-8, atol=1e-12)
+    placed = np.ones(len(inf.features), bool) if inf.located is None else np.asarray(inf.located) >= 0.7
+    assert inf.testable.tolist() == (inf.identified & placed & (inf.discovery_p <= 0.01)).tolist()
+    out = [f for f, t in zip(inf.features, inf.testable) if not t]
+    assert out == ['\'c\' is "d"'] and off.inference_.testable.all()
+    fam = inf.testable
+    np.testing.assert_allclose(inf.qvalues[fam], adjust_pvalues(inf.pvalues[fam], "by"))
+    assert inf.qvalues[~fam].tolist() == [1.0]
+    # the price of a smaller family: each finding's q is below what three tests cost (here both
+    # true effects are findings with the screen, neither without it)
+    assert set(off.findings_) <= set(est.findings_) == {'\'c\' is "a"', '\'flag\' is "false"'}
+    q_off = dict(zip(off.inference_.features, off.inference_.qvalues))
+    assert all(q < q_off[f] for f, q in zip(inf.features, inf.qvalues) if f in est.findings_)
+    row = est.feature_table().set_index("feature").loc[out[0]]
+    assert np.isnan(row["q_value"]) and row["untested"] == "screened out" and row["discovery_p"] > 0.9
+    assert np.isfinite(row["effect"]) and not row["finding"]
+    back = FindingsResult.from_json(inf.to_json())
+    np.testing.assert_array_equal(back.discovery_p, inf.discovery_p)
+    assert back.testable.tolist() == inf.testable.tolist()
+    with pytest.raises(Exception, match="discovery_p"):
+        GenZRegressor(selection={"discovery_p": 0}).fit(items[:50], y[:50])

@@ -12,11 +12,12 @@ from genz import Advanced, GenZInputError, GenZRegressor, PriorKnowledge, Select
 from genz.discovery import Discovery, DiscoveryConfig
 from genz.fm.predicates import PredicateFM
 from genz.observation import LinearGaussian
+from genz.settings import selection_settings
 
 from .conftest import make_attr_items
 
 COLUMNS = ["feature", "target", "weight", "finding", "effect", "ci_low", "ci_high", "p_value", "q_value", "located",
-           "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin"]
+           "discovery_p", "untested", "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin"]
 
 
 def _planted(n=400, seed=0, noise=0.1):
@@ -59,10 +60,13 @@ def test_feature_table_contract(fitted):
         if tested:
             assert r["ci_low"] < r["effect"] < r["ci_high"]
             assert not r["finding"] or not r["ci_low"] <= 0 <= r["ci_high"]  # a finding's interval excludes 0
-            if r["located"] >= 0.7:
+            if r["untested"] == "":
+                assert r["located"] >= 0.7 and r["discovery_p"] <= selection_settings(est.selection).discovery_p
                 assert r["finding"] == (r["q_value"] <= 0.05) and r["q_value"] >= r["p_value"]
-            else:  # a cut the discovery rows could not place: a control, not tested
-                assert np.isnan(r["q_value"]) and not r["finding"] and 0 <= r["located"] < 0.7
+            else:  # a control, not tested: a cut the discovery rows could not place, or screened out by them
+                assert np.isnan(r["q_value"]) and not r["finding"]
+                assert (0 <= r["located"] < 0.7) if r["untested"] == "not placed" else \
+                    r["discovery_p"] > selection_settings(est.selection).discovery_p
         else:
             assert np.isnan(r["effect"]) and np.isnan(r["q_value"]) and not r["finding"]
         assert 0 < r["share_yes"] < 1

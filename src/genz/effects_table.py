@@ -11,7 +11,10 @@ feature answer two questions and are named apart:
   False where no rows were set aside, or for a feature added after the test (phase 2 of a fit,
   :class:`genz.discovery_run.DiscoveryRun`); ``q_value`` NaN beside an effect: a cut or phrase
   the discovery rows could not place (``located``, the share of bootstrap resamples that put it
-  where it is, below ``Selection.located``), estimated as a control and not tested.
+  where it is, below ``Selection.located``), or a feature the screen left out (``discovery_p``, the
+  same test's p-value on the discovery rows, above ``Selection.discovery_p``), estimated as a control
+  and not tested; ``untested`` says which (``"not placed"``, ``"screened out"``, ``"not
+  identified"``; empty for a tested feature or one without a test).
 
 ``cv_gain`` ± ``cv_gain_se`` is the drop-one cross-validated gain on the discovery rows
 (:mod:`genz.selection`).
@@ -23,10 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from .settings import selection_settings
+
 __all__ = ["FEATURE_TABLE_COLUMNS", "build_feature_table", "hypothesis_rows", "epsilon_note"]
 
 FEATURE_TABLE_COLUMNS = ("feature", "target", "weight", "finding", "effect", "ci_low", "ci_high", "p_value", "q_value",
-                         "located", "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin")
+                         "located", "discovery_p", "untested", "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin")
 
 
 def epsilon_note(eps: float, eps_min: float, eps_cap: float) -> str:
@@ -44,7 +49,8 @@ def build_feature_table(est: Any) -> list[dict]:
     K, D = len(est.features_), est.n_targets_
     nan = np.full((K, D), np.nan)
     effect, lo, hi, p, q, finding = nan, nan, nan, np.full(K, np.nan), np.full(K, np.nan), np.zeros(K, bool)
-    located = np.full(K, np.nan)
+    located, discovery_p, untested = np.full(K, np.nan), np.full(K, np.nan), [""] * K
+    min_located = selection_settings(getattr(est, "selection", None)).located
     inf = getattr(est, "inference_", None)
     if inf is not None and K:  # the tested structure may differ from the predictor's: match by name
         idx = {f: i for i, f in enumerate(inf.features)}
@@ -57,8 +63,13 @@ def build_feature_table(est: Any) -> list[dict]:
                 p[k], q[k], finding[k] = inf.pvalues[i], inf.qvalues[i], inf.significant[i]
                 if inf.located is not None:
                     located[k] = inf.located[i]
+                if inf.discovery_p is not None:
+                    discovery_p[k] = inf.discovery_p[i]
                 if not inf.testable[i]:
-                    q[k] = np.nan  # no test: unidentified, or a control the discovery rows did not place
+                    q[k] = np.nan  # no test: unidentified, or a control the discovery rows did not place or screened out
+                    untested[k] = ("not identified" if not inf.identified[i] else
+                                   "not placed" if inf.located is not None and inf.located[i] < min_located else
+                                   "screened out")
     gains = getattr(est, "cv_gains_", np.full((K, 2), np.nan))
     eps_min, eps_cap = getattr(est, "eps_bounds_", (1e-3, 0.25))
     share = getattr(est, "share_yes_", np.full(K, np.nan))
@@ -71,6 +82,7 @@ def build_feature_table(est: Any) -> list[dict]:
                 "finding": bool(finding[k]), "effect": float(effect[k, d]),
                 "ci_low": float(lo[k, d]), "ci_high": float(hi[k, d]),
                 "p_value": float(p[k]), "q_value": float(q[k]), "located": float(located[k]),
+                "discovery_p": float(discovery_p[k]), "untested": untested[k],
                 "cv_gain": float(gains[k, 0]), "cv_gain_se": float(gains[k, 1]),
                 "epsilon": eps, "epsilon_note": epsilon_note(eps, eps_min, eps_cap),
                 "share_yes": float(share[k]), "origin": est.origins_[k],

@@ -31,7 +31,9 @@ A feature is tested only when the discovery rows place it (a cut of a number or 
 at least ``Selection.located`` of bootstrap resamples of those rows put where it is, against
 the residual of the other features or, failing that, of the placed ones,
 :func:`genz.fm.predicates.cuts.cut_located`); the others stay in the regression as controls,
-outside the family (``tested``). A finding is a tested feature whose adjusted p-value (``q``)
+outside the family (``tested``). Nor is a feature that the same test on the discovery rows gives
+a p-value above ``Selection.discovery_p`` (screen and clean: ``discovery_p``, kept for the
+table; a control too). A finding is a tested feature whose adjusted p-value (``q``)
 is at most α. Because the interval's
 level is ``1 − max(α, 0.05)`` and an adjusted p-value is never below the raw one, a finding's
 interval never contains 0 for one target (for several targets the F-test may find an effect
@@ -125,6 +127,8 @@ class FindingsResult:
     #: K: the share of bootstrap resamples of the discovery rows that put the feature's cut of a
     #: number or phrase where it is (1 for any other feature; None: not measured)
     located: np.ndarray | None = None
+    #: K: the p-value of the same test on the discovery rows (the screen; None: not measured)
+    discovery_p: np.ndarray | None = None
 
     @property
     def ci_level(self) -> float:
@@ -196,7 +200,8 @@ class FindingsResult:
                 "df_resid": int(self.df_resid), "error_rate": float(self.error_rate),
                 "correction": self.correction, "test": self.test, "ids": list(self.ids),
                 **({} if self.tested is None else {"tested": np.asarray(self.tested, bool).tolist()}),
-                **({} if self.located is None else {"located": arr(np.asarray(self.located, float))})}
+                **({} if self.located is None else {"located": arr(np.asarray(self.located, float))}),
+                **({} if self.discovery_p is None else {"discovery_p": arr(np.asarray(self.discovery_p, float))})}
 
     @classmethod
     def from_json(cls, d: dict) -> "FindingsResult":
@@ -213,7 +218,8 @@ class FindingsResult:
                    df_resid=int(d["df_resid"]), error_rate=float(d["error_rate"]), correction=d["correction"],
                    test=d["test"], ids=list(d.get("ids", [])),
                    tested=None if d.get("tested") is None else np.array(d["tested"], dtype=bool).reshape(K),
-                   located=None if d.get("located") is None else arr("located").reshape(K))
+                   located=None if d.get("located") is None else arr("located").reshape(K),
+                   discovery_p=None if d.get("discovery_p") is None else arr("discovery_p").reshape(K))
 
 
 def _identified_columns(X: np.ndarray, K: int) -> np.ndarray:

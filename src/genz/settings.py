@@ -181,6 +181,13 @@ class Selection:
         5% of the items (the offline engine's ``locate``); otherwise its position is noise and
         it stays a supporting feature, estimated on the untouched rows as a control beside the
         findings but not tested. 0: every feature is tested.
+    ``discovery_p`` (default 0.05): a feature is tested as a finding only when the same test on
+        the *discovery* rows (least squares with the whole structure and the side inputs) gives
+        it a p-value of at most ``discovery_p`` (screen and clean: the discovery rows screen, the
+        untouched rows test, so the screen spends none of the error rate); the others stay
+        supporting features, estimated on the untouched rows as controls, outside the
+        correction's family. A feature the predictor keeps for a small cross-validated gain
+        then no longer dilutes the correction. 1: no screen (every placed feature is tested).
     ``extend`` (default True): once the findings are tested, discovery goes on over every
         training row (the set-aside ones included), from the tested structure, to improve the
         predictor; the findings stay as tested and stay in the model. False: the predictor is
@@ -196,6 +203,7 @@ class Selection:
     error_rate: float = 0.05
     correction: str = "by"
     located: float = 0.7
+    discovery_p: float = 0.05
     extend: bool = True
     max_features: int | None = None
 
@@ -217,6 +225,9 @@ class Selection:
         if not isinstance(self.located, (int, float, np.floating)) or isinstance(self.located, bool) \
                 or not 0 <= self.located <= 1:
             raise GenZInputError(f"selection located must be a share from 0 to 1, not {self.located!r}")
+        if not isinstance(self.discovery_p, (int, float, np.floating)) or isinstance(self.discovery_p, bool) \
+                or not 0 < self.discovery_p <= 1:
+            raise GenZInputError(f"selection discovery_p must be a p-value level in (0, 1], not {self.discovery_p!r}")
         if not isinstance(self.extend, (bool, np.bool_)):
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
         if self.max_features is not None and (not whole(self.max_features) or self.max_features < 1):

@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from ..errors import GenZInputError
-from ..settings import CORRECTIONS
+from ..settings import CORRECTIONS, Selection
 from ..items import Item
 
 __all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS",
@@ -117,12 +117,14 @@ def discovery_options(note: str = ""):
     return deco
 
 
-SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "extend", "max_features")
+SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
+                         "max_features")
 
 
 def selection_options():
     """Decorator: how ``genz fit`` keeps features and tests findings (genz.Selection; docs/feature-table.md):
-    ``--folds``, ``--patience``, ``--holdout``, ``--error-rate``, ``--correction``, ``--located``, ``--extend``."""
+    ``--folds``, ``--patience``, ``--holdout``, ``--error-rate``, ``--correction``, ``--located``, ``--discovery-p``,
+    ``--extend``."""
     opts = [
         click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
                      help="Cross-validation folds over the discovery rows: every keep, remove, stop and size "
@@ -142,6 +144,10 @@ def selection_options():
         click.option("--located", type=click.FloatRange(0, 1), default=0.7, show_default=True,
                      help="A cut of a number or a phrase is tested as a finding only when this share of bootstrap "
                           "resamples of the discovery rows put it where it is (0: test every feature)."),
+        click.option("--discovery-p", type=click.FloatRange(0, 1, min_open=True), default=Selection.discovery_p,
+                     show_default=True,
+                     help="A feature is tested as a finding only when the same test on the discovery rows gives it "
+                          "a p-value of at most this (the untouched rows then test it; 1: test every feature)."),
         click.option("--extend/--no-extend", default=True, show_default=True,
                      help="After the findings are tested, let discovery go on over every training row to improve "
                           "the predictor (the findings stay as tested)."),

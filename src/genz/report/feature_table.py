@@ -95,6 +95,9 @@ def _effect_cell(r: Mapping[str, Any], dec: int) -> str:
 
 def _q_cell(r: Mapping[str, Any]) -> str:
     q = _f(r.get("q_value"))
+    if q is None and r.get("untested") == "screened out":
+        sp = _f(r.get("discovery_p"))
+        return "– (screened)" if sp is None else f"– (p₁ {sp:.2g})"  # not tested: the discovery rows' p
     if q is None:
         loc = _f(r.get("located"))
         placed = loc is not None and _f(r.get("effect")) is not None
@@ -200,10 +203,15 @@ def legend(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any] | None = N
            "A finding has q at most the stated error rate; a supporting feature helps predictions without that proof.",
            "cv gain: how much the cross-validated loss on the discovery rows rises when the feature alone is dropped "
            "(± standard error; in units of the target's variance)."]
-    if any(_f(r.get("q_value")) is None and _f(r.get("effect")) is not None for r in rows):
+    if any(_f(r.get("q_value")) is None and _f(r.get("effect")) is not None and r.get("untested") != "screened out"
+           for r in rows):
         out.append("q – (n%) beside an effect: a cut of a number or a phrase whose place the discovery rows could not "
                    "fix: only n% of bootstrap resamples of them put it where it is (a test needs --located, 70% by "
                    "default); its effect is estimated beside the others as a control, but it is not tested as a finding.")
+    if any(r.get("untested") == "screened out" for r in rows):
+        out.append("q – (p₁ n) beside an effect: the same test on the discovery rows gave the feature a p-value of n, "
+                   "above the screen (--discovery-p); its effect is estimated beside the others as a control, but it is not "
+                   "tested as a finding, so it does not dilute the correction.")
     if any(_f(r.get("effect")) is None for r in rows) and any(_f(r.get("effect")) is not None for r in rows):
         out.append("effect –: a feature added after the findings were tested (discovery went on over every row, the "
                    "set-aside ones included; or, origin zero-shot, a proposal the foundation model wrote without the "
