@@ -242,18 +242,11 @@ class DiscoveryRun:
             else:
                 eps_f, side_f = eps, side
             located = self._located(names, BA)
-            tnames = self.target_names or [f"y{j}" for j in range(Y.shape[1])]
-            # the screen: the same test on the discovery rows (screen and clean)
-            on_discovery = fit_findings(prior_mixture(BA, eps_f, side_f), d.U, d.Y, names, tnames)
-            screened = None if on_discovery is None else on_discovery.pvalues
-            tested = None if located is None else located >= self.sel.located
-            if screened is not None and self.sel.discovery_p < 1:
-                tested = (screened <= self.sel.discovery_p) & (True if tested is None else tested)
             findings = fit_findings(prior_mixture(BI, eps_f, side_f), None if U is None else U[iu], Y[iu], names,
-                                    tnames, self.sel.error_rate, self.sel.correction, ids=[it.id for it in its],
-                                    tested=tested, located=located)
-            if findings is not None:
-                findings.discovery_p = screened
+                                    self.target_names or [f"y{j}" for j in range(Y.shape[1])],
+                                    self.sel.error_rate, self.sel.correction, ids=[it.id for it in its],
+                                    tested=None if located is None else located >= self.sel.located, located=located,
+                                    screen=(prior_mixture(BA, eps_f, side_f), d.U, d.Y, self.sel.discovery_p))
             findings = widen_for_attenuation(findings, BA, side_f)
         B = np.zeros((len(items), len(names)))
         B[ia], B[iu] = BA, BI

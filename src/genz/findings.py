@@ -239,15 +239,26 @@ def _identified_columns(X: np.ndarray, K: int) -> np.ndarray:
 def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: Sequence[str],
                   target_names: Sequence[str], error_rate: float = 0.05, correction: str = "by",
                   ids: Sequence[str] = (), tested: np.ndarray | None = None,
-                  located: np.ndarray | None = None) -> FindingsResult | None:
+                  located: np.ndarray | None = None,
+                  screen: tuple[np.ndarray, np.ndarray | None, np.ndarray, float] | None = None
+                  ) -> FindingsResult | None:
     """The findings test (module doc) of the features whose FM priors on the untouched rows are
     the columns of ``Q`` (N×K), with side inputs ``U`` and targets ``Y`` (N×D). None when the
     rows are too few for a regression with these columns (fewer than :data:`MIN_ROWS` residual
     degrees of freedom). ``tested`` (K, default all): the features tested as findings; the others
     are controls, estimated but outside the correction's family. ``located`` (K): how well the
-    discovery rows placed each feature, kept for the table."""
+    discovery rows placed each feature, kept for the table. ``screen = (Q_D, U_D, Y_D, level)``:
+    the same features on the discovery rows; the same test there gives each feature a p-value
+    (``discovery_p``) and only those at most ``level`` are tested (screen and clean; 1: all)."""
     Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
     n, K, D = Q.shape[0], Q.shape[1], Y.shape[1]
+    discovery_p = None
+    if screen is not None:
+        on_discovery = fit_findings(screen[0], screen[1], screen[2], features, target_names)
+        if on_discovery is not None:
+            discovery_p = on_discovery.pvalues
+            if screen[3] < 1:
+                tested = (discovery_p <= screen[3]) & (True if tested is None else np.asarray(tested, bool))
     parts = [Q] + ([np.asarray(U, dtype=float)] if U is not None else []) + [np.ones((n, 1))]
     X = np.hstack(parts)
     ok = _identified_columns(X, K)
@@ -297,4 +308,5 @@ def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: S
                           pvalues=p, qvalues=q, identified=ok, xtx_inv=xtx_inv, sigma=sigma, nobs=n,
                           df_resid=int(df), error_rate=float(error_rate), correction=correction, test=test,
                           ids=list(ids), tested=None if tested is None else np.asarray(tested, bool).copy(),
-                          located=None if located is None else np.asarray(located, float).copy())
+                          located=None if located is None else np.asarray(located, float).copy(),
+                          discovery_p=discovery_p)
