@@ -49,5 +49,5 @@ run "Benjamini-Yekutieli without c_m (Benjamini-Hochberg's q)" src/genz/findings
 run "Benjamini-Yekutieli intervals without c_m" src/genz/findings.py 'R * a / (m * dependence_price(self.correction, m))' 'R * a / m' "tests/test_findings.py"
 run "an unplaced cut never placed again" src/genz/discovery_run.py "        if len(unplaced) > 1:" "        if False:" "tests/test_findings.py"
 run "an unplaced cut placed again against every other feature" src/genz/discovery_run.py "                s = share(k, R_placed)" "                s = share(k, self._residual_of_others(np.delete(BA, k, axis=1)))" "tests/test_findings.py"
-run "the screen ignored" src/genz/findings.py "            if screen[3] < 1:" "            if False:" "tests/test_findings.py"
+run "the screen ignored" src/genz/findings.py "            if level < 1:" "            if False:" "tests/test_findings.py"
 run "the screen run on the untouched rows" src/genz/discovery_run.py "screen=(prior_mixture(BA, eps_f, side_f), d.U, d.Y, self.sel.discovery_p))" "screen=(prior_mixture(BI, eps_f, side_f), None if U is None else U[iu], Y[iu], self.sel.discovery_p))" "tests/test_findings.py"

@@ -31,7 +31,8 @@ from .settings import selection_settings
 __all__ = ["FEATURE_TABLE_COLUMNS", "build_feature_table", "hypothesis_rows", "epsilon_note"]
 
 FEATURE_TABLE_COLUMNS = ("feature", "target", "weight", "finding", "effect", "ci_low", "ci_high", "p_value", "q_value",
-                         "located", "discovery_p", "untested", "cv_gain", "cv_gain_se", "epsilon", "epsilon_note", "share_yes", "origin")
+                         "located", "discovery_p", "untested", "cv_gain", "cv_gain_se", "epsilon", "epsilon_note",
+                         "share_yes", "origin")
 
 
 def epsilon_note(eps: float, eps_min: float, eps_cap: float) -> str:

@@ -254,11 +254,12 @@ def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: S
     n, K, D = Q.shape[0], Q.shape[1], Y.shape[1]
     discovery_p = None
     if screen is not None:
-        on_discovery = fit_findings(screen[0], screen[1], screen[2], features, target_names)
+        Q_D, U_D, Y_D, level = screen
+        on_discovery = fit_findings(Q_D, U_D, Y_D, features, target_names)
         if on_discovery is not None:
             discovery_p = on_discovery.pvalues
-            if screen[3] < 1:
-                tested = (discovery_p <= screen[3]) & (True if tested is None else np.asarray(tested, bool))
+            if level < 1:
+                tested = (discovery_p <= level) & (True if tested is None else np.asarray(tested, bool))
     parts = [Q] + ([np.asarray(U, dtype=float)] if U is not None else []) + [np.ones((n, 1))]
     X = np.hstack(parts)
     ok = _identified_columns(X, K)
