@@ -300,10 +300,12 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
                                                                        "correction": inf.correction}))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
-        from .runfit import screening_saved, zero_shot_line
+        from .runfit import numbers_line, screening_saved, zero_shot_line
 
         if est.baseline_:
             click.echo("  " + zero_shot_line(est.baseline_))
+        if getattr(est, "numbers_check_", None):
+            click.echo("  " + numbers_line(est.numbers_check_))
 
         saved = screening_saved(est.history_)
         if saved:

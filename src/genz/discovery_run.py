@@ -26,7 +26,7 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import UNION_SE, CrossValidation, best_step, holdout_losses, paired
+from .selection import UNION_SE, CrossValidation, best_step, holdout_losses, numbers_check, paired
 from .settings import Selection
 from .items import Item
 from .metrics import regression_metrics
@@ -374,6 +374,9 @@ class DiscoveryRun:
             names, B = list(p1["features"]), p1["B"]
         discovered = list(names)
         baseline, extra = self._zero_shot_check(names, B, cb)
+        sp = self.split  # the numbers check is a report: the predictor is not changed
+        numbers = None if sp is None else numbers_check(sp[0], prior_mixture(p1["B"], p1["epsilon"]), sp[2], sp[1],
+                                                        sp[3], sp[4], self.sel.folds, d.cfg.seed)
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -392,7 +395,7 @@ class DiscoveryRun:
         self.selection = {
             "features": names, "step": int(best["step"]), "cv": best["cv"], "cv_gains": gains,
             "findings": findings, "tested": p1["features"], "origin": dict(d.origin), "hypotheses": hyps,
-            "calibration": self._calibration(self.final), "baseline": baseline,
+            "calibration": self._calibration(self.final), "baseline": baseline, "numbers": numbers,
         }
         n_f = 0 if findings is None else len(findings.findings)
         why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"

@@ -144,7 +144,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
     Attributes (besides the results documented in the README and docs/architecture.md):
     ``inputs_`` (the columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the
     columns of a table ``X``, as scikit-learn sets them), ``get_feature_names_out()`` (the
-    descriptors), ``baseline_`` (the zero-shot check, README; origin ``"zero-shot"``).
+    descriptors), ``baseline_`` (the zero-shot check, README; origin ``"zero-shot"``),
+    ``numbers_check_`` (a ridge on the numeric columns against the structure on the untouched
+    rows: :func:`genz.selection.numbers_check`; a report, None when not made).
     """
 
     def __init__(
@@ -412,7 +414,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.coef_, self.intercept_, self.side_coef_ = coefficients(self.predictor_, len(self.features_))
         sel = run.selection or {}
         self.inference_ = sel.get("findings")
-        self.baseline_ = sel.get("baseline")
+        self.baseline_, self.numbers_check_ = sel.get("baseline"), sel.get("numbers")
         self.findings_ = [] if self.inference_ is None else self.inference_.findings
         self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)
         self.cv_gains_ = self.cv_gains_.reshape(len(self.features_), 2)
@@ -585,7 +587,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             "origins": self.origins_,
             "feature_table": _json_rows(build_feature_table(self)),
             "inference": None if self.inference_ is None else self.inference_.to_json(),
-            "baseline": getattr(self, "baseline_", None),
+            "baseline": getattr(self, "baseline_", None), "numbers_check": getattr(self, "numbers_check_", None),
             "cv_gains": _json_rows([{"gain": float(g), "se": float(e)} for g, e in self.cv_gains_]),
             "share_yes": [float(v) for v in self.share_yes_],
             "eps_bounds": list(self.eps_bounds_),
@@ -661,7 +663,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         inf = meta.get("inference")
         est.inference_ = FindingsResult.from_json(inf) if isinstance(inf, dict) else None
         est.findings_ = [] if est.inference_ is None else est.inference_.findings
-        est.baseline_ = meta.get("baseline")
+        est.baseline_, est.numbers_check_ = meta.get("baseline"), meta.get("numbers_check")
         est.cv_gains_ = np.array([[np.nan if r["gain"] is None else r["gain"], np.nan if r["se"] is None else r["se"]]
                                   for r in meta.get("cv_gains", [])], dtype=float).reshape(len(est.features_), 2)
         est.share_yes_ = np.array(meta.get("share_yes", []), dtype=float)

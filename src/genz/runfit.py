@@ -29,7 +29,8 @@ from .items import Item
 from .progress import FitProgress
 from .runs import PATH_KEYS, RunDir, RunSummary, terminate_as_interrupt
 
-__all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator", "screening_saved", "zero_shot_line"]
+__all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator", "screening_saved", "zero_shot_line",
+           "numbers_line"]
 
 
 def data_fingerprint(items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None) -> str:
@@ -159,6 +160,20 @@ def zero_shot_line(zs: Mapping[str, Any]) -> str:
     if zs["added"]:
         return line + ": the predictor uses both (origin 'zero-shot' in the feature table; findings unchanged)"
     return line + (f": {zs['note']}" if zs.get("note") else ": the predictor does not use them")
+
+
+def numbers_line(nc: Mapping[str, Any]) -> str:
+    """One line on the fit's numbers check (``GenZRegressor.numbers_check_``): a ridge on the
+    table's numeric columns against the discovered structure on the untouched rows."""
+    cols = nc["columns"]
+    named = ", ".join(cols[:4]) + (f" and {len(cols) - 4} more" if len(cols) > 4 else "")
+    line = (f"numbers check on {nc['rows']} untouched rows: a ridge on the {len(cols)} numeric column(s) ({named}), "
+            f"fitted on the same rows as the features, has loss {nc['ridge_loss']:.4g} vs {nc['genz_loss']:.4g} for "
+            f"the discovered features (difference {nc['diff']:+.3g} ± {nc['se']:.2g})")
+    if nc["better"] == "ridge":
+        return (line + ": the plain ridge predicted these rows BETTER (by more than one standard error); for "
+                "predictions alone, compare with a linear model on those columns (the findings stand as they are)")
+    return line + (": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)")
 
 
 def fit_run(est: Any, items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None, *,

@@ -284,3 +284,35 @@ class CrossValidatedChoices:
             return None
         m, se = paired(gain)
         return f"does not lower the cross-validated loss ({m:+.4f} ± {se:.4f})"
+
+
+def numeric_columns(items: Sequence) -> tuple[list[str], np.ndarray | None]:
+    """The attributes with a finite number (not a boolean) for every item, and their N×P matrix."""
+    cols = sorted({k for it in items for k, v in it.attributes.items() if _number(v)})
+    cols = [c for c in cols if all(_number(it.attributes.get(c)) for it in items)]
+    if not cols:
+        return [], None
+    return cols, np.array([[float(it.attributes[c]) for c in cols] for it in items], dtype=float)
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def numbers_check(items: Sequence, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray,
+                  test: np.ndarray, folds: int, seed: int) -> dict | None:
+    """Would a plain ridge on the table's numbers have predicted better? The structure whose FM
+    priors are ``Q`` (the one tested for findings) against a ridge on every numeric column
+    (:func:`numeric_columns`, standardised; with the side inputs ``U`` in both), each fitted on
+    the rows ``train`` (:func:`holdout_losses`) and scored on the untouched rows ``test``. A
+    report only: the predictor is not changed. None without numeric columns or untouched rows."""
+    cols, X = numeric_columns(items)
+    if X is None or not len(test):
+        return None
+    UX = X if U is None else np.hstack([U, X])
+    genz = holdout_losses(Q, U, Y, train, test, folds, seed)
+    ridge = holdout_losses(np.zeros((len(Y), 0)), UX, Y, train, test, folds, seed)
+    m, se = paired(genz - ridge)
+    return {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()),
+            "ridge_loss": float(ridge.mean()), "diff": m, "se": se,
+            "better": "ridge" if m > se else "genz" if m < -se else "tie"}
