@@ -1,7 +1,17 @@
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from genz.items import Item
+
+# Property tests draw the same examples on every run ("repeatable", the default: CI cannot fail on
+# an example no earlier run drew); HYPOTHESIS_PROFILE=explore draws new ones (run it when changing
+# the offline engine, and add what it finds as a fixed case).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture
