@@ -52,5 +52,5 @@ run "an unplaced cut placed again against every other feature" src/genz/discover
 run "the screen ignored" src/genz/findings.py "            if level < 1:" "            if False:" "tests/test_findings.py"
 run "the screen run on the untouched rows" src/genz/discovery_run.py "screen=(prior_mixture(BA, eps_f, side_f), d.U, d.Y, self.sel.discovery_p))" "screen=(prior_mixture(BI, eps_f, side_f), None if U is None else U[iu], Y[iu], self.sel.discovery_p))" "tests/test_findings.py"
 run "numbers check's difference reversed" src/genz/selection.py "    m, se = paired(genz - ridge)" "    m, se = paired(ridge - genz)" "tests/test_numbers_check.py"
-run "numbers check's ridge fitted on the scored rows" src/genz/selection.py "    ridge = holdout_losses(np.zeros((len(Y), 0)), UX, Y, train, test, folds, seed)" "    ridge = holdout_losses(np.zeros((len(Y), 0)), UX, Y, test, test, folds, seed)" "tests/test_numbers_check.py"
+run "numbers check's ridge fitted on the scored rows" src/genz/selection.py "X if U is None else np.hstack([U, X]), Y, train, test, folds, seed)" "X if U is None else np.hstack([U, X]), Y, test, test, folds, seed)" "tests/test_numbers_check.py"
 run "numbers check moves the fit (scales the targets in place)" src/genz/selection.py "    cols, X = numeric_columns(items)" "    cols, X = numeric_columns(items); Y *= 1.01" "tests/test_numbers_check.py"

@@ -24,13 +24,14 @@ import time
 import numpy as np
 
 from genz.experiments.runner import paired_difference
+from genz.metrics import regression_metrics
 from genz.experiments.runner import parse_seeds as _parse_seeds
 
 DEV, REPORT = list(range(100, 105)), list(range(0, 5))
 
 
 def rmse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(y) - np.asarray(p)) ** 2)))
+    return regression_metrics(y, p)["rmse"]
 
 
 def run_seed(seed: int, side: bool = False) -> dict:

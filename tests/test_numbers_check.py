@@ -28,6 +28,11 @@ def _items(n: int, seed: int) -> tuple[list[Item], np.ndarray, np.ndarray]:
     return items, x, flag
 
 
+def _check(items, Q, U, Y, train, test):
+    """The numbers check of the structure with FM priors ``Q`` (its losses as the fit computes them)."""
+    return numbers_check(items, holdout_losses(Q, U, Y, train, test, 5, 0), U, Y, train, test, 5, 0)
+
+
 def test_numeric_columns_are_finite_numbers_in_every_row_and_never_booleans():
     """Catches: booleans taken as numbers, a column with a gap or a NaN taken (the ridge would
     need a value for every row), text taken."""
@@ -47,7 +52,7 @@ def test_the_check_says_ridge_for_a_line_and_genz_for_a_step_the_structure_has()
     train, test = np.arange(280), np.arange(280, 400)
     useless = (rng.random(400) < 0.5).astype(float)[:, None]  # a structure that knows nothing
     y_line = (2.0 * x + rng.normal(0, 0.5, 400))[:, None]
-    r = numbers_check(items, useless, None, y_line, train, test, 5, 0)
+    r = _check(items, useless, None, y_line, train, test)
     assert r["better"] == "ridge" and r["diff"] > 3 * r["se"] and r["columns"] == ["x", "z"]
     assert r["rows"] == 120
     # the ridge's loss is the holdout loss of a ridge on [x, z] fitted on the training rows alone
@@ -63,15 +68,15 @@ def test_the_check_says_ridge_for_a_line_and_genz_for_a_step_the_structure_has()
     p1 = y_line[test, 0][:, None] + np.array([-1, 1]) * s1[:, None]
     p2 = y2[test, 0][:, None] + np.array([-1, 1]) * s2[:, None]
     assert np.abs(p1[:, :, None] - p2[:, None, :]).min(axis=(1, 2)).max() < 1e-8
-    assert numbers_check(items, useless, None, y2, train, test, 5, 0)["ridge_loss"] == pytest.approx(ridge2.mean())
+    assert _check(items, useless, None, y2, train, test)["ridge_loss"] == pytest.approx(ridge2.mean())
 
     y_step = (2.0 * flag + rng.normal(0, 0.5, 400))[:, None]
-    r = numbers_check(items, flag.astype(float)[:, None], None, y_step, train, test, 5, 0)
+    r = _check(items, flag.astype(float)[:, None], None, y_step, train, test)
     assert r["better"] == "genz" and r["diff"] < -3 * r["se"]
     # side inputs are in both: with the line as a side input the structure is not behind
-    r = numbers_check(items, useless, x[:, None], y_line, train, test, 5, 0)
+    r = _check(items, useless, x[:, None], y_line, train, test)
     assert r["better"] != "ridge"
-    assert numbers_check(items, useless, None, y_line, train, np.arange(0), 5, 0) is None
+    assert _check(items, useless, None, y_line, train, np.arange(0)) is None
 
 
 def test_a_fit_reports_the_check_and_the_check_does_not_change_the_fit(monkeypatch, tmp_path):

@@ -304,7 +304,7 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
 
         if est.baseline_:
             click.echo("  " + zero_shot_line(est.baseline_))
-        if getattr(est, "numbers_check_", None):
+        if est.numbers_check_:
             click.echo("  " + numbers_line(est.numbers_check_))
 
         saved = screening_saved(est.history_)

@@ -373,10 +373,11 @@ class DiscoveryRun:
         else:  # the structure tested for findings (phase 1's best step, its cuts settled)
             names, B = list(p1["features"]), p1["B"]
         discovered = list(names)
-        baseline, extra = self._zero_shot_check(names, B, cb)
-        sp = self.split  # the numbers check is a report: the predictor is not changed
-        numbers = None if sp is None else numbers_check(sp[0], prior_mixture(p1["B"], p1["epsilon"]), sp[2], sp[1],
-                                                        sp[3], sp[4], self.sel.folds, d.cfg.seed)
+        sp, folds, seed = self.split, self.sel.folds, int(d.cfg.seed)  # phase 1's structure on the untouched rows:
+        h1 = None if sp is None or not len(sp[4]) else holdout_losses(  # what both checks compare with
+            prior_mixture(p1["B"], p1["epsilon"]), sp[2], sp[1], sp[3], sp[4], folds, seed)
+        baseline, extra = self._zero_shot_check(names, B, cb, h1)
+        numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -418,8 +419,8 @@ class DiscoveryRun:
 
     ZERO_SHOT_PROPOSALS = 50
 
-    def _zero_shot_check(self, names: list[str], B: np.ndarray,
-                         cb: Callbacks) -> tuple[dict | None, tuple[list[str], np.ndarray] | None]:
+    def _zero_shot_check(self, names: list[str], B: np.ndarray, cb: Callbacks,
+                         genz: np.ndarray | None) -> tuple[dict | None, tuple[list[str], np.ndarray] | None]:
         """Would a cheaper route have predicted better? The foundation model's zero-shot proposals
         (``fm.propose``: features written without looking at the target, docs/equations.md §6),
         scored on the untouched rows against the structure tested for findings, each fitted on the
@@ -431,10 +432,10 @@ class DiscoveryRun:
         would cost about 50 judgments per row. Returns the report (None when not made: no
         untouched rows, no proposals) and, when they join, the proposals not already in
         ``names`` (judgments ``B`` on every training row) or phase 1's structure, nor their
-        complements, with their judgments on every training row."""
+        complements, with their judgments on every training row. ``genz``: phase 1's structure's
+        losses on the untouched rows (None: no untouched rows)."""
         d = self.disc
-        if self.split is None or not len(self.split[4]) or not getattr(d.fm, "free_judgments", False) \
-                or not hasattr(d.fm, "propose"):
+        if genz is None or not getattr(d.fm, "free_judgments", False) or not hasattr(d.fm, "propose"):
             return None, None
         items, Y, U, ia, iu = self.split
         cb.on_selection("comparing with zero-shot features on the untouched rows")
@@ -460,9 +461,7 @@ class DiscoveryRun:
         BZ = np.column_stack(cols)
         QZ = prior_mixture(BZ, d.cfg.advanced.eps_min)
         Q1 = prior_mixture(self.phase1["B"], self.phase1["epsilon"])
-        folds, seed = self.sel.folds, int(d.cfg.seed)
-        genz, alone, both = (holdout_losses(Q, U, Y, ia, iu, folds, seed)
-                             for Q in (Q1, QZ, np.hstack([Q1, QZ])))
+        alone, both = (holdout_losses(Q, U, Y, ia, iu, self.sel.folds, int(d.cfg.seed)) for Q in (QZ, np.hstack([Q1, QZ])))
         m, se = paired(genz - alone)
         gain, gain_se = paired(genz - both)
         budget = self.sel.max_features is None or len(names) + len(props) <= self.sel.max_features

@@ -141,12 +141,10 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         a value in every training row. Taken from ``X`` at ``fit`` and ``predict`` (instead of
         ``U``).
 
-    Attributes (besides the results documented in the README and docs/architecture.md):
-    ``inputs_`` (the columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the
-    columns of a table ``X``, as scikit-learn sets them), ``get_feature_names_out()`` (the
-    descriptors), ``baseline_`` (the zero-shot check, README; origin ``"zero-shot"``),
-    ``numbers_check_`` (a ridge on the numeric columns against the structure on the untouched
-    rows: :func:`genz.selection.numbers_check`; a report, None when not made).
+    Attributes (besides the results documented in the README and docs/architecture.md): ``inputs_`` (the
+    columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the columns of a table ``X``, as
+    scikit-learn sets them), ``get_feature_names_out()`` (the descriptors), ``baseline_`` (the zero-shot check,
+    README; origin ``"zero-shot"``), ``numbers_check_`` (the numbers check, README; None when not made).
     """
 
     def __init__(

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import GenZInputError
-from .items import Item, side_inputs_from_attributes
+from .items import Item, numeric_attributes, side_inputs_from_attributes
 
 __all__ = ["validate_params", "check_items", "is_table", "table_items", "fit_columns", "remember_inputs", "new_items",
            "load_inputs", "side_input_columns", "used_columns",
@@ -192,13 +192,7 @@ def side_input_columns(spec: Any, items: Sequence[Item], types: Mapping[str, str
     if spec is None:
         return None
     if spec == "numeric":
-        if types:
-            cols = [c for c, k in types.items() if k in ("integer", "number")]
-        else:
-            cols = sorted({k for it in items for k, v in it.attributes.items()
-                           if isinstance(v, numbers.Real) and not isinstance(v, bool)})
-        cols = [c for c in cols if all(isinstance(it.attributes.get(c), numbers.Real)
-                                       and not isinstance(it.attributes.get(c), bool) for it in items)]
+        cols = numeric_attributes(items, [c for c, k in types.items() if k in ("integer", "number")] if types else None)
         if not cols:
             raise GenZInputError("side_inputs='numeric': no numeric column has a value for every item; name the "
                                  "side inputs, or leave side_inputs out")

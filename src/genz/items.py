@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 import math
+import numbers
 from collections.abc import Iterable, Sequence, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -374,6 +375,16 @@ def load_targets(path: str | Path, ids: Sequence[str], encoding: str | None = No
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise GenZInputError(f"{path}: no target for item {missing[0]!r}{more}")
     return np.array([by_id[i][1] for i in ids], dtype=float)
+
+
+def numeric_attributes(items: Sequence[Item], among: Iterable[str] | None = None) -> list[str]:
+    """The attributes (``among`` these, default every one, sorted) with a real number, not a
+    boolean, for every item."""
+    def number(v: Any) -> bool:
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    cols = sorted({k for it in items for k, v in it.attributes.items() if number(v)}) if among is None else list(among)
+    return [c for c in cols if all(number(it.attributes.get(c)) for it in items)]
 
 
 def side_inputs_from_attributes(items: Sequence[Item], columns: Sequence[str]) -> np.ndarray:

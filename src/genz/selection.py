@@ -49,6 +49,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .inference import prior_mixture
+from .items import numeric_attributes
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
@@ -287,31 +288,28 @@ class CrossValidatedChoices:
 
 
 def numeric_columns(items: Sequence) -> tuple[list[str], np.ndarray | None]:
-    """The attributes with a finite number (not a boolean) for every item, and their N×P matrix."""
-    cols = sorted({k for it in items for k, v in it.attributes.items() if _number(v)})
-    cols = [c for c in cols if all(_number(it.attributes.get(c)) for it in items)]
-    if not cols:
+    """The attributes with a finite number (not a boolean) for every item
+    (:func:`genz.items.numeric_attributes`, less those with a NaN or an infinity), and their N×P matrix."""
+    cols = numeric_attributes(items)
+    X = np.array([[float(it.attributes[c]) for c in cols] for it in items], dtype=float).reshape(len(items), len(cols))
+    keep = np.isfinite(X).all(axis=0)
+    if not keep.any():
         return [], None
-    return cols, np.array([[float(it.attributes[c]) for c in cols] for it in items], dtype=float)
+    return [c for c, k in zip(cols, keep) if k], X[:, keep]
 
 
-def _number(v: object) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and bool(np.isfinite(v))
-
-
-def numbers_check(items: Sequence, Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray,
+def numbers_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray,
                   test: np.ndarray, folds: int, seed: int) -> dict | None:
-    """Would a plain ridge on the table's numbers have predicted better? The structure whose FM
-    priors are ``Q`` (the one tested for findings) against a ridge on every numeric column
-    (:func:`numeric_columns`, standardised; with the side inputs ``U`` in both), each fitted on
-    the rows ``train`` (:func:`holdout_losses`) and scored on the untouched rows ``test``. A
-    report only: the predictor is not changed. None without numeric columns or untouched rows."""
+    """Would a plain ridge on the table's numbers have predicted better? ``genz``: the per-item
+    losses on the untouched rows ``test`` of the structure tested for findings, fitted on the rows
+    ``train`` (:func:`holdout_losses`); against them, a ridge on every numeric column
+    (:func:`numeric_columns`, standardised; with the side inputs ``U`` in both) fitted and scored
+    the same way. A report only: the predictor is not changed. None without numeric columns or
+    untouched rows."""
     cols, X = numeric_columns(items)
     if X is None or not len(test):
         return None
-    UX = X if U is None else np.hstack([U, X])
-    genz = holdout_losses(Q, U, Y, train, test, folds, seed)
-    ridge = holdout_losses(np.zeros((len(Y), 0)), UX, Y, train, test, folds, seed)
+    ridge = holdout_losses(np.zeros((len(Y), 0)), X if U is None else np.hstack([U, X]), Y, train, test, folds, seed)
     m, se = paired(genz - ridge)
     return {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()),
             "ridge_loss": float(ridge.mean()), "diff": m, "se": se,

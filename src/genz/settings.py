@@ -213,20 +213,20 @@ class Selection:
         def whole(v: Any) -> bool:
             return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
+        def real(v: Any) -> bool:
+            return isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+
         if not whole(self.folds) or not 2 <= self.folds <= 20:
             raise GenZInputError(f"selection folds must be a whole number from 2 to 20, not {self.folds!r}")
         if not whole(self.patience) or self.patience < 1:
             raise GenZInputError(f"selection patience must be a whole number of cycles, at least 1, not {self.patience!r}")
-        if not isinstance(self.holdout, (int, float, np.floating)) or isinstance(self.holdout, bool) \
-                or not 0 <= self.holdout <= 0.6:
+        if not real(self.holdout) or not 0 <= self.holdout <= 0.6:
             raise GenZInputError(f"selection holdout must be a share from 0 to 0.6 of the training rows, not {self.holdout!r}")
         if not isinstance(self.error_rate, (int, float, np.floating)) or not 0 < self.error_rate < 0.5:
             raise GenZInputError(f"selection error_rate must be in (0, 0.5), not {self.error_rate!r}")
-        if not isinstance(self.located, (int, float, np.floating)) or isinstance(self.located, bool) \
-                or not 0 <= self.located <= 1:
+        if not real(self.located) or not 0 <= self.located <= 1:
             raise GenZInputError(f"selection located must be a share from 0 to 1, not {self.located!r}")
-        if not isinstance(self.discovery_p, (int, float, np.floating)) or isinstance(self.discovery_p, bool) \
-                or not 0 < self.discovery_p <= 1:
+        if not real(self.discovery_p) or not 0 < self.discovery_p <= 1:
             raise GenZInputError(f"selection discovery_p must be a p-value level in (0, 1], not {self.discovery_p!r}")
         if not isinstance(self.extend, (bool, np.bool_)):
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
