@@ -128,6 +128,30 @@ def test_the_default_correction_holds_under_any_dependence_and_its_intervals_agr
     assert harmonic(1) == 1.0 and abs(harmonic(5) - 137 / 60) < 1e-12
 
 
+def test_holm_findings_intervals_are_at_the_level_each_passed_and_untested_features_do_not_count():
+    """Holm: the finding whose p-value ranks r-th among the m tested was rejected at a/(m − r + 1),
+    and its interval is at level 1 − a/(m − r + 1). Catches: Bonferroni's 1 − a/m for every
+    finding (a later finding's interval then contains 0), one level for all at the last finding's
+    (narrower than needed for the first ones), or ranks counted over untested features."""
+    rng = np.random.default_rng(5)
+    n_checked = 0
+    for _ in range(60):
+        B = (rng.random((120, 6)) < 0.5).astype(float)
+        y = B[:, :4] @ np.array([0.9, 0.6, 0.5, 0.45]) + rng.normal(0, 1.0, 120)
+        tested = np.array([True, True, True, True, True, False])
+        r = fit_findings(B, None, y[:, None], list("abcdef"), ["y"], tested=tested, correction="holm")
+        sig, m = r.significant, 5
+        if sig.sum() < 2:
+            continue
+        n_checked += 1
+        rank = np.argsort(np.argsort(r.pvalues[:m], kind="stable"), kind="stable") + 1
+        np.testing.assert_allclose(r.levels[:m][sig[:m]], 1 - 0.05 / (m - rank[sig[:m]] + 1))
+        assert r.levels[5] == r.ci_level
+        lo, hi = r.conf_int()
+        assert np.all((lo[sig, 0] > 0) | (hi[sig, 0] < 0))
+    assert n_checked >= 10, n_checked
+
+
 def test_a_null_target_gives_findings_at_most_at_the_stated_rate():
     """Catches: every feature marked a finding, the adjustment skipped, or p-values that are not
     uniform under the null."""
@@ -159,14 +183,17 @@ def test_several_targets_use_one_f_test_per_feature_calibrated_under_the_null():
     assert r.pvalues[0] < 1e-3 and r.pvalues[1] > 1e-3
 
 
-def test_a_finding_never_has_an_interval_containing_zero():
-    """Catches: significance and interval from different tests (they contradicted each other)."""
+@pytest.mark.parametrize("correction", ["by", "bh", "holm", "bonferroni"])
+def test_a_finding_never_has_an_interval_containing_zero(correction):
+    """Catches: significance and interval from different tests (they contradicted each other);
+    under Holm, findings' intervals at Bonferroni's level 1 − a/m (Holm's step-down rejects the
+    later ones at p up to a/(m − R + 1), and such an interval contained 0)."""
     rng = np.random.default_rng(4)
     for alpha in (0.01, 0.05, 0.1, 0.2):
         for _ in range(100):
             _, Q = _design(rng, 60, 4)
             y = Q @ rng.normal(0, 0.5, 4) + rng.normal(size=60)
-            r = fit_findings(Q, None, y[:, None], list("abcd"), ["y"], error_rate=alpha)
+            r = fit_findings(Q, None, y[:, None], list("abcd"), ["y"], error_rate=alpha, correction=correction)
             lo, hi = r.conf_int()
             assert not np.any(r.significant & (lo[:, 0] <= 0) & (hi[:, 0] >= 0))
 
