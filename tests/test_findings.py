@@ -549,3 +549,24 @@ def test_the_screen_tests_only_what_the_discovery_rows_support():
     assert back.testable.tolist() == inf.testable.tolist()
     with pytest.raises(Exception, match="discovery_p"):
         GenZRegressor(selection={"discovery_p": 0}).fit(items[:50], y[:50])
+
+
+def test_why_a_feature_was_not_tested_is_kept_by_the_result_not_read_from_current_settings():
+    """The reason a control was not tested ("not placed", "screened out", "not identified")
+    comes from the caller's mask and the screen the fit used, survives a JSON round trip, and
+    does not follow a threshold changed after the fit. Catches: the reason re-derived from the
+    estimator's current ``Selection.located`` (a later ``set_params`` relabelled the table)."""
+    rng = np.random.default_rng(8)
+    B = (rng.random((200, 4)) < 0.5).astype(float)
+    B[:, 3] = B[:, 2]  # not identified
+    y = 0.8 * B[:, 0] + 1.5 * B[:, 2] + rng.normal(0, 1.0, 200)
+    placed = np.array([False, True, True, True])
+    r = fit_findings(B[100:], None, y[100:, None], list("abcd"), ["y"], tested=placed,
+                     located=np.array([0.3, 0.9, 1.0, 1.0]), screen=(B[:100], None, y[:100, None], 0.001))
+    assert r.discovery_p[1] > 0.001 and r.discovery_p[2] < 0.001  # b has no effect; c a strong one
+    assert r.untested_reasons() == ["not placed", "screened out", "", "not identified"]
+    back = FindingsResult.from_json(r.to_json())
+    assert back.untested_reasons() == r.untested_reasons()
+    assert back.untested_reasons(min_located=0.0) == r.untested_reasons()  # the kept mask wins
+    old = FindingsResult.from_json({k: v for k, v in r.to_json().items() if k != "placed"})
+    assert old.untested_reasons(min_located=0.7)[0] == "not placed"  # a result saved before stop 34

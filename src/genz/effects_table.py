@@ -51,12 +51,14 @@ def build_feature_table(est: Any) -> list[dict]:
     nan = np.full((K, D), np.nan)
     effect, lo, hi, p, q, finding = nan, nan, nan, np.full(K, np.nan), np.full(K, np.nan), np.zeros(K, bool)
     located, discovery_p, untested = np.full(K, np.nan), np.full(K, np.nan), [""] * K
-    min_located = selection_settings(getattr(est, "selection", None)).located
     inf = getattr(est, "inference_", None)
     if inf is not None and K:  # the tested structure may differ from the predictor's: match by name
         idx = {f: i for i, f in enumerate(inf.features)}
         rows_of = [idx.get(f) for f in est.features_]
         lo_all, hi_all = inf.conf_int()
+        # why a feature was not tested, as the fit decided it (the threshold the fit used, not the
+        # estimator's current parameter: a result saved before stop 34 falls back to it)
+        why = inf.untested_reasons(selection_settings(getattr(est, "selection", None)).located)
         effect, lo, hi = nan.copy(), nan.copy(), nan.copy()
         for k, i in enumerate(rows_of):
             if i is not None:
@@ -68,9 +70,7 @@ def build_feature_table(est: Any) -> list[dict]:
                     discovery_p[k] = inf.discovery_p[i]
                 if not inf.testable[i]:
                     q[k] = np.nan  # no test: unidentified, or a control the discovery rows did not place or screened out
-                    untested[k] = ("not identified" if not inf.identified[i] else
-                                   "not placed" if inf.located is not None and inf.located[i] < min_located else
-                                   "screened out")
+                    untested[k] = why[i]
     gains = getattr(est, "cv_gains_", np.full((K, 2), np.nan))
     eps_min, eps_cap = getattr(est, "eps_bounds_", (1e-3, 0.25))
     share = getattr(est, "share_yes_", np.full(K, np.nan))

@@ -129,6 +129,9 @@ class FindingsResult:
     located: np.ndarray | None = None
     #: K: the p-value of the same test on the discovery rows (the screen; None: not measured)
     discovery_p: np.ndarray | None = None
+    #: K: the caller's ``tested`` before the screen (False: a cut or phrase the discovery rows
+    #: could not place); None: all, or a result saved before stop 34
+    placed: np.ndarray | None = None
 
     @property
     def ci_level(self) -> float:
@@ -150,6 +153,25 @@ class FindingsResult:
     @property
     def significant(self) -> np.ndarray:
         return self.testable & (self.qvalues <= self.error_rate)
+
+    def untested_reasons(self, min_located: float | None = None) -> list[str]:
+        """K: why each feature was not tested (``""`` when it was): ``"not identified"`` (its
+        judgments on the untouched rows are constant or a combination of the others'), ``"not
+        placed"`` (the discovery rows could not place its cut or phrase) or ``"screened out"``
+        (the screen on the discovery rows left it out). ``min_located`` reads a result saved
+        before :attr:`placed` was kept (``located`` below it: not placed)."""
+        placed = self.placed
+        if placed is None and self.located is not None and min_located is not None:
+            placed = np.asarray(self.located) >= min_located
+        out = []
+        for k in range(len(self.features)):
+            if self.testable[k]:
+                out.append("")
+            elif not self.identified[k]:
+                out.append("not identified")
+            else:
+                out.append("not placed" if placed is not None and not placed[k] else "screened out")
+        return out
 
     @property
     def findings(self) -> list[str]:
@@ -212,7 +234,8 @@ class FindingsResult:
                 "correction": self.correction, "test": self.test, "ids": list(self.ids),
                 **({} if self.tested is None else {"tested": np.asarray(self.tested, bool).tolist()}),
                 **({} if self.located is None else {"located": arr(np.asarray(self.located, float))}),
-                **({} if self.discovery_p is None else {"discovery_p": arr(np.asarray(self.discovery_p, float))})}
+                **({} if self.discovery_p is None else {"discovery_p": arr(np.asarray(self.discovery_p, float))}),
+                **({} if self.placed is None else {"placed": np.asarray(self.placed, bool).tolist()})}
 
     @classmethod
     def from_json(cls, d: dict) -> "FindingsResult":
@@ -230,7 +253,8 @@ class FindingsResult:
                    test=d["test"], ids=list(d.get("ids", [])),
                    tested=None if d.get("tested") is None else np.array(d["tested"], dtype=bool).reshape(K),
                    located=None if d.get("located") is None else arr("located").reshape(K),
-                   discovery_p=None if d.get("discovery_p") is None else arr("discovery_p").reshape(K))
+                   discovery_p=None if d.get("discovery_p") is None else arr("discovery_p").reshape(K),
+                   placed=None if d.get("placed") is None else np.array(d["placed"], dtype=bool).reshape(K))
 
 
 def _identified_columns(X: np.ndarray, K: int) -> np.ndarray:
@@ -263,7 +287,7 @@ def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: S
     (``discovery_p``) and only those at most ``level`` are tested (screen and clean; 1: all)."""
     Y = np.asarray(Y, dtype=float).reshape(len(Y), -1)
     n, K, D = Q.shape[0], Q.shape[1], Y.shape[1]
-    discovery_p = None
+    discovery_p, placed = None, None if tested is None else np.asarray(tested, bool).copy()
     if screen is not None:
         Q_D, U_D, Y_D, level = screen
         on_discovery = fit_findings(Q_D, U_D, Y_D, features, target_names)
@@ -321,4 +345,4 @@ def fit_findings(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, features: S
                           df_resid=int(df), error_rate=float(error_rate), correction=correction, test=test,
                           ids=list(ids), tested=None if tested is None else np.asarray(tested, bool).copy(),
                           located=None if located is None else np.asarray(located, float).copy(),
-                          discovery_p=discovery_p)
+                          discovery_p=discovery_p, placed=placed)
