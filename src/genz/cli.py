@@ -343,7 +343,7 @@ INPUTS_FILE = "inputs.json"
 
 
 def _save_inputs(model_dir: Path, extra: dict) -> None:
-    from .runs import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     keep = {k: extra[k] for k in ("side_inputs", "table", "target_names") if k in extra}
     if model_dir.is_dir():
@@ -476,7 +476,7 @@ def predict(run, data_path, items_path, id_column, text_columns, encoding, delim
     import io
 
     from .commands.predict import write_predictions_csv
-    from .runs import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     if out_path:
         check_output_path(out_path)

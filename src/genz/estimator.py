@@ -30,7 +30,7 @@ from .metrics import regression_metrics
 from .findings import FindingsResult
 from .observation import observation_model_from_state
 from .observation.base import coefficients, predictive_std
-from .runs import atomic_write_bytes
+from .files import atomic_write_bytes
 from .sampling import _Counting, judge_in_bulk, stratified_sample
 from .selection import MIN_CV_ROWS, split_indices
 from .settings import (Selection, advanced_settings, model_spec, nested_fields, prior_knowledge, replace_fields,

@@ -652,7 +652,7 @@ class GenZPairs:
     def _save_pairs(self, path: Path) -> None:
         import io
 
-        from .runs import atomic_write_bytes
+        from .files import atomic_write_bytes
 
         f = self.factors_
         buf = io.BytesIO()

@@ -119,7 +119,7 @@ def fit_pairs_run(model: Any, user_items: Sequence[Item], item_items: Sequence[I
 
     from .progress import FitProgress
     from .runfit import fit_run
-    from .runs import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     out = Path(out)
     user_items, item_items = list(user_items), list(item_items)

@@ -27,7 +27,8 @@ import numpy as np
 from .errors import CorruptFileError, FMError
 from .items import Item
 from .progress import FitProgress
-from .runs import PATH_KEYS, RunDir, RunSummary, terminate_as_interrupt
+from .runs import PATH_KEYS, RunDir, RunSummary
+from .signals import terminate_as_interrupt
 
 __all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator", "screening_saved", "zero_shot_line",
            "numbers_line"]
@@ -123,7 +124,7 @@ def _recording(run: RunDir, progress: FitProgress, resume_hint: bool = False) ->
 
 
 def _one_line(exc: Any, n: int = 300) -> str:
-    from .runs import scrub_credentials
+    from .fm.secrets import scrub_credentials
 
     t = scrub_credentials(" ".join(str(exc).split())) or type(exc).__name__
     return t if len(t) <= n else t[: n - 1] + "…"

@@ -35,17 +35,12 @@ import datetime as _dt
 import errno
 import fcntl
 import hashlib
-import io
 import json
-import math
 import os
 import re
 import secrets as _secrets
 import shutil
 import sys
-import signal
-import threading
-import zipfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +49,10 @@ from typing import Any
 import numpy as np
 
 from .errors import CorruptFileError, GenZInputError
+from .files import (_dumps, _finite, _fsync_dir, _json_default, _load_npz, _npz_bytes, atomic_write_bytes,
+                    atomic_write_json, read_json_file, verify_model_dir, write_model_checksums)
+from .fm.secrets import redact_secrets, scrub_credentials
+from .signals import Terminated, _defer_sigint, defer_signals, exit_now, terminate_as_interrupt
 
 __all__ = [
     "RunDir",
@@ -97,154 +96,11 @@ _CKPT_RE = re.compile(r"^ckpt-(\d{6,})\.json$")
 RESUMABLE_KEYS = frozenset({"cycles", "verbose", "quiet", "progress", "out", "resume", "overwrite"})
 #: configuration keys holding file paths (compared resolved)
 PATH_KEYS = frozenset({"items", "targets", "test_items", "cache", "prompts_dir", "data"})
-_SECRET_KEY_RE = re.compile(r"(api[_-]?key|secret|password|passwd|authorization|bearer|credential)", re.I)
-_SECRET_VALUE_RE = re.compile(r"^(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)$")
 
 
 # ----------------------------------------------------------------------------- low-level I/O
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.parent / f".{path.name}.tmp-{os.getpid()}-{_secrets.token_hex(4)}"
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename,
-    fsync of the directory. A reader sees the old file or the new one, never a mix."""
-    path = Path(path)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def _finite(obj: Any) -> Any:
-    """Replace NaN/±inf by None so that the JSON is standard (readable by jq, browsers)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, (np.floating,)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.ndarray):
-        return _finite(obj.tolist())
-    if isinstance(obj, Mapping):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _dumps(obj: Any, *, strict: bool) -> str:
-    """JSON text. ``strict``: non-finite floats become null (standard JSON); otherwise they are
-    kept as Python's NaN/Infinity extension (exact round trip for checkpoint metadata)."""
-    if strict:
-        obj = _finite(obj)
-    return json.dumps(obj, default=_json_default, ensure_ascii=False, allow_nan=not strict, sort_keys=False)
-
-
-def atomic_write_json(path: str | Path, obj: Any, *, strict: bool = True) -> None:
-    """Atomically write ``obj`` as indented JSON (see :func:`atomic_write_bytes`)."""
-    if strict:
-        obj = _finite(obj)
-    text = json.dumps(obj, default=_json_default, ensure_ascii=False, indent=1, allow_nan=not strict)
-    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
-
-
-def _read_or_corrupt(path: Path, missing: str, reading: str = "") -> bytes:
-    """A file's bytes; a missing or unreadable file raises CorruptFileError naming it."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CorruptFileError(f"{path}: {missing}") from None
-    except OSError as exc:
-        raise CorruptFileError(f"{path}: cannot read{reading} ({exc.strerror})") from None
-
-
-def read_json_file(path: str | Path, what: str = "file") -> Any:
-    """Parse a JSON file, raising CorruptFileError naming the file on truncation or garbage."""
-    path = Path(path)
-    raw = _read_or_corrupt(path, f"missing {what}", f" {what}")
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise CorruptFileError(f"{path}: {what} is not UTF-8 text (corrupt)") from None
-    except json.JSONDecodeError as exc:
-        hint = "truncated" if exc.pos >= len(raw.rstrip()) else "corrupt"
-        raise CorruptFileError(
-            f"{path}: {what} is not valid JSON, {hint} ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
-
-
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s:@]*:[^/\s@]*@")
-_BASIC_AUTH = re.compile(r"(?i)\b(basic)\s+[A-Za-z0-9+/=_\-]{4,}")
-
-
-def scrub_credentials(text: str) -> str:
-    """``text`` with credentials in URLs (``https://user:pw@host``) and HTTP basic-auth values
-    masked: ``https://***@host``, ``Basic ***``; and every key, bearer token or echoed
-    ``Authorization`` header genz's one redaction routine knows (:func:`genz.fm.secrets.redact`)."""
-    from .fm.secrets import redact
-
-    return redact(_BASIC_AUTH.sub(r"\1 ***", _URL_CREDENTIALS.sub(r"\1***@", text)))
-
-
-def redact_secrets(obj: Any) -> Any:
-    """A copy of a configuration with API keys, passwords and bearer tokens replaced by
-    ``"<redacted>"`` (by key name, and by value for strings that look like keys)."""
-    if isinstance(obj, Mapping):
-        out = {}
-        for k, v in obj.items():
-            if _SECRET_KEY_RE.search(str(k)) and v not in (None, "", False):
-                out[str(k)] = "<redacted>"
-            else:
-                out[str(k)] = redact_secrets(v)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [redact_secrets(v) for v in obj]
-    if isinstance(obj, str) and _SECRET_VALUE_RE.match(obj.strip()):
-        return "<redacted>"
-    if isinstance(obj, str):
-        return scrub_credentials(obj)
-    return obj
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -337,143 +193,6 @@ def _doc_digest(doc: Mapping[str, Any]) -> str:
     body = {k: v for k, v in doc.items() if k != "doc_sha256"}
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-MODEL_CHECKSUMS = "checksums.json"
-MODEL_CHECKSUMS_FORMAT = "genz-model-checksums"
-
-
-def write_model_checksums(model_dir: str | Path) -> None:
-    """Write ``checksums.json``: the sha256 of every file of a saved model directory."""
-    model_dir = Path(model_dir)
-    files = {}
-    for p in sorted(model_dir.rglob("*")):
-        if p.is_file() and p.name != MODEL_CHECKSUMS:
-            files[p.relative_to(model_dir).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
-    atomic_write_json(model_dir / MODEL_CHECKSUMS, {"format": MODEL_CHECKSUMS_FORMAT, "files": files})
-
-
-def verify_model_dir(model_dir: str | Path) -> None:
-    """Check a saved model against its ``checksums.json`` (when it has one): a missing,
-    truncated or edited file raises CorruptFileError naming it (one line)."""
-    model_dir = Path(model_dir)
-    cpath = model_dir / MODEL_CHECKSUMS
-    if not cpath.exists():
-        return
-    doc = read_json_file(cpath, "model checksums")
-    if not isinstance(doc, dict) or doc.get("format") != MODEL_CHECKSUMS_FORMAT or not isinstance(doc.get("files"), dict):
-        raise CorruptFileError(f"{cpath}: not a genz model checksum file")
-    for rel, digest in doc["files"].items():
-        p = model_dir / rel
-        raw = _read_or_corrupt(p, "missing from the saved model")
-        if hashlib.sha256(raw).hexdigest() != digest:
-            raise CorruptFileError(f"{p}: does not match its checksum in {MODEL_CHECKSUMS} (truncated, edited or corrupt)")
-
-
-def _npz_bytes(arrays: Mapping[str, Any], what: str) -> tuple[bytes, dict]:
-    clean: dict[str, np.ndarray] = {}
-    listing: dict[str, list] = {}
-    for name, arr in arrays.items():
-        if not isinstance(name, str) or not name or "/" in name:
-            raise ValueError(f"{what}: array name {name!r} must be a non-empty string without '/'")
-        a = np.asarray(arr)
-        if a.dtype == object:
-            raise TypeError(f"{what}: array {name!r} has dtype object; only numeric/bool/string arrays are saved")
-        clean[name] = a
-        listing[name] = [list(a.shape), a.dtype.str]
-    buf = io.BytesIO()
-    np.savez(buf, **clean)
-    return buf.getvalue(), listing
-
-
-def _load_npz(path: Path, sha256: str | None, listing: Mapping[str, Any] | None, what: str) -> dict[str, np.ndarray]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise CorruptFileError(f"{path}: missing ({what} arrays)") from None
-    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
-        raise CorruptFileError(f"{path}: {what} arrays do not match their checksum (truncated or corrupt)")
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise CorruptFileError(f"{path}: {what} arrays are unreadable ({exc})") from None
-    if listing is not None:
-        for name, (shape, dtype) in listing.items():
-            a = arrays.get(name)
-            if a is None or list(a.shape) != list(shape) or a.dtype.str != dtype:
-                raise CorruptFileError(f"{path}: array {name!r} missing or not as recorded (corrupt {what})")
-    return arrays
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C (see :func:`terminate_as_interrupt`): the run stops the same
-    way — queued FM requests cancelled, the step being committed saved, status interrupted."""
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Inside the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main
-    thread instead of killing the process, so it is handled exactly like Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    try:
-        old = signal.signal(signal.SIGTERM, _raise_terminated)
-    except ValueError:  # pragma: no cover - not in the main interpreter
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
-@contextlib.contextmanager
-def defer_signals() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block has finished (a commit is never half-done)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[Any] = []
-    olds: dict[int, Any] = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            olds[sig] = signal.signal(sig, lambda s, f: pending.append((s, f)))
-    except ValueError:  # pragma: no cover - not in main interpreter
-        yield
-        return
-    try:
-        yield
-    finally:
-        for sig, old in olds.items():
-            signal.signal(sig, old)
-        if pending:
-            s, f = pending[0]
-            old = olds[s]
-            if callable(old):
-                old(s, f)  # Python's SIGINT handler raises KeyboardInterrupt here
-            elif old == signal.SIG_DFL:
-                signal.raise_signal(s)
-
-
-_defer_sigint = defer_signals  # the old name
-
-
-def exit_now(code: int) -> None:
-    """End the process at once with ``code`` after flushing stdout and stderr, skipping the
-    interpreter's teardown (about a second with the SDKs imported, on a busy machine). For the
-    end of an interrupted command, when every answer and step is already committed to disk."""
-    import sys
-
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
 
 
 # ----------------------------------------------------------------------------- summary

@@ -158,7 +158,7 @@ class GenzGroup(click.Group):
 def _exit(code: int) -> None:
     """Exit with ``code``: at once (no interpreter teardown) from a real terminal or pipe,
     through SystemExit under click's test runner."""
-    from ..runs import exit_now
+    from ..signals import exit_now
 
     try:
         sys.stdout.fileno()
@@ -170,11 +170,11 @@ def _exit(code: int) -> None:
 def friendly(fn):
     """Turn any exception into a one-line message (``genz --debug`` shows the traceback), and
     Ctrl-C (130) or SIGTERM (143) into a clean exit: SIGTERM is raised like Ctrl-C
-    (:func:`genz.runs.terminate_as_interrupt`)."""
+    (:func:`genz.signals.terminate_as_interrupt`)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from ..runs import Terminated, terminate_as_interrupt
+        from ..signals import Terminated, terminate_as_interrupt
 
         try:
             with terminate_as_interrupt():

@@ -258,7 +258,7 @@ def table_cmd(results, out_path, quiet) -> None:
             raise GenZInputError(f"{path}: not an experiment result written by --out ({exc})") from None
         texts.append(text)
     if out_path:
-        from ..runs import atomic_write_bytes
+        from ..files import atomic_write_bytes
 
         atomic_write_bytes(out_path, ("\n\n".join(texts) + "\n").encode("utf-8"))
     if not quiet:

@@ -82,7 +82,7 @@ def load_model(model_dir: Path, *, fm_model=None, mining_model=None, base_url=No
     before it found any) is refused: it would predict one constant for every item."""
     from ..estimator import GenZRegressor
     from ..fm.registry import make_fm_from_spec, read_fm_spec
-    from ..runs import verify_model_dir
+    from ..files import verify_model_dir
 
     verify_model_dir(model_dir)
     overrides = {"model": fm_model, "mining_model": mining_model, "base_url": base_url, "api_key_env": api_key_env,

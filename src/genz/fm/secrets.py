@@ -22,10 +22,12 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["redact", "register_secret", "redact_secret", "sanitize_url", "url_secrets", "install_log_redaction",
-           "MASK"]
+           "MASK", "redact_secrets", "scrub_credentials"]
 
 MASK = "***"
 _KNOWN: set[str] = set()
@@ -133,3 +135,37 @@ def install_log_redaction(*names: str) -> None:
 
 
 install_log_redaction()
+
+
+# -- configurations and free text written to run files and reports -----------------------------
+_SECRET_KEY_RE = re.compile(r"(api[_-]?key|secret|password|passwd|authorization|bearer|credential)", re.I)
+_SECRET_VALUE_RE = re.compile(r"^(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+\S+)$")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s:@]*:[^/\s@]*@")
+_BASIC_AUTH = re.compile(r"(?i)\b(basic)\s+[A-Za-z0-9+/=_\-]{4,}")
+
+
+def scrub_credentials(text: str) -> str:
+    """``text`` with credentials in URLs (``https://user:pw@host``) and HTTP basic-auth values
+    masked: ``https://***@host``, ``Basic ***``; and every key, bearer token or echoed
+    ``Authorization`` header genz's one redaction routine knows (:func:`redact`)."""
+    return redact(_BASIC_AUTH.sub(r"\1 ***", _URL_CREDENTIALS.sub(r"\1***@", text)))
+
+
+def redact_secrets(obj: Any) -> Any:
+    """A copy of a configuration with API keys, passwords and bearer tokens replaced by
+    ``"<redacted>"`` (by key name, and by value for strings that look like keys)."""
+    if isinstance(obj, Mapping):
+        out = {}
+        for k, v in obj.items():
+            if _SECRET_KEY_RE.search(str(k)) and v not in (None, "", False):
+                out[str(k)] = "<redacted>"
+            else:
+                out[str(k)] = redact_secrets(v)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [redact_secrets(v) for v in obj]
+    if isinstance(obj, str) and _SECRET_VALUE_RE.match(obj.strip()):
+        return "<redacted>"
+    if isinstance(obj, str):
+        return scrub_credentials(obj)
+    return obj

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import GenZInputError
-from ..runs import atomic_write_bytes
+from ..files import atomic_write_bytes
 from .data import RunData, load_run
 from .page import render_page
 

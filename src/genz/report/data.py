@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..runs import RunDir, RunSummary, redact_secrets
+from ..runs import RunDir, RunSummary
+from ..fm.secrets import redact_secrets
 
 __all__ = ["RunData", "load_run", "LOWER_IS_BETTER", "HIGHER_IS_BETTER", "primary_metric"]
 

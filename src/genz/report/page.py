@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runs import redact_secrets
+from ..fm.secrets import redact_secrets
 from . import figures
 from .data import RunData, describe_config
 from .examples import example_text

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CorruptFileError, GenZInputError
-from ..runs import atomic_write_bytes
+from ..files import atomic_write_bytes
 from . import figures
 from .page import _asset, _card, _e, _img, _num, _trunc
 
