@@ -54,3 +54,8 @@ run "the screen run on the untouched rows" src/genz/discovery_run.py "screen=(pr
 run "numbers check's difference reversed" src/genz/selection.py "    m, se = paired(genz - ridge)" "    m, se = paired(ridge - genz)" "tests/test_numbers_check.py"
 run "numbers check's ridge fitted on the scored rows" src/genz/selection.py "X if U is None else np.hstack([U, X]), Y, train, test, folds, seed)" "X if U is None else np.hstack([U, X]), Y, test, test, folds, seed)" "tests/test_numbers_check.py"
 run "numbers check moves the fit (scales the targets in place)" src/genz/selection.py "    cols, X = numeric_columns(items)" "    cols, X = numeric_columns(items); Y *= 1.01" "tests/test_numbers_check.py"
+run "Holm findings' intervals at Bonferroni's level" src/genz/findings.py "                out[sig] = 1.0 - a / (m - rank[sig] + 1)" "                out[sig] = 1.0 - a / m" "tests/test_findings.py"
+run "Holm findings' intervals all at the last finding's level" src/genz/findings.py "                out[sig] = 1.0 - a / (m - rank[sig] + 1)" "                out[sig] = 1.0 - a / (m - R + 1)" "tests/test_findings.py"
+run "why a feature was not tested re-read from the current settings" src/genz/findings.py "        placed = self.placed
+        if placed is None" "        placed = None
+        if placed is None" "tests/test_findings.py"

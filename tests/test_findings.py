@@ -289,7 +289,9 @@ def test_the_fit_says_when_zero_shot_features_would_predict_better_and_then_uses
     zs = small.baseline_
     assert zs["better"] == "zero-shot" and zs["zero_shot_loss"] < zs["genz_loss"] and zs["rows"] == 120
     assert zs["added"] and zs["union_loss"] < zs["genz_loss"]
+    assert abs(zs["alone_gain"] - (zs["union_loss"] - zs["zero_shot_loss"])) < 1e-9 and zs["alone_se"] > 0
     assert "zero-shot" in small.origins_ and len(small.features_) > 2
+    assert {f for f, o in zip(small.features_, small.origins_) if o == "zero-shot"} == set(zs["proposal_names"])
     assert set(small.findings_) <= {f for f, o in zip(small.features_, small.origins_) if o != "zero-shot"}
     # the same fit without the proposals predicts the new items worse
     mined = np.array([o != "zero-shot" for o in small.origins_])
@@ -570,3 +572,17 @@ def test_why_a_feature_was_not_tested_is_kept_by_the_result_not_read_from_curren
     assert back.untested_reasons(min_located=0.0) == r.untested_reasons()  # the kept mask wins
     old = FindingsResult.from_json({k: v for k, v in r.to_json().items() if k != "placed"})
     assert old.untested_reasons(min_located=0.7)[0] == "not placed"  # a result saved before stop 34
+
+
+def test_the_zero_shot_line_says_when_the_proposals_alone_beat_both_side_by_side():
+    """Catches: the comparison of the proposals alone with both side by side left out of the line,
+    or said when it is within one standard error (or reversed)."""
+    from genz.runfit import zero_shot_line
+
+    zs = {"proposals": 37, "rows": 53, "better": "zero-shot", "zero_shot_loss": 0.38, "genz_loss": 0.67,
+          "union_loss": 0.65, "added": True, "note": "", "alone_gain": 0.27, "alone_se": 0.1}
+    assert "better still (by 0.27 ± 0.1)" in zero_shot_line(zs) and "uses both" in zero_shot_line(zs)
+    for gain in (0.05, -0.27):
+        assert "better still" not in zero_shot_line(dict(zs, alone_gain=gain))
+    old = {k: v for k, v in zs.items() if not k.startswith("alone")}  # a run saved before stop 34
+    assert "better still" not in zero_shot_line(old)

@@ -464,6 +464,7 @@ class DiscoveryRun:
         alone, both = (holdout_losses(Q, U, Y, ia, iu, self.sel.folds, int(d.cfg.seed)) for Q in (QZ, np.hstack([Q1, QZ])))
         m, se = paired(genz - alone)
         gain, gain_se = paired(genz - both)
+        solo, solo_se = paired(both - alone)  # a report only: the proposals alone against both side by side
         budget = self.sel.max_features is None or len(names) + len(props) <= self.sel.max_features
         linear = getattr(d.model, "name", "") == "linear"
         helps = gain > 0 and gain > UNION_SE * gain_se
@@ -473,7 +474,8 @@ class DiscoveryRun:
         report = {"proposals": len(props), "rows": int(len(iu)), "genz_loss": float(genz.mean()),
                   "zero_shot_loss": float(alone.mean()), "union_loss": float(both.mean()),
                   "diff": m, "se": se, "better": "zero-shot" if m > se else "genz" if m < -se else "tie",
-                  "union_gain": gain, "union_se": gain_se, "added": added, "note": note}
+                  "union_gain": gain, "union_se": gain_se, "added": added, "note": note,
+                  "alone_gain": solo, "alone_se": solo_se, "proposal_names": list(props)}
         return report, ((props, BZ) if added else None)
 
     @staticmethod

@@ -158,9 +158,16 @@ def zero_shot_line(zs: Mapping[str, Any]) -> str:
     line = (f"zero-shot check on {zs['rows']} untouched rows: {zs['proposals']} features proposed without looking "
             f"at the target {say[zs['better']]} the discovered ones (loss {zs['zero_shot_loss']:.4g} vs "
             f"{zs['genz_loss']:.4g}); beside them, {zs['union_loss']:.4g}")
+    alone = zs.get("alone_gain", 0.0) > zs.get("alone_se", np.inf)  # the proposals alone beat both by > 1 SE
     if zs["added"]:
-        return line + ": the predictor uses both (origin 'zero-shot' in the feature table; findings unchanged)"
-    return line + (f": {zs['note']}" if zs.get("note") else ": the predictor does not use them")
+        line += ": the predictor uses both (origin 'zero-shot' in the feature table; findings unchanged)"
+    else:
+        line += f": {zs['note']}" if zs.get("note") else ": the predictor does not use them"
+    if alone:
+        line += (f". Alone the proposals predicted these rows better still (by {zs['alone_gain']:.3g} ± "
+                 f"{zs['alone_se']:.2g}): the discovered features overfit here; for predictions alone, compare with "
+                 "a linear model on the proposals (their names: baseline_['proposal_names'])")
+    return line
 
 
 def numbers_line(nc: Mapping[str, Any]) -> str:
