@@ -228,12 +228,12 @@ def test_8_no_bug_message_for_broken_pipes_extreme_values_and_full_disks(fitted,
     with pytest.raises(GenZInputError, match="rescale"):
         GenZRegressor(cycles=1).fit(big.drop(columns="price"), big.price)
 
-    import genz.runs
+    import genz.files
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(genz.runs, "atomic_write_bytes", full)
+    monkeypatch.setattr(genz.files, "atomic_write_bytes", full)
     line = one_error(run("predict", d / "run", "--data", d / "train.csv", "-o", tmp_path / "p.csv", ok=False))
     assert "no space left" in line and "free some space" in line
 
