@@ -112,3 +112,15 @@ def test_genz_fit_prints_the_numbers_check(tmp_path):
     assert res.exit_code == 0, res.output
     line = next(s for s in res.output.splitlines() if "numbers check" in s)
     assert "a ridge on the 2 numeric column(s) (x, z)" in line and "predicted these rows BETTER" in line
+    zero_shot = next(s for s in res.output.splitlines() if "zero-shot check" in s)
+    # `genz show` and the report say the same later (a user who did not watch the fit sees it too)
+    shown = CliRunner().invoke(main, ["show", str(tmp_path / "run")])
+    assert shown.exit_code == 0, shown.output
+    assert line in shown.output.splitlines() and zero_shot in shown.output.splitlines()
+    from html import escape
+
+    from genz.report import build_report
+
+    page = build_report([tmp_path / "run"]).read_text(encoding="utf-8")
+    assert "Checks against cheaper routes" in page
+    assert escape(line.strip()) in page and escape(zero_shot.strip()) in page

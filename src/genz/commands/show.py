@@ -81,9 +81,10 @@ def _legacy_table(model_dir: Path) -> str:
 def show(run: Path, full: bool = False) -> None:
     """Print the feature table of a run (findings first, with their effects and intervals on the
     untouched rows; then the supporting features; the predictor's weights, cross-validated
-    contributions, ε, share judged yes, origin) and whether EM converged."""
-    from ..report.feature_table import (format_em_convergence, format_feature_table, load_feature_table,
-                                        load_inference_info)
+    contributions, ε, share judged yes, origin), the fit's checks against cheaper routes (the
+    zero-shot and numbers checks) and whether EM converged."""
+    from ..report.feature_table import (format_em_convergence, format_feature_table, load_check_lines,
+                                        load_feature_table, load_inference_info)
 
     model_dir = _model_dir(run)
     table = load_feature_table(model_dir)
@@ -96,6 +97,8 @@ def show(run: Path, full: bool = False) -> None:
         click.echo(f"{n_feat} features" + (f"; targets: {', '.join(names)}" if names else ""))
         click.echo(format_feature_table(rows, names, info=load_inference_info(model_dir),
                                         max_feature_width=None if full else 60))
+        for line in load_check_lines(model_dir):
+            click.echo("  " + line)
     em = format_em_convergence(history)
     if em:
         click.echo(em)

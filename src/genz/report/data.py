@@ -51,6 +51,7 @@ class RunData:
     feature_table: list[dict] | None = None  # model.json "feature_table" rows (None: older model or none yet)
     target_names: list[str] | None = None
     inference: dict | None = None  # the findings test's rows, error rate and correction (model.json)
+    checks: list[str] = field(default_factory=list)  # the zero-shot and numbers checks, a line each (model.json)
 
     @property
     def lower_is_better(self) -> bool:
@@ -104,12 +105,13 @@ def load_run(path: str | Path, name: str | None = None) -> RunData:
         results=run.load_results(),
     )
     data.metric = primary_metric(history, data.config)
-    from .feature_table import load_feature_table, load_inference_info
+    from .feature_table import load_check_lines, load_feature_table, load_inference_info
 
     table = load_feature_table(run.model_dir)
     if table is not None:
         data.feature_table, data.target_names = table
         data.inference = load_inference_info(run.model_dir)
+        data.checks = load_check_lines(run.model_dir)
     order: list[str] = []
     for rec in history:
         for f in _features_of(rec):

@@ -311,6 +311,27 @@ def load_feature_table(model_dir: str | Path) -> tuple[list[dict], list[str] | N
     return rows, names
 
 
+def load_check_lines(model_dir: str | Path) -> list[str]:
+    """The fit's checks against cheaper routes, one line each as ``genz fit`` printed them (the
+    zero-shot check, the numbers check: README), from ``model_dir/model.json``; none for a
+    model saved without them or a check whose record cannot be read."""
+    from ..runfit import numbers_line, zero_shot_line
+
+    try:
+        meta = json.loads((Path(model_dir) / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    out = []
+    for key, line in (("baseline", zero_shot_line), ("numbers_check", numbers_line)):
+        rec = meta.get(key) if isinstance(meta, dict) else None
+        if isinstance(rec, dict):
+            try:
+                out.append(line(rec))
+            except (KeyError, TypeError, ValueError):  # a record from another version: not shown
+                pass
+    return out
+
+
 def load_inference_info(model_dir: str | Path) -> dict | None:
     """``{nobs, error_rate, correction}`` of a saved model's findings test, or None."""
     path = Path(model_dir) / "model.json"
@@ -398,7 +419,11 @@ def evidence_section(data: Any, prefix: str = "") -> str:
     if cv and _f(cv.get("loss")) is not None:
         vline = (f'<p class="note">Cross-validated loss of the chosen structure on the discovery rows: '
                  f'{float(cv["loss"]):.4g} ± {float(cv.get("loss_se") or 0):.2g} (1 = predicting the mean).</p>')
+    checks = ""
+    if getattr(data, "checks", None):
+        checks = (f'<h4 id="{prefix}checks">Checks against cheaper routes</h4>'
+                  + "".join(f'<p class="note">{escape(c)}</p>' for c in data.checks))
     model = ((data.config or {}).get("estimator") or {}).get("model")
     mlp = isinstance(model, dict) and model.get("kind") == "mlp"
     em = f'<h4 id="{prefix}em">EM convergence</h4>' + em_convergence_html(data.history, mlp)
-    return head + table + vline + em
+    return head + table + vline + checks + em
