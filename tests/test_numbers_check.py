@@ -124,3 +124,25 @@ def test_genz_fit_prints_the_numbers_check(tmp_path):
     page = build_report([tmp_path / "run"]).read_text(encoding="utf-8")
     assert "Checks against cheaper routes" in page
     assert escape(line.strip()) in page and escape(zero_shot.strip()) in page
+
+
+def test_a_python_fit_warns_when_a_cheaper_route_predicted_better_and_only_then(tmp_path):
+    """A notebook user is told what `genz fit` prints (a CheaperRouteWarning whose message is
+    the line). Catches: no warning when the plain ridge won, a warning when the features won."""
+    import warnings
+
+    from genz.errors import CheaperRouteWarning
+    from genz.runfit import numbers_line
+
+    items, x, step = _items(300, 5)
+    line = 2.0 * x + np.random.default_rng(6).normal(0, 0.5, 300)
+    with pytest.warns(CheaperRouteWarning) as caught:
+        est = GenZRegressor(cycles=3, random_state=0).fit(items, line)
+    assert est.numbers_check_["better"] == "ridge"
+    assert numbers_line(est.numbers_check_) in [str(w.message) for w in caught]
+    stepped = 2.0 * step + np.random.default_rng(6).normal(0, 0.3, 300)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = GenZRegressor(cycles=3, random_state=0).fit(items, stepped)
+    assert est.numbers_check_["better"] != "ridge"
+    assert not [w for w in caught if issubclass(w.category, CheaperRouteWarning) and "numbers check" in str(w.message)]

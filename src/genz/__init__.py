@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import CorruptFileError, FMError, GenZError, GenZInputError, MiningError
+from .errors import CheaperRouteWarning, CorruptFileError, FMError, GenZError, GenZInputError, MiningError
 
 __version__ = "0.1.0"
 
@@ -42,6 +42,7 @@ __all__ = [
     "FMError",
     "MiningError",
     "CorruptFileError",
+    "CheaperRouteWarning",
 ]
 
 

@@ -39,6 +39,11 @@ def main(ctx: click.Context, debug: bool) -> None:
       genz report run/                                   an HTML report of the run
     """
     _DEBUG["on"] = debug
+    import warnings
+
+    from .errors import CheaperRouteWarning
+
+    warnings.filterwarnings("ignore", category=CheaperRouteWarning)  # genz fit prints those lines itself
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
         ctx.exit(0)

@@ -25,3 +25,9 @@ class MiningError(FMError):
 
 class CorruptFileError(GenZError):
     """A genz file (cache, history, checkpoint, saved model) is truncated or not genz's."""
+
+
+class CheaperRouteWarning(UserWarning):
+    """A fit's check against a cheaper route (README: the zero-shot check, the numbers check)
+    found that route predicting the untouched rows better than what the predictor uses; the
+    message is the line ``genz fit`` prints."""

@@ -31,6 +31,7 @@ from .findings import FindingsResult
 from .observation import observation_model_from_state
 from .observation.base import coefficients, predictive_std
 from .files import atomic_write_bytes
+from .runfit import warn_cheaper_routes
 from .sampling import _Counting, judge_in_bulk, stratified_sample
 from .selection import MIN_CV_ROWS, split_indices
 from .settings import (Selection, advanced_settings, model_spec, nested_fields, prior_knowledge, replace_fields,
@@ -413,6 +414,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         sel = run.selection or {}
         self.inference_ = sel.get("findings")
         self.baseline_, self.numbers_check_ = sel.get("baseline"), sel.get("numbers")
+        warn_cheaper_routes(self.baseline_, self.numbers_check_)  # a notebook user is told what genz fit prints
         self.findings_ = [] if self.inference_ is None else self.inference_.findings
         self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)
         self.cv_gains_ = self.cv_gains_.reshape(len(self.features_), 2)

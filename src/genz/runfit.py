@@ -31,7 +31,7 @@ from .runs import PATH_KEYS, RunDir, RunSummary
 from .signals import terminate_as_interrupt
 
 __all__ = ["fit_run", "run_config", "data_fingerprint", "summary_from_estimator", "screening_saved", "zero_shot_line",
-           "numbers_line"]
+           "numbers_line", "warn_cheaper_routes"]
 
 
 def data_fingerprint(items: Sequence[Item], Y: Any, U: Any = None, eval_set: Any = None) -> str:
@@ -168,6 +168,23 @@ def zero_shot_line(zs: Mapping[str, Any]) -> str:
                  f"{zs['alone_se']:.2g}): the discovered features overfit here; for predictions alone, compare with "
                  "a linear model on the proposals (their names: baseline_['proposal_names'])")
     return line
+
+
+def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str, Any] | None) -> None:
+    """A :class:`genz.errors.CheaperRouteWarning` per check that found a cheaper route predicting
+    the untouched rows better by more than one standard error than what the predictor uses: the
+    proposals (not taken, or alone better than beside the discovered features) or a ridge on the
+    numeric columns. ``genz fit`` prints the lines instead."""
+    import warnings
+
+    from .errors import CheaperRouteWarning
+
+    if baseline and "union_loss" in baseline and (
+            (baseline.get("better") == "zero-shot" and not baseline.get("added"))
+            or baseline.get("alone_gain", 0.0) > baseline.get("alone_se", np.inf)):
+        warnings.warn(zero_shot_line(baseline), CheaperRouteWarning, stacklevel=4)
+    if numbers and numbers.get("better") == "ridge":
+        warnings.warn(numbers_line(numbers), CheaperRouteWarning, stacklevel=4)
 
 
 def numbers_line(nc: Mapping[str, Any]) -> str:
