@@ -145,7 +145,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
     Attributes (besides the results documented in the README and docs/architecture.md): ``inputs_`` (the
     columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the columns of a table ``X``, as
     scikit-learn sets them), ``get_feature_names_out()`` (the descriptors), ``baseline_`` (the zero-shot check,
-    README; origin ``"zero-shot"``), ``numbers_check_`` (the numbers check, README; None when not made).
+    README; origin ``"zero-shot"``), ``numbers_check_`` (the numbers check, README; None when not made);
+    ``fit`` warns (:class:`genz.CheaperRouteWarning`) when either found a cheaper route that predicted better.
     """
 
     def __init__(
