@@ -95,8 +95,15 @@ def test_save_load_roundtrip(tmp_path, model):
     est.save(tmp_path / "m")
     back = GenZRegressor.load(tmp_path / "m")
     np.testing.assert_allclose(back.predict(items[200:], U[200:]), est.predict(items[200:], U[200:]))
-    assert back.features_ == est.features_
-    assert not list((tmp_path / "m").glob("*.pkl"))
+    assert back.features_ == est.features_ and back.history_ == est.history_
+    assert back.baseline_ == est.baseline_ and back.numbers_check_ == est.numbers_check_
+    assert not list((tmp_path / "m").glob("*.pkl")) and not list((tmp_path / "m").glob(".*tmp*"))
+    raw = (tmp_path / "m" / "history.json").read_bytes()  # a torn history: one line naming the file
+    (tmp_path / "m" / "history.json").write_bytes(raw[: len(raw) // 2])
+    from genz.errors import CorruptFileError
+
+    with pytest.raises(CorruptFileError, match="history.json"):
+        GenZRegressor.load(tmp_path / "m")
 
 
 def test_multidimensional_targets():

@@ -8,8 +8,6 @@ binary judgments. ``save(dir)`` / ``GenZRegressor.load(dir)`` use JSON and ``.np
 
 from __future__ import annotations
 
-import io
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,15 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from .discovery import Discovery, DiscoveryConfig, new_item_q
 from .discovery_run import DiscoveryRun
-from .errors import CorruptFileError, GenZInputError
+from .errors import GenZInputError
 from .fm.base import FoundationModel
 from .inference import blas_threads
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
-from .findings import FindingsResult
-from .observation import observation_model_from_state
 from .observation.base import coefficients, predictive_std
-from .files import atomic_write_bytes
 from .runfit import warn_cheaper_routes
 from .sampling import _Counting, judge_in_bulk, stratified_sample
 from .selection import MIN_CV_ROWS, split_indices
@@ -38,12 +33,11 @@ from .settings import (Selection, advanced_settings, model_spec, nested_fields, 
                        selection_settings, split_nested, to_json)
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 from .estimator_inputs import (check_items as _check_items, check_sample_weight, check_target_values, is_table,
-                               load_inputs, new_items, remember_inputs, side_input_columns, side_matrix, table_items,
+                               new_items, remember_inputs, side_input_columns, side_matrix, table_items,
                                validate_params)
 
 __all__ = ["GenZRegressor", "make_fm"]
 
-MODEL_FORMAT = "genz-model/3"
 PREDICTORS = ("priors", "judgments", "em")
 
 
@@ -564,120 +558,19 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model to a directory: ``model.json`` + ``arrays.npz``."""
-        check_is_fitted(self, "features_")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        params = self.params_json()
-        m_meta, m_arr = self.model_.get_state()
-        p_meta, p_arr = self.predictor_.get_state()
-        meta = {
-            "format": MODEL_FORMAT,
-            "params": params,
-            "features": self.features_,
-            "n_targets": self.n_targets_,
-            "n_side_inputs": self.n_side_inputs_,
-            "y_1d": bool(self._y_1d),
-            "model": m_meta,
-            "predictor": p_meta,
-            "counters": self.counters_,
-            "fm_stats": self.fm_stats_,
-            "train_ids": self.train_ids_,
-            "fm_spec": _fm_registry().fm_spec(self.fm_),  # where the FM lives (issue 10)
-            "target_names": self.target_names_,
-            "origins": self.origins_,
-            "feature_table": _json_rows(build_feature_table(self)),
-            "inference": None if self.inference_ is None else self.inference_.to_json(),
-            "baseline": getattr(self, "baseline_", None), "numbers_check": getattr(self, "numbers_check_", None),
-            "cv_gains": _json_rows([{"gain": float(g), "se": float(e)} for g, e in self.cv_gains_]),
-            "share_yes": [float(v) for v in self.share_yes_],
-            "eps_bounds": list(self.eps_bounds_),
-            "hypotheses": _json_rows(self.hypotheses_),
-            "inputs": getattr(self, "inputs_", None),  # the columns of a table fit (estimator_inputs)
-            # the sample's ids are train_ids
-            "discovery_sample": {k: v for k, v in (getattr(self, "discovery_sample_", None) or {}).items()
-                                 if k != "sample_ids"} or None,
-        }
-        if getattr(self, "calibration_", None) is not None:
-            arrays_extra = {"calibration": self.calibration_}
-        else:
-            arrays_extra = {}
-        arrays = {"epsilon": self.epsilon_, "sigma2": self.sigma2_, "posteriors": self.posteriors_,
-                  "judgments": self.judgments_}
-        arrays.update({f"model.{k}": v for k, v in m_arr.items()})
-        arrays.update({f"predictor.{k}": v for k, v in p_arr.items()})
-        arrays.update(arrays_extra)
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write_bytes(path / "arrays.npz", buf.getvalue())
-        atomic_write_bytes(path / "model.json", json.dumps(meta, indent=1).encode())
-        with (path / "history.json").open("w") as fh:
-            json.dump(self.history_, fh)
-        return path
+        """Write the fitted model to a directory: ``model.json`` + ``arrays.npz`` + ``history.json``
+        (:func:`genz.model_files.save_model`)."""
+        from .model_files import save_model
+
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, fm: Any = None) -> "GenZRegressor":
-        """Load a model saved by :meth:`save`. ``fm`` overrides the saved backend name."""
-        path = Path(path)
-        mfile, afile = path / "model.json", path / "arrays.npz"
-        if not mfile.exists() or not afile.exists():
-            raise GenZInputError(f"{path}: not a saved genz model (model.json and arrays.npz expected)")
-        try:
-            meta = json.loads(mfile.read_text())
-        except json.JSONDecodeError as exc:
-            raise CorruptFileError(f"{mfile}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-        if meta.get("format") in ("genz-model/1", "genz-model/2"):
-            raise GenZInputError(f"{mfile}: saved by an older genz (format {meta.get('format')}, before "
-                                 "cross-validated selection and findings); refit it with `genz fit` on the same data")
-        if meta.get("format") != MODEL_FORMAT:
-            raise CorruptFileError(f"{mfile}: not a genz model file (format {meta.get('format')!r})")
-        try:
-            with np.load(afile, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (ValueError, OSError, EOFError) as exc:
-            raise CorruptFileError(f"{afile}: unreadable ({exc})") from None
-        params = dict(meta["params"])
-        params["model"] = model_spec(params["model"])
-        params["advanced"] = advanced_settings(params["advanced"])
-        params["selection"] = selection_settings(params.get("selection"))
-        params["hypotheses"] = prior_knowledge(params["hypotheses"])
-        if fm is not None:
-            params["fm"] = fm
-        est = cls(**params)
-        spec = meta.get("fm_spec") if fm is None else None  # the FM the model was trained with
-        est.fm_ = _fm_registry().make_fm_from_spec(spec) if isinstance(spec, dict) else make_fm(params["fm"])
-        est.features_ = list(meta["features"])
-        est.epsilon_ = arrays["epsilon"]
-        est.sigma2_ = arrays["sigma2"]
-        est.posteriors_ = arrays["posteriors"]
-        est.judgments_ = arrays["judgments"]
-        est.model_ = observation_model_from_state(meta["model"], _sub(arrays, "model."))
-        est.predictor_ = observation_model_from_state(meta["predictor"], _sub(arrays, "predictor."))
-        est.n_targets_ = int(meta["n_targets"])
-        est.n_side_inputs_ = int(meta["n_side_inputs"])
-        est._y_1d = bool(meta["y_1d"])
-        est.counters_ = meta.get("counters", {})
-        est.fm_stats_ = meta.get("fm_stats", {})
-        est.train_ids_ = meta.get("train_ids", [])
-        est.target_names_ = list(meta["target_names"])
-        est.origins_ = list(meta["origins"])
-        inf = meta.get("inference")
-        est.inference_ = FindingsResult.from_json(inf) if isinstance(inf, dict) else None
-        est.findings_ = [] if est.inference_ is None else est.inference_.findings
-        est.baseline_, est.numbers_check_ = meta.get("baseline"), meta.get("numbers_check")
-        est.cv_gains_ = np.array([[np.nan if r["gain"] is None else r["gain"], np.nan if r["se"] is None else r["se"]]
-                                  for r in meta.get("cv_gains", [])], dtype=float).reshape(len(est.features_), 2)
-        est.share_yes_ = np.array(meta.get("share_yes", []), dtype=float)
-        est.eps_bounds_ = tuple(meta.get("eps_bounds", (1e-3, 0.25)))
-        est.hypotheses_ = meta["hypotheses"]
-        ds = meta.get("discovery_sample")
-        est.discovery_sample_ = {**ds, "sample_ids": list(est.train_ids_)} if isinstance(ds, dict) else None
-        est.calibration_ = arrays.get("calibration")
-        load_inputs(est, meta, path)  # the columns of a table fit (or of the genz fit run)
-        est.coef_, est.intercept_, est.side_coef_ = coefficients(est.predictor_, len(est.features_))
-        hist = path / "history.json"
-        est.history_ = json.loads(hist.read_text()) if hist.exists() else []
-        return est
+        """Load a model saved by :meth:`save`. ``fm`` overrides the saved backend name
+        (:func:`genz.model_files.load_model`)."""
+        from .model_files import load_model
+
+        return load_model(cls, path, fm)
 
 
 def _target_names(Y: Any, names: Sequence[str] | None, D: int) -> list[str]:
@@ -690,24 +583,6 @@ def _target_names(Y: Any, names: Sequence[str] | None, D: int) -> list[str]:
     if getattr(Y, "name", None) is not None and D == 1:
         return [str(Y.name)]
     return [f"y{d}" for d in range(D)]
-
-
-def _json_rows(rows: list[dict]) -> list[dict]:
-    """NaN → null (strict JSON)."""
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not np.isfinite(v):
-            return None
-        return v.item() if isinstance(v, np.generic) else v
-    return [{k: clean(v) for k, v in r.items()} for r in rows]
-
-
-def _fm_registry() -> Any:  # the FM spec lives in genz.fm.registry
-    from .fm import registry
-    return registry
-
-
-def _sub(arrays: dict, prefix: str) -> dict:
-    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 class _PrintProgress:
