@@ -158,7 +158,7 @@ def zero_shot_line(zs: Mapping[str, Any]) -> str:
     line = (f"zero-shot check on {zs['rows']} untouched rows: {zs['proposals']} features proposed without looking "
             f"at the target {say[zs['better']]} the discovered ones (loss {zs['zero_shot_loss']:.4g} vs "
             f"{zs['genz_loss']:.4g}); beside them, {zs['union_loss']:.4g}")
-    alone = zs.get("alone_gain", 0.0) > zs.get("alone_se", np.inf)  # the proposals alone beat both by > 1 SE
+    alone = _alone_better(zs)
     if zs["added"]:
         line += ": the predictor uses both (origin 'zero-shot' in the feature table; findings unchanged)"
     else:
@@ -168,6 +168,12 @@ def zero_shot_line(zs: Mapping[str, Any]) -> str:
                  f"{zs['alone_se']:.2g}): the discovered features overfit here; for predictions alone, compare with "
                  "a linear model on the proposals (their names: baseline_['proposal_names'])")
     return line
+
+
+def _alone_better(zs: Mapping[str, Any]) -> bool:
+    """Whether the zero-shot proposals alone predicted the untouched rows better than the structure
+    and the proposals side by side, by more than one standard error (False for older records)."""
+    return zs.get("alone_gain", 0.0) > zs.get("alone_se", np.inf)
 
 
 def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str, Any] | None) -> None:
@@ -181,7 +187,7 @@ def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str
 
     if baseline and "union_loss" in baseline and (
             (baseline.get("better") == "zero-shot" and not baseline.get("added"))
-            or baseline.get("alone_gain", 0.0) > baseline.get("alone_se", np.inf)):
+            or _alone_better(baseline)):
         warnings.warn(zero_shot_line(baseline), CheaperRouteWarning, stacklevel=4)
     if numbers and numbers.get("better") == "ridge":
         warnings.warn(numbers_line(numbers), CheaperRouteWarning, stacklevel=4)
