@@ -5,17 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from genz.datasets.cold_start import cold_start_curve, fold_in, worth_in_ratings
 from genz.datasets.movies import (
     SVDEmbedding,
-    cold_start_curve,
     display_title,
-    fold_in,
     load_movies,
     rating_matrix,
     read_netflix_titles,
     read_ratings,
     svd_embeddings,
-    worth_in_ratings,
 )
 from genz.errors import GenZInputError
 

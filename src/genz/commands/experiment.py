@@ -179,7 +179,8 @@ def movies_cmd(data_dir, fmt, titles, n_items, dim, convention, cold_start, no_m
                **kw) -> None:  # fmt: skip
     """Cold-start movie embeddings: target the 32-dim SVD embedding of each of the N most-rated
     movies, items "Title (year)" (+ genres where the data has them); mean test cosine."""
-    from ..datasets.movies import cold_start_curve, load_movies, worth_in_ratings
+    from ..datasets.cold_start import cold_start_curve, worth_in_ratings
+    from ..datasets.movies import load_movies
     from ..experiments.runner import print_table, run_experiment
 
     say = _progress(quiet)
