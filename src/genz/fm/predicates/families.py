@@ -197,7 +197,7 @@ def _set_families(fm, cp: np.ndarray, cn: np.ndarray, make, M: np.ndarray | None
     # effective group sizes under the weights (Kish), for the standard error of the shares
     e_pos = n_pos**2 / max(float((w[y] ** 2).sum()), 1e-300)
     e_neg = n_neg**2 / max(float((w[~y] ** 2).sum()), 1e-300)
-    a, b = cp / n_pos, cn / n_neg
+    a, b = np.clip(cp / n_pos, 0.0, 1.0), np.clip(cn / n_neg, 0.0, 1.0)  # a sum in another order can pass 1
     gain = a - b
     se = np.sqrt(a * (1 - a) / max(e_pos, 1.0) + b * (1 - b) / max(e_neg, 1.0))
     z = float(norm.isf(SET_ALPHA / (2 * max(len(cp), 1))))
