@@ -59,3 +59,4 @@ run "Holm findings' intervals all at the last finding's level" src/genz/findings
 run "why a feature was not tested re-read from the current settings" src/genz/findings.py "        placed = self.placed
         if placed is None" "        placed = None
         if placed is None" "tests/test_findings.py"
+run "category-set shares not clipped (a NaN standard error drops a category)" src/genz/fm/predicates/families.py "    a, b = np.clip(cp / n_pos, 0.0, 1.0), np.clip(cn / n_neg, 0.0, 1.0)" "    a, b = cp / n_pos, cn / n_neg" "tests/test_predicates.py"

@@ -101,3 +101,30 @@ def test_propose_generic_pool():
     assert len(set(pool)) == len(pool)
     for d in pool:
         parse_predicate(d)
+
+
+def test_category_sets_survive_a_share_that_rounds_past_one():
+    """A group's weighted count of a category, summed in another order than the group's total,
+    can exceed it by a rounding error; the share is then clipped to 1, not left to make the
+    standard error NaN. Catches: the category silently dropped from the sets (and numpy's
+    'invalid value encountered in sqrt')."""
+    import types
+    import warnings
+
+    from genz.fm.predicates.families import _set_families
+
+    n = 40
+    y = np.zeros(n, bool)
+    y[:10] = True
+    w = np.full(n, 0.1)
+    M = np.zeros((n, 2))
+    M[:10, 0] = M[:10, 1] = 1.0  # every positive item has both categories
+    M[10, 1] = 1.0  # the second also one negative item
+    fm = types.SimpleNamespace(_w=w, _y=y, max_set_size=3)
+    n_pos = float(w[y].sum())
+    cp = np.full(2, np.nextafter(n_pos, np.inf))  # one ulp past the group's total
+    cn = np.array([0.0, 0.1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fams = list(_set_families(fm, cp, cn, lambda sel: tuple(sel), M))
+    assert len(fams) == 1 and sorted(fams[0].make(0)) == [0, 1]
