@@ -577,7 +577,7 @@ def test_why_a_feature_was_not_tested_is_kept_by_the_result_not_read_from_curren
 def test_the_zero_shot_line_says_when_the_proposals_alone_beat_both_side_by_side():
     """Catches: the comparison of the proposals alone with both side by side left out of the line,
     or said when it is within one standard error (or reversed)."""
-    from genz.runfit import zero_shot_line
+    from genz.checks import zero_shot_line
 
     zs = {"proposals": 37, "rows": 53, "better": "zero-shot", "zero_shot_loss": 0.38, "genz_loss": 0.67,
           "union_loss": 0.65, "added": True, "note": "", "alone_gain": 0.27, "alone_se": 0.1}

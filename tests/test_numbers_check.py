@@ -132,7 +132,7 @@ def test_a_python_fit_warns_when_a_cheaper_route_predicted_better_and_only_then(
     import warnings
 
     from genz.errors import CheaperRouteWarning
-    from genz.runfit import numbers_line
+    from genz.checks import numbers_line
 
     items, x, step = _items(300, 5)
     line = 2.0 * x + np.random.default_rng(6).normal(0, 0.5, 300)

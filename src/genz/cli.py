@@ -305,7 +305,8 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
                                                                        "correction": inf.correction}))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
-        from .runfit import numbers_line, screening_saved, zero_shot_line
+        from .checks import numbers_line, zero_shot_line
+        from .runfit import screening_saved
 
         if est.baseline_:
             click.echo("  " + zero_shot_line(est.baseline_))

@@ -462,9 +462,7 @@ class DiscoveryRun:
         QZ = prior_mixture(BZ, d.cfg.advanced.eps_min)
         Q1 = prior_mixture(self.phase1["B"], self.phase1["epsilon"])
         alone, both = (holdout_losses(Q, U, Y, ia, iu, self.sel.folds, int(d.cfg.seed)) for Q in (QZ, np.hstack([Q1, QZ])))
-        m, se = paired(genz - alone)
-        gain, gain_se = paired(genz - both)
-        solo, solo_se = paired(both - alone)  # a report only: the proposals alone against both side by side
+        (m, se), (gain, gain_se), (solo, solo_se) = paired(genz - alone), paired(genz - both), paired(both - alone)
         budget = self.sel.max_features is None or len(names) + len(props) <= self.sel.max_features
         linear = getattr(d.model, "name", "") == "linear"
         helps = gain > 0 and gain > UNION_SE * gain_se

@@ -26,7 +26,7 @@ from .inference import blas_threads
 from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
 from .observation.base import coefficients, predictive_std
-from .runfit import warn_cheaper_routes
+from .checks import warn_cheaper_routes
 from .sampling import _Counting, judge_in_bulk, stratified_sample
 from .selection import MIN_CV_ROWS, split_indices
 from .settings import (Selection, advanced_settings, model_spec, nested_fields, prior_knowledge, replace_fields,
@@ -409,7 +409,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         sel = run.selection or {}
         self.inference_ = sel.get("findings")
         self.baseline_, self.numbers_check_ = sel.get("baseline"), sel.get("numbers")
-        warn_cheaper_routes(self.baseline_, self.numbers_check_)  # a notebook user is told what genz fit prints
+        warn_cheaper_routes(self.baseline_, self.numbers_check_)  # what genz fit prints, for a notebook
         self.findings_ = [] if self.inference_ is None else self.inference_.findings
         self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)
         self.cv_gains_ = self.cv_gains_.reshape(len(self.features_), 2)
@@ -558,18 +558,16 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model to a directory: ``model.json`` + ``arrays.npz`` + ``history.json``
-        (:func:`genz.model_files.save_model`)."""
+        """Write the fitted model to a directory (:func:`genz.model_files.save_model`)."""
         from .model_files import save_model
-
         return save_model(self, path)
+
+    make_fm = staticmethod(make_fm)  # what load resolves a backend with (genz.model_files)
 
     @classmethod
     def load(cls, path: str | os.PathLike, fm: Any = None) -> "GenZRegressor":
-        """Load a model saved by :meth:`save`. ``fm`` overrides the saved backend name
-        (:func:`genz.model_files.load_model`)."""
+        """Load a model saved by :meth:`save`; ``fm`` overrides its backend (:func:`genz.model_files.load_model`)."""
         from .model_files import load_model
-
         return load_model(cls, path, fm)
 
 

@@ -111,7 +111,7 @@ def load_model(cls: Any, path: str | os.PathLike, fm: Any = None) -> Any:
         params["fm"] = fm
     est = cls(**params)
     spec = meta.get("fm_spec") if fm is None else None  # the FM the model was trained with
-    est.fm_ = _fm_registry().make_fm_from_spec(spec) if isinstance(spec, dict) else _make_fm(params["fm"])
+    est.fm_ = _fm_registry().make_fm_from_spec(spec) if isinstance(spec, dict) else cls.make_fm(params["fm"])
     est.features_ = list(meta["features"])
     est.epsilon_ = arrays["epsilon"]
     est.sigma2_ = arrays["sigma2"]
@@ -153,11 +153,6 @@ def _json_rows(rows: list[dict]) -> list[dict]:
             return None
         return v.item() if isinstance(v, np.generic) else v
     return [{k: clean(v) for k, v in r.items()} for r in rows]
-
-
-def _make_fm(name: Any) -> Any:
-    from .estimator import make_fm  # the estimator's resolution of a backend name
-    return make_fm(name)
 
 
 def _fm_registry() -> Any:  # the FM spec lives in genz.fm.registry

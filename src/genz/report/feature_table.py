@@ -315,7 +315,7 @@ def load_check_lines(model_dir: str | Path) -> list[str]:
     """The fit's checks against cheaper routes, one line each as ``genz fit`` printed them (the
     zero-shot check, the numbers check: README), from ``model_dir/model.json``; none for a
     model saved without them or a check whose record cannot be read."""
-    from ..runfit import numbers_line, zero_shot_line
+    from ..checks import numbers_line, zero_shot_line
 
     try:
         meta = json.loads((Path(model_dir) / "model.json").read_text(encoding="utf-8"))

@@ -1,0 +1,71 @@
+"""The fit's checks against cheaper routes, in words (README: the zero-shot check, the numbers
+check): the line ``genz fit``, ``genz show`` and the report print, and the warning a Python
+``fit`` issues. The checks themselves are made by :mod:`genz.discovery_run` and
+:mod:`genz.selection`; this module only words their records."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import CheaperRouteWarning
+
+__all__ = ["zero_shot_line", "numbers_line", "warn_cheaper_routes"]
+
+
+def zero_shot_line(zs: Mapping[str, Any]) -> str:
+    """One line on the fit's zero-shot check (``GenZRegressor.baseline_``): the foundation model's
+    proposals, written without the target, against the discovered structure on the untouched
+    rows, and whether the predictor took them."""
+    if "union_loss" not in zs:  # a run saved before the check moved to the untouched rows
+        return f"zero-shot check: {zs.get('proposals')} proposals, verdict {zs.get('better')!r}"
+    say = {"genz": "predict worse than", "tie": "predict as well as", "zero-shot": "would predict BETTER than"}
+    line = (f"zero-shot check on {zs['rows']} untouched rows: {zs['proposals']} features proposed without looking "
+            f"at the target {say[zs['better']]} the discovered ones (loss {zs['zero_shot_loss']:.4g} vs "
+            f"{zs['genz_loss']:.4g}); beside them, {zs['union_loss']:.4g}")
+    alone = _alone_better(zs)
+    if zs["added"]:
+        line += ": the predictor uses both (origin 'zero-shot' in the feature table; findings unchanged)"
+    else:
+        line += f": {zs['note']}" if zs.get("note") else ": the predictor does not use them"
+    if alone:
+        line += (f". Alone the proposals predicted these rows better still (by {zs['alone_gain']:.3g} ± "
+                 f"{zs['alone_se']:.2g}): the discovered features overfit here; for predictions alone, compare with "
+                 "a linear model on the proposals (their names: baseline_['proposal_names'])")
+    return line
+
+
+def _alone_better(zs: Mapping[str, Any]) -> bool:
+    """Whether the zero-shot proposals alone predicted the untouched rows better than the structure
+    and the proposals side by side, by more than one standard error (False for older records)."""
+    return zs.get("alone_gain", 0.0) > zs.get("alone_se", np.inf)
+
+
+def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str, Any] | None) -> None:
+    """A :class:`genz.errors.CheaperRouteWarning` per check that found a cheaper route predicting
+    the untouched rows better by more than one standard error than what the predictor uses: the
+    proposals (not taken, or alone better than beside the discovered features) or a ridge on the
+    numeric columns. ``genz fit`` prints the lines instead."""
+    if baseline and "union_loss" in baseline and (
+            (baseline.get("better") == "zero-shot" and not baseline.get("added"))
+            or _alone_better(baseline)):
+        warnings.warn(zero_shot_line(baseline), CheaperRouteWarning, stacklevel=4)
+    if numbers and numbers.get("better") == "ridge":
+        warnings.warn(numbers_line(numbers), CheaperRouteWarning, stacklevel=4)
+
+
+def numbers_line(nc: Mapping[str, Any]) -> str:
+    """One line on the fit's numbers check (``GenZRegressor.numbers_check_``): a ridge on the
+    table's numeric columns against the discovered structure on the untouched rows."""
+    cols = nc["columns"]
+    named = ", ".join(cols[:4]) + (f" and {len(cols) - 4} more" if len(cols) > 4 else "")
+    line = (f"numbers check on {nc['rows']} untouched rows: a ridge on the {len(cols)} numeric column(s) ({named}), "
+            f"fitted on the same rows as the features, has loss {nc['ridge_loss']:.4g} vs {nc['genz_loss']:.4g} for "
+            f"the discovered features (difference {nc['diff']:+.3g} ± {nc['se']:.2g})")
+    if nc["better"] == "ridge":
+        return (line + ": the plain ridge predicted these rows BETTER (by more than one standard error); for "
+                "predictions alone, compare with a linear model on those columns (the findings stand as they are)")
+    return line + (": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)")
