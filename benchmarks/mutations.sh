@@ -42,8 +42,8 @@ run "unplaced cuts tested anyway" src/genz/discovery_run.py "tested=None if loca
 run "untested features counted in the correction" src/genz/findings.py "    fam = np.ones(K, bool) if tested is None else np.asarray(tested, bool)" "    fam = np.ones(K, bool)" "tests/test_findings.py"
 run "a cut's place not resampled" src/genz/fm/predicates/cuts.py "        idx = rng.integers(0, N, N)" "        idx = np.arange(N)" "tests/test_cuts.py"
 run "a phrase's place not resampled" src/genz/fm/predicates/phrase_refine.py "        w = np.bincount(rng.integers(0, N, N), minlength=N).astype(float)" "        w = np.ones(N)" "tests/test_phrase_refine.py"
-run "zero-shot proposals always added" src/genz/discovery_run.py "added = bool(helps and budget and linear)" "added = bool(budget and linear)" "tests/test_findings.py"
-run "zero-shot proposals never added" src/genz/discovery_run.py "added = bool(helps and budget and linear)" "added = False" "tests/test_findings.py"
+run "zero-shot proposals always added" src/genz/untouched_checks.py "added = bool(helps and budget and linear)" "added = bool(budget and linear)" "tests/test_findings.py"
+run "zero-shot proposals never added" src/genz/untouched_checks.py "added = bool(helps and budget and linear)" "added = False" "tests/test_findings.py"
 run "holdout losses fitted on the held-out rows" src/genz/selection.py "    tr, te = np.asarray(train), np.asarray(test)" "    tr, te = np.asarray(test), np.asarray(test)" "tests/test_selection_rules.py"
 run "Benjamini-Yekutieli without c_m (Benjamini-Hochberg's q)" src/genz/findings.py 'adj = np.minimum.accumulate((ps * m * dependence_price(method, m) / rank)[::-1])[::-1]' 'adj = np.minimum.accumulate((ps * m / rank)[::-1])[::-1]' "tests/test_findings.py"
 run "Benjamini-Yekutieli intervals without c_m" src/genz/findings.py 'R * a / (m * dependence_price(self.correction, m))' 'R * a / m' "tests/test_findings.py"
@@ -60,3 +60,7 @@ run "why a feature was not tested re-read from the current settings" src/genz/fi
         if placed is None" "        placed = None
         if placed is None" "tests/test_findings.py"
 run "category-set shares not clipped (a NaN standard error drops a category)" src/genz/fm/predicates/families.py "    a, b = np.clip(cp / n_pos, 0.0, 1.0), np.clip(cn / n_neg, 0.0, 1.0)" "    a, b = cp / n_pos, cn / n_neg" "tests/test_predicates.py"
+run "structure check never falls back" src/genz/selection.py "    fell = FALLBACK_SE is not None and m <= FALLBACK_SE * se" "    fell = False" "tests/test_structure_check.py"
+run "structure check's gain reversed" src/genz/selection.py "    m, se = paired(empty - genz)" "    m, se = paired(genz - empty)" "tests/test_structure_check.py"
+run "structure check scored on the discovery rows" src/genz/untouched_checks.py "            _, Y, U, ia, iu = sp" "            _, Y, U, ia, iu = sp[0], sp[1], sp[2], sp[3], sp[3]" "tests/test_structure_check.py"
+run "fall-back keeps every tested feature" src/genz/discovery_run.py "            keep = [k for k, f in enumerate(p1[\"features\"]) if f in structure[\"kept\"]]" "            keep = list(range(len(p1[\"features\"])))" "tests/test_structure_check.py"

@@ -13,7 +13,18 @@ import numpy as np
 
 from .errors import CheaperRouteWarning
 
-__all__ = ["zero_shot_line", "numbers_line", "warn_cheaper_routes"]
+__all__ = ["structure_line", "zero_shot_line", "numbers_line", "warn_cheaper_routes"]
+
+
+def structure_line(sc: Mapping[str, Any]) -> str:
+    """One line on the fit's structure check (``GenZRegressor.structure_check_``): phase 1's
+    structure against no feature at all on the untouched rows, and what the predictor kept."""
+    line = (f"structure check on {sc['rows']} untouched rows: the {sc['tested']} features tested have loss "
+            f"{sc['genz_loss']:.4g} against {sc['empty_loss']:.4g} with no feature (gain {sc['gain']:+.3g} ± {sc['se']:.2g})")
+    if not sc["fell_back"]:
+        return line + ": they predict rows no choice touched"
+    return (line + ": they predict rows no choice touched no better than nothing (overfitted), so the predictor keeps "
+            f"only the findings and pinned features ({len(sc['kept'])}) and discovery did not go on over every row")
 
 
 def zero_shot_line(zs: Mapping[str, Any]) -> str:

@@ -305,9 +305,11 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
                                                                        "correction": inf.correction}))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
-        from .checks import numbers_line, zero_shot_line
+        from .checks import numbers_line, structure_line, zero_shot_line
         from .runfit import screening_saved
 
+        if getattr(est, "structure_check_", None):
+            click.echo("  " + structure_line(est.structure_check_))
         if est.baseline_:
             click.echo("  " + zero_shot_line(est.baseline_))
         if est.numbers_check_:

@@ -26,7 +26,8 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import UNION_SE, CrossValidation, best_step, holdout_losses, numbers_check, paired
+from .selection import CrossValidation, best_step, holdout_losses, numbers_check, paired
+from .untouched_checks import UntouchedRowChecks
 from .settings import Selection
 from .items import Item
 from .metrics import regression_metrics
@@ -85,7 +86,7 @@ def step_record(disc: Discovery, out: Outcome, cycle: int, test: dict | None, se
     return rec
 
 
-class DiscoveryRun:
+class DiscoveryRun(UntouchedRowChecks):
     """A discovery run with its history, optional evaluation set, the two answers of a fit and
     checkpoints (docs/feature-table.md).
 
@@ -118,6 +119,7 @@ class DiscoveryRun:
         self.phase1: dict | None = None  # the structure tested for findings, and the findings
         self.final: Discovery | None = None  # the chosen structure refitted on all training items
         self.selection: dict | None = None
+        self._structure: dict | None = None  # the structure check, once phase 1 is tested
         self.judged: dict[str, np.ndarray] = {}  # every feature ever in the model: its judgments on disc's rows
         if split is not None:
             disc.criterion = CrossValidation(disc.Y, disc.U, self.sel.folds, disc.cfg.seed)
@@ -170,7 +172,7 @@ class DiscoveryRun:
             return
         if self.phase == 1:
             self.phase1 = self._test_findings(cb)
-            if self.extends:
+            if self.extends and not self._structure_check()["fell_back"]:
                 self._start_phase_2(record)
                 self.disc.algorithm_4(cb, record)
         rec = self._select(cb, clock)
@@ -372,11 +374,17 @@ class DiscoveryRun:
             B = self._judgments(names)
         else:  # the structure tested for findings (phase 1's best step, its cuts settled)
             names, B = list(p1["features"]), p1["B"]
+        sp, folds, seed = self.split, self.sel.folds, int(d.cfg.seed)
+        structure = self._structure_check()
+        base = (p1["B"], p1["epsilon"])  # what both checks compare with: phase 1's structure, or what the
+        if structure["fell_back"]:  # structure check leaves of it (the findings and pinned features)
+            keep = [k for k, f in enumerate(p1["features"]) if f in structure["kept"]]
+            names, B, eps = [p1["features"][k] for k in keep], p1["B"][:, keep], eps[keep]
+            base = (p1["B"][:, keep], p1["epsilon"][keep])
         discovered = list(names)
-        sp, folds, seed = self.split, self.sel.folds, int(d.cfg.seed)  # phase 1's structure on the untouched rows:
-        h1 = None if sp is None or not len(sp[4]) else holdout_losses(  # what both checks compare with
-            prior_mixture(p1["B"], p1["epsilon"]), sp[2], sp[1], sp[3], sp[4], folds, seed)
-        baseline, extra = self._zero_shot_check(names, B, cb, h1)
+        h1 = None if sp is None or not len(sp[4]) else holdout_losses(  # on the untouched rows
+            prior_mixture(*base), sp[2], sp[1], sp[3], sp[4], folds, seed)
+        baseline, extra = self._zero_shot_check(names, B, cb, h1, prior_mixture(*base))
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
@@ -397,9 +405,13 @@ class DiscoveryRun:
             "features": names, "step": int(best["step"]), "cv": best["cv"], "cv_gains": gains,
             "findings": findings, "tested": p1["features"], "origin": dict(d.origin), "hypotheses": hyps,
             "calibration": self._calibration(self.final), "baseline": baseline, "numbers": numbers,
+            "structure": None if structure["rows"] == 0 else structure,
         }
         n_f = 0 if findings is None else len(findings.findings)
         why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"
+        if structure["fell_back"]:
+            why = (f"the findings and pinned features alone ({len(names)} features): phase 1's structure predicted "
+                   f"the untouched rows no better than no feature (structure check)")
         if findings is not None:
             why += f"; {n_f} finding(s) among {len(p1['features'])} features tested on {len(self.untouched)} untouched rows"
         out = Outcome("select", None, [self.final.last_em],
@@ -416,72 +428,6 @@ class DiscoveryRun:
         d.history.append(rec)
         cb.on_step_end(rec)
         return rec
-
-    ZERO_SHOT_PROPOSALS = 50
-
-    def _zero_shot_check(self, names: list[str], B: np.ndarray, cb: Callbacks,
-                         genz: np.ndarray | None) -> tuple[dict | None, tuple[list[str], np.ndarray] | None]:
-        """Would a cheaper route have predicted better? The foundation model's zero-shot proposals
-        (``fm.propose``: features written without looking at the target, docs/equations.md §6),
-        scored on the untouched rows against the structure tested for findings, each fitted on the
-        discovery rows (:func:`genz.selection.holdout_losses`): the proposals alone, and the
-        structure with the proposals beside it. The second decides whether the predictor takes the
-        proposals too (they lower the untouched rows' loss by more than
-        :data:`genz.selection.UNION_SE` standard errors; a linear model; within
-        ``Selection.max_features``). Only when judging is free (the offline engine): with an LLM it
-        would cost about 50 judgments per row. Returns the report (None when not made: no
-        untouched rows, no proposals) and, when they join, the proposals not already in
-        ``names`` (judgments ``B`` on every training row) or phase 1's structure, nor their
-        complements, with their judgments on every training row. ``genz``: phase 1's structure's
-        losses on the untouched rows (None: no untouched rows)."""
-        d = self.disc
-        if genz is None or not getattr(d.fm, "free_judgments", False) or not hasattr(d.fm, "propose"):
-            return None, None
-        items, Y, U, ia, iu = self.split
-        cb.on_selection("comparing with zero-shot features on the untouched rows")
-        rng = np.random.default_rng([int(d.cfg.seed), 23])
-        sample = [d.items[i] for i in rng.choice(len(d.items), min(40, len(d.items)), replace=False)]
-        try:
-            proposals = list(dict.fromkeys(d.fm.propose("", sample, n=self.ZERO_SHOT_PROPOSALS)))
-        except Exception:  # noqa: BLE001 - a backend without proposals: nothing to compare
-            return None, None
-        seen = {self._pattern(b) for b in np.hstack([self.phase1["B"], B]).T}
-        props, cols = [], []
-        for f in proposals:
-            if f in names:
-                continue
-            b = d.judgment_values(d.judge(f, items))
-            key = self._pattern(b)
-            if 0 < (b[ia] > 0.5).mean() < 1 and key not in seen:
-                seen.add(key)
-                props.append(f)
-                cols.append(b)
-        if not cols:
-            return None, None
-        BZ = np.column_stack(cols)
-        QZ = prior_mixture(BZ, d.cfg.advanced.eps_min)
-        Q1 = prior_mixture(self.phase1["B"], self.phase1["epsilon"])
-        alone, both = (holdout_losses(Q, U, Y, ia, iu, self.sel.folds, int(d.cfg.seed)) for Q in (QZ, np.hstack([Q1, QZ])))
-        (m, se), (gain, gain_se), (solo, solo_se) = paired(genz - alone), paired(genz - both), paired(both - alone)
-        budget = self.sel.max_features is None or len(names) + len(props) <= self.sel.max_features
-        linear = getattr(d.model, "name", "") == "linear"
-        helps = gain > 0 and gain > UNION_SE * gain_se
-        added = bool(helps and budget and linear)
-        note = "" if added or not helps else \
-            "not added: " + ("beyond Selection.max_features" if not budget else "not a linear model")
-        report = {"proposals": len(props), "rows": int(len(iu)), "genz_loss": float(genz.mean()),
-                  "zero_shot_loss": float(alone.mean()), "union_loss": float(both.mean()),
-                  "diff": m, "se": se, "better": "zero-shot" if m > se else "genz" if m < -se else "tie",
-                  "union_gain": gain, "union_se": gain_se, "added": added, "note": note,
-                  "alone_gain": solo, "alone_se": solo_se, "proposal_names": list(props)}
-        return report, ((props, BZ) if added else None)
-
-    @staticmethod
-    def _pattern(b: np.ndarray) -> bytes:
-        """A feature's yes/no pattern up to complement (a proposal equal to a feature, or to its
-        complement, adds nothing)."""
-        yes = np.asarray(b) > 0.5
-        return (yes if not yes[0] else ~yes).tobytes() if yes.size else b""
 
     def _calibration(self, fin: Discovery) -> np.ndarray:
         """Standardised out-of-fold errors ``|y − ŷ| / sd`` (N×D) of the final structure over every

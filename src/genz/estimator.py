@@ -139,7 +139,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
     Attributes (besides the results documented in the README and docs/architecture.md): ``inputs_`` (the
     columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the columns of a table ``X``, as
     scikit-learn sets them), ``get_feature_names_out()`` (the descriptors), ``baseline_`` (the zero-shot check,
-    README; origin ``"zero-shot"``), ``numbers_check_`` (the numbers check, README; None when not made);
+    README; origin ``"zero-shot"``), ``numbers_check_`` (the numbers check, README; None when not made),
+    ``structure_check_`` (phase 1's structure against no feature on the untouched rows; when it does not predict
+    them better, the predictor keeps only the findings and pinned features: docs/feature-table.md; None when not made);
     ``fit`` warns (:class:`genz.CheaperRouteWarning`) when either found a cheaper route that predicted better.
     """
 
@@ -409,6 +411,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         sel = run.selection or {}
         self.inference_ = sel.get("findings")
         self.baseline_, self.numbers_check_ = sel.get("baseline"), sel.get("numbers")
+        self.structure_check_ = sel.get("structure")
         warn_cheaper_routes(self.baseline_, self.numbers_check_)  # what genz fit prints, for a notebook
         self.findings_ = [] if self.inference_ is None else self.inference_.findings
         self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)

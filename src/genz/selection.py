@@ -53,7 +53,8 @@ from .items import numeric_attributes
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
-           "split_indices", "holdout_losses", "RIDGE_GRID", "MIN_CV_ROWS", "UNION_SE"]
+           "split_indices", "holdout_losses", "RIDGE_GRID", "MIN_CV_ROWS", "UNION_SE", "FALLBACK_SE",
+           "structure_check", "numbers_check"]
 
 #: the ridge values (``ridge · N`` on every column but the constant) tried in each structure
 RIDGE_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
@@ -93,6 +94,12 @@ FINAL_SE = 0.0
 #: beside the structure"): 0 let a gain of 0.006 standard errors add 30 proposals to a planted task
 #: the structure already explained; 1 left out houses seeds where they helped
 UNION_SE = KEEP_SE
+#: the structure check (:func:`structure_check`): when phase 1's structure, fitted on the discovery
+#: rows, lowers the untouched rows' loss against no feature at all by no more than this many paired
+#: standard errors, the predictor keeps only the findings (and pinned features) and discovery does
+#: not go on over every row. 0: only a structure that predicts fresh rows no better than nothing
+#: (a pure-noise target: 40-55 features before, docs/feature-table.md). None: never
+FALLBACK_SE: float | None = 0.0
 
 
 def keeps(gain: np.ndarray) -> bool:
@@ -296,6 +303,19 @@ def numeric_columns(items: Sequence) -> tuple[list[str], np.ndarray | None]:
     if not keep.any():
         return [], None
     return [c for c, k in zip(cols, keep) if k], X[:, keep]
+
+
+def structure_check(genz: np.ndarray, empty: np.ndarray, kept: Sequence[str], tested: int) -> dict:
+    """Does the discovered structure predict rows that no choice touched better than no feature?
+    ``genz`` and ``empty``: per-item losses on the untouched rows of phase 1's structure and of
+    the side inputs alone (an intercept without them), each fitted on the discovery rows
+    (:func:`holdout_losses`). ``fell_back``: the gain is at most :data:`FALLBACK_SE` standard
+    errors, so the predictor keeps only ``kept`` (the findings and pinned features of the
+    ``tested`` features)."""
+    m, se = paired(empty - genz)
+    fell = FALLBACK_SE is not None and m <= FALLBACK_SE * se
+    return {"rows": int(len(genz)), "genz_loss": float(genz.mean()), "empty_loss": float(empty.mean()),
+            "gain": m, "se": se, "tested": int(tested), "fell_back": bool(fell), "kept": list(kept) if fell else None}
 
 
 def numbers_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray,
