@@ -116,3 +116,22 @@ def test_fit_show_and_report_print_the_structure_check(tmp_path):
     assert shown.exit_code == 0 and line in shown.output.splitlines(), shown.output
     page = build_report([tmp_path / "run"]).read_text(encoding="utf-8")
     assert escape(line.strip()) in page
+
+
+def test_a_fit_left_without_features_by_the_check_is_a_result_not_a_failed_run(tmp_path, monkeypatch):
+    """Catches: genz fit marking the run failed (exit 1) when the structure check, not a broken
+    input, left the predictor without features; the note must say why."""
+    from click.testing import CliRunner
+
+    import genz.untouched_checks as checks
+    from genz.cli import main
+
+    monkeypatch.setattr(checks, "UNION_SE", 1e9)  # no zero-shot proposal joins: nothing is left
+    items, y = _items(300, 1, 0.0)  # (a seed where no chance finding survives either)
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(["id,text,x,c,y"] + [f"{it.id},{it.text},{it.attributes['x']},{it.attributes['c']},{v}"
+                                                  for it, v in zip(items, y)]) + "\n")
+    res = CliRunner().invoke(main, ["fit", "--data", str(path), "--target", "y", "--text", "text", "--id", "id",
+                                    "--out", str(tmp_path / "run"), "--cycles", "3"])
+    assert res.exit_code == 0, res.output
+    assert "genz kept no feature" in res.output and "no better than no feature at all" in res.output

@@ -144,7 +144,8 @@ FIT_HELP = [
                       "side_inputs", "allow_missing"]),
     ("Discovery", ["cycles", "add_per_cycle", "remove_per_cycle", "n_features", "seed", "model", "algorithm",
                    "n_candidates", "conjunctions", "discovery_sample", "hypotheses_path", "pin", "veto"]),
-    ("Selection and findings", ["folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend"]),
+    ("Selection and findings", ["folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
+                                "max_features", "numbers_route"]),
     ("Foundation model (default: the offline engine; these matter for --fm openai)", _FM_OPTIONS),
     ("Bulk judging (--executor; docs/scale.md)", _EXECUTOR_OPTIONS),
 ]
@@ -280,7 +281,8 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
     def kept_something(e) -> None:  # a fit that keeps nothing is a failed run, with the reason
         notes = [] if e.features_ else explain_features(e, items, fm_opts.get("fm", "predicates"), n_features,
                                                          outliers=outliers)
-        if notes:  # (side inputs that explain the target without any feature are a result)
+        if notes and not (getattr(e, "structure_check_", None) or {}).get("fell_back"):  # (side inputs that explain the target
+            # without any feature are a result, and so is the structure check's answer: nothing generalised)
             raise GenZInputError(" ".join(notes) + f" (The run is saved in {out}, marked failed.)")
 
     est, run = fit_run(est, items, Y[:, 0] if Y.shape[1] == 1 else Y, U, eval_set, out=out, resume=resume,
@@ -291,6 +293,9 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         click.echo(f"discovery on {sampled['sample']} of {sampled['items']} items; the {len(est.features_)} kept "
                    f"features were judged on all of them and the predictor refitted on all "
                    f"({sampled['judgments_saved']:,} judgments saved)", err=True)
+    route = (getattr(est, "numbers_route_", None) or {}).get("columns")
+    if route:  # Selection.numbers_route: the numeric columns became the predictor's side inputs
+        extra["side_inputs"] = list(cols or []) + list(route)
     _save_inputs(Path(out) / "model", extra)
     notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features, outliers=outliers)
     if not quiet:
@@ -394,6 +399,9 @@ def _load_run_model(path: str, side_inputs: str | None, fm_overrides: dict | Non
         cfg.update(RunDir.open(run_dir).config())
     est = load_model(model_dir, **(fm_overrides or {}))
     cols = list(cfg.get("side_inputs", []))
+    route = (getattr(est, "numbers_route_", None) or {}).get("columns") or []
+    if route and len(cols) < est.n_side_inputs_:  # the numbers route's columns follow the fit's own side inputs
+        cols = cols + [c for c in route if c not in cols]
     if side_inputs is not None:
         cols = _columns(side_inputs)
     if est.n_side_inputs_ and len(cols) != est.n_side_inputs_:

@@ -26,7 +26,7 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import CrossValidation, best_step, holdout_losses, numbers_check, paired
+from .selection import CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired
 from .untouched_checks import UntouchedRowChecks
 from .settings import Selection
 from .items import Item
@@ -120,6 +120,7 @@ class DiscoveryRun(UntouchedRowChecks):
         self.final: Discovery | None = None  # the chosen structure refitted on all training items
         self.selection: dict | None = None
         self._structure: dict | None = None  # the structure check, once phase 1 is tested
+        self.numbers_route_ok = True  # the estimator: False when U was passed as an array (predict could not rebuild it)
         self.judged: dict[str, np.ndarray] = {}  # every feature ever in the model: its judgments on disc's rows
         if split is not None:
             disc.criterion = CrossValidation(disc.Y, disc.U, self.sel.folds, disc.cfg.seed)
@@ -386,6 +387,13 @@ class DiscoveryRun(UntouchedRowChecks):
             prior_mixture(*base), sp[2], sp[1], sp[3], sp[4], folds, seed)
         baseline, extra = self._zero_shot_check(names, B, cb, h1, prior_mixture(*base))
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
+        U_final, route = None, None
+        if self.sel.numbers_route and self.numbers_route_ok and numbers is not None and numbers["better"] == "ridge":
+            kept = self._findings_and_pinned(names)  # Selection.numbers_route: the numbers beside the findings
+            names, B, eps, extra = [names[k] for k in kept], B[:, kept], eps[kept], None
+            cols, X = numeric_columns(sp[0])
+            U_final = X if sp[2] is None else np.hstack([sp[2], X])
+            route = {"columns": cols, "kept": list(names)}
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -397,7 +405,7 @@ class DiscoveryRun(UntouchedRowChecks):
         base = d.criterion.losses(Q)
         gains = [paired(d.criterion.losses(np.delete(Q, k, axis=1)) - base) for k in range(len(names))]
         cb.on_selection("refitting on every training row")
-        self.final = self._refit_all(names, B, eps)
+        self.final = self._refit_all(names, B, eps, U_final)
         findings = p1["findings"]
         hyps = [dict(h, kept=h["feature"] in discovered or h["kept"] and h["note"].startswith("kept as")
                      and h["note"].split("'")[1] in discovered) for h in p1["hypotheses"]]
@@ -405,11 +413,14 @@ class DiscoveryRun(UntouchedRowChecks):
             "features": names, "step": int(best["step"]), "cv": best["cv"], "cv_gains": gains,
             "findings": findings, "tested": p1["features"], "origin": dict(d.origin), "hypotheses": hyps,
             "calibration": self._calibration(self.final), "baseline": baseline, "numbers": numbers,
-            "structure": None if structure["rows"] == 0 else structure,
+            "structure": None if structure["rows"] == 0 else structure, "numbers_route": route,
         }
         n_f = 0 if findings is None else len(findings.findings)
         why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"
-        if structure["fell_back"]:
+        if route is not None:
+            why = (f"the numbers route: the {len(route['columns'])} numeric column(s) as side inputs beside the "
+                   f"findings and pinned features ({len(names)}): a ridge on them predicted the untouched rows better")
+        elif structure["fell_back"]:
             why = (f"the findings and pinned features alone ({len(names)} features): phase 1's structure predicted "
                    f"the untouched rows no better than no feature (structure check)")
         if findings is not None:
@@ -468,10 +479,18 @@ class DiscoveryRun(UntouchedRowChecks):
             rows.append({"feature": f, "origin": origin, "kept": f in names, "gain": g, "gain_se": se, "note": ""})
         return rows
 
-    def _refit_all(self, names: list[str], B: np.ndarray, eps: np.ndarray) -> Discovery:
-        """The chosen structure on all training items: EM from the FM priors, then the predictor."""
+    def _findings_and_pinned(self, names: list[str]) -> list[int]:
+        """The positions in ``names`` of phase 1's findings and the pinned features."""
+        f1 = self.phase1["findings"]
+        keep = set([] if f1 is None else f1.findings) | {f for f, o in self.disc.origin.items() if o == "pinned"}
+        return [k for k, f in enumerate(names) if f in keep]
+
+    def _refit_all(self, names: list[str], B: np.ndarray, eps: np.ndarray, U_final: np.ndarray | None = None) -> Discovery:
+        """The chosen structure on all training items: EM from the FM priors, then the predictor
+        (with ``U_final`` as its side inputs instead of the fit's: the numbers route)."""
         d = self.disc
         items, Y, U, _, _ = self.split
+        U = U if U_final is None else U_final
         fin = Discovery(d.fm, d.cfg, items, Y, U)
         fin.features, fin.origin, fin.history, fin.counters = list(names), dict(d.origin), d.history, d.counters
         eps = eps.copy()

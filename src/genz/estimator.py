@@ -288,6 +288,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         training rows but the ``Selection.holdout`` share set aside for the findings); with
         ``discovery_sample`` on a stratified sample of them (the run keeps all of them in
         ``sample`` for the bulk judging that follows)."""
+        U_given = U
         items, Y_arr, U = self._prepare(items, Y, U)
         names = _target_names(Y, target_names, Y_arr.shape[1])
         if len(names) != Y_arr.shape[1]:
@@ -323,8 +324,11 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
                 split = (items, Y_arr, U, ia, iu)
                 items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
         disc = Discovery(fm, cfg, items, Y_arr, U, given=given, veto=know.veto)
-        return DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names,
-                            sample=sample, selection=sel)
+        run = DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names,
+                           sample=sample, selection=sel)
+        # the numbers route needs side inputs that predict can rebuild from the items' columns
+        run.numbers_route_ok = sample is None and (U_given is None or self.side_inputs is not None)
+        return run
 
     def fit(
         self,
@@ -412,6 +416,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.inference_ = sel.get("findings")
         self.baseline_, self.numbers_check_ = sel.get("baseline"), sel.get("numbers")
         self.structure_check_ = sel.get("structure")
+        self.numbers_route_ = sel.get("numbers_route")  # Selection.numbers_route taken: {"columns", "kept"}
         warn_cheaper_routes(self.baseline_, self.numbers_check_)  # what genz fit prints, for a notebook
         self.findings_ = [] if self.inference_ is None else self.inference_.findings
         self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)

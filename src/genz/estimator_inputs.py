@@ -306,6 +306,9 @@ def remember_inputs(est: Any, info: dict | None, items: Sequence[Item]) -> None:
     """``est.inputs_``, ``n_features_in_`` and ``feature_names_in_`` after a fit on ``items``
     (``info``: how a table X was read, None for items)."""
     side = side_input_columns(est.side_inputs, items) if est.side_inputs is not None else None
+    route = (getattr(est, "numbers_route_", None) or {}).get("columns")
+    if route:  # Selection.numbers_route: the numeric columns follow the side inputs in the predictor
+        side = list(side or []) + list(route)
     est.inputs_ = fit_columns(info, side)
     if info is not None:
         est.feature_names_in_ = np.asarray(info["columns"], dtype=object)

@@ -195,6 +195,13 @@ class Selection:
     ``max_features`` (default None: no limit): a budget of features. Once the model holds
         that many, discovery mines no more until a removal makes room, so the predictor never
         uses more (for a comparison at equal budget with a sparse model, or a short list to read).
+    ``numbers_route`` (default False): when the numbers check (README) finds that a ridge on the
+        table's numeric columns predicted the untouched rows better than the discovered structure
+        by more than one standard error, the predictor becomes that route: the numeric columns as
+        side inputs beside the findings and pinned features only (no other discovered feature,
+        no zero-shot proposal). For tables whose target follows its numbers along lines; the
+        findings do not change. Only when the side inputs, if any, come from the items' columns
+        (``side_inputs``) and discovery ran on every row (no ``discovery_sample``).
     """
 
     folds: int = 5
@@ -206,6 +213,7 @@ class Selection:
     discovery_p: float = 0.05
     extend: bool = True
     max_features: int | None = None
+    numbers_route: bool = False
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
@@ -230,6 +238,8 @@ class Selection:
             raise GenZInputError(f"selection discovery_p must be a p-value level in (0, 1], not {self.discovery_p!r}")
         if not isinstance(self.extend, (bool, np.bool_)):
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
+        if not isinstance(self.numbers_route, (bool, np.bool_)):
+            raise GenZInputError(f"selection numbers_route must be True or False, not {self.numbers_route!r}")
         if self.max_features is not None and (not whole(self.max_features) or self.max_features < 1):
             raise GenZInputError(f"selection max_features must be None or a whole number, at least 1, not {self.max_features!r}")
         if self.correction not in CORRECTIONS:

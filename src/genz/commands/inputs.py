@@ -118,7 +118,7 @@ def discovery_options(note: str = ""):
 
 
 SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
-                         "max_features")
+                         "max_features", "numbers_route")
 
 
 def selection_options():
@@ -154,6 +154,10 @@ def selection_options():
         click.option("--max-features", type=click.IntRange(1), default=None,
                      help="A budget of features: discovery mines no more once the model holds this many "
                           "(default: no limit)."),
+        click.option("--numbers-route/--no-numbers-route", default=False, show_default=True,
+                     help="When the numbers check finds that a ridge on the numeric columns predicted the rows set "
+                          "aside better, predict with those columns as side inputs beside the findings only "
+                          "(not with --side-inputs)."),
     ]
 
     def deco(f):
@@ -298,6 +302,13 @@ def explain_features(est: Any, items: Sequence[Item], fm_name: str, requested: i
         return []
     if (K > 0 or getattr(est, "n_side_inputs_", 0)) and _explained(est) >= 0.8:
         return []  # a few features (or the side inputs alone) that explain the target are a result, not a problem
+    sc = getattr(est, "structure_check_", None) or {}
+    if sc.get("fell_back"):  # a result: what discovery found did not predict rows it never saw
+        return [f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}: the "
+                f"{sc['tested']} features discovery found predicted the {sc['rows']} rows set aside no better than no "
+                "feature at all (the structure check), so the predictor keeps only the findings and pinned features.",
+                "What this means: the target may not depend on what these items say, or there are too few rows to "
+                "tell; more rows, informative attributes or text, or an LLM backend (--fm openai) may find more."]
     lines = [f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}"
              + (f" ({failed} mining calls found nothing, {discarded} candidates were discarded; the run's history "
                 "says why for each)" if failed or discarded else "") + "."]

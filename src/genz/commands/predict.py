@@ -8,7 +8,6 @@ The command line keeps its ``predict`` and ``score`` in :mod:`genz.cli`; they ta
 from __future__ import annotations
 
 import csv
-import io
 import zipfile
 from pathlib import Path
 from typing import Any
