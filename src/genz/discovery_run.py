@@ -479,12 +479,6 @@ class DiscoveryRun(UntouchedRowChecks):
             rows.append({"feature": f, "origin": origin, "kept": f in names, "gain": g, "gain_se": se, "note": ""})
         return rows
 
-    def _findings_and_pinned(self, names: list[str]) -> list[int]:
-        """The positions in ``names`` of phase 1's findings and the pinned features."""
-        f1 = self.phase1["findings"]
-        keep = set([] if f1 is None else f1.findings) | {f for f, o in self.disc.origin.items() if o == "pinned"}
-        return [k for k, f in enumerate(names) if f in keep]
-
     def _refit_all(self, names: list[str], B: np.ndarray, eps: np.ndarray, U_final: np.ndarray | None = None) -> Discovery:
         """The chosen structure on all training items: EM from the FM priors, then the predictor
         (with ``U_final`` as its side inputs instead of the fit's: the numbers route)."""

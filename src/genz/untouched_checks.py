@@ -20,6 +20,13 @@ class UntouchedRowChecks:
     """Mixed into :class:`genz.discovery_run.DiscoveryRun` (``self.disc``, ``self.split``,
     ``self.phase1``, ``self.sel``, ``self._structure``)."""
 
+    def _findings_and_pinned(self, names: list[str]) -> list[int]:
+        """The positions in ``names`` of phase 1's findings and the pinned features: what the
+        structure check and the numbers route keep."""
+        f1 = self.phase1["findings"]
+        keep = set([] if f1 is None else f1.findings) | {f for f, o in self.disc.origin.items() if o == "pinned"}
+        return [k for k, f in enumerate(names) if f in keep]
+
     def _structure_check(self) -> dict:
         """The structure check (:func:`genz.selection.structure_check`, computed once): phase 1's
         structure and the side inputs alone, each fitted on the discovery rows, on the untouched
@@ -34,9 +41,8 @@ class UntouchedRowChecks:
             folds, seed = self.sel.folds, int(self.disc.cfg.seed)
             genz = holdout_losses(prior_mixture(p1["B"], p1["epsilon"]), U, Y, ia, iu, folds, seed)
             empty = holdout_losses(np.zeros((len(Y), 0)), U, Y, ia, iu, folds, seed)
-            f1 = p1["findings"]
-            keep = set([] if f1 is None else f1.findings) | {f for f, o in self.disc.origin.items() if o == "pinned"}
-            sc = structure_check(genz, empty, [f for f in p1["features"] if f in keep], len(p1["features"]))
+            kept = [p1["features"][k] for k in self._findings_and_pinned(p1["features"])]
+            sc = structure_check(genz, empty, kept, len(p1["features"]))
         self._structure = sc
         return sc
 
