@@ -51,6 +51,19 @@ def _items(n: int, seed: int, signal: float):
     return items, y
 
 
+def _genz_fit(tmp_path, items, y):
+    """``genz fit`` (3 cycles) on the items and targets written as a CSV table; the CLI's result."""
+    from click.testing import CliRunner
+
+    from genz.cli import main
+
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(["id,text,x,c,y"] + [f"{it.id},{it.text},{it.attributes['x']},{it.attributes['c']},{v}"
+                                                  for it, v in zip(items, y)]) + "\n")
+    return CliRunner().invoke(main, ["fit", "--data", str(path), "--target", "y", "--text", "text", "--id", "id",
+                                     "--out", str(tmp_path / "run"), "--cycles", "3"])
+
+
 def test_a_pure_noise_target_leaves_the_predictor_without_overfitted_features(tmp_path):
     """Catches, end to end: discovery going on over every row after phase 1's structure failed on
     the untouched rows (a pure-noise target then keeps tens of features), a fall-back that
@@ -103,13 +116,7 @@ def test_fit_show_and_report_print_the_structure_check(tmp_path):
     from genz.cli import main
     from genz.report import build_report
 
-    items, y = _items(300, 0, 0.0)
-    path = tmp_path / "t.csv"
-    rows = ["id,text,x,c,y"] + [f"{it.id},{it.text},{it.attributes['x']},{it.attributes['c']},{v}"
-                                for it, v in zip(items, y)]
-    path.write_text("\n".join(rows) + "\n")
-    res = CliRunner().invoke(main, ["fit", "--data", str(path), "--target", "y", "--text", "text", "--id", "id",
-                                    "--out", str(tmp_path / "run"), "--cycles", "3"])
+    res = _genz_fit(tmp_path, *_items(300, 0, 0.0))
     assert res.exit_code == 0, res.output
     line = next(s for s in res.output.splitlines() if "structure check on 90 untouched rows" in s)
     shown = CliRunner().invoke(main, ["show", str(tmp_path / "run")])
@@ -121,17 +128,9 @@ def test_fit_show_and_report_print_the_structure_check(tmp_path):
 def test_a_fit_left_without_features_by_the_check_is_a_result_not_a_failed_run(tmp_path, monkeypatch):
     """Catches: genz fit marking the run failed (exit 1) when the structure check, not a broken
     input, left the predictor without features; the note must say why."""
-    from click.testing import CliRunner
-
     import genz.untouched_checks as checks
-    from genz.cli import main
 
     monkeypatch.setattr(checks, "UNION_SE", 1e9)  # no zero-shot proposal joins: nothing is left
-    items, y = _items(300, 1, 0.0)  # (a seed where no chance finding survives either)
-    path = tmp_path / "t.csv"
-    path.write_text("\n".join(["id,text,x,c,y"] + [f"{it.id},{it.text},{it.attributes['x']},{it.attributes['c']},{v}"
-                                                  for it, v in zip(items, y)]) + "\n")
-    res = CliRunner().invoke(main, ["fit", "--data", str(path), "--target", "y", "--text", "text", "--id", "id",
-                                    "--out", str(tmp_path / "run"), "--cycles", "3"])
+    res = _genz_fit(tmp_path, *_items(300, 1, 0.0))  # (a seed where no chance finding survives either)
     assert res.exit_code == 0, res.output
     assert "genz kept no feature" in res.output and "no better than no feature at all" in res.output

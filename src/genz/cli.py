@@ -293,9 +293,6 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
         click.echo(f"discovery on {sampled['sample']} of {sampled['items']} items; the {len(est.features_)} kept "
                    f"features were judged on all of them and the predictor refitted on all "
                    f"({sampled['judgments_saved']:,} judgments saved)", err=True)
-    route = (getattr(est, "numbers_route_", None) or {}).get("columns")
-    if route:  # Selection.numbers_route: the numeric columns became the predictor's side inputs
-        extra["side_inputs"] = list(cols or []) + list(route)
     _save_inputs(Path(out) / "model", extra)
     notes = explain_features(est, items, fm_opts.get("fm", "predicates"), n_features, outliers=outliers)
     if not quiet:
@@ -398,10 +395,9 @@ def _load_run_model(path: str, side_inputs: str | None, fm_overrides: dict | Non
 
         cfg.update(RunDir.open(run_dir).config())
     est = load_model(model_dir, **(fm_overrides or {}))
-    cols = list(cfg.get("side_inputs", []))
-    route = (getattr(est, "numbers_route_", None) or {}).get("columns") or []
-    if route and len(cols) < est.n_side_inputs_:  # the numbers route's columns follow the fit's own side inputs
-        cols = cols + [c for c in route if c not in cols]
+    # the side-input columns: the run's (genz fit --side-inputs), else the model's own record of them
+    # (GenZRegressor.inputs_: side_inputs= columns, or the numbers route's)
+    cols = list(cfg.get("side_inputs") or (getattr(est, "inputs_", None) or {}).get("side_inputs") or [])
     if side_inputs is not None:
         cols = _columns(side_inputs)
     if est.n_side_inputs_ and len(cols) != est.n_side_inputs_:

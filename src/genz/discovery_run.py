@@ -107,7 +107,7 @@ class DiscoveryRun(UntouchedRowChecks):
 
     def __init__(self, disc: Discovery, eval_set: tuple | None = None, y_1d: bool = False,
                  split: tuple | None = None, target_names: Sequence[str] | None = None,
-                 sample: tuple | None = None, selection: Selection | None = None) -> None:
+                 sample: tuple | None = None, selection: Selection | None = None, side_from_columns: bool = True) -> None:
         self.disc = disc
         self.sample = sample
         self.tracker = EvalTracker(*eval_set) if eval_set is not None else None
@@ -120,7 +120,9 @@ class DiscoveryRun(UntouchedRowChecks):
         self.final: Discovery | None = None  # the chosen structure refitted on all training items
         self.selection: dict | None = None
         self._structure: dict | None = None  # the structure check, once phase 1 is tested
-        self.numbers_route_ok = True  # the estimator: False when U was passed as an array (predict could not rebuild it)
+        # the numbers route needs side inputs predict can rebuild from the items' columns (not an array U)
+        # and every item refitted here (not a discovery sample, refitted by the estimator)
+        self.numbers_route_ok = side_from_columns and sample is None
         self.judged: dict[str, np.ndarray] = {}  # every feature ever in the model: its judgments on disc's rows
         if split is not None:
             disc.criterion = CrossValidation(disc.Y, disc.U, self.sel.folds, disc.cfg.seed)
@@ -379,12 +381,13 @@ class DiscoveryRun(UntouchedRowChecks):
         structure = self._structure_check()
         base = (p1["B"], p1["epsilon"])  # what both checks compare with: phase 1's structure, or what the
         if structure["fell_back"]:  # structure check leaves of it (the findings and pinned features)
-            keep = [k for k, f in enumerate(p1["features"]) if f in structure["kept"]]
+            keep = self._findings_and_pinned(p1["features"])
             names, B, eps = [p1["features"][k] for k in keep], p1["B"][:, keep], eps[keep]
             base = (p1["B"][:, keep], p1["epsilon"][keep])
         discovered = list(names)
-        h1 = None if sp is None or not len(sp[4]) else holdout_losses(  # on the untouched rows
-            prior_mixture(*base), sp[2], sp[1], sp[3], sp[4], folds, seed)
+        h1 = self._structure_losses  # on the untouched rows (computed by the check, or here)
+        if h1 is None and sp is not None and len(sp[4]):
+            h1 = holdout_losses(prior_mixture(*base), sp[2], sp[1], sp[3], sp[4], folds, seed)
         baseline, extra = self._zero_shot_check(names, B, cb, h1, prior_mixture(*base))
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
         U_final, route = None, None

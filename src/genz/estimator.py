@@ -27,7 +27,7 @@ from .items import Item, check_side_inputs, check_targets
 from .metrics import regression_metrics
 from .observation.base import coefficients, predictive_std
 from .checks import warn_cheaper_routes
-from .sampling import _Counting, judge_in_bulk, stratified_sample
+from .sampling import _Counting, judge_in_bulk, sample_savings, stratified_sample
 from .selection import MIN_CV_ROWS, split_indices
 from .settings import (Selection, advanced_settings, model_spec, nested_fields, prior_knowledge, replace_fields,
                        selection_settings, split_nested, to_json)
@@ -139,9 +139,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
     Attributes (besides the results documented in the README and docs/architecture.md): ``inputs_`` (the
     columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the columns of a table ``X``, as
     scikit-learn sets them), ``get_feature_names_out()`` (the descriptors), ``baseline_`` (the zero-shot check,
-    README; origin ``"zero-shot"``), ``numbers_check_`` (the numbers check, README; None when not made),
-    ``structure_check_`` (phase 1's structure against no feature on the untouched rows; when it does not predict
-    them better, the predictor keeps only the findings and pinned features: docs/feature-table.md; None when not made);
+    README; origin ``"zero-shot"``), ``numbers_check_``, ``structure_check_`` and ``numbers_route_`` (README,
+    docs/feature-table.md; None when not made or not taken);
     ``fit`` warns (:class:`genz.CheaperRouteWarning`) when either found a cheaper route that predicted better.
     """
 
@@ -288,7 +287,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         training rows but the ``Selection.holdout`` share set aside for the findings); with
         ``discovery_sample`` on a stratified sample of them (the run keeps all of them in
         ``sample`` for the bulk judging that follows)."""
-        U_given = U
+        side_from_columns = U is None or self.side_inputs is not None  # (an array U: predict gets it again)
         items, Y_arr, U = self._prepare(items, Y, U)
         names = _target_names(Y, target_names, Y_arr.shape[1])
         if len(names) != Y_arr.shape[1]:
@@ -324,11 +323,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
                 split = (items, Y_arr, U, ia, iu)
                 items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
         disc = Discovery(fm, cfg, items, Y_arr, U, given=given, veto=know.veto)
-        run = DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names,
-                           sample=sample, selection=sel)
-        # the numbers route needs side inputs that predict can rebuild from the items' columns
-        run.numbers_route_ok = sample is None and (U_given is None or self.side_inputs is not None)
-        return run
+        return DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names,
+                            sample=sample, selection=sel, side_from_columns=side_from_columns)
 
     def fit(
         self,
@@ -383,12 +379,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         judged there."""
         items, Y, U, idx = run.sample
         judge_in_bulk(self, items, Y, U, record=False)
-        N, n, K = len(items), len(idx), len(self.features_)
-        c = len(run.fm.judged)
-        self.discovery_sample_ = {
-            "sample_ids": [items[i].id for i in idx], "sample": n, "items": N, "candidates_judged": c,
-            "kept": K, "judgments_saved": (c - K) * (N - n),
-        }
+        self.discovery_sample_ = sample_savings(items, idx, len(run.fm.judged), len(self.features_))
 
     def _adopt(self, run: DiscoveryRun) -> None:
         disc = run.result
@@ -414,9 +405,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.coef_, self.intercept_, self.side_coef_ = coefficients(self.predictor_, len(self.features_))
         sel = run.selection or {}
         self.inference_ = sel.get("findings")
-        self.baseline_, self.numbers_check_ = sel.get("baseline"), sel.get("numbers")
-        self.structure_check_ = sel.get("structure")
-        self.numbers_route_ = sel.get("numbers_route")  # Selection.numbers_route taken: {"columns", "kept"}
+        self.baseline_, self.numbers_check_, self.structure_check_, self.numbers_route_ = (
+            sel.get(k) for k in ("baseline", "numbers", "structure", "numbers_route"))  # the checks' records
         warn_cheaper_routes(self.baseline_, self.numbers_check_)  # what genz fit prints, for a notebook
         self.findings_ = [] if self.inference_ is None else self.inference_.findings
         self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)

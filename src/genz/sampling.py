@@ -29,7 +29,7 @@ import numpy as np
 from .errors import GenZInputError
 from .items import Item
 
-__all__ = ["stratified_sample", "judge_in_bulk"]
+__all__ = ["stratified_sample", "judge_in_bulk", "sample_savings"]
 
 
 def stratified_sample(y: Any, n: int, seed: int = 0, bins: int = 10) -> np.ndarray:
@@ -69,6 +69,15 @@ class _Counting:
     def judge(self, descriptor: str, items: Sequence[Item]):
         self.judged[descriptor] = max(self.judged.get(descriptor, 0), len(items))
         return self.fm.judge(descriptor, items)
+
+
+def sample_savings(items: Sequence[Item], idx: Sequence[int], candidates: int, kept: int) -> dict:
+    """What discovery on the sample ``idx`` of ``items`` saved (``discovery_sample_``): every
+    one of the ``candidates`` judged there, less the ``kept`` features, is not judged on the
+    items outside the sample."""
+    N, n = len(items), len(idx)
+    return {"sample_ids": [items[i].id for i in idx], "sample": n, "items": N, "candidates_judged": candidates,
+            "kept": kept, "judgments_saved": (candidates - kept) * (N - n)}
 
 
 def judge_in_bulk(est: Any, items: Sequence[Item], y: Any, U: Any = None, *, record: bool = True) -> Any:

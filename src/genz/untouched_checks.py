@@ -20,6 +20,10 @@ class UntouchedRowChecks:
     """Mixed into :class:`genz.discovery_run.DiscoveryRun` (``self.disc``, ``self.split``,
     ``self.phase1``, ``self.sel``, ``self._structure``)."""
 
+    #: the untouched rows' losses of what the predictor's checks compare with, when the structure
+    #: check computed them (phase 1's structure; or no feature, after a fall-back that keeps none)
+    _structure_losses: np.ndarray | None = None
+
     def _findings_and_pinned(self, names: list[str]) -> list[int]:
         """The positions in ``names`` of phase 1's findings and the pinned features: what the
         structure check and the numbers route keep."""
@@ -43,6 +47,7 @@ class UntouchedRowChecks:
             empty = holdout_losses(np.zeros((len(Y), 0)), U, Y, ia, iu, folds, seed)
             kept = [p1["features"][k] for k in self._findings_and_pinned(p1["features"])]
             sc = structure_check(genz, empty, kept, len(p1["features"]))
+            self._structure_losses = genz if not sc["fell_back"] else empty if not kept else None
         self._structure = sc
         return sc
 

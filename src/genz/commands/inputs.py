@@ -302,15 +302,14 @@ def explain_features(est: Any, items: Sequence[Item], fm_name: str, requested: i
         return []
     if (K > 0 or getattr(est, "n_side_inputs_", 0)) and _explained(est) >= 0.8:
         return []  # a few features (or the side inputs alone) that explain the target are a result, not a problem
+    kept = f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}"
     sc = getattr(est, "structure_check_", None) or {}
     if sc.get("fell_back"):  # a result: what discovery found did not predict rows it never saw
-        return [f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}: the "
-                f"{sc['tested']} features discovery found predicted the {sc['rows']} rows set aside no better than no "
-                "feature at all (the structure check), so the predictor keeps only the findings and pinned features.",
+        return [f"{kept}: the {sc['tested']} features discovery found predicted the {sc['rows']} rows set aside "
+                "no better than no feature at all (the structure check), so the predictor keeps only the findings and pinned features.",
                 "What this means: the target may not depend on what these items say, or there are too few rows to "
                 "tell; more rows, informative attributes or text, or an LLM backend (--fm openai) may find more."]
-    lines = [f"genz kept {'no feature' if K == 0 else f'only {K} feature' + ('s' if K > 1 else '')}"
-             + (f" ({failed} mining calls found nothing, {discarded} candidates were discarded; the run's history "
+    lines = [kept + (f" ({failed} mining calls found nothing, {discarded} candidates were discarded; the run's history "
                 "says why for each)" if failed or discarded else "") + "."]
     if outliers:
         lines.append(f"Why: {outliers}.")
