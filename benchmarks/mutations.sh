@@ -63,4 +63,4 @@ run "category-set shares not clipped (a NaN standard error drops a category)" sr
 run "structure check never falls back" src/genz/selection.py "    fell = FALLBACK_SE is not None and m <= FALLBACK_SE * se" "    fell = False" "tests/test_structure_check.py"
 run "structure check's gain reversed" src/genz/selection.py "    m, se = paired(empty - genz)" "    m, se = paired(genz - empty)" "tests/test_structure_check.py"
 run "structure check scored on the discovery rows" src/genz/untouched_checks.py "            _, Y, U, ia, iu = sp" "            _, Y, U, ia, iu = sp[0], sp[1], sp[2], sp[3], sp[3]" "tests/test_structure_check.py"
-run "fall-back keeps every tested feature" src/genz/discovery_run.py "            keep = [k for k, f in enumerate(p1[\"features\"]) if f in structure[\"kept\"]]" "            keep = list(range(len(p1[\"features\"])))" "tests/test_structure_check.py"
+run "fall-back keeps every tested feature" src/genz/discovery_run.py "            keep = self._findings_and_pinned(p1[\"features\"])" "            keep = list(range(len(p1[\"features\"])))" "tests/test_structure_check.py"
