@@ -77,6 +77,7 @@ from typing import Any, Callable
 import numpy as np
 
 from genz import GenZRegressor, Item
+from genz.experiments.runner import environment
 from genz.experiments.runner import parse_seeds as _parse_seeds
 
 TASKS = ("attributes", "text", "multi", "mixed")
@@ -836,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['max_ratio']:>9.2f} {s['seconds']:>6.1f}")
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as fh:
-            json.dump({"seeds": seeds, "results": results, "summary": summary}, fh, indent=1)
+            json.dump({"seeds": seeds, "results": results, "summary": summary, "platform": environment()}, fh, indent=1)
     return 0
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from genz.experiments.runner import paired_difference
 from genz.metrics import regression_metrics
+from genz.experiments.runner import environment
 from genz.experiments.runner import parse_seeds as _parse_seeds
 
 DEV, REPORT = list(range(100, 105)), list(range(0, 5))
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  numbers check said 'ridge' in {said.count('ridge')} of {len(said)} fits")
     if a.json_path:
         with open(a.json_path, "w") as fh:
-            json.dump({"seeds": seeds, "results": rows}, fh, indent=1)
+            json.dump({"seeds": seeds, "results": rows, "platform": environment()}, fh, indent=1)
         print(f"results written to {a.json_path}")
     return 0
 

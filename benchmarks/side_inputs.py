@@ -13,6 +13,10 @@ two tables as a user would hand them over, next to a practitioner's ``RidgeCV``:
   one-hot make/fuel/certified, standardised year and mileage and the TF-IDF of the
   description.
 
+With ``--variants None,route`` the second arm is the numbers route instead
+(``Selection(numbers_route=True)``, docs/user-guide.md, "The numbers route"); ``route`` keeps the
+defaults otherwise.
+
 Prints one line per seed and the paired differences with 95% t-intervals. Development seeds
 only (the default, 100-109 for houses, 100-104 for cars): the choice of the default was made
 on them (docs/user-guide.md, "Numbers the user already has").
@@ -57,7 +61,12 @@ def _ci(a, b) -> str:
     return f"{p['mean']:+.4g} [{p['low']:+.4g}, {p['high']:+.4g}]"
 
 
-def houses(data: str, seeds: list[int]) -> list[dict]:
+#: the arms a table is fitted with: ``None`` (the defaults), ``numeric`` (side_inputs="numeric"),
+#: ``route`` (the defaults with Selection(numbers_route=True))
+VARIANTS = {"None": {}, "numeric": {"side_inputs": "numeric"}, "route": {"selection": {"numbers_route": True}}}
+
+
+def houses(data: str, seeds: list[int], variants: tuple[str, ...] = ("None", "numeric")) -> list[dict]:
     import pandas as pd
 
     from genz import GenZRegressor
@@ -70,9 +79,9 @@ def houses(data: str, seeds: list[int]) -> list[dict]:
     for s in seeds:
         tr, te = train_test_split_indices(len(df), s)
         row = {"seed": s}
-        for side in (None, "numeric"):
-            est = GenZRegressor(random_state=s, id="id", side_inputs=side).fit(df.iloc[tr], y[tr])
-            row[str(side)] = float(np.median(np.abs(est.predict(df.iloc[te]) - y[te])))
+        for side in variants:
+            est = GenZRegressor(random_state=s, id="id", **VARIANTS[side]).fit(df.iloc[tr], y[tr])
+            row[side] = float(np.median(np.abs(est.predict(df.iloc[te]) - y[te])))
         d2 = df.assign(log_area=np.log(df["area"].astype(float)))
         row["ridge"] = float(np.median(np.abs(_ridge(d2.iloc[tr], y[tr], d2.iloc[te], ["zipcode"],
                                                      ["log_area", "bedrooms", "bathrooms"]) - y[te])))
@@ -81,7 +90,7 @@ def houses(data: str, seeds: list[int]) -> list[dict]:
     return out
 
 
-def cars(seeds: list[int]) -> list[dict]:
+def cars(seeds: list[int], variants: tuple[str, ...] = ("None", "numeric")) -> list[dict]:
     import pandas as pd
 
     from genz import GenZRegressor
@@ -96,10 +105,10 @@ def cars(seeds: list[int]) -> list[dict]:
             med = tr[c].median()
             tr[c], te[c] = tr[c].fillna(med), te[c].fillna(med)
         row = {"seed": s}
-        for side in (None, "numeric"):
-            est = GenZRegressor(random_state=s, text="description", id="car_id", side_inputs=side)
+        for side in variants:
+            est = GenZRegressor(random_state=s, text="description", id="car_id", **VARIANTS[side])
             est.fit(tr.drop(columns=["price"]), tr["price"])
-            row[str(side)] = float(np.sqrt(np.mean((est.predict(te.drop(columns=["price"])) - te["price"]) ** 2)))
+            row[side] = float(np.sqrt(np.mean((est.predict(te.drop(columns=["price"])) - te["price"]) ** 2)))
         for d in (tr, te):
             d["fuel"] = d["fuel"].fillna("missing").astype(object)
             d["make"] = d["make"].astype(object)
@@ -116,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tables", default="houses,cars")
     ap.add_argument("--houses-seeds", default="100-109")
     ap.add_argument("--cars-seeds", default="100-104")
+    ap.add_argument("--variants", default="None,numeric", help="the defaults and one other arm: None,numeric or None,route")
     args = ap.parse_args(argv)
+    variants = tuple(v.strip() for v in args.variants.split(","))
+    if len(variants) != 2 or variants[0] != "None" or variants[1] not in VARIANTS:
+        ap.error("--variants: None,numeric or None,route")
 
     from threadpoolctl import threadpool_limits
 
@@ -126,12 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in [t.strip() for t in args.tables.split(",") if t.strip()]:
             if name == "houses" and not args.data:
                 ap.error("--tables houses needs --data (the folder with HousesInfo.txt)")
-            rows = houses(args.data, parse_seeds(args.houses_seeds)) if name == "houses" else cars(parse_seeds(args.cars_seeds))
-            col = {k: [r[k] for r in rows] for k in ("None", "numeric", "ridge")}
-            print(f"{name}: defaults {np.mean(col['None']):.4g}, side_inputs='numeric' {np.mean(col['numeric']):.4g}, "
-                  f"ridge {np.mean(col['ridge']):.4g}; numeric − defaults {_ci(col['numeric'], col['None'])}; "
-                  f"defaults − ridge {_ci(col['None'], col['ridge'])}; numeric − ridge "
-                  f"{_ci(col['numeric'], col['ridge'])}", flush=True)
+            rows = houses(args.data, parse_seeds(args.houses_seeds), variants) if name == "houses" \
+                else cars(parse_seeds(args.cars_seeds), variants)
+            other = variants[1]
+            col = {k: [r[k] for r in rows] for k in ("None", other, "ridge")}
+            print(f"{name}: defaults {np.mean(col['None']):.4g}, {other} {np.mean(col[other]):.4g}, "
+                  f"ridge {np.mean(col['ridge']):.4g}; {other} − defaults {_ci(col[other], col['None'])}; "
+                  f"defaults − ridge {_ci(col['None'], col['ridge'])}; {other} − ridge "
+                  f"{_ci(col[other], col['ridge'])}", flush=True)
     return 0
 
 

@@ -85,6 +85,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from genz import GenZRegressor, Item  # noqa: E402
+from genz.experiments.runner import environment
 from genz.experiments.runner import parse_seeds as _parse_seeds  # noqa: E402
 
 DEV_SEEDS = list(range(1000, 1040))
@@ -619,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_summary(summary, label))
     if args.json_path:
         with open(args.json_path, "w", encoding="utf-8") as fh:
-            json.dump({"seeds": seeds, "settings": settings, "records": records, "summary": summary}, fh, indent=1,
+            json.dump({"seeds": seeds, "settings": settings, "records": records, "summary": summary, "platform": environment()}, fh, indent=1,
                       default=float)
     return 0
 

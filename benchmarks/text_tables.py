@@ -86,6 +86,7 @@ from typing import Any
 import numpy as np
 
 from genz import GenZRegressor, Item
+from genz.experiments.runner import environment
 from genz.experiments.runner import parse_seeds as _parse_seeds
 
 DEV_SEEDS = list(range(100, 110))
@@ -573,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"ratio {gm}/{peer} mean {v['ratio_mean']:.3f}, max {v['ratio_max']:.3f}")
     if a.json:
         with open(a.json, "w", encoding="utf-8") as fh:
-            json.dump({"kind": kind, "results": results, "summary": summ}, fh, indent=1)
+            json.dump({"kind": kind, "results": results, "summary": summ, "platform": environment()}, fh, indent=1)
     return 0
 
 

@@ -84,6 +84,11 @@ def test_houses_runner_all_methods_reproducible():
     md = markdown_table(res)
     assert "| ridge-zip |" in md and "**" not in md and "oracle" in md
     assert "genz − method (paired, 95% CI)" in md and "n/a" in md
+    import scipy
+    import sklearn
+
+    env = res["platform"]  # the versions that produced these numbers travel with them
+    assert (env["numpy"], env["scipy"], env["scikit-learn"]) == (np.__version__, scipy.__version__, sklearn.__version__)
 
 
 def test_movies_runner_on_fixture(tmp_path):

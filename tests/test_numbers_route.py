@@ -46,6 +46,16 @@ def test_a_line_in_a_number_takes_the_route_and_predicts_like_a_ridge(tmp_path):
     rmse = lambda e: float(np.sqrt(np.mean((np.asarray(e.predict(new)).ravel() - y_new) ** 2)))  # noqa: E731
     assert rmse(on) < 0.56 < rmse(off)  # the noise sd is 0.5: the route is near it, the cuts are not
     assert "numbers route" in on.history_[-1]["reason"]
+    from genz.checks import numbers_line, warn_cheaper_routes
+    from genz.errors import CheaperRouteWarning
+
+    assert "took the numbers route" in numbers_line(on.numbers_check_)
+    assert "took the numbers route" not in numbers_line(off.numbers_check_)
+    for est, warned in ((on, False), (off, True)):  # a route the predictor took is not a cheaper route left unused
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_cheaper_routes(None, est.numbers_check_)
+        assert any(issubclass(c.category, CheaperRouteWarning) for c in caught) is warned
     on.save(tmp_path / "m")
     back = GenZRegressor.load(tmp_path / "m")
     np.testing.assert_allclose(np.asarray(back.predict(new)), np.asarray(on.predict(new)))

@@ -59,12 +59,13 @@ def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str
     """A :class:`genz.errors.CheaperRouteWarning` per check that found a cheaper route predicting
     the untouched rows better by more than one standard error than what the predictor uses: the
     proposals (not taken, or alone better than beside the discovered features) or a ridge on the
-    numeric columns. ``genz fit`` prints the lines instead."""
+    numeric columns (when the predictor did not take the numbers route). ``genz fit`` prints the
+    lines instead."""
     if baseline and "union_loss" in baseline and (
             (baseline.get("better") == "zero-shot" and not baseline.get("added"))
             or _alone_better(baseline)):
         warnings.warn(zero_shot_line(baseline), CheaperRouteWarning, stacklevel=4)
-    if numbers and numbers.get("better") == "ridge":
+    if numbers and numbers.get("better") == "ridge" and not numbers.get("route"):
         warnings.warn(numbers_line(numbers), CheaperRouteWarning, stacklevel=4)
 
 
@@ -76,6 +77,9 @@ def numbers_line(nc: Mapping[str, Any]) -> str:
     line = (f"numbers check on {nc['rows']} untouched rows: a ridge on the {len(cols)} numeric column(s) ({named}), "
             f"fitted on the same rows as the features, has loss {nc['ridge_loss']:.4g} vs {nc['genz_loss']:.4g} for "
             f"the discovered features (difference {nc['diff']:+.3g} ± {nc['se']:.2g})")
+    if nc["better"] == "ridge" and nc.get("route"):
+        return (line + ": the plain ridge predicted these rows better (by more than one standard error), so the "
+                "predictor took the numbers route: those columns as side inputs beside the findings (numbers_route_)")
     if nc["better"] == "ridge":
         return (line + ": the plain ridge predicted these rows BETTER (by more than one standard error); for "
                 "predictions alone, compare with a linear model on those columns (the findings stand as they are)")

@@ -397,6 +397,7 @@ class DiscoveryRun(UntouchedRowChecks):
             cols, X = numeric_columns(sp[0])
             U_final = X if sp[2] is None else np.hstack([sp[2], X])
             route = {"columns": cols, "kept": list(names)}
+            numbers["route"] = True  # the check's line says the predictor took it (genz.checks.numbers_line)
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):

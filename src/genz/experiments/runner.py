@@ -44,7 +44,7 @@ from .splits import inner_validation_indices, train_test_split_indices
 __all__ = [
     "ExperimentConfig", "run_experiment", "summarize", "print_table", "parse_seeds", "write_json",
     "paired_difference", "paired_comparisons", "markdown_table", "DEV_SEEDS", "REPORT_SEEDS",
-    "interval_coverage",
+    "interval_coverage", "environment",
 ]
 
 #: development seeds: the only seeds looked at while choosing defaults and engine settings
@@ -243,11 +243,30 @@ def run_experiment(
         "dataset_info": {k: v for k, v in ds.extra.items() if isinstance(v, (int, float, str))},
         "side_inputs": list(ds.side_input_names),
         "seeds": per_seed,
-        "platform": {"python": platform.python_version(), "machine": platform.machine()},
+        "platform": environment(),
     }
     result["summary"] = summarize(result)
     result["comparisons"] = paired_comparisons(result)
     return result
+
+
+#: the packages whose versions change a fit's numbers (a discovery path can turn on a last digit)
+NUMERIC_PACKAGES = ("numpy", "scipy", "scikit-learn", "lightgbm", "torch")
+
+
+def environment() -> dict[str, Any]:
+    """Python, machine and the installed versions of :data:`NUMERIC_PACKAGES`: saved with every
+    result, because the same code and seeds can give other numbers under other versions
+    (docs/experiments.md, "Reproducing the reported numbers")."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
+    for name in NUMERIC_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def _zero_shot_heldout(make_fm: Callable[[], Any], task: str, itr: list, ytr: np.ndarray, utr: np.ndarray | None,

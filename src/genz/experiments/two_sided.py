@@ -35,7 +35,6 @@ The summary gives mean ± std over seeds and, for every peer, the paired per-see
 from __future__ import annotations
 
 import math
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,6 +46,7 @@ import scipy.sparse as sp
 
 from ..errors import GenZInputError
 from ..items import Item
+from .runner import environment
 from .splits import train_test_split_indices
 
 __all__ = [
@@ -435,7 +435,7 @@ def run_two_sided(
             on_seed(rec)
     result = {"experiment": "two-sided", "dataset": data.name, "n_users": len(data.users), "n_movies": len(data.movies),
               "config": asdict(cfg), "seeds": per_seed,
-              "platform": {"python": platform.python_version(), "machine": platform.machine()}}
+              "platform": environment()}
     result["summary"] = summarize_two_sided(result)
     return result
 
