@@ -84,12 +84,12 @@ def test_a_fit_reports_the_check_and_the_check_does_not_change_the_fit(monkeypat
     lost by save/load, a fit that says nothing when a plain ridge would predict better."""
     items, x, _ = _items(300, 3)
     y = 2.0 * x + np.random.default_rng(4).normal(0, 0.5, 300)
-    est = GenZRegressor(cycles=3, random_state=0).fit(items, y)
+    est = GenZRegressor(cycles=3, random_state=0, selection={"numbers_route": False}).fit(items, y)  # a report only
     nc = est.numbers_check_
     assert nc is not None and nc["better"] == "ridge" and nc["columns"] == ["x", "z"]
     assert nc["rows"] == (est.inference_.nobs if est.inference_ is not None else nc["rows"])
     monkeypatch.setattr(discovery_run, "numbers_check", lambda *a, **k: None)
-    off = GenZRegressor(cycles=3, random_state=0).fit(items, y)
+    off = GenZRegressor(cycles=3, random_state=0, selection={"numbers_route": False}).fit(items, y)
     assert off.numbers_check_ is None
     assert off.features_ == est.features_
     np.testing.assert_array_equal(off.predict(items), est.predict(items))
@@ -111,7 +111,8 @@ def test_genz_fit_prints_the_numbers_check(tmp_path):
                                     "--out", str(tmp_path / "run"), "--cycles", "3"])
     assert res.exit_code == 0, res.output
     line = next(s for s in res.output.splitlines() if "numbers check" in s)
-    assert "a ridge on the 2 numeric column(s) (x, z)" in line and "predicted these rows BETTER" in line
+    assert "a ridge on the 2 numeric column(s) (x, z)" in line and "predicted these rows better" in line
+    assert "took the numbers route" in line  # the default (Selection.numbers_route)
     zero_shot = next(s for s in res.output.splitlines() if "zero-shot check" in s)
     # `genz show` and the report say the same later (a user who did not watch the fit sees it too)
     shown = CliRunner().invoke(main, ["show", str(tmp_path / "run")])
@@ -136,10 +137,11 @@ def test_a_python_fit_warns_when_a_cheaper_route_predicted_better_and_only_then(
 
     items, x, step = _items(300, 5)
     line = 2.0 * x + np.random.default_rng(6).normal(0, 0.5, 300)
-    with pytest.warns(CheaperRouteWarning) as caught:
-        est = GenZRegressor(cycles=3, random_state=0).fit(items, line)
+    with pytest.warns(CheaperRouteWarning) as caught:  # the route off: the check only reports
+        est = GenZRegressor(cycles=3, random_state=0, selection={"numbers_route": False}).fit(items, line)
     assert est.numbers_check_["better"] == "ridge"
     assert numbers_line(est.numbers_check_) in [str(w.message) for w in caught]
+    assert "predicted these rows BETTER" in numbers_line(est.numbers_check_)
     stepped = 2.0 * step + np.random.default_rng(6).normal(0, 0.3, 300)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -1,4 +1,4 @@
-"""Selection(numbers_route=True) (opt-in): when the numbers check finds that a ridge on the
+"""Selection(numbers_route=True) (the default since stop 36): when the numbers check finds that a ridge on the
 table's numeric columns predicted the untouched rows better than the discovered structure, the
 predictor becomes those columns as side inputs beside the findings and pinned features."""
 
@@ -36,8 +36,8 @@ def test_a_line_in_a_number_takes_the_route_and_predicts_like_a_ridge(tmp_path):
     discovered cuts kept beside them, a saved model that forgets the route."""
     df, y = _table(400, 1, "line")
     new, y_new = _table(300, 2, "line")
-    off = _fit(df, y)
-    on = _fit(df, y, numbers_route=True)
+    off = _fit(df, y, numbers_route=False)
+    on = _fit(df, y)  # the default
     assert off.numbers_route_ is None and off.numbers_check_["better"] == "ridge"
     r = on.numbers_route_
     assert r is not None and r["columns"] == ["x", "z"] and on.n_side_inputs_ == 2
@@ -62,11 +62,11 @@ def test_a_line_in_a_number_takes_the_route_and_predicts_like_a_ridge(tmp_path):
     assert back.numbers_route_ == on.numbers_route_
 
 
-def test_the_route_is_not_taken_where_the_features_win_nor_by_default_nor_with_an_array_u():
+def test_the_route_is_not_taken_where_the_features_win_nor_when_off_nor_with_an_array_u():
     df, y = _table(400, 3, "step")
     on = _fit(df, y, numbers_route=True)
     assert on.numbers_check_["better"] != "ridge" and on.numbers_route_ is None
-    assert _fit(df, y, numbers_route=True).features_ == _fit(df, y).features_
+    assert on.features_ == _fit(df, y, numbers_route=False).features_
     line, yl = _table(400, 1, "line")
     U = np.random.default_rng(0).normal(size=(400, 1))
     with warnings.catch_warnings():
@@ -78,8 +78,9 @@ def test_the_route_is_not_taken_where_the_features_win_nor_by_default_nor_with_a
 def test_the_setting_is_checked_and_reachable_by_set_params():
     with pytest.raises(Exception, match="numbers_route must be True or False"):
         GenZRegressor(selection={"numbers_route": "yes"}).fit(*_table(60, 0, "line"))
-    est = GenZRegressor().set_params(selection__numbers_route=True)
-    assert est.get_params()["selection__numbers_route"] is True
+    assert Selection().numbers_route is True  # the default (docs/user-guide.md, "The numbers route")
+    est = GenZRegressor().set_params(selection__numbers_route=False)
+    assert est.get_params()["selection__numbers_route"] is False
 
 
 def test_genz_fit_and_predict_with_the_route(tmp_path):
@@ -91,8 +92,9 @@ def test_genz_fit_and_predict_with_the_route(tmp_path):
     new, y_new = _table(50, 2, "line")
     new.to_csv(tmp_path / "new.csv", index=False)
     res = CliRunner().invoke(main, ["fit", "--data", str(tmp_path / "t.csv"), "--target", "y", "--out",
-                                    str(tmp_path / "run"), "--cycles", "3", "--numbers-route"])
+                                    str(tmp_path / "run"), "--cycles", "3"])  # the route is the default
     assert res.exit_code == 0, res.output
+    assert "took the numbers route" in res.output
     pred = CliRunner().invoke(main, ["predict", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
                                      "-o", str(tmp_path / "p.csv")])
     assert pred.exit_code == 0, pred.output

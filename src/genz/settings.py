@@ -195,13 +195,14 @@ class Selection:
     ``max_features`` (default None: no limit): a budget of features. Once the model holds
         that many, discovery mines no more until a removal makes room, so the predictor never
         uses more (for a comparison at equal budget with a sparse model, or a short list to read).
-    ``numbers_route`` (default False): when the numbers check (README) finds that a ridge on the
-        table's numeric columns predicted the untouched rows better than the discovered structure
+    ``numbers_route`` (default True since stop 36, chosen on development data: docs/user-guide.md):
+        when the numbers check (README) finds that a ridge on the table's numeric columns predicted the untouched rows better than the discovered structure
         by more than one standard error, the predictor becomes that route: the numeric columns as
         side inputs beside the findings and pinned features only (no other discovered feature,
         no zero-shot proposal). For tables whose target follows its numbers along lines; the
         findings do not change. Only when the side inputs, if any, come from the items' columns
-        (``side_inputs``) and discovery ran on every row (no ``discovery_sample``).
+        (``side_inputs``) and discovery ran on every row (no ``discovery_sample``). False: the
+        check only reports (``numbers_check_``, a :class:`genz.CheaperRouteWarning`).
     """
 
     folds: int = 5
@@ -213,7 +214,7 @@ class Selection:
     discovery_p: float = 0.05
     extend: bool = True
     max_features: int | None = None
-    numbers_route: bool = False
+    numbers_route: bool = True
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 

@@ -154,7 +154,7 @@ def selection_options():
         click.option("--max-features", type=click.IntRange(1), default=None,
                      help="A budget of features: discovery mines no more once the model holds this many "
                           "(default: no limit)."),
-        click.option("--numbers-route/--no-numbers-route", default=False, show_default=True,
+        click.option("--numbers-route/--no-numbers-route", default=True, show_default=True,
                      help="When the numbers check finds that a ridge on the numeric columns predicted the rows set "
                           "aside better, predict with those columns as side inputs beside the findings only "
                           "(not with --side-inputs)."),
