@@ -5,7 +5,8 @@
 
 Each seed is an 80/20 split (``train_test_split(random_state=seed)``). genz runs with its
 defaults (``GenZRegressor(random_state=seed)`` on the raw columns) and, with ``--side``, with
-``side_inputs="numeric"`` (with ``--route``, with ``Selection(numbers_route=True)``); the peers are what a practitioner would run on the same columns:
+``side_inputs="numeric"`` (with ``--no-route``, with ``Selection(numbers_route=False)``, the default
+before stop 36: the numbers check then only reports); the peers are what a practitioner would run on the same columns:
 ``RidgeCV`` and ``LassoCV`` on the standardised columns, and ``HistGradientBoostingRegressor``.
 Printed: test RMSE per method (mean ± std over seeds), genz − peer per seed with a 95%
 t-interval ("tie" when it covers zero), genz's feature and finding counts, and the fit's numbers
@@ -51,7 +52,7 @@ def run_seed(seed: int, side: bool = False, route: bool = False) -> dict:
     Xtr, Xte = Xtr.reset_index(drop=True), Xte.reset_index(drop=True)
     out: dict = {"seed": seed}
     variants = [("genz", {})] + ([("genz-side", {"side_inputs": "numeric"})] if side else []) \
-        + ([("genz-route", {"selection": {"numbers_route": True}})] if route else [])
+        + ([("genz-noroute", {"selection": {"numbers_route": False}})] if route else [])
     for name, params in variants:
         t = time.perf_counter()
         est = GenZRegressor(random_state=seed, **params).fit(Xtr, ytr)
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="dev", help="dev (100-104, default), report (0-4), or e.g. 0-9")
     ap.add_argument("--side", action="store_true", help='also genz with side_inputs="numeric"')
-    ap.add_argument("--route", action="store_true", help="also genz with Selection(numbers_route=True) (opt-in, README)")
+    ap.add_argument("--no-route", dest="route", action="store_true",
+                    help="also genz with Selection(numbers_route=False) (the default before stop 36)")
     ap.add_argument("--json", dest="json_path", help="write the per-seed results here")
     a = ap.parse_args(argv)
     seeds = _parse_seeds(a.seeds, {"dev": DEV, "report": REPORT, "reported": REPORT})
@@ -81,12 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         r = run_seed(s, a.side, a.route)
         rows.append(r)
         nc = r["genz_numbers_check"] or {}
-        print(f"seed {s}: " + "  ".join(f"{k} {r[k]:.2f}" for k in ("genz", "genz-side", "genz-route", "ridge", "lasso", "gbm")
+        print(f"seed {s}: " + "  ".join(f"{k} {r[k]:.2f}" for k in ("genz", "genz-side", "genz-noroute", "ridge", "lasso", "gbm")
                                         if k in r)
               + f"  | genz {r['genz_features']} features, {r['genz_findings']} findings, numbers check: "
               + f"{nc.get('better', '-')} ({nc.get('diff', float('nan')):+.3f} ± {nc.get('se', float('nan')):.3f})",
               flush=True)
-    methods = [m for m in ("genz", "genz-side", "genz-route", "ridge", "lasso", "gbm") if m in rows[0]]
+    methods = [m for m in ("genz", "genz-side", "genz-noroute", "ridge", "lasso", "gbm") if m in rows[0]]
     print(f"\ndiabetes (442 rows, 10 numeric columns), test RMSE over seeds {seeds}:")
     for m in methods:
         v = np.array([r[m] for r in rows])
