@@ -34,9 +34,26 @@ def _houses_dir() -> Path | None:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_binary_demo_golden(seed):
+    """The recorded features, in their order, each as the split it makes of the 512 numbers: a
+    feature and its complement ('modulo 64 is between 0 and 31' / '... between 32 and 63') are the
+    same split, and which of the two discovery names can turn on a last digit of numpy's arithmetic
+    (numpy 2.4.6 / scipy 1.17.1 name the other side on seed 0). Catches: another feature, another
+    order, a bit lost."""
+    import numpy as np
+
+    from genz.fm.predicates import PredicateFM
+    from genz.items import items_from_texts
+
     res = run_binary_demo(seed=seed)
     want = GOLDEN["binary"][str(seed)]
-    assert res["features"] == want["features"]
+    items = items_from_texts(str(v) for v in range(512))
+    fm = PredicateFM()
+
+    def split(desc: str) -> tuple[int, ...]:
+        col = np.asarray(fm.judge(desc, items).values, dtype=int)
+        return tuple(col if col[0] == 0 else 1 - col)  # the side without 0, whichever side is named
+
+    assert [split(f) for f in res["features"]] == [split(f) for f in want["features"]]
     assert res["bits_recovered"] == want["bits"] == 9
     assert res["feature_bits"] == want["feature_bits"]
 
