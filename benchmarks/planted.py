@@ -77,8 +77,7 @@ from typing import Any, Callable
 import numpy as np
 
 from genz import GenZRegressor, Item
-from genz.experiments.runner import environment
-from genz.experiments.runner import parse_seeds as _parse_seeds
+from genz.experiments.runner import environment, parse_seeds as _parse_seeds
 
 TASKS = ("attributes", "text", "multi", "mixed")
 #: further tasks, written apart from the four above (other domains, other structure), to check

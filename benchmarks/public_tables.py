@@ -24,10 +24,8 @@ import time
 
 import numpy as np
 
-from genz.experiments.runner import paired_difference
+from genz.experiments.runner import environment, paired_difference, parse_seeds as _parse_seeds
 from genz.metrics import regression_metrics
-from genz.experiments.runner import environment
-from genz.experiments.runner import parse_seeds as _parse_seeds
 
 DEV, REPORT = list(range(100, 105)), list(range(0, 5))
 
@@ -36,7 +34,7 @@ def rmse(y: np.ndarray, p: np.ndarray) -> float:
     return regression_metrics(y, p)["rmse"]
 
 
-def run_seed(seed: int, side: bool = False, route: bool = False) -> dict:
+def run_seed(seed: int, side: bool = False, no_route: bool = False) -> dict:
     from sklearn.datasets import load_diabetes
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import LassoCV, RidgeCV
@@ -52,7 +50,7 @@ def run_seed(seed: int, side: bool = False, route: bool = False) -> dict:
     Xtr, Xte = Xtr.reset_index(drop=True), Xte.reset_index(drop=True)
     out: dict = {"seed": seed}
     variants = [("genz", {})] + ([("genz-side", {"side_inputs": "numeric"})] if side else []) \
-        + ([("genz-noroute", {"selection": {"numbers_route": False}})] if route else [])
+        + ([("genz-noroute", {"selection": {"numbers_route": False}})] if no_route else [])
     for name, params in variants:
         t = time.perf_counter()
         est = GenZRegressor(random_state=seed, **params).fit(Xtr, ytr)
@@ -73,14 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="dev", help="dev (100-104, default), report (0-4), or e.g. 0-9")
     ap.add_argument("--side", action="store_true", help='also genz with side_inputs="numeric"')
-    ap.add_argument("--no-route", dest="route", action="store_true",
+    ap.add_argument("--no-route", action="store_true",
                     help="also genz with Selection(numbers_route=False) (the default before stop 36)")
     ap.add_argument("--json", dest="json_path", help="write the per-seed results here")
     a = ap.parse_args(argv)
     seeds = _parse_seeds(a.seeds, {"dev": DEV, "report": REPORT, "reported": REPORT})
     rows = []
     for s in seeds:
-        r = run_seed(s, a.side, a.route)
+        r = run_seed(s, a.side, a.no_route)
         rows.append(r)
         nc = r["genz_numbers_check"] or {}
         print(f"seed {s}: " + "  ".join(f"{k} {r[k]:.2f}" for k in ("genz", "genz-side", "genz-noroute", "ridge", "lasso", "gbm")

@@ -85,8 +85,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from genz import GenZRegressor, Item  # noqa: E402
-from genz.experiments.runner import environment
-from genz.experiments.runner import parse_seeds as _parse_seeds  # noqa: E402
+from genz.experiments.runner import environment, parse_seeds as _parse_seeds  # noqa: E402
 
 DEV_SEEDS = list(range(1000, 1040))
 REPORT_SEEDS = list(range(0, 40))

@@ -86,8 +86,7 @@ from typing import Any
 import numpy as np
 
 from genz import GenZRegressor, Item
-from genz.experiments.runner import environment
-from genz.experiments.runner import parse_seeds as _parse_seeds
+from genz.experiments.runner import environment, parse_seeds as _parse_seeds
 
 DEV_SEEDS = list(range(100, 110))
 REPORT_SEEDS = list(range(5))

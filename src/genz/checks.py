@@ -77,10 +77,11 @@ def numbers_line(nc: Mapping[str, Any]) -> str:
     line = (f"numbers check on {nc['rows']} untouched rows: a ridge on the {len(cols)} numeric column(s) ({named}), "
             f"fitted on the same rows as the features, has loss {nc['ridge_loss']:.4g} vs {nc['genz_loss']:.4g} for "
             f"the discovered features (difference {nc['diff']:+.3g} ± {nc['se']:.2g})")
-    if nc["better"] == "ridge" and nc.get("route"):
-        return (line + ": the plain ridge predicted these rows better (by more than one standard error), so the "
-                "predictor took the numbers route: those columns as side inputs beside the findings (numbers_route_)")
     if nc["better"] == "ridge":
-        return (line + ": the plain ridge predicted these rows BETTER (by more than one standard error); for "
-                "predictions alone, compare with a linear model on those columns (the findings stand as they are)")
+        taken = bool(nc.get("route"))  # the predictor took the numbers route (Selection.numbers_route)
+        return (line + f": the plain ridge predicted these rows {'better' if taken else 'BETTER'} (by more than one "
+                "standard error)" + (", so the predictor took the numbers route: those columns as side inputs beside "
+                                     "the findings (numbers_route_)" if taken else
+                                     "; for predictions alone, compare with a linear model on those columns (the "
+                                     "findings stand as they are)"))
     return line + (": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)")
