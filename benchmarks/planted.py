@@ -731,6 +731,7 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
         "findings": findings, "finding_term": fsc["feature_term"],
         "terms": task.terms, "term_found": sc["term_found"], "features": features,
         "feature_term": sc["feature_term"], "zero_shot": getattr(est, "baseline_", None),
+        "numbers_check": getattr(est, "numbers_check_", None),
     }
 
 

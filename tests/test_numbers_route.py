@@ -20,6 +20,8 @@ def _table(n: int, seed: int, kind: str) -> tuple[pd.DataFrame, np.ndarray]:
                        "c": rng.choice(list("abc"), n)})
     if kind == "line":  # the target follows x along a line: thresholds approximate it poorly
         y = 2.0 * df["x"].to_numpy() + rng.normal(0, 0.5, n)
+    elif kind == "both":  # a line in x and a small step with a flag: neither route clearly wins
+        y = 0.5 * df["flag"].to_numpy() + df["x"].to_numpy() + rng.normal(0, 0.5, n)
     else:  # it steps with a flag: the features say it exactly
         y = 2.0 * df["flag"].to_numpy() + rng.normal(0, 0.3, n)
     return df, y
@@ -101,3 +103,26 @@ def test_genz_fit_and_predict_with_the_route(tmp_path):
     p = pd.read_csv(tmp_path / "p.csv")
     col = [c for c in p.columns if c != "id"][0]
     assert float(np.sqrt(np.mean((p[col].to_numpy() - y_new) ** 2))) < 0.7
+
+
+def test_route_se_moves_the_rule_and_the_line_says_which():
+    """``Selection.route_se``: the route is taken exactly when the check's paired difference
+    exceeds ``route_se`` standard errors. Catches: the threshold ignored (always one SE), its sign
+    flipped, the line claiming a clear win for a route taken short of one."""
+    from genz.checks import numbers_line
+
+    df, y = _table(400, 4, "both")  # the features ahead by 2-3 standard errors: no route at the default
+    base = _fit(df, y)
+    nc = base.numbers_check_
+    z = nc["diff"] / nc["se"]
+    assert base.numbers_route_ is None and -3 < z - 0.25 and z + 0.25 < 1
+    below, above = _fit(df, y, route_se=z - 0.25), _fit(df, y, route_se=z + 0.25)
+    assert below.numbers_route_ is not None and above.numbers_route_ is None
+    assert above.features_ == base.features_ and set(below.features_) <= set(base.findings_)
+    assert below.numbers_check_["route"] and below.numbers_check_["route_se"] == z - 0.25
+    line = numbers_line(below.numbers_check_)
+    assert "took the numbers route" in line and "by more than one standard error" not in line
+    assert "BETTER" not in line
+    with pytest.raises(Exception, match="route_se must be a number of standard errors"):
+        GenZRegressor(selection={"route_se": 5}).fit(df, y)
+    assert GenZRegressor().set_params(selection__route_se=0.0).get_params()["selection__route_se"] == 0.0

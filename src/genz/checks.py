@@ -84,4 +84,11 @@ def numbers_line(nc: Mapping[str, Any]) -> str:
                                      "the findings (numbers_route_)" if taken else
                                      "; for predictions alone, compare with a linear model on those columns (the "
                                      "findings stand as they are)"))
-    return line + (": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)")
+    said = ": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)"
+    if nc.get("route"):  # taken short of a clear win (Selection.route_se below 1)
+        r = float(nc.get("route_se", 1.0))
+        rule = ("whenever the ridge is ahead" if r == 0 else f"the ridge ahead by more than {r:.3g} standard error(s)"
+                if r > 0 else f"the ridge unless the features are ahead by more than {-r:.3g} standard error(s)")
+        said += (f", and the predictor took the numbers route ({rule}, route_se): those columns as side inputs "
+                 "beside the findings (numbers_route_)")
+    return line + said

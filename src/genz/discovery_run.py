@@ -391,13 +391,13 @@ class DiscoveryRun(UntouchedRowChecks):
         baseline, extra = self._zero_shot_check(names, B, cb, h1, prior_mixture(*base))
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
         U_final, route = None, None
-        if self.sel.numbers_route and self.numbers_route_ok and numbers is not None and numbers["better"] == "ridge":
+        if self.sel.numbers_route and self.numbers_route_ok and numbers is not None and numbers["diff"] > self.sel.route_se * numbers["se"]:
             kept = self._findings_and_pinned(names)  # Selection.numbers_route: the numbers beside the findings
             names, B, eps, extra = [names[k] for k in kept], B[:, kept], eps[kept], None
             cols, X = numeric_columns(sp[0])
             U_final = X if sp[2] is None else np.hstack([sp[2], X])
             route = {"columns": cols, "kept": list(names)}
-            numbers["route"] = True  # the check's line says the predictor took it (genz.checks.numbers_line)
+            numbers["route"], numbers["route_se"] = True, float(self.sel.route_se)  # genz.checks.numbers_line says so
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):

@@ -203,6 +203,11 @@ class Selection:
         findings do not change. Only when the side inputs, if any, come from the items' columns
         (``side_inputs``) and discovery ran on every row (no ``discovery_sample``). False: the
         check only reports (``numbers_check_``, a :class:`genz.CheaperRouteWarning`).
+    ``route_se`` (default 1.0): how clear the ridge's win must be for the numbers route: the route
+        is taken when the ridge's loss on the untouched rows is below the structure's by more than
+        ``route_se`` standard errors of the paired difference. 0: whenever the ridge is ahead; −1:
+        the cheaper ridge unless the structure is ahead by more than one standard error (the
+        one-standard-error rule with the ridge as the simpler model). From −3 to 3.
     """
 
     folds: int = 5
@@ -215,6 +220,7 @@ class Selection:
     extend: bool = True
     max_features: int | None = None
     numbers_route: bool = True
+    route_se: float = 1.0
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
@@ -241,6 +247,8 @@ class Selection:
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
         if not isinstance(self.numbers_route, (bool, np.bool_)):
             raise GenZInputError(f"selection numbers_route must be True or False, not {self.numbers_route!r}")
+        if not real(self.route_se) or not -3 <= self.route_se <= 3:
+            raise GenZInputError(f"selection route_se must be a number of standard errors from -3 to 3, not {self.route_se!r}")
         if self.max_features is not None and (not whole(self.max_features) or self.max_features < 1):
             raise GenZInputError(f"selection max_features must be None or a whole number, at least 1, not {self.max_features!r}")
         if self.correction not in CORRECTIONS:

@@ -118,7 +118,7 @@ def discovery_options(note: str = ""):
 
 
 SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
-                         "max_features", "numbers_route")
+                         "max_features", "numbers_route", "route_se")
 
 
 def selection_options():
@@ -158,6 +158,10 @@ def selection_options():
                      help="When the numbers check finds that a ridge on the numeric columns predicted the rows set "
                           "aside better, predict with those columns as side inputs beside the findings only "
                           "(not with --side-inputs)."),
+        click.option("--route-se", type=click.FloatRange(-3, 3), default=Selection.route_se, show_default=True,
+                     help="Take the numbers route when the ridge is ahead on the rows set aside by more than this "
+                          "many standard errors (0: whenever it is ahead; -1: unless the features are ahead by more "
+                          "than one)."),
     ]
 
     def deco(f):
