@@ -311,7 +311,7 @@ def advanced_settings(value: Any) -> Advanced:
         new = MOVED_TO_SELECTION[old]
         raise GenZInputError(f"advanced {old} is gone: how features are kept and tested is now genz.Selection "
                              f"(folds, patience, holdout, error_rate, correction)"
-                             + (f"; the share of rows set aside is Selection(holdout=...)" if new else ""))
+                             + ("; the share of rows set aside is Selection(holdout=...)" if new else ""))
     adv = _coerce(Advanced, value, "advanced")
     adv.check()
     return adv
