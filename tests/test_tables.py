@@ -221,3 +221,26 @@ def test_the_summary_says_why_a_number_column_stayed_text(tmp_path):
     t = load_table(p, "price")
     assert t.types == {"mileage": "text"}
     assert "mileage is text because 1 value is not a number (e.g. 'unknown')" in t.summary
+
+
+def test_a_target_series_named_like_an_input_column_is_flagged():
+    """``y = f(df["c"])`` is a Series named "c": the column is left out as the target (by name), and
+    since it holds no numbers it cannot be where a numeric target came from: a warning says so.
+    Catches: the warning missing, or raised for a numeric column the target may come from (the
+    target column itself, or ``np.log(df["price"])``)."""
+    import warnings
+
+    import pandas as pd
+
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "c": list("ababab")})
+    y = (df["c"] == "a").astype(float) + df["x"]
+    y = y.rename("c")
+    with pytest.warns(UserWarning, match="column 'c' is left out as the target because the target is a Series"):
+        items = items_from_frame(df, target=y)
+    assert "c" not in items[0].attributes
+    same = df.assign(price=[10.0, 11, 12, 13, 14, 15])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        items = items_from_frame(same, target=same["price"])
+        logged = items_from_frame(same, target=np.log(same["price"]))
+    assert "price" not in items[0].attributes and "price" not in logged[0].attributes

@@ -390,6 +390,12 @@ def frame_items(df: Any, id: str | None = None, text: str | Sequence[str] | None
 
     t = _from_frame(df)
     targets = _target_columns(t, target)
+    named = str(getattr(target, "name", None))
+    if named in targets and not _numbers(t.columns[named]):  # a Series that inherited a category column's name
+        warnings.warn(f"column {named!r} is left out as the target because the target is a Series named {named!r}, "
+                      f"but the column holds no numbers (the Series inherited its name?); if {named!r} is an input, "
+                      f"pass the target as an array (y.to_numpy()) or rename it (y.rename('target'))",
+                      stacklevel=stacklevel)
     exclude = list(exclude) + targets
     id_col = id
     if id is None and hasattr(df, "index") and hasattr(df, "columns"):
@@ -432,6 +438,12 @@ def _target_columns(t: Table, target: Any) -> list[str]:
         if any(np.array_equal(col, y[:, j]) for j in range(y.shape[1])):
             out.append(c)
     return out
+
+
+def _numbers(values: Sequence[Any]) -> bool:
+    """Whether every value of a column is a number (a column a numeric target could come from)."""
+    plain = [to_plain(v) for v in values]
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in plain)
 
 
 def _looks_like_prose(values: Sequence[Any]) -> bool:
