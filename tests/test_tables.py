@@ -244,3 +244,22 @@ def test_a_target_series_named_like_an_input_column_is_flagged():
         items = items_from_frame(same, target=same["price"])
         logged = items_from_frame(same, target=np.log(same["price"]))
     assert "price" not in items[0].attributes and "price" not in logged[0].attributes
+
+
+def test_whole_numbers_under_a_code_name_stay_codes():
+    """A zip code without a leading zero (``92880``, as a number or a string) is a place, not an
+    amount: under a code's name it stays text, so the offline engine reads values, not thresholds.
+    Catches: the name rule missing, applied to amounts (``price``) or to fractional numbers, or
+    lost on ``types=`` (a model's saved types)."""
+    from genz.tables import code_name
+
+    t = {"zipcode": [92880, 94501, 85255], "ZipCode": ["92880", "94501", "85255"], "area_code": [415, 212, 312],
+         "price": [92880, 94501, 85255], "zip_share": [0.5, 0.25, 0.125]}
+    assert infer_types(t) == {"zipcode": "text", "ZipCode": "text", "area_code": "text", "price": "integer",
+                              "zip_share": "number"}
+    items = items_from_frame(t)
+    assert items[0].attributes["zipcode"] == "92880" and items[0].attributes["price"] == 92880
+    forced = items_from_frame(t, types={"zipcode": "integer"})
+    assert forced[0].attributes["zipcode"] == 92880
+    assert [code_name(n) for n in ("zip", "Postcode", "fips", "bedrooms", "episode", "decode")] == [
+        True, True, True, False, False, False]

@@ -6,7 +6,10 @@ item with its type inferred:
 
 * numbers, also numbers given as strings with thousands separators (``"259,200"``) or a
   currency sign (``"$12,500"``), become numbers, unless a value has a leading zero (``"02134"``:
-  a code, kept as text);
+  a code, kept as text) or the column holds whole numbers under a code's name (``zip``,
+  ``zipcode``, ``postal_code``, ``postcode``, ``fips``, ``area_code``: a word of the name that is
+  ``zip``, ``postal`` or ``fips`` or ends in ``code``), kept as text: a zip code is a place, not
+  an amount (rename the column to keep it numbers; ``--categorical`` keeps other columns as text);
 * ``true``/``false`` and ``yes``/``no`` (any case) become booleans;
 * empty cells, ``NA``, ``N/A``, ``NaN``, ``null`` and ``None`` are missing: the attribute is
   absent for that item;
@@ -178,9 +181,19 @@ def _infer_column(values: Sequence[Any], decimal: str = ".") -> str:
 
 
 def infer_types(table: Table | Any, columns: Sequence[str] | None = None) -> dict[str, str]:
-    """Each column's inferred type (``integer``, ``number``, ``boolean``, ``list``, ``text``)."""
+    """Each column's inferred type (``integer``, ``number``, ``boolean``, ``list``, ``text``); whole
+    numbers under a code's name (:func:`code_name`) are ``text``."""
     t = _from_frame(table) if not isinstance(table, Table) else table
-    return {c: _infer_column(t.columns[c], t.decimal) for c in (columns if columns is not None else t.columns)}
+    out = {c: _infer_column(t.columns[c], t.decimal) for c in (columns if columns is not None else t.columns)}
+    return {c: "text" if k == "integer" and code_name(c) else k for c, k in out.items()}
+
+
+def code_name(name: str) -> bool:
+    """Whether a column's name says it holds codes (a word ``zip``, ``postal`` or ``fips``, or one
+    ending in ``code``: ``zipcode``, ``ZipCode``, ``postal_code``, ``area code``), whose whole
+    numbers are labels, not amounts."""
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name)).lower())
+    return any(w in ("zip", "postal", "fips") or (w.endswith("code") and w != "decode") for w in words)
 
 
 def _convert(v: Any, kind: str, where: str, col: str, decimal: str = ".", dayfirst: bool | None = None) -> Any:
