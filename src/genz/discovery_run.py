@@ -391,7 +391,8 @@ class DiscoveryRun(UntouchedRowChecks):
         baseline, extra = self._zero_shot_check(names, B, cb, h1, prior_mixture(*base))
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
         U_final, route = None, None
-        if self.sel.numbers_route and self.numbers_route_ok and numbers is not None and numbers["diff"] > self.sel.route_se * numbers["se"]:
+        ridge_ahead = numbers is not None and numbers["diff"] > self.sel.route_se * numbers["se"]  # Selection.route_se
+        if self.sel.numbers_route and self.numbers_route_ok and ridge_ahead:
             kept = self._findings_and_pinned(names)  # Selection.numbers_route: the numbers beside the findings
             names, B, eps, extra = [names[k] for k in kept], B[:, kept], eps[kept], None
             cols, X = numeric_columns(sp[0])
