@@ -77,18 +77,17 @@ def numbers_line(nc: Mapping[str, Any]) -> str:
     line = (f"numbers check on {nc['rows']} untouched rows: a ridge on the {len(cols)} numeric column(s) ({named}), "
             f"fitted on the same rows as the features, has loss {nc['ridge_loss']:.4g} vs {nc['genz_loss']:.4g} for "
             f"the discovered features (difference {nc['diff']:+.3g} ± {nc['se']:.2g})")
+    taken = bool(nc.get("route"))  # the predictor took the numbers route (Selection.numbers_route, route_se)
+    route = "the predictor took the numbers route{}: those columns as side inputs beside the findings (numbers_route_)"
     if nc["better"] == "ridge":
-        taken = bool(nc.get("route"))  # the predictor took the numbers route (Selection.numbers_route)
         return (line + f": the plain ridge predicted these rows {'better' if taken else 'BETTER'} (by more than one "
-                "standard error)" + (", so the predictor took the numbers route: those columns as side inputs beside "
-                                     "the findings (numbers_route_)" if taken else
+                "standard error)" + (", so " + route.format("") if taken else
                                      "; for predictions alone, compare with a linear model on those columns (the "
                                      "findings stand as they are)"))
     said = ": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)"
-    if nc.get("route"):  # taken short of a clear win (Selection.route_se below 1)
+    if taken:  # short of a clear win (Selection.route_se below 1)
         r = float(nc.get("route_se", 1.0))
         rule = ("whenever the ridge is ahead" if r == 0 else f"the ridge ahead by more than {r:.3g} standard error(s)"
                 if r > 0 else f"the ridge unless the features are ahead by more than {-r:.3g} standard error(s)")
-        said += (f", and the predictor took the numbers route ({rule}, route_se): those columns as side inputs "
-                 "beside the findings (numbers_route_)")
+        said += ", and " + route.format(f" ({rule}, route_se)")
     return line + said

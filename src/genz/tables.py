@@ -444,10 +444,9 @@ def _target_columns(t: Table, target: Any) -> list[str]:
     except (TypeError, ValueError):
         return out
     for c, vals in t.columns.items():
-        plain = [to_plain(v) for v in vals]
-        if c in out or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in plain):
+        if c in out or not _numbers(vals):
             continue
-        col = np.asarray(plain, dtype=float)
+        col = np.asarray([to_plain(v) for v in vals], dtype=float)
         if any(np.array_equal(col, y[:, j]) for j in range(y.shape[1])):
             out.append(c)
     return out
