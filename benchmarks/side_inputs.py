@@ -62,8 +62,9 @@ def _ci(a, b) -> str:
 
 
 #: the arms a table is fitted with: ``None`` (the defaults), ``numeric`` (side_inputs="numeric"),
-#: ``noroute`` (the defaults with Selection(numbers_route=False))
-VARIANTS = {"None": {}, "numeric": {"side_inputs": "numeric"}, "noroute": {"selection": {"numbers_route": False}}}
+#: ``noroute`` (the defaults with Selection(numbers_route=False)), ``table`` (Selection(route_inputs="table"))
+VARIANTS = {"None": {}, "numeric": {"side_inputs": "numeric"}, "noroute": {"selection": {"numbers_route": False}},
+            "table": {"selection": {"route_inputs": "table"}}}
 
 
 def houses(data: str, seeds: list[int], variants: tuple[str, ...] = ("None", "numeric")) -> list[dict]:
@@ -125,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tables", default="houses,cars")
     ap.add_argument("--houses-seeds", default="100-109")
     ap.add_argument("--cars-seeds", default="100-104")
-    ap.add_argument("--variants", default="None,numeric", help="the defaults and one other arm: None,numeric or None,noroute")
+    ap.add_argument("--variants", default="None,numeric", help="the defaults and one other arm: None,numeric, None,noroute or None,table")
     args = ap.parse_args(argv)
     variants = tuple(v.strip() for v in args.variants.split(","))
     if len(variants) != 2 or variants[0] != "None" or variants[1] not in VARIANTS:
-        ap.error("--variants: None,numeric or None,noroute")
+        ap.error("--variants: None,numeric, None,noroute or None,table")
 
     from threadpoolctl import threadpool_limits
 

@@ -65,7 +65,8 @@ def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str
             (baseline.get("better") == "zero-shot" and not baseline.get("added"))
             or _alone_better(baseline)):
         warnings.warn(zero_shot_line(baseline), CheaperRouteWarning, stacklevel=4)
-    if numbers and numbers.get("better") == "ridge" and not numbers.get("route"):
+    if numbers and not numbers.get("route") and (
+            numbers.get("better") == "ridge" or (numbers.get("table") or {}).get("better") == "ridge"):
         warnings.warn(numbers_line(numbers), CheaperRouteWarning, stacklevel=4)
 
 
@@ -77,17 +78,38 @@ def numbers_line(nc: Mapping[str, Any]) -> str:
     line = (f"numbers check on {nc['rows']} untouched rows: a ridge on the {len(cols)} numeric column(s) ({named}), "
             f"fitted on the same rows as the features, has loss {nc['ridge_loss']:.4g} vs {nc['genz_loss']:.4g} for "
             f"the discovered features (difference {nc['diff']:+.3g} ± {nc['se']:.2g})")
-    taken = bool(nc.get("route"))  # the predictor took the numbers route (Selection.numbers_route, route_se)
+    table = nc.get("table")
+    via_table = nc.get("route_inputs") == "table"  # the route took the table's ridge (Selection.route_inputs)
+    taken = bool(nc.get("route")) and not via_table  # the route took this ridge (Selection.numbers_route, route_se)
     route = "the predictor took the numbers route{}: those columns as side inputs beside the findings (numbers_route_)"
     if nc["better"] == "ridge":
-        return (line + f": the plain ridge predicted these rows {'better' if taken else 'BETTER'} (by more than one "
-                "standard error)" + (", so " + route.format("") if taken else
-                                     "; for predictions alone, compare with a linear model on those columns (the "
-                                     "findings stand as they are)"))
-    said = ": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)"
-    if taken:  # short of a clear win (Selection.route_se below 1)
-        r = float(nc.get("route_se", 1.0))
-        rule = ("whenever the ridge is ahead" if r == 0 else f"the ridge ahead by more than {r:.3g} standard error(s)"
-                if r > 0 else f"the ridge unless the features are ahead by more than {-r:.3g} standard error(s)")
-        said += ", and " + route.format(f" ({rule}, route_se)")
-    return line + said
+        line += (f": the plain ridge predicted these rows {'better' if taken or via_table else 'BETTER'} (by more "
+                 "than one standard error)" + (", so " + route.format("") if taken else "" if via_table else
+                                               "; for predictions alone, compare with a linear model on those "
+                                               "columns (the findings stand as they are)"))
+    else:
+        line += ": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)"
+        if taken:  # short of a clear win (Selection.route_se below 1)
+            line += ", and " + route.format(f" ({_route_rule(nc)}, route_se)")
+    if table is None:
+        return line
+    logged = f", the log of {', '.join(table['log'])}" if table["log"] else ""
+    cats = list(table["categories"].items())
+    onehot = ("; one-hot " + ", ".join(f"{k} ({n} level{'s' if n != 1 else ''})" for k, n in cats[:4])
+              + (f" and {len(cats) - 4} more" if len(cats) > 4 else "")) if cats else ""
+    line += (f". A ridge on the table as a practitioner writes it (the numbers{logged}{onehot}) has loss "
+             f"{table['ridge_loss']:.4g} (difference {table['diff']:+.3g} ± {table['se']:.2g})")
+    route = "the predictor took the numbers route{} with that ridge's columns as side inputs (numbers_route_)"
+    if table["better"] == "ridge":
+        return line + (": it predicted these rows better (by more than one standard error), so " + route.format("")
+                       if via_table else ": it predicted these rows BETTER (by more than one standard error); "
+                       "Selection(route_inputs='table') (genz fit --route-inputs table) lets the numbers route take it")
+    line += ": the features predicted better" if table["better"] == "genz" else ": a tie (within one standard error)"
+    return line + (", and " + route.format(f" ({_route_rule(nc)}, route_se)") if via_table else "")
+
+
+def _route_rule(nc: Mapping[str, Any]) -> str:
+    """The numbers route's rule in words (Selection.route_se), for a route taken short of a clear win."""
+    r = float(nc.get("route_se", 1.0))
+    return ("whenever the ridge is ahead" if r == 0 else f"the ridge ahead by more than {r:.3g} standard error(s)"
+            if r > 0 else f"the ridge unless the features are ahead by more than {-r:.3g} standard error(s)")

@@ -145,7 +145,7 @@ FIT_HELP = [
     ("Discovery", ["cycles", "add_per_cycle", "remove_per_cycle", "n_features", "seed", "model", "algorithm",
                    "n_candidates", "conjunctions", "discovery_sample", "hypotheses_path", "pin", "veto"]),
     ("Selection and findings", ["folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
-                                "max_features", "numbers_route", "route_se"]),
+                                "max_features", "numbers_route", "route_se", "route_inputs"]),
     ("Foundation model (default: the offline engine; these matter for --fm openai)", _FM_OPTIONS),
     ("Bulk judging (--executor; docs/scale.md)", _EXECUTOR_OPTIONS),
 ]
@@ -400,7 +400,9 @@ def _load_run_model(path: str, side_inputs: str | None, fm_overrides: dict | Non
     cols = list(cfg.get("side_inputs") or (getattr(est, "inputs_", None) or {}).get("side_inputs") or [])
     if side_inputs is not None:
         cols = _columns(side_inputs)
-    if est.n_side_inputs_ and len(cols) != est.n_side_inputs_:
+    from .estimator_inputs import route_extra_columns
+
+    if est.n_side_inputs_ and len(cols) + route_extra_columns(est) != est.n_side_inputs_:  # the table route one-hots
         raise GenZInputError(
             f"{p}: this model uses {est.n_side_inputs_} side inputs; pass --side-inputs with the attributes it was "
             "fitted with (comma-separated), or give its run directory")
@@ -452,9 +454,10 @@ def _predict(est, items, cols, executor: str = "sync", **executor_opts):
     first judged on all the items in one pass of that executor (export, submit or run, ingest
     into the cache: :meth:`genz.fm.executors.ExecutorFM.prefetch`); predict then reads them
     from the cache."""
+    from .estimator_inputs import route_matrix
     from .items import side_inputs_from_attributes
 
-    U = side_inputs_from_attributes(items, cols) if cols else None
+    U = route_matrix(est, items, side_inputs_from_attributes(items, cols)) if cols else None  # the table route's logs
     if executor != "sync" and est.features_:
         est.fm_ = with_executor(est.fm_, executor, **executor_opts)
         est.fm_.prefetch(list(est.features_), items)

@@ -26,7 +26,8 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired
+from .selection import (CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired, table_matrix,
+                        table_spec)
 from .untouched_checks import UntouchedRowChecks
 from .settings import Selection
 from .items import Item
@@ -364,6 +365,20 @@ class DiscoveryRun(UntouchedRowChecks):
         self.phase = 2
         return e
 
+    def _route_ridge(self, numbers: dict | None) -> str | None:
+        """Which ridge of the numbers check (:func:`genz.selection.numbers_check`) the numbers
+        route would take: one ahead of phase 1's structure on the untouched rows by more than
+        ``route_se`` standard errors — ``"numbers"``, or with ``route_inputs="table"`` also
+        ``"table"`` (both ahead: the smaller loss) — or None."""
+        if numbers is None:
+            return None
+        r = self.sel.route_se
+        ahead = {"numbers": numbers["ridge_loss"]} if numbers["diff"] > r * numbers["se"] else {}
+        table = numbers.get("table")
+        if self.sel.route_inputs == "table" and table is not None and table["diff"] > r * table["se"]:
+            ahead["table"] = table["ridge_loss"]
+        return min(ahead, key=ahead.get) if ahead else None
+
     # -- the end: the predictor --------------------------------------------------------------------
     def _select(self, cb: Callbacks, clock: dict) -> dict:
         """The predictor's structure (the best step of the last phase), refitted on every
@@ -391,14 +406,19 @@ class DiscoveryRun(UntouchedRowChecks):
         baseline, extra = self._zero_shot_check(names, B, cb, h1, prior_mixture(*base))
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
         U_final, route = None, None
-        ridge_ahead = numbers is not None and numbers["diff"] > self.sel.route_se * numbers["se"]  # Selection.route_se
-        if self.sel.numbers_route and self.numbers_route_ok and ridge_ahead:
+        ridge = self._route_ridge(numbers)  # Selection.route_se, route_inputs: "numbers", "table" or None
+        if self.sel.numbers_route and self.numbers_route_ok and ridge is not None:
             kept = self._findings_and_pinned(names)  # Selection.numbers_route: the numbers beside the findings
             names, B, eps, extra = [names[k] for k in kept], B[:, kept], eps[kept], None
             cols, X = numeric_columns(sp[0])
-            U_final = X if sp[2] is None else np.hstack([sp[2], X])
             route = {"columns": cols, "kept": list(names)}
+            if ridge == "table":  # the practitioner's ridge: skewed numbers logged, categories one-hot
+                spec = table_spec(sp[0])
+                route.update(inputs="table", log=spec["log"], floor=spec["floor"], levels=spec["levels"])
+                X = table_matrix(sp[0], spec, X)
+            U_final = X if sp[2] is None else np.hstack([sp[2], X])
             numbers["route"], numbers["route_se"] = True, float(self.sel.route_se)  # genz.checks.numbers_line says so
+            numbers["route_inputs"] = ridge
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -423,8 +443,11 @@ class DiscoveryRun(UntouchedRowChecks):
         n_f = 0 if findings is None else len(findings.findings)
         why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"
         if route is not None:
-            why = (f"the numbers route: the {len(route['columns'])} numeric column(s) as side inputs beside the "
-                   f"findings and pinned features ({len(names)}): a ridge on them predicted the untouched rows better")
+            what = (f"the {len(route['columns'])} numeric column(s)" if "levels" not in route else
+                    f"the table's {len(route['columns'])} numeric column(s) ({len(route['log'])} logged) and "
+                    f"{sum(map(len, route['levels'].values()))} category level(s)")
+            why = (f"the numbers route: {what} as side inputs beside the findings and pinned features "
+                   f"({len(names)}): a ridge on them predicted the untouched rows better")
         elif structure["fell_back"]:
             why = (f"the findings and pinned features alone ({len(names)} features): phase 1's structure predicted "
                    f"the untouched rows no better than no feature (structure check)")

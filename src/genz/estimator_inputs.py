@@ -29,6 +29,7 @@ from .errors import GenZInputError
 from .items import Item, numeric_attributes, side_inputs_from_attributes
 
 __all__ = ["validate_params", "check_items", "is_table", "table_items", "fit_columns", "remember_inputs", "new_items",
+           "route_matrix", "route_extra_columns",
            "load_inputs", "side_input_columns", "used_columns",
            "check_columns", "column_names", "check_sample_weight", "check_target_values", "inputs_from_saved"]
 
@@ -338,7 +339,26 @@ def new_items(est: Any, X: Any, *, text: Any = None, id: Any = None, allow_missi
             check_columns(sorted(have_attrs), {**inputs, "text": []}, est.features_, allow_missing=False,
                           where="the items")
     side = inputs.get("side_inputs")
-    return items, (side_matrix(items, side) if side else None)
+    return items, (route_matrix(est, items, side_matrix(items, side)) if side else None)
+
+
+def route_extra_columns(est: Any) -> int:
+    """How many more side inputs the predictor takes than the attributes it reads: the one-hot
+    levels of the table route (``Selection(route_inputs="table")``), else 0."""
+    return sum(len(v) for v in ((getattr(est, "numbers_route_", None) or {}).get("levels") or {}).values())
+
+
+def route_matrix(est: Any, items: Sequence[Item], U: np.ndarray) -> np.ndarray:
+    """The side inputs ``U`` of new items as the predictor takes them: after the table route
+    (``Selection(route_inputs="table")``), the route's numeric columns (the last of ``U``) as
+    :func:`genz.selection.table_matrix` transforms them (logs, the category levels one-hot)."""
+    route = getattr(est, "numbers_route_", None) or {}
+    if "levels" not in route:
+        return U
+    from .selection import table_matrix
+
+    p = len(route["columns"])
+    return np.hstack([U[:, :U.shape[1] - p], table_matrix(items, route, U[:, U.shape[1] - p:])])
 
 
 def load_inputs(est: Any, meta: Mapping[str, Any], path: Any) -> None:

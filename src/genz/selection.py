@@ -54,7 +54,7 @@ from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
            "split_indices", "holdout_losses", "RIDGE_GRID", "MIN_CV_ROWS", "UNION_SE", "FALLBACK_SE",
-           "structure_check", "numbers_check"]
+           "structure_check", "numbers_check", "table_spec", "table_matrix"]
 
 #: the ridge values (``ridge · N`` on every column but the constant) tried in each structure
 RIDGE_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
@@ -305,6 +305,72 @@ def numeric_columns(items: Sequence) -> tuple[list[str], np.ndarray | None]:
     return [c for c, k in zip(cols, keep) if k], X[:, keep]
 
 
+#: the table ridge (:func:`table_spec`): a category column has at most this share of distinct values
+#: among the rows (more: an identifier or free text), levels seen at least :data:`TABLE_MIN_COUNT`
+#: times, the :data:`TABLE_MAX_LEVELS` most frequent of them
+TABLE_MAX_DISTINCT = 0.5
+TABLE_MIN_COUNT = 2
+TABLE_MAX_LEVELS = 50
+#: a positive numeric column whose skewness exceeds this enters the table ridge as its log
+TABLE_LOG_SKEW = 1.0
+
+
+def _category_values(items: Sequence, key: str) -> np.ndarray:
+    """Each item's value of ``key`` as a string ("" when absent or not a string or boolean)."""
+    return np.array([str(v) if isinstance(v := it.attributes.get(key), (str, bool, np.bool_)) else ""
+                     for it in items], dtype=object)
+
+
+def table_spec(items: Sequence) -> dict | None:
+    """What a practitioner's ridge sees of a table, chosen without the target: every numeric
+    column (:func:`numeric_columns`), as its log when all its values are positive and its
+    skewness exceeds :data:`TABLE_LOG_SKEW`, and every category column (string or boolean
+    values, at most :data:`TABLE_MAX_DISTINCT` as many distinct values as rows) one-hot over its
+    levels seen at least :data:`TABLE_MIN_COUNT` times (the :data:`TABLE_MAX_LEVELS` most
+    frequent). None without numeric columns, or when it would be the numbers check's ridge
+    (no log, no category)."""
+    cols, X = numeric_columns(items)
+    if X is None:
+        return None
+    log, floor = [], {}
+    for c, x in zip(cols, X.T):
+        sd = x.std()
+        if x.min() > 0 and sd > 0 and np.mean(((x - x.mean()) / sd) ** 3) > TABLE_LOG_SKEW:
+            log.append(c)
+            floor[c] = float(x.min())
+    keys = sorted({k for it in items for k, v in it.attributes.items() if isinstance(v, (str, bool, np.bool_))})
+    levels: dict[str, list[str]] = {}
+    for k in keys:
+        vals = _category_values(items, k)
+        lv, n = np.unique(vals[vals != ""], return_counts=True)
+        if len(lv) > TABLE_MAX_DISTINCT * len(items):
+            continue
+        order = np.lexsort((lv, -n))  # most frequent first, ties by value
+        keep = [str(lv[i]) for i in order if n[i] >= TABLE_MIN_COUNT][:TABLE_MAX_LEVELS]
+        if len(keep) >= 2 or (len(keep) == 1 and n[order[0]] < len(items)):
+            levels[k] = keep
+    if not log and not levels:
+        return None
+    return {"columns": cols, "log": log, "floor": floor, "levels": levels}
+
+
+def table_matrix(items: Sequence, spec: dict, X: np.ndarray | None = None) -> np.ndarray:
+    """The table ridge's inputs for ``items`` (:func:`table_spec`): the numeric columns ``X``
+    (N×P, in ``spec["columns"]``' order; read from the items when None), the logged ones as
+    ``log(max(x, the training minimum))``, then one 0/1 column per level of each category (an
+    unseen level or a missing value: all zeros)."""
+    cols = list(spec["columns"])
+    if X is None:
+        X = np.array([[float(it.attributes[c]) for c in cols] for it in items], dtype=float).reshape(len(items), len(cols))
+    X = np.array(X, dtype=float, copy=True)
+    for c in spec["log"]:
+        j = cols.index(c)
+        X[:, j] = np.log(np.maximum(X[:, j], spec["floor"][c]))
+    onehot = [(_category_values(items, k)[:, None] == np.array(lv, dtype=object)[None, :]).astype(float)
+              for k, lv in spec["levels"].items()]
+    return np.hstack([X, *onehot]) if onehot else X
+
+
 def structure_check(genz: np.ndarray, empty: np.ndarray, kept: Sequence[str], tested: int) -> dict:
     """Does the discovered structure predict rows that no choice touched better than no feature?
     ``genz`` and ``empty``: per-item losses on the untouched rows of phase 1's structure and of
@@ -324,13 +390,23 @@ def numbers_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np
     losses on the untouched rows ``test`` of the structure tested for findings, fitted on the rows
     ``train`` (:func:`holdout_losses`); against them, a ridge on every numeric column
     (:func:`numeric_columns`, standardised; with the side inputs ``U`` in both) fitted and scored
-    the same way. A report only: the predictor is not changed. None without numeric columns or
-    untouched rows."""
+    the same way. With a ``"table"`` entry when :func:`table_spec` adds anything: the same for a
+    practitioner's ridge on the table (skewed numbers logged, categories one-hot). The numbers
+    route (:class:`genz.Selection`) reads it; None without numeric columns or untouched rows."""
     cols, X = numeric_columns(items)
     if X is None or not len(test):
         return None
     ridge = holdout_losses(np.zeros((len(Y), 0)), X if U is None else np.hstack([U, X]), Y, train, test, folds, seed)
     m, se = paired(genz - ridge)
-    return {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()),
-            "ridge_loss": float(ridge.mean()), "diff": m, "se": se,
-            "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+    out = {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()),
+           "ridge_loss": float(ridge.mean()), "diff": m, "se": se,
+           "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+    spec = table_spec(items)
+    if spec is not None:  # the same with the categories one-hot and the skewed numbers logged
+        T = table_matrix(items, spec, X)
+        table = holdout_losses(np.zeros((len(Y), 0)), T if U is None else np.hstack([U, T]), Y, train, test, folds, seed)
+        m, se = paired(genz - table)
+        out["table"] = {"log": spec["log"], "categories": {k: len(v) for k, v in spec["levels"].items()},
+                        "ridge_loss": float(table.mean()), "diff": m, "se": se,
+                        "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+    return out

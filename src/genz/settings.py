@@ -27,6 +27,8 @@ from .errors import GenZInputError
 #: the findings' corrections over the features tested (:mod:`genz.findings`), by the name
 #: ``Selection.correction`` takes, with the name the feature table prints
 CORRECTIONS = {"by": "Benjamini-Yekutieli", "bh": "Benjamini-Hochberg", "holm": "Holm", "bonferroni": "Bonferroni"}
+#: what the numbers route may take (Selection.route_inputs)
+ROUTE_INPUTS = ("numbers", "table")
 
 __all__ = ["Linear", "MLP", "Advanced", "Selection", "PriorKnowledge", "model_spec", "advanced_settings",
            "selection_settings", "prior_knowledge"]
@@ -208,6 +210,14 @@ class Selection:
         ``route_se`` standard errors of the paired difference. 0: whenever the ridge is ahead; −1:
         the cheaper ridge unless the structure is ahead by more than one standard error (the
         one-standard-error rule with the ridge as the simpler model). From −3 to 3.
+    ``route_inputs`` (default ``"numbers"``): what the numbers route may take. ``"numbers"``: the
+        ridge on the numeric columns as they are. ``"table"``: also a practitioner's ridge on the
+        table, which the numbers check fits beside it (each numeric column, as its log when its
+        values are positive and skewed; each category column one-hot over its levels seen at least
+        twice): the route takes whichever of the two is ahead by more than ``route_se`` standard
+        errors (both: the one with the smaller loss on the untouched rows), and the predictor's
+        side inputs are that ridge's columns. ``genz fit`` says when the table's ridge was ahead
+        and ``"numbers"`` left it (a :class:`genz.CheaperRouteWarning` in Python).
     """
 
     folds: int = 5
@@ -221,6 +231,7 @@ class Selection:
     max_features: int | None = None
     numbers_route: bool = True
     route_se: float = 1.0
+    route_inputs: str = "numbers"
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
@@ -249,6 +260,9 @@ class Selection:
             raise GenZInputError(f"selection numbers_route must be True or False, not {self.numbers_route!r}")
         if not real(self.route_se) or not -3 <= self.route_se <= 3:
             raise GenZInputError(f"selection route_se must be a number of standard errors from -3 to 3, not {self.route_se!r}")
+        if self.route_inputs not in ROUTE_INPUTS:
+            raise GenZInputError(f"selection route_inputs must be one of {', '.join(map(repr, ROUTE_INPUTS))}, "
+                                 f"not {self.route_inputs!r}")
         if self.max_features is not None and (not whole(self.max_features) or self.max_features < 1):
             raise GenZInputError(f"selection max_features must be None or a whole number, at least 1, not {self.max_features!r}")
         if self.correction not in CORRECTIONS:

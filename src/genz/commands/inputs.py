@@ -13,7 +13,7 @@ import click
 import numpy as np
 
 from ..errors import GenZInputError
-from ..settings import CORRECTIONS, Selection
+from ..settings import CORRECTIONS, ROUTE_INPUTS, Selection
 from ..items import Item
 
 __all__ = ["data_options", "discovery_options", "load_inputs", "Inputs", "check_fit_inputs", "explain_features", "MIN_ITEMS",
@@ -118,7 +118,7 @@ def discovery_options(note: str = ""):
 
 
 SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
-                         "max_features", "numbers_route", "route_se")
+                         "max_features", "numbers_route", "route_se", "route_inputs")
 
 
 def selection_options():
@@ -162,6 +162,11 @@ def selection_options():
                      help="Take the numbers route when the ridge is ahead on the rows set aside by more than this "
                           "many standard errors (0: whenever it is ahead; -1: unless the features are ahead by more "
                           "than one)."),
+        click.option("--route-inputs", type=click.Choice(list(ROUTE_INPUTS)), default=Selection.route_inputs,
+                     show_default=True,
+                     help="What the numbers route may take: numbers (a ridge on the numeric columns) or table (also "
+                          "a ridge on the numbers, the skewed ones logged, and the categories one-hot; the one "
+                          "ahead on the rows set aside)."),
     ]
 
     def deco(f):
