@@ -210,14 +210,15 @@ class Selection:
         ``route_se`` standard errors of the paired difference. 0: whenever the ridge is ahead; −1:
         the cheaper ridge unless the structure is ahead by more than one standard error (the
         one-standard-error rule with the ridge as the simpler model). From −3 to 3.
-    ``route_inputs`` (default ``"numbers"``): what the numbers route may take. ``"numbers"``: the
-        ridge on the numeric columns as they are. ``"table"``: also a practitioner's ridge on the
+    ``route_inputs`` (default ``"table"`` since stop 38, chosen on development data:
+        docs/user-guide.md): what the numbers route may take. ``"numbers"``: the ridge on the
+        numeric columns as they are (stops 36-37). ``"table"``: also a practitioner's ridge on the
         table, which the numbers check fits beside it (each numeric column, as its log when its
         values are positive and skewed; each category column one-hot over its levels seen at least
         twice): the route takes whichever of the two is ahead by more than ``route_se`` standard
         errors (both: the one with the smaller loss on the untouched rows), and the predictor's
-        side inputs are that ridge's columns. ``genz fit`` says when the table's ridge was ahead
-        and ``"numbers"`` left it (a :class:`genz.CheaperRouteWarning` in Python).
+        side inputs are that ridge's columns. With ``"numbers"``, ``genz fit`` says when the
+        table's ridge was ahead and was left (a :class:`genz.CheaperRouteWarning` in Python).
     """
 
     folds: int = 5
@@ -231,7 +232,7 @@ class Selection:
     max_features: int | None = None
     numbers_route: bool = True
     route_se: float = 1.0
-    route_inputs: str = "numbers"
+    route_inputs: str = "table"
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
