@@ -1,6 +1,6 @@
-"""Selection(route_inputs="table"): the numbers check also fits a ridge on the table as a practitioner
-writes it (skewed positive numbers logged, categories one-hot over their repeated levels), and the
-numbers route may take it; with the default ("numbers") the check reports it and warns."""
+"""Selection(route_inputs="table") (the default since stop 38): the numbers check also fits a ridge on the
+table as a practitioner writes it (skewed positive numbers logged, categories one-hot over their
+repeated levels), and the numbers route may take it; with "numbers" the check reports it and warns."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _fit(df, y, **sel):
 
 def test_the_table_route_predicts_like_a_practitioners_ridge(tmp_path):
     """Catches: the route taken but the logs or the one-hot levels left out of predict (or of a saved
-    model), the default taking the table's ridge, the default silent when that ridge won."""
+    model), "numbers" taking the table's ridge, "numbers" silent when that ridge won."""
     from sklearn.linear_model import RidgeCV
     from sklearn.preprocessing import OneHotEncoder
 
@@ -76,11 +76,11 @@ def test_the_table_route_predicts_like_a_practitioners_ridge(tmp_path):
 
     df, y = _houses(400, 1)
     new, y_new = _houses(400, 2)
-    default, warned = _fit(df, y)
-    table, quiet = _fit(df, y, route_inputs="table")
+    default, warned = _fit(df, y, route_inputs="numbers")
+    table, quiet = _fit(df, y)  # the default
     nc = default.numbers_check_
     assert default.numbers_route_ is None and nc["table"]["better"] == "ridge" and nc["table"]["log"] == ["area"]
-    assert warned and "route_inputs='table'" in str(warned[-1].message) and not quiet
+    assert warned and "compare with that ridge" in str(warned[-1].message) and not quiet
     r = table.numbers_route_
     assert r["inputs"] == "table" and r["log"] == ["area"] and len(r["levels"]["zipcode"]) == 25
     assert table.n_side_inputs_ == 2 + 25 and set(table.features_) <= set(table.findings_)
@@ -98,7 +98,7 @@ def test_the_table_route_predicts_like_a_practitioners_ridge(tmp_path):
     np.testing.assert_allclose(np.asarray(back.predict(new)), np.asarray(table.predict(new)))
 
 
-def test_genz_fit_route_inputs_table_and_predict(tmp_path):
+def test_genz_fit_takes_the_table_route_and_predict_rebuilds_it(tmp_path):
     from genz.cli import main
 
     df, y = _houses(300, 3)
@@ -107,7 +107,7 @@ def test_genz_fit_route_inputs_table_and_predict(tmp_path):
     new, y_new = _houses(100, 4)
     new.to_csv(tmp_path / "new.csv", index=False)
     res = CliRunner().invoke(main, ["fit", "--data", str(tmp_path / "t.csv"), "--target", "price", "--out",
-                                    str(tmp_path / "run"), "--cycles", "2", "--route-inputs", "table"])
+                                    str(tmp_path / "run"), "--cycles", "2"])  # the default: table
     assert res.exit_code == 0, res.output
     assert "took the numbers route with that ridge's columns" in res.output
     pred = CliRunner().invoke(main, ["predict", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
@@ -121,6 +121,6 @@ def test_genz_fit_route_inputs_table_and_predict(tmp_path):
 def test_the_setting_is_checked_and_reachable_by_set_params():
     with pytest.raises(Exception, match="route_inputs must be one of 'numbers', 'table'"):
         GenZRegressor(selection={"route_inputs": "tables"}).fit(*_houses(60, 0))
-    assert Selection().route_inputs == "numbers"
-    est = GenZRegressor().set_params(selection__route_inputs="table")
-    assert est.get_params()["selection__route_inputs"] == "table"
+    assert Selection().route_inputs == "table"  # the default (docs/user-guide.md)
+    est = GenZRegressor().set_params(selection__route_inputs="numbers")
+    assert est.get_params()["selection__route_inputs"] == "numbers"

@@ -102,8 +102,9 @@ def numbers_line(nc: Mapping[str, Any]) -> str:
     route = "the predictor took the numbers route{} with that ridge's columns as side inputs (numbers_route_)"
     if table["better"] == "ridge":
         return line + (": it predicted these rows better (by more than one standard error), so " + route.format("")
-                       if via_table else ": it predicted these rows BETTER (by more than one standard error); "
-                       "Selection(route_inputs='table') (genz fit --route-inputs table) lets the numbers route take it")
+                       if via_table else ": it predicted these rows BETTER (by more than one standard error); for "
+                       "predictions alone, compare with that ridge (the defaults, Selection(numbers_route=True, "
+                       "route_inputs='table'), take it when any side inputs come from the table's columns)")
     line += ": the features predicted better" if table["better"] == "genz" else ": a tie (within one standard error)"
     return line + (", and " + route.format(f" ({_route_rule(nc)}, route_se)") if via_table else "")
 
