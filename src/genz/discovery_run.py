@@ -413,7 +413,7 @@ class DiscoveryRun(UntouchedRowChecks):
             cols, X = numeric_columns(sp[0])
             route = {"columns": cols, "kept": list(names)}
             if ridge == "table":  # the practitioner's ridge: skewed numbers logged, categories one-hot
-                spec = table_spec(sp[0])
+                spec = table_spec(sp[0], (cols, X))
                 route.update(inputs="table", log=spec["log"], floor=spec["floor"], levels=spec["levels"])
                 X = table_matrix(sp[0], spec, X)
             U_final = X if sp[2] is None else np.hstack([sp[2], X])

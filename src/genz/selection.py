@@ -321,15 +321,15 @@ def _category_values(items: Sequence, key: str) -> np.ndarray:
                      for it in items], dtype=object)
 
 
-def table_spec(items: Sequence) -> dict | None:
+def table_spec(items: Sequence, numeric: tuple[list[str], np.ndarray | None] | None = None) -> dict | None:
     """What a practitioner's ridge sees of a table, chosen without the target: every numeric
     column (:func:`numeric_columns`), as its log when all its values are positive and its
     skewness exceeds :data:`TABLE_LOG_SKEW`, and every category column (string or boolean
     values, at most :data:`TABLE_MAX_DISTINCT` as many distinct values as rows) one-hot over its
     levels seen at least :data:`TABLE_MIN_COUNT` times (the :data:`TABLE_MAX_LEVELS` most
     frequent). None without numeric columns, or when it would be the numbers check's ridge
-    (no log, no category)."""
-    cols, X = numeric_columns(items)
+    (no log, no category). ``numeric``: :func:`numeric_columns` of ``items`` when already read."""
+    cols, X = numeric_columns(items) if numeric is None else numeric
     if X is None:
         return None
     log, floor = [], {}
@@ -401,7 +401,7 @@ def numbers_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np
     out = {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()),
            "ridge_loss": float(ridge.mean()), "diff": m, "se": se,
            "better": "ridge" if m > se else "genz" if m < -se else "tie"}
-    spec = table_spec(items)
+    spec = table_spec(items, (cols, X))
     if spec is not None:  # the same with the categories one-hot and the skewed numbers logged
         T = table_matrix(items, spec, X)
         table = holdout_losses(np.zeros((len(Y), 0)), T if U is None else np.hstack([U, T]), Y, train, test, folds, seed)
