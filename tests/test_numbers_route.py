@@ -9,9 +9,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from genz import GenZRegressor, Selection
+from tests._cli_runs import fit_and_predict
 
 
 def _table(n: int, seed: int, kind: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -89,23 +89,11 @@ def test_the_setting_is_checked_and_reachable_by_set_params():
 
 
 def test_genz_fit_and_predict_with_the_route(tmp_path):
-    from genz.cli import main
-
     df, y = _table(400, 1, "line")
-    df["y"] = y
-    df.to_csv(tmp_path / "t.csv", index=False)
     new, y_new = _table(50, 2, "line")
-    new.to_csv(tmp_path / "new.csv", index=False)
-    res = CliRunner().invoke(main, ["fit", "--data", str(tmp_path / "t.csv"), "--target", "y", "--out",
-                                    str(tmp_path / "run"), "--cycles", "3"])  # the route is the default
-    assert res.exit_code == 0, res.output
-    assert "took the numbers route" in res.output
-    pred = CliRunner().invoke(main, ["predict", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
-                                     "-o", str(tmp_path / "p.csv")])
-    assert pred.exit_code == 0, pred.output
-    p = pd.read_csv(tmp_path / "p.csv")
-    col = [c for c in p.columns if c != "id"][0]
-    assert float(np.sqrt(np.mean((p[col].to_numpy() - y_new) ** 2))) < 0.7
+    out, p = fit_and_predict(tmp_path, df.assign(y=y), "y", new, "--cycles", "3")  # the route is the default
+    assert "took the numbers route" in out
+    assert float(np.sqrt(np.mean((p - y_new) ** 2))) < 0.7
 
 
 def test_route_se_moves_the_rule_and_the_line_says_which():

@@ -9,12 +9,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from genz import GenZRegressor, Selection
 from genz.errors import CheaperRouteWarning
 from genz.items import Item
 from genz.selection import table_matrix, table_spec
+from tests._cli_runs import fit_and_predict
 
 
 def _houses(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -99,23 +99,11 @@ def test_the_table_route_predicts_like_a_practitioners_ridge(tmp_path):
 
 
 def test_genz_fit_takes_the_table_route_and_predict_rebuilds_it(tmp_path):
-    from genz.cli import main
-
     df, y = _houses(300, 3)
-    df["price"] = y
-    df.to_csv(tmp_path / "t.csv", index=False)
     new, y_new = _houses(100, 4)
-    new.to_csv(tmp_path / "new.csv", index=False)
-    res = CliRunner().invoke(main, ["fit", "--data", str(tmp_path / "t.csv"), "--target", "price", "--out",
-                                    str(tmp_path / "run"), "--cycles", "2"])  # the default: table
-    assert res.exit_code == 0, res.output
-    assert "took the numbers route with that ridge's columns" in res.output
-    pred = CliRunner().invoke(main, ["predict", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
-                                     "-o", str(tmp_path / "p.csv")])
-    assert pred.exit_code == 0, pred.output
-    p = pd.read_csv(tmp_path / "p.csv")
-    col = [c for c in p.columns if c != "id"][0]
-    assert float(np.sqrt(np.mean((p[col].to_numpy() - y_new) ** 2))) < 0.3  # noise sd 0.2
+    out, p = fit_and_predict(tmp_path, df.assign(price=y), "price", new, "--cycles", "2")  # the default: table
+    assert "took the numbers route with that ridge's columns" in out
+    assert float(np.sqrt(np.mean((p - y_new) ** 2))) < 0.3  # noise sd 0.2
 
 
 def test_the_setting_is_checked_and_reachable_by_set_params():

@@ -88,25 +88,34 @@ def numbers_line(nc: Mapping[str, Any]) -> str:
                                                "; for predictions alone, compare with a linear model on those "
                                                "columns (the findings stand as they are)"))
     else:
-        line += ": the features predicted better" if nc["better"] == "genz" else ": a tie (within one standard error)"
+        line += _short_of_a_win(nc["better"])
         if taken:  # short of a clear win (Selection.route_se below 1)
             line += ", and " + route.format(f" ({_route_rule(nc)}, route_se)")
-    if table is None:
-        return line
+    return line if table is None else line + _table_sentence(table, nc, via_table)
+
+
+def _table_sentence(table: Mapping[str, Any], nc: Mapping[str, Any], via_table: bool) -> str:
+    """The numbers check's line on its table ridge (``numbers_check_["table"]``), and whether the
+    route took it (``via_table``)."""
     logged = f", the log of {', '.join(table['log'])}" if table["log"] else ""
-    cats = list(table["categories"].items())
+    cats = [(k, len(v)) for k, v in table["levels"].items()]
     onehot = ("; one-hot " + ", ".join(f"{k} ({n} level{'s' if n != 1 else ''})" for k, n in cats[:4])
               + (f" and {len(cats) - 4} more" if len(cats) > 4 else "")) if cats else ""
-    line += (f". A ridge on the table as a practitioner writes it (the numbers{logged}{onehot}) has loss "
-             f"{table['ridge_loss']:.4g} (difference {table['diff']:+.3g} ± {table['se']:.2g})")
+    line = (f". A ridge on the table as a practitioner writes it (the numbers{logged}{onehot}) has loss "
+            f"{table['ridge_loss']:.4g} (difference {table['diff']:+.3g} ± {table['se']:.2g})")
     route = "the predictor took the numbers route{} with that ridge's columns as side inputs (numbers_route_)"
     if table["better"] == "ridge":
         return line + (": it predicted these rows better (by more than one standard error), so " + route.format("")
                        if via_table else ": it predicted these rows BETTER (by more than one standard error); for "
                        "predictions alone, compare with that ridge (the defaults, Selection(numbers_route=True, "
                        "route_inputs='table'), take it when any side inputs come from the table's columns)")
-    line += ": the features predicted better" if table["better"] == "genz" else ": a tie (within one standard error)"
+    line += _short_of_a_win(table["better"])
     return line + (", and " + route.format(f" ({_route_rule(nc)}, route_se)") if via_table else "")
+
+
+def _short_of_a_win(better: str) -> str:
+    """A ridge's verdict in the numbers check's line when it did not win by one standard error."""
+    return ": the features predicted better" if better == "genz" else ": a tie (within one standard error)"
 
 
 def _route_rule(nc: Mapping[str, Any]) -> str:

@@ -26,8 +26,7 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import (CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired, table_matrix,
-                        table_spec)
+from .selection import CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired, table_matrix
 from .untouched_checks import UntouchedRowChecks
 from .settings import Selection
 from .items import Item
@@ -412,10 +411,9 @@ class DiscoveryRun(UntouchedRowChecks):
             names, B, eps, extra = [names[k] for k in kept], B[:, kept], eps[kept], None
             cols, X = numeric_columns(sp[0])
             route = {"columns": cols, "kept": list(names)}
-            if ridge == "table":  # the practitioner's ridge: skewed numbers logged, categories one-hot
-                spec = table_spec(sp[0], (cols, X))
-                route.update(inputs="table", log=spec["log"], floor=spec["floor"], levels=spec["levels"])
-                X = table_matrix(sp[0], spec, X)
+            if ridge == "table":  # the check's table ridge: skewed numbers logged, categories one-hot
+                route.update(inputs="table", **{k: numbers["table"][k] for k in ("log", "floor", "levels")})
+                X = table_matrix(sp[0], route, X)
             U_final = X if sp[2] is None else np.hstack([sp[2], X])
             numbers["route"], numbers["route_se"] = True, float(self.sel.route_se)  # genz.checks.numbers_line says so
             numbers["route_inputs"] = ridge

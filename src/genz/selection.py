@@ -332,12 +332,10 @@ def table_spec(items: Sequence, numeric: tuple[list[str], np.ndarray | None] | N
     cols, X = numeric_columns(items) if numeric is None else numeric
     if X is None:
         return None
-    log, floor = [], {}
-    for c, x in zip(cols, X.T):
-        sd = x.std()
-        if x.min() > 0 and sd > 0 and np.mean(((x - x.mean()) / sd) ** 3) > TABLE_LOG_SKEW:
-            log.append(c)
-            floor[c] = float(x.min())
+    from scipy.stats import skew
+
+    log = [c for c, x in zip(cols, X.T) if x.min() > 0 and x.std() > 0 and skew(x) > TABLE_LOG_SKEW]
+    floor = {c: float(X[:, cols.index(c)].min()) for c in log}
     keys = sorted({k for it in items for k, v in it.attributes.items() if isinstance(v, (str, bool, np.bool_))})
     levels: dict[str, list[str]] = {}
     for k in keys:
@@ -391,22 +389,21 @@ def numbers_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np
     ``train`` (:func:`holdout_losses`); against them, a ridge on every numeric column
     (:func:`numeric_columns`, standardised; with the side inputs ``U`` in both) fitted and scored
     the same way. With a ``"table"`` entry when :func:`table_spec` adds anything: the same for a
-    practitioner's ridge on the table (skewed numbers logged, categories one-hot). The numbers
+    practitioner's ridge on the table (skewed numbers logged, categories one-hot; its ``log``,
+    ``floor`` and ``levels``, which the numbers route reuses). The numbers
     route (:class:`genz.Selection`) reads it; None without numeric columns or untouched rows."""
     cols, X = numeric_columns(items)
     if X is None or not len(test):
         return None
-    ridge = holdout_losses(np.zeros((len(Y), 0)), X if U is None else np.hstack([U, X]), Y, train, test, folds, seed)
-    m, se = paired(genz - ridge)
-    out = {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()),
-           "ridge_loss": float(ridge.mean()), "diff": m, "se": se,
-           "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+
+    def ridge(Z: np.ndarray) -> dict:  # a ridge on Z (beside U) against the structure, on the untouched rows
+        loss = holdout_losses(np.zeros((len(Y), 0)), Z if U is None else np.hstack([U, Z]), Y, train, test, folds, seed)
+        m, se = paired(genz - loss)
+        return {"ridge_loss": float(loss.mean()), "diff": m, "se": se,
+                "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+
+    out = {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()), **ridge(X)}
     spec = table_spec(items, (cols, X))
     if spec is not None:  # the same with the categories one-hot and the skewed numbers logged
-        T = table_matrix(items, spec, X)
-        table = holdout_losses(np.zeros((len(Y), 0)), T if U is None else np.hstack([U, T]), Y, train, test, folds, seed)
-        m, se = paired(genz - table)
-        out["table"] = {"log": spec["log"], "categories": {k: len(v) for k, v in spec["levels"].items()},
-                        "ridge_loss": float(table.mean()), "diff": m, "se": se,
-                        "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+        out["table"] = {**{k: spec[k] for k in ("log", "floor", "levels")}, **ridge(table_matrix(items, spec, X))}
     return out
