@@ -67,7 +67,7 @@ def test_a_line_in_a_number_takes_the_route_and_predicts_like_a_ridge(tmp_path):
     assert back.numbers_route_ == on.numbers_route_
 
 
-def test_the_route_is_not_taken_where_the_features_win_nor_when_off_nor_with_an_array_u():
+def test_the_route_is_not_taken_where_the_features_win_nor_when_off_and_extends_an_array_u():
     df, y = _table(400, 3, "step")
     on = _fit(df, y, numbers_route=True)
     assert on.numbers_check_["better"] != "ridge" and on.numbers_route_ is None
@@ -77,7 +77,12 @@ def test_the_route_is_not_taken_where_the_features_win_nor_when_off_nor_with_an_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = GenZRegressor(cycles=3, random_state=0, selection=Selection(numbers_route=True)).fit(line, yl, U=U)
-    assert est.numbers_route_ is None and est.n_side_inputs_ == 1  # predict could not rebuild [U, x, z]
+    # an array U (since stop 39): the route's columns follow it, read from the items at predict
+    r = est.numbers_route_
+    assert r["array"] == 1 and est.n_side_inputs_ == 1 + len(r["columns"]) + sum(map(len, r.get("levels", {}).values()))
+    new, y_new = _table(300, 2, "line")
+    U_new = np.random.default_rng(1).normal(size=(300, 1))
+    assert float(np.sqrt(np.mean((np.asarray(est.predict(new, U_new)).ravel() - y_new) ** 2))) < 0.56
 
 
 def test_the_setting_is_checked_and_reachable_by_set_params():

@@ -13,7 +13,8 @@ import pytest
 from genz import GenZRegressor, Selection
 from genz.errors import CheaperRouteWarning
 from genz.items import Item
-from genz.selection import table_matrix, table_spec
+from genz.discovery import new_item_q
+from genz.selection import route_columns, table_matrix, table_spec
 from tests._cli_runs import fit_and_predict
 
 
@@ -112,3 +113,51 @@ def test_the_setting_is_checked_and_reachable_by_set_params():
     assert Selection().route_inputs == "table"  # the default (docs/user-guide.md)
     est = GenZRegressor().set_params(selection__route_inputs="numbers")
     assert est.get_params()["selection__route_inputs"] == "numbers"
+
+
+def test_an_evaluation_set_is_scored_with_the_routes_columns():
+    """Catches: the evaluation set's side inputs left without the route's columns (the fit crashed
+    at its last step) or built otherwise than predict builds them."""
+    df, y = _houses(400, 1)
+    new, y_new = _houses(100, 2)
+    est = GenZRegressor(cycles=3, random_state=0).fit(df, y, eval_set=(new, y_new))
+    assert est.numbers_route_["inputs"] == "table"
+    assert est.history_[-1]["test"]["rmse"] == pytest.approx(est.evaluate(new, y_new)["rmse"])
+
+
+def test_the_route_appends_its_columns_to_side_inputs_given_as_an_array(tmp_path):
+    """Catches: the route refused (or its columns dropped) when the side inputs come as an array U;
+    predict not appending the columns read from the new items, or appending them to a U of the wrong
+    width; a saved model that forgets it."""
+    def split(n, seed):
+        df, y = _houses(n, seed)
+        items = [Item(id=f"h{seed}-{i}", attributes={"area": float(a), "zipcode": z})
+                 for i, (a, z) in enumerate(zip(df["area"], df["zipcode"]))]
+        return items, y, df[["bedrooms"]].to_numpy(dtype=float), df
+
+    items, y, U, df = split(400, 1)
+    new, y_new, U_new, df_new = split(400, 2)
+    est = GenZRegressor(cycles=3, random_state=0).fit(items, y, U)
+    r = est.numbers_route_
+    assert r["inputs"] == "table" and r["array"] == 1 and r["log"] == ["area"] and est.n_side_inputs_ == 1 + 1 + 25
+    assert route_columns(new, r).shape == (400, 26)
+    p = np.asarray(est.predict(new, U_new))
+    Q = new_item_q(est.transform(new).astype(float), est.epsilon_, est.predictor)
+    np.testing.assert_allclose(p, est.predictor_.predict(Q, np.hstack([U_new, route_columns(new, r)])).ravel())
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import OneHotEncoder
+
+    enc = OneHotEncoder(handle_unknown="ignore", sparse_output=False).fit(df[["zipcode"]])
+
+    def X(d):
+        return np.hstack([np.log(d[["area"]].to_numpy()), d[["bedrooms"]].to_numpy(), enc.transform(d[["zipcode"]])])
+
+    ridge = RidgeCV(alphas=np.logspace(-3, 3, 30)).fit(X(df), y).predict(X(df_new))
+    rmse = lambda q: float(np.sqrt(np.mean((np.asarray(q).ravel() - y_new) ** 2)))  # noqa: E731
+    assert rmse(p) < 1.05 * rmse(ridge)
+    with pytest.raises(Exception, match="fitted with 1 side inputs; pass U"):
+        est.predict(new)
+    with pytest.raises(Exception, match="side inputs have 2 columns, the model was fitted with 1"):
+        est.predict(new, np.hstack([U_new, U_new]))
+    est.save(tmp_path / "m")
+    np.testing.assert_allclose(np.asarray(GenZRegressor.load(tmp_path / "m").predict(new, U_new)), p)

@@ -26,7 +26,7 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired, table_matrix
+from .selection import CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired, route_columns
 from .untouched_checks import UntouchedRowChecks
 from .settings import Selection
 from .items import Item
@@ -107,7 +107,7 @@ class DiscoveryRun(UntouchedRowChecks):
 
     def __init__(self, disc: Discovery, eval_set: tuple | None = None, y_1d: bool = False,
                  split: tuple | None = None, target_names: Sequence[str] | None = None,
-                 sample: tuple | None = None, selection: Selection | None = None, side_from_columns: bool = True) -> None:
+                 sample: tuple | None = None, selection: Selection | None = None, side_array: bool = False) -> None:
         self.disc = disc
         self.sample = sample
         self.tracker = EvalTracker(*eval_set) if eval_set is not None else None
@@ -120,9 +120,10 @@ class DiscoveryRun(UntouchedRowChecks):
         self.final: Discovery | None = None  # the chosen structure refitted on all training items
         self.selection: dict | None = None
         self._structure: dict | None = None  # the structure check, once phase 1 is tested
-        # the numbers route needs side inputs predict can rebuild from the items' columns (not an array U)
-        # and every item refitted here (not a discovery sample, refitted by the estimator)
-        self.numbers_route_ok = side_from_columns and sample is None
+        # the numbers route needs every item refitted here (not a discovery sample, refitted by the
+        # estimator); with side inputs given as an array (side_array) predict appends its columns to them
+        self.numbers_route_ok = sample is None
+        self.side_array = bool(side_array)
         self.judged: dict[str, np.ndarray] = {}  # every feature ever in the model: its judgments on disc's rows
         if split is not None:
             disc.criterion = CrossValidation(disc.Y, disc.U, self.sel.folds, disc.cfg.seed)
@@ -413,8 +414,13 @@ class DiscoveryRun(UntouchedRowChecks):
             route = {"columns": cols, "kept": list(names)}
             if ridge == "table":  # the check's table ridge: skewed numbers logged, categories one-hot
                 route.update(inputs="table", **{k: numbers["table"][k] for k in ("log", "floor", "levels")})
-                X = table_matrix(sp[0], route, X)
+            if self.side_array:  # predict appends the route's columns (read from the items) to the U it is given
+                route["array"] = int(sp[2].shape[1])
+            X = route_columns(sp[0], route, X)
             U_final = X if sp[2] is None else np.hstack([sp[2], X])
+            if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
+                tX = route_columns(self.tracker.items, route)
+                self.tracker.U = tX if self.tracker.U is None else np.hstack([self.tracker.U, tX])
             numbers["route"], numbers["route_se"] = True, float(self.sel.route_se)  # genz.checks.numbers_line says so
             numbers["route_inputs"] = ridge
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)

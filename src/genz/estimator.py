@@ -287,7 +287,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         training rows but the ``Selection.holdout`` share set aside for the findings); with
         ``discovery_sample`` on a stratified sample of them (the run keeps all of them in
         ``sample`` for the bulk judging that follows)."""
-        side_from_columns = U is None or self.side_inputs is not None  # (an array U: predict gets it again)
+        side_array = U is not None and self.side_inputs is None  # (predict gets it again: the route appends to it)
         items, Y_arr, U = self._prepare(items, Y, U)
         names = _target_names(Y, target_names, Y_arr.shape[1])
         if len(names) != Y_arr.shape[1]:
@@ -324,7 +324,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
                 items, Y_arr, U = [items[i] for i in ia], Y_arr[ia], None if U is None else U[ia]
         disc = Discovery(fm, cfg, items, Y_arr, U, given=given, veto=know.veto)
         return DiscoveryRun(disc, ev, y_1d=np.asarray(Y, dtype=float).ndim == 1, split=split, target_names=names,
-                            sample=sample, selection=sel, side_from_columns=side_from_columns)
+                            sample=sample, selection=sel, side_array=side_array)
 
     def fit(
         self,
@@ -477,7 +477,15 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         unless ``allow_missing=True`` (the column then counts as empty cells)."""
         check_is_fitted(self, "features_")
         items, U_cols = self._new_items(X, text, id, allow_missing)
-        if U is None:
+        given = (getattr(self, "numbers_route_", None) or {}).get("array")
+        if given is not None:  # fitted with an array U and the numbers route: its columns (U_cols) follow U
+            if U is None:
+                raise GenZInputError(f"this model was fitted with {given} side inputs; pass U")
+            U = check_side_inputs(U, len(items), [it.id for it in items])
+            if U.shape[1] != given:
+                raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {given}")
+            U = np.hstack([U, U_cols])
+        elif U is None:
             U = U_cols
         if self.n_side_inputs_ and U is None:
             raise GenZInputError(f"this model was fitted with {self.n_side_inputs_} side inputs; pass U")

@@ -355,10 +355,10 @@ def route_matrix(est: Any, items: Sequence[Item], U: np.ndarray) -> np.ndarray:
     route = getattr(est, "numbers_route_", None) or {}
     if "levels" not in route:
         return U
-    from .selection import table_matrix
+    from .selection import route_columns
 
     p = len(route["columns"])
-    return np.hstack([U[:, :U.shape[1] - p], table_matrix(items, route, U[:, U.shape[1] - p:])])
+    return np.hstack([U[:, :U.shape[1] - p], route_columns(items, route, U[:, U.shape[1] - p:])])
 
 
 def load_inputs(est: Any, meta: Mapping[str, Any], path: Any) -> None:

@@ -49,7 +49,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .inference import prior_mixture
-from .items import numeric_attributes
+from .items import numeric_attributes, side_inputs_from_attributes
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
@@ -367,6 +367,17 @@ def table_matrix(items: Sequence, spec: dict, X: np.ndarray | None = None) -> np
     onehot = [(_category_values(items, k)[:, None] == np.array(lv, dtype=object)[None, :]).astype(float)
               for k, lv in spec["levels"].items()]
     return np.hstack([X, *onehot]) if onehot else X
+
+
+def route_columns(items: Sequence, route: dict, X: np.ndarray | None = None) -> np.ndarray:
+    """The numbers route's side inputs for ``items`` (``Selection.numbers_route``;
+    ``GenZRegressor.numbers_route_``): its numeric columns ``route["columns"]`` (``X``, N×P, when
+    already read; else from the items' attributes, where a missing or non-numeric value is an
+    error naming the item), through :func:`table_matrix` when the route took the table's ridge
+    (``"levels"`` in ``route``)."""
+    if X is None:
+        X = side_inputs_from_attributes(items, list(route["columns"]))
+    return table_matrix(items, route, X) if "levels" in route else X
 
 
 def structure_check(genz: np.ndarray, empty: np.ndarray, kept: Sequence[str], tested: int) -> dict:

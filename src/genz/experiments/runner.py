@@ -207,6 +207,7 @@ def run_experiment(
                 "fm_stats": stats,
                 "seconds": seconds,
                 "zero_shot_check": getattr(est, "baseline_", None),
+                "numbers_check": getattr(est, "numbers_check_", None),
                 "history": history,
             }
             methods["genz"]["coverage90"] = cov
