@@ -55,12 +55,13 @@ def _alone_better(zs: Mapping[str, Any]) -> bool:
     return zs.get("alone_gain", 0.0) > zs.get("alone_se", np.inf)
 
 
-def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str, Any] | None) -> None:
+def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str, Any] | None,
+                        text: Mapping[str, Any] | None = None) -> None:
     """A :class:`genz.errors.CheaperRouteWarning` per check that found a cheaper route predicting
     the untouched rows better by more than one standard error than what the predictor uses: the
-    proposals (not taken, or alone better than beside the discovered features) or a ridge on the
-    numeric columns (when the predictor did not take the numbers route). ``genz fit`` prints the
-    lines instead."""
+    proposals (not taken, or alone better than beside the discovered features), a ridge on the
+    numeric columns (when the predictor did not take the numbers route) or a ridge on the texts'
+    words (:func:`text_line`). ``genz fit`` prints the lines instead."""
     if baseline and "union_loss" in baseline and (
             (baseline.get("better") == "zero-shot" and not baseline.get("added"))
             or _alone_better(baseline)):
@@ -68,6 +69,32 @@ def warn_cheaper_routes(baseline: Mapping[str, Any] | None, numbers: Mapping[str
     if numbers and not numbers.get("route") and (
             numbers.get("better") == "ridge" or (numbers.get("table") or {}).get("better") == "ridge"):
         warnings.warn(numbers_line(numbers), CheaperRouteWarning, stacklevel=4)
+    if text and _text_wins(text):
+        warnings.warn(text_line(text), CheaperRouteWarning, stacklevel=4)
+
+
+def _text_wins(tc: Mapping[str, Any]) -> bool:
+    """The text check's ridge beat the discovered features by more than one standard error and
+    also has a smaller loss than what the predictor uses (the numbers route's ridge or the
+    proposals beside the features, when taken)."""
+    return tc["better"] == "ridge" and tc["ridge_loss"] < tc.get("predictor_loss", tc["genz_loss"])
+
+
+def text_line(tc: Mapping[str, Any]) -> str:
+    """One line on the fit's text check (``GenZRegressor.text_check_``,
+    :func:`genz.selection.text_check`): a ridge on the TF-IDF of the texts' words against the
+    discovered structure on the untouched rows."""
+    line = (f"text check on {tc['rows']} untouched rows: a ridge on the texts' words (TF-IDF of "
+            f"{tc['terms']} words and word pairs), fitted on the same rows as the features, has loss "
+            f"{tc['ridge_loss']:.4g} vs {tc['genz_loss']:.4g} for the discovered features (difference "
+            f"{tc['diff']:+.3g} ± {tc['se']:.2g})")
+    if tc["better"] != "ridge":
+        return line + _short_of_a_win(tc["better"])
+    if _text_wins(tc):
+        return line + (": the ridge predicted these rows BETTER (by more than one standard error); for predictions "
+                       "alone, compare with a ridge on the texts' TF-IDF (the findings stand as they are)")
+    return line + (f": the ridge predicted these rows better (by more than one standard error), but not better than "
+                   f"what the predictor uses, the {tc['predictor']} (loss {tc['predictor_loss']:.4g})")
 
 
 def numbers_line(nc: Mapping[str, Any]) -> str:

@@ -26,7 +26,7 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired, route_columns
+from .selection import CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired, route_columns, text_check
 from .untouched_checks import UntouchedRowChecks
 from .settings import Selection
 from .items import Item
@@ -405,6 +405,7 @@ class DiscoveryRun(UntouchedRowChecks):
             h1 = holdout_losses(prior_mixture(*base), sp[2], sp[1], sp[3], sp[4], folds, seed)
         baseline, extra = self._zero_shot_check(names, B, cb, h1, prior_mixture(*base))
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
+        text = None if h1 is None else text_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4])  # a report only
         U_final, route = None, None
         ridge = self._route_ridge(numbers)  # Selection.route_se, route_inputs: "numbers", "table" or None
         if self.sel.numbers_route and self.numbers_route_ok and ridge is not None:
@@ -423,6 +424,11 @@ class DiscoveryRun(UntouchedRowChecks):
                 self.tracker.U = tX if self.tracker.U is None else np.hstack([self.tracker.U, tX])
             numbers["route"], numbers["route_se"] = True, float(self.sel.route_se)  # genz.checks.numbers_line says so
             numbers["route_inputs"] = ridge
+        if text is not None:  # what the predictor uses, on the same rows: the route's ridge, the proposals beside
+            text["predictor"], text["predictor_loss"] = (  # the structure, or the structure (genz.checks.text_line)
+                ("numbers route", (numbers["table"] if ridge == "table" else numbers)["ridge_loss"]) if route else
+                ("zero-shot proposals beside the features", baseline["union_loss"]) if extra is not None else
+                ("discovered features", text["genz_loss"]))
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -441,7 +447,7 @@ class DiscoveryRun(UntouchedRowChecks):
         self.selection = {
             "features": names, "step": int(best["step"]), "cv": best["cv"], "cv_gains": gains,
             "findings": findings, "tested": p1["features"], "origin": dict(d.origin), "hypotheses": hyps,
-            "calibration": self._calibration(self.final), "baseline": baseline, "numbers": numbers,
+            "calibration": self._calibration(self.final), "baseline": baseline, "numbers": numbers, "text": text,
             "structure": None if structure["rows"] == 0 else structure, "numbers_route": route,
         }
         n_f = 0 if findings is None else len(findings.findings)

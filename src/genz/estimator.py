@@ -139,7 +139,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
     Attributes (besides the results documented in the README and docs/architecture.md): ``inputs_`` (the
     columns of a table fit), ``n_features_in_`` and ``feature_names_in_`` (the columns of a table ``X``, as
     scikit-learn sets them), ``get_feature_names_out()`` (the descriptors), ``baseline_`` (the zero-shot check,
-    README; origin ``"zero-shot"``), ``numbers_check_``, ``structure_check_`` and ``numbers_route_`` (README,
+    README; origin ``"zero-shot"``), ``numbers_check_``, ``text_check_``, ``structure_check_`` and ``numbers_route_`` (README,
     docs/feature-table.md; None when not made or not taken);
     ``fit`` warns (:class:`genz.CheaperRouteWarning`) when either found a cheaper route that predicted better.
     """
@@ -405,9 +405,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.coef_, self.intercept_, self.side_coef_ = coefficients(self.predictor_, len(self.features_))
         sel = run.selection or {}
         self.inference_ = sel.get("findings")
-        self.baseline_, self.numbers_check_, self.structure_check_, self.numbers_route_ = (
-            sel.get(k) for k in ("baseline", "numbers", "structure", "numbers_route"))  # the checks' records
-        warn_cheaper_routes(self.baseline_, self.numbers_check_)  # what genz fit prints, for a notebook
+        self.baseline_, self.numbers_check_, self.structure_check_, self.numbers_route_, self.text_check_ = (
+            sel.get(k) for k in ("baseline", "numbers", "structure", "numbers_route", "text"))  # the checks' records
+        warn_cheaper_routes(self.baseline_, self.numbers_check_, self.text_check_)  # what genz fit prints, for a notebook
         self.findings_ = [] if self.inference_ is None else self.inference_.findings
         self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)
         self.cv_gains_ = self.cv_gains_.reshape(len(self.features_), 2)

@@ -208,6 +208,7 @@ def run_experiment(
                 "seconds": seconds,
                 "zero_shot_check": getattr(est, "baseline_", None),
                 "numbers_check": getattr(est, "numbers_check_", None),
+                "text_check": getattr(est, "text_check_", None),
                 "history": history,
             }
             methods["genz"]["coverage90"] = cov
