@@ -732,6 +732,7 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
         "terms": task.terms, "term_found": sc["term_found"], "features": features,
         "feature_term": sc["feature_term"], "zero_shot": getattr(est, "baseline_", None),
         "numbers_check": getattr(est, "numbers_check_", None),
+        "text_check": getattr(est, "text_check_", None),
     }
 
 

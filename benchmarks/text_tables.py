@@ -458,7 +458,8 @@ def run_seed(seed: int, n: int, methods: tuple[str, ...] = ("genz", "ridge", "la
         checked, excess = threshold_digits(feats, task.train_items)
         g = {"median_abs": median_abs(task.y_test, p), "rmse": rmse(task.y_test, p), "K": len(feats),
              "seconds": secs, "features": feats, "unreadable": [f for f in feats if not readable(f)],
-             "thresholds": checked, "threshold_excess_digits": excess, **sc}
+             "thresholds": checked, "threshold_excess_digits": excess, **sc,
+             "text_check": getattr(est, "text_check_", None)}
         if findings is not None:
             idx = [feats.index(str(f)) for f in findings if str(f) in feats]
             fs = score_features(B[:, idx], task.T_train) if idx else {"recall": 0.0, "precision": 0.0}
