@@ -13,7 +13,8 @@ from genz import GenZRegressor
 from genz.checks import text_line, warn_cheaper_routes
 from genz.errors import CheaperRouteWarning
 from genz.items import Item
-from genz.selection import TEXT_MAX_TERMS, text_check
+from genz.selection import text_check
+from genz.text_ridge import MAX_TERMS
 
 WORDS = [f"w{k:03d}" for k in range(150)]
 
@@ -48,7 +49,7 @@ def test_the_check_is_the_ridge_a_practitioner_fits_on_the_training_rows_only():
     genz = np.full(100, 0.5)
     tc = text_check(items, genz, None, Y, tr, te)
     texts = [it.text for it in items]
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=TEXT_MAX_TERMS, sublinear_tf=True)
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=MAX_TERMS, sublinear_tf=True)
     X = vec.fit_transform(texts[:200])
     pred = RidgeCV(alphas=np.logspace(-2, 3, 16)).fit(X, y[:200]).predict(vec.transform(texts[200:]))
     loss = (y[200:] - pred) ** 2 / y[:200].var()
@@ -91,3 +92,67 @@ def test_no_warning_when_what_the_predictor_uses_beats_the_words_ridge():
         warnings.simplefilter("always")
         warn_cheaper_routes(None, None, {**tc, "predictor_loss": 0.9})
     assert len(caught) == 1
+
+
+def test_the_text_route_predicts_like_the_words_ridge_and_a_saved_model_keeps_it(tmp_path):
+    """Selection(text_route=True). Catches: the route not taken where the words' ridge wins, its
+    prediction left out of predict (or computed from other rows' vocabulary), the discovered cuts kept
+    beside it, an evaluation set scored without it, a saved model that forgets it, the default taking it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import RidgeCV
+
+    from genz import Selection
+
+    items, y = _diffuse(500, 2)
+    new, y_new = _diffuse(300, 5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = GenZRegressor(cycles=2, random_state=0, selection=Selection(text_route=True)).fit(
+            items, y, eval_set=(new, y_new))
+    r = est.numbers_route_
+    assert r["inputs"] == "text" and r["targets"] == 1 and est.n_side_inputs_ == 1
+    assert set(est.features_) <= set(est.findings_) and est.text_check_["route"]
+    assert "took the text route" in text_line(est.text_check_) and "text route" in est.history_[-1]["reason"]
+    assert not any("texts' TF-IDF" in str(c.message) for c in caught)  # a route taken is no cheaper route left
+    texts = [it.text for it in items]
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=MAX_TERMS, sublinear_tf=True)
+    ridge = RidgeCV(alphas=np.logspace(-2, 3, 16)).fit(vec.fit_transform(texts), y)
+    p_ridge = ridge.predict(vec.transform([it.text for it in new]))
+    rmse = lambda p: float(np.sqrt(np.mean((np.asarray(p).ravel() - y_new) ** 2)))  # noqa: E731
+    p = np.asarray(est.predict(new))
+    assert rmse(p) < 1.05 * rmse(p_ridge)
+    default = GenZRegressor(cycles=2, random_state=0).fit(items, y)
+    assert default.numbers_route_ is None and rmse(p_ridge) < 0.6 * rmse(default.predict(new))
+    assert est.history_[-1]["test"]["rmse"] == pytest.approx(rmse(p))
+    est.save(tmp_path / "m")
+    np.testing.assert_allclose(np.asarray(GenZRegressor.load(tmp_path / "m").predict(new)), p)
+
+
+def test_the_text_route_with_side_inputs_as_an_array():
+    """Catches: the side inputs left out of the words' ridge or of predict's check."""
+    from genz import Selection
+
+    items, y = _diffuse(400, 6)
+    U = np.random.default_rng(0).normal(size=(400, 1))
+    est = GenZRegressor(cycles=2, random_state=0, selection=Selection(text_route=True)).fit(items, y + U[:, 0], U)
+    assert est.numbers_route_["inputs"] == "text" and est.n_side_inputs_ == 2
+    new, y_new = _diffuse(100, 7)
+    U_new = np.random.default_rng(1).normal(size=(100, 1))
+    p = np.asarray(est.predict(new, U_new))
+    assert np.corrcoef(p, y_new + U_new[:, 0])[0, 1] > 0.8
+    with pytest.raises(Exception, match="fitted with 1 side inputs; pass U"):
+        est.predict(new)
+
+
+def test_genz_fit_text_route_and_genz_predict(tmp_path):
+    import pandas as pd
+
+    from tests._cli_runs import fit_and_predict
+
+    items, y = _diffuse(400, 8)
+    new, y_new = _diffuse(100, 9)
+    frame = lambda its: pd.DataFrame({"id": [it.id for it in its], "post": [it.text for it in its]})  # noqa: E731
+    out, p = fit_and_predict(tmp_path, frame(items).assign(score=y), "score", frame(new), "--cycles", "2",
+                             "--id", "id", "--text", "post", "--text-route")
+    assert "took the text route" in out
+    assert np.corrcoef(p, y_new)[0, 1] > 0.8

@@ -88,8 +88,12 @@ def text_line(tc: Mapping[str, Any]) -> str:
             f"{tc['terms']} words and word pairs), fitted on the same rows as the features, has loss "
             f"{tc['ridge_loss']:.4g} vs {tc['genz_loss']:.4g} for the discovered features (difference "
             f"{tc['diff']:+.3g} ± {tc['se']:.2g})")
+    taken = "the predictor took the text route{}: that ridge's prediction as a side input beside the findings (numbers_route_)"
     if tc["better"] != "ridge":
-        return line + _short_of_a_win(tc["better"])
+        return line + _short_of_a_win(tc["better"]) + (
+            ", and " + taken.format(f" ({_route_rule(tc)}, route_se)") if tc.get("route") else "")
+    if tc.get("route"):
+        return line + ": the ridge predicted these rows better (by more than one standard error), so " + taken.format("")
     if _text_wins(tc):
         return line + (": the ridge predicted these rows BETTER (by more than one standard error); for predictions "
                        "alone, compare with a ridge on the texts' TF-IDF (the findings stand as they are)")

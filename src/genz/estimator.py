@@ -34,7 +34,7 @@ from .settings import (Selection, advanced_settings, model_spec, nested_fields, 
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 from .estimator_inputs import (check_items as _check_items, check_sample_weight, check_target_values, is_table,
                                new_items, remember_inputs, side_input_columns, side_matrix, table_items,
-                               validate_params)
+                               text_route_columns, validate_params)
 
 __all__ = ["GenZRegressor", "make_fm"]
 
@@ -487,6 +487,8 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             U = np.hstack([U, U_cols])
         elif U is None:
             U = U_cols
+        if (getattr(self, "numbers_route_", None) or {}).get("inputs") == "text":  # Selection.text_route
+            U = text_route_columns(self, items, U)
         if self.n_side_inputs_ and U is None:
             raise GenZInputError(f"this model was fitted with {self.n_side_inputs_} side inputs; pass U")
         U = check_side_inputs(U, len(items), [it.id for it in items])

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from .errors import GenZInputError
-from .items import Item, numeric_attributes, side_inputs_from_attributes
+from .items import Item, check_side_inputs, numeric_attributes, side_inputs_from_attributes
 
 __all__ = ["validate_params", "check_items", "is_table", "table_items", "fit_columns", "remember_inputs", "new_items",
-           "route_matrix", "route_extra_columns",
+           "route_matrix", "route_extra_columns", "text_route_columns",
            "load_inputs", "side_input_columns", "used_columns",
            "check_columns", "column_names", "check_sample_weight", "check_target_values", "inputs_from_saved"]
 
@@ -344,8 +344,29 @@ def new_items(est: Any, X: Any, *, text: Any = None, id: Any = None, allow_missi
 
 def route_extra_columns(est: Any) -> int:
     """How many more side inputs the predictor takes than the attributes it reads: the one-hot
-    levels of the table route (``Selection(route_inputs="table")``), else 0."""
-    return sum(len(v) for v in ((getattr(est, "numbers_route_", None) or {}).get("levels") or {}).values())
+    levels of the table route (``Selection(route_inputs="table")``), the text route's predictions
+    (one per target, ``Selection(text_route=True)``), else 0."""
+    route = getattr(est, "numbers_route_", None) or {}
+    return sum(len(v) for v in (route.get("levels") or {}).values()) + int(route.get("targets", 0))
+
+
+def text_route_columns(est: Any, items: Sequence[Item], U: np.ndarray | None) -> np.ndarray:
+    """The side inputs of new items after the text route (``Selection(text_route=True)``): the
+    side inputs ``U`` (given, or read from the columns; None without) followed by the route's
+    ridge's prediction from the items' texts (:class:`genz.text_ridge.TextRidge`, one column per
+    target)."""
+    from .text_ridge import TextRidge, item_texts
+
+    route = est.numbers_route_
+    model = TextRidge.from_json(route["text_model"])
+    if len(model.u_mean) and U is None:
+        raise GenZInputError(f"this model was fitted with {len(model.u_mean)} side inputs; pass U")
+    if U is not None:
+        U = check_side_inputs(U, len(items), [it.id for it in items])
+        if U.shape[1] != len(model.u_mean):
+            raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {len(model.u_mean)}")
+    P = model.predict(item_texts(items), U)
+    return P if U is None else np.hstack([U, P])
 
 
 def route_matrix(est: Any, items: Sequence[Item], U: np.ndarray) -> np.ndarray:

@@ -369,54 +369,32 @@ def table_matrix(items: Sequence, spec: dict, X: np.ndarray | None = None) -> np
     return np.hstack([X, *onehot]) if onehot else X
 
 
-#: the text check (:func:`text_check`): TF-IDF of words and word pairs seen in at least
-#: :data:`TEXT_MIN_DF` training texts (the :data:`TEXT_MAX_TERMS` most frequent), a ridge whose
-#: penalty generalised cross-validation chooses among :data:`TEXT_ALPHAS`
-TEXT_MIN_DF = 2
-TEXT_MAX_TERMS = 1000
-TEXT_ALPHAS = tuple(np.logspace(-2, 3, 16))
-
-
 def text_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray,
                test: np.ndarray) -> dict | None:
     """Would a practitioner's ridge on the items' text have predicted better? ``genz``: the
     per-item losses (:func:`holdout_losses`) on the untouched rows ``test`` of the structure tested
-    for findings, fitted on the rows ``train``; against them, scikit-learn's ``RidgeCV`` on the
-    TF-IDF of the texts' words and word pairs (sublinear counts, the vocabulary and weights learned
-    on ``train``; with the side inputs ``U`` standardised beside them), fitted on ``train`` and
-    scored on ``test`` with the same loss ``Σ_d (y_nd − ŷ_nd)² / var(y_d)``. A report (and a
-    :class:`genz.CheaperRouteWarning` when the ridge won by more than one standard error); the
-    predictor never takes it. None when fewer than half the training items have a text, when
-    the texts share fewer than two terms, or without untouched rows."""
-    tr, te = np.asarray(train), np.asarray(test)
-    if not len(te):
-        return None
-    texts = np.array([(getattr(it, "text", None) or "").strip() for it in items], dtype=object)
-    if (texts[tr] != "").mean() < 0.5:
-        return None
-    from scipy import sparse
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import RidgeCV
+    for findings, fitted on the rows ``train``; against them, :class:`genz.text_ridge.TextRidge`
+    (scikit-learn's ``RidgeCV`` on the TF-IDF of the texts' words and word pairs, learned on
+    ``train``; the side inputs ``U`` standardised beside them), fitted on ``train`` and scored on
+    ``test`` with the same loss ``Σ_d (y_nd − ŷ_nd)² / var(y_d)``. A report (with a
+    :class:`genz.CheaperRouteWarning` when it won) unless ``Selection(text_route=True)``. None
+    when fewer than half the training items have a text, when the texts share fewer than two
+    terms, or without untouched rows."""
+    from .text_ridge import TextRidge, item_texts
 
-    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=TEXT_MIN_DF, max_features=TEXT_MAX_TERMS, sublinear_tf=True)
-    try:
-        X_tr = vec.fit_transform(texts[tr])
-    except ValueError:  # no term in two texts
+    tr, te = np.asarray(train), np.asarray(test)
+    texts = item_texts(items)
+    if not len(te) or (texts[tr] != "").mean() < 0.5:
         return None
-    if X_tr.shape[1] < 2:
-        return None
-    X_te = vec.transform(texts[te])
-    if U is not None and U.shape[1]:
-        mu, sd = U[tr].mean(axis=0), U[tr].std(axis=0)
-        sd = np.where(sd > 0, sd, 1.0)
-        X_tr = sparse.hstack([X_tr, (U[tr] - mu) / sd], format="csr")
-        X_te = sparse.hstack([X_te, (U[te] - mu) / sd], format="csr")
     Y = np.asarray(Y, dtype=float)
-    y_var = np.maximum(Y[tr].var(axis=0), 1e-300)
-    pred = RidgeCV(alphas=TEXT_ALPHAS).fit(X_tr, Y[tr]).predict(X_te).reshape(len(te), -1)
-    loss = ((Y[te] - pred) ** 2 / y_var).sum(axis=1)
+    try:
+        model = TextRidge().fit(texts[tr], None if U is None else U[tr], Y[tr])
+    except ValueError:  # the texts share fewer than two terms
+        return None
+    pred = model.predict(texts[te], None if U is None else U[te])
+    loss = ((Y[te] - pred) ** 2 / np.maximum(Y[tr].var(axis=0), 1e-300)).sum(axis=1)
     m, se = paired(genz - loss)
-    return {"rows": int(len(te)), "terms": int(len(vec.vocabulary_)), "genz_loss": float(genz.mean()),
+    return {"rows": int(len(te)), "terms": len(model.vocabulary), "genz_loss": float(genz.mean()),
             "ridge_loss": float(loss.mean()), "diff": m, "se": se,
             "better": "ridge" if m > se else "genz" if m < -se else "tie"}
 

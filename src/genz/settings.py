@@ -202,8 +202,8 @@ class Selection:
         by more than one standard error, the predictor becomes that route: the numeric columns as
         side inputs beside the findings and pinned features only (no other discovered feature,
         no zero-shot proposal). For tables whose target follows its numbers along lines; the
-        findings do not change. Only when the side inputs, if any, come from the items' columns
-        (``side_inputs``) and discovery ran on every row (no ``discovery_sample``). False: the
+        findings do not change. Only when discovery ran on every row (no ``discovery_sample``); side
+        inputs given as an array ``U`` are extended (predict appends the columns, since stop 39). False: the
         check only reports (``numbers_check_``, a :class:`genz.CheaperRouteWarning`).
     ``route_se`` (default 1.0): how clear the ridge's win must be for the numbers route: the route
         is taken when the ridge's loss on the untouched rows is below the structure's by more than
@@ -219,6 +219,14 @@ class Selection:
         errors (both: the one with the smaller loss on the untouched rows), and the predictor's
         side inputs are that ridge's columns. With ``"numbers"``, ``genz fit`` says when the
         table's ridge was ahead and was left (a :class:`genz.CheaperRouteWarning` in Python).
+    ``text_route`` (default False, stop 39: opt-in until measured on every reported lane): when the
+        text check (README; :func:`genz.selection.text_check`) finds that a ridge on the TF-IDF of
+        the items' texts predicted the untouched rows better than the discovered structure by more
+        than ``route_se`` standard errors (and better than a numbers-route ridge ahead too), the
+        predictor takes that ridge's prediction as a side input (per target; learned on
+        out-of-fold predictions, refitted on every training row for new items) beside the findings
+        and pinned features. For texts whose target is spread over many words; the findings do not
+        change. False: the check only reports (``text_check_``, a :class:`genz.CheaperRouteWarning`).
     """
 
     folds: int = 5
@@ -233,6 +241,7 @@ class Selection:
     numbers_route: bool = True
     route_se: float = 1.0
     route_inputs: str = "table"
+    text_route: bool = False
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
@@ -259,6 +268,8 @@ class Selection:
             raise GenZInputError(f"selection extend must be True or False, not {self.extend!r}")
         if not isinstance(self.numbers_route, (bool, np.bool_)):
             raise GenZInputError(f"selection numbers_route must be True or False, not {self.numbers_route!r}")
+        if not isinstance(self.text_route, (bool, np.bool_)):
+            raise GenZInputError(f"selection text_route must be True or False, not {self.text_route!r}")
         if not real(self.route_se) or not -3 <= self.route_se <= 3:
             raise GenZInputError(f"selection route_se must be a number of standard errors from -3 to 3, not {self.route_se!r}")
         if self.route_inputs not in ROUTE_INPUTS:

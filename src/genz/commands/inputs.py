@@ -118,7 +118,7 @@ def discovery_options(note: str = ""):
 
 
 SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
-                         "max_features", "numbers_route", "route_se", "route_inputs")
+                         "max_features", "numbers_route", "route_se", "route_inputs", "text_route")
 
 
 def selection_options():
@@ -156,8 +156,7 @@ def selection_options():
                           "(default: no limit)."),
         click.option("--numbers-route/--no-numbers-route", default=True, show_default=True,
                      help="When the numbers check finds that a ridge on the numeric columns predicted the rows set "
-                          "aside better, predict with those columns as side inputs beside the findings only "
-                          "(not with --side-inputs)."),
+                          "aside better, predict with those columns as side inputs beside the findings only."),
         click.option("--route-se", type=click.FloatRange(-3, 3), default=Selection.route_se, show_default=True,
                      help="Take the numbers route when the ridge is ahead on the rows set aside by more than this "
                           "many standard errors (0: whenever it is ahead; -1: unless the features are ahead by more "
@@ -167,6 +166,9 @@ def selection_options():
                      help="What the numbers route may take: numbers (a ridge on the numeric columns) or table (also "
                           "a ridge on the numbers, the skewed ones logged, and the categories one-hot; the one "
                           "ahead on the rows set aside)."),
+        click.option("--text-route/--no-text-route", default=Selection.text_route, show_default=True,
+                     help="When the text check finds that a ridge on the texts' words (TF-IDF) predicted the rows "
+                          "set aside better, predict with that ridge beside the findings only."),
     ]
 
     def deco(f):
