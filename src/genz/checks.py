@@ -83,22 +83,27 @@ def _text_wins(tc: Mapping[str, Any]) -> bool:
 def text_line(tc: Mapping[str, Any]) -> str:
     """One line on the fit's text check (``GenZRegressor.text_check_``,
     :func:`genz.selection.text_check`): a ridge on the TF-IDF of the texts' words against the
-    discovered structure on the untouched rows."""
+    discovered structure on the untouched rows; with ``Selection(text_route=True)``, that ridge's
+    prediction beside the structure, and whether the predictor took it."""
     line = (f"text check on {tc['rows']} untouched rows: a ridge on the texts' words (TF-IDF of "
             f"{tc['terms']} words and word pairs), fitted on the same rows as the features, has loss "
             f"{tc['ridge_loss']:.4g} vs {tc['genz_loss']:.4g} for the discovered features (difference "
             f"{tc['diff']:+.3g} ± {tc['se']:.2g})")
-    taken = "the predictor took the text route{}: that ridge's prediction as a side input beside the findings (numbers_route_)"
     if tc["better"] != "ridge":
-        return line + _short_of_a_win(tc["better"]) + (
-            ", and " + taken.format(f" ({_route_rule(tc)}, route_se)") if tc.get("route") else "")
-    if tc.get("route"):
-        return line + ": the ridge predicted these rows better (by more than one standard error), so " + taken.format("")
-    if _text_wins(tc):
-        return line + (": the ridge predicted these rows BETTER (by more than one standard error); for predictions "
-                       "alone, compare with a ridge on the texts' TF-IDF (the findings stand as they are)")
-    return line + (f": the ridge predicted these rows better (by more than one standard error), but not better than "
-                   f"what the predictor uses, the {tc['predictor']} (loss {tc['predictor_loss']:.4g})")
+        line += _short_of_a_win(tc["better"])
+    elif _text_wins(tc):
+        line += (": the ridge predicted these rows BETTER (by more than one standard error); for predictions "
+                 "alone, compare with a ridge on the texts' TF-IDF (the findings stand as they are)")
+    elif "predictor_loss" in tc:
+        line += (f": the ridge predicted these rows better (by more than one standard error), but not better than "
+                 f"what the predictor uses, the {tc['predictor']} (loss {tc['predictor_loss']:.4g})")
+    if "union_loss" in tc:  # Selection(text_route=True): the ridge's prediction beside phase 1's structure
+        line += (f". Its prediction beside the discovered features has loss {tc['union_loss']:.4g} (gain "
+                 f"{tc['union_gain']:+.3g} ± {tc['union_se']:.2g})" + (
+                     ", so the predictor took the text route: that prediction as a side input beside the features "
+                     f"(numbers_route_; a gain above {float(tc.get('route_se', 1.0)):g} standard error(s), route_se)"
+                     if tc.get("route") else ": not enough for the text route"))
+    return line
 
 
 def numbers_line(nc: Mapping[str, Any]) -> str:

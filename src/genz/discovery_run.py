@@ -365,24 +365,43 @@ class DiscoveryRun(UntouchedRowChecks):
         self.phase = 2
         return e
 
-    def _route_ridge(self, numbers: dict | None, text: dict | None = None) -> str | None:
-        """Which ridge the predictor's route would take: one ahead of phase 1's structure on the
-        untouched rows by more than ``route_se`` standard errors — of the numbers check
-        (:func:`genz.selection.numbers_check`; ``Selection.numbers_route``) ``"numbers"``, or with
-        ``route_inputs="table"`` also ``"table"``; of the text check (``Selection.text_route``)
-        ``"text"``; several ahead: the smallest loss — or None."""
-        if not self.numbers_route_ok:
+    def _route_ridge(self, numbers: dict | None) -> str | None:
+        """Which ridge of the numbers check (:func:`genz.selection.numbers_check`) the numbers
+        route would take (``Selection.numbers_route``): one ahead of phase 1's structure on the
+        untouched rows by more than ``route_se`` standard errors — ``"numbers"``, or with
+        ``route_inputs="table"`` also ``"table"`` (both ahead: the smaller loss) — or None."""
+        if numbers is None or not (self.sel.numbers_route and self.numbers_route_ok):
             return None
         r, ahead = self.sel.route_se, {}
-        if numbers is not None and self.sel.numbers_route:
-            if numbers["diff"] > r * numbers["se"]:
-                ahead["numbers"] = numbers["ridge_loss"]
-            table = numbers.get("table")
-            if self.sel.route_inputs == "table" and table is not None and table["diff"] > r * table["se"]:
-                ahead["table"] = table["ridge_loss"]
-        if text is not None and self.sel.text_route and text["diff"] > r * text["se"]:
-            ahead["text"] = text["ridge_loss"]
+        if numbers["diff"] > r * numbers["se"]:
+            ahead["numbers"] = numbers["ridge_loss"]
+        table = numbers.get("table")
+        if self.sel.route_inputs == "table" and table is not None and table["diff"] > r * table["se"]:
+            ahead["table"] = table["ridge_loss"]
         return min(ahead, key=ahead.get) if ahead else None
+
+    def _text_beside(self, text: dict, h1: np.ndarray, Q1: np.ndarray) -> bool:
+        """``Selection(text_route=True)``: does the words' ridge's prediction, as a side input beside
+        phase 1's structure (``Q1``), lower the untouched rows' loss ``h1`` by more than ``route_se``
+        standard errors? The prediction is out-of-fold on the discovery rows and from the ridge
+        fitted on them for the untouched rows; both fitted on the discovery rows and scored on the
+        untouched rows (:func:`genz.selection.holdout_losses`). Records ``union_loss``,
+        ``union_gain``, ``union_se`` in ``text``."""
+        from .text_ridge import TextRidge, item_texts, out_of_fold
+
+        items, Y, U, ia, iu = self.split
+        texts, folds, seed = item_texts(items), self.sel.folds, int(self.disc.cfg.seed)
+        P = np.zeros_like(np.asarray(Y, dtype=float))
+        try:
+            P[ia] = out_of_fold(texts[ia], None if U is None else U[ia], Y[ia], folds, seed)
+            P[iu] = TextRidge().fit(texts[ia], None if U is None else U[ia], Y[ia]).predict(
+                texts[iu], None if U is None else U[iu])
+        except ValueError:  # a fold's texts share fewer than two terms
+            return False
+        both = holdout_losses(Q1, P if U is None else np.hstack([U, P]), Y, ia, iu, folds, seed)
+        gain, se = paired(h1 - both)
+        text.update(union_loss=float(both.mean()), union_gain=gain, union_se=se)
+        return gain > self.sel.route_se * se
 
     def _text_route_fit(self) -> tuple[Any, np.ndarray]:
         """The text route's ridge (:class:`genz.text_ridge.TextRidge`) fitted on every training
@@ -423,25 +442,24 @@ class DiscoveryRun(UntouchedRowChecks):
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
         text = None if h1 is None else text_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4])  # a report only
         U_final, route = None, None
-        ridge = self._route_ridge(numbers, text)  # Selection.route_se, route_inputs, text_route
-        if ridge == "text":
+        ridge = self._route_ridge(numbers)  # Selection.route_se, route_inputs: "numbers", "table" or None
+        if ridge is None and text is not None and self.sel.text_route and self.numbers_route_ok \
+                and self._text_beside(text, h1, prior_mixture(*base)):
             try:
                 text_model, oof = self._text_route_fit()
-            except ValueError:  # a fold's texts share fewer than two terms: the numbers route, if any
-                ridge = self._route_ridge(numbers)
-        if ridge == "text":  # Selection.text_route: the words' ridge beside the findings
-            kept = self._findings_and_pinned(names)
-            names, B, eps, extra = [names[k] for k in kept], B[:, kept], eps[kept], None
-            route = {"inputs": "text", "columns": [], "kept": list(names), "targets": int(oof.shape[1]),
-                     "text_model": text_model.to_json()}
-            U_final = oof if sp[2] is None else np.hstack([sp[2], oof])
-            if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
-                from .text_ridge import item_texts
+            except ValueError:  # a fold's texts share fewer than two terms
+                text_model = None
+            if text_model is not None:  # Selection.text_route: the words' ridge's prediction beside the features
+                route = {"inputs": "text", "columns": [], "targets": int(oof.shape[1]), "text_model": text_model.to_json()}
+                U_final = oof if sp[2] is None else np.hstack([sp[2], oof])
+                if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
+                    from .text_ridge import item_texts
 
-                tP = text_model.predict(item_texts(self.tracker.items), self.tracker.U)
-                self.tracker.U = tP if self.tracker.U is None else np.hstack([self.tracker.U, tP])
-            text["route"], text["route_se"] = True, float(self.sel.route_se)  # genz.checks.text_line says so
-        elif ridge is not None:
+                    tP = text_model.predict(item_texts(self.tracker.items), self.tracker.U)
+                    self.tracker.U = tP if self.tracker.U is None else np.hstack([self.tracker.U, tP])
+                text["route"], text["route_se"] = True, float(self.sel.route_se)  # genz.checks.text_line says so
+                ridge = "text"
+        if ridge not in (None, "text"):
             kept = self._findings_and_pinned(names)  # Selection.numbers_route: the numbers beside the findings
             names, B, eps, extra = [names[k] for k in kept], B[:, kept], eps[kept], None
             cols, X = numeric_columns(sp[0])
@@ -459,7 +477,7 @@ class DiscoveryRun(UntouchedRowChecks):
             numbers["route_inputs"] = ridge
         if text is not None:  # what the predictor uses, on the same rows: the route's ridge, the proposals beside
             text["predictor"], text["predictor_loss"] = (  # the structure, or the structure (genz.checks.text_line)
-                ("text route", text["ridge_loss"]) if ridge == "text" else
+                ("text route (the words' ridge beside the features)", text["union_loss"]) if ridge == "text" else
                 ("numbers route", (numbers["table"] if ridge == "table" else numbers)["ridge_loss"]) if route else
                 ("zero-shot proposals beside the features", baseline["union_loss"]) if extra is not None else
                 ("discovered features", text["genz_loss"]))
@@ -487,9 +505,9 @@ class DiscoveryRun(UntouchedRowChecks):
         n_f = 0 if findings is None else len(findings.findings)
         why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"
         if route is not None and route.get("inputs") == "text":
-            why = (f"the text route: a ridge on the texts' words (TF-IDF of {len(text_model.vocabulary)} terms) as a "
-                   f"side input beside the findings and pinned features ({len(names)}): it predicted the untouched "
-                   "rows better")
+            why = (f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features) and "
+                   f"the text route: the prediction of a ridge on the texts' words (TF-IDF of "
+                   f"{len(text_model.vocabulary)} terms) as a side input beside them lowered the untouched rows' loss")
         elif route is not None:
             what = (f"the {len(route['columns'])} numeric column(s)" if "levels" not in route else
                     f"the table's {len(route['columns'])} numeric column(s) ({len(route['log'])} logged) and "
