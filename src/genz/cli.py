@@ -459,7 +459,9 @@ def _predict(est, items, cols, executor: str = "sync", **executor_opts):
     from .estimator_inputs import route_matrix
     from .items import side_inputs_from_attributes
 
-    U = route_matrix(est, items, side_inputs_from_attributes(items, cols)) if cols else None  # the table route's logs
+    U = side_inputs_from_attributes(items, cols) if cols else None
+    if U is not None and "array" not in (getattr(est, "numbers_route_", None) or {}):  # (else predict appends them)
+        U = route_matrix(est, items, U)  # the table route's logs and levels
     if executor != "sync" and est.features_:
         est.fm_ = with_executor(est.fm_, executor, **executor_opts)
         est.fm_.prefetch(list(est.features_), items)

@@ -345,9 +345,11 @@ def new_items(est: Any, X: Any, *, text: Any = None, id: Any = None, allow_missi
 def route_extra_columns(est: Any) -> int:
     """How many more side inputs the predictor takes than the attributes it reads: the one-hot
     levels of the table route (``Selection(route_inputs="table")``), the text route's predictions
-    (one per target, ``Selection(text_route=True)``), else 0."""
+    (one per target, ``Selection(text_route=True)``) and, for a model fitted with side inputs as
+    an array, the route's columns that predict appends to them; else 0."""
     route = getattr(est, "numbers_route_", None) or {}
-    return sum(len(v) for v in (route.get("levels") or {}).values()) + int(route.get("targets", 0))
+    n = sum(len(v) for v in (route.get("levels") or {}).values()) + int(route.get("targets", 0))
+    return n + (len(route["columns"]) if "array" in route else 0)  # appended to side inputs given as an array
 
 
 def text_route_columns(est: Any, items: Sequence[Item], U: np.ndarray | None) -> np.ndarray:

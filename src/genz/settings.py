@@ -219,14 +219,16 @@ class Selection:
         errors (both: the one with the smaller loss on the untouched rows), and the predictor's
         side inputs are that ridge's columns. With ``"numbers"``, ``genz fit`` says when the
         table's ridge was ahead and was left (a :class:`genz.CheaperRouteWarning` in Python).
-    ``text_route`` (default False, stop 39: opt-in until measured on every reported lane): when the
-        text check (README; :func:`genz.selection.text_check`) finds that a ridge on the TF-IDF of
-        the items' texts predicted the untouched rows better than the discovered structure by more
-        than ``route_se`` standard errors (and better than a numbers-route ridge ahead too), the
-        predictor takes that ridge's prediction as a side input (per target; learned on
-        out-of-fold predictions, refitted on every training row for new items) beside the findings
-        and pinned features. For texts whose target is spread over many words; the findings do not
-        change. False: the check only reports (``text_check_``, a :class:`genz.CheaperRouteWarning`).
+    ``text_route`` (default False, stop 39: opt-in until measured on every reported lane): when
+        the text check (README; :func:`genz.selection.text_check`) ran and no numbers route was
+        taken, try a ridge on the TF-IDF of the items' texts as a side input beside the discovered
+        features: its prediction (out-of-fold on the discovery rows), beside phase 1's structure,
+        must lower the untouched rows' loss by more than ``route_se`` standard errors. Then the
+        predictor's side inputs end with that prediction (per target; out-of-fold over every
+        training row for the fit, the ridge refitted on every row for new items), beside every
+        feature it would have used. For texts whose target is spread over many words; the findings
+        do not change. False: the check only reports (``text_check_``, a
+        :class:`genz.CheaperRouteWarning`).
     """
 
     folds: int = 5

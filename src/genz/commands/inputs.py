@@ -168,7 +168,8 @@ def selection_options():
                           "ahead on the rows set aside)."),
         click.option("--text-route/--no-text-route", default=Selection.text_route, show_default=True,
                      help="When the text check finds that a ridge on the texts' words (TF-IDF) predicted the rows "
-                          "set aside better, predict with that ridge beside the findings only."),
+                          "set aside better, add its prediction as a side input beside the features when that lowers "
+                          "their loss there."),
     ]
 
     def deco(f):
