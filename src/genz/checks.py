@@ -101,7 +101,7 @@ def text_line(tc: Mapping[str, Any]) -> str:
         line += (f". Its prediction beside the discovered features has loss {tc['union_loss']:.4g} (gain "
                  f"{tc['union_gain']:+.3g} ± {tc['union_se']:.2g})" + (
                      ", so the predictor took the text route: that prediction as a side input beside the features "
-                     f"(numbers_route_; a gain above {float(tc.get('route_se', 1.0)):g} standard error(s), route_se)"
+                     f"(numbers_route_; a gain above {float(tc.get('route_se', 2.0)):g} standard errors, genz.selection.TEXT_UNION_SE)"
                      if tc.get("route") else ": not enough for the text route"))
     return line
 

@@ -26,7 +26,8 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired, route_columns, text_check
+from .selection import (TEXT_UNION_SE, CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired,
+                        route_columns, text_check)
 from .untouched_checks import UntouchedRowChecks
 from .settings import Selection
 from .items import Item
@@ -382,8 +383,8 @@ class DiscoveryRun(UntouchedRowChecks):
 
     def _text_beside(self, text: dict, h1: np.ndarray, Q1: np.ndarray) -> bool:
         """``Selection(text_route=True)``: does the words' ridge's prediction, as a side input beside
-        phase 1's structure (``Q1``), lower the untouched rows' loss ``h1`` by more than ``route_se``
-        standard errors? The prediction is out-of-fold on the discovery rows and from the ridge
+        phase 1's structure (``Q1``), lower the untouched rows' loss ``h1`` by more than
+        :data:`genz.selection.TEXT_UNION_SE` standard errors? The prediction is out-of-fold on the discovery rows and from the ridge
         fitted on them for the untouched rows; both fitted on the discovery rows and scored on the
         untouched rows (:func:`genz.selection.holdout_losses`). Records ``union_loss``,
         ``union_gain``, ``union_se`` in ``text``."""
@@ -401,7 +402,7 @@ class DiscoveryRun(UntouchedRowChecks):
         both = holdout_losses(Q1, P if U is None else np.hstack([U, P]), Y, ia, iu, folds, seed)
         gain, se = paired(h1 - both)
         text.update(union_loss=float(both.mean()), union_gain=gain, union_se=se)
-        return gain > self.sel.route_se * se
+        return gain > TEXT_UNION_SE * se
 
     def _text_route_fit(self) -> tuple[Any, np.ndarray]:
         """The text route's ridge (:class:`genz.text_ridge.TextRidge`) fitted on every training
@@ -457,7 +458,7 @@ class DiscoveryRun(UntouchedRowChecks):
 
                     tP = text_model.predict(item_texts(self.tracker.items), self.tracker.U)
                     self.tracker.U = tP if self.tracker.U is None else np.hstack([self.tracker.U, tP])
-                text["route"], text["route_se"] = True, float(self.sel.route_se)  # genz.checks.text_line says so
+                text["route"], text["route_se"] = True, float(TEXT_UNION_SE)  # genz.checks.text_line says so
                 ridge = "text"
         if ridge not in (None, "text"):
             kept = self._findings_and_pinned(names)  # Selection.numbers_route: the numbers beside the findings

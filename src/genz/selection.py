@@ -100,6 +100,12 @@ UNION_SE = KEEP_SE
 #: not go on over every row. 0: only a structure that predicts fresh rows no better than nothing
 #: (a pure-noise target: 40-55 features before, docs/feature-table.md). None: never
 FALLBACK_SE: float | None = 0.0
+#: the text route (``Selection(text_route=True)``): the words' ridge's prediction joins the predictor
+#: when, beside phase 1's structure, it lowers the untouched rows' loss by more than this many
+#: standard errors. Chosen on development data (docs/user-guide.md, "The text check and the text
+#: route"): at 1, 3 of 20 pure-noise simulation fits took it by chance (union z 1.3-1.6; one went
+#: from excess MSE 0.003 to 0.072); the posts where it helps had z 3.0-7.5
+TEXT_UNION_SE = 2.0
 
 
 def keeps(gain: np.ndarray) -> bool:

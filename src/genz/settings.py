@@ -223,7 +223,8 @@ class Selection:
         the text check (README; :func:`genz.selection.text_check`) ran and no numbers route was
         taken, try a ridge on the TF-IDF of the items' texts as a side input beside the discovered
         features: its prediction (out-of-fold on the discovery rows), beside phase 1's structure,
-        must lower the untouched rows' loss by more than ``route_se`` standard errors. Then the
+        must lower the untouched rows' loss by more than :data:`genz.selection.TEXT_UNION_SE` (2)
+        standard errors. Then the
         predictor's side inputs end with that prediction (per target; out-of-fold over every
         training row for the fit, the ridge refitted on every row for new items), beside every
         feature it would have used. For texts whose target is spread over many words; the findings
