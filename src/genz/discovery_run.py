@@ -26,8 +26,7 @@ from .findings import FindingsResult, fit_findings
 from .fm.base import FMStats
 from .inference import LatentState, bound, prior_mixture, run_em
 from .observation.base import predictive_std
-from .selection import (TEXT_UNION_SE, CrossValidation, best_step, holdout_losses, numbers_check, numeric_columns, paired,
-                        route_columns, text_check)
+from .selection import CrossValidation, best_step, holdout_losses, numbers_check, paired, text_check, text_holdout
 from .untouched_checks import UntouchedRowChecks
 from .settings import Selection
 from .items import Item
@@ -366,55 +365,6 @@ class DiscoveryRun(UntouchedRowChecks):
         self.phase = 2
         return e
 
-    def _route_ridge(self, numbers: dict | None) -> str | None:
-        """Which ridge of the numbers check (:func:`genz.selection.numbers_check`) the numbers
-        route would take (``Selection.numbers_route``): one ahead of phase 1's structure on the
-        untouched rows by more than ``route_se`` standard errors — ``"numbers"``, or with
-        ``route_inputs="table"`` also ``"table"`` (both ahead: the smaller loss) — or None."""
-        if numbers is None or not (self.sel.numbers_route and self.numbers_route_ok):
-            return None
-        r, ahead = self.sel.route_se, {}
-        if numbers["diff"] > r * numbers["se"]:
-            ahead["numbers"] = numbers["ridge_loss"]
-        table = numbers.get("table")
-        if self.sel.route_inputs == "table" and table is not None and table["diff"] > r * table["se"]:
-            ahead["table"] = table["ridge_loss"]
-        return min(ahead, key=ahead.get) if ahead else None
-
-    def _text_beside(self, text: dict, h1: np.ndarray, Q1: np.ndarray) -> bool:
-        """``Selection(text_route=True)``: does the words' ridge's prediction, as a side input beside
-        phase 1's structure (``Q1``), lower the untouched rows' loss ``h1`` by more than
-        :data:`genz.selection.TEXT_UNION_SE` standard errors? The prediction is out-of-fold on the discovery rows and from the ridge
-        fitted on them for the untouched rows; both fitted on the discovery rows and scored on the
-        untouched rows (:func:`genz.selection.holdout_losses`). Records ``union_loss``,
-        ``union_gain``, ``union_se`` in ``text``."""
-        from .text_ridge import TextRidge, item_texts, out_of_fold
-
-        items, Y, U, ia, iu = self.split
-        texts, folds, seed = item_texts(items), self.sel.folds, int(self.disc.cfg.seed)
-        P = np.zeros_like(np.asarray(Y, dtype=float))
-        try:
-            P[ia] = out_of_fold(texts[ia], None if U is None else U[ia], Y[ia], folds, seed)
-            P[iu] = TextRidge().fit(texts[ia], None if U is None else U[ia], Y[ia]).predict(
-                texts[iu], None if U is None else U[iu])
-        except ValueError:  # a fold's texts share fewer than two terms
-            return False
-        both = holdout_losses(Q1, P if U is None else np.hstack([U, P]), Y, ia, iu, folds, seed)
-        gain, se = paired(h1 - both)
-        text.update(union_loss=float(both.mean()), union_gain=gain, union_se=se)
-        return gain > TEXT_UNION_SE * se
-
-    def _text_route_fit(self) -> tuple[Any, np.ndarray]:
-        """The text route's ridge (:class:`genz.text_ridge.TextRidge`) fitted on every training
-        row, and each row's out-of-fold prediction (what the predictor's weight is learned on).
-        ValueError when some fold's texts share fewer than two terms."""
-        from .text_ridge import TextRidge, item_texts, out_of_fold
-
-        items, Y, U = self.split[0], self.split[1], self.split[2]
-        texts = item_texts(items)
-        oof = out_of_fold(texts, U, Y, self.sel.folds, int(self.disc.cfg.seed))
-        return TextRidge().fit(texts, U, Y), oof
-
     # -- the end: the predictor --------------------------------------------------------------------
     def _select(self, cb: Callbacks, clock: dict) -> dict:
         """The predictor's structure (the best step of the last phase), refitted on every
@@ -441,47 +391,15 @@ class DiscoveryRun(UntouchedRowChecks):
             h1 = holdout_losses(prior_mixture(*base), sp[2], sp[1], sp[3], sp[4], folds, seed)
         baseline, extra = self._zero_shot_check(names, B, cb, h1, prior_mixture(*base))
         numbers = None if h1 is None else numbers_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], folds, seed)  # a report
-        text = None if h1 is None else text_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4])  # a report only
-        U_final, route = None, None
-        ridge = self._route_ridge(numbers)  # Selection.route_se, route_inputs: "numbers", "table" or None
-        if ridge is None and text is not None and self.sel.text_route and self.numbers_route_ok \
-                and self._text_beside(text, h1, prior_mixture(*base)):
-            try:
-                text_model, oof = self._text_route_fit()
-            except ValueError:  # a fold's texts share fewer than two terms
-                text_model = None
-            if text_model is not None:  # Selection.text_route: the words' ridge's prediction beside the features
-                route = {"inputs": "text", "columns": [], "targets": int(oof.shape[1]), "text_model": text_model.to_json()}
-                U_final = oof if sp[2] is None else np.hstack([sp[2], oof])
-                if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
-                    from .text_ridge import item_texts
-
-                    tP = text_model.predict(item_texts(self.tracker.items), self.tracker.U)
-                    self.tracker.U = tP if self.tracker.U is None else np.hstack([self.tracker.U, tP])
-                text["route"], text["route_se"] = True, float(TEXT_UNION_SE)  # genz.checks.text_line says so
-                ridge = "text"
-        if ridge not in (None, "text"):
-            kept = self._findings_and_pinned(names)  # Selection.numbers_route: the numbers beside the findings
+        held = None if h1 is None else text_holdout(sp[0], sp[2], sp[1], sp[3], sp[4])  # the words' ridge, fitted once
+        text = None if held is None else text_check(sp[0], h1, sp[2], sp[1], sp[3], sp[4], held)  # a report
+        ridge, route, U_final = self._route(h1, prior_mixture(*base), numbers, text, held)
+        if ridge in ("numbers", "table"):  # Selection.numbers_route: the ridge's columns beside the findings
+            kept = self._findings_and_pinned(names)
             names, B, eps, extra = [names[k] for k in kept], B[:, kept], eps[kept], None
-            cols, X = numeric_columns(sp[0])
-            route = {"columns": cols, "kept": list(names)}
-            if ridge == "table":  # the check's table ridge: skewed numbers logged, categories one-hot
-                route.update(inputs="table", **{k: numbers["table"][k] for k in ("log", "floor", "levels")})
-            if self.side_array:  # predict appends the route's columns (read from the items) to the U it is given
-                route["array"] = int(sp[2].shape[1])
-            X = route_columns(sp[0], route, X)
-            U_final = X if sp[2] is None else np.hstack([sp[2], X])
-            if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
-                tX = route_columns(self.tracker.items, route)
-                self.tracker.U = tX if self.tracker.U is None else np.hstack([self.tracker.U, tX])
-            numbers["route"], numbers["route_se"] = True, float(self.sel.route_se)  # genz.checks.numbers_line says so
-            numbers["route_inputs"] = ridge
-        if text is not None:  # what the predictor uses, on the same rows: the route's ridge, the proposals beside
-            text["predictor"], text["predictor_loss"] = (  # the structure, or the structure (genz.checks.text_line)
-                ("text route (the words' ridge beside the features)", text["union_loss"]) if ridge == "text" else
-                ("numbers route", (numbers["table"] if ridge == "table" else numbers)["ridge_loss"]) if route else
-                ("zero-shot proposals beside the features", baseline["union_loss"]) if extra is not None else
-                ("discovered features", text["genz_loss"]))
+            route["kept"] = list(names)
+        if text is not None:
+            text["predictor"], text["predictor_loss"] = self._route_reference(ridge, numbers, text, baseline, extra)
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -505,16 +423,8 @@ class DiscoveryRun(UntouchedRowChecks):
         }
         n_f = 0 if findings is None else len(findings.findings)
         why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"
-        if route is not None and route.get("inputs") == "text":
-            why = (f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features) and "
-                   f"the text route: the prediction of a ridge on the texts' words (TF-IDF of "
-                   f"{len(text_model.vocabulary)} terms) as a side input beside them lowered the untouched rows' loss")
-        elif route is not None:
-            what = (f"the {len(route['columns'])} numeric column(s)" if "levels" not in route else
-                    f"the table's {len(route['columns'])} numeric column(s) ({len(route['log'])} logged) and "
-                    f"{sum(map(len, route['levels'].values()))} category level(s)")
-            why = (f"the numbers route: {what} as side inputs beside the findings and pinned features "
-                   f"({len(names)}): a ridge on them predicted the untouched rows better")
+        if route is not None:
+            why = self._route_reason(route, why, len(names))
         elif structure["fell_back"]:
             why = (f"the findings and pinned features alone ({len(names)} features): phase 1's structure predicted "
                    f"the untouched rows no better than no feature (structure check)")

@@ -33,8 +33,8 @@ from .settings import (Selection, advanced_settings, model_spec, nested_fields, 
                        selection_settings, split_nested, to_json)
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 from .estimator_inputs import (check_items as _check_items, check_sample_weight, check_target_values, is_table,
-                               new_items, remember_inputs, side_input_columns, side_matrix, table_items,
-                               text_route_columns, validate_params)
+                               new_items, predict_side_inputs, remember_inputs, side_input_columns, side_matrix,
+                               table_items, validate_params)
 
 __all__ = ["GenZRegressor", "make_fm"]
 
@@ -477,18 +477,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         unless ``allow_missing=True`` (the column then counts as empty cells)."""
         check_is_fitted(self, "features_")
         items, U_cols = self._new_items(X, text, id, allow_missing)
-        given = (getattr(self, "numbers_route_", None) or {}).get("array")
-        if given is not None:  # fitted with an array U and the numbers route: its columns (U_cols) follow U
-            if U is None:
-                raise GenZInputError(f"this model was fitted with {given} side inputs; pass U")
-            U = check_side_inputs(U, len(items), [it.id for it in items])
-            if U.shape[1] != given:
-                raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {given}")
-            U = np.hstack([U, U_cols])
-        elif U is None:
-            U = U_cols
-        if (getattr(self, "numbers_route_", None) or {}).get("inputs") == "text":  # Selection.text_route
-            U = text_route_columns(self, items, U)
+        U = predict_side_inputs(self, items, U, U_cols)  # with what a route appends
         if self.n_side_inputs_ and U is None:
             raise GenZInputError(f"this model was fitted with {self.n_side_inputs_} side inputs; pass U")
         U = check_side_inputs(U, len(items), [it.id for it in items])

@@ -29,7 +29,7 @@ from .errors import GenZInputError
 from .items import Item, check_side_inputs, numeric_attributes, side_inputs_from_attributes
 
 __all__ = ["validate_params", "check_items", "is_table", "table_items", "fit_columns", "remember_inputs", "new_items",
-           "route_matrix", "route_extra_columns", "text_route_columns",
+           "route_matrix", "route_extra_columns", "predict_side_inputs",
            "load_inputs", "side_input_columns", "used_columns",
            "check_columns", "column_names", "check_sample_weight", "check_target_values", "inputs_from_saved"]
 
@@ -352,23 +352,32 @@ def route_extra_columns(est: Any) -> int:
     return n + (len(route["columns"]) if "array" in route else 0)  # appended to side inputs given as an array
 
 
-def text_route_columns(est: Any, items: Sequence[Item], U: np.ndarray | None) -> np.ndarray:
-    """The side inputs of new items after the text route (``Selection(text_route=True)``): the
-    side inputs ``U`` (given, or read from the columns; None without) followed by the route's
-    ridge's prediction from the items' texts (:class:`genz.text_ridge.TextRidge`, one column per
-    target)."""
+def predict_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndarray | None) -> np.ndarray | None:
+    """The side inputs ``predict`` gives the predictor for new ``items``: ``U`` as given, else
+    ``U_cols`` (read from the remembered side-input columns, :func:`new_items`), followed by what a
+    route adds that the caller cannot pass — after a numbers route on side inputs given as an array
+    (``numbers_route_["array"]``), the route's columns (``U_cols``); after the text route
+    (``Selection(text_route=True)``), the words' ridge's prediction from the items' texts
+    (:class:`genz.text_ridge.TextRidge`, one column per target). Side inputs missing or of another
+    width than the fit's are refused with one line."""
+    route = getattr(est, "numbers_route_", None) or {}
+    text = route.get("inputs") == "text"
+    if "array" not in route and not text:
+        return U_cols if U is None else U
     from .text_ridge import TextRidge, item_texts
 
-    route = est.numbers_route_
-    model = TextRidge.from_json(route["text_model"])
-    if len(model.u_mean) and U is None:
-        raise GenZInputError(f"this model was fitted with {len(model.u_mean)} side inputs; pass U")
+    model = TextRidge.from_json(route["text_model"]) if text else None
+    if text and U is None:
+        U = U_cols  # the side-input columns, if any
+    width = len(model.u_mean) if text else int(route["array"])
+    if width and U is None:
+        raise GenZInputError(f"this model was fitted with {width} side inputs; pass U")
     if U is not None:
         U = check_side_inputs(U, len(items), [it.id for it in items])
-        if U.shape[1] != len(model.u_mean):
-            raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {len(model.u_mean)}")
-    P = model.predict(item_texts(items), U)
-    return P if U is None else np.hstack([U, P])
+        if U.shape[1] != width:
+            raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {width}")
+    extra = model.predict(item_texts(items), U) if text else U_cols
+    return extra if U is None else np.hstack([U, extra])
 
 
 def route_matrix(est: Any, items: Sequence[Item], U: np.ndarray) -> np.ndarray:

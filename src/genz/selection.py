@@ -375,34 +375,52 @@ def table_matrix(items: Sequence, spec: dict, X: np.ndarray | None = None) -> np
     return np.hstack([X, *onehot]) if onehot else X
 
 
+def _versus(genz: np.ndarray, loss: np.ndarray) -> dict:
+    """A cheaper route's per-item losses ``loss`` on the untouched rows against the structure's
+    ``genz``: its mean loss, the paired difference ``genz − loss`` with its standard error, and the
+    verdict (``"ridge"`` / ``"genz"`` ahead by more than one standard error, else ``"tie"``)."""
+    m, se = paired(genz - loss)
+    return {"ridge_loss": float(loss.mean()), "diff": m, "se": se,
+            "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+
+
+def text_holdout(items: Sequence, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray,
+                 test: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """:class:`genz.text_ridge.TextRidge` fitted on the rows ``train``: its predictions for the
+    rows ``test`` and its number of terms. None when fewer than half the training items have a
+    text or the texts share fewer than two terms (what :func:`text_check` and the text route use)."""
+    from .text_ridge import TextRidge, item_texts
+
+    tr, te = np.asarray(train), np.asarray(test)
+    texts = item_texts(items)
+    if not len(tr) or (texts[tr] != "").mean() < 0.5:
+        return None
+    try:
+        model = TextRidge().fit(texts[tr], None if U is None else U[tr], np.asarray(Y, dtype=float)[tr])
+    except ValueError:  # the texts share fewer than two terms
+        return None
+    return model.predict(texts[te], None if U is None else U[te]), len(model.vocabulary)
+
+
 def text_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray,
-               test: np.ndarray) -> dict | None:
+               test: np.ndarray, held: tuple[np.ndarray, int] | None = None) -> dict | None:
     """Would a practitioner's ridge on the items' text have predicted better? ``genz``: the
     per-item losses (:func:`holdout_losses`) on the untouched rows ``test`` of the structure tested
     for findings, fitted on the rows ``train``; against them, :class:`genz.text_ridge.TextRidge`
     (scikit-learn's ``RidgeCV`` on the TF-IDF of the texts' words and word pairs, learned on
     ``train``; the side inputs ``U`` standardised beside them), fitted on ``train`` and scored on
-    ``test`` with the same loss ``Σ_d (y_nd − ŷ_nd)² / var(y_d)``. A report (with a
+    ``test`` with the same loss ``Σ_d (y_nd − ŷ_nd)² / var(y_d)`` (``held``: its
+    :func:`text_holdout`, when already computed). A report (with a
     :class:`genz.CheaperRouteWarning` when it won) unless ``Selection(text_route=True)``. None
     when fewer than half the training items have a text, when the texts share fewer than two
     terms, or without untouched rows."""
-    from .text_ridge import TextRidge, item_texts
-
     tr, te = np.asarray(train), np.asarray(test)
-    texts = item_texts(items)
-    if not len(te) or (texts[tr] != "").mean() < 0.5:
+    held = held if held is not None or not len(te) else text_holdout(items, U, Y, tr, te)
+    if held is None:
         return None
     Y = np.asarray(Y, dtype=float)
-    try:
-        model = TextRidge().fit(texts[tr], None if U is None else U[tr], Y[tr])
-    except ValueError:  # the texts share fewer than two terms
-        return None
-    pred = model.predict(texts[te], None if U is None else U[te])
-    loss = ((Y[te] - pred) ** 2 / np.maximum(Y[tr].var(axis=0), 1e-300)).sum(axis=1)
-    m, se = paired(genz - loss)
-    return {"rows": int(len(te)), "terms": len(model.vocabulary), "genz_loss": float(genz.mean()),
-            "ridge_loss": float(loss.mean()), "diff": m, "se": se,
-            "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+    loss = ((Y[te] - held[0]) ** 2 / np.maximum(Y[tr].var(axis=0), 1e-300)).sum(axis=1)
+    return {"rows": int(len(te)), "terms": held[1], "genz_loss": float(genz.mean()), **_versus(genz, loss)}
 
 
 def route_columns(items: Sequence, route: dict, X: np.ndarray | None = None) -> np.ndarray:
@@ -444,10 +462,8 @@ def numbers_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np
         return None
 
     def ridge(Z: np.ndarray) -> dict:  # a ridge on Z (beside U) against the structure, on the untouched rows
-        loss = holdout_losses(np.zeros((len(Y), 0)), Z if U is None else np.hstack([U, Z]), Y, train, test, folds, seed)
-        m, se = paired(genz - loss)
-        return {"ridge_loss": float(loss.mean()), "diff": m, "se": se,
-                "better": "ridge" if m > se else "genz" if m < -se else "tie"}
+        return _versus(genz, holdout_losses(np.zeros((len(Y), 0)), Z if U is None else np.hstack([U, Z]), Y, train,
+                                            test, folds, seed))
 
     out = {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()), **ridge(X)}
     spec = table_spec(items, (cols, X))

@@ -1,8 +1,10 @@
 """The fit's checks on the untouched rows (docs/feature-table.md), as a part of
 :class:`genz.discovery_run.DiscoveryRun`: the structure check (phase 1's structure against no
-feature; when it is no better, the predictor keeps only the findings and pinned features) and
-the zero-shot check (the foundation model's target-blind proposals against the structure, and
-beside it). Each scores structures fitted on the discovery rows on rows no choice touched
+feature; when it is no better, the predictor keeps only the findings and pinned features), the
+zero-shot check (the foundation model's target-blind proposals against the structure, and
+beside it), and the routes the numbers and text checks open (the numbers route: a ridge's
+columns beside the findings; the text route: the words' ridge's prediction beside the features).
+Each scores structures fitted on the discovery rows on rows no choice touched
 (:func:`genz.selection.holdout_losses`)."""
 
 from __future__ import annotations
@@ -11,14 +13,21 @@ import numpy as np
 
 from .discovery import Callbacks
 from .inference import prior_mixture
-from .selection import UNION_SE, holdout_losses, paired, structure_check
+from .selection import (TEXT_UNION_SE, UNION_SE, holdout_losses, numeric_columns, paired, route_columns,
+                        structure_check)
 
 __all__ = ["UntouchedRowChecks"]
 
 
+def _beside(U: np.ndarray | None, X: np.ndarray) -> np.ndarray:
+    """The side inputs ``U`` (None: none) followed by the columns ``X``."""
+    return X if U is None else np.hstack([U, X])
+
+
 class UntouchedRowChecks:
     """Mixed into :class:`genz.discovery_run.DiscoveryRun` (``self.disc``, ``self.split``,
-    ``self.phase1``, ``self.sel``, ``self._structure``)."""
+    ``self.phase1``, ``self.sel``, ``self._structure``, ``self.tracker``, ``self.numbers_route_ok``,
+    ``self.side_array``)."""
 
     #: the untouched rows' losses of what the predictor's checks compare with, when the structure
     #: check computed them (phase 1's structure; or no feature, after a fall-back that keeps none)
@@ -117,3 +126,108 @@ class UntouchedRowChecks:
         complement, adds nothing)."""
         yes = np.asarray(b) > 0.5
         return (yes if not yes[0] else ~yes).tobytes() if yes.size else b""
+
+    # -- the routes ------------------------------------------------------------------------------
+    def _route_ridge(self, numbers: dict | None) -> str | None:
+        """Which ridge of the numbers check (:func:`genz.selection.numbers_check`) the numbers
+        route would take (``Selection.numbers_route``): one ahead of phase 1's structure on the
+        untouched rows by more than ``route_se`` standard errors — ``"numbers"``, or with
+        ``route_inputs="table"`` also ``"table"`` (both ahead: the smaller loss) — or None."""
+        if numbers is None or not (self.sel.numbers_route and self.numbers_route_ok):
+            return None
+        r, ahead = self.sel.route_se, {}
+        if numbers["diff"] > r * numbers["se"]:
+            ahead["numbers"] = numbers["ridge_loss"]
+        table = numbers.get("table")
+        if self.sel.route_inputs == "table" and table is not None and table["diff"] > r * table["se"]:
+            ahead["table"] = table["ridge_loss"]
+        return min(ahead, key=ahead.get) if ahead else None
+
+    def _text_beside(self, text: dict, h1: np.ndarray, Q1: np.ndarray, held: tuple) -> bool:
+        """``Selection(text_route=True)``: does the words' ridge's prediction, as a side input beside
+        phase 1's structure (``Q1``), lower the untouched rows' loss ``h1`` by more than
+        :data:`genz.selection.TEXT_UNION_SE` standard errors? The prediction is out-of-fold on the
+        discovery rows and the text check's (``held``, :func:`genz.selection.text_holdout`) on the
+        untouched rows; both fitted on the discovery rows and scored on the untouched rows.
+        Records ``union_loss``, ``union_gain``, ``union_se`` in ``text``."""
+        from .text_ridge import item_texts, out_of_fold
+
+        items, Y, U, ia, iu = self.split
+        folds, seed = self.sel.folds, int(self.disc.cfg.seed)
+        P = np.zeros_like(np.asarray(Y, dtype=float))
+        try:
+            P[ia] = out_of_fold(item_texts(items)[ia], None if U is None else U[ia], Y[ia], folds, seed)
+        except ValueError:  # a fold's texts share fewer than two terms
+            return False
+        P[iu] = held[0]
+        both = holdout_losses(Q1, _beside(U, P), Y, ia, iu, folds, seed)
+        gain, se = paired(h1 - both)
+        text.update(union_loss=float(both.mean()), union_gain=gain, union_se=se)
+        return gain > TEXT_UNION_SE * se
+
+    def _route(self, h1: np.ndarray | None, Q1: np.ndarray, numbers: dict | None, text: dict | None,
+               held: tuple | None) -> tuple[str | None, dict | None, np.ndarray | None]:
+        """The route the predictor takes — ``"numbers"`` or ``"table"`` (:meth:`_route_ridge`; the
+        caller keeps only the findings and pinned features beside the ridge's columns) or ``"text"``
+        (``Selection.text_route``, :meth:`_text_beside`: the words' ridge's prediction, out-of-fold
+        over every training row, beside the features) — its record (``numbers_route_``) and the
+        side inputs of every training row; (None, None, None) for none. The evaluation set's side
+        inputs are extended as predict would extend them, and the check's record says so."""
+        from .text_ridge import TextRidge, item_texts, out_of_fold
+
+        items, Y, U = self.split[:3]
+        ridge = self._route_ridge(numbers)
+        if ridge is not None:
+            cols, X = numeric_columns(items)
+            route: dict = {"columns": cols}
+            if ridge == "table":  # the check's table ridge: skewed numbers logged, categories one-hot
+                route.update(inputs="table", **{k: numbers["table"][k] for k in ("log", "floor", "levels")})
+            if self.side_array:  # predict appends the route's columns (read from the items) to the U it is given
+                route["array"] = int(U.shape[1])
+            X = route_columns(items, route, X)
+            extend = lambda its, _: route_columns(its, route)  # noqa: E731
+            numbers.update(route=True, route_se=float(self.sel.route_se), route_inputs=ridge)  # genz.checks says so
+        elif text is not None and self.sel.text_route and self.numbers_route_ok and self._text_beside(text, h1, Q1, held):
+            texts = item_texts(items)
+            try:
+                X = out_of_fold(texts, U, Y, self.sel.folds, int(self.disc.cfg.seed))
+            except ValueError:  # a fold's texts share fewer than two terms
+                return None, None, None
+            model = TextRidge().fit(texts, U, Y)
+            route = {"inputs": "text", "columns": [], "targets": int(X.shape[1]), "text_model": model.to_json()}
+            extend = lambda its, U_its: model.predict(item_texts(its), U_its)  # noqa: E731
+            text.update(route=True, route_se=float(TEXT_UNION_SE))  # genz.checks.text_line says so
+            ridge = "text"
+        else:
+            return None, None, None
+        if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
+            self.tracker.U = _beside(self.tracker.U, extend(self.tracker.items, self.tracker.U))
+        return ridge, route, _beside(U, X)
+
+    @staticmethod
+    def _route_reference(ridge: str | None, numbers: dict | None, text: dict, baseline: dict | None,
+                         extra: tuple | None) -> tuple[str, float]:
+        """What the predictor uses, and its loss on the untouched rows, for the text check's line
+        (:func:`genz.checks.text_line`): the text route's union, the numbers route's ridge, the
+        zero-shot proposals beside the structure, or the structure."""
+        if ridge == "text":
+            return "text route (the words' ridge beside the features)", text["union_loss"]
+        if ridge is not None:
+            return "numbers route", (numbers["table"] if ridge == "table" else numbers)["ridge_loss"]
+        if extra is not None:
+            return "zero-shot proposals beside the features", baseline["union_loss"]
+        return "discovered features", text["genz_loss"]
+
+    @staticmethod
+    def _route_reason(route: dict, why: str, n: int) -> str:
+        """The select step's reason when the predictor took a route (``why``: the reason without it;
+        ``n``: the predictor's features)."""
+        if route.get("inputs") == "text":
+            return (f"{why} and the text route: the prediction of a ridge on the texts' words (TF-IDF of "
+                    f"{len(route['text_model']['vocabulary'])} terms) as a side input beside them lowered the "
+                    "untouched rows' loss")
+        what = (f"the {len(route['columns'])} numeric column(s)" if "levels" not in route else
+                f"the table's {len(route['columns'])} numeric column(s) ({len(route['log'])} logged) and "
+                f"{sum(map(len, route['levels'].values()))} category level(s)")
+        return (f"the numbers route: {what} as side inputs beside the findings and pinned features ({n}): a ridge "
+                "on them predicted the untouched rows better")
