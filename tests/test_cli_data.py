@@ -338,3 +338,9 @@ def test_side_inputs_numeric(tmp_path):
     run("predict", tmp_path / "side", "--data", tmp_path / "new.csv", "-o", tmp_path / "p.csv")
     p = pd.read_csv(tmp_path / "p.csv")
     assert np.sqrt(np.mean((p["y"].to_numpy() - x[250:]) ** 2)) < 0.6
+    # the saved model predicts the same from a DataFrame in Python (its side inputs read from the
+    # remembered columns; a numbers route fitted on them as an array appends its own columns)
+    from genz import GenZRegressor
+    est = GenZRegressor.load(tmp_path / "side" / "model")
+    new = df.iloc[250:].drop(columns=["y"]).reset_index(drop=True)
+    np.testing.assert_allclose(np.ravel(est.predict(new)), p["y"].to_numpy(), rtol=1e-6, atol=1e-6)

@@ -398,7 +398,7 @@ def _load_run_model(path: str, side_inputs: str | None, fm_overrides: dict | Non
         cfg.update(RunDir.open(run_dir).config())
     est = load_model(model_dir, **(fm_overrides or {}))
     # the side-input columns: the run's (genz fit --side-inputs), else the model's own record of them
-    # (GenZRegressor.inputs_: side_inputs= columns, or the numbers route's)
+    # (GenZRegressor.inputs_: side_inputs= columns, with the numbers route's after them)
     cols = list(cfg.get("side_inputs") or (getattr(est, "inputs_", None) or {}).get("side_inputs") or [])
     if side_inputs is not None:
         cols = _columns(side_inputs)
@@ -460,8 +460,8 @@ def _predict(est, items, cols, executor: str = "sync", **executor_opts):
     from .items import side_inputs_from_attributes
 
     U = side_inputs_from_attributes(items, cols) if cols else None
-    if U is not None and "array" not in (getattr(est, "numbers_route_", None) or {}):  # (else predict appends them)
-        U = route_matrix(est, items, U)  # the table route's logs and levels
+    if U is not None:
+        U = route_matrix(est, items, U)  # the table route's logs and levels (an array's route: predict appends)
     if executor != "sync" and est.features_:
         est.fm_ = with_executor(est.fm_, executor, **executor_opts)
         est.fm_.prefetch(list(est.features_), items)

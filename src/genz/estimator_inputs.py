@@ -307,9 +307,9 @@ def remember_inputs(est: Any, info: dict | None, items: Sequence[Item]) -> None:
     """``est.inputs_``, ``n_features_in_`` and ``feature_names_in_`` after a fit on ``items``
     (``info``: how a table X was read, None for items)."""
     side = side_input_columns(est.side_inputs, items) if est.side_inputs is not None else None
-    route = (getattr(est, "numbers_route_", None) or {}).get("columns")
-    if route:  # Selection.numbers_route: the numeric columns follow the side inputs in the predictor
-        side = list(side or []) + list(route)
+    route = getattr(est, "numbers_route_", None) or {}
+    if route.get("columns") and "array" not in route:  # Selection.numbers_route: the numeric columns follow the
+        side = list(side or []) + list(route["columns"])  # side inputs (an array's: predict reads them itself)
     est.inputs_ = fit_columns(info, side)
     if info is not None:
         est.feature_names_in_ = np.asarray(info["columns"], dtype=object)
@@ -354,9 +354,10 @@ def route_extra_columns(est: Any) -> int:
 
 def predict_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndarray | None) -> np.ndarray | None:
     """The side inputs ``predict`` gives the predictor for new ``items``: ``U`` as given, else
-    ``U_cols`` (read from the remembered side-input columns, :func:`new_items`), followed by what a
-    route adds that the caller cannot pass — after a numbers route on side inputs given as an array
-    (``numbers_route_["array"]``), the route's columns (``U_cols``); after the text route
+    ``U_cols`` (read from the remembered side-input columns, :func:`new_items`, such as those of
+    ``genz fit --side-inputs``), followed by what a route adds that the caller cannot pass — after a
+    numbers route on side inputs given as an array (``numbers_route_["array"]``), the route's
+    columns read from the items (:func:`genz.selection.route_columns`); after the text route
     (``Selection(text_route=True)``), the words' ridge's prediction from the items' texts
     (:class:`genz.text_ridge.TextRidge`, one column per target). Side inputs missing or of another
     width than the fit's are refused with one line."""
@@ -364,10 +365,11 @@ def predict_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndar
     text = route.get("inputs") == "text"
     if "array" not in route and not text:
         return U_cols if U is None else U
+    from .selection import route_columns
     from .text_ridge import TextRidge, item_texts
 
     model = TextRidge.from_json(route["text_model"]) if text else None
-    if text and U is None:
+    if U is None:
         U = U_cols  # the side-input columns, if any
     width = len(model.u_mean) if text else int(route["array"])
     if width and U is None:
@@ -376,16 +378,18 @@ def predict_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndar
         U = check_side_inputs(U, len(items), [it.id for it in items])
         if U.shape[1] != width:
             raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {width}")
-    extra = model.predict(item_texts(items), U) if text else U_cols
+    extra = model.predict(item_texts(items), U) if text else route_columns(items, route)
     return extra if U is None else np.hstack([U, extra])
 
 
 def route_matrix(est: Any, items: Sequence[Item], U: np.ndarray) -> np.ndarray:
     """The side inputs ``U`` of new items as the predictor takes them: after the table route
     (``Selection(route_inputs="table")``), the route's numeric columns (the last of ``U``) as
-    :func:`genz.selection.table_matrix` transforms them (logs, the category levels one-hot)."""
+    :func:`genz.selection.table_matrix` transforms them (logs, the category levels one-hot). After
+    a route fitted with side inputs as an array (``numbers_route_["array"]``), ``U`` as it is:
+    predict appends the route's columns (:func:`predict_side_inputs`)."""
     route = getattr(est, "numbers_route_", None) or {}
-    if "levels" not in route:
+    if "levels" not in route or "array" in route:
         return U
     from .selection import route_columns
 
