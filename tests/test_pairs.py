@@ -241,6 +241,10 @@ def test_experiment_runs_on_the_movielens_fixture(tmp_path):
     assert set(s) == {"genz", "genz-ratings", "movie-side", "user-side", "global-mean", "group-genre-mean",
                       "movie-ridge", "bilinear-ridge", "warm-svd"}
     assert s["bilinear-ridge"]["diff_rmse"]["n"] == 2 and "diff_rmse" not in s["genz"]
+    for rec in res["seeds"]:  # each side's route and text check, recorded per fit
+        routes = rec["methods"]["genz"]["routes"]
+        assert {"users", "items"} <= set(routes)
+        assert all(set(r) == {"route", "text_z", "text_union_z"} for r in routes.values())
 
 
 def test_paired_interval_and_auc():

@@ -327,6 +327,23 @@ class TwoSidedConfig:
     offsets: str = DEFAULT_OFFSETS
 
 
+def side_routes(model: Any) -> dict[str, Any]:
+    """Per fitted side of a :class:`genz.pairs.GenZPairs` (users, movies, and their offsets' models
+    when separate): the route its predictor took (``numbers_route_["inputs"]``: ``"table"``,
+    ``"text"``, ``"numbers"``; None for none) and the text check's z (the words' ridge against the
+    structure) and union z (its prediction beside the structure; computed with the text route)."""
+    out: dict[str, Any] = {}
+    for side in ("users_", "items_", "user_offsets_", "item_offsets_"):
+        est = getattr(model, side, None)
+        if est is None:
+            continue
+        route, text = getattr(est, "numbers_route_", None), getattr(est, "text_check_", None) or {}
+        z = (lambda a, b: round(text[a] / text[b], 2) if text.get(b) else None)
+        out[side.rstrip("_")] = {"route": None if not route else route.get("inputs", "numbers"),
+                                 "text_z": z("diff", "se"), "text_union_z": z("union_gain", "union_se")}
+    return out
+
+
 def make_side_estimator(seed: int, settings: dict[str, Any], fm: str = "predicates") -> Any:
     """``GenZRegressor(random_state=seed)`` with ``settings`` (and ``fm``) applied through
     ``set_params``; a setting the estimator does not have is an error, not silently dropped."""
@@ -395,7 +412,8 @@ def run_two_sided(
             emb_name, rat_name = ("genz", "genz-ratings") if cfg.readout == "embeddings" else ("genz-embeddings", "genz")
             extra = {"item_offset_features": list(model.item_offsets_.features_)} if model.item_offsets_ is not None else {}
             score(emb_name, S, secs, user_features=list(model.users_.features_),
-                  item_features=list(model.items_.features_), interactions=model.interactions_.table(15), **extra)
+                  item_features=list(model.items_.features_), interactions=model.interactions_.table(15),
+                  routes=side_routes(model), **extra)
             if cfg.both_readouts or cfg.readout == "ratings":
                 t0 = time.perf_counter()
                 inter_r = model.rating_readout(utr, mtr, bl.R_train)
