@@ -158,3 +158,28 @@ def test_genz_fit_text_route_and_genz_predict(tmp_path):
                              "--id", "id", "--text", "post", "--text-route")
     assert "took the text route" in out
     assert np.corrcoef(p, y_new)[0, 1] > 0.8
+
+
+def test_the_text_route_stays_off_where_the_features_say_it_and_its_weight_is_learned_out_of_fold():
+    """Catches: the route taken whatever its union gain (a planted phrase, which one feature says
+    exactly, would get the words' ridge beside it, and the fit would change), and the out-of-fold
+    prediction made by a ridge that saw the row (its weight in the predictor then inflated)."""
+    from genz import Selection
+    from genz.text_ridge import TextRidge, item_texts, out_of_fold
+
+    items, y = _phrase(400, 3)
+    est = GenZRegressor(cycles=2, random_state=0, selection=Selection(text_route=True)).fit(items, y)
+    default = GenZRegressor(cycles=2, random_state=0, selection=Selection(text_route=False)).fit(items, y)
+    tc = est.text_check_
+    assert est.numbers_route_ is None and not tc.get("route") and tc["union_gain"] <= 2 * tc["union_se"]
+    assert est.features_ == default.features_
+    np.testing.assert_allclose(np.asarray(est.predict(items[:50])), np.asarray(default.predict(items[:50])))
+    docs, Y = _diffuse(200, 4)
+    texts = item_texts(docs)
+    P = out_of_fold(texts, None, Y, 4, 11)
+    fold_of = np.random.default_rng([11, 23]).permutation(len(texts)) % 4
+    for k in range(4):  # each fold's rows predicted by a ridge fitted on the other folds only
+        m = TextRidge().fit(texts[fold_of != k], None, Y[fold_of != k])
+        np.testing.assert_allclose(P[fold_of == k, 0], m.predict(texts[fold_of == k], None).ravel())
+    inside = TextRidge().fit(texts, None, Y).predict(texts, None).ravel()
+    assert np.mean((inside - Y) ** 2) < 0.8 * np.mean((P[:, 0] - Y) ** 2)  # (in-sample looks better)
