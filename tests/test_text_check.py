@@ -63,10 +63,12 @@ def test_the_check_is_the_ridge_a_practitioner_fits_on_the_training_rows_only():
 def test_a_fit_says_when_a_ridge_on_the_words_predicts_better_and_stays_quiet_when_not():
     """Catches: the check never run by a fit, its warning missing where the words' ridge wins, or
     issued where the features win."""
+    from genz import Selection
+
     items, y = _diffuse(500, 2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        est = GenZRegressor(cycles=2, random_state=0).fit(items, y)
+        est = GenZRegressor(cycles=2, random_state=0, selection=Selection(text_route=False)).fit(items, y)
     tc = est.text_check_
     assert tc is not None and tc["better"] == "ridge" and tc["ridge_loss"] < tc["predictor_loss"]
     assert any(issubclass(c.category, CheaperRouteWarning) and "texts' TF-IDF" in str(c.message) for c in caught)
@@ -97,7 +99,7 @@ def test_no_warning_when_what_the_predictor_uses_beats_the_words_ridge():
 def test_the_text_route_predicts_like_the_words_ridge_and_a_saved_model_keeps_it(tmp_path):
     """Selection(text_route=True). Catches: the route not taken where the words' ridge wins, its
     prediction left out of predict (or computed from other rows' vocabulary), an evaluation set scored
-    without it, a saved model that forgets it, the default taking it."""
+    without it, a saved model that forgets it, text_route=False taking it, the default not taking it."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import RidgeCV
 
@@ -123,8 +125,9 @@ def test_the_text_route_predicts_like_the_words_ridge_and_a_saved_model_keeps_it
     rmse = lambda p: float(np.sqrt(np.mean((np.asarray(p).ravel() - y_new) ** 2)))  # noqa: E731
     p = np.asarray(est.predict(new))
     assert rmse(p) < 1.05 * rmse(p_ridge)
-    default = GenZRegressor(cycles=2, random_state=0).fit(items, y)
-    assert default.numbers_route_ is None and rmse(p_ridge) < 0.6 * rmse(default.predict(new))
+    off = GenZRegressor(cycles=2, random_state=0, selection=Selection(text_route=False)).fit(items, y)
+    assert off.numbers_route_ is None and rmse(p_ridge) < 0.6 * rmse(off.predict(new))
+    assert GenZRegressor(cycles=2, random_state=0).fit(items, y).numbers_route_["inputs"] == "text"  # the default
     assert est.history_[-1]["test"]["rmse"] == pytest.approx(rmse(p))
     est.save(tmp_path / "m")
     np.testing.assert_allclose(np.asarray(GenZRegressor.load(tmp_path / "m").predict(new)), p)

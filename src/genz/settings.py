@@ -219,7 +219,8 @@ class Selection:
         errors (both: the one with the smaller loss on the untouched rows), and the predictor's
         side inputs are that ridge's columns. With ``"numbers"``, ``genz fit`` says when the
         table's ridge was ahead and was left (a :class:`genz.CheaperRouteWarning` in Python).
-    ``text_route`` (default False, stop 39: opt-in until measured on every reported lane): when
+    ``text_route`` (default True since stop 40, chosen on development data and then run once on
+        every reported lane whose items have texts; docs/user-guide.md): when
         the text check (README; :func:`genz.selection.text_check`) ran and no numbers route was
         taken, try a ridge on the TF-IDF of the items' texts as a side input beside the discovered
         features: its prediction (out-of-fold on the discovery rows), beside phase 1's structure,
@@ -228,8 +229,8 @@ class Selection:
         predictor's side inputs end with that prediction (per target; out-of-fold over every
         training row for the fit, the ridge refitted on every row for new items), beside every
         feature it would have used. For texts whose target is spread over many words; the findings
-        do not change. False: the check only reports (``text_check_``, a
-        :class:`genz.CheaperRouteWarning`).
+        do not change. A fit whose union gain is at most two standard errors is the fit False
+        gives. False: the check only reports (``text_check_``, a :class:`genz.CheaperRouteWarning`).
     """
 
     folds: int = 5
@@ -244,7 +245,7 @@ class Selection:
     numbers_route: bool = True
     route_se: float = 1.0
     route_inputs: str = "table"
-    text_route: bool = False
+    text_route: bool = True
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
