@@ -1,6 +1,6 @@
 """The ridge a practitioner fits on texts: TF-IDF of words and word pairs, then scikit-learn's
 ``RidgeCV``. The text check (:func:`genz.selection.text_check`) scores it on the untouched rows;
-the text route (``Selection(text_route=True)``) predicts with it beside the findings.
+the text route (``Selection.text_route``, the default) predicts with it beside the features.
 
 The TF-IDF is scikit-learn's (``TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)``,
 the :data:`MAX_TERMS` most frequent terms); after the fit it is kept as its vocabulary and idf
