@@ -365,7 +365,7 @@ def predict_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndar
     text = route.get("inputs") == "text"
     if "array" not in route and not text:
         return U_cols if U is None else U
-    from .selection import route_columns
+    from .selection import beside, route_columns
     from .text_ridge import TextRidge, item_texts
 
     model = TextRidge.from_json(route["text_model"]) if text else None
@@ -379,7 +379,7 @@ def predict_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndar
         if U.shape[1] != width:
             raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {width}")
     extra = model.predict(item_texts(items), U) if text else route_columns(items, route)
-    return extra if U is None else np.hstack([U, extra])
+    return beside(U, extra)
 
 
 def route_matrix(est: Any, items: Sequence[Item], U: np.ndarray) -> np.ndarray:

@@ -375,6 +375,12 @@ def table_matrix(items: Sequence, spec: dict, X: np.ndarray | None = None) -> np
     return np.hstack([X, *onehot]) if onehot else X
 
 
+def beside(U: np.ndarray | None, X: np.ndarray) -> np.ndarray:
+    """The side inputs ``U`` (None: none) followed by the columns ``X``: how a route's columns or
+    prediction join the predictor's side inputs (the checks, the fit and predict)."""
+    return X if U is None else np.hstack([U, X])
+
+
 def _versus(genz: np.ndarray, loss: np.ndarray) -> dict:
     """A cheaper route's per-item losses ``loss`` on the untouched rows against the structure's
     ``genz``: its mean loss, the paired difference ``genz − loss`` with its standard error, and the
@@ -462,8 +468,7 @@ def numbers_check(items: Sequence, genz: np.ndarray, U: np.ndarray | None, Y: np
         return None
 
     def ridge(Z: np.ndarray) -> dict:  # a ridge on Z (beside U) against the structure, on the untouched rows
-        return _versus(genz, holdout_losses(np.zeros((len(Y), 0)), Z if U is None else np.hstack([U, Z]), Y, train,
-                                            test, folds, seed))
+        return _versus(genz, holdout_losses(np.zeros((len(Y), 0)), beside(U, Z), Y, train, test, folds, seed))
 
     out = {"columns": cols, "rows": int(len(test)), "genz_loss": float(genz.mean()), **ridge(X)}
     spec = table_spec(items, (cols, X))

@@ -13,15 +13,10 @@ import numpy as np
 
 from .discovery import Callbacks
 from .inference import prior_mixture
-from .selection import (TEXT_UNION_SE, UNION_SE, holdout_losses, numeric_columns, paired, route_columns,
+from .selection import (TEXT_UNION_SE, UNION_SE, beside, holdout_losses, numeric_columns, paired, route_columns,
                         structure_check)
 
 __all__ = ["UntouchedRowChecks"]
-
-
-def _beside(U: np.ndarray | None, X: np.ndarray) -> np.ndarray:
-    """The side inputs ``U`` (None: none) followed by the columns ``X``."""
-    return X if U is None else np.hstack([U, X])
 
 
 class UntouchedRowChecks:
@@ -160,7 +155,7 @@ class UntouchedRowChecks:
         except ValueError:  # a fold's texts share fewer than two terms
             return False
         P[iu] = held[0]
-        both = holdout_losses(Q1, _beside(U, P), Y, ia, iu, folds, seed)
+        both = holdout_losses(Q1, beside(U, P), Y, ia, iu, folds, seed)
         gain, se = paired(h1 - both)
         text.update(union_loss=float(both.mean()), union_gain=gain, union_se=se)
         return gain > TEXT_UNION_SE * se
@@ -201,8 +196,8 @@ class UntouchedRowChecks:
         else:
             return None, None, None
         if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
-            self.tracker.U = _beside(self.tracker.U, extend(self.tracker.items, self.tracker.U))
-        return ridge, route, _beside(U, X)
+            self.tracker.U = beside(self.tracker.U, extend(self.tracker.items, self.tracker.U))
+        return ridge, route, beside(U, X)
 
     @staticmethod
     def _route_reference(ridge: str | None, numbers: dict | None, text: dict, baseline: dict | None,
