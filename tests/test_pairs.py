@@ -244,7 +244,7 @@ def test_experiment_runs_on_the_movielens_fixture(tmp_path):
     for rec in res["seeds"]:  # each side's route and text check, recorded per fit
         routes = rec["methods"]["genz"]["routes"]
         assert {"users", "items"} <= set(routes)
-        assert all(set(r) == {"route", "text_z", "text_union_z"} for r in routes.values())
+        assert all(set(r) == {"route", "text_z", "text_union_z", "text_union_rel"} for r in routes.values())
 
 
 def test_paired_interval_and_auc():

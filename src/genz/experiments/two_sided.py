@@ -331,7 +331,8 @@ def side_routes(model: Any) -> dict[str, Any]:
     """Per fitted side of a :class:`genz.pairs.GenZPairs` (users, movies, and their offsets' models
     when separate): the route its predictor took (``numbers_route_["inputs"]``: ``"table"``,
     ``"text"``, ``"numbers"``; None for none) and the text check's z (the words' ridge against the
-    structure) and union z (its prediction beside the structure; computed with the text route)."""
+    structure), union z (its prediction beside the structure; computed with the text route) and
+    union gain as a share of the structure's untouched-row loss (``text_union_rel``)."""
     out: dict[str, Any] = {}
     for side in ("users_", "items_", "user_offsets_", "item_offsets_"):
         est = getattr(model, side, None)
@@ -340,7 +341,9 @@ def side_routes(model: Any) -> dict[str, Any]:
         route, text = getattr(est, "numbers_route_", None), getattr(est, "text_check_", None) or {}
         z = (lambda a, b: round(text[a] / text[b], 2) if text.get(b) else None)
         out[side.rstrip("_")] = {"route": None if not route else route.get("inputs", "numbers"),
-                                 "text_z": z("diff", "se"), "text_union_z": z("union_gain", "union_se")}
+                                 "text_z": z("diff", "se"), "text_union_z": z("union_gain", "union_se"),
+                                 "text_union_rel": (round(text["union_gain"] / text["genz_loss"], 4)
+                                                    if "union_gain" in text and text.get("genz_loss") else None)}
     return out
 
 
