@@ -186,3 +186,23 @@ def test_the_text_route_stays_off_where_the_features_say_it_and_its_weight_is_le
         np.testing.assert_allclose(P[fold_of == k, 0], m.predict(texts[fold_of == k], None).ravel())
     inside = TextRidge().fit(texts, None, Y).predict(texts, None).ravel()
     assert np.mean((inside - Y) ** 2) < 0.8 * np.mean((P[:, 0] - Y) ** 2)  # (in-sample looks better)
+
+
+def test_the_text_route_needs_a_gain_a_user_would_notice():
+    """genz.selection.text_route_gains: above TEXT_UNION_SE standard errors *and* above
+    TEXT_UNION_REL of the structure's loss. Catches: the share test dropped (a 0.4% gain at z 4
+    taking the route), the standard errors dropped (a 5% gain at z 1.5 taking it), the share
+    measured against the wrong loss, and a line that does not say why such a gain was not enough."""
+    from genz.selection import TEXT_UNION_REL, TEXT_UNION_SE, text_route_gains
+
+    assert TEXT_UNION_SE == 2.0 and TEXT_UNION_REL == 0.01
+    assert not text_route_gains(0.004, 0.001, 1.0)  # z 4, 0.4% of the loss
+    assert text_route_gains(0.004, 0.001, 0.2)  # z 4, 2% of a smaller loss
+    assert not text_route_gains(0.05, 1 / 30, 1.0)  # 5%, z 1.5
+    assert text_route_gains(0.05, 0.02, 1.0)  # 5%, z 2.5
+    assert not text_route_gains(0.01, 0.001, 1.0)  # exactly 1%: not more than it
+    tc = {"rows": 180, "terms": 700, "ridge_loss": 0.8, "genz_loss": 0.1143, "diff": -0.67, "se": 0.07,
+          "better": "genz", "union_loss": 0.1139, "union_gain": 0.00042, "union_se": 0.000156}
+    line = text_line(tc)
+    assert "not enough for the text route (above 2 standard errors, but 0.37% of the loss" in line
+    assert "(above" not in text_line({**tc, "union_se": 0.001})  # under 2 SE: the usual line

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CheaperRouteWarning
+from .selection import TEXT_UNION_REL, TEXT_UNION_SE
 
 __all__ = ["structure_line", "zero_shot_line", "numbers_line", "warn_cheaper_routes"]
 
@@ -102,8 +103,18 @@ def text_line(tc: Mapping[str, Any]) -> str:
                  f"{tc['union_gain']:+.3g} ± {tc['union_se']:.2g})" + (
                      ", so the predictor took the text route: that prediction as a side input beside the features "
                      f"(numbers_route_; a gain above {float(tc.get('route_se', 2.0)):g} standard errors, genz.selection.TEXT_UNION_SE)"
-                     if tc.get("route") else ": not enough for the text route"))
+                     if tc.get("route") else ": not enough for the text route" + _text_short(tc)))
     return line
+
+
+def _text_short(tc: Mapping[str, Any]) -> str:
+    """Why a union gain above the standard errors still did not take the text route: under
+    :data:`genz.selection.TEXT_UNION_REL` of the structure's loss; else nothing to add."""
+    gain = tc["union_gain"]
+    if gain > TEXT_UNION_SE * tc["union_se"] and gain <= TEXT_UNION_REL * tc["genz_loss"]:
+        return (f" (above {TEXT_UNION_SE:g} standard errors, but {gain / tc['genz_loss']:.2%} of the loss, not more than "
+                f"{TEXT_UNION_REL:.0%}: genz.selection.TEXT_UNION_REL)")
+    return ""
 
 
 def numbers_line(nc: Mapping[str, Any]) -> str:

@@ -106,6 +106,19 @@ FALLBACK_SE: float | None = 0.0
 #: route"): at 1, 3 of 20 pure-noise simulation fits took it by chance (union z 1.3-1.6; one went
 #: from excess MSE 0.003 to 0.072); the posts where it helps had z 3.0-7.5
 TEXT_UNION_SE = 2.0
+#: ... and by more than this share of the structure's untouched-row loss (a gain a user would
+#: notice). Chosen on development data at stop 41 (docs/user-guide.md, "The text check and the
+#: text route"): the one development fit that took the route at 2 standard errors with a gain
+#: under 1% (simulation `N300` seed 1002, 0.43%) got worse on test; those with 5-48% did not on
+#: the whole
+TEXT_UNION_REL = 0.01
+
+
+def text_route_gains(gain: float, se: float, loss: float) -> bool:
+    """Whether the words' ridge's prediction beside the structure earns the text route: its paired
+    gain on the untouched rows (``gain`` ± ``se``) above :data:`TEXT_UNION_SE` standard errors and
+    above :data:`TEXT_UNION_REL` × the structure's loss ``loss`` on those rows."""
+    return gain > TEXT_UNION_SE * se and gain > TEXT_UNION_REL * loss
 
 
 def keeps(gain: np.ndarray) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 from .discovery import Callbacks
 from .inference import prior_mixture
 from .selection import (TEXT_UNION_SE, UNION_SE, beside, holdout_losses, numeric_columns, paired, route_columns,
-                        structure_check)
+                        structure_check, text_route_gains)
 
 __all__ = ["UntouchedRowChecks"]
 
@@ -141,8 +141,9 @@ class UntouchedRowChecks:
     def _text_beside(self, text: dict, h1: np.ndarray, Q1: np.ndarray, held: tuple) -> bool:
         """``Selection(text_route=True)``: does the words' ridge's prediction, as a side input beside
         phase 1's structure (``Q1``), lower the untouched rows' loss ``h1`` by more than
-        :data:`genz.selection.TEXT_UNION_SE` standard errors? The prediction is out-of-fold on the
-        discovery rows and the text check's (``held``, :func:`genz.selection.text_holdout`) on the
+        :data:`genz.selection.TEXT_UNION_SE` standard errors and by more than
+        :data:`genz.selection.TEXT_UNION_REL` of that loss (:func:`genz.selection.text_route_gains`)?
+        The prediction is out-of-fold on the discovery rows and the text check's (``held``, :func:`genz.selection.text_holdout`) on the
         untouched rows; both fitted on the discovery rows and scored on the untouched rows.
         Records ``union_loss``, ``union_gain``, ``union_se`` in ``text``."""
         from .text_ridge import item_texts, out_of_fold
@@ -158,7 +159,7 @@ class UntouchedRowChecks:
         both = holdout_losses(Q1, beside(U, P), Y, ia, iu, folds, seed)
         gain, se = paired(h1 - both)
         text.update(union_loss=float(both.mean()), union_gain=gain, union_se=se)
-        return gain > TEXT_UNION_SE * se
+        return text_route_gains(gain, se, float(h1.mean()))
 
     def _route(self, h1: np.ndarray | None, Q1: np.ndarray, numbers: dict | None, text: dict | None,
                held: tuple | None) -> tuple[str | None, dict | None, np.ndarray | None]:
