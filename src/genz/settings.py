@@ -225,7 +225,8 @@ class Selection:
         taken, try a ridge on the TF-IDF of the items' texts as a side input beside the discovered
         features: its prediction (out-of-fold on the discovery rows), beside phase 1's structure,
         must lower the untouched rows' loss by more than :data:`genz.selection.TEXT_UNION_SE` (2)
-        standard errors. Then the
+        standard errors and by more than :data:`genz.selection.TEXT_UNION_REL` (1%, since stop 41)
+        of that loss. Then the
         predictor's side inputs end with that prediction (per target; out-of-fold over every
         training row for the fit, the ridge refitted on every row for new items), beside every
         feature it would have used. For texts whose target is spread over many words; the findings
