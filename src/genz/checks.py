@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CheaperRouteWarning
-from .selection import TEXT_UNION_REL, TEXT_UNION_SE
+from .selection import TEXT_UNION_REL, TEXT_UNION_SE, text_route_gains, union_share
 
 __all__ = ["structure_line", "zero_shot_line", "numbers_line", "warn_cheaper_routes"]
 
@@ -110,9 +110,9 @@ def text_line(tc: Mapping[str, Any]) -> str:
 def _text_short(tc: Mapping[str, Any]) -> str:
     """Why a union gain above the standard errors still did not take the text route: under
     :data:`genz.selection.TEXT_UNION_REL` of the structure's loss; else nothing to add."""
-    gain = tc["union_gain"]
-    if gain > TEXT_UNION_SE * tc["union_se"] and gain <= TEXT_UNION_REL * tc["genz_loss"]:
-        return (f" (above {TEXT_UNION_SE:g} standard errors, but {gain / tc['genz_loss']:.2%} of the loss, not more than "
+    gain, se = tc["union_gain"], tc["union_se"]
+    if gain > TEXT_UNION_SE * se and not text_route_gains(gain, se, tc["genz_loss"]):
+        return (f" (above {TEXT_UNION_SE:g} standard errors, but {union_share(tc):.2%} of the loss, not more than "
                 f"{TEXT_UNION_REL:.0%}: genz.selection.TEXT_UNION_REL)")
     return ""
 

@@ -121,6 +121,13 @@ def text_route_gains(gain: float, se: float, loss: float) -> bool:
     return gain > TEXT_UNION_SE * se and gain > TEXT_UNION_REL * loss
 
 
+def union_share(text: dict) -> float | None:
+    """A text check's union gain as a share of the structure's untouched-row loss (what
+    :data:`TEXT_UNION_REL` is compared with; ``genz_loss`` is that loss); None when the union was
+    not tried."""
+    return text["union_gain"] / text["genz_loss"] if "union_gain" in text and text.get("genz_loss") else None
+
+
 def keeps(gain: np.ndarray) -> bool:
     """Whether per-item cross-validated gains say a feature lowers the loss (mean gain above
     :data:`KEEP_SE` standard errors, and above 0)."""

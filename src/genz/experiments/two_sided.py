@@ -46,6 +46,7 @@ import scipy.sparse as sp
 
 from ..errors import GenZInputError
 from ..items import Item
+from ..selection import union_share
 from .runner import environment
 from .splits import train_test_split_indices
 
@@ -340,10 +341,10 @@ def side_routes(model: Any) -> dict[str, Any]:
             continue
         route, text = getattr(est, "numbers_route_", None), getattr(est, "text_check_", None) or {}
         z = (lambda a, b: round(text[a] / text[b], 2) if text.get(b) else None)
+        share = union_share(text)
         out[side.rstrip("_")] = {"route": None if not route else route.get("inputs", "numbers"),
                                  "text_z": z("diff", "se"), "text_union_z": z("union_gain", "union_se"),
-                                 "text_union_rel": (round(text["union_gain"] / text["genz_loss"], 4)
-                                                    if "union_gain" in text and text.get("genz_loss") else None)}
+                                 "text_union_rel": None if share is None else round(share, 4)}
     return out
 
 
