@@ -159,7 +159,7 @@ class UntouchedRowChecks:
         both = holdout_losses(Q1, beside(U, P), Y, ia, iu, folds, seed)
         gain, se = paired(h1 - both)
         text.update(union_loss=float(both.mean()), union_gain=gain, union_se=se)
-        return text_route_gains(gain, se, float(h1.mean()))
+        return text_route_gains(gain, se, text["genz_loss"])  # h1's mean, as the check recorded it
 
     def _route(self, h1: np.ndarray | None, Q1: np.ndarray, numbers: dict | None, text: dict | None,
                held: tuple | None) -> tuple[str | None, dict | None, np.ndarray | None]:
