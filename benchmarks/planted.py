@@ -733,6 +733,7 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
         "feature_term": sc["feature_term"], "zero_shot": getattr(est, "baseline_", None),
         "numbers_check": getattr(est, "numbers_check_", None),
         "text_check": getattr(est, "text_check_", None),
+        "tree_route": {k: v for k, v in (getattr(est, "tree_route_", None) or {}).items() if k != "model"} or None,
     }
 
 

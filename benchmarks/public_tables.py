@@ -34,7 +34,7 @@ def rmse(y: np.ndarray, p: np.ndarray) -> float:
     return regression_metrics(y, p)["rmse"]
 
 
-def run_seed(seed: int, side: bool = False, no_route: bool = False) -> dict:
+def run_seed(seed: int, side: bool = False, no_route: bool = False, tree: bool = False) -> dict:
     from sklearn.datasets import load_diabetes
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.linear_model import LassoCV, RidgeCV
@@ -50,7 +50,8 @@ def run_seed(seed: int, side: bool = False, no_route: bool = False) -> dict:
     Xtr, Xte = Xtr.reset_index(drop=True), Xte.reset_index(drop=True)
     out: dict = {"seed": seed}
     variants = [("genz", {})] + ([("genz-side", {"side_inputs": "numeric"})] if side else []) \
-        + ([("genz-noroute", {"selection": {"numbers_route": False}})] if no_route else [])
+        + ([("genz-noroute", {"selection": {"numbers_route": False}})] if no_route else []) \
+        + ([("genz-tree", {"selection": {"tree_route": True}})] if tree else [])
     for name, params in variants:
         t = time.perf_counter()
         est = GenZRegressor(random_state=seed, **params).fit(Xtr, ytr)
@@ -59,6 +60,7 @@ def run_seed(seed: int, side: bool = False, no_route: bool = False) -> dict:
         out[f"{name}_features"] = len(est.features_)
         out[f"{name}_findings"] = len(est.findings_)
         out[f"{name}_numbers_check"] = est.numbers_check_
+        out[f"{name}_tree_route"] = {k: v for k, v in (est.tree_route_ or {}).items() if k != "model"} or None
     peers = {"ridge": make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 50))),
              "lasso": make_pipeline(StandardScaler(), LassoCV(random_state=0)),
              "gbm": HistGradientBoostingRegressor(random_state=0)}
@@ -73,20 +75,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--side", action="store_true", help='also genz with side_inputs="numeric"')
     ap.add_argument("--no-route", action="store_true",
                     help="also genz with Selection(numbers_route=False) (the default before stop 36)")
+    ap.add_argument("--tree-route", action="store_true", help="also genz with Selection(tree_route=True)")
     ap.add_argument("--json", dest="json_path", help="write the per-seed results here")
     a = ap.parse_args(argv)
     seeds = _parse_seeds(a.seeds, {"dev": DEV, "report": REPORT, "reported": REPORT})
     rows = []
     for s in seeds:
-        r = run_seed(s, a.side, a.no_route)
+        r = run_seed(s, a.side, a.no_route, a.tree_route)
         rows.append(r)
         nc = r["genz_numbers_check"] or {}
-        print(f"seed {s}: " + "  ".join(f"{k} {r[k]:.2f}" for k in ("genz", "genz-side", "genz-noroute", "ridge", "lasso", "gbm")
+        print(f"seed {s}: " + "  ".join(f"{k} {r[k]:.2f}" for k in ("genz", "genz-side", "genz-noroute", "genz-tree", "ridge", "lasso", "gbm")
                                         if k in r)
               + f"  | genz {r['genz_features']} features, {r['genz_findings']} findings, numbers check: "
               + f"{nc.get('better', '-')} ({nc.get('diff', float('nan')):+.3f} ± {nc.get('se', float('nan')):.3f})",
               flush=True)
-    methods = [m for m in ("genz", "genz-side", "genz-noroute", "ridge", "lasso", "gbm") if m in rows[0]]
+    methods = [m for m in ("genz", "genz-side", "genz-noroute", "genz-tree", "ridge", "lasso", "gbm") if m in rows[0]]
     print(f"\ndiabetes (442 rows, 10 numeric columns), test RMSE over seeds {seeds}:")
     for m in methods:
         v = np.array([r[m] for r in rows])

@@ -145,7 +145,8 @@ FIT_HELP = [
     ("Discovery", ["cycles", "add_per_cycle", "remove_per_cycle", "n_features", "seed", "model", "algorithm",
                    "n_candidates", "conjunctions", "discovery_sample", "hypotheses_path", "pin", "veto"]),
     ("Selection and findings", ["folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
-                                "max_features", "numbers_route", "route_se", "route_inputs", "text_route"]),
+                                "max_features", "numbers_route", "route_se", "route_inputs", "text_route",
+                                "tree_route"]),
     ("Foundation model (default: the offline engine; these matter for --fm openai)", _FM_OPTIONS),
     ("Bulk judging (--executor; docs/scale.md)", _EXECUTOR_OPTIONS),
 ]

@@ -407,6 +407,7 @@ class DiscoveryRun(UntouchedRowChecks):
                 d.origin[f] = "zero-shot"
             names, B = names + props, np.hstack([B, BZ])
             eps = np.concatenate([eps, np.full(len(props), d.cfg.advanced.eps_min)])
+        tree, U_final = self._tree_beside(B, eps, ridge, U_final)  # Selection.tree_route
         Q = prior_mixture(self._judgments(names), eps)
         base = d.criterion.losses(Q)
         gains = [paired(d.criterion.losses(np.delete(Q, k, axis=1)) - base) for k in range(len(names))]
@@ -420,6 +421,7 @@ class DiscoveryRun(UntouchedRowChecks):
             "findings": findings, "tested": p1["features"], "origin": dict(d.origin), "hypotheses": hyps,
             "calibration": self._calibration(self.final), "baseline": baseline, "numbers": numbers, "text": text,
             "structure": None if structure["rows"] == 0 else structure, "numbers_route": route,
+            "tree_route": tree,
         }
         n_f = 0 if findings is None else len(findings.findings)
         why = f"the step with the smallest cross-validated loss (step {best['step']}, {len(names)} features)"
@@ -428,6 +430,10 @@ class DiscoveryRun(UntouchedRowChecks):
         elif structure["fell_back"]:
             why = (f"the findings and pinned features alone ({len(names)} features): phase 1's structure predicted "
                    f"the untouched rows no better than no feature (structure check)")
+        if tree is not None and tree["route"]:
+            why += (f"; and the tree route: gradient-boosted trees on the table's {tree['columns']} numeric column(s) "
+                    f"and {tree['levels']} category level(s) as a side input lowered the cross-validated loss "
+                    f"by {tree['gain'] / tree['loss']:.1%}")
         if findings is not None:
             why += f"; {n_f} finding(s) among {len(p1['features'])} features tested on {len(self.untouched)} untouched rows"
         out = Outcome("select", None, [self.final.last_em],

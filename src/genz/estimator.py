@@ -405,8 +405,9 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         self.coef_, self.intercept_, self.side_coef_ = coefficients(self.predictor_, len(self.features_))
         sel = run.selection or {}
         self.inference_ = sel.get("findings")
-        self.baseline_, self.numbers_check_, self.structure_check_, self.numbers_route_, self.text_check_ = (
-            sel.get(k) for k in ("baseline", "numbers", "structure", "numbers_route", "text"))  # the checks' records
+        self.baseline_, self.numbers_check_, self.structure_check_, self.numbers_route_, self.text_check_, \
+            self.tree_route_ = (sel.get(k) for k in ("baseline", "numbers", "structure", "numbers_route", "text",
+                                                     "tree_route"))  # the checks' records
         warn_cheaper_routes(self.baseline_, self.numbers_check_, self.text_check_)  # what genz fit prints, for a notebook
         self.findings_ = [] if self.inference_ is None else self.inference_.findings
         self.cv_gains_ = np.array(sel.get("cv_gains") or np.full((len(self.features_), 2), np.nan), dtype=float)

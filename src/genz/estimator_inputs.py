@@ -345,14 +345,36 @@ def new_items(est: Any, X: Any, *, text: Any = None, id: Any = None, allow_missi
 def route_extra_columns(est: Any) -> int:
     """How many more side inputs the predictor takes than the attributes it reads: the one-hot
     levels of the table route (``Selection(route_inputs="table")``), the text route's predictions
-    (one per target, ``Selection(text_route=True)``) and, for a model fitted with side inputs as
+    (one per target, ``Selection(text_route=True)``), the tree route's prediction and, for a model fitted with side inputs as
     an array, the route's columns that predict appends to them; else 0."""
     route = getattr(est, "numbers_route_", None) or {}
     n = sum(len(v) for v in (route.get("levels") or {}).values()) + int(route.get("targets", 0))
+    n += int(bool((getattr(est, "tree_route_", None) or {}).get("route")))  # the trees' prediction
     return n + (len(route["columns"]) if "array" in route else 0)  # appended to side inputs given as an array
 
 
 def predict_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndarray | None) -> np.ndarray | None:
+    """The side inputs ``predict`` gives the predictor for new ``items``: those of the numbers or
+    text route (:func:`route_side_inputs`), followed, after the tree route
+    (``Selection(tree_route=True)``, ``tree_route_``), by the trees' prediction from the items'
+    columns (:class:`genz.tree_route.TreeModel`)."""
+    U = route_side_inputs(est, items, U, U_cols)
+    tree = getattr(est, "tree_route_", None) or {}
+    if not tree.get("route"):
+        return U
+    from .selection import beside
+    from .tree_route import TreeModel
+
+    width = int(est.n_side_inputs_) - 1  # what the caller gives: the trees' prediction is appended here
+    if U is not None:
+        U = check_side_inputs(U, len(items), [it.id for it in items])
+    if (0 if U is None else U.shape[1]) != width:
+        raise GenZInputError(f"this model was fitted with {width} side inputs; pass U with {width} columns"
+                             if width else "this model was fitted without side inputs; pass no U")
+    return beside(U, TreeModel.from_json(tree["model"]).predict(items)[:, None])
+
+
+def route_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndarray | None) -> np.ndarray | None:
     """The side inputs ``predict`` gives the predictor for new ``items``: ``U`` as given, else
     ``U_cols`` (read from the remembered side-input columns, :func:`new_items`, such as those of
     ``genz fit --side-inputs``), followed by what a route adds that the caller cannot pass — after a

@@ -57,7 +57,7 @@ def save_model(est: Any, path: str | os.PathLike) -> Path:
         "baseline": getattr(est, "baseline_", None), "numbers_check": getattr(est, "numbers_check_", None),
         "text_check": getattr(est, "text_check_", None),
         "structure_check": getattr(est, "structure_check_", None),
-        "numbers_route": getattr(est, "numbers_route_", None),
+        "numbers_route": getattr(est, "numbers_route_", None), "tree_route": getattr(est, "tree_route_", None),
         "cv_gains": _json_rows([{"gain": float(g), "se": float(e)} for g, e in est.cv_gains_]),
         "share_yes": [float(v) for v in est.share_yes_],
         "eps_bounds": list(est.eps_bounds_),
@@ -135,7 +135,7 @@ def load_model(cls: Any, path: str | os.PathLike, fm: Any = None) -> Any:
     est.findings_ = [] if est.inference_ is None else est.inference_.findings
     est.baseline_, est.numbers_check_ = meta.get("baseline"), meta.get("numbers_check")
     est.structure_check_, est.text_check_ = meta.get("structure_check"), meta.get("text_check")
-    est.numbers_route_ = meta.get("numbers_route")
+    est.numbers_route_, est.tree_route_ = meta.get("numbers_route"), meta.get("tree_route")
     est.cv_gains_ = np.array([[np.nan if r["gain"] is None else r["gain"], np.nan if r["se"] is None else r["se"]]
                               for r in meta.get("cv_gains", [])], dtype=float).reshape(len(est.features_), 2)
     est.share_yes_ = np.array(meta.get("share_yes", []), dtype=float)

@@ -54,7 +54,7 @@ from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
            "split_indices", "holdout_losses", "RIDGE_GRID", "MIN_CV_ROWS", "UNION_SE", "FALLBACK_SE",
-           "structure_check", "numbers_check", "table_spec", "table_matrix"]
+           "structure_check", "numbers_check", "table_spec", "table_matrix", "category_levels"]
 
 #: the ridge values (``ridge · N`` on every column but the constant) tried in each structure
 RIDGE_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
@@ -347,6 +347,26 @@ def _category_values(items: Sequence, key: str) -> np.ndarray:
                      for it in items], dtype=object)
 
 
+def category_levels(items: Sequence) -> dict[str, list[str]]:
+    """The table's category columns (string or boolean values, at most
+    :data:`TABLE_MAX_DISTINCT` as many distinct values as rows) and their levels seen at least
+    :data:`TABLE_MIN_COUNT` times (the :data:`TABLE_MAX_LEVELS` most frequent, most frequent
+    first), chosen without the target: what the table ridge one-hots and the tree route's trees
+    read (:mod:`genz.tree_route`)."""
+    keys = sorted({k for it in items for k, v in it.attributes.items() if isinstance(v, (str, bool, np.bool_))})
+    levels: dict[str, list[str]] = {}
+    for k in keys:
+        vals = _category_values(items, k)
+        lv, n = np.unique(vals[vals != ""], return_counts=True)
+        if len(lv) > TABLE_MAX_DISTINCT * len(items):
+            continue
+        order = np.lexsort((lv, -n))  # most frequent first, ties by value
+        keep = [str(lv[i]) for i in order if n[i] >= TABLE_MIN_COUNT][:TABLE_MAX_LEVELS]
+        if len(keep) >= 2 or (len(keep) == 1 and n[order[0]] < len(items)):
+            levels[k] = keep
+    return levels
+
+
 def table_spec(items: Sequence, numeric: tuple[list[str], np.ndarray | None] | None = None) -> dict | None:
     """What a practitioner's ridge sees of a table, chosen without the target: every numeric
     column (:func:`numeric_columns`), as its log when all its values are positive and its
@@ -362,17 +382,7 @@ def table_spec(items: Sequence, numeric: tuple[list[str], np.ndarray | None] | N
 
     log = [c for c, x in zip(cols, X.T) if x.min() > 0 and x.std() > 0 and skew(x) > TABLE_LOG_SKEW]
     floor = {c: float(X[:, cols.index(c)].min()) for c in log}
-    keys = sorted({k for it in items for k, v in it.attributes.items() if isinstance(v, (str, bool, np.bool_))})
-    levels: dict[str, list[str]] = {}
-    for k in keys:
-        vals = _category_values(items, k)
-        lv, n = np.unique(vals[vals != ""], return_counts=True)
-        if len(lv) > TABLE_MAX_DISTINCT * len(items):
-            continue
-        order = np.lexsort((lv, -n))  # most frequent first, ties by value
-        keep = [str(lv[i]) for i in order if n[i] >= TABLE_MIN_COUNT][:TABLE_MAX_LEVELS]
-        if len(keep) >= 2 or (len(keep) == 1 and n[order[0]] < len(items)):
-            levels[k] = keep
+    levels = category_levels(items)
     if not log and not levels:
         return None
     return {"columns": cols, "log": log, "floor": floor, "levels": levels}

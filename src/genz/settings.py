@@ -232,6 +232,18 @@ class Selection:
         feature it would have used. For texts whose target is spread over many words; the findings
         do not change. A fit whose union gain is at most two standard errors is the fit False
         gives. False: the check only reports (``text_check_``, a :class:`genz.CheaperRouteWarning`).
+    ``tree_route`` (default False; opt-in since stop 43, not the default because it cost the
+        simulation's development fits at N = 300: docs/user-guide.md, "The tree route"): with one
+        target and a table (numeric or category columns), try gradient-boosted trees on the
+        table's columns (LightGBM, :mod:`genz.tree_route`) as one more side input beside whatever
+        the predictor uses (after the numbers, table, text or no route): with their out-of-fold
+        prediction beside it, the predictor's K-fold cross-validated loss over every training row
+        must fall by more than 1% (:func:`genz.tree_route.tree_gains`; that comparison leans
+        against the trees, the structure having been mined on those rows). Then the predictor's
+        side inputs end with the trees' prediction (out-of-fold over every training row for the
+        fit, the trees refitted on every row for new items; ``tree_route_``, which a saved model
+        keeps as LightGBM's text format). The findings do not change. Needs ``lightgbm``
+        (``pip install genz[trees]``).
     """
 
     folds: int = 5
@@ -247,6 +259,7 @@ class Selection:
     route_se: float = 1.0
     route_inputs: str = "table"
     text_route: bool = True
+    tree_route: bool = False
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
@@ -275,6 +288,8 @@ class Selection:
             raise GenZInputError(f"selection numbers_route must be True or False, not {self.numbers_route!r}")
         if not isinstance(self.text_route, (bool, np.bool_)):
             raise GenZInputError(f"selection text_route must be True or False, not {self.text_route!r}")
+        if not isinstance(self.tree_route, (bool, np.bool_)):
+            raise GenZInputError(f"selection tree_route must be True or False, not {self.tree_route!r}")
         if not real(self.route_se) or not -3 <= self.route_se <= 3:
             raise GenZInputError(f"selection route_se must be a number of standard errors from -3 to 3, not {self.route_se!r}")
         if self.route_inputs not in ROUTE_INPUTS:

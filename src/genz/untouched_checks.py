@@ -3,7 +3,8 @@
 feature; when it is no better, the predictor keeps only the findings and pinned features), the
 zero-shot check (the foundation model's target-blind proposals against the structure, and
 beside it), and the routes the numbers and text checks open (the numbers route: a ridge's
-columns beside the findings; the text route: the words' ridge's prediction beside the features).
+columns beside the findings; the text route: the words' ridge's prediction beside the features)
+and the tree route (gradient-boosted trees' prediction beside whatever the predictor uses).
 Each scores structures fitted on the discovery rows on rows no choice touched
 (:func:`genz.selection.holdout_losses`)."""
 
@@ -199,6 +200,51 @@ class UntouchedRowChecks:
         if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
             self.tracker.U = beside(self.tracker.U, extend(self.tracker.items, self.tracker.U))
         return ridge, route, beside(U, X)
+
+    def _tree_beside(self, B: np.ndarray, eps: np.ndarray, ridge: str | None, U_route: np.ndarray | None
+                     ) -> tuple[dict | None, np.ndarray | None]:
+        """``Selection(tree_route=True)``: do gradient-boosted trees on the table's columns
+        (:class:`genz.tree_route.TreeModel`), as one more side input beside what the predictor
+        uses, lower its K-fold cross-validated loss over every training row
+        (:func:`genz.tree_route.tree_gains`: by more than :data:`genz.tree_route.TREE_GAIN_SE`
+        standard errors, 0, and more than :data:`genz.tree_route.TREE_GAIN_REL`, 1%, of that loss)?
+        The predictor: its judgments ``B`` at the FM priors (error rates ``eps``), with its side
+        inputs (``U_route`` after a route — ``ridge`` — else the fit's); the trees' column is their
+        out-of-fold prediction (:func:`genz.tree_route.out_of_fold`); both are scored on the folds
+        of :class:`genz.selection.CrossValidation` (fitted at the FM priors, as every
+        cross-validated choice of the fit). Returns the
+        record (``tree_route_``; None when not tried: several targets, no table columns, a
+        discovery sample) and the predictor's side inputs on every training row (followed, when
+        taken, by the trees' column)."""
+        from .selection import CrossValidation
+        from .tree_route import TREE_GAIN_SE, TreeModel, out_of_fold, tree_gains, tree_spec
+
+        d = self.disc
+        if not (self.sel.tree_route and self.numbers_route_ok):
+            return None, U_route
+        items, Y, U = self.split[:3] if self.split is not None else (d.items, d.Y, d.U)
+        Y = np.asarray(Y, dtype=float).reshape(len(items), -1)
+        if Y.shape[1] != 1 or tree_spec(items) is None or len(items) < 2 * self.sel.folds:
+            return None, U_route
+        folds, seed = self.sel.folds, int(d.cfg.seed)
+        U0 = U if U_route is None else U_route
+        Q = prior_mixture(B, eps)
+        T = out_of_fold(items, Y[:, 0], folds, seed)[:, None]
+        alone = CrossValidation(Y, U0, folds, seed).losses(Q)
+        both = CrossValidation(Y, beside(U0, T), folds, seed).losses(Q)
+        gain, se = paired(alone - both)
+        taken = tree_gains(gain, se, float(alone.mean()))
+        rec = {"rows": int(len(items)), "after": ridge or "features", "loss": float(alone.mean()),
+               "union_loss": float(both.mean()), "gain": gain, "se": se, "route": bool(taken),
+               "route_se": float(TREE_GAIN_SE)}
+        if not taken:
+            return rec, U_route
+        model = TreeModel(seed).fit(items, Y[:, 0])
+        rec.update(columns=len(model.spec["columns"]), levels=sum(map(len, model.spec["levels"].values())),
+                   model=model.to_json())
+        if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
+            self.tracker.U = beside(self.tracker.U, model.predict(self.tracker.items)[:, None])
+        return rec, beside(U0, T)
 
     @staticmethod
     def _route_reference(ridge: str | None, numbers: dict | None, text: dict, baseline: dict | None,

@@ -118,7 +118,8 @@ def discovery_options(note: str = ""):
 
 
 SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
-                         "max_features", "numbers_route", "route_se", "route_inputs", "text_route")
+                         "max_features", "numbers_route", "route_se", "route_inputs", "text_route",
+                         "tree_route")
 
 
 def selection_options():
@@ -170,6 +171,10 @@ def selection_options():
                      help="When the text check finds that a ridge on the texts' words (TF-IDF) predicted the rows "
                           "set aside better, add its prediction as a side input beside the features when that lowers "
                           "their loss there."),
+        click.option("--tree-route/--no-tree-route", default=Selection.tree_route, show_default=True,
+                     help="Try gradient-boosted trees (LightGBM) on the table's columns as a side input beside the "
+                          "predictor; take them when they lower its cross-validated loss by more than 1% (opt-in: "
+                          "docs/user-guide.md, 'The tree route')."),
     ]
 
     def deco(f):

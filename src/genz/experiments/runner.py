@@ -209,6 +209,9 @@ def run_experiment(
                 "zero_shot_check": getattr(est, "baseline_", None),
                 "numbers_check": getattr(est, "numbers_check_", None),
                 "text_check": getattr(est, "text_check_", None),
+                "numbers_route": {k: v for k, v in (getattr(est, "numbers_route_", None) or {}).items()
+                                  if k != "text_model"} or None,
+                "tree_route": {k: v for k, v in (getattr(est, "tree_route_", None) or {}).items() if k != "model"} or None,
                 "history": history,
             }
             methods["genz"]["coverage90"] = cov

@@ -1,0 +1,139 @@
+"""The gradient-boosted trees a practitioner fits on a table: LightGBM on the table's columns
+(every numeric column as it is, every category column as LightGBM categories). The tree route
+(``Selection.tree_route``) scores their prediction beside the predictor on the untouched rows and,
+when it helps enough, gives the predictor that prediction as one more side input
+(:meth:`genz.untouched_checks.UntouchedRowChecks._tree_beside`).
+
+The columns are read from the items' attributes, chosen without the target
+(:func:`tree_spec`): the numeric columns of :func:`genz.selection.numeric_columns` and the
+category columns with their levels of :func:`genz.selection.category_levels` (levels seen at least
+twice; any other value, or a missing one, is LightGBM's missing category). The settings are the
+houses LightGBM peer's small-data ones (:data:`TREE_PARAMS`), fixed before the route was
+measured. One thread, deterministic. A fitted model is kept as LightGBM's text format (its
+``model_to_string``) with the column spec, so a saved genz model rebuilds it without pickles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["TreeModel", "tree_spec", "out_of_fold", "TREE_PARAMS", "TREE_GAIN_SE", "TREE_GAIN_REL", "tree_gains"]
+
+#: the tree route is taken when the trees' column lowers the predictor's cross-validated loss by more
+#: than this many paired standard errors and by more than TREE_GAIN_REL of that loss. Chosen on
+#: houses' development splits (docs/user-guide.md, "The tree route"): at 2 (the text route's rule)
+#: houses took the trees on 3 of 10 and gained nothing on average; taken on all ten, the median
+#: error fell on nine. The same rule took them on simulated development fits where the test error
+#: rose (at N = 1,000 on every such fit): why the route is opt-in
+TREE_GAIN_SE = 0.0
+#: ... and by more than this share of the loss (the text route's floor, genz.selection.TEXT_UNION_REL:
+#: a gain a user would notice; on the planted development fits the trees' gains were 0.0-1.1%)
+TREE_GAIN_REL = 0.01
+
+
+def tree_gains(gain: float, se: float, loss: float) -> bool:
+    """Whether the trees' column earns the tree route: its paired cross-validated gain (``gain`` ±
+    ``se``) above :data:`TREE_GAIN_SE` standard errors and above :data:`TREE_GAIN_REL` × the
+    predictor's cross-validated loss ``loss``."""
+    return gain > TREE_GAIN_SE * se and gain > TREE_GAIN_REL * loss
+
+
+#: LightGBM's settings (the houses peer's, genz.experiments.peers.LightGBMPeer): its categorical
+#: defaults (100 rows per group, smoothing 10) suit big data; a few hundred rows need smaller ones
+TREE_PARAMS = {"n_estimators": 300, "learning_rate": 0.05, "min_child_samples": 10, "min_data_per_group": 5,
+               "cat_smooth": 1.0, "cat_l2": 1.0, "n_jobs": 1, "deterministic": True, "verbose": -1}
+
+
+def tree_spec(items: Sequence[Any]) -> dict | None:
+    """The columns the trees read: ``{"columns": numeric columns, "levels": {category: levels}}``,
+    None when the items have neither."""
+    from .selection import category_levels, numeric_columns
+
+    cols = numeric_columns(items)[0]
+    levels = category_levels(items)
+    return {"columns": cols, "levels": levels} if cols or levels else None
+
+
+def _lightgbm() -> Any:
+    """The ``lightgbm`` module, or one line saying how to get it."""
+    try:
+        import lightgbm
+    except ImportError as exc:  # a dependency of genz; an install without it
+        from .errors import GenZInputError
+
+        raise GenZInputError("the tree route needs LightGBM: pip install lightgbm, or fit with "
+                             "Selection(tree_route=False) (genz fit --no-tree-route)") from exc
+    return lightgbm
+
+
+def _matrix(items: Sequence[Any], spec: dict) -> np.ndarray:
+    """The trees' inputs: the numeric columns (a missing or non-numeric value: NaN), then each
+    category's level index (an unseen level or a missing value: NaN)."""
+    from .selection import _category_values
+
+    def number(v: Any) -> float:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            return np.nan
+        return float(v)
+
+    X = np.array([[number(it.attributes.get(c)) for c in spec["columns"]] for it in items],
+                 dtype=float).reshape(len(items), len(spec["columns"]))
+    cats = []
+    for k, lv in spec["levels"].items():
+        code = {s: float(i) for i, s in enumerate(lv)}
+        cats.append(np.array([code.get(s, np.nan) for s in _category_values(items, k)], dtype=float))
+    return np.hstack([X, np.column_stack(cats)]) if cats else X
+
+
+class TreeModel:
+    """``fit(items, y)``, ``predict(items)`` (N,), ``to_json()`` / ``from_json()``."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = int(seed)
+        self.spec: dict = {"columns": [], "levels": {}}
+        self.booster: Any = None
+
+    def fit(self, items: Sequence[Any], y: np.ndarray, spec: dict | None = None) -> "TreeModel":
+        """LightGBM on these rows (``spec``: the columns, :func:`tree_spec` of ``items`` when None)."""
+        lightgbm = _lightgbm()
+        self.spec = tree_spec(items) if spec is None else spec
+        X = _matrix(items, self.spec)
+        cats = list(range(len(self.spec["columns"]), X.shape[1]))
+        model = lightgbm.LGBMRegressor(random_state=self.seed, **TREE_PARAMS)
+        model.fit(X, np.asarray(y, dtype=float).ravel(), categorical_feature=cats or "auto")
+        self.booster = model.booster_
+        return self
+
+    def predict(self, items: Sequence[Any]) -> np.ndarray:
+        return np.asarray(self.booster.predict(_matrix(items, self.spec), num_threads=1), dtype=float)
+
+    def to_json(self) -> dict:
+        return {"spec": self.spec, "seed": self.seed, "lightgbm": self.booster.model_to_string()}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TreeModel":
+        lightgbm = _lightgbm()
+        m = cls(int(d.get("seed", 0)))
+        m.spec = {"columns": list(d["spec"]["columns"]), "levels": {k: list(v) for k, v in d["spec"]["levels"].items()}}
+        m.booster = lightgbm.Booster(model_str=d["lightgbm"])
+        return m
+
+
+def out_of_fold(items: Sequence[Any], y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Each row's prediction by a :class:`TreeModel` fitted on the other folds (``folds`` folds,
+    assigned at random from ``seed``; the columns chosen once on every row given): what the
+    predictor learns the trees' weight on, so that the weight is not inflated by rows the trees
+    saw."""
+    items = list(items)
+    y = np.asarray(y, dtype=float).ravel()
+    spec = tree_spec(items)
+    fold_of = np.random.default_rng([int(seed), 29]).permutation(len(items)) % folds
+    out = np.zeros(len(items))
+    for k in range(folds):
+        tr, te = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+        m = TreeModel(seed).fit([items[i] for i in tr], y[tr], spec)
+        out[te] = m.predict([items[i] for i in te])
+    return out
