@@ -1,6 +1,6 @@
 """The tree route (``Selection(tree_route=True)``, :mod:`genz.tree_route`): gradient-boosted trees on
 the table's columns, their out-of-fold prediction as one more side input beside the predictor, taken
-only when it lowers the predictor's cross-validated loss over the training rows by more than 1%."""
+only when it lowers the loss on the untouched rows by more than 1%."""
 
 from __future__ import annotations
 
@@ -91,14 +91,14 @@ def wavy_fits():
     return fits, items[300:], y[300:]
 
 
-def test_the_route_is_taken_when_the_trees_lower_the_cross_validated_loss_and_it_predicts_better(wavy_fits, tmp_path):
+def test_the_route_is_taken_when_the_trees_lower_the_untouched_rows_loss_and_it_predicts_better(wavy_fits, tmp_path):
     """Catches: a gain rule read the wrong way, the trees' column missing from predict (or added twice),
     a saved model that loses it, the features or findings changed by the route."""
     fits, items, y = wavy_fits
     off, on = fits[False], fits[True]
     rec = on.tree_route_
     assert off.tree_route_ is None and rec["route"] and rec["after"] in ("features", "table", "numbers", "zero-shot")
-    assert rec["gain"] > 0.01 * rec["loss"] and rec["rows"] == 300
+    assert rec["gain"] > 0.01 * rec["loss"] and 0 < rec["rows"] < 300  # the untouched rows
     assert rec["union_loss"] == pytest.approx(rec["loss"] - rec["gain"])
     assert on.n_side_inputs_ == off.n_side_inputs_ + 1
     assert _rmse(on.predict(items), y) < 0.8 * _rmse(off.predict(items), y)

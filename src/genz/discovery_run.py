@@ -400,6 +400,9 @@ class DiscoveryRun(UntouchedRowChecks):
             route["kept"] = list(names)
         if text is not None:
             text["predictor"], text["predictor_loss"] = self._route_reference(ridge, numbers, text, baseline, extra)
+        base_names = [p1["features"][k] for k in self._findings_and_pinned(p1["features"])] \
+            if structure["fell_back"] else list(p1["features"])
+        tree, U_final = self._tree_beside(h1, base, base_names, ridge, U_final, extra)  # Selection.tree_route
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -407,7 +410,6 @@ class DiscoveryRun(UntouchedRowChecks):
                 d.origin[f] = "zero-shot"
             names, B = names + props, np.hstack([B, BZ])
             eps = np.concatenate([eps, np.full(len(props), d.cfg.advanced.eps_min)])
-        tree, U_final = self._tree_beside(B, eps, ridge, U_final)  # Selection.tree_route
         Q = prior_mixture(self._judgments(names), eps)
         base = d.criterion.losses(Q)
         gains = [paired(d.criterion.losses(np.delete(Q, k, axis=1)) - base) for k in range(len(names))]
@@ -432,7 +434,7 @@ class DiscoveryRun(UntouchedRowChecks):
                    f"the untouched rows no better than no feature (structure check)")
         if tree is not None and tree["route"]:
             why += (f"; and the tree route: gradient-boosted trees on the table's {tree['columns']} numeric column(s) "
-                    f"and {tree['levels']} category level(s) as a side input lowered the cross-validated loss "
+                    f"and {tree['levels']} category level(s) as a side input lowered the untouched rows' loss "
                     f"by {tree['gain'] / tree['loss']:.1%}")
         if findings is not None:
             why += f"; {n_f} finding(s) among {len(p1['features'])} features tested on {len(self.untouched)} untouched rows"

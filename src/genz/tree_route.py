@@ -22,22 +22,22 @@ import numpy as np
 
 __all__ = ["TreeModel", "tree_spec", "out_of_fold", "TREE_PARAMS", "TREE_GAIN_SE", "TREE_GAIN_REL", "tree_gains"]
 
-#: the tree route is taken when the trees' column lowers the predictor's cross-validated loss by more
-#: than this many paired standard errors and by more than TREE_GAIN_REL of that loss. Chosen on
-#: houses' development splits (docs/user-guide.md, "The tree route"): at 2 (the text route's rule)
-#: houses took the trees on 3 of 10 and gained nothing on average; taken on all ten, the median
-#: error fell on nine. The same rule took them on simulated development fits where the test error
-#: rose (at N = 1,000 on every such fit): why the route is opt-in
+#: the tree route is taken when the trees' column lowers the untouched rows' loss (both fitted on the
+#: discovery rows) by more than this many paired standard errors and by more than TREE_GAIN_REL of
+#: that loss. Chosen on development data (docs/user-guide.md, "The tree route"): at 2 (the text
+#: route's rule) houses took the trees on 2 of 10 development splits and gained nothing on average;
+#: taken on all ten, the median error fell on nine; deciding by cross-validation over every
+#: training row instead took them on simulated fits where the test error rose
 TREE_GAIN_SE = 0.0
 #: ... and by more than this share of the loss (the text route's floor, genz.selection.TEXT_UNION_REL:
-#: a gain a user would notice; on the planted development fits the trees' gains were 0.0-1.1%)
+#: a gain a user would notice)
 TREE_GAIN_REL = 0.01
 
 
 def tree_gains(gain: float, se: float, loss: float) -> bool:
-    """Whether the trees' column earns the tree route: its paired cross-validated gain (``gain`` ±
-    ``se``) above :data:`TREE_GAIN_SE` standard errors and above :data:`TREE_GAIN_REL` × the
-    predictor's cross-validated loss ``loss``."""
+    """Whether the trees' column earns the tree route: its paired gain on the untouched rows
+    (``gain`` ± ``se``) above :data:`TREE_GAIN_SE` standard errors and above :data:`TREE_GAIN_REL` ×
+    the untouched rows' loss ``loss`` without it."""
     return gain > TREE_GAIN_SE * se and gain > TREE_GAIN_REL * loss
 
 

@@ -28,6 +28,9 @@ class UntouchedRowChecks:
     #: the untouched rows' losses of what the predictor's checks compare with, when the structure
     #: check computed them (phase 1's structure; or no feature, after a fall-back that keeps none)
     _structure_losses: np.ndarray | None = None
+    #: the text route's side inputs on every training row when it was tried (out-of-fold on the
+    #: discovery rows, the text check's prediction on the untouched rows)
+    _text_side: np.ndarray | None = None
 
     def _findings_and_pinned(self, names: list[str]) -> list[int]:
         """The positions in ``names`` of phase 1's findings and the pinned features: what the
@@ -157,7 +160,8 @@ class UntouchedRowChecks:
         except ValueError:  # a fold's texts share fewer than two terms
             return False
         P[iu] = held[0]
-        both = holdout_losses(Q1, beside(U, P), Y, ia, iu, folds, seed)
+        self._text_side = beside(U, P)  # the text route's side inputs: what the tree route compares with after it
+        both = holdout_losses(Q1, self._text_side, Y, ia, iu, folds, seed)
         gain, se = paired(h1 - both)
         text.update(union_loss=float(both.mean()), union_gain=gain, union_se=se)
         return text_route_gains(gain, se, text["genz_loss"])  # h1's mean, as the check recorded it
@@ -201,42 +205,51 @@ class UntouchedRowChecks:
             self.tracker.U = beside(self.tracker.U, extend(self.tracker.items, self.tracker.U))
         return ridge, route, beside(U, X)
 
-    def _tree_beside(self, B: np.ndarray, eps: np.ndarray, ridge: str | None, U_route: np.ndarray | None
-                     ) -> tuple[dict | None, np.ndarray | None]:
+    def _tree_beside(self, h1: np.ndarray | None, base: tuple, base_names: list[str], ridge: str | None,
+                     U_route: np.ndarray | None, extra: tuple | None) -> tuple[dict | None, np.ndarray | None]:
         """``Selection(tree_route=True)``: do gradient-boosted trees on the table's columns
         (:class:`genz.tree_route.TreeModel`), as one more side input beside what the predictor
-        uses, lower its K-fold cross-validated loss over every training row
-        (:func:`genz.tree_route.tree_gains`: by more than :data:`genz.tree_route.TREE_GAIN_SE`
-        standard errors, 0, and more than :data:`genz.tree_route.TREE_GAIN_REL`, 1%, of that loss)?
-        The predictor: its judgments ``B`` at the FM priors (error rates ``eps``), with its side
-        inputs (``U_route`` after a route — ``ridge`` — else the fit's); the trees' column is their
-        out-of-fold prediction (:func:`genz.tree_route.out_of_fold`); both are scored on the folds
-        of :class:`genz.selection.CrossValidation` (fitted at the FM priors, as every
-        cross-validated choice of the fit). Returns the
-        record (``tree_route_``; None when not tried: several targets, no table columns, a
-        discovery sample) and the predictor's side inputs on every training row (followed, when
-        taken, by the trees' column)."""
-        from .selection import CrossValidation
+        uses, lower the untouched rows' loss (:func:`genz.tree_route.tree_gains`: by more than
+        :data:`genz.tree_route.TREE_GAIN_SE` standard errors, 0, and more than
+        :data:`genz.tree_route.TREE_GAIN_REL`, 1%, of that loss)? Both are fitted on the discovery
+        rows and scored on the untouched rows (:func:`genz.selection.holdout_losses`), as the text
+        route is: the structure ``base`` (phase 1's judgments and error rates, columns
+        ``base_names``; after the numbers route only its findings and pinned features; with the
+        zero-shot proposals ``extra`` beside it when they joined) with the side inputs the route
+        gives (``ridge``: ``U_route``'s columns, the text route's prediction, or the side inputs
+        alone), and the same plus the trees' prediction (out-of-fold on the discovery rows; fitted
+        on all of them for the untouched rows). Returns the record (``tree_route_``; None when not
+        tried: no untouched rows, several targets, no table columns, a discovery sample) and the
+        predictor's side inputs on every training row (followed, when taken, by the trees'
+        out-of-fold prediction over every training row)."""
         from .tree_route import TREE_GAIN_SE, TreeModel, out_of_fold, tree_gains, tree_spec
 
-        d = self.disc
-        if not (self.sel.tree_route and self.numbers_route_ok):
+        if h1 is None or not (self.sel.tree_route and self.numbers_route_ok):
             return None, U_route
-        items, Y, U = self.split[:3] if self.split is not None else (d.items, d.Y, d.U)
-        Y = np.asarray(Y, dtype=float).reshape(len(items), -1)
-        if Y.shape[1] != 1 or tree_spec(items) is None or len(items) < 2 * self.sel.folds:
+        items, Y, U, ia, iu = self.split
+        if Y.shape[1] != 1 or tree_spec(items) is None:
             return None, U_route
-        folds, seed = self.sel.folds, int(d.cfg.seed)
-        U0 = U if U_route is None else U_route
-        Q = prior_mixture(B, eps)
-        T = out_of_fold(items, Y[:, 0], folds, seed)[:, None]
-        alone = CrossValidation(Y, U0, folds, seed).losses(Q)
-        both = CrossValidation(Y, beside(U0, T), folds, seed).losses(Q)
-        gain, se = paired(alone - both)
-        taken = tree_gains(gain, se, float(alone.mean()))
-        rec = {"rows": int(len(items)), "after": ridge or "features", "loss": float(alone.mean()),
-               "union_loss": float(both.mean()), "gain": gain, "se": se, "route": bool(taken),
-               "route_se": float(TREE_GAIN_SE)}
+        folds, seed = self.sel.folds, int(self.disc.cfg.seed)
+        B0, e0, U_dec = base[0], np.asarray(base[1]), U
+        if ridge in ("numbers", "table"):  # the route keeps the findings and pinned features only
+            keep = self._findings_and_pinned(base_names)
+            B0, e0, U_dec = B0[:, keep], e0[keep], U_route
+        elif ridge == "text":
+            U_dec = self._text_side
+        Q = prior_mixture(B0, e0)
+        if extra is not None:
+            Q = np.hstack([Q, prior_mixture(extra[1], self.disc.cfg.advanced.eps_min)])
+        h = h1 if ridge is None and extra is None else holdout_losses(Q, U_dec, Y, ia, iu, folds, seed)
+        disc_items = [items[i] for i in ia]
+        T = np.zeros(len(Y))
+        T[ia] = out_of_fold(disc_items, Y[ia, 0], folds, seed)
+        T[iu] = TreeModel(seed).fit(disc_items, Y[ia, 0]).predict([items[i] for i in iu])
+        both = holdout_losses(Q, beside(U_dec, T[:, None]), Y, ia, iu, folds, seed)
+        gain, se = paired(h - both)
+        taken = tree_gains(gain, se, float(h.mean()))
+        rec = {"rows": int(len(iu)), "after": ridge or ("zero-shot" if extra is not None else "features"),
+               "loss": float(h.mean()), "union_loss": float(both.mean()), "gain": gain, "se": se,
+               "route": bool(taken), "route_se": float(TREE_GAIN_SE)}
         if not taken:
             return rec, U_route
         model = TreeModel(seed).fit(items, Y[:, 0])
@@ -244,7 +257,7 @@ class UntouchedRowChecks:
                    model=model.to_json())
         if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
             self.tracker.U = beside(self.tracker.U, model.predict(self.tracker.items)[:, None])
-        return rec, beside(U0, T)
+        return rec, beside(U if U_route is None else U_route, out_of_fold(items, Y[:, 0], folds, seed)[:, None])
 
     @staticmethod
     def _route_reference(ridge: str | None, numbers: dict | None, text: dict, baseline: dict | None,

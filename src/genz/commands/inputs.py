@@ -173,7 +173,7 @@ def selection_options():
                           "their loss there."),
         click.option("--tree-route/--no-tree-route", default=Selection.tree_route, show_default=True,
                      help="Try gradient-boosted trees (LightGBM) on the table's columns as a side input beside the "
-                          "predictor; take them when they lower its cross-validated loss by more than 1% (opt-in: "
+                          "predictor; take them when they lower the loss on the rows set aside by more than 1% (opt-in: "
                           "docs/user-guide.md, 'The tree route')."),
     ]
 
