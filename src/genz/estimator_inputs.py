@@ -345,8 +345,8 @@ def new_items(est: Any, X: Any, *, text: Any = None, id: Any = None, allow_missi
 def route_extra_columns(est: Any) -> int:
     """How many more side inputs the predictor takes than the attributes it reads: the one-hot
     levels of the table route (``Selection(route_inputs="table")``), the text route's predictions
-    (one per target, ``Selection(text_route=True)``), the tree route's prediction and, for a model fitted with side inputs as
-    an array, the route's columns that predict appends to them; else 0."""
+    (one per target, ``Selection(text_route=True)``), the tree route's prediction and, for a model
+    fitted with side inputs as an array, the route's columns that predict appends to them; else 0."""
     route = getattr(est, "numbers_route_", None) or {}
     n = sum(len(v) for v in (route.get("levels") or {}).values()) + int(route.get("targets", 0))
     n += int(bool((getattr(est, "tree_route_", None) or {}).get("route")))  # the trees' prediction
