@@ -78,6 +78,7 @@ import numpy as np
 
 from genz import GenZRegressor, Item
 from genz.experiments.runner import environment, parse_seeds as _parse_seeds
+from genz.tree_route import check_record
 
 TASKS = ("attributes", "text", "multi", "mixed")
 #: further tasks, written apart from the four above (other domains, other structure), to check
@@ -733,7 +734,7 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
         "feature_term": sc["feature_term"], "zero_shot": getattr(est, "baseline_", None),
         "numbers_check": getattr(est, "numbers_check_", None),
         "text_check": getattr(est, "text_check_", None),
-        "tree_route": {k: v for k, v in (getattr(est, "tree_route_", None) or {}).items() if k != "model"} or None,
+        "tree_route": check_record(est),
     }
 
 

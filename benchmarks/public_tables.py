@@ -26,6 +26,7 @@ import numpy as np
 
 from genz.experiments.runner import environment, paired_difference, parse_seeds as _parse_seeds
 from genz.metrics import regression_metrics
+from genz.tree_route import check_record
 
 DEV, REPORT = list(range(100, 105)), list(range(0, 5))
 
@@ -60,7 +61,7 @@ def run_seed(seed: int, side: bool = False, no_route: bool = False, tree: bool =
         out[f"{name}_features"] = len(est.features_)
         out[f"{name}_findings"] = len(est.findings_)
         out[f"{name}_numbers_check"] = est.numbers_check_
-        out[f"{name}_tree_route"] = {k: v for k, v in (est.tree_route_ or {}).items() if k != "model"} or None
+        out[f"{name}_tree_route"] = check_record(est)
     peers = {"ridge": make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 50))),
              "lasso": make_pipeline(StandardScaler(), LassoCV(random_state=0)),
              "gbm": HistGradientBoostingRegressor(random_state=0)}

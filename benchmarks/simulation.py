@@ -86,6 +86,7 @@ import numpy as np  # noqa: E402
 
 from genz import GenZRegressor, Item  # noqa: E402
 from genz.experiments.runner import environment, parse_seeds as _parse_seeds  # noqa: E402
+from genz.tree_route import check_record  # noqa: E402
 
 DEV_SEEDS = list(range(1000, 1040))
 REPORT_SEEDS = list(range(0, 40))
@@ -401,8 +402,7 @@ def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> di
         rec["zero_shot"] = getattr(est, "baseline_", None)  # the fit's zero-shot check (README)
         rec["numbers_check"] = getattr(est, "numbers_check_", None)  # the numbers check, "route" when taken
         rec["text_check"] = getattr(est, "text_check_", None)  # the text check (a report)
-        rec["tree_route"] = {k: v for k, v in (getattr(est, "tree_route_", None) or {}).items()
-                             if k != "model"} or None  # the tree route's check, "route" when taken
+        rec["tree_route"] = check_record(est)  # the tree route's check, "route" when taken
         preds = {"genz": np.asarray(est.predict(sim.test_items), dtype=float).ravel()}
         for kind in ("ridge", "lasso"):
             frame_tr, frame_te = _frame(sim.train_items), _frame(sim.test_items)

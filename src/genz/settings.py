@@ -236,8 +236,9 @@ class Selection:
         the rule written for a default; docs/user-guide.md, "The tree route"): with one target, a
         table (numeric or category columns) and untouched rows, try gradient-boosted trees on the
         table's columns (LightGBM, :mod:`genz.tree_route`) as one more side input beside
-        whatever the predictor uses (after the numbers, table, text or no route): their prediction (out-of-fold on the discovery rows), beside the structure and side
-        inputs the predictor uses, must lower the untouched rows' loss (both fitted on the
+        whatever the predictor uses (after the numbers, table, text or no route): their
+        prediction (out-of-fold on the discovery rows), beside the structure and side inputs the
+        predictor uses, must lower the untouched rows' loss (both fitted on the
         discovery rows) by more than 1% of it (:func:`genz.tree_route.tree_gains`). Then the
         predictor's side inputs end with the trees' prediction (out-of-fold over every training row
         for the fit, the trees refitted on every row for new items; ``tree_route_``, which a saved

@@ -101,11 +101,8 @@ def out_of_fold(texts: np.ndarray, U: np.ndarray | None, Y: np.ndarray, folds: i
     assigned at random from ``seed``): what the text route's predictor learns its weight on, so that
     the weight is not inflated by rows the ridge saw. ValueError when a fold's texts share fewer
     than two terms."""
+    from .selection import cross_fit
+
     Y = np.asarray(Y, dtype=float).reshape(len(texts), -1)
-    fold_of = np.random.default_rng([int(seed), 23]).permutation(len(texts)) % folds
-    out = np.zeros_like(Y)
-    for k in range(folds):
-        tr, te = fold_of != k, fold_of == k
-        m = TextRidge().fit(texts[tr], None if U is None else U[tr], Y[tr])
-        out[te] = m.predict(texts[te], None if U is None else U[te])
-    return out
+    return cross_fit(len(texts), folds, seed, 23, lambda tr, te: TextRidge().fit(
+        texts[tr], None if U is None else U[tr], Y[tr]).predict(texts[te], None if U is None else U[te]))

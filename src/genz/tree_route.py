@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TreeModel", "tree_spec", "out_of_fold", "TREE_PARAMS", "TREE_GAIN_SE", "TREE_GAIN_REL", "tree_gains"]
+__all__ = ["TreeModel", "tree_spec", "out_of_fold", "check_record", "TREE_PARAMS", "TREE_GAIN_SE", "TREE_GAIN_REL",
+           "tree_gains"]
 
 #: the tree route is taken when the trees' column lowers the untouched rows' loss (both fitted on the
 #: discovery rows) by more than this many paired standard errors and by more than TREE_GAIN_REL of
@@ -122,18 +123,21 @@ class TreeModel:
         return m
 
 
-def out_of_fold(items: Sequence[Any], y: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Each row's prediction by a :class:`TreeModel` fitted on the other folds (``folds`` folds,
-    assigned at random from ``seed``; the columns chosen once on every row given): what the
-    predictor learns the trees' weight on, so that the weight is not inflated by rows the trees
-    saw."""
+def out_of_fold(items: Sequence[Any], y: np.ndarray, folds: int, seed: int, spec: dict | None = None) -> np.ndarray:
+    """Each row's prediction by a :class:`TreeModel` fitted on the other folds
+    (:func:`genz.selection.cross_fit`; the columns ``spec`` chosen once on every row given, when
+    None): what the predictor learns the trees' weight on, so that the weight is not inflated by
+    rows the trees saw."""
+    from .selection import cross_fit
+
     items = list(items)
     y = np.asarray(y, dtype=float).ravel()
-    spec = tree_spec(items)
-    fold_of = np.random.default_rng([int(seed), 29]).permutation(len(items)) % folds
-    out = np.zeros(len(items))
-    for k in range(folds):
-        tr, te = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
-        m = TreeModel(seed).fit([items[i] for i in tr], y[tr], spec)
-        out[te] = m.predict([items[i] for i in te])
-    return out
+    spec = tree_spec(items) if spec is None else spec
+    return cross_fit(len(items), folds, seed, 29, lambda tr, te: TreeModel(seed).fit(
+        [items[i] for i in tr], y[tr], spec).predict([items[i] for i in te]))
+
+
+def check_record(est: Any) -> dict | None:
+    """A fitted estimator's tree-route check (``tree_route_``) without the trees themselves: what
+    the benchmarks and experiments record per fit."""
+    return {k: v for k, v in (getattr(est, "tree_route_", None) or {}).items() if k != "model"} or None

@@ -227,7 +227,8 @@ class UntouchedRowChecks:
         if h1 is None or not (self.sel.tree_route and self.numbers_route_ok):
             return None, U_route
         items, Y, U, ia, iu = self.split
-        if Y.shape[1] != 1 or tree_spec(items) is None:
+        spec = tree_spec(items)  # the columns the trees read (every training row; the final trees')
+        if Y.shape[1] != 1 or spec is None:
             return None, U_route
         folds, seed = self.sel.folds, int(self.disc.cfg.seed)
         B0, e0, U_dec = base[0], np.asarray(base[1]), U
@@ -241,9 +242,10 @@ class UntouchedRowChecks:
             Q = np.hstack([Q, prior_mixture(extra[1], self.disc.cfg.advanced.eps_min)])
         h = h1 if ridge is None and extra is None else holdout_losses(Q, U_dec, Y, ia, iu, folds, seed)
         disc_items = [items[i] for i in ia]
+        disc_spec = tree_spec(disc_items)  # chosen once on the discovery rows, as out_of_fold would
         T = np.zeros(len(Y))
-        T[ia] = out_of_fold(disc_items, Y[ia, 0], folds, seed)
-        T[iu] = TreeModel(seed).fit(disc_items, Y[ia, 0]).predict([items[i] for i in iu])
+        T[ia] = out_of_fold(disc_items, Y[ia, 0], folds, seed, disc_spec)
+        T[iu] = TreeModel(seed).fit(disc_items, Y[ia, 0], disc_spec).predict([items[i] for i in iu])
         both = holdout_losses(Q, beside(U_dec, T[:, None]), Y, ia, iu, folds, seed)
         gain, se = paired(h - both)
         taken = tree_gains(gain, se, float(h.mean()))
@@ -252,12 +254,12 @@ class UntouchedRowChecks:
                "route": bool(taken), "route_se": float(TREE_GAIN_SE)}
         if not taken:
             return rec, U_route
-        model = TreeModel(seed).fit(items, Y[:, 0])
+        model = TreeModel(seed).fit(items, Y[:, 0], spec)
         rec.update(columns=len(model.spec["columns"]), levels=sum(map(len, model.spec["levels"].values())),
                    model=model.to_json())
         if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
             self.tracker.U = beside(self.tracker.U, model.predict(self.tracker.items)[:, None])
-        return rec, beside(U if U_route is None else U_route, out_of_fold(items, Y[:, 0], folds, seed)[:, None])
+        return rec, beside(U if U_route is None else U_route, out_of_fold(items, Y[:, 0], folds, seed, spec)[:, None])
 
     @staticmethod
     def _route_reference(ridge: str | None, numbers: dict | None, text: dict, baseline: dict | None,

@@ -39,6 +39,7 @@ import numpy as np
 from ..datasets import Dataset
 from ..errors import GenZInputError
 from ..metrics import regression_metrics
+from ..tree_route import check_record
 from .splits import inner_validation_indices, train_test_split_indices
 
 __all__ = [
@@ -211,7 +212,7 @@ def run_experiment(
                 "text_check": getattr(est, "text_check_", None),
                 "numbers_route": {k: v for k, v in (getattr(est, "numbers_route_", None) or {}).items()
                                   if k != "text_model"} or None,
-                "tree_route": {k: v for k, v in (getattr(est, "tree_route_", None) or {}).items() if k != "model"} or None,
+                "tree_route": check_record(est),
                 "history": history,
             }
             methods["genz"]["coverage90"] = cov
