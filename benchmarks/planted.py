@@ -78,7 +78,7 @@ import numpy as np
 
 from genz import GenZRegressor, Item
 from genz.experiments.runner import environment, parse_seeds as _parse_seeds
-from genz.tree_route import check_record
+from genz.tree_route import check_record, predictor_alone
 
 TASKS = ("attributes", "text", "multi", "mixed")
 #: further tasks, written apart from the four above (other domains, other structure), to check
@@ -719,6 +719,11 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
     pred = est.predict(task.test_items) if task.U_test is None else est.predict(task.test_items, U=task.U_test)
     r = rmse(task.y_test, pred)
     o = oracle_rmse(task)
+    trees = check_record(est)
+    if trees and trees["route"]:  # the same fit's predictor without the trees' blend
+        alone = predictor_alone(est)
+        trees["rmse_without"] = rmse(task.y_test, alone.predict(task.test_items) if task.U_test is None else
+                                     alone.predict(task.test_items, U=task.U_test))
     hyp = None
     if hypotheses:
         hyp = ({"supported": False} if hyps is None else
@@ -734,7 +739,7 @@ def run_task(task: Task, make_estimator: Callable[..., Any] = GenZRegressor,
         "feature_term": sc["feature_term"], "zero_shot": getattr(est, "baseline_", None),
         "numbers_check": getattr(est, "numbers_check_", None),
         "text_check": getattr(est, "text_check_", None),
-        "tree_route": check_record(est),
+        "tree_route": trees,
     }
 
 

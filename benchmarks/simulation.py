@@ -86,7 +86,7 @@ import numpy as np  # noqa: E402
 
 from genz import GenZRegressor, Item  # noqa: E402
 from genz.experiments.runner import environment, parse_seeds as _parse_seeds  # noqa: E402
-from genz.tree_route import check_record  # noqa: E402
+from genz.tree_route import check_record, predictor_alone  # noqa: E402
 
 DEV_SEEDS = list(range(1000, 1040))
 REPORT_SEEDS = list(range(0, 40))
@@ -404,6 +404,9 @@ def run_one(setting: str, seed: int, params: dict[str, Any] | None = None) -> di
         rec["text_check"] = getattr(est, "text_check_", None)  # the text check (a report)
         rec["tree_route"] = check_record(est)  # the tree route's check, "route" when taken
         preds = {"genz": np.asarray(est.predict(sim.test_items), dtype=float).ravel()}
+        if rec["tree_route"] and rec["tree_route"]["route"]:  # the same fit's predictor without the trees' blend
+            alone = np.asarray(predictor_alone(est).predict(sim.test_items), dtype=float).ravel()
+            rec["tree_route"]["excess_mse_without"] = float(np.mean((alone - sim.f_test) ** 2))
         for kind in ("ridge", "lasso"):
             frame_tr, frame_te = _frame(sim.train_items), _frame(sim.test_items)
             preds[kind] = np.asarray(practitioner_model(kind, seed).fit(frame_tr, sim.y_train).predict(frame_te)).ravel()

@@ -1,6 +1,6 @@
 """The tree route (``Selection(tree_route=True)``, :mod:`genz.tree_route`): gradient-boosted trees on
-the table's columns, their out-of-fold prediction as one more side input beside the predictor, taken
-only when it lowers the loss on the untouched rows by more than 1%."""
+the table's columns, blended with the predictor, ``(1 − a)·predictor + a·trees``, taken only when the
+blend (its share fitted out of fold on the untouched rows) lowers their loss by more than 1%."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from genz import GenZRegressor
 from genz.errors import GenZInputError
 from genz.items import Item
 from genz.settings import Selection
-from genz.tree_route import TREE_GAIN_REL, TreeModel, out_of_fold, tree_gains, tree_spec
+from genz.tree_route import (TREE_GAIN_REL, TreeModel, blend_losses, blend_weight, predictor_alone, tree_gains,
+                             tree_spec)
 
 CITIES = ["Ames", "Bern", "Cork", "Doha", "Elko", "Faro"]
 
@@ -62,25 +63,39 @@ def test_the_trees_read_the_columns_and_survive_a_json_round_trip():
 
 
 def test_the_gain_rule_asks_for_a_gain_and_a_share_a_user_would_notice():
-    """Catches: the 1% floor dropped, a standard-error multiple added, a loss taken as a gain."""
-    assert TREE_GAIN_REL == 0.01
-    assert tree_gains(0.02, 0.05, 1.0)  # 2% of the loss, z 0.4: taken (the comparison leans against the trees)
+    """Catches: the 1% floor dropped, the standard-error multiple dropped or raised, a loss taken as a
+    gain."""
+    from genz.tree_route import TREE_GAIN_SE
+
+    assert TREE_GAIN_REL == 0.01 and TREE_GAIN_SE == 1.0
+    assert tree_gains(0.02, 0.015, 1.0)  # 2% of the loss, z 1.3: taken
+    assert not tree_gains(0.02, 0.025, 1.0)  # z 0.8 (the diabetes split that lost 4% when taken)
     assert not tree_gains(0.005, 0.0001, 1.0)  # z 50 but 0.5% of the loss
     assert not tree_gains(-0.02, 0.001, 1.0) and not tree_gains(0.0, 0.0, 1.0)
 
 
-def test_out_of_fold_predictions_come_from_trees_that_never_saw_the_row():
-    """Catches: an in-sample prediction passed off as out-of-fold (the weight the predictor learns on it
-    would be inflated), folds that depend on anything but the seed."""
-    items, y = _wavy(200, 2)
-    oof = out_of_fold(items, y, 5, seed=4)
-    fold_of = np.random.default_rng([4, 29]).permutation(200) % 5
-    tr, te = np.flatnonzero(fold_of != 0), np.flatnonzero(fold_of == 0)
-    own = TreeModel(4).fit([items[i] for i in tr], y[tr], tree_spec(items)).predict([items[i] for i in te])
-    assert np.allclose(oof[te], own)
-    inside = TreeModel(4).fit(items, y).predict(items)
-    assert _rmse(oof, y) > 1.2 * _rmse(inside, y)
-    assert np.array_equal(oof, out_of_fold(items, y, 5, seed=4))
+def test_the_blend_share_is_least_squares_clipped_and_scored_out_of_fold():
+    """Catches: a share not clipped to [0, 1] (the trees turned against themselves), a share that is not
+    the least-squares one, a gain flattered by fitting the share on the rows it is scored on (useless
+    trees would then always look like a gain), folds that depend on anything but the seed."""
+    rng = np.random.default_rng(3)
+    r = rng.normal(size=400)
+    assert blend_weight(r, r) == pytest.approx(1.0) and blend_weight(r, -r) == 0.0 and blend_weight(r, 3 * r) == \
+        pytest.approx(1 / 3)
+    assert blend_weight(r, 0 * r) == 0.0 and blend_weight(r, 0.5 * r) == 1.0  # clipped, not extrapolated
+    y, f = rng.normal(size=400), np.zeros(400)
+    wins = 0
+    for k in range(40):  # trees that know nothing: out of fold, the blend loses on average
+        t = np.random.default_rng(100 + k).normal(size=400)
+        oof, a = blend_losses(y, f, t, 1.0, 5, k)
+        inside = (y - f - a * (t - f)) ** 2
+        assert inside.mean() <= (y ** 2).mean() + 1e-12  # in sample it never loses
+        wins += oof.mean() < (y ** 2).mean()
+    assert wins <= 12
+    t = y + rng.normal(size=400)  # trees that know half: share ≈ 1/2, a real out-of-fold gain
+    oof, a = blend_losses(y, f, t, 1.0, 5, 0)
+    assert 0.35 < a < 0.65 and oof.mean() < 0.7 * (y ** 2).mean()
+    assert np.array_equal(oof, blend_losses(y, f, t, 1.0, 5, 0)[0])
 
 
 @pytest.fixture(scope="module")
@@ -92,21 +107,29 @@ def wavy_fits():
 
 
 def test_the_route_is_taken_when_the_trees_lower_the_untouched_rows_loss_and_it_predicts_better(wavy_fits, tmp_path):
-    """Catches: a gain rule read the wrong way, the trees' column missing from predict (or added twice),
-    a saved model that loses it, the features or findings changed by the route."""
+    """Catches: a gain rule read the wrong way, the trees missing from predict or given another share
+    than the check's, the predictor or features changed by the route, a saved model that loses it."""
     fits, items, y = wavy_fits
     off, on = fits[False], fits[True]
     rec = on.tree_route_
     assert off.tree_route_ is None and rec["route"] and rec["after"] in ("features", "table", "numbers", "zero-shot")
     assert rec["gain"] > 0.01 * rec["loss"] and 0 < rec["rows"] < 300  # the untouched rows
-    assert rec["union_loss"] == pytest.approx(rec["loss"] - rec["gain"])
-    assert on.n_side_inputs_ == off.n_side_inputs_ + 1
+    assert rec["union_loss"] == pytest.approx(rec["loss"] - rec["gain"]) and 0 < rec["alpha"] <= 1
+    assert on.n_side_inputs_ == off.n_side_inputs_ and on.features_ == off.features_ and on.findings_ == off.findings_
+    trees = TreeModel.from_json(rec["model"]).predict(items)
+    assert np.allclose(on.predict(items), (1 - rec["alpha"]) * off.predict(items) + rec["alpha"] * trees)
+    assert np.array_equal(predictor_alone(on).predict(items), off.predict(items)) and on.tree_route_["route"]
     assert _rmse(on.predict(items), y) < 0.8 * _rmse(off.predict(items), y)
-    assert on.findings_ == off.findings_
+    lo, hi = on.predict_interval(items, 0.9)
+    assert np.allclose((lo + hi) / 2, on.predict(items))  # the intervals are centred on the blend
     on.save(tmp_path / "m")
     back = GenZRegressor.load(tmp_path / "m")
     assert np.allclose(back.predict(items), on.predict(items))
-    with pytest.raises(GenZInputError, match="without side inputs"):
+    from genz.report.feature_table import load_check_lines
+
+    line = [x for x in load_check_lines(tmp_path / "m") if x.startswith("tree route")]  # genz show and the report
+    assert len(line) == 1 and "taken, predict blends" in line[0] and f"{rec['alpha']:.2f}" in line[0]
+    with pytest.raises(GenZInputError, match="side inputs"):
         on.predict(items, U=np.ones((len(items), 1)))
 
 
@@ -117,6 +140,9 @@ def test_the_route_is_left_when_the_features_say_it_all():
     off = GenZRegressor(random_state=0, selection=Selection(tree_route=False)).fit(items[:300], y[:300])
     rec = on.tree_route_
     assert rec is not None and not rec["route"] and "model" not in rec
+    from genz.checks import tree_line
+
+    assert tree_line(rec).endswith("not taken (it needs a gain above 1% of the loss)")
     assert not rec["gain"] > 0.01 * rec["loss"]
     assert np.array_equal(on.predict(items[300:]), off.predict(items[300:])) and on.n_side_inputs_ == off.n_side_inputs_
 

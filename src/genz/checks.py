@@ -14,7 +14,7 @@ import numpy as np
 from .errors import CheaperRouteWarning
 from .selection import TEXT_UNION_REL, TEXT_UNION_SE, text_route_gains, union_share
 
-__all__ = ["structure_line", "zero_shot_line", "numbers_line", "warn_cheaper_routes"]
+__all__ = ["structure_line", "zero_shot_line", "numbers_line", "tree_line", "warn_cheaper_routes"]
 
 
 def structure_line(sc: Mapping[str, Any]) -> str:
@@ -26,6 +26,20 @@ def structure_line(sc: Mapping[str, Any]) -> str:
         return line + ": they predict rows no choice touched"
     return (line + ": they predict rows no choice touched no better than nothing (overfitted), so the predictor keeps "
             f"only the findings and pinned features ({len(sc['kept'])}) and discovery did not go on over every row")
+
+
+def tree_line(tr: Mapping[str, Any]) -> str:
+    """One line on the fit's tree route (``GenZRegressor.tree_route_``, ``Selection(tree_route=True)``):
+    the predictor blended with gradient-boosted trees on the table's columns, against the predictor
+    alone, on the untouched rows, and whether ``predict`` blends them."""
+    from .tree_route import TREE_GAIN_REL
+
+    line = (f"tree route on {tr['rows']} untouched rows: the predictor blended with gradient-boosted trees on the "
+            f"table's columns (trees' share {tr['alpha']:.2f}) has loss {tr['union_loss']:.4g} against "
+            f"{tr['loss']:.4g} alone (gain {tr['gain']:+.3g} ± {tr['se']:.2g})")
+    if tr["route"]:
+        return line + ": taken, predict blends the predictor with the trees refitted on every training row"
+    return line + f": not taken (it needs a gain above {TREE_GAIN_REL:.0%} of the loss)"
 
 
 def zero_shot_line(zs: Mapping[str, Any]) -> str:

@@ -308,7 +308,7 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
                                                                        "correction": inf.correction}))
         for h in est.hypotheses_:
             click.echo(f"  {h['message']}")
-        from .checks import numbers_line, structure_line, text_line, zero_shot_line
+        from .checks import numbers_line, structure_line, text_line, tree_line, zero_shot_line
         from .runfit import screening_saved
 
         if getattr(est, "structure_check_", None):
@@ -319,6 +319,8 @@ def fit(data_path, items_path, target, targets_path, id_column, text_columns, en
             click.echo("  " + numbers_line(est.numbers_check_))
         if getattr(est, "text_check_", None):
             click.echo("  " + text_line(est.text_check_))
+        if getattr(est, "tree_route_", None):
+            click.echo("  " + tree_line(est.tree_route_))
 
         saved = screening_saved(est.history_)
         if saved:

@@ -45,6 +45,8 @@ class EvalTracker:
         self.items, self.Y, self.U = list(items), Y, U
         self.features: list[str] = []
         self.B = np.zeros((len(self.items), 0))
+        #: the tree route's blend (its weight and the trees' prediction of these items), once taken
+        self.trees: tuple[float, np.ndarray] | None = None
 
     def sync(self, disc: Discovery, cb: Callbacks) -> None:
         """Judge the features new since the last step; drop the removed ones."""
@@ -60,7 +62,12 @@ class EvalTracker:
 
     def metrics(self, disc: Discovery) -> dict:
         Q = new_item_q(self.B, disc.st.eps, disc.cfg.predictor)
-        return regression_metrics(self.Y, disc.predictor.predict(Q, self.U))
+        P = disc.predictor.predict(Q, self.U)
+        if self.trees is not None:  # as predict blends (genz.tree_route.blend)
+            from .tree_route import blend
+
+            P = blend(P, *self.trees)
+        return regression_metrics(self.Y, P)
 
 
 def step_record(disc: Discovery, out: Outcome, cycle: int, test: dict | None, seconds: float, fm_diff: dict,
@@ -402,7 +409,7 @@ class DiscoveryRun(UntouchedRowChecks):
             text["predictor"], text["predictor_loss"] = self._route_reference(ridge, numbers, text, baseline, extra)
         base_names = [p1["features"][k] for k in self._findings_and_pinned(p1["features"])] \
             if structure["fell_back"] else list(p1["features"])
-        tree, U_final = self._tree_beside(h1, base, base_names, ridge, U_final, extra)  # Selection.tree_route
+        tree = self._tree_blend(h1, base, base_names, ridge, U_final, extra)  # Selection.tree_route
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):

@@ -33,8 +33,8 @@ from .settings import (Selection, advanced_settings, model_spec, nested_fields, 
                        selection_settings, split_nested, to_json)
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 from .estimator_inputs import (check_items as _check_items, check_sample_weight, check_target_values, is_table,
-                               new_items, predict_side_inputs, remember_inputs, side_input_columns, side_matrix,
-                               table_items, validate_params)
+                               new_items, remember_inputs, route_side_inputs, side_input_columns,
+                               side_matrix, table_items, tree_blend, validate_params)
 
 __all__ = ["GenZRegressor", "make_fm"]
 
@@ -478,7 +478,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
         unless ``allow_missing=True`` (the column then counts as empty cells)."""
         check_is_fitted(self, "features_")
         items, U_cols = self._new_items(X, text, id, allow_missing)
-        U = predict_side_inputs(self, items, U, U_cols)  # with what a route appends
+        U = route_side_inputs(self, items, U, U_cols)  # with what a route appends
         if self.n_side_inputs_ and U is None:
             raise GenZInputError(f"this model was fitted with {self.n_side_inputs_} side inputs; pass U")
         U = check_side_inputs(U, len(items), [it.id for it in items])
@@ -486,7 +486,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {self.n_side_inputs_}")
         B = self._judgments(items).astype(float)
         Q = new_item_q(B, self.epsilon_, self.predictor)
-        P = self.predictor_.predict(Q, U)
+        P = tree_blend(self, items, self.predictor_.predict(Q, U))  # Selection.tree_route
         flat = (lambda A: A[:, 0]) if self._y_1d and P.shape[1] == 1 else (lambda A: A)
         if not return_std:
             return flat(P)

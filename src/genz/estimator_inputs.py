@@ -29,7 +29,7 @@ from .errors import GenZInputError
 from .items import Item, check_side_inputs, numeric_attributes, side_inputs_from_attributes
 
 __all__ = ["validate_params", "check_items", "is_table", "table_items", "fit_columns", "remember_inputs", "new_items",
-           "route_matrix", "route_extra_columns", "predict_side_inputs",
+           "route_matrix", "route_extra_columns", "route_side_inputs", "tree_blend",
            "load_inputs", "side_input_columns", "used_columns",
            "check_columns", "column_names", "check_sample_weight", "check_target_values", "inputs_from_saved"]
 
@@ -345,33 +345,24 @@ def new_items(est: Any, X: Any, *, text: Any = None, id: Any = None, allow_missi
 def route_extra_columns(est: Any) -> int:
     """How many more side inputs the predictor takes than the attributes it reads: the one-hot
     levels of the table route (``Selection(route_inputs="table")``), the text route's predictions
-    (one per target, ``Selection(text_route=True)``), the tree route's prediction and, for a model
-    fitted with side inputs as an array, the route's columns that predict appends to them; else 0."""
+    (one per target, ``Selection(text_route=True)``) and, for a model fitted with side inputs as an
+    array, the route's columns that predict appends to them; else 0."""
     route = getattr(est, "numbers_route_", None) or {}
     n = sum(len(v) for v in (route.get("levels") or {}).values()) + int(route.get("targets", 0))
-    n += int(bool((getattr(est, "tree_route_", None) or {}).get("route")))  # the trees' prediction
     return n + (len(route["columns"]) if "array" in route else 0)  # appended to side inputs given as an array
 
 
-def predict_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndarray | None) -> np.ndarray | None:
-    """The side inputs ``predict`` gives the predictor for new ``items``: those of the numbers or
-    text route (:func:`route_side_inputs`), followed, after the tree route
-    (``Selection(tree_route=True)``, ``tree_route_``), by the trees' prediction from the items'
-    columns (:class:`genz.tree_route.TreeModel`)."""
-    U = route_side_inputs(est, items, U, U_cols)
+def tree_blend(est: Any, items: Sequence[Item], P: np.ndarray) -> np.ndarray:
+    """The predictions ``P`` (N×D) of new ``items`` as ``predict`` returns them: after the tree route
+    (``Selection(tree_route=True)``, ``tree_route_`` taken) blended with the trees' prediction from
+    the items' columns (:func:`genz.tree_route.blend`, :class:`genz.tree_route.TreeModel`); else as
+    they are."""
     tree = getattr(est, "tree_route_", None) or {}
     if not tree.get("route"):
-        return U
-    from .selection import beside
-    from .tree_route import TreeModel
+        return P
+    from .tree_route import TreeModel, blend
 
-    width = int(est.n_side_inputs_) - 1  # what the caller gives: the trees' prediction is appended here
-    if U is not None:
-        U = check_side_inputs(U, len(items), [it.id for it in items])
-    if (0 if U is None else U.shape[1]) != width:
-        raise GenZInputError(f"this model was fitted with {width} side inputs; pass U with {width} columns"
-                             if width else "this model was fitted without side inputs; pass no U")
-    return beside(U, TreeModel.from_json(tree["model"]).predict(items)[:, None])
+    return blend(P, tree["alpha"], TreeModel.from_json(tree["model"]).predict(items))
 
 
 def route_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndarray | None) -> np.ndarray | None:
@@ -409,7 +400,7 @@ def route_matrix(est: Any, items: Sequence[Item], U: np.ndarray) -> np.ndarray:
     (``Selection(route_inputs="table")``), the route's numeric columns (the last of ``U``) as
     :func:`genz.selection.table_matrix` transforms them (logs, the category levels one-hot). After
     a route fitted with side inputs as an array (``numbers_route_["array"]``), ``U`` as it is:
-    predict appends the route's columns (:func:`predict_side_inputs`)."""
+    predict appends the route's columns (:func:`route_side_inputs`)."""
     route = getattr(est, "numbers_route_", None) or {}
     if "levels" not in route or "array" in route:
         return U

@@ -53,7 +53,7 @@ from .items import numeric_attributes, side_inputs_from_attributes
 from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
-           "split_indices", "holdout_losses", "RIDGE_GRID", "MIN_CV_ROWS", "UNION_SE", "FALLBACK_SE",
+           "split_indices", "holdout_losses", "holdout_predictions", "RIDGE_GRID", "MIN_CV_ROWS", "UNION_SE", "FALLBACK_SE",
            "structure_check", "numbers_check", "table_spec", "table_matrix", "category_levels", "cross_fit"]
 
 #: the ridge values (``ridge · N`` on every column but the constant) tried in each structure
@@ -193,13 +193,22 @@ def holdout_losses(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np
     chosen by :class:`CrossValidation` over ``train`` (``folds`` folds), the side inputs scaled and
     ``var(y)`` taken on ``train``. Nothing about ``test`` but its judgments enters the fit."""
     Y = np.asarray(Y, dtype=float)
+    P, y_var = holdout_predictions(Q, U, Y, train, test, folds, seed)
+    return ((Y[np.asarray(test)] - P) ** 2 / y_var).sum(axis=1)
+
+
+def holdout_predictions(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
+                        folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The predictions on the rows ``test`` (len(test)×D) of the predictor :func:`holdout_losses`
+    scores, and ``var(y)`` on ``train`` (its loss scale)."""
+    Y = np.asarray(Y, dtype=float)
     tr, te = np.asarray(train), np.asarray(test)
     U_tr, U_te = (None, None) if U is None else (U[tr], U[te])
     cv = CrossValidation(Y[tr], U_tr, folds, seed)
     model = LinearGaussian(ridge=cv.predictions(Q[tr])[1])
     model.set_scaling(U_tr, Y[tr])
     model.fit_final(Q[tr], U_tr, Y[tr])
-    return ((Y[te] - model.predict(Q[te], U_te)) ** 2 / cv.y_var).sum(axis=1)
+    return model.predict(Q[te], U_te), cv.y_var
 
 
 class CrossValidation:

@@ -232,18 +232,18 @@ class Selection:
         feature it would have used. For texts whose target is spread over many words; the findings
         do not change. A fit whose union gain is at most two standard errors is the fit False
         gives. False: the check only reports (``text_check_``, a :class:`genz.CheaperRouteWarning`).
-    ``tree_route`` (default False; opt-in since stop 43: on development data it narrowly failed
-        the rule written for a default; docs/user-guide.md, "The tree route"): with one target, a
-        table (numeric or category columns) and untouched rows, try gradient-boosted trees on the
-        table's columns (LightGBM, :mod:`genz.tree_route`) as one more side input beside
-        whatever the predictor uses (after the numbers, table, text or no route): their
-        prediction (out-of-fold on the discovery rows), beside the structure and side inputs the
-        predictor uses, must lower the untouched rows' loss (both fitted on the
-        discovery rows) by more than 1% of it (:func:`genz.tree_route.tree_gains`). Then the
-        predictor's side inputs end with the trees' prediction (out-of-fold over every training row
-        for the fit, the trees refitted on every row for new items; ``tree_route_``, which a saved
-        model keeps as LightGBM's text format). The findings do not change. Needs ``lightgbm``
-        (``pip install genz[trees]``).
+    ``tree_route`` (default True since stop 44, chosen on development data by a rule written before
+        the runs: docs/user-guide.md, "The tree route"): with one target, a table (numeric or category
+        columns) and untouched rows, try blending the predictor with gradient-boosted trees on the
+        table's columns (LightGBM, :mod:`genz.tree_route`): ``(1 − a)·predictor + a·trees``, the
+        share ``a`` in [0, 1] fitted on the untouched rows (each row scored with the share of the
+        other folds), both fitted on the discovery rows; taken when the blend lowers the untouched
+        rows' loss by more than one standard error and more than 1% of it
+        (:func:`genz.tree_route.tree_gains`). Then ``predict``
+        blends the predictor (unchanged) with the trees refitted on every training row
+        (``tree_route_``, which a saved model keeps as LightGBM's text format). The findings and
+        the features do not change. False: the fit never fits trees (a fit the route did not take
+        predicts as it would with False). Uses ``lightgbm``, a dependency of genz.
     """
 
     folds: int = 5
@@ -259,7 +259,7 @@ class Selection:
     route_se: float = 1.0
     route_inputs: str = "table"
     text_route: bool = True
-    tree_route: bool = False
+    tree_route: bool = True
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 

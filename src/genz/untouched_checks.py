@@ -4,7 +4,7 @@ feature; when it is no better, the predictor keeps only the findings and pinned 
 zero-shot check (the foundation model's target-blind proposals against the structure, and
 beside it), and the routes the numbers and text checks open (the numbers route: a ridge's
 columns beside the findings; the text route: the words' ridge's prediction beside the features)
-and the tree route (gradient-boosted trees' prediction beside whatever the predictor uses).
+and the tree route (a blend of the predictor with gradient-boosted trees on the table's columns).
 Each scores structures fitted on the discovery rows on rows no choice touched
 (:func:`genz.selection.holdout_losses`)."""
 
@@ -205,31 +205,34 @@ class UntouchedRowChecks:
             self.tracker.U = beside(self.tracker.U, extend(self.tracker.items, self.tracker.U))
         return ridge, route, beside(U, X)
 
-    def _tree_beside(self, h1: np.ndarray | None, base: tuple, base_names: list[str], ridge: str | None,
-                     U_route: np.ndarray | None, extra: tuple | None) -> tuple[dict | None, np.ndarray | None]:
-        """``Selection(tree_route=True)``: do gradient-boosted trees on the table's columns
-        (:class:`genz.tree_route.TreeModel`), as one more side input beside what the predictor
-        uses, lower the untouched rows' loss (:func:`genz.tree_route.tree_gains`: by more than
+    def _tree_blend(self, h1: np.ndarray | None, base: tuple, base_names: list[str], ridge: str | None,
+                    U_route: np.ndarray | None, extra: tuple | None) -> dict | None:
+        """``Selection(tree_route=True)``: does blending the predictor with gradient-boosted trees on
+        the table's columns (:class:`genz.tree_route.TreeModel`), ``(1 − a)·predictor + a·trees``,
+        lower the untouched rows' loss (:func:`genz.tree_route.tree_gains`: by more than
         :data:`genz.tree_route.TREE_GAIN_SE` standard errors, 0, and more than
-        :data:`genz.tree_route.TREE_GAIN_REL`, 1%, of that loss)? Both are fitted on the discovery
-        rows and scored on the untouched rows (:func:`genz.selection.holdout_losses`), as the text
-        route is: the structure ``base`` (phase 1's judgments and error rates, columns
-        ``base_names``; after the numbers route only its findings and pinned features; with the
-        zero-shot proposals ``extra`` beside it when they joined) with the side inputs the route
+        :data:`genz.tree_route.TREE_GAIN_REL`, 1%, of that loss)? The predictor is represented, as
+        the text route's check does, by the structure ``base`` (phase 1's judgments and error rates,
+        columns ``base_names``; after the numbers route only its findings and pinned features; with
+        the zero-shot proposals ``extra`` beside it when they joined) with the side inputs the route
         gives (``ridge``: ``U_route``'s columns, the text route's prediction, or the side inputs
-        alone), and the same plus the trees' prediction (out-of-fold on the discovery rows; fitted
-        on all of them for the untouched rows). Returns the record (``tree_route_``; None when not
-        tried: no untouched rows, several targets, no table columns, a discovery sample) and the
-        predictor's side inputs on every training row (followed, when taken, by the trees'
-        out-of-fold prediction over every training row)."""
-        from .tree_route import TREE_GAIN_SE, TreeModel, out_of_fold, tree_gains, tree_spec
+        alone); it and the trees are fitted on the discovery rows and predict the untouched rows,
+        where the share ``a`` is fitted (:func:`genz.tree_route.blend_losses`: each row scored with
+        the ``a`` of the other folds). A blend rather than one more side input: beside many features
+        the final refit's ridge gave the trees' column a negative weight where the test error rose
+        (docs/user-guide.md, "The tree route"). The predictor itself is untouched; when taken,
+        ``predict`` blends it with the trees refitted on every training row. Returns the record
+        (``tree_route_``; None when not tried: no untouched rows, several targets, no table
+        columns, a discovery sample)."""
+        from .selection import holdout_predictions
+        from .tree_route import TREE_GAIN_SE, TreeModel, blend_losses, tree_gains, tree_spec
 
         if h1 is None or not (self.sel.tree_route and self.numbers_route_ok):
-            return None, U_route
+            return None
         items, Y, U, ia, iu = self.split
         spec = tree_spec(items)  # the columns the trees read (every training row; the final trees')
         if Y.shape[1] != 1 or spec is None:
-            return None, U_route
+            return None
         folds, seed = self.sel.folds, int(self.disc.cfg.seed)
         B0, e0, U_dec = base[0], np.asarray(base[1]), U
         if ridge in ("numbers", "table"):  # the route keeps the findings and pinned features only
@@ -240,26 +243,24 @@ class UntouchedRowChecks:
         Q = prior_mixture(B0, e0)
         if extra is not None:
             Q = np.hstack([Q, prior_mixture(extra[1], self.disc.cfg.advanced.eps_min)])
-        h = h1 if ridge is None and extra is None else holdout_losses(Q, U_dec, Y, ia, iu, folds, seed)
+        f, y_var = holdout_predictions(Q, U_dec, Y, ia, iu, folds, seed)
         disc_items = [items[i] for i in ia]
-        disc_spec = tree_spec(disc_items)  # chosen once on the discovery rows, as out_of_fold would
-        T = np.zeros(len(Y))
-        T[ia] = out_of_fold(disc_items, Y[ia, 0], folds, seed, disc_spec)
-        T[iu] = TreeModel(seed).fit(disc_items, Y[ia, 0], disc_spec).predict([items[i] for i in iu])
-        both = holdout_losses(Q, beside(U_dec, T[:, None]), Y, ia, iu, folds, seed)
+        t = TreeModel(seed).fit(disc_items, Y[ia, 0], tree_spec(disc_items)).predict([items[i] for i in iu])
+        h = (Y[iu, 0] - f[:, 0]) ** 2 / float(y_var[0])
+        both, alpha = blend_losses(Y[iu, 0], f[:, 0], t, float(y_var[0]), folds, seed)
         gain, se = paired(h - both)
-        taken = tree_gains(gain, se, float(h.mean()))
+        taken = tree_gains(gain, se, float(h.mean())) and alpha > 0
         rec = {"rows": int(len(iu)), "after": ridge or ("zero-shot" if extra is not None else "features"),
                "loss": float(h.mean()), "union_loss": float(both.mean()), "gain": gain, "se": se,
-               "route": bool(taken), "route_se": float(TREE_GAIN_SE)}
+               "alpha": alpha, "route": bool(taken), "route_se": float(TREE_GAIN_SE)}
         if not taken:
-            return rec, U_route
+            return rec
         model = TreeModel(seed).fit(items, Y[:, 0], spec)
         rec.update(columns=len(model.spec["columns"]), levels=sum(map(len, model.spec["levels"].values())),
                    model=model.to_json())
-        if self.tracker is not None:  # the evaluation set's side inputs, as predict would build them
-            self.tracker.U = beside(self.tracker.U, model.predict(self.tracker.items)[:, None])
-        return rec, beside(U if U_route is None else U_route, out_of_fold(items, Y[:, 0], folds, seed, spec)[:, None])
+        if self.tracker is not None:  # the evaluation set's metrics blend as predict does
+            self.tracker.trees = (alpha, model.predict(self.tracker.items))
+        return rec
 
     @staticmethod
     def _route_reference(ridge: str | None, numbers: dict | None, text: dict, baseline: dict | None,

@@ -313,9 +313,10 @@ def load_feature_table(model_dir: str | Path) -> tuple[list[dict], list[str] | N
 
 def load_check_lines(model_dir: str | Path) -> list[str]:
     """The fit's checks against cheaper routes, one line each as ``genz fit`` printed them (the
-    structure check, the zero-shot check, the numbers check, the text check: README), from ``model_dir/model.json``;
+    structure check, the zero-shot check, the numbers check, the text check, the tree route: README), from
+    ``model_dir/model.json``;
     none for a model saved without them or a check whose record cannot be read."""
-    from ..checks import numbers_line, structure_line, text_line, zero_shot_line
+    from ..checks import numbers_line, structure_line, text_line, tree_line, zero_shot_line
 
     try:
         meta = json.loads((Path(model_dir) / "model.json").read_text(encoding="utf-8"))
@@ -323,7 +324,7 @@ def load_check_lines(model_dir: str | Path) -> list[str]:
         return []
     out = []
     for key, line in (("structure_check", structure_line), ("baseline", zero_shot_line), ("numbers_check", numbers_line),
-                      ("text_check", text_line)):
+                      ("text_check", text_line), ("tree_route", tree_line)):
         rec = meta.get(key) if isinstance(meta, dict) else None
         if isinstance(rec, dict):
             try:
