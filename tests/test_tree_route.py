@@ -153,3 +153,17 @@ def test_the_route_is_not_tried_for_several_targets_or_a_bad_setting():
     assert est.tree_route_ is None
     with pytest.raises(GenZInputError, match="tree_route"):
         GenZRegressor(selection={"tree_route": "yes"}).fit(items, y)
+
+
+def test_an_mlp_fit_without_features_fits_blends_and_predicts():
+    """Catches: an MLP fit that keeps no feature crashing while it reports its coefficients (it did
+    before stop 44, with or without the route), the blend skipped for the MLP."""
+    pytest.importorskip("torch")
+    items, y = _wavy(400, 5)
+    est = GenZRegressor(random_state=0, model="mlp", cycles=1).fit(items[:300], y[:300])
+    assert len(est.features_) == 0 and est.coef_.shape == (0, 1) and est.tree_route_["route"]
+    alone = predictor_alone(est).predict(items[300:])
+    trees = TreeModel.from_json(est.tree_route_["model"]).predict(items[300:])
+    a = est.tree_route_["alpha"]
+    assert np.allclose(est.predict(items[300:]), (1 - a) * alone + a * trees)
+    assert _rmse(est.predict(items[300:]), y[300:]) < _rmse(alone, y[300:])

@@ -233,8 +233,9 @@ class MLPGaussian(ObservationModel):
         point: all other features off and the side inputs at their training mean. A linear
         summary of a nonlinear g, not an average over items."""
         K = self.n_features_
-        if self.net_ is None or K == 0:
-            return np.zeros((0, K))
+        if self.net_ is None or K == 0:  # D×0 for a fit without features (D from its noise variances)
+            return np.zeros((np.size(getattr(self, "sigma2_", None) if getattr(self, "sigma2_", None) is not None
+                                     else 0), K))
         P = self.u_mean_.size
         base = np.zeros((K + 1, K + P + 1))
         base[:, -1] = 1.0
