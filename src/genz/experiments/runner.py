@@ -39,7 +39,7 @@ import numpy as np
 from ..datasets import Dataset
 from ..errors import GenZInputError
 from ..metrics import regression_metrics
-from ..tree_route import check_record
+from ..tree_route import check_record, predictor_alone
 from .splits import inner_validation_indices, train_test_split_indices
 
 __all__ = [
@@ -195,6 +195,10 @@ def run_experiment(
                 p_te = est.predict(ite, ute)
             p_te = np.asarray(p_te).reshape(len(ite), -1)
             p_tr = np.asarray(est.predict(itr, utr)).reshape(len(itr), -1)
+            tree = check_record(est)
+            if tree and tree["route"]:  # the same fit's predictor without the tree route's blend
+                tree["test_alone"] = regression_metrics(
+                    yte, np.asarray(predictor_alone(est).predict(ite, ute)).reshape(len(ite), -1), cfg.kind)
             stats = getattr(est, "fm_stats_", {}) or {}
             history = _slim_history(getattr(est, "history_", []))
             methods["genz"] = {
@@ -212,7 +216,7 @@ def run_experiment(
                 "text_check": getattr(est, "text_check_", None),
                 "numbers_route": {k: v for k, v in (getattr(est, "numbers_route_", None) or {}).items()
                                   if k != "text_model"} or None,
-                "tree_route": check_record(est),
+                "tree_route": tree,
                 "history": history,
             }
             methods["genz"]["coverage90"] = cov

@@ -342,9 +342,14 @@ def side_routes(model: Any) -> dict[str, Any]:
         route, text = getattr(est, "numbers_route_", None), getattr(est, "text_check_", None) or {}
         z = (lambda a, b: round(text[a] / text[b], 2) if text.get(b) else None)
         share = union_share(text)
+        tree = getattr(est, "tree_route_", None)
         out[side.rstrip("_")] = {"route": None if not route else route.get("inputs", "numbers"),
                                  "text_z": z("diff", "se"), "text_union_z": z("union_gain", "union_se"),
-                                 "text_union_rel": None if share is None else round(share, 4)}
+                                 "text_union_rel": None if share is None else round(share, 4),
+                                 "tree": None if not tree else {  # the tree route's check (Selection.tree_route)
+                                     "route": bool(tree["route"]), "alpha": round(float(tree["alpha"]), 4),
+                                     "z": round(tree["gain"] / tree["se"], 2) if tree["se"] else None,
+                                     "rel": round(tree["gain"] / tree["loss"], 4) if tree["loss"] else None}}
     return out
 
 
