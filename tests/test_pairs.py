@@ -244,7 +244,9 @@ def test_experiment_runs_on_the_movielens_fixture(tmp_path):
     for rec in res["seeds"]:  # each side's route and text check, recorded per fit
         routes = rec["methods"]["genz"]["routes"]
         assert {"users", "items"} <= set(routes)
-        assert all(set(r) == {"route", "text_z", "text_union_z", "text_union_rel"} for r in routes.values())
+        assert all(set(r) == {"route", "text_z", "text_union_z", "text_union_rel", "tree"} for r in routes.values())
+        for r in routes.values():  # the tree route's check: None where not tried (several targets), else its record
+            assert r["tree"] is None or (set(r["tree"]) == {"route", "alpha", "z", "rel"} and 0 <= r["tree"]["alpha"] <= 1)
 
 
 def test_paired_interval_and_auc():

@@ -172,9 +172,9 @@ def selection_options():
                           "set aside better, add its prediction as a side input beside the features when that lowers "
                           "their loss there."),
         click.option("--tree-route/--no-tree-route", default=Selection.tree_route, show_default=True,
-                     help="Try gradient-boosted trees (LightGBM) on the table's columns as a side input beside the "
-                          "predictor; take them when they lower the loss on the rows set aside by more than 1% (opt-in: "
-                          "docs/user-guide.md, 'The tree route')."),
+                     help="Try blending the predictor with gradient-boosted trees (LightGBM) on the table's columns; "
+                          "take the blend when it lowers the loss on the rows set aside by more than one standard error "
+                          "and 1% (docs/user-guide.md, 'The tree route')."),
     ]
 
     def deco(f):
