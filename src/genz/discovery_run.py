@@ -387,11 +387,12 @@ class DiscoveryRun(UntouchedRowChecks):
             names, B = list(p1["features"]), p1["B"]
         sp, folds, seed = self.split, self.sel.folds, int(d.cfg.seed)
         structure = self._structure_check()
-        base = (p1["B"], p1["epsilon"])  # what both checks compare with: phase 1's structure, or what the
-        if structure["fell_back"]:  # structure check leaves of it (the findings and pinned features)
+        base = (p1["B"], p1["epsilon"])  # what the checks compare with: phase 1's structure, or what the
+        base_names = list(p1["features"])  # structure check leaves of it (the findings and pinned features)
+        if structure["fell_back"]:
             keep = self._findings_and_pinned(p1["features"])
             names, B, eps = [p1["features"][k] for k in keep], p1["B"][:, keep], eps[keep]
-            base = (p1["B"][:, keep], p1["epsilon"][keep])
+            base, base_names = (p1["B"][:, keep], p1["epsilon"][keep]), list(names)
         discovered = list(names)
         h1 = self._structure_losses  # on the untouched rows (computed by the check, or here)
         if h1 is None and sp is not None and len(sp[4]):
@@ -407,9 +408,7 @@ class DiscoveryRun(UntouchedRowChecks):
             route["kept"] = list(names)
         if text is not None:
             text["predictor"], text["predictor_loss"] = self._route_reference(ridge, numbers, text, baseline, extra)
-        base_names = [p1["features"][k] for k in self._findings_and_pinned(p1["features"])] \
-            if structure["fell_back"] else list(p1["features"])
-        tree = self._tree_blend(h1, base, base_names, ridge, U_final, extra)  # Selection.tree_route
+        tree = self._tree_blend(base, base_names, ridge, U_final, extra)  # Selection.tree_route
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):

@@ -54,7 +54,7 @@ from .observation.linear import LinearGaussian, _solve_psd, ridge_penalty
 
 __all__ = ["CrossValidation", "paired", "keeps", "removable", "simplest_within_one_se", "best_step",
            "split_indices", "holdout_losses", "holdout_predictions", "RIDGE_GRID", "MIN_CV_ROWS", "UNION_SE", "FALLBACK_SE",
-           "structure_check", "numbers_check", "table_spec", "table_matrix", "category_levels", "cross_fit"]
+           "structure_check", "numbers_check", "table_spec", "table_matrix", "category_levels"]
 
 #: the ridge values (``ridge · N`` on every column but the constant) tried in each structure
 RIDGE_GRID = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
@@ -166,24 +166,6 @@ def best_step(losses: Sequence[np.ndarray], sizes: Sequence[int]) -> int:
     ok = [(sizes[i], means[i], i) for i, L in enumerate(losses)
           if (lambda m_se: m_se[0] <= FINAL_SE * m_se[1])(paired(L - losses[best]))]
     return min(ok)[2]
-
-
-def cross_fit(n: int, folds: int, seed: int, stream: int,
-              fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """Out-of-fold predictions of ``n`` rows: the rows are assigned at random to ``folds`` folds
-    (from ``seed`` and a ``stream`` of its own per caller), and each fold is predicted by
-    ``fit_predict(train, test)`` (row indices) fitted on the other folds. What a route's side input
-    is learned on (the text route's words' ridge, the tree route's trees), so that its weight is not
-    inflated by rows the model saw."""
-    fold_of = np.random.default_rng([int(seed), int(stream)]).permutation(n) % folds
-    out = None
-    for k in range(folds):
-        tr, te = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
-        pred = np.asarray(fit_predict(tr, te), dtype=float)
-        if out is None:
-            out = np.zeros((n,) + pred.shape[1:])
-        out[te] = pred
-    return np.zeros(n) if out is None else out
 
 
 def holdout_losses(Q: np.ndarray, U: np.ndarray | None, Y: np.ndarray, train: np.ndarray, test: np.ndarray,

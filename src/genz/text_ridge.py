@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .folds import cross_fit
+
 __all__ = ["TextRidge", "item_texts", "out_of_fold", "MIN_DF", "MAX_TERMS", "ALPHAS"]
 
 #: a term is kept when it is in at least MIN_DF training texts; the MAX_TERMS most frequent of them
@@ -101,8 +103,6 @@ def out_of_fold(texts: np.ndarray, U: np.ndarray | None, Y: np.ndarray, folds: i
     assigned at random from ``seed``): what the text route's predictor learns its weight on, so that
     the weight is not inflated by rows the ridge saw. ValueError when a fold's texts share fewer
     than two terms."""
-    from .selection import cross_fit
-
     Y = np.asarray(Y, dtype=float).reshape(len(texts), -1)
     return cross_fit(len(texts), folds, seed, 23, lambda tr, te: TextRidge().fit(
         texts[tr], None if U is None else U[tr], Y[tr]).predict(texts[te], None if U is None else U[te]))

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .folds import cross_fit
+
 __all__ = ["TreeModel", "tree_spec", "blend_weight", "blend_losses", "blend", "predictor_alone", "check_record", "TREE_PARAMS",
            "TREE_GAIN_SE", "TREE_GAIN_REL", "tree_gains"]
 
@@ -136,11 +138,9 @@ def blend_losses(y: np.ndarray, f: np.ndarray, t: np.ndarray, y_var: float, fold
                  ) -> tuple[np.ndarray, float]:
     """Per-row losses ``(y − f − a·(t − f))² / var(y)`` of the blend on these rows (the untouched
     rows), each row's ``a`` (:func:`blend_weight`) fitted on the other folds
-    (:func:`genz.selection.cross_fit`, ``folds`` folds, seeded), so the gain it shows is not
+    (:func:`genz.folds.cross_fit`, ``folds`` folds, seeded), so the gain it shows is not
     flattered by fitting ``a`` on the rows it is scored on; and ``a`` fitted on every row (what the
     predictor uses)."""
-    from .selection import cross_fit
-
     y, f, t = (np.asarray(v, dtype=float).ravel() for v in (y, f, t))
     r, d = y - f, t - f
     folds = int(max(2, min(folds, len(y))))

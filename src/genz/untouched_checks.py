@@ -205,8 +205,8 @@ class UntouchedRowChecks:
             self.tracker.U = beside(self.tracker.U, extend(self.tracker.items, self.tracker.U))
         return ridge, route, beside(U, X)
 
-    def _tree_blend(self, h1: np.ndarray | None, base: tuple, base_names: list[str], ridge: str | None,
-                    U_route: np.ndarray | None, extra: tuple | None) -> dict | None:
+    def _tree_blend(self, base: tuple, base_names: list[str], ridge: str | None, U_route: np.ndarray | None,
+                    extra: tuple | None) -> dict | None:
         """``Selection(tree_route=True)``: does blending the predictor with gradient-boosted trees on
         the table's columns (:class:`genz.tree_route.TreeModel`), ``(1 − a)·predictor + a·trees``,
         lower the untouched rows' loss (:func:`genz.tree_route.tree_gains`: by more than
@@ -227,11 +227,11 @@ class UntouchedRowChecks:
         from .selection import holdout_predictions
         from .tree_route import TREE_GAIN_SE, TreeModel, blend_losses, tree_gains, tree_spec
 
-        if h1 is None or not (self.sel.tree_route and self.numbers_route_ok):
+        if not (self.sel.tree_route and self.numbers_route_ok) or self.split is None or not len(self.split[4]):
             return None
         items, Y, U, ia, iu = self.split
-        spec = tree_spec(items)  # the columns the trees read (every training row; the final trees')
-        if Y.shape[1] != 1 or spec is None:
+        spec = None if Y.shape[1] != 1 else tree_spec(items)  # the columns the trees read (every training row)
+        if spec is None:
             return None
         folds, seed = self.sel.folds, int(self.disc.cfg.seed)
         B0, e0, U_dec = base[0], np.asarray(base[1]), U

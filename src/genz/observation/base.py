@@ -145,7 +145,7 @@ def coefficients(pred: Any, K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     W = getattr(pred, "W_", None)
     if W is None:
         w = np.asarray(pred.weights(), dtype=float)
-        coef = w.reshape(-1, K).T if K else np.zeros((0, w.shape[0] if w.ndim == 2 else 0))  # no feature: K×D empty
+        coef = (w.reshape(-1, K) if K else w).T  # D×K (D×0 without features) → K×D
         D = coef.shape[1]
         P = pred.u_mean_.size if pred.u_mean_ is not None else 0
         base = np.zeros((1, K + P + 1))

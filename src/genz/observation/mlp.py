@@ -234,8 +234,7 @@ class MLPGaussian(ObservationModel):
         summary of a nonlinear g, not an average over items."""
         K = self.n_features_
         if self.net_ is None or K == 0:  # D×0 for a fit without features (D from its noise variances)
-            return np.zeros((np.size(getattr(self, "sigma2_", None) if getattr(self, "sigma2_", None) is not None
-                                     else 0), K))
+            return np.zeros((0 if self.sigma2_ is None else self.sigma2_.size, K))
         P = self.u_mean_.size
         base = np.zeros((K + 1, K + P + 1))
         base[:, -1] = 1.0
