@@ -142,7 +142,7 @@ def test_the_route_is_left_when_the_features_say_it_all():
     assert rec is not None and not rec["route"] and "model" not in rec
     from genz.checks import tree_line
 
-    assert tree_line(rec).endswith("not taken (it needs a gain above 1% of the loss)")
+    assert tree_line(rec).endswith("not taken (it needs a gain above 1 standard error(s) and above 1% of the loss)")
     assert not rec["gain"] > 0.01 * rec["loss"]
     assert np.array_equal(on.predict(items[300:]), off.predict(items[300:])) and on.n_side_inputs_ == off.n_side_inputs_
 

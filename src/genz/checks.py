@@ -32,14 +32,15 @@ def tree_line(tr: Mapping[str, Any]) -> str:
     """One line on the fit's tree route (``GenZRegressor.tree_route_``, ``Selection(tree_route=True)``):
     the predictor blended with gradient-boosted trees on the table's columns, against the predictor
     alone, on the untouched rows, and whether ``predict`` blends them."""
-    from .tree_route import TREE_GAIN_REL
+    from .tree_route import TREE_GAIN_REL, TREE_GAIN_SE
 
     line = (f"tree route on {tr['rows']} untouched rows: the predictor blended with gradient-boosted trees on the "
             f"table's columns (trees' share {tr['alpha']:.2f}) has loss {tr['union_loss']:.4g} against "
             f"{tr['loss']:.4g} alone (gain {tr['gain']:+.3g} ± {tr['se']:.2g})")
     if tr["route"]:
         return line + ": taken, predict blends the predictor with the trees refitted on every training row"
-    return line + f": not taken (it needs a gain above {TREE_GAIN_REL:.0%} of the loss)"
+    return line + (f": not taken (it needs a gain above {TREE_GAIN_SE:g} standard error(s) and above "
+                   f"{TREE_GAIN_REL:.0%} of the loss)")
 
 
 def zero_shot_line(zs: Mapping[str, Any]) -> str:

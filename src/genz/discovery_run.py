@@ -439,9 +439,9 @@ class DiscoveryRun(UntouchedRowChecks):
             why = (f"the findings and pinned features alone ({len(names)} features): phase 1's structure predicted "
                    f"the untouched rows no better than no feature (structure check)")
         if tree is not None and tree["route"]:
-            why += (f"; and the tree route: gradient-boosted trees on the table's {tree['columns']} numeric column(s) "
-                    f"and {tree['levels']} category level(s) as a side input lowered the untouched rows' loss "
-                    f"by {tree['gain'] / tree['loss']:.1%}")
+            why += (f"; and the tree route: blended with gradient-boosted trees on the table's {tree['columns']} "
+                    f"numeric column(s) and {tree['levels']} category level(s) (trees' share {tree['alpha']:.2f}), "
+                    f"the predictions lowered the untouched rows' loss by {tree['gain'] / tree['loss']:.1%}")
         if findings is not None:
             why += f"; {n_f} finding(s) among {len(p1['features'])} features tested on {len(self.untouched)} untouched rows"
         out = Outcome("select", None, [self.final.last_em],
