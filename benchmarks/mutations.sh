@@ -77,3 +77,8 @@ run "tree route's share of the loss dropped" src/genz/tree_route.py "    return 
 run "tree route's blend share fitted on the rows it is scored on" src/genz/tree_route.py "lambda tr, te: r[te] - blend_weight(r[tr], d[tr]) * d[te])" "lambda tr, te: r[te] - blend_weight(r, d) * d[te])" "tests/test_tree_route.py"
 run "tree route's blend share not clipped to [0, 1]" src/genz/tree_route.py "float(np.clip((r @ d) / dd, 0.0, 1.0))" "float((r @ d) / dd)" "tests/test_tree_route.py"
 run "tree route: predict drops the trees" src/genz/estimator_inputs.py "    return blend(P, tree[\"alpha\"], TreeModel.from_json(tree[\"model\"]).predict(items))" "    return P" "tests/test_tree_route.py"
+run "tree route: predict drops the words' ridge" src/genz/estimator_inputs.py "    shares.append(tree[\"words_share\"])" "    shares.append(0.0)" "tests/test_tree_route.py"
+run "tree route: the words' ridge without the fit's side inputs" src/genz/estimator_inputs.py "np.asarray(U, dtype=float)[:, :n_u] if n_u else None" "np.zeros((len(items), n_u)) if n_u else None" "tests/test_tree_route.py"
+run "tree route: the simplex's Σ a = 1 face forgotten" src/genz/tree_route.py "            for a in (free, full):" "            for a in (free,):" "tests/test_tree_route.py"
+run "tree route: blend shares of the words scored in sample" src/genz/tree_route.py "lambda tr, te: r[te] - D[te] @ blend_shares(r[tr], D[tr]))" "lambda tr, te: r[te] - D[te] @ blend_shares(r, D))" "tests/test_tree_route.py"
+run "tree route: the words' blend used by default" src/genz/untouched_checks.py "            if self.sel.blend_words:  # Selection.blend_words: the blend with both decides" "            if True:" "tests/test_tree_route.py"

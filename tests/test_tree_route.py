@@ -13,7 +13,7 @@ from genz import GenZRegressor
 from genz.errors import GenZInputError
 from genz.items import Item
 from genz.settings import Selection
-from genz.tree_route import (TREE_GAIN_REL, TreeModel, blend_losses, blend_weight, predictor_alone, tree_gains,
+from genz.tree_route import (TREE_GAIN_REL, TreeModel, blend, blend_losses, blend_weight, predictor_alone, tree_gains,
                              tree_spec)
 
 CITIES = ["Ames", "Bern", "Cork", "Doha", "Elko", "Faro"]
@@ -167,3 +167,95 @@ def test_an_mlp_fit_without_features_fits_blends_and_predicts():
     a = est.tree_route_["alpha"]
     assert np.allclose(est.predict(items[300:]), (1 - a) * alone + a * trees)
     assert _rmse(est.predict(items[300:]), y[300:]) < _rmse(alone, y[300:])
+
+
+def _worded(n: int, seed: int) -> tuple[list[Item], np.ndarray, np.ndarray]:
+    """120 made-up words in the texts, each worth a little (normal, sd 0.3) and each in 12% of them,
+    one side input and a city: a ridge on the words says much of it, a list of binary features
+    only part of it."""
+    rng = np.random.default_rng(seed)
+    words = np.array([f"w{j:03d}x" for j in range(120)])
+    effects = np.random.default_rng(99).normal(scale=0.3, size=len(words))
+    has = rng.random((n, len(words))) < 0.12
+    city = rng.choice(CITIES, n)
+    u = rng.normal(size=n)
+    y = has @ effects + 0.5 * u + 0.2 * np.isin(city, ["Ames", "Bern"]) + 0.3 * rng.normal(size=n)
+    items = [Item(id=f"t{seed}-{i}", text="a home with " + " ".join(words[has[i]]) + ".", attributes={"city": str(c)})
+             for i, c in enumerate(city)]
+    return items, y, u[:, None]
+
+
+def test_blend_shares_are_the_exact_least_squares_point_of_the_simplex():
+    """Catches: shares outside a ≥ 0, Σ a ≤ 1 (a candidate turned against itself, or the predictor's
+    share negative), a share that is not the best on the simplex (a face forgotten), one candidate
+    not reducing to the clipped share."""
+    from genz.tree_route import blend_shares
+
+    rng = np.random.default_rng(4)
+    for i in range(60):
+        D = rng.normal(size=(30, 2))
+        r = D @ rng.normal(scale=1.5, size=2) + rng.normal(size=30)
+        a = blend_shares(r, D)
+        assert (a >= 0).all() and a.sum() <= 1 + 1e-12
+        grid = np.array([(x, y) for x in np.linspace(0, 1, 101) for y in np.linspace(0, 1, 101) if x + y <= 1 + 1e-12])
+        loss = lambda s: float(np.sum((r - D @ s) ** 2))  # noqa: E731
+        assert loss(a) <= min(loss(g) for g in grid) + 1e-9
+        assert np.array_equal(blend_shares(r, D[:, :1]), [blend_weight(r, D[:, 0])])
+    D = np.linalg.qr(rng.normal(size=(30, 2)))[0]  # orthonormal candidates
+    assert np.array_equal(blend_shares(-D @ [1.0, 1.0], D), [0.0, 0.0])  # both point the wrong way
+    np.testing.assert_allclose(blend_shares(D @ [3.0, 3.0], D), [0.5, 0.5])  # beyond the simplex: its edge
+    np.testing.assert_allclose(blend_shares(D @ [0.2, -1.0], D), [0.2, 0.0], atol=1e-12)  # one face
+    t = np.c_[D[:, 0], D[:, 1]]
+    oof, a = blend_losses(D @ [0.3, 0.4], np.zeros(30), t, 1.0, 5, 0)
+    np.testing.assert_allclose(a, [0.3, 0.4]) and np.testing.assert_allclose(oof, 0.0, atol=1e-20)
+    y, wins = rng.normal(size=300), 0
+    for k in range(40):  # two candidates that know nothing: out of fold, the blend loses on average
+        T = np.random.default_rng(200 + k).normal(size=(300, 2))
+        oof, a = blend_losses(y, np.zeros(300), T, 1.0, 5, k)
+        assert np.mean((y - T @ a) ** 2) <= np.mean(y ** 2) + 1e-12  # in sample it never loses
+        wins += oof.mean() < np.mean(y ** 2)
+    assert wins <= 12
+
+
+def test_the_words_ridge_joins_the_blend_when_asked_and_is_only_reported_by_default(tmp_path):
+    """Catches: the words' ridge missing from predict, given another share than the check's or side
+    inputs other than the fit's, the predictor changed by it, a saved model that loses it, a line
+    that does not say it; and by default (``blend_words=False``) a fit whose predictions the words
+    change (it must predict exactly as the trees-only rule says, and only report the words)."""
+    items, y, u = _worded(400, 2)  # one cycle, the text route off: the words are the blend's to add
+    fit = lambda **kw: GenZRegressor(random_state=0, cycles=1, selection=Selection(text_route=False, **kw)).fit(  # noqa: E731
+        items[:320], y[:320], U=u[:320])
+    on, off, default = fit(blend_words=True), fit(tree_route=False), fit()
+    rec = on.tree_route_
+    assert rec["route"] and rec["words_share"] > 0 and rec["alpha"] >= 0 and rec["alpha"] + rec["words_share"] <= 1
+    assert set(rec["trees_alone"]) == {"union_loss", "gain", "se", "alpha", "route"} and rec["words"]["terms"] > 10
+    assert rec["union_loss"] == pytest.approx(rec["loss"] - rec["gain"]) and rec["gain"] > 0.01 * rec["loss"]
+    assert rec["words"]["used"] and rec["words"]["passes"] and rec["words"]["share"] == rec["words_share"]
+    assert on.features_ == off.features_ and on.findings_ == off.findings_
+    new, U = items[320:], u[320:]
+    from genz.text_ridge import TextRidge, item_texts
+
+    words = TextRidge.from_json(rec["words_model"]).predict(item_texts(new), U)[:, 0]
+    trees = TreeModel.from_json(rec["model"]).predict(new) if rec["alpha"] > 0 else 0.0
+    a, w = rec["alpha"], rec["words_share"]
+    assert np.allclose(on.predict(new, U=U), (1 - a - w) * off.predict(new, U=U) + a * trees + w * words)
+    assert np.array_equal(predictor_alone(on).predict(new, U=U), off.predict(new, U=U))
+    assert _rmse(on.predict(new, U=U), y[320:]) < 0.8 * _rmse(off.predict(new, U=U), y[320:])
+    on.save(tmp_path / "m")
+    back = GenZRegressor.load(tmp_path / "m")
+    assert np.allclose(back.predict(new, U=U), on.predict(new, U=U))
+    from genz.checks import tree_line
+    from genz.tree_route import check_record
+
+    assert "ridge on the texts' words (shares" in tree_line(rec) and "taken" in tree_line(rec)
+    assert "words_model" not in check_record(on) and "model" not in check_record(on)
+    # the default: the trees-only rule decides, the words are reported, predict is that rule's
+    dr = default.tree_route_
+    assert "words_model" not in dr and "words_share" not in dr and not dr["words"]["used"]
+    assert dr["words"]["passes"] and {k: dr[k] for k in rec["trees_alone"]} == rec["trees_alone"]
+    if dr["route"]:
+        expect = blend(off.predict(new, U=U), dr["alpha"], TreeModel.from_json(dr["model"]).predict(new))
+    else:
+        expect = off.predict(new, U=U)
+    assert np.allclose(default.predict(new, U=U), expect)
+    assert "enough for the rule: not used (Selection(blend_words=True)" in tree_line(dr)

@@ -30,17 +30,31 @@ def structure_line(sc: Mapping[str, Any]) -> str:
 
 def tree_line(tr: Mapping[str, Any]) -> str:
     """One line on the fit's tree route (``GenZRegressor.tree_route_``, ``Selection(tree_route=True)``):
-    the predictor blended with gradient-boosted trees on the table's columns, against the predictor
-    alone, on the untouched rows, and whether ``predict`` blends them."""
+    the predictor blended with gradient-boosted trees on the table's columns (with
+    ``Selection(blend_words=True)`` and texts, also with the words' ridge), against the predictor
+    alone, on the untouched rows, and whether ``predict`` blends them; when the items have texts and
+    the words were not used, what the blend with them would have done."""
     from .tree_route import TREE_GAIN_REL, TREE_GAIN_SE
 
-    line = (f"tree route on {tr['rows']} untouched rows: the predictor blended with gradient-boosted trees on the "
-            f"table's columns (trees' share {tr['alpha']:.2f}) has loss {tr['union_loss']:.4g} against "
-            f"{tr['loss']:.4g} alone (gain {tr['gain']:+.3g} ± {tr['se']:.2g})")
+    words = "words_share" in tr
+    what = ("gradient-boosted trees on the table's columns and a ridge on the texts' words (shares "
+            f"{tr['alpha']:.2f} and {tr['words_share']:.2f})" if words else
+            f"gradient-boosted trees on the table's columns (trees' share {tr['alpha']:.2f})")
+    line = (f"tree route on {tr['rows']} untouched rows: the predictor blended with {what} has loss "
+            f"{tr['union_loss']:.4g} against {tr['loss']:.4g} alone (gain {tr['gain']:+.3g} ± {tr['se']:.2g})")
     if tr["route"]:
-        return line + ": taken, predict blends the predictor with the trees refitted on every training row"
-    return line + (f": not taken (it needs a gain above {TREE_GAIN_SE:g} standard error(s) and above "
-                   f"{TREE_GAIN_REL:.0%} of the loss)")
+        line += (": taken, predict blends the predictor with " + ("them" if words else "the trees")
+                 + " refitted on every training row")
+    else:
+        line += (f": not taken (it needs a gain above {TREE_GAIN_SE:g} standard error(s) and above "
+                 f"{TREE_GAIN_REL:.0%} of the loss)")
+    w = tr.get("words")
+    if w and not w.get("used"):
+        line += (f"; with a ridge on the texts' words too (share {w['share']:.2f}) the loss would be "
+                 f"{w['union_loss']:.4g} (gain {w['gain']:+.3g} ± {w['se']:.2g}), "
+                 + ("enough for the rule" if w["passes"] else "not enough for the rule")
+                 + ": not used (Selection(blend_words=True), genz fit --blend-words, uses it)")
+    return line
 
 
 def zero_shot_line(zs: Mapping[str, Any]) -> str:

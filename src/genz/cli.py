@@ -146,7 +146,7 @@ FIT_HELP = [
                    "n_candidates", "conjunctions", "discovery_sample", "hypotheses_path", "pin", "veto"]),
     ("Selection and findings", ["folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
                                 "max_features", "numbers_route", "route_se", "route_inputs", "text_route",
-                                "tree_route"]),
+                                "tree_route", "blend_words"]),
     ("Foundation model (default: the offline engine; these matter for --fm openai)", _FM_OPTIONS),
     ("Bulk judging (--executor; docs/scale.md)", _EXECUTOR_OPTIONS),
 ]

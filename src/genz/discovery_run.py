@@ -46,7 +46,7 @@ class EvalTracker:
         self.features: list[str] = []
         self.B = np.zeros((len(self.items), 0))
         #: the tree route's blend (its weight and the trees' prediction of these items), once taken
-        self.trees: tuple[float, np.ndarray] | None = None
+        self.trees: tuple[np.ndarray, np.ndarray] | None = None
 
     def sync(self, disc: Discovery, cb: Callbacks) -> None:
         """Judge the features new since the last step; drop the removed ones."""
@@ -408,7 +408,7 @@ class DiscoveryRun(UntouchedRowChecks):
             route["kept"] = list(names)
         if text is not None:
             text["predictor"], text["predictor_loss"] = self._route_reference(ridge, numbers, text, baseline, extra)
-        tree = self._tree_blend(base, base_names, ridge, U_final, extra)  # Selection.tree_route
+        tree = self._tree_blend(base, base_names, ridge, U_final, extra, held)  # Selection.tree_route
         if extra is not None:  # the zero-shot proposals join the predictor (genz.selection.UNION_SE)
             props, BZ = extra
             for j, f in enumerate(props):
@@ -439,9 +439,11 @@ class DiscoveryRun(UntouchedRowChecks):
             why = (f"the findings and pinned features alone ({len(names)} features): phase 1's structure predicted "
                    f"the untouched rows no better than no feature (structure check)")
         if tree is not None and tree["route"]:
-            why += (f"; and the tree route: blended with gradient-boosted trees on the table's {tree['columns']} "
-                    f"numeric column(s) and {tree['levels']} category level(s) (trees' share {tree['alpha']:.2f}), "
-                    f"the predictions lowered the untouched rows' loss by {tree['gain'] / tree['loss']:.1%}")
+            parts = ([f"gradient-boosted trees on the table's {tree['columns']} numeric column(s) and {tree['levels']} "
+                      f"category level(s) (share {tree['alpha']:.2f})"] if tree["alpha"] > 0 else []) + \
+                ([f"a ridge on the texts' words (share {tree['words_share']:.2f})"] if tree.get("words_share") else [])
+            why += (f"; and the tree route: blended with {' and '.join(parts)}, the predictions lowered the untouched "
+                    f"rows' loss by {tree['gain'] / tree['loss']:.1%}")
         if findings is not None:
             why += f"; {n_f} finding(s) among {len(p1['features'])} features tested on {len(self.untouched)} untouched rows"
         out = Outcome("select", None, [self.final.last_em],

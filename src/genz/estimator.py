@@ -486,7 +486,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {self.n_side_inputs_}")
         B = self._judgments(items).astype(float)
         Q = new_item_q(B, self.epsilon_, self.predictor)
-        P = tree_blend(self, items, self.predictor_.predict(Q, U))  # Selection.tree_route
+        P = tree_blend(self, items, self.predictor_.predict(Q, U), U)  # Selection.tree_route
         flat = (lambda A: A[:, 0]) if self._y_1d and P.shape[1] == 1 else (lambda A: A)
         if not return_std:
             return flat(P)

@@ -244,6 +244,12 @@ class Selection:
         (``tree_route_``, which a saved model keeps as LightGBM's text format). The findings and
         the features do not change. False: the fit never fits trees (a fit the route did not take
         predicts as it would with False). Uses ``lightgbm``, a dependency of genz.
+    ``blend_words`` (default False): when the items also have texts, the tree route's blend may add
+        the words' ridge (:class:`genz.text_ridge.TextRidge`, the text check's model):
+        ``(1 − a_t − a_w)·predictor + a_t·trees + a_w·words``, shares on the simplex, scored and
+        taken by the same rule. Off by default: on development data it helped houses and cost a
+        simulated setting 4% (docs/user-guide.md, "The tree route"); either way the fit reports
+        what the blend with the words would have done (``tree_route_["words"]``).
     """
 
     folds: int = 5
@@ -260,6 +266,7 @@ class Selection:
     route_inputs: str = "table"
     text_route: bool = True
     tree_route: bool = True
+    blend_words: bool = False
 
     MIN_HOLDOUT = 30  # fewest rows set aside for findings
 
@@ -290,6 +297,8 @@ class Selection:
             raise GenZInputError(f"selection text_route must be True or False, not {self.text_route!r}")
         if not isinstance(self.tree_route, (bool, np.bool_)):
             raise GenZInputError(f"selection tree_route must be True or False, not {self.tree_route!r}")
+        if not isinstance(self.blend_words, (bool, np.bool_)):
+            raise GenZInputError(f"selection blend_words must be True or False, not {self.blend_words!r}")
         if not real(self.route_se) or not -3 <= self.route_se <= 3:
             raise GenZInputError(f"selection route_se must be a number of standard errors from -3 to 3, not {self.route_se!r}")
         if self.route_inputs not in ROUTE_INPUTS:

@@ -16,14 +16,15 @@ measured. One thread, deterministic. A fitted model is kept as LightGBM's text f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import combinations
 from typing import Any
 
 import numpy as np
 
 from .folds import cross_fit
 
-__all__ = ["TreeModel", "tree_spec", "blend_weight", "blend_losses", "blend", "predictor_alone", "check_record", "TREE_PARAMS",
-           "TREE_GAIN_SE", "TREE_GAIN_REL", "tree_gains"]
+__all__ = ["TreeModel", "tree_spec", "blend_weight", "blend_shares", "blend_losses", "blend", "predictor_alone",
+           "check_record", "TREE_PARAMS", "TREE_GAIN_SE", "TREE_GAIN_REL", "tree_gains"]
 
 #: the tree route is taken when the blend with the trees lowers the untouched rows' loss (both fitted
 #: on the discovery rows, the trees' share scored out of fold) by more than this many paired standard
@@ -134,26 +135,70 @@ def blend_weight(r: np.ndarray, d: np.ndarray) -> float:
     return 0.0 if dd <= 0 else float(np.clip((r @ d) / dd, 0.0, 1.0))
 
 
+def blend_shares(r: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """The shares ``a`` (``a ≥ 0``, ``Σ a ≤ 1``) of the blend ``(1 − Σ a)·f + Σ_j a_j·c_j`` of the
+    predictor ``f`` with candidates ``c_j`` that minimise ``Σ (y − f − D a)²`` over these rows
+    (``r = y − f``; ``D``'s columns ``c_j − f``). One candidate: :func:`blend_weight`. Several: the
+    exact solution of this small quadratic programme, the best of the least-squares solutions on each
+    face of the simplex (a support, with or without ``Σ a = 1``) that lies in it; 0 when no
+    candidate helps."""
+    r = np.asarray(r, dtype=float).ravel()
+    D = np.asarray(D, dtype=float).reshape(len(r), -1)
+    K = D.shape[1]
+    if K == 1:
+        return np.array([blend_weight(r, D[:, 0])])
+    best, best_loss = np.zeros(K), float(r @ r)
+    for size in range(1, K + 1):
+        for S in combinations(range(K), size):
+            A = D[:, list(S)]
+            free = np.linalg.lstsq(A, r, rcond=None)[0]
+            if size == 1:  # on Σ a = 1 the one share is 1
+                full = np.ones(1)
+            else:  # a_last = 1 − Σ the others
+                b = np.linalg.lstsq(A[:, :-1] - A[:, -1:], r - A[:, -1], rcond=None)[0]
+                full = np.append(b, 1.0 - b.sum())
+            for a in (free, full):
+                if (a >= -1e-12).all() and a.sum() <= 1.0 + 1e-12:
+                    a = np.clip(a, 0.0, None)
+                    loss = float(np.sum((r - A @ a) ** 2))
+                    if loss < best_loss:
+                        best, best_loss = np.zeros(K), loss
+                        best[list(S)] = a
+    return best
+
+
 def blend_losses(y: np.ndarray, f: np.ndarray, t: np.ndarray, y_var: float, folds: int, seed: int
-                 ) -> tuple[np.ndarray, float]:
-    """Per-row losses ``(y − f − a·(t − f))² / var(y)`` of the blend on these rows (the untouched
-    rows), each row's ``a`` (:func:`blend_weight`) fitted on the other folds
-    (:func:`genz.folds.cross_fit`, ``folds`` folds, seeded), so the gain it shows is not
-    flattered by fitting ``a`` on the rows it is scored on; and ``a`` fitted on every row (what the
-    predictor uses)."""
-    y, f, t = (np.asarray(v, dtype=float).ravel() for v in (y, f, t))
-    r, d = y - f, t - f
+                 ) -> tuple[np.ndarray, Any]:
+    """Per-row losses ``(y − blend)² / var(y)`` of the blend on these rows (the untouched rows),
+    each row's shares fitted on the other folds (:func:`genz.folds.cross_fit`, ``folds`` folds,
+    seeded), so the gain it shows is not flattered by fitting them on the rows it is scored on; and
+    the shares fitted on every row (what the predictor uses). ``t``: one candidate (N,), the
+    trees — its share ``a`` of ``(1 − a)·f + a·t`` (:func:`blend_weight`) is returned as a number —
+    or several (N×K) — their shares (:func:`blend_shares`) as an array."""
+    y, f = (np.asarray(v, dtype=float).ravel() for v in (y, f))
     folds = int(max(2, min(folds, len(y))))
-    oof = cross_fit(len(y), folds, seed, 31, lambda tr, te: r[te] - blend_weight(r[tr], d[tr]) * d[te])
-    return oof ** 2 / float(y_var), blend_weight(r, d)
+    t = np.asarray(t, dtype=float)
+    r = y - f
+    if t.ndim == 1:
+        d = t - f
+        oof = cross_fit(len(y), folds, seed, 31, lambda tr, te: r[te] - blend_weight(r[tr], d[tr]) * d[te])
+        return oof ** 2 / float(y_var), blend_weight(r, d)
+    D = t.reshape(len(y), -1) - f[:, None]
+    oof = cross_fit(len(y), folds, seed, 31, lambda tr, te: r[te] - D[te] @ blend_shares(r[tr], D[tr]))
+    return oof ** 2 / float(y_var), blend_shares(r, D)
 
 
-def blend(P: np.ndarray, alpha: float, t: np.ndarray) -> np.ndarray:
+def blend(P: np.ndarray, alpha: Any, t: np.ndarray) -> np.ndarray:
     """The tree route's prediction: ``(1 − a)·P + a·t`` (``P`` the predictor's, N×1 or N; ``t``
-    the trees', N)."""
+    the trees', N), or with several candidates ``(1 − Σ a)·P + Σ_j a_j·t_j`` (``alpha`` their
+    shares, ``t`` N×K)."""
     P = np.asarray(P, dtype=float)
-    t = np.asarray(t, dtype=float).reshape(P.shape)
-    return (1.0 - float(alpha)) * P + float(alpha) * t
+    a = np.asarray(alpha, dtype=float)
+    if a.ndim == 0:
+        t = np.asarray(t, dtype=float).reshape(P.shape)
+        return (1.0 - float(a)) * P + float(a) * t
+    T = np.asarray(t, dtype=float).reshape(P.shape[0], len(a))
+    return (1.0 - float(a.sum())) * P + (T @ a).reshape(P.shape)
 
 
 def predictor_alone(est: Any) -> Any:
@@ -169,6 +214,7 @@ def predictor_alone(est: Any) -> Any:
 
 
 def check_record(est: Any) -> dict | None:
-    """A fitted estimator's tree-route check (``tree_route_``) without the trees themselves: what
+    """A fitted estimator's tree-route check (``tree_route_``) without the models themselves: what
     the benchmarks and experiments record per fit."""
-    return {k: v for k, v in (getattr(est, "tree_route_", None) or {}).items() if k != "model"} or None
+    return {k: v for k, v in (getattr(est, "tree_route_", None) or {}).items()
+            if k not in ("model", "words_model")} or None

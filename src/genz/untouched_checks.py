@@ -206,25 +206,31 @@ class UntouchedRowChecks:
         return ridge, route, beside(U, X)
 
     def _tree_blend(self, base: tuple, base_names: list[str], ridge: str | None, U_route: np.ndarray | None,
-                    extra: tuple | None) -> dict | None:
+                    extra: tuple | None, held: tuple | None = None) -> dict | None:
         """``Selection(tree_route=True)``: does blending the predictor with gradient-boosted trees on
         the table's columns (:class:`genz.tree_route.TreeModel`), ``(1 − a)·predictor + a·trees``,
         lower the untouched rows' loss (:func:`genz.tree_route.tree_gains`: by more than
-        :data:`genz.tree_route.TREE_GAIN_SE` standard errors, 0, and more than
+        :data:`genz.tree_route.TREE_GAIN_SE` standard errors and more than
         :data:`genz.tree_route.TREE_GAIN_REL`, 1%, of that loss)? The predictor is represented, as
         the text route's check does, by the structure ``base`` (phase 1's judgments and error rates,
         columns ``base_names``; after the numbers route only its findings and pinned features; with
         the zero-shot proposals ``extra`` beside it when they joined) with the side inputs the route
         gives (``ridge``: ``U_route``'s columns, the text route's prediction, or the side inputs
         alone); it and the trees are fitted on the discovery rows and predict the untouched rows,
-        where the share ``a`` is fitted (:func:`genz.tree_route.blend_losses`: each row scored with
-        the ``a`` of the other folds). A blend rather than one more side input: beside many features
-        the final refit's ridge gave the trees' column a negative weight where the test error rose
-        (docs/user-guide.md, "The tree route"). The predictor itself is untouched; when taken,
-        ``predict`` blends it with the trees refitted on every training row. Returns the record
-        (``tree_route_``; None when not tried: no untouched rows, several targets, no table
-        columns, a discovery sample)."""
+        where the share is fitted (:func:`genz.tree_route.blend_losses`: each row scored with the
+        share of the other folds). A blend rather than one more side input: beside many features the
+        final refit's ridge gave the trees' column a negative weight where the test error rose
+        (docs/user-guide.md, "The tree route"). When the items have texts (the text check's
+        ``held``: the words' ridge, :class:`genz.text_ridge.TextRidge` on the texts and side inputs,
+        fitted on the discovery rows), the blend with both, ``(1 − a_t − a_w)·predictor + a_t·trees
+        + a_w·words`` (``a ≥ 0``, ``Σ a ≤ 1``, :func:`genz.tree_route.blend_shares`), is scored the
+        same way and reported (``words``); with ``Selection(blend_words=True)`` it is the one that
+        decides (not the default: it failed its development rule, docs/user-guide.md). The predictor
+        itself is untouched; when taken, ``predict`` blends it with the trees (and the words' ridge)
+        refitted on every training row. Returns the record (``tree_route_``; None when not tried: no
+        untouched rows, several targets, no table columns, a discovery sample)."""
         from .selection import holdout_predictions
+        from .text_ridge import TextRidge, item_texts
         from .tree_route import TREE_GAIN_SE, TreeModel, blend_losses, tree_gains, tree_spec
 
         if not (self.sel.tree_route and self.numbers_route_ok) or self.split is None or not len(self.split[4]):
@@ -247,19 +253,45 @@ class UntouchedRowChecks:
         disc_items = [items[i] for i in ia]
         t = TreeModel(seed).fit(disc_items, Y[ia, 0], tree_spec(disc_items)).predict([items[i] for i in iu])
         h = (Y[iu, 0] - f[:, 0]) ** 2 / float(y_var[0])
-        both, alpha = blend_losses(Y[iu, 0], f[:, 0], t, float(y_var[0]), folds, seed)
-        gain, se = paired(h - both)
+        trees, alpha = blend_losses(Y[iu, 0], f[:, 0], t, float(y_var[0]), folds, seed)
+        gain, se = paired(h - trees)
         taken = tree_gains(gain, se, float(h.mean())) and alpha > 0
         rec = {"rows": int(len(iu)), "after": ridge or ("zero-shot" if extra is not None else "features"),
-               "loss": float(h.mean()), "union_loss": float(both.mean()), "gain": gain, "se": se,
+               "loss": float(h.mean()), "union_loss": float(trees.mean()), "gain": gain, "se": se,
                "alpha": alpha, "route": bool(taken), "route_se": float(TREE_GAIN_SE)}
+        words = 0.0
+        if held is not None:  # the words' ridge beside the trees (the text check's prediction of the untouched rows)
+            both, shares = blend_losses(Y[iu, 0], f[:, 0], np.column_stack([t, held[0][:, 0]]), float(y_var[0]),
+                                        folds, seed)
+            w_gain, w_se = paired(h - both)
+            w_taken = tree_gains(w_gain, w_se, float(h.mean())) and shares.sum() > 0
+            rec["words"] = {"terms": int(held[1]), "union_loss": float(both.mean()), "gain": w_gain, "se": w_se,
+                            "alpha": float(shares[0]), "share": float(shares[1]), "passes": bool(w_taken),
+                            "used": bool(self.sel.blend_words)}
+            if self.sel.blend_words:  # Selection.blend_words: the blend with both decides
+                rec["trees_alone"] = {k: rec[k] for k in ("union_loss", "gain", "se", "alpha", "route")}
+                (alpha, words), taken = (float(a) for a in shares), w_taken
+                rec.update(union_loss=float(both.mean()), gain=w_gain, se=w_se, alpha=alpha, words_share=words,
+                           route=bool(taken))
         if not taken:
             return rec
-        model = TreeModel(seed).fit(items, Y[:, 0], spec)
-        rec.update(columns=len(model.spec["columns"]), levels=sum(map(len, model.spec["levels"].values())),
-                   model=model.to_json())
+        cols, T_eval = [], []
+        if alpha > 0:
+            model = TreeModel(seed).fit(items, Y[:, 0], spec)
+            rec.update(columns=len(model.spec["columns"]), levels=sum(map(len, model.spec["levels"].values())),
+                       model=model.to_json())
+            if self.tracker is not None:
+                T_eval.append(model.predict(self.tracker.items))
+        if words > 0:
+            wm = TextRidge().fit(item_texts(items), U, Y)
+            rec.update(words_model=wm.to_json())
+            if self.tracker is not None:
+                n_u = len(wm.u_mean)
+                T_eval.append(wm.predict(item_texts(self.tracker.items),
+                                         self.tracker.U[:, :n_u] if n_u else None)[:, 0])
         if self.tracker is not None:  # the evaluation set's metrics blend as predict does
-            self.tracker.trees = (alpha, model.predict(self.tracker.items))
+            shares = [a for a in (alpha, words) if a > 0]
+            self.tracker.trees = (np.array(shares), np.column_stack(T_eval))
         return rec
 
     @staticmethod

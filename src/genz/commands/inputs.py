@@ -119,7 +119,7 @@ def discovery_options(note: str = ""):
 
 SELECTION_OPTION_KEYS = ("folds", "patience", "holdout", "error_rate", "correction", "located", "discovery_p", "extend",
                          "max_features", "numbers_route", "route_se", "route_inputs", "text_route",
-                         "tree_route")
+                         "tree_route", "blend_words")
 
 
 def selection_options():
@@ -175,6 +175,9 @@ def selection_options():
                      help="Try blending the predictor with gradient-boosted trees (LightGBM) on the table's columns; "
                           "take the blend when it lowers the loss on the rows set aside by more than one standard error "
                           "and 1% (docs/user-guide.md, 'The tree route')."),
+        click.option("--blend-words/--no-blend-words", default=Selection.blend_words, show_default=True,
+                     help="With texts too, let the tree route's blend add a ridge on the texts' words (TF-IDF), "
+                          "by the same rule (off by default: it failed its development rule)."),
     ]
 
     def deco(f):
