@@ -275,7 +275,7 @@ class UntouchedRowChecks:
                            route=bool(taken))
         if not taken:
             return rec
-        cols, T_eval = [], []
+        T_eval = []
         if alpha > 0:
             model = TreeModel(seed).fit(items, Y[:, 0], spec)
             rec.update(columns=len(model.spec["columns"]), levels=sum(map(len, model.spec["levels"].values())),
