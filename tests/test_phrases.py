@@ -54,3 +54,32 @@ def test_a_phrase_reads_in_its_context():
     assert PredicateFM().mine(pos, neg) == 'mentions "has a sunroof"'
     fm = PredicateFM()
     np.testing.assert_array_equal(fm.judge('mentions "has a sunroof"', pos + neg).values, [True] * 24 + [False] * 24)
+
+
+def test_a_fits_phrase_candidates_do_not_depend_on_texts_other_engines_read_before():
+    """Catches: one n-gram index shared by every engine in the process, whose first-seen order (the
+    order in which equally good phrases are offered) then depended on which texts earlier fits read
+    (planted ``many`` 106 kept 17 features alone and 16 after the ``multi`` task, before stop 45)."""
+    import numpy as np
+
+    from genz.fm.predicates.predicate import Mentions
+    from genz.fm.predicates.textfamilies import _NgramIndex, _phrase_counts
+
+    class Engine:  # what _phrase_counts reads of the offline engine
+        max_phrase_len, min_support = 2, 2
+
+        def __init__(self, n: int) -> None:
+            self._w = np.ones(n)
+
+    docs = ["quiet garden view", "garden view and pool", "pool and quiet", "quiet pool garden"] * 3
+    y = np.array([True, False, True, False] * 3)
+    names = lambda fam: [str(fam.make(i)) for i in range(len(fam.tp))]  # noqa: E731
+    other = ["pool pool view garden quiet", "and view"] * 6  # another fit's texts, the same words in another order
+    _phrase_counts(Engine(len(other)), other, np.array([True, False] * 6), Mentions, "text")
+    again = Engine(len(docs))
+    got = names(_phrase_counts(again, docs, y, Mentions, "text"))
+    alone = _NgramIndex(2)  # the order a fit alone in its process sees: first seen in its own texts
+    alone.matrix(docs)
+    assert got == [m for m in (str(Mentions(w)) for w in alone.words) if m in set(got)] and len(got) > 3
+    fresh = got
+    assert names(_phrase_counts(again, docs, y, Mentions, "text")) == fresh  # and the engine's own index is kept
