@@ -190,7 +190,10 @@ def _index(fm: Any, scope: str, max_len: int) -> _NgramIndex:
         if (owner() if owner is not None else None) is not fm or \
                 sum(len(ix.rows) for ix in _INDEXES.values()) > _MAX_DOCS:
             _INDEXES.clear()
-            _INDEX_OWNER[0] = weakref.ref(fm)
+            try:
+                _INDEX_OWNER[0] = weakref.ref(fm)
+            except TypeError:  # an engine without weak references: held until another engine comes
+                _INDEX_OWNER[0] = lambda fm=fm: fm
         return _INDEXES.setdefault((scope, max_len), _NgramIndex(max_len))
 
 
