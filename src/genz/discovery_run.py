@@ -46,7 +46,7 @@ class EvalTracker:
         self.features: list[str] = []
         self.B = np.zeros((len(self.items), 0))
         #: the tree route's blend (its weight and the trees' prediction of these items), once taken
-        self.trees: tuple[np.ndarray, np.ndarray] | None = None
+        self.trees: tuple[float | np.ndarray, np.ndarray] | None = None
 
     def sync(self, disc: Discovery, cb: Callbacks) -> None:
         """Judge the features new since the last step; drop the removed ones."""

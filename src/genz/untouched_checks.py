@@ -253,11 +253,11 @@ class UntouchedRowChecks:
         disc_items = [items[i] for i in ia]
         t = TreeModel(seed).fit(disc_items, Y[ia, 0], tree_spec(disc_items)).predict([items[i] for i in iu])
         h = (Y[iu, 0] - f[:, 0]) ** 2 / float(y_var[0])
-        trees, alpha = blend_losses(Y[iu, 0], f[:, 0], t, float(y_var[0]), folds, seed)
-        gain, se = paired(h - trees)
+        alone, alpha = blend_losses(Y[iu, 0], f[:, 0], t, float(y_var[0]), folds, seed)  # the trees' blend's losses
+        gain, se = paired(h - alone)
         taken = tree_gains(gain, se, float(h.mean())) and alpha > 0
         rec = {"rows": int(len(iu)), "after": ridge or ("zero-shot" if extra is not None else "features"),
-               "loss": float(h.mean()), "union_loss": float(trees.mean()), "gain": gain, "se": se,
+               "loss": float(h.mean()), "union_loss": float(alone.mean()), "gain": gain, "se": se,
                "alpha": alpha, "route": bool(taken), "route_se": float(TREE_GAIN_SE)}
         words = 0.0
         if held is not None:  # the words' ridge beside the trees (the text check's prediction of the untouched rows)
@@ -290,8 +290,8 @@ class UntouchedRowChecks:
                 T_eval.append(wm.predict(item_texts(self.tracker.items),
                                          self.tracker.U[:, :n_u] if n_u else None)[:, 0])
         if self.tracker is not None:  # the evaluation set's metrics blend as predict does
-            shares = [a for a in (alpha, words) if a > 0]
-            self.tracker.trees = (np.array(shares), np.column_stack(T_eval))
+            shares = [a for a in (alpha, words) if a > 0]  # one: the trees' share as a number, as predict blends it
+            self.tracker.trees = (shares[0], T_eval[0]) if len(shares) == 1 else (np.array(shares), np.column_stack(T_eval))
         return rec
 
     @staticmethod
