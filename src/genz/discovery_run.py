@@ -45,8 +45,8 @@ class EvalTracker:
         self.items, self.Y, self.U = list(items), Y, U
         self.features: list[str] = []
         self.B = np.zeros((len(self.items), 0))
-        #: the tree route's blend (its weight and the trees' prediction of these items), once taken
-        self.trees: tuple[float | np.ndarray, np.ndarray] | None = None
+        #: the tree route's record (``tree_route_``), once taken: these items' predictions blend as predict's
+        self.tree: dict | None = None
 
     def sync(self, disc: Discovery, cb: Callbacks) -> None:
         """Judge the features new since the last step; drop the removed ones."""
@@ -63,10 +63,10 @@ class EvalTracker:
     def metrics(self, disc: Discovery) -> dict:
         Q = new_item_q(self.B, disc.st.eps, disc.cfg.predictor)
         P = disc.predictor.predict(Q, self.U)
-        if self.trees is not None:  # as predict blends (genz.tree_route.blend)
-            from .tree_route import blend
+        if self.tree is not None:  # as predict blends
+            from .tree_route import tree_blend
 
-            P = blend(P, *self.trees)
+            P = tree_blend(self.tree, self.items, P, self.U)
         return regression_metrics(self.Y, P)
 
 

@@ -29,12 +29,13 @@ from .observation.base import coefficients, predictive_std
 from .checks import warn_cheaper_routes
 from .sampling import _Counting, judge_in_bulk, sample_savings, stratified_sample
 from .selection import MIN_CV_ROWS, split_indices
+from .tree_route import tree_blend
 from .settings import (Selection, advanced_settings, model_spec, nested_fields, prior_knowledge, replace_fields,
                        selection_settings, split_nested, to_json)
 from .effects_table import FEATURE_TABLE_COLUMNS, build_feature_table, hypothesis_rows
 from .estimator_inputs import (check_items as _check_items, check_sample_weight, check_target_values, is_table,
                                new_items, remember_inputs, route_side_inputs, side_input_columns,
-                               side_matrix, table_items, tree_blend, validate_params)
+                               side_matrix, table_items, validate_params)
 
 __all__ = ["GenZRegressor", "make_fm"]
 
@@ -486,7 +487,7 @@ class GenZRegressor(RegressorMixin, TransformerMixin, BaseEstimator):
             raise GenZInputError(f"side inputs have {U.shape[1]} columns, the model was fitted with {self.n_side_inputs_}")
         B = self._judgments(items).astype(float)
         Q = new_item_q(B, self.epsilon_, self.predictor)
-        P = tree_blend(self, items, self.predictor_.predict(Q, U), U)  # Selection.tree_route
+        P = tree_blend(getattr(self, "tree_route_", None), items, self.predictor_.predict(Q, U), U)  # Selection.tree_route
         flat = (lambda A: A[:, 0]) if self._y_1d and P.shape[1] == 1 else (lambda A: A)
         if not return_std:
             return flat(P)

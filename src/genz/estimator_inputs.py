@@ -29,7 +29,7 @@ from .errors import GenZInputError
 from .items import Item, check_side_inputs, numeric_attributes, side_inputs_from_attributes
 
 __all__ = ["validate_params", "check_items", "is_table", "table_items", "fit_columns", "remember_inputs", "new_items",
-           "route_matrix", "route_extra_columns", "route_side_inputs", "tree_blend",
+           "route_matrix", "route_extra_columns", "route_side_inputs",
            "load_inputs", "side_input_columns", "used_columns",
            "check_columns", "column_names", "check_sample_weight", "check_target_values", "inputs_from_saved"]
 
@@ -350,33 +350,6 @@ def route_extra_columns(est: Any) -> int:
     route = getattr(est, "numbers_route_", None) or {}
     n = sum(len(v) for v in (route.get("levels") or {}).values()) + int(route.get("targets", 0))
     return n + (len(route["columns"]) if "array" in route else 0)  # appended to side inputs given as an array
-
-
-def tree_blend(est: Any, items: Sequence[Item], P: np.ndarray, U: np.ndarray | None = None) -> np.ndarray:
-    """The predictions ``P`` (N×D) of new ``items`` as ``predict`` returns them: after the tree route
-    (``Selection(tree_route=True)``, ``tree_route_`` taken) blended with the trees' prediction from
-    the items' columns (:class:`genz.tree_route.TreeModel`) and, when its share is positive, the
-    words' ridge's from their texts and the side inputs the fit was given (the first columns of
-    ``U``, the predictor's side inputs; :class:`genz.text_ridge.TextRidge`) —
-    :func:`genz.tree_route.blend`; else as they are."""
-    tree = getattr(est, "tree_route_", None) or {}
-    if not tree.get("route"):
-        return P
-    from .tree_route import TreeModel, blend
-
-    if "words_model" not in tree:  # the trees alone
-        return blend(P, tree["alpha"], TreeModel.from_json(tree["model"]).predict(items))
-    from .text_ridge import TextRidge, item_texts
-
-    shares, cols = [], []
-    if tree["alpha"] > 0:
-        shares.append(tree["alpha"])
-        cols.append(TreeModel.from_json(tree["model"]).predict(items))
-    words = TextRidge.from_json(tree["words_model"])
-    n_u = len(words.u_mean)
-    shares.append(tree["words_share"])
-    cols.append(words.predict(item_texts(items), np.asarray(U, dtype=float)[:, :n_u] if n_u else None)[:, 0])
-    return blend(P, np.array(shares), np.column_stack(cols))
 
 
 def route_side_inputs(est: Any, items: Sequence[Item], U: Any, U_cols: np.ndarray | None) -> np.ndarray | None:

@@ -23,8 +23,8 @@ import numpy as np
 
 from .folds import cross_fit
 
-__all__ = ["TreeModel", "tree_spec", "blend_weight", "blend_shares", "blend_losses", "blend", "predictor_alone",
-           "check_record", "TREE_PARAMS", "TREE_GAIN_SE", "TREE_GAIN_REL", "tree_gains"]
+__all__ = ["TreeModel", "tree_spec", "blend_weight", "blend_shares", "blend_losses", "blend", "tree_blend",
+           "predictor_alone", "check_record", "TREE_PARAMS", "TREE_GAIN_SE", "TREE_GAIN_REL", "tree_gains"]
 
 #: the tree route is taken when the blend with the trees lowers the untouched rows' loss (both fitted
 #: on the discovery rows, the trees' share scored out of fold) by more than this many paired standard
@@ -199,6 +199,30 @@ def blend(P: np.ndarray, alpha: Any, t: np.ndarray) -> np.ndarray:
         return (1.0 - float(a)) * P + float(a) * t
     T = np.asarray(t, dtype=float).reshape(P.shape[0], len(a))
     return (1.0 - float(a.sum())) * P + (T @ a).reshape(P.shape)
+
+
+def tree_blend(tree: dict | None, items: Sequence[Any], P: np.ndarray, U: np.ndarray | None = None) -> np.ndarray:
+    """The predictions ``P`` (N×D) of ``items`` as the tree route's record ``tree`` (``tree_route_``)
+    says: when taken, blended (:func:`blend`) with the trees' prediction from the items' columns
+    (:class:`TreeModel`) and, when its share is positive, the words' ridge's from their texts and the
+    side inputs the fit was given (the first columns of ``U``, the predictor's side inputs;
+    :class:`genz.text_ridge.TextRidge`); else as they are. What ``predict`` and the fit's evaluation
+    set both use."""
+    if not tree or not tree.get("route"):
+        return P
+    if "words_model" not in tree:  # the trees alone
+        return blend(P, tree["alpha"], TreeModel.from_json(tree["model"]).predict(items))
+    from .text_ridge import TextRidge, item_texts
+
+    shares, cols = [], []
+    if tree["alpha"] > 0:
+        shares.append(tree["alpha"])
+        cols.append(TreeModel.from_json(tree["model"]).predict(items))
+    words = TextRidge.from_json(tree["words_model"])
+    n_u = len(words.u_mean)
+    shares.append(tree["words_share"])
+    cols.append(words.predict(item_texts(items), np.asarray(U, dtype=float)[:, :n_u] if n_u else None)[:, 0])
+    return blend(P, np.array(shares), np.column_stack(cols))
 
 
 def predictor_alone(est: Any) -> Any:

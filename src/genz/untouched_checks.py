@@ -275,23 +275,14 @@ class UntouchedRowChecks:
                            route=bool(taken))
         if not taken:
             return rec
-        T_eval = []
         if alpha > 0:
             model = TreeModel(seed).fit(items, Y[:, 0], spec)
             rec.update(columns=len(model.spec["columns"]), levels=sum(map(len, model.spec["levels"].values())),
                        model=model.to_json())
-            if self.tracker is not None:
-                T_eval.append(model.predict(self.tracker.items))
         if words > 0:
-            wm = TextRidge().fit(item_texts(items), U, Y)
-            rec.update(words_model=wm.to_json())
-            if self.tracker is not None:
-                n_u = len(wm.u_mean)
-                T_eval.append(wm.predict(item_texts(self.tracker.items),
-                                         self.tracker.U[:, :n_u] if n_u else None)[:, 0])
+            rec.update(words_model=TextRidge().fit(item_texts(items), U, Y).to_json())
         if self.tracker is not None:  # the evaluation set's metrics blend as predict does
-            shares = [a for a in (alpha, words) if a > 0]  # one: the trees' share as a number, as predict blends it
-            self.tracker.trees = (shares[0], T_eval[0]) if len(shares) == 1 else (np.array(shares), np.column_stack(T_eval))
+            self.tracker.tree = rec
         return rec
 
     @staticmethod
